@@ -1,0 +1,35 @@
+# Everything a newcomer needs: `make demo` and `make test` each set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PIP    := $(BIN)/pip install --quiet -c constraints.txt
+
+.PHONY: demo test lint format bench clean setup
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first and pinned: any newer torch would pull several GB of CUDA wheels.
+	$(PIP) torch==2.13.0
+	$(PIP) -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m nas.demo
+
+test: $(STAMP)
+	$(BIN)/ruff check nas explain search_spaces tests benchmarks
+	$(BIN)/python -m pytest -q --timeout=900
+
+lint: $(STAMP)
+	$(BIN)/ruff check nas explain search_spaces tests benchmarks
+	$(BIN)/ruff format --check nas explain search_spaces tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format nas explain search_spaces tests benchmarks
+	$(BIN)/ruff check --fix nas explain search_spaces tests benchmarks
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

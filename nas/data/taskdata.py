@@ -1,0 +1,89 @@
+"""TaskData: what every consumer (trainer, search, explainers, report) sees of a dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+
+ArrayT = TypeVar("ArrayT", torch.Tensor, np.ndarray)
+
+TASKS = ("classification", "regression", "generation")
+MODALITIES = ("tabular", "image", "sequence")
+
+
+@dataclass
+class Split:
+    """One part of the data: inputs ``X`` (float32, ``(N, *input_shape)``) and targets ``y``.
+
+    ``y`` is int64 ``(N,)`` class indices for classification, float32 ``(N, output_size)`` for
+    regression.
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+
+    def __len__(self) -> int:
+        return int(self.X.shape[0])
+
+
+@dataclass
+class TaskData:
+    """A dataset ready for training: preprocessed splits plus everything needed to read them.
+
+    All preprocessing (scaling, imputation, encoding) was fitted on ``train`` only and is
+    described in ``preprocessing`` (JSON-able), so a report can say what was done.
+    """
+
+    name: str  # "digits", "mnist1d", or the user's file name
+    task: str  # classification | regression | generation
+    modality: str  # tabular | image | sequence
+    input_shape: tuple[int, ...]  # per example: (F,), (T, F) or (C, H, W)
+    output_size: int  # classes for classification, targets for regression
+    train: Split
+    val: Split
+    test: Split
+    feature_names: list[str] = field(default_factory=list)  # one per input feature / channel
+    class_names: list[str] = field(default_factory=list)  # classification only
+    target_name: str = "target"
+    preprocessing: dict[str, Any] = field(
+        default_factory=dict
+    )  # what was fitted on train, JSON-able
+    seed: int = 0  # the seed of the split
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-able summary (for metrics.json, the report and ``nas datasets``)."""
+        return {
+            "name": self.name,
+            "task": self.task,
+            "modality": self.modality,
+            "input_shape": list(self.input_shape),
+            "output_size": self.output_size,
+            "sizes": self.sizes,
+            "feature_names": list(self.feature_names),
+            "class_names": list(self.class_names),
+            "target_name": self.target_name,
+            "preprocessing": self.preprocessing,
+            "seed": self.seed,
+        }
+
+    def inverse_target(self, y: ArrayT) -> ArrayT:
+        """Undo the train-fitted target standardization of a regression task: original units.
+
+        Works on model outputs or ``split.y`` (tensor or array, ``(N, output_size)``); returns
+        ``y`` unchanged for other tasks or when the targets were not standardized.
+        """
+        mean, std = self.preprocessing.get("y_mean"), self.preprocessing.get("y_std")
+        if self.task != "regression" or mean is None or std is None:
+            return y
+        if isinstance(y, torch.Tensor):
+            m = torch.as_tensor(mean, dtype=y.dtype, device=y.device)
+            s = torch.as_tensor(std, dtype=y.dtype, device=y.device)
+            return y * s + m
+        return np.asarray(y) * np.asarray(std) + np.asarray(mean)

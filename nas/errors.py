@@ -1,0 +1,33 @@
+"""All of nas's own exceptions, in one place. Each message names the problem and the fix."""
+
+from __future__ import annotations
+
+from search_spaces.errors import NasError, ShapeError, SpaceError, SpecError
+
+
+class DataError(NasError, ValueError):
+    """A dataset cannot be loaded or used: missing file, bad column, NaNs, a single class."""
+
+
+class BudgetError(NasError, ValueError):
+    """A budget is malformed, or no architecture of the space can meet it."""
+
+
+class StorageError(NasError, ValueError):
+    """An Optuna storage URL is malformed or unreachable, or an output folder is unwritable."""
+
+
+class TrainingError(NasError, RuntimeError):
+    """Training failed in a way that ends a trial (non-finite loss); never ends the search."""
+
+
+__all__ = [
+    "BudgetError",
+    "DataError",
+    "NasError",
+    "ShapeError",
+    "SpaceError",
+    "SpecError",
+    "StorageError",
+    "TrainingError",
+]

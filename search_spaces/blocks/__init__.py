@@ -1,0 +1,47 @@
+"""The block registry. Importing this package registers every block family."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from search_spaces.blocks import adapters, attention, conv, dense, recurrent  # noqa: F401 (registers)
+from search_spaces.blocks._base import (
+    ACTIVATIONS,
+    LAYOUTS,
+    BlockKind,
+    Param,
+    Shape,
+    get_block,
+    known_kinds,
+    register,
+)
+from search_spaces.blocks.adapters import adapter_path, head_kind
+
+
+def describe_block(block: Any) -> str:
+    """A short human label for a BlockSpec, e.g. ``conv2d(32,k3,maxpool)``."""
+    kind = get_block(block.kind)
+    params: Mapping[str, Any] = block.params
+    try:
+        full = {n: params.get(n, r.default) for n, r in kind.params.items()}
+        if kind.describe is not None and all(v is not ... for v in full.values()):
+            return kind.describe(full)
+    except (KeyError, TypeError, ValueError):
+        pass
+    return kind.name.rsplit(".", 1)[0]
+
+
+__all__ = [
+    "ACTIVATIONS",
+    "LAYOUTS",
+    "BlockKind",
+    "Param",
+    "Shape",
+    "adapter_path",
+    "describe_block",
+    "get_block",
+    "head_kind",
+    "known_kinds",
+    "register",
+]

@@ -1,0 +1,126 @@
+"""build_model(spec) -> nn.Module, with every shape inferred statically (no forward pass)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from search_spaces.blocks import Shape, adapter_path, get_block, head_kind
+from search_spaces.errors import ShapeError, SpecError
+from search_spaces.spec import ArchSpec, BlockSpec
+
+_INPUT_LAYOUT = {"tabular": "vec", "sequence": "seq", "image": "grid2d"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One named stage of a built model: its block kind, and the shapes in and out."""
+
+    name: str
+    kind: str
+    inserted: bool  # True for an adapter the builder added
+    shape_in: Shape
+    shape_out: Shape
+
+
+class NasModel(nn.Module):
+    """A built architecture: ``features`` (named stages) then ``head``.
+
+    ``spec`` and ``stages`` are plain attributes (not in the state_dict); the weights alone
+    reload into ``build_model(spec)``.
+    """
+
+    def __init__(
+        self, spec: ArchSpec, features: nn.Sequential, head: nn.Module, stages: tuple[Stage, ...]
+    ):
+        super().__init__()
+        self.features = features
+        self.head = head
+        self.spec = spec
+        self.stages = stages
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, z: torch.Tensor) -> torch.Tensor:
+        return self.head(z)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        return self.stages[-1].shape_out.dims
+
+    def extra_repr(self) -> str:
+        return f"family={self.spec.family}, input={tuple(self.spec.input_shape)}"
+
+
+def input_shape_of(spec: ArchSpec) -> Shape:
+    """The layout-tagged per-example input shape of a spec."""
+    return Shape(_INPUT_LAYOUT[spec.modality], tuple(spec.input_shape))
+
+
+def _build_one(block: BlockSpec, shape: Shape, label: str) -> tuple[nn.Module, Shape]:
+    kind = get_block(block.kind)
+    params = kind.validate(block.params, where=f"{label} ")
+    try:
+        return kind.build(shape, params)
+    except SpecError as e:
+        raise type(e)(f"{label} {e}") from None
+
+
+def _assemble(spec: ArchSpec) -> tuple[list[tuple[str, nn.Module]], tuple[Stage, ...]]:
+    modules: list[tuple[str, nn.Module]] = []
+    stages: list[Stage] = []
+    shape = input_shape_of(spec)
+    expected_head = head_kind(spec.task) if spec.task in ("classification", "regression") else None
+    if expected_head and spec.head.kind != expected_head:
+        raise SpecError(
+            f"head is {spec.head.kind!r} but the task is {spec.task}; use {expected_head!r}."
+        )
+    head_params = dict(spec.head.params)
+    if head_params.setdefault("outputs", spec.output_size) != spec.output_size:
+        raise SpecError(
+            f"head outputs={head_params['outputs']} but the spec's output_size is "
+            f"{spec.output_size}; make them equal."
+        )
+    items = [(f"blocks[{i}]", f"b{i}", b) for i, b in enumerate(spec.blocks)]
+    items.append(("head", "head", BlockSpec(spec.head.kind, head_params)))
+    for label, name, block in items:
+        kind = get_block(block.kind)
+        path = adapter_path(shape.layout, kind.accepts)
+        if path is None:
+            raise ShapeError(
+                f"{label} {block.kind} needs a {' or '.join(kind.accepts)} input but receives "
+                f"{shape}; no adapter leads there. Put {kind.family} blocks earlier, or "
+                "choose a block that accepts this layout."
+            )
+        for j, adapter in enumerate(path):
+            mod, out = _build_one(BlockSpec(adapter), shape, f"{label} (adapter)")
+            suffix = f"{j}_" if j else ""
+            sname = f"a{name[1:] if name != 'head' else 'h'}_{suffix}{adapter.split('.')[0]}"
+            stages.append(Stage(sname, adapter, True, shape, out))
+            modules.append((sname, mod))
+            shape = out
+        mod, out = _build_one(block, shape, label)
+        if 0 in out.dims:
+            raise ShapeError(
+                f"{label} {block.kind} would output {out}: an empty tensor; "
+                "use less downsampling (stride / pooling) before it."
+            )
+        sname = "head" if name == "head" else f"{name}_{block.kind.split('.')[0]}"
+        stages.append(Stage(sname, block.kind, False, shape, out))
+        modules.append((sname, mod))
+        shape = out
+    return modules, tuple(stages)
+
+
+def build_model(spec: ArchSpec) -> NasModel:
+    """Build the module an ArchSpec describes. Raises SpecError / ShapeError naming the block."""
+    modules, stages = _assemble(spec)
+    head = modules.pop()[1]
+    return NasModel(spec, nn.Sequential(OrderedDict(modules)), head, stages)

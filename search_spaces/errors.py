@@ -1,0 +1,24 @@
+"""The project's exceptions. Every user-facing error is a :class:`NasError` whose message names
+the problem and the fix; the CLI prints it as one line and exits with code 2.
+
+They live in the lowest layer (``search_spaces`` imports nothing of the project) so that every
+layer can raise them; ``nas.errors`` re-exports them with the search side's own additions.
+"""
+
+from __future__ import annotations
+
+
+class NasError(Exception):
+    """Base of every error nas raises on purpose (bad input, impossible requests)."""
+
+
+class SpecError(NasError, ValueError):
+    """An architecture spec is malformed: unknown block kind, missing or mistyped parameter."""
+
+
+class ShapeError(SpecError):
+    """A spec is well-formed but a tensor shape cannot flow from one block to the next."""
+
+
+class SpaceError(NasError, ValueError):
+    """A search space or its TOML declaration is malformed."""

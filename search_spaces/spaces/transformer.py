@@ -1,0 +1,100 @@
+"""Transformer space: a modality-specific token embedding, encoder layers, and CLS / mean
+pooling. Heads are drawn from values that divide every d_model choice (checked on load)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from search_spaces.spaces._base import (
+    Choice,
+    Dim,
+    FloatRange,
+    IntRange,
+    Sampler,
+    SpaceContext,
+    TrialLike,
+    sample_head,
+    sample_train,
+)
+from search_spaces.spec import ArchSpec, BlockSpec
+
+DEFAULTS: dict[str, Dim] = {
+    "transformer.d_model": Choice((16, 32, 64)),
+    "transformer.heads": Choice((1, 2, 4)),
+    "transformer.ff": Choice((32, 64, 128, 256)),
+    "transformer.layers": IntRange(1, 3),
+    "transformer.dropout": FloatRange(0.0, 0.3),
+    "transformer.norm": Choice(("pre", "post")),
+    "transformer.activation": Choice(("gelu", "relu")),
+    "transformer.positions": Choice(("learned", "sinusoidal")),
+    "transformer.pool": Choice(("mean", "cls")),
+    "transformer.patch": Choice((0, 2, 4)),  # images: 0 = one token per row
+    "transformer.window": Choice((1, 2, 4)),  # sequences: steps per token
+}
+
+
+def embedding(
+    s: Sampler,
+    ctx_modality: str,
+    steps: int,
+    min_side: int,
+    d: int,
+    cls: bool,
+    prefix: str = "transformer",
+) -> BlockSpec:
+    """The token embedding for a modality (``steps`` / ``min_side`` bound windows and patches)."""
+    common = {"d_model": d, "cls": cls}
+    if ctx_modality == "tabular":
+        return BlockSpec("embed_tabular.v1", {**common, "positions": "none"})
+    positions = s(f"{prefix}.positions", "transformer.positions")
+    if ctx_modality == "image":
+        patch = int(s(f"{prefix}.patch", "transformer.patch"))
+        patch = patch if patch <= min_side else 0
+        return BlockSpec("embed_patch.v1", {**common, "positions": positions, "patch": patch})
+    window = int(s(f"{prefix}.window", "transformer.window"))
+    window = window if window <= steps // 2 else 1  # keep at least two tokens
+    return BlockSpec("embed_steps.v1", {**common, "positions": positions, "window": window})
+
+
+def encoder_blocks(s: Sampler, pool: str, prefix: str = "transformer") -> list[BlockSpec]:
+    """The encoder stack and its pooling, under ``{prefix}.*`` names."""
+    enc = BlockSpec(
+        "tfm_encoder.v1",
+        {
+            "heads": int(s(f"{prefix}.heads", "transformer.heads")),
+            "ff": int(s(f"{prefix}.ff", "transformer.ff")),
+            "layers": int(s(f"{prefix}.layers", "transformer.layers")),
+            "dropout": float(s(f"{prefix}.dropout", "transformer.dropout")),
+            "norm": s(f"{prefix}.norm", "transformer.norm"),
+            "activation": s(f"{prefix}.activation", "transformer.activation"),
+        },
+    )
+    return [enc, BlockSpec("seq_pool.v1", {"mode": pool})]
+
+
+def sample(
+    trial: TrialLike, ctx: SpaceContext, config: Mapping[str, Dim] | None = None
+) -> ArchSpec:
+    """A transformer ArchSpec for ``ctx``."""
+    from search_spaces.spaces import default_config
+
+    s = Sampler(trial, config or default_config())
+    d = int(s("transformer.d_model"))
+    pool = s("transformer.pool")
+    shape = ctx.input_shape
+    steps = shape[0]
+    min_side = min(shape[1:]) if ctx.modality == "image" else 0
+    blocks = [
+        embedding(s, ctx.modality, steps, min_side, d, pool == "cls"),
+        *encoder_blocks(s, pool),
+    ]
+    return ArchSpec(
+        "transformer",
+        ctx.task,
+        ctx.modality,
+        ctx.input_shape,
+        ctx.output_size,
+        tuple(blocks),
+        sample_head(s, ctx),
+        sample_train(s),
+    )
