@@ -1,0 +1,338 @@
+"""The public Python API: ``nas.search``, ``nas.load_run`` and ``nas.load_model``.
+
+Everything the ``nas`` command does is one call here.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import sys
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from nas import run as rundir
+from nas.cost import Budget, Cost
+from nas.data import TaskData, load_data
+from nas.errors import NasError
+from nas.metrics import check_metric, default_metric
+from nas.search import (
+    Objective,
+    SearchSettings,
+    check_impossible_budget,
+    leaderboard_rows,
+    make_stop_on_impossible,
+    pick_winners,
+    retrain_and_test,
+    status_of,
+)
+from nas.study import make_pruner, make_sampler, open_storage, parse_objectives, redact, storage_url
+from nas.train import configure_threads
+from search_spaces import ArchSpec, NasModel, Space, get_space
+
+_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+@dataclass
+class SearchResult:
+    """A finished (or reloaded) search: the winner, its test metrics and cost, the record."""
+
+    run_dir: Path
+    study: optuna.Study
+    leaderboard: pd.DataFrame  # one row per trial, as in leaderboard.csv
+    spec: ArchSpec | None = None  # the winner (None if no trial completed)
+    model: NasModel | None = None  # retrained on train + val
+    metrics: dict[str, Any] = field(default_factory=dict)  # best/metrics.json
+    cost: Cost | None = None
+    pareto: list[dict[str, Any]] = field(default_factory=list)  # metrics.json of each top model
+    data: TaskData | None = None
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """Trials by status: complete, pruned, over_budget, failed, running."""
+        return dict(Counter(status_of(t) for t in self.study.get_trials(deepcopy=False)))
+
+    @property
+    def test_metrics(self) -> dict[str, Any]:
+        return self.metrics.get("test", {})
+
+
+def _study_name(dataset: str | None, data: str | PathLike[str] | None, space: Space) -> str:
+    stem = dataset if dataset is not None else Path(str(data)).stem
+    return _NAME_OK.sub("-", f"{stem}-{Path(space.name).stem}").strip("-") or "study"
+
+
+def _check_resume(path: Path, record: dict[str, Any]) -> None:
+    """Refuse to mix two different searches in one run directory."""
+    if not path.is_file():
+        return
+    old = rundir.read_json(path)
+    keys = ("study", "dataset", "data", "target", "metric", "objectives", "space_name")
+    diff = [k for k in keys if old.get(k) != record.get(k)]
+    if diff:
+        k = diff[0]
+        raise NasError(
+            f"{path.parent} holds a search with {k}={old.get(k)!r}, not {record.get(k)!r}; "
+            "resume it with the same settings, or pass another --out / --study."
+        )
+
+
+def search(
+    dataset: str | None = None,
+    data: str | PathLike[str] | None = None,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    space: str | Space = "auto",
+    budget: Budget | None = None,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    epochs: int = 20,
+    metric: str | None = None,
+    objectives: str | list[str] | None = None,
+    sampler: str = "tpe",
+    pruner: str = "hyperband",
+    seed: int = 0,
+    top: int = 1,
+    out: str | PathLike[str] | None = None,
+    study: str | None = None,
+    storage: str | None = None,
+    patience: int = 5,
+    threads: int | None = None,
+    progress: bool = False,
+    finalize: bool = True,
+    command: str | None = None,
+) -> SearchResult:
+    """Search the ``space`` for the best architecture for a dataset, under ``budget``.
+
+    Trials whose cost exceeds the budget are rejected before training. ``n_trials`` is the
+    study's total (a re-run resumes until that many trials have finished); without it and
+    without ``timeout``, 20 trials run. ``objectives`` such as ``"accuracy,params"`` search for
+    a Pareto front, and ``top`` of its models are kept. The winners are retrained on train +
+    validation and tested once on the test split; everything lands in ``out``
+    (``runs/<study>``).
+    """
+    budget = budget or Budget()
+    sp = space if isinstance(space, Space) else get_space(space)
+    if n_trials is None and timeout is None:
+        n_trials = 20
+    for name, value in (("n_trials", n_trials), ("epochs", epochs), ("top", top)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):  # fmt: skip
+            raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
+    if timeout is not None and not timeout > 0:
+        raise NasError(f"timeout must be > 0 seconds, got {timeout!r}.")
+    td = load_data(dataset=dataset, data=data, target=target, task=task, seed=seed)
+    metric = check_metric(metric or default_metric(td.task), td.task)
+    names, directions = parse_objectives(objectives, metric)
+    metric = names[0] if check_metric(names[0], td.task) else metric
+    settings = SearchSettings(
+        space=sp,
+        metric=metric,
+        objectives=tuple(names),
+        budget=budget,
+        epochs=epochs,
+        patience=patience,
+        seed=seed,
+    )
+    name = study or _study_name(dataset, data, sp)
+    run_dir = rundir.ensure_writable(Path(out) if out is not None else Path("runs") / name)
+    url = storage_url(storage, run_dir)
+    record = {
+        "study": name, "storage": redact(url), "dataset": dataset,
+        "data": str(Path(data).resolve()) if data is not None else None, "target": target,
+        "task": td.task, "seed": seed, "space_name": sp.name, "space": sp.to_dict(),
+        "budget": budget.to_dict(), "metric": metric, "objectives": names,
+        "directions": directions, "epochs": epochs, "patience": patience, "sampler": sampler,
+        "pruner": pruner, "top": top, "n_trials": n_trials, "timeout": timeout,
+        "command": command or " ".join(sys.argv), "versions": _versions(),
+        "data_info": td.describe(),
+    }  # fmt: skip
+    _check_resume(run_dir / "run.json", record)
+    rundir.write_json(run_dir / "run.json", record)
+
+    configure_threads(threads)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    st = optuna.create_study(
+        storage=open_storage(url),
+        study_name=name,
+        load_if_exists=True,
+        directions=directions,
+        sampler=make_sampler(sampler, seed, len(names) > 1),
+        pruner=make_pruner(pruner, epochs, len(names) > 1),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        st.set_metric_names(names)
+    _optimize(st, td, settings, run_dir, n_trials, timeout, progress)
+    result = SearchResult(run_dir, st, _leaderboard(st, names, run_dir), data=td)
+    if finalize:
+        _finalize(result, st, td, settings, top)
+    return result
+
+
+def _optimize(
+    st: optuna.Study,
+    td: TaskData,
+    settings: SearchSettings,
+    run_dir: Path,
+    n_trials: int | None,
+    timeout: float | None,
+    progress: bool,
+) -> None:
+    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+                optuna.trial.TrialState.FAIL)  # fmt: skip
+    remaining = None
+    if n_trials is not None:
+        remaining = n_trials - len(st.get_trials(deepcopy=False, states=finished))
+        if remaining <= 0:
+            return
+    callbacks: list[Any] = [
+        lambda s, t: _leaderboard(s, list(settings.objectives), run_dir),
+        make_stop_on_impossible(settings),
+    ]
+    if n_trials is not None:  # the study's total, shared by every worker on this storage
+        callbacks.append(optuna.study.MaxTrialsCallback(n_trials, states=finished))
+    objective = Objective(td, settings)
+
+    def run(cbs: list[Any]) -> None:
+        st.optimize(
+            objective,
+            n_trials=remaining,
+            timeout=timeout,
+            callbacks=cbs,
+            catch=(NasError, RuntimeError, ValueError),
+        )
+
+    try:
+        if progress:
+            from nas.progress import SearchProgress
+
+            with SearchProgress(st, settings.metric, remaining, timeout) as view:
+                run([*callbacks, view])
+        else:
+            run(callbacks)
+    finally:
+        _leaderboard(st, list(settings.objectives), run_dir)
+    check_impossible_budget(st, settings)
+
+
+def _leaderboard(st: optuna.Study, names: list[str], run_dir: Path) -> pd.DataFrame:
+    rows = leaderboard_rows(st, names)
+    rundir.write_leaderboard(
+        run_dir / "leaderboard.csv", rows, [f"objective_{n}" for n in names[1:]]
+    )
+    return pd.DataFrame(rows)
+
+
+def _finalize(
+    result: SearchResult, st: optuna.Study, td: TaskData, settings: SearchSettings, top: int
+) -> None:
+    winners = pick_winners(st, top)
+    if not winners:
+        counts = result.counts
+        reasons = result.leaderboard.get("reason")
+        first = next((r for r in (reasons if reasons is not None else []) if r), "")
+        raise NasError(
+            f"No trial completed ({counts}); nothing to retrain. First reason: {first or '-'}. "
+            "Check the budget, the space and the data, then run the same command again."
+        )
+    top_dir = result.run_dir / "top"
+    if top_dir.exists():
+        shutil.rmtree(top_dir)
+    for rank, trial in enumerate(winners, start=1):
+        final = retrain_and_test(td, trial, settings, rank=rank)
+        final.metrics["data"] = td.name
+        if rank == 1:
+            rundir.save_model_dir(result.run_dir / "best", final.spec, final.model, final.metrics)
+            result.spec, result.model, result.cost = final.spec, final.model, final.cost
+            result.metrics = final.metrics
+        if len(winners) > 1:
+            rundir.save_model_dir(top_dir / str(rank), final.spec, final.model, final.metrics)
+        result.pareto.append(final.metrics)
+    rundir.write_json(result.run_dir / "summary.json", {
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "counts": result.counts,
+        "best": result.metrics.get("test"), "top": [m["trial"] for m in result.pareto],
+    })  # fmt: skip
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import torch
+
+    from nas import __version__
+
+    return {
+        "nas": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "optuna": optuna.__version__,
+    }
+
+
+def load_run(
+    path: str | PathLike[str], *, storage: str | None = None, load_data_too: bool = False
+) -> SearchResult:
+    """Reload a run directory: its study, leaderboard, winner, metrics and cost.
+
+    ``storage`` overrides the recorded URL (run.json keeps it without the password).
+    """
+    run_dir = Path(path)
+    record = rundir.read_json(run_dir / "run.json")
+    url = storage or (record["storage"] if "***" not in record["storage"] else None)
+    if url is None:
+        raise NasError(
+            f"{run_dir}/run.json records a storage with a hidden password; pass "
+            "storage=<full URL> (or --storage) to open it."
+        )
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    st = optuna.load_study(study_name=record["study"], storage=open_storage(url))
+    board = (
+        pd.read_csv(run_dir / "leaderboard.csv")
+        if (run_dir / "leaderboard.csv").is_file()
+        else pd.DataFrame(leaderboard_rows(st, record["objectives"]))
+    )
+    result = SearchResult(run_dir, st, board)
+    if (run_dir / "best" / "spec.json").is_file():
+        result.spec = rundir.load_spec(run_dir / "best")
+        result.model = rundir.load_model(run_dir)
+        result.metrics = rundir.read_json(run_dir / "best" / "metrics.json")
+        result.cost = Cost.from_dict(result.metrics["cost"])
+        tops = sorted((run_dir / "top").glob("*/metrics.json"), key=lambda p: int(p.parent.name))
+        result.pareto = [rundir.read_json(p) for p in tops] or [result.metrics]
+    if load_data_too:
+        result.data = load_data(
+            dataset=record["dataset"],
+            data=record["data"],
+            target=record["target"],
+            task=record["task"],
+            seed=record["seed"],
+        )
+    return result
+
+
+def load_model(path: str | PathLike[str]) -> NasModel:
+    """The trained winner of a run directory (or a model folder), rebuilt from its spec."""
+    return rundir.load_model(Path(path))
+
+
+def show(path: str | PathLike[str]) -> dict[str, Any]:
+    """The run record, counts and best metrics of a run directory, as plain data."""
+    run_dir = Path(path)
+    record = rundir.read_json(run_dir / "run.json")
+    out = {"run": record, "leaderboard": None, "best": None}
+    if (run_dir / "leaderboard.csv").is_file():
+        out["leaderboard"] = pd.read_csv(run_dir / "leaderboard.csv")
+    if (run_dir / "best" / "metrics.json").is_file():
+        out["best"] = json.loads((run_dir / "best" / "metrics.json").read_text())
+    return out

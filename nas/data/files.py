@@ -1,0 +1,213 @@
+"""The user's own data: CSV/TSV tables and NPZ arrays, checked with errors that say the fix."""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import Sequence
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nas.data.prepare import (
+    TASK_RULE,
+    check_task,
+    encode_labels,
+    from_arrays,
+    infer_task,
+)
+from nas.data.split import check_split_args
+from nas.data.tabular import load_csv
+from nas.data.taskdata import TaskData
+from nas.errors import DataError
+
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt")
+SUPPORTED_SUFFIXES = (*TABLE_SUFFIXES, ".npz")
+_MODALITY_BY_NDIM = {2: "tabular", 3: "sequence", 4: "image"}
+
+
+def load_file(
+    path: str | PathLike[str],
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    seed: int = 0,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    drop: Sequence[str] = (),
+) -> TaskData:
+    """Load a CSV/TSV table or an NPZ file as a TaskData, split from ``seed``, preprocessing
+    fitted on train only.
+
+    CSV/TSV: ``target`` names the column to predict; ``drop`` names columns to leave out; the
+    delimiter (comma, semicolon, tab, pipe) is sniffed; text columns are one-hot encoded; gaps
+    are imputed (median / most frequent); numeric columns are standardized. NPZ: arrays ``X``
+    (2-D tabular ``(N, F)``, 3-D sequence ``(N, T, F)``, 4-D image ``(N, C, H, W)``) and ``y``;
+    optional ``feature_names`` and ``class_names``. ``task`` ("classification" or "regression")
+    overrides the inferred one (rule: ``nas.data.prepare.TASK_RULE``).
+    """
+    file = Path(path).expanduser()
+    if not file.exists():
+        raise DataError(f"Data file {str(file)!r} does not exist; check the path.")
+    if file.is_dir():
+        raise DataError(
+            f"{str(file)!r} is a folder, not a data file; pass a {', '.join(SUPPORTED_SUFFIXES)} "
+            "file inside it."
+        )
+    suffix = file.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise DataError(
+            f"Unsupported data file type {suffix or '(no extension)'!r} for {file.name}; "
+            f"supported: {', '.join(SUPPORTED_SUFFIXES)}. Export it as CSV, or save arrays "
+            "X and y with numpy.savez."
+        )
+    if file.stat().st_size == 0:
+        raise DataError(f"{file} is empty; give a file with data in it.")
+    if suffix in TABLE_SUFFIXES:
+        return load_csv(
+            file,
+            target=target,
+            task=task,
+            seed=seed,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            drop=drop,
+        )
+    if target is not None or drop:
+        raise DataError(
+            f"target and drop apply to CSV files, but {file.name} is an NPZ whose target is "
+            "its array y; leave them out."
+        )
+    return load_npz(file, task=task, seed=seed, val_fraction=val_fraction,
+                    test_fraction=test_fraction)  # fmt: skip
+
+
+def load_npz(
+    path: Path, *, task: str | None, seed: int, val_fraction: float, test_fraction: float
+) -> TaskData:
+    """An NPZ of arrays ``X`` and ``y`` as a TaskData; see :func:`load_file`."""
+    check_split_args(seed, val_fraction, test_fraction)
+    task = check_task(task)
+    arrays = _read_npz(path)
+    X, y = arrays["X"], arrays["y"]
+    name = path.name
+    if y.ndim == 0:
+        raise DataError(f"y in {name} is a single value; save one target per example.")
+    if X.ndim not in _MODALITY_BY_NDIM:
+        raise DataError(
+            f"X in {name} has shape {X.shape}; expected 2-D (N, features), 3-D (N, steps, "
+            "features) or 4-D (N, channels, height, width). Reshape it before saving."
+        )
+    if X.dtype.kind not in "biuf":
+        raise DataError(f"X in {name} has dtype {X.dtype}; it must be numeric. Encode it first.")
+    if len(X) != len(y):
+        raise DataError(
+            f"X and y in {name} have different lengths ({len(X)} vs {len(y)}); save one target "
+            "per example."
+        )
+    if len(X) == 0:
+        raise DataError(f"{name} holds no examples (X has shape {X.shape}); add data.")
+    if X.dtype.kind == "f" and not np.isfinite(X).all():
+        bad = ~np.isfinite(X)
+        first = int(np.argwhere(bad)[0][0])
+        raise DataError(
+            f"X in {name} contains {int(bad.sum())} NaN/inf values (first in example {first}); "
+            "impute or remove them before saving."
+        )
+    modality = _MODALITY_BY_NDIM[X.ndim]
+    prep: dict[str, Any] = {"source": {"path": str(path), "format": "npz"}}
+    if y.dtype.kind == "f" and not np.isfinite(y).all():
+        raise DataError(f"y in {name} contains NaN/inf targets; remove those examples.")
+    y, one_hot = _labels_from_one_hot(y)
+    if one_hot:
+        prep["target"] = "one-hot y converted to class indices"
+    if y.ndim > 2 or (y.ndim == 2 and y.shape[1] == 0):
+        raise DataError(f"y in {name} has shape {y.shape}; expected (N,) or (N, targets).")
+    multi_output = y.ndim == 2 and y.shape[1] > 1
+    flat = y.reshape(len(y)) if not multi_output else y
+    inferred = "regression" if multi_output else infer_task(flat)
+    prep["task"] = {"inferred": inferred, "given": task, "rule": TASK_RULE}
+    task = task or inferred
+    class_names: list[str] = []
+    if task == "classification":
+        if multi_output:
+            raise DataError(
+                f"y in {name} has {y.shape[1]} columns; classification needs one label per "
+                "example (shape (N,)) or one-hot rows. Or use task='regression'."
+            )
+        y, class_names = encode_labels(flat, "y")
+        class_names = _given_names(arrays, "class_names", class_names, name)
+    else:
+        if y.dtype.kind not in "biuf":
+            raise DataError(
+                f"y in {name} has dtype {y.dtype}, which cannot be regressed; use "
+                "task='classification' or save numeric targets."
+            )
+    width = X.shape[1] if modality in ("tabular", "image") else X.shape[2]
+    default = [f"{'channel' if modality == 'image' else 'x'}{i}" for i in range(width)]
+    feature_names = _given_names(arrays, "feature_names", default, name)
+    return from_arrays(
+        X.astype(np.float32),
+        y,
+        name=name,
+        task=task,
+        modality=modality,
+        seed=seed,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        feature_names=feature_names,
+        class_names=class_names,
+        target_name="y",
+        preprocessing=prep,
+    )
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path.name} is not an NPZ archive; save arrays with numpy.savez.")
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            present = list(stored.files)
+            if "X" not in present or "y" not in present:
+                shown = ", ".join(repr(a) for a in present) or "none"
+                raise DataError(
+                    f"{path.name} must hold arrays named 'X' and 'y'; it holds: {shown}. Save "
+                    "with numpy.savez(path, X=inputs, y=targets)."
+                )
+            return {key: stored[key] for key in present}
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        raise DataError(
+            f"Cannot read {path.name} as an NPZ archive ({err}); save it with numpy.savez."
+        ) from err
+    except ValueError as err:  # object arrays need pickle, which is refused for safety
+        raise DataError(
+            f"Cannot read {path.name} without pickle ({err}); save plain numeric or string "
+            "arrays (not dtype=object) with numpy.savez."
+        ) from err
+
+
+def _labels_from_one_hot(y: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Class indices if ``y`` is one-hot rows (0/1, one 1 per row), else ``y`` unchanged."""
+    if y.ndim == 2 and y.shape[1] > 1 and y.dtype.kind in "biuf":
+        values = y.astype(np.float64)
+        if np.isin(values, (0.0, 1.0)).all() and (values.sum(axis=1) == 1).all():
+            return values.argmax(axis=1).astype(np.int64), True
+    return y, False
+
+
+def _given_names(
+    arrays: dict[str, np.ndarray], key: str, default: list[str], name: str
+) -> list[str]:
+    """Names stored in the NPZ under ``key`` when there is one per item, else ``default``."""
+    if key not in arrays:
+        return default
+    given = [str(v) for v in np.asarray(arrays[key]).reshape(-1)]
+    if len(given) != len(default):
+        raise DataError(
+            f"{key} in {name} has {len(given)} entries but the data has {len(default)}; save "
+            f"one per {'class' if key == 'class_names' else 'feature (or channel)'}."
+        )
+    return given

@@ -1,0 +1,292 @@
+"""CSV files as people have them: sniffed delimiter, quoted headers, text and numeric columns,
+gaps. Imputation, one-hot encoding and standardization are fitted on the train rows only and
+recorded in ``TaskData.preprocessing``."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from nas.data.prepare import (
+    TASK_RULE,
+    assemble,
+    check_task,
+    did_you_mean,
+    encode_labels,
+    infer_task,
+    standardize_targets,
+)
+from nas.data.split import check_split_args, split_indices, split_record
+from nas.data.taskdata import TaskData
+from nas.errors import DataError
+
+MAX_CATEGORIES = 50  # rarer categories of a text column share one "<other>" feature
+_SNIFF_BYTES = 64 * 1024
+_NA_TOKENS = ["?"]  # beyond pandas' defaults ("", "NA", "NaN", "null", "N/A", ...)
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_CANDIDATES = "".join(_DELIMITER_NAMES)
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, str]:
+    """The rows of a CSV/TSV file and the delimiter found (comma, semicolon, tab or pipe)."""
+    with path.open("rb") as handle:
+        sample = handle.read(_SNIFF_BYTES)
+    if len(sample) == _SNIFF_BYTES and b"\n" in sample:
+        sample = sample[: sample.rindex(b"\n")]  # whole lines only, for the sniffer
+    try:
+        text, encoding = sample.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        text, encoding = sample.decode("latin-1"), "latin-1"
+    if not text.strip():
+        raise DataError(f"{path} is empty; give a CSV with a header row and at least one data row.")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text)
+    try:
+        frame = pd.read_csv(
+            path, sep=delimiter, encoding=encoding, skipinitialspace=True, na_values=_NA_TOKENS
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        message = " ".join(str(err).split())
+        raise DataError(
+            f"Cannot parse {path} as a {_DELIMITER_NAMES[delimiter]}-separated file: {message}. "
+            "Check that every row has as many fields as the header."
+        ) from err
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{path} has a header but no data rows; add rows to the file.")
+    return _tidy(frame, delimiter), delimiter
+
+
+def _sniff_delimiter(text: str) -> str:
+    try:
+        return csv.Sniffer().sniff(text, delimiters=_CANDIDATES).delimiter
+    except csv.Error:  # irregular rows: trust the header line; one column reads as comma
+        header = next((line for line in text.splitlines() if line.strip()), "")
+        counts = {d: header.count(d) for d in _CANDIDATES}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _tidy(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
+    """Strip text cells, make blank cells missing, read "1,5" as 1.5 in non-comma files."""
+    frame = frame.copy()
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        text = series.astype("string").str.strip().replace("", pd.NA)
+        if delimiter != ",":
+            numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+            if numbers.notna().sum() == text.notna().sum() and text.notna().any():
+                frame[column] = numbers.astype(float)
+                continue
+        frame[column] = text.astype(object).where(text.notna(), np.nan)
+    return frame
+
+
+def _is_numeric(series: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def _is_row_number(series: pd.Series) -> bool:
+    values = series.to_numpy()
+    return _is_numeric(series) and bool(np.array_equal(values, np.arange(len(values))))
+
+
+def load_csv(
+    path: Path,
+    *,
+    target: str | None,
+    task: str | None,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    drop: Sequence[str] = (),
+) -> TaskData:
+    """A CSV file as a tabular TaskData predicting column ``target``; see ``nas.data.load_file``."""
+    check_split_args(seed, val_fraction, test_fraction)
+    task = check_task(task)
+    frame, delimiter = read_table(path)
+    # pandas' to_csv writes the row index as an unnamed first column: not a feature
+    row_index = [c for c in frame.columns if c.startswith("Unnamed: ") and _is_row_number(frame[c])]
+    frame = frame.drop(columns=row_index)
+    columns = list(frame.columns)
+    listing = ", ".join(repr(c) for c in columns)
+    if target is None:
+        raise DataError(
+            f"No target column given for {path.name}; pass target=<column> (--target). "
+            f"Columns: {listing}."
+        )
+    for name, role in [(target, "Target column")] + [(d, "Column to drop") for d in drop]:
+        if name not in frame.columns:
+            raise DataError(
+                f"{role} {name!r} is not in {path.name}{did_you_mean(str(name), columns)}; "
+                f"columns: {listing}."
+            )
+    features = [c for c in columns if c != target and c not in drop]
+    if not features:
+        raise DataError(f"{path.name} has no feature columns besides target {target!r}; add some.")
+    prep: dict[str, Any] = {
+        "source": {"path": str(path), "format": "csv", "delimiter": delimiter, "rows": len(frame)},
+        "dropped_columns": list(drop) + row_index,
+    }
+
+    missing_target = frame[target].isna().to_numpy()
+    frame = frame.loc[~missing_target].reset_index(drop=True)
+    prep["dropped_rows"] = {"missing_target": int(missing_target.sum())}
+    if frame.empty:
+        raise DataError(f"Every row of {path.name} lacks target {target!r}; fill in the target.")
+    for column in features:
+        if frame[column].isna().all():
+            raise DataError(
+                f"Feature column {column!r} of {path.name} has no values (all {len(frame)} "
+                f"missing); drop it with drop=[{column!r}] (--drop {column}) or fill it in."
+            )
+
+    for column in [*features, target]:
+        if _is_numeric(frame[column]):
+            infinite = int(np.isinf(frame[column].to_numpy(dtype=np.float64)).sum())
+            if infinite:
+                raise DataError(
+                    f"Column {column!r} of {path.name} holds {infinite} infinite value(s); "
+                    "replace them with numbers or leave the cells empty to have them imputed."
+                )
+    y_series = frame[target]
+    y_values = y_series.to_numpy(dtype=np.float64) if _is_numeric(y_series) else y_series.to_numpy()
+    inferred = infer_task(y_values)
+    prep["task"] = {"inferred": inferred, "given": task, "rule": TASK_RULE}
+    task = task or inferred
+    if task == "classification":
+        y, class_names = encode_labels(y_values, target)
+    elif not _is_numeric(y_series):
+        example = y_series.iloc[0]
+        raise DataError(
+            f"Target {target!r} holds text (e.g. {example!r}), so it cannot be regressed; use "
+            "task='classification' or a numeric target."
+        )
+    else:
+        y, class_names = y_values, []
+
+    indices = split_indices(
+        len(frame),
+        y if task == "classification" else None,
+        seed=seed,
+        val_fraction=val_fraction,
+        test_fraction=test_fraction,
+        class_names=class_names,
+    )
+    prep["split"] = split_record(indices, seed, stratified=task == "classification")
+    X, feature_names, feature_prep = _fit_features(frame[features], indices, path.name)
+    prep.update(feature_prep)
+    if task == "regression":
+        y, target_prep = standardize_targets(y, indices[0])
+        prep.update(target_prep)
+    return assemble(
+        name=path.name,
+        task=task,
+        modality="tabular",
+        X=X,
+        y=y,
+        indices=indices,
+        feature_names=feature_names,
+        class_names=class_names,
+        target_name=target,
+        preprocessing=prep,
+        seed=seed,
+    )
+
+
+def _fit_features(
+    frame: pd.DataFrame, indices: tuple[np.ndarray, ...], file_name: str
+) -> tuple[np.ndarray, list[str], dict[str, Any]]:
+    """Impute, standardize and one-hot encode, fitted on train; columns keep the file's order."""
+    train = indices[0]
+    numeric = [c for c in frame.columns if _is_numeric(frame[c]) or frame[c].dtype == bool]
+    categorical = [c for c in frame.columns if c not in numeric]
+    for column in frame.columns:
+        if frame[column].iloc[train].isna().all():
+            raise DataError(
+                f"Feature column {column!r} of {file_name} has no values in the training rows; "
+                f"drop it with drop=[{column!r}] (--drop {column}) or fill it in."
+            )
+    blocks: dict[str, tuple[np.ndarray, list[str]]] = {}
+    imputed: list[dict[str, Any]] = []
+    prep: dict[str, Any] = {}
+    if numeric:
+        values = frame[numeric].to_numpy(dtype=np.float64)
+        imputer = SimpleImputer(strategy="median").fit(values[train])
+        scaler = StandardScaler().fit(imputer.transform(values[train]))
+        scaled = scaler.transform(imputer.transform(values))
+        for j, column in enumerate(numeric):
+            blocks[column] = (scaled[:, j : j + 1], [column])
+            missing = int(np.isnan(values[:, j]).sum())
+            if missing:
+                fill = float(imputer.statistics_[j])
+                imputed.append(_imputation(column, missing, "median", fill, indices, values[:, j]))
+        prep["inputs"] = {
+            "method": "standardize (StandardScaler)",
+            "fitted_on": "train",
+            "per": "feature",
+            "columns": numeric,
+            "mean": [float(v) for v in scaler.mean_],
+            "std": [float(v) for v in scaler.scale_],
+        }
+    encoded: dict[str, list[str]] = {}
+    for column in categorical:
+        raw = frame[column].astype("string").to_numpy(dtype=object, na_value=np.nan)
+        values = raw[:, None]
+        imputer = SimpleImputer(strategy="most_frequent").fit(values[train])
+        filled = imputer.transform(values)
+        encoder = OneHotEncoder(
+            handle_unknown="ignore", max_categories=MAX_CATEGORIES, sparse_output=False
+        ).fit(filled[train])
+        names = [
+            f"{column}={'<other>' if n == f'{column}_infrequent_sklearn' else n[len(column) + 1 :]}"
+            for n in encoder.get_feature_names_out([column])
+        ]
+        blocks[column] = (encoder.transform(filled), names)
+        encoded[column] = [str(c) for c in encoder.categories_[0]]
+        missing = int(pd.isna(raw).sum())
+        if missing:
+            fill = str(imputer.statistics_[0])
+            imputed.append(_imputation(column, missing, "most_frequent", fill, indices, raw))
+    if encoded:
+        prep["encoding"] = {
+            "method": "one-hot (OneHotEncoder, handle_unknown='ignore')",
+            "fitted_on": "train",
+            "max_categories": MAX_CATEGORIES,
+            "columns": encoded,
+        }
+    prep["imputation"] = imputed
+    X = np.concatenate([blocks[c][0] for c in frame.columns], axis=1).astype(np.float32)
+    names = [name for c in frame.columns for name in blocks[c][1]]
+    return X, names, prep
+
+
+def _imputation(
+    column: str,
+    missing: int,
+    strategy: str,
+    fill: float | str,
+    indices: tuple[np.ndarray, ...],
+    values: np.ndarray,
+) -> dict[str, Any]:
+    gaps = pd.isna(values)
+    per_split = {
+        part: int(gaps[idx].sum())
+        for part, idx in zip(("train", "val", "test"), indices, strict=True)
+    }
+    return {
+        "column": column,
+        "missing": missing,
+        "per_split": per_split,
+        "strategy": strategy,
+        "fill_value": fill,
+        "fitted_on": "train",
+    }

@@ -1,0 +1,59 @@
+"""Exploring spaces without searching: list them, show their dimensions, sample architectures
+for a dataset's shape and measure each one's cost (what ``nas spaces`` prints)."""
+
+from __future__ import annotations
+
+from os import PathLike
+from typing import Any
+
+import optuna
+
+from nas.cost import measure_cost
+from nas.data import load_data
+from search_spaces import SPACES, SpaceContext, build_model, get_space
+
+
+def space_list() -> list[tuple[str, str]]:
+    """(name, description) of every built-in space."""
+    return [(name, doc) for name, (_, doc) in SPACES.items()]
+
+
+def space_dimensions(space: str) -> dict[str, Any]:
+    """A space's dimensions as TOML-like data."""
+    return get_space(space).to_dict()
+
+
+def sample_architectures(
+    space: str,
+    *,
+    dataset: str | None = None,
+    data: str | PathLike[str] | None = None,
+    target: str | None = None,
+    n: int = 5,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """``n`` random architectures of ``space`` for the data's shape, each with its cost."""
+    sp = get_space(space)
+    td = load_data(dataset=dataset, data=data, target=target, seed=seed)
+    ctx = SpaceContext.of(td)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    rows = []
+    for _ in range(n):
+        trial = study.ask()
+        spec = sp.sample(trial, ctx)
+        cost = measure_cost(build_model(spec), ctx.input_shape, warmup=2, repeats=5)
+        study.tell(trial, 0.0)
+        rows.append(
+            {
+                "family": spec.family,
+                "summary": spec.summary(),
+                "params": cost.params,
+                "flops": cost.flops,
+                "latency_ms": cost.latency_ms,
+                "memory_mb": cost.memory_mb,
+                "params_sampled": trial.params,
+                "spec": spec.to_dict(),
+            }
+        )
+    return rows

@@ -1,0 +1,95 @@
+"""The live view of a running search: a Rich progress bar over trials or time, the best result
+so far with its family and cost, and counts of complete / pruned / failed / over-budget trials."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+import optuna
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+
+from nas.search import status_of
+
+
+class SearchProgress:
+    """A study callback that keeps a Rich live view up to date; use as a context manager."""
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        metric: str,
+        n_trials: int | None,
+        timeout: float | None,
+        console: Console | None = None,
+    ):
+        self.study = study
+        self.metric = metric
+        self.timeout = timeout
+        self.console = console or Console(stderr=True)
+        self.start = time.monotonic()
+        self.done_before = len(study.get_trials(deepcopy=False))
+        total = n_trials if n_trials is not None else int(timeout or 0)
+        self.by_time = n_trials is None
+        self.progress = Progress(
+            TextColumn("[bold]search"), BarColumn(),
+            TextColumn("{task.completed:.0f}/{task.total:.0f} s") if self.by_time
+            else MofNCompleteColumn(),
+            TimeElapsedColumn(), console=self.console, transient=False,
+        )  # fmt: skip
+        self.task = self.progress.add_task(
+            "search", total=total, completed=0 if self.by_time else self.done_before
+        )
+        self.live = Live(
+            self._render(), console=self.console, refresh_per_second=4, transient=False
+        )
+
+    def __enter__(self) -> SearchProgress:
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.live.update(self._render())
+        self.live.__exit__(*exc)
+        self.console.print()
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if self.by_time:
+            self.progress.update(
+                self.task, completed=min(time.monotonic() - self.start, self.timeout or 0)
+            )
+        else:
+            self.progress.advance(self.task)
+        self.live.update(self._render())
+
+    def _render(self) -> Group:
+        trials = self.study.get_trials(deepcopy=False)
+        counts = Counter(status_of(t) for t in trials)
+        line = Text.assemble(
+            ("complete ", "green"), str(counts["complete"]), "  ",
+            ("pruned ", "yellow"), str(counts["pruned"]), "  ",
+            ("over budget ", "magenta"), str(counts["over_budget"]), "  ",
+            ("failed ", "red"), str(counts["failed"]),
+        )  # fmt: skip
+        return Group(self.progress, line, Text(best_line(self.study, self.metric)))
+
+
+def best_line(study: optuna.Study, metric: str) -> str:
+    """'best: accuracy 0.981 (trial 12, cnn, 23,456 params, 1.2 MFLOPs, 0.31 ms)' or a dash."""
+    done = [
+        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
+    ]
+    if not done:
+        return "best: - (no completed trial yet)"
+    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
+    best = (max if maximize else min)(done, key=lambda t: t.values[0])
+    a = best.user_attrs
+    return (
+        f"best: val {metric} {best.values[0]:.4f} (trial {best.number}, {a.get('family')}, "
+        f"{a.get('params', 0):,} params, {a.get('flops', 0) / 1e6:.2f} MFLOPs, "
+        f"{a.get('latency_ms') or 0:.2f} ms)"
+    )

@@ -1,0 +1,299 @@
+"""The search: an Optuna study whose trials sample an ArchSpec, measure its cost before any
+training, reject it if over budget, train it with a pruning callback and report the validation
+metric (plus cost objectives for a Pareto search). Then the winners are retrained on
+train + validation and tested once on the held-out test split.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+import torch
+
+from nas.cost import Budget, Cost, measure_cost
+from nas.data.taskdata import TaskData
+from nas.errors import BudgetError, NasError, TrainingError
+from nas.metrics import compute_metrics
+from nas.study import COST_OBJECTIVES
+from nas.train import Callback, evaluate, train_model
+from search_spaces import ArchSpec, NasModel, Space, SpaceContext, build_model
+
+# Trial states as nas reports them (Optuna's PRUNED covers both "pruned" and "over_budget").
+STATUSES = ("complete", "pruned", "over_budget", "failed", "running")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that decides what a trial does."""
+
+    space: Space
+    metric: str  # the validation metric optimised (first objective)
+    objectives: tuple[str, ...]  # metric first, then cost names: params, flops, latency, memory
+    budget: Budget = field(default_factory=Budget)
+    epochs: int = 20  # the most epochs a trial may train
+    patience: int = 5  # early stopping on the validation loss
+    seed: int = 0
+    max_rejects: int = 50  # over-budget samples in a row (with no feasible one) before giving up
+    latency_repeats: int = 5  # timed runs per latency measurement
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """The seed of trial ``number``: weights and batch order depend on it alone."""
+    return (seed * 100_003 + number) % (2**31 - 1)
+
+
+class PruningCallback(Callback):
+    """Reports the validation metric to the trial after each epoch; prunes when Optuna says so."""
+
+    def __init__(self, trial: optuna.Trial):
+        self.trial = trial
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        value = logs.get("val_metric")
+        if value is None or not math.isfinite(value):
+            return
+        self.trial.report(float(value), epoch)
+        if self.trial.should_prune():
+            self.trial.set_user_attr("status", "pruned")
+            self.trial.set_user_attr("reason", f"pruned by the pruner after epoch {epoch}")
+            self.trial.set_user_attr("epochs", epoch)
+            raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+
+
+class Objective:
+    """The function Optuna calls per trial; it knows the data, the space and the budget."""
+
+    def __init__(self, data: TaskData, settings: SearchSettings, device: str | None = None):
+        self.data = data
+        self.s = settings
+        self.ctx = SpaceContext.of(data)
+        self.device = device
+        self.prune = len(settings.objectives) == 1
+
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        start = time.perf_counter()
+        trial.set_user_attr("status", "running")
+        try:
+            spec = self.s.space.sample(trial, self.ctx)
+            trial.set_user_attr("family", spec.family)
+            trial.set_user_attr("spec", spec.to_dict())
+            model = self._build(spec, trial.number)
+            cost = measure_cost(
+                model,
+                self.ctx.input_shape,
+                latency=True,
+                warmup=2,
+                repeats=self.s.latency_repeats,
+                device=self.device,
+            )
+            _record_cost(trial, cost)
+            violations = self.s.budget.check(cost)
+            if violations:  # stopped before a single optimizer step
+                reason = "over budget: " + "; ".join(violations)
+                trial.set_user_attr("status", "over_budget")
+                trial.set_user_attr("reason", reason)
+                trial.set_user_attr("seconds", time.perf_counter() - start)
+                raise optuna.TrialPruned(reason)
+            callbacks = [PruningCallback(trial)] if self.prune else []
+            result = train_model(
+                model,
+                self.data,
+                spec.train,
+                epochs=self.s.epochs,
+                callbacks=callbacks,
+                patience=self.s.patience,
+                seed=trial_seed(self.s.seed, trial.number),
+                metric=self.s.metric,
+                monitor="val_metric",
+                device=self.device,
+            )
+        except optuna.TrialPruned:
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            raise
+        except (NasError, RuntimeError, ValueError) as e:
+            kind = "diverged" if isinstance(e, TrainingError) else type(e).__name__
+            trial.set_user_attr("status", "failed")
+            trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            raise
+        trial.set_user_attr("status", "complete")
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        trial.set_user_attr("epochs", result.epochs_run)
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        trial.set_user_attr("curve", [_curve_row(h) for h in result.history])
+        value = result.best_val_metric
+        if value is None or not math.isfinite(value):
+            raise TrainingError(f"validation {self.s.metric} is undefined ({value}).")
+        extra = [float(trial.user_attrs[COST_OBJECTIVES[o]]) for o in self.s.objectives[1:]]
+        return float(value) if not extra else (float(value), *extra)
+
+    def _build(self, spec: ArchSpec, number: int) -> NasModel:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(trial_seed(self.s.seed, number))
+            return build_model(spec)
+
+
+def _record_cost(trial: optuna.Trial, cost: Cost) -> None:
+    for key in ("params", "flops", "latency_ms", "latency_ms_batch", "memory_mb", "energy_mj"):
+        trial.set_user_attr(key, getattr(cost, key))
+
+
+def _curve_row(h: dict[str, Any]) -> dict[str, Any]:
+    keys = ("epoch", "train_loss", "val_loss", "val_metric", "lr", "seconds")
+    return {k: h.get(k) for k in keys}
+
+
+def status_of(t: optuna.trial.FrozenTrial) -> str:
+    """complete / pruned / over_budget / failed / running, from the trial's state and attrs."""
+    if t.state == optuna.trial.TrialState.COMPLETE:
+        return "complete"
+    if t.state == optuna.trial.TrialState.PRUNED:
+        return "over_budget" if t.user_attrs.get("status") == "over_budget" else "pruned"
+    if t.state == optuna.trial.TrialState.FAIL:
+        return "failed"
+    return "running"
+
+
+def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str, Any]]:
+    """One dict per trial, in trial order (the rows of leaderboard.csv)."""
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        a = t.user_attrs
+        values = t.values or []
+        reason = a.get("reason")
+        if t.state == optuna.trial.TrialState.FAIL and not reason:
+            reason = "failed (worker died or an unexpected error; see the Optuna log)"
+        row = {
+            "number": t.number, "state": status_of(t), "family": a.get("family"),
+            "params": a.get("params"), "flops": a.get("flops"),
+            "latency_ms": _round(a.get("latency_ms")), "memory_mb": _round(a.get("memory_mb")),
+            "metric": _round(values[0], 6) if values else None,
+            "seconds": _round(a.get("seconds"), 2), "epochs": a.get("epochs"), "reason": reason,
+        }  # fmt: skip
+        for name, v in zip(objectives[1:], values[1:]):
+            row[f"objective_{name}"] = v
+        rows.append(row)
+    return rows
+
+
+def _round(x: Any, digits: int = 4) -> Any:
+    return round(x, digits) if isinstance(x, float) and math.isfinite(x) else x
+
+
+def check_impossible_budget(study: optuna.Study, settings: SearchSettings) -> None:
+    """Raise BudgetError when ``max_rejects`` samples were all over budget and none fit."""
+    trials = study.get_trials(deepcopy=False)
+    statuses = [status_of(t) for t in trials]
+    if any(s in ("complete", "pruned") for s in statuses):
+        return
+    over = [t for t, s in zip(trials, statuses) if s == "over_budget"]
+    if len(over) < settings.max_rejects:
+        return
+    smallest = {
+        k: min((t.user_attrs.get(k) for t in over if t.user_attrs.get(k) is not None), default=None)
+        for k in ("params", "flops", "latency_ms", "memory_mb")
+    }
+    limits = settings.budget.to_dict()
+    hints = [f"{k} >= {smallest[k]:,.4g}" for k in smallest
+             if limits.get(f"max_{k}") is not None and smallest[k] is not None
+             and smallest[k] > limits[f"max_{k}"]]  # fmt: skip
+    raise BudgetError(
+        f"No architecture met the budget in {len(over)} samples of space "
+        f"{settings.space.name!r} (the smallest seen had "
+        + ", ".join(f"{k}={v:,.4g}" for k, v in smallest.items() if v is not None)
+        + f"); raise the limits ({', '.join(hints) or 'see above'}) or use a smaller space."
+    )
+
+
+def make_stop_on_impossible(settings: SearchSettings) -> Callable[[optuna.Study, Any], None]:
+    """A study callback that stops the study once the budget is shown impossible."""
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if status_of(trial) == "over_budget":
+            try:
+                check_impossible_budget(study, settings)
+            except BudgetError:
+                study.stop()
+
+    return callback
+
+
+@dataclass
+class FinalModel:
+    """A winner retrained on train + validation and scored once on the test split."""
+
+    rank: int
+    trial: int
+    spec: ArchSpec
+    model: NasModel
+    cost: Cost
+    metrics: dict[str, Any]  # the content of metrics.json
+
+
+def retrain_and_test(
+    data: TaskData,
+    trial: optuna.trial.FrozenTrial,
+    settings: SearchSettings,
+    rank: int = 1,
+    device: str | None = None,
+) -> FinalModel:
+    """Retrain trial's architecture on train + val for its best epoch count; test it once."""
+    spec = ArchSpec.from_dict(trial.user_attrs["spec"])
+    seed = trial_seed(settings.seed, trial.number)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(spec)
+    epochs = max(1, int(trial.user_attrs.get("best_epoch") or settings.epochs))
+    result = train_model(
+        model,
+        data,
+        spec.train,
+        epochs=epochs,
+        patience=None,
+        seed=seed,
+        use_val=False,
+        metric=settings.metric,
+        device=device,
+    )
+    model.cpu().eval()
+    cost = measure_cost(model, tuple(data.input_shape), latency=True, warmup=3, repeats=20)
+    n_classes = data.output_size if data.task == "classification" else None
+    test = evaluate(model, data.test, data.task, n_classes)
+    metrics = {
+        "rank": rank,
+        "trial": trial.number,
+        "family": spec.family,
+        "metric": settings.metric,
+        "test": test,
+        "val": {settings.metric: trial.values[0] if trial.values else None},
+        "objectives": dict(zip(settings.objectives, trial.values or [])),
+        "cost": cost.to_dict(),
+        "retrain": {
+            "epochs": epochs,
+            "seconds": result.seconds,
+            "history": [_curve_row(h) for h in result.history],
+        },
+        "search_curve": trial.user_attrs.get("curve", []),
+        "summary": spec.summary(),
+    }
+    return FinalModel(rank, trial.number, spec, model, cost, metrics)
+
+
+def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
+    """The best trial, or the ``top`` Pareto-optimal trials ordered by the first objective."""
+    done = [
+        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
+    ]
+    if not done:
+        return []
+    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    pool = study.best_trials if len(study.directions) > 1 else done
+    return sorted(pool, key=lambda t: (sign * t.values[0], t.number))[: max(1, top)]
+
+
+__all__ = ["Objective", "SearchSettings", "compute_metrics", "leaderboard_rows", "pick_winners"]

@@ -1,0 +1,153 @@
+"""Optuna plumbing: storage URLs, samplers, pruners and objectives — Optuna's own classes,
+chosen by name, so that the study opens with Optuna's CLI and optuna-dashboard."""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import optuna
+
+from nas.errors import NasError, StorageError
+from nas.metrics import METRICS, metric_direction
+
+SAMPLERS = ("tpe", "random", "nsga2", "gp")
+PRUNERS = ("hyperband", "median", "none")
+COST_OBJECTIVES = {"params": "params", "flops": "flops", "latency": "latency_ms",
+                   "memory": "memory_mb"}  # fmt: skip
+_RDB = re.compile(r"^(sqlite|postgresql|postgres|mysql)(\+\w+)?://")
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced by ``***`` (for logs and run.json)."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def storage_url(storage: str | None, run_dir: Path) -> str:
+    """The storage URL for a run: ``--storage`` as given, or SQLite in the run directory."""
+    if storage is None:
+        return f"sqlite:///{(run_dir / 'study.db').resolve()}"
+    return storage
+
+
+def open_storage(
+    url: str,
+    *,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
+    max_retry: int | None = None,
+) -> optuna.storages.BaseStorage:
+    """An Optuna storage for ``url``: an RDB URL (sqlite:///, postgresql://, mysql://) or a
+    journal file (``journal:PATH`` or a path ending in ``.log`` / ``.journal``).
+
+    With ``heartbeat_interval`` (RDB only) the trials of a dead worker are marked failed after
+    ``grace_period`` seconds and retried up to ``max_retry`` times by Optuna's
+    RetryFailedTrialCallback.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise StorageError(
+            "The --storage URL is empty; use sqlite:///PATH/study.db, "
+            "postgresql://USER:PASS@HOST/DB or a journal file PATH.log."
+        )
+    journal = url[len("journal:") :] if url.startswith("journal:") else None
+    if journal is None and not _RDB.match(url) and url.endswith((".log", ".journal")):
+        journal = url
+    if journal is not None:
+        from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+        path = Path(journal.removeprefix("//"))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            return JournalStorage(JournalFileBackend(str(path)))
+        except OSError as e:
+            raise StorageError(
+                f"Cannot open journal file {str(path)!r} ({e}); choose a writable path."
+            ) from None
+    if not _RDB.match(url):
+        raise StorageError(
+            f"Malformed --storage URL {redact(url)!r}; use sqlite:///PATH/study.db, "
+            "postgresql://USER:PASS@HOST:PORT/DB, or a journal file PATH.log."
+        )
+    kwargs: dict = {}
+    if url.startswith("sqlite"):
+        # Several processes may share one SQLite file: wait for the lock instead of failing.
+        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
+    if heartbeat_interval:
+        kwargs.update(
+            heartbeat_interval=heartbeat_interval,
+            grace_period=grace_period,
+            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry),
+        )
+    try:
+        return optuna.storages.RDBStorage(url, **kwargs)
+    except ImportError as e:
+        raise StorageError(
+            f"The driver for {redact(url)!r} is not installed ({e}); for "
+            "PostgreSQL run `pip install 'nas[postgres]'`."
+        ) from None
+    except Exception as e:  # sqlalchemy raises many kinds: bad host, auth, missing db
+        raise StorageError(
+            f"Cannot open storage {redact(url)!r}: {str(e).splitlines()[0]}. "
+            "Check the URL, that the server runs and the database exists."
+        ) from None
+
+
+def parse_objectives(
+    objectives: str | Sequence[str] | None, metric: str
+) -> tuple[list[str], list[str]]:
+    """Objective names and directions; the first is always the task metric.
+
+    ``"accuracy,params"`` -> (["accuracy", "params"], ["maximize", "minimize"]).
+    """
+    if objectives is None:
+        names = [metric]
+    else:
+        names = [
+            o.strip()
+            for o in (objectives.split(",") if isinstance(objectives, str) else objectives)
+            if o.strip()
+        ]
+    if not names:
+        raise NasError("--objectives is empty; give e.g. 'accuracy' or 'accuracy,params'.")
+    if names[0] in COST_OBJECTIVES:
+        names = [metric, *names]
+    if names[0] not in METRICS:
+        raise NasError(
+            f"The first objective must be a metric ({', '.join(METRICS)}), got "
+            f"{names[0]!r}; e.g. --objectives {metric},params."
+        )
+    for n in names[1:]:
+        if n not in COST_OBJECTIVES:
+            raise NasError(f"Unknown cost objective {n!r}; choose from {list(COST_OBJECTIVES)}.")
+    if len(set(names)) != len(names):
+        raise NasError(f"--objectives repeats a name: {names}.")
+    return names, [metric_direction(names[0])] + ["minimize"] * (len(names) - 1)
+
+
+def make_sampler(name: str, seed: int, multi_objective: bool) -> optuna.samplers.BaseSampler:
+    """An Optuna sampler by name, seeded."""
+    if name == "tpe":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # group=True splits the define-by-run space by which params co-occur (per family).
+            return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    if name == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if name == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
+    if name == "gp":
+        return optuna.samplers.GPSampler(seed=seed)
+    raise NasError(f"Unknown sampler {name!r}; choose one of {list(SAMPLERS)}.")
+
+
+def make_pruner(name: str, epochs: int, multi_objective: bool) -> optuna.pruners.BasePruner:
+    """An Optuna pruner by name (none for multi-objective studies, which Optuna cannot prune)."""
+    if name not in PRUNERS:
+        raise NasError(f"Unknown pruner {name!r}; choose one of {list(PRUNERS)}.")
+    if multi_objective or name == "none" or epochs < 2:
+        return optuna.pruners.NopPruner()
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, epochs // 4))
+    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)

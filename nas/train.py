@@ -1,0 +1,362 @@
+"""Train one model on one TaskData: optimizer, schedule, penalties, early stopping, callbacks.
+
+Training knows nothing of Optuna. The search passes callbacks; a pruning callback reports the
+epoch's logs to its trial and raises ``optuna.TrialPruned``, which propagates out of
+:func:`train_model` unchanged, like any exception a callback raises except :class:`StopTraining`
+(which ends training cleanly). In-memory tensors are batched by slicing with a permuted index;
+there is no per-sample DataLoader. Epochs are numbered from 1.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from nas import metrics
+from nas.data.taskdata import Split, TaskData
+from nas.errors import DataError, NasError, ShapeError, TrainingError
+from search_spaces.spec import TrainSpec
+
+EVAL_BATCH_SIZE = 1024  # examples per forward pass when predicting (no gradients kept)
+MAX_DEFAULT_THREADS = 8  # small models stop gaining from intra-op threads well before this
+
+
+class StopTraining(Exception):
+    """Raised by a callback to end training cleanly: best weights restored, a result returned."""
+
+
+class Callback:
+    """Base class of training callbacks: override the hooks you need; the others do nothing.
+
+    Raise :class:`StopTraining` to stop; any other exception (``optuna.TrialPruned`` from a
+    pruning callback, say) propagates out of :func:`train_model` unchanged.
+    """
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        """Before the first epoch; logs: epochs, steps_per_epoch, n_train, metric, device."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        """After each epoch; logs: the epoch's history row plus ``metric`` and ``steps``."""
+
+
+class LambdaCallback(Callback):
+    """A plain function ``fn(epoch, logs)`` used as an ``on_epoch_end`` callback."""
+
+    def __init__(self, fn: Callable[[int, dict[str, Any]], None]) -> None:
+        self.fn = fn
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        self.fn(epoch, logs)
+
+
+@dataclass
+class TrainResult:
+    """What happened in :func:`train_model`; the model itself is trained in place."""
+
+    history: list[dict[str, Any]]  # per epoch: epoch, train_loss, val_loss, val_metric, lr, seconds
+    best_epoch: int  # the epoch whose weights the model holds on return
+    epochs_run: int
+    stopped_early: bool  # by patience or by a callback's StopTraining
+    seconds: float
+    steps: int  # optimizer steps taken
+    best_val_loss: float | None  # at best_epoch; None when trained without validation
+    best_val_metric: float | None
+    metric: str  # the name of val_metric
+    stop_reason: str  # completed | patience | callback
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able copy."""
+        return asdict(self)
+
+
+def _check_positive(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
+
+
+def _physical_cores() -> int:
+    """Physical cores among the CPUs this process may use (Linux topology; else logical CPUs)."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    siblings = set()
+    for cpu in usable or range(os.cpu_count() or 1):
+        path = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
+        try:  # hyper-threads of one core share a sibling list
+            siblings.add(path.read_text().strip())
+        except OSError:
+            siblings.add(str(cpu))
+    return max(1, len(siblings))
+
+
+def configure_threads(n: int | None = None, *, workers: int = 1) -> int:
+    """Set torch's intra-op thread count deliberately and return it; call once per process.
+
+    ``n`` wins when given. Otherwise: with several worker processes (``workers > 1``) each gets
+    one thread, because the small models of a search gain little from intra-op parallelism and
+    ``workers x threads`` beyond the core count oversubscribes the machine, which is slower
+    than one thread each. A single process gets the physical cores it may run on (hyper-threads
+    only add contention), capped at ``MAX_DEFAULT_THREADS``.
+    """
+    _check_positive("workers", workers)
+    if n is None:
+        n = 1 if workers > 1 else min(_physical_cores(), MAX_DEFAULT_THREADS)
+    _check_positive("the thread count", n)
+    torch.set_num_threads(n)
+    return n
+
+
+def merge_train_val(data: TaskData) -> Split:
+    """Train and val concatenated, for the final retrain of a chosen architecture."""
+    return Split(torch.cat([data.train.X, data.val.X]), torch.cat([data.train.y, data.val.y]))
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    """``ceil(n / batch_size)`` (batch size capped at ``n``), except that a one-example tail
+    batch is folded into the batch before it, because BatchNorm cannot train on one example."""
+    bs = min(batch_size, n)
+    steps = math.ceil(n / bs)
+    return steps - 1 if steps > 1 and n % bs == 1 else steps
+
+
+def make_optimizer(model: nn.Module, train: TrainSpec) -> torch.optim.Optimizer:
+    """SGD (with momentum), Adam or AdamW; weight decay applies to weights, not biases/norms."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise NasError("The model has no trainable parameters; nothing to train.")
+    groups = [
+        {"params": [p for p in params if p.ndim >= 2], "weight_decay": train.weight_decay},
+        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    if train.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=train.lr, momentum=train.momentum)
+    cls = torch.optim.Adam if train.optimizer == "adam" else torch.optim.AdamW
+    return cls(groups, lr=train.lr)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, train: TrainSpec,
+                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+    """The per-step schedule: none, cosine to zero, or one-cycle peaking at ``train.lr``.
+
+    One-cycle keeps the spec's momentum (``cycle_momentum=False``): the search tunes it.
+    """
+    if train.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if train.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=train.lr, total_steps=total_steps, cycle_momentum=False)
+    return None
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    first = next(model.parameters(), None)
+    return first.device if first is not None else torch.device("cpu")
+
+
+def _outputs(model: nn.Module, X: torch.Tensor, batch_size: int,
+             device: torch.device) -> torch.Tensor:
+    if len(X) == 0:
+        raise DataError("Cannot predict on zero examples; the split is empty.")
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            parts = [model(X[i:i + batch_size].to(device)) for i in range(0, len(X), batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(parts)
+
+
+def predict(model: nn.Module, X: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE,
+            device: torch.device | str | None = None) -> torch.Tensor:
+    """The model's outputs for ``X`` (eval mode, no gradients, batched by slicing), on the CPU."""
+    _check_positive("batch_size", batch_size)
+    dev = torch.device(device) if device is not None else _model_device(model)
+    return _outputs(model, X, batch_size, dev).cpu()
+
+
+def evaluate(model: nn.Module, split: Split, task: str, n_classes: int | None = None, *,
+             batch_size: int = EVAL_BATCH_SIZE) -> dict[str, Any]:
+    """Every metric of ``task`` on ``split`` (see :func:`nas.metrics.compute_metrics`)."""
+    return metrics.compute_metrics(task, split.y, predict(model, split.X, batch_size), n_classes)
+
+
+def _regression_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if out.shape != y.shape:
+        if out.numel() != y.numel():
+            raise ShapeError(f"The model outputs shape {tuple(out.shape)} but the targets have "
+                             f"shape {tuple(y.shape)}; the head's output size must match.")
+        out = out.reshape(y.shape)
+    return F.mse_loss(out, y)
+
+
+def _task_loss(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if task == "classification":
+        return F.cross_entropy
+    if task == "regression":
+        return _regression_loss
+    raise NasError(f"train_model trains classification and regression models, got task {task!r}.")
+
+
+def _targets(y: torch.Tensor, task: str, device: torch.device) -> torch.Tensor:
+    return (y.long().reshape(-1) if task == "classification" else y.float()).to(device)
+
+
+def _diverged(what: str, value: float, epoch: int, batch: int, step: int,
+              lr: float) -> TrainingError:
+    return TrainingError(
+        f"The {what} became {value} at epoch {epoch} step {batch} (optimizer step {step}, "
+        f"lr={lr:.3g}); lower the learning rate (train.lr), enable gradient clipping "
+        "(train.grad_clip > 0), or check the inputs for NaN/inf values.")
+
+
+def train_model(model: nn.Module, data: TaskData, train: TrainSpec, *, epochs: int,
+                callbacks: Sequence[Callback] = (), patience: int | None = 5,
+                device: torch.device | str | None = None, seed: int | None = None,
+                use_val: bool = True, metric: str | None = None,
+                monitor: str = "val_loss") -> TrainResult:
+    """Train ``model`` in place on ``data.train`` for up to ``epochs`` epochs; return the record.
+
+    With ``use_val`` the model is scored on ``data.val`` after every epoch; training stops after
+    ``patience`` epochs without improvement of ``monitor`` (``"val_loss"`` or ``"val_metric"``,
+    the latter in ``metric``'s direction; ``patience=None`` never stops) and the best epoch's
+    weights are restored. With ``use_val=False`` it trains on train+val for exactly ``epochs``.
+    ``seed`` fixes batch order and dropout (the global RNG is restored afterwards); the model's
+    initialisation is the caller's. A non-finite loss or gradient norm raises TrainingError.
+    """
+    task_loss = _task_loss(data.task)
+    _check_positive("epochs", epochs)
+    if patience is not None:
+        _check_positive("patience (or None)", patience)
+    if monitor not in ("val_loss", "val_metric"):
+        raise NasError(f"monitor must be 'val_loss' or 'val_metric', got {monitor!r}.")
+    metric = metrics.check_metric(metric or metrics.default_metric(data.task), data.task)
+    if use_val and len(data.val) == 0:
+        raise DataError(f"Dataset {data.name!r} has an empty val split; pass use_val=False.")
+    fit = data.train if use_val else merge_train_val(data)
+    if len(fit) == 0:
+        raise DataError(f"Dataset {data.name!r} has no training examples.")
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else [],
+                               enabled=seed is not None):
+        gen = torch.Generator()
+        if seed is None:
+            gen.seed()
+        else:
+            gen.manual_seed(seed)
+            torch.default_generator.manual_seed(seed)  # dropout on the CPU
+            if dev.type == "cuda":
+                torch.cuda.manual_seed(seed)
+        model.to(dev)
+        return _fit(model, data, fit, train, task_loss, dev, gen, epochs=epochs, patience=patience,
+                    callbacks=callbacks, use_val=use_val, metric=metric, monitor=monitor)
+
+
+def _fit(model: nn.Module, data: TaskData, fit: Split, train: TrainSpec,
+         task_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], dev: torch.device,
+         gen: torch.Generator, *, epochs: int, patience: int | None,
+         callbacks: Sequence[Callback], use_val: bool, metric: str, monitor: str) -> TrainResult:
+    start = time.perf_counter()
+    X, y, n = fit.X.to(dev), _targets(fit.y, data.task, dev), len(fit)
+    if use_val:
+        vX, vy = data.val.X.to(dev), _targets(data.val.y, data.task, dev)
+    n_classes = data.output_size if data.task == "classification" else None
+    bs, spe = min(train.batch_size, n), steps_per_epoch(n, train.batch_size)
+    optimizer = make_optimizer(model, train)
+    scheduler = make_scheduler(optimizer, train, epochs * spe)
+    params = [p for p in model.parameters() if p.requires_grad]
+    l1_params = [p for p in params if p.ndim >= 2] if train.l1 > 0 else []
+    maximize = monitor == "val_metric" and metrics.metric_direction(metric) == "maximize"
+    sign = -1.0 if maximize else 1.0
+    history: list[dict[str, Any]] = []
+    best: dict[str, Any] = {"score": math.inf, "epoch": None, "row": None, "state": None}
+    steps, bad_epochs, stop_reason = 0, 0, "completed"
+    for cb in callbacks:
+        cb.on_train_begin({"epochs": epochs, "steps_per_epoch": spe, "n_train": n,
+                           "metric": metric, "device": str(dev)})
+    for epoch in range(1, epochs + 1):
+        t0, total, lr = time.perf_counter(), torch.zeros((), device=dev), train.lr
+        model.train()
+        perm = torch.randperm(n, generator=gen).to(dev)
+        for b in range(spe):
+            idx = perm[b * bs:(n if b == spe - 1 else (b + 1) * bs)]
+            data_loss = task_loss(model(X[idx]), y[idx])
+            loss = data_loss
+            if l1_params:
+                loss = loss + train.l1 * sum(p.abs().sum() for p in l1_params)
+            lr = float(optimizer.param_groups[0]["lr"])
+            value = float(loss.detach())  # one sync per step buys a precise divergence report
+            if not math.isfinite(value):
+                raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if train.grad_clip > 0:
+                norm = float(nn.utils.clip_grad_norm_(params, train.grad_clip))
+                if not math.isfinite(norm):
+                    raise _diverged("gradient norm", norm, epoch, b + 1, steps + 1, lr)
+            optimizer.step()
+            steps += 1
+            if scheduler is not None:
+                scheduler.step()
+            total += data_loss.detach() * len(idx)  # summed on the device: no extra sync
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": float(total) / n, "val_loss": None,
+                               "val_metric": None, "lr": lr}
+        if use_val:
+            out = _outputs(model, vX, EVAL_BATCH_SIZE, dev)
+            row["val_loss"] = float(task_loss(out, vy))
+            if not math.isfinite(row["val_loss"]):
+                raise TrainingError(
+                    f"The validation loss became {row['val_loss']} after epoch {epoch} "
+                    f"(lr={lr:.3g}); lower the learning rate or enable gradient clipping.")
+            row["val_metric"] = metrics.metric_value(metric, data.task, vy, out, n_classes)
+            score = row["val_loss"] if monitor == "val_loss" else row["val_metric"]
+            if score is not None and sign * score < best["score"]:
+                state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                best.update(score=sign * score, epoch=epoch, row=row, state=state)
+                bad_epochs = 0
+            else:
+                bad_epochs += 1
+        row["seconds"] = time.perf_counter() - t0
+        history.append(row)
+        for cb in callbacks:
+            try:
+                cb.on_epoch_end(epoch, {**row, "metric": metric, "steps": steps})
+            except StopTraining:
+                stop_reason = "callback"
+        if (stop_reason == "completed" and use_val and patience is not None
+                and bad_epochs >= patience and epoch < epochs):
+            stop_reason = "patience"
+        if stop_reason != "completed":
+            break
+    if best["state"] is not None and best["epoch"] != len(history):
+        model.load_state_dict(best["state"])
+    row = best["row"] or {}
+    return TrainResult(
+        history=history, best_epoch=best["epoch"] or len(history),
+        epochs_run=len(history), stopped_early=stop_reason != "completed",
+        seconds=time.perf_counter() - start, steps=steps, best_val_loss=row.get("val_loss"),
+        best_val_metric=row.get("val_metric"), metric=metric, stop_reason=stop_reason)
+
+
+__all__ = [
+    "Callback",
+    "LambdaCallback",
+    "StopTraining",
+    "TrainResult",
+    "configure_threads",
+    "evaluate",
+    "make_optimizer",
+    "make_scheduler",
+    "merge_train_val",
+    "predict",
+    "steps_per_epoch",
+    "train_model",
+]
