@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) -e ".[dev]"
 	touch $(STAMP)
 
+# A real search on a built-in dataset (8x8 digits), a few minutes on a laptop CPU.
 demo: $(STAMP)
-	$(BIN)/python -m nas.demo
+	$(BIN)/nas search --dataset digits --space auto --trials 20 --epochs 20 --out runs/demo-digits
+	$(BIN)/nas show runs/demo-digits
 
 test: $(STAMP)
 	$(BIN)/ruff check nas explain search_spaces tests benchmarks

@@ -18,7 +18,6 @@ from nas.data.prepare import (
     infer_task,
 )
 from nas.data.split import check_split_args
-from nas.data.tabular import load_csv
 from nas.data.taskdata import TaskData
 from nas.errors import DataError
 
@@ -65,6 +64,8 @@ def load_file(
     if file.stat().st_size == 0:
         raise DataError(f"{file} is empty; give a file with data in it.")
     if suffix in TABLE_SUFFIXES:
+        from nas.data.tabular import load_csv  # pandas and sklearn load only when needed
+
         return load_csv(
             file,
             target=target,
@@ -79,8 +80,9 @@ def load_file(
             f"target and drop apply to CSV files, but {file.name} is an NPZ whose target is "
             "its array y; leave them out."
         )
-    return load_npz(file, task=task, seed=seed, val_fraction=val_fraction,
-                    test_fraction=test_fraction)  # fmt: skip
+    return load_npz(
+        file, task=task, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction
+    )
 
 
 def load_npz(

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from nas.errors import DataError
 
@@ -44,6 +43,8 @@ def split_indices(
     ``test_index`` keeps a dataset's canonical test rows as test; val then takes
     ``round(val_fraction * n)`` of the other rows.
     """
+    from sklearn.model_selection import train_test_split  # slow to import; needed only here
+
     rows = np.arange(n)
     canonical = None if test_index is None else np.sort(np.asarray(test_index))
     if canonical is not None:

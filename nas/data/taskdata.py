@@ -55,6 +55,7 @@ class TaskData:
 
     @property
     def sizes(self) -> dict[str, int]:
+        """Examples per split: ``{"train": n, "val": n, "test": n}``."""
         return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
 
     def describe(self) -> dict[str, Any]:
