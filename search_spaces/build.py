@@ -85,13 +85,16 @@ def _assemble(spec: ArchSpec) -> tuple[list[tuple[str, nn.Module]], tuple[Stage,
     head_params = dict(spec.head.params)
     if head_params.setdefault("outputs", spec.output_size) != spec.output_size:
         raise SpecError(
-            f"head outputs={head_params['outputs']} but the spec's output_size is "
+            f"head outputs={head_params['outputs']!r} but the spec's output_size is "
             f"{spec.output_size}; make them equal."
         )
     items = [(f"blocks[{i}]", f"b{i}", b) for i, b in enumerate(spec.blocks)]
     items.append(("head", "head", BlockSpec(spec.head.kind, head_params)))
     for label, name, block in items:
-        kind = get_block(block.kind)
+        try:
+            kind = get_block(block.kind)
+        except SpecError as e:
+            raise SpecError(f"{label}: {e}") from None
         path = adapter_path(shape.layout, kind.accepts)
         if path is None:
             raise ShapeError(

@@ -49,6 +49,11 @@ class _FrozenDict(dict):
         raise TypeError("spec params are read-only; use dataclasses.replace to make a new spec")
 
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # pickle / copy.deepcopy would refill the dict item by item through __setitem__.
+        return (type(self), (dict(self),))
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(json.dumps(self, sort_keys=True))
@@ -160,7 +165,7 @@ class ArchSpec:
             raise SpecError(f"task must be one of {list(TASKS)}, got {self.task!r}.")
         if self.modality not in MODALITIES:
             raise SpecError(f"modality must be one of {list(MODALITIES)}, got {self.modality!r}.")
-        shape = tuple(self.input_shape)
+        shape = tuple(self.input_shape) if isinstance(self.input_shape, (list, tuple)) else ()
         if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
             raise SpecError(f"input_shape must be positive integers, got {self.input_shape!r}.")
         expected_rank = {"tabular": 1, "sequence": 2, "image": 3}[self.modality]
@@ -218,11 +223,14 @@ class ArchSpec:
         extra = set(data) - known
         if extra:
             raise SpecError(f"spec has unknown fields {sorted(extra)}; known: {sorted(known)}.")
+        if not isinstance(data["blocks"], (list, tuple)):
+            raise SpecError(f"spec 'blocks' must be a list of blocks, got {data['blocks']!r}.")
+        shape = data["input_shape"]
         return cls(
             family=data["family"],
             task=data["task"],
             modality=data["modality"],
-            input_shape=tuple(data["input_shape"]),
+            input_shape=tuple(shape) if isinstance(shape, (list, tuple)) else shape,
             output_size=data["output_size"],
             blocks=tuple(BlockSpec.from_dict(b) for b in data["blocks"]),
             head=BlockSpec.from_dict(data["head"]),

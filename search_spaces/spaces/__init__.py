@@ -108,6 +108,14 @@ class Space:
         }
 
 
+def starting_points(space: Space, ctx: SpaceContext) -> list[dict[str, Any]]:
+    """Known-good params to enqueue as a study's first trials: one per family of ``space``."""
+    from search_spaces.spaces import starts
+
+    families = auto.families_for(ctx, space.config) if space.name == "auto" else None
+    return starts.starting_points(space.name, ctx, space.config, families)
+
+
 def get_space(name_or_path: str | Path) -> Space:
     """A built-in space by name, or a space declared in a ``.toml`` file."""
     text = str(name_or_path)
@@ -139,13 +147,13 @@ def load_space_toml(path: str | Path) -> Space:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SpaceError(f"Space file {p.name} is not valid TOML ({e}); fix the syntax.") from e
     base = doc.pop("space", "auto")
-    if base not in SPACES:
+    if not isinstance(base, str) or base not in SPACES:
         raise SpaceError(f"{p.name}: space = {base!r} is unknown; use one of {list(SPACES)}.")
     config = default_config()
     if "families" in doc:
         fams = doc.pop("families")
         fams = fams if isinstance(fams, list) else [fams]
-        unknown = [f for f in fams if f not in FAMILY_SAMPLERS]
+        unknown = [f for f in fams if not isinstance(f, str) or f not in FAMILY_SAMPLERS]
         if unknown or not fams:
             raise SpaceError(
                 f"{p.name}: families {unknown or fams} unknown; choose from "
@@ -186,4 +194,5 @@ __all__ = [
     "default_config",
     "get_space",
     "load_space_toml",
+    "starting_points",
 ]

@@ -99,6 +99,7 @@ def parse_dim(key: str, value: Any, default: Dim) -> Dim:
             vals = value["choices"]
             if not isinstance(vals, list) or not vals:
                 raise SpaceError(f"{key}: 'choices' must be a non-empty list, got {vals!r}.")
+            _check_ints(key, vals, want_int)
             return Choice(tuple(vals))
         if {"low", "high"} <= set(value) <= {"low", "high", "log"}:
             lo, hi, log = value["low"], value["high"], bool(value.get("log", False))
@@ -123,7 +124,15 @@ def parse_dim(key: str, value: Any, default: Dim) -> Dim:
         )
     if isinstance(value, list):
         raise SpaceError(f"{key}: write a list of options as {{ choices = {value!r} }}.")
+    _check_ints(key, [value], want_int)
     return Fixed(value)
+
+
+def _check_ints(key: str, values: list[Any], want_int: bool) -> None:
+    # The samplers call int() on these: "32" would pass silently and 2.5 would become 2.
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int)]
+    if want_int and bad:
+        raise SpaceError(f"{key} is an integer dimension; got {bad[0]!r}. Write whole numbers.")
 
 
 def _values(d: Dim) -> tuple[Any, ...]:
