@@ -12,7 +12,8 @@ import sys
 import time
 import warnings
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ from nas.search import (
 )
 from nas.study import make_pruner, make_sampler, open_storage, parse_objectives, redact, storage_url
 from nas.train import configure_threads
-from search_spaces import ArchSpec, NasModel, Space, get_space
+from search_spaces import ArchSpec, NasModel, Space, SpaceContext, get_space
+from search_spaces.spaces import starting_points
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -71,18 +73,29 @@ def _study_name(dataset: str | None, data: str | PathLike[str] | None, space: Sp
     return _NAME_OK.sub("-", f"{stem}-{Path(space.name).stem}").strip("-") or "study"
 
 
+# What decides the value of a trial: a re-run in the same run directory must keep them all, or
+# its trials would not be comparable with the earlier ones (a new seed is a new data split).
+_RESUME_KEYS = ("study", "dataset", "data", "target", "drop", "task", "seed", "metric",
+                "objectives", "space_name", "budget", "epochs", "patience")  # fmt: skip
+
+
 def _check_resume(path: Path, record: dict[str, Any]) -> None:
     """Refuse to mix two different searches in one run directory."""
     if not path.is_file():
         return
     old = rundir.read_json(path)
-    keys = ("study", "dataset", "data", "target", "metric", "objectives", "space_name")
-    diff = [k for k in keys if old.get(k) != record.get(k)]
-    if diff:
-        k = diff[0]
+    new = json.loads(json.dumps(record, default=str))  # compare as stored in run.json
+    diff = next((k for k in _RESUME_KEYS if old.get(k) != new.get(k)), None)
+    what = f"{diff}={old.get(diff)!r}, not {new.get(diff)!r}" if diff else ""
+    if not diff:
+        old_dims, new_dims = (r.get("space", {}).get("dims", {}) for r in (old, new))
+        changed = sorted(k for k in old_dims.keys() | new_dims.keys()
+                         if old_dims.get(k) != new_dims.get(k))  # fmt: skip
+        what = f"other space dimensions ({', '.join(changed[:3])} differ)" if changed else ""
+    if what:
         raise NasError(
-            f"{path.parent} holds a search with {k}={old.get(k)!r}, not {record.get(k)!r}; "
-            "resume it with the same settings, or pass another --out / --study."
+            f"{path.parent} holds a search with {what}; resume it with the same settings, "
+            "or pass another --out / --study."
         )
 
 
@@ -92,6 +105,7 @@ def search(
     *,
     target: str | None = None,
     task: str | None = None,
+    drop: Sequence[str] = (),
     space: str | Space = "auto",
     budget: Budget | None = None,
     n_trials: int | None = None,
@@ -110,6 +124,7 @@ def search(
     threads: int | None = None,
     progress: bool = False,
     finalize: bool = True,
+    warm_start: bool = True,
     command: str | None = None,
 ) -> SearchResult:
     """Search the ``space`` for the best architecture for a dataset, under ``budget``.
@@ -119,7 +134,7 @@ def search(
     without ``timeout``, 20 trials run. ``objectives`` such as ``"accuracy,params"`` search for
     a Pareto front, and ``top`` of its models are kept. The winners are retrained on train +
     validation and tested once on the test split; everything lands in ``out``
-    (``runs/<study>``).
+    (``runs/<study>``). ``drop`` names CSV columns to leave out.
     """
     budget = budget or Budget()
     sp = space if isinstance(space, Space) else get_space(space)
@@ -131,7 +146,7 @@ def search(
             raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
     if timeout is not None and not timeout > 0:
         raise NasError(f"timeout must be > 0 seconds, got {timeout!r}.")
-    td = load_data(dataset=dataset, data=data, target=target, task=task, seed=seed)
+    td = load_data(dataset=dataset, data=data, target=target, task=task, seed=seed, drop=drop)
     metric = check_metric(metric or default_metric(td.task), td.task)
     names, directions = parse_objectives(objectives, metric)
     metric = names[0] if check_metric(names[0], td.task) else metric
@@ -147,11 +162,16 @@ def search(
     name = study or _study_name(dataset, data, sp)
     run_dir = rundir.ensure_writable(Path(out) if out is not None else Path("runs") / name)
     url = storage_url(storage, run_dir)
+    # Bad names and URLs fail here, before run.json records a search that never ran.
+    store = open_storage(url)
+    multi = len(names) > 1
+    optuna_sampler = make_sampler(sampler, seed, multi)
+    optuna_pruner = make_pruner(pruner, epochs, multi)
     record = {
         "study": name, "storage": redact(url), "dataset": dataset,
         "data": str(Path(data).resolve()) if data is not None else None, "target": target,
-        "task": td.task, "seed": seed, "space_name": sp.name, "space": sp.to_dict(),
-        "budget": budget.to_dict(), "metric": metric, "objectives": names,
+        "drop": list(drop), "task": td.task, "seed": seed, "space_name": sp.name,
+        "space": sp.to_dict(), "budget": budget.to_dict(), "metric": metric, "objectives": names,
         "directions": directions, "epochs": epochs, "patience": patience, "sampler": sampler,
         "pruner": pruner, "top": top, "n_trials": n_trials, "timeout": timeout,
         "command": command or " ".join(sys.argv), "versions": _versions(),
@@ -163,16 +183,19 @@ def search(
     configure_threads(threads)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     st = optuna.create_study(
-        storage=open_storage(url),
+        storage=store,
         study_name=name,
         load_if_exists=True,
         directions=directions,
-        sampler=make_sampler(sampler, seed, len(names) > 1),
-        pruner=make_pruner(pruner, epochs, len(names) > 1),
+        sampler=optuna_sampler,
+        pruner=optuna_pruner,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         st.set_metric_names(names)
+    if warm_start and not st.get_trials(deepcopy=False):
+        for params in starting_points(sp, SpaceContext.of(td)):
+            st.enqueue_trial(params, user_attrs={"warm_start": True})
     _optimize(st, td, settings, run_dir, n_trials, timeout, progress)
     result = SearchResult(run_dir, st, _leaderboard(st, names, run_dir), data=td)
     if finalize:
@@ -240,6 +263,8 @@ def _finalize(
     winners = pick_winners(st, top)
     if not winners:
         counts = result.counts
+        if set(counts) == {"over_budget"}:  # every sample was too big: say so, with the sizes
+            check_impossible_budget(st, replace(settings, max_rejects=1))
         reasons = result.leaderboard.get("reason")
         first = next((r for r in (reasons if reasons is not None else []) if r), "")
         raise NasError(
@@ -253,11 +278,15 @@ def _finalize(
         final = retrain_and_test(td, trial, settings, rank=rank)
         final.metrics["data"] = td.name
         if rank == 1:
-            rundir.save_model_dir(result.run_dir / "best", final.spec, final.model, final.metrics)
+            rundir.save_model_dir(
+                result.run_dir / "best", final.spec, final.model, final.metrics, final.predictions
+            )
             result.spec, result.model, result.cost = final.spec, final.model, final.cost
             result.metrics = final.metrics
         if len(winners) > 1:
-            rundir.save_model_dir(top_dir / str(rank), final.spec, final.model, final.metrics)
+            rundir.save_model_dir(
+                top_dir / str(rank), final.spec, final.model, final.metrics, final.predictions
+            )
         result.pareto.append(final.metrics)
     rundir.write_json(result.run_dir / "summary.json", {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "counts": result.counts,
@@ -317,6 +346,7 @@ def load_run(
             target=record["target"],
             task=record["task"],
             seed=record["seed"],
+            drop=record.get("drop") or (),
         )
     return result
 

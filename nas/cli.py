@@ -71,7 +71,8 @@ def datasets(
         return
     table = Table(title="built-in datasets")
     for col in ("name", "task", "modality", "input shape", "outputs", "examples", "description"):
-        table.add_column(col, overflow="fold")
+        # names are what a user types next: never fold them, even in an 80-column terminal
+        table.add_column(col, overflow="fold", no_wrap=col in ("name", "task", "modality"))
     for i in infos:
         table.add_row(
             i.name,
@@ -160,6 +161,9 @@ def search(
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Your CSV / TSV / NPZ file.")] = None,
     target: Annotated[str | None, typer.Option(help="The target column of a CSV.")] = None,
+    drop: Annotated[
+        list[str] | None, typer.Option(help="A CSV column to leave out (repeat for more).")
+    ] = None,
     task: Annotated[
         str | None, typer.Option(help="classification or regression (else inferred).")
     ] = None,
@@ -237,7 +241,8 @@ def search(
         max_memory_mb=max_memory_mb,
     )
     result = nas.search(
-        dataset=dataset, data=data, target=target, task=task, space=space, budget=budget,
+        dataset=dataset, data=data, target=target, task=task, drop=drop or (), space=space,
+        budget=budget,
         n_trials=trials, timeout=timeout, epochs=epochs, metric=metric, objectives=objectives,
         sampler=sampler.value, pruner=pruner.value, seed=seed, top=top, out=out_dir,
         study=study, storage=storage, patience=patience, threads=threads, progress=True,

@@ -32,8 +32,10 @@ class SearchProgress:
         self.timeout = timeout
         self.console = console or Console(stderr=True)
         self.start = time.monotonic()
-        self.done_before = len(study.get_trials(deepcopy=False))
-        total = n_trials if n_trials is not None else int(timeout or 0)
+        # n_trials is what this call runs; the bar shows the study's total, so that a resumed
+        # search starts at the trials already finished instead of overflowing its total.
+        self.done_before = sum(status_of(t) != "running" for t in study.get_trials(deepcopy=False))
+        total = self.done_before + n_trials if n_trials is not None else int(timeout or 0)
         self.by_time = n_trials is None
         self.progress = Progress(
             TextColumn("[bold]search"), BarColumn(),

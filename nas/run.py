@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from nas.errors import NasError, StorageError
@@ -47,6 +48,16 @@ def ensure_writable(path: Path) -> Path:
     return path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates files readable by their owner only; artifacts get the usual open() mode.
+_FILE_MODE = 0o666 & ~_umask()
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file and an atomic rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,6 +65,7 @@ def write_text_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -101,9 +113,14 @@ def write_leaderboard(
 
 
 def save_model_dir(
-    folder: Path, spec: ArchSpec, model: torch.nn.Module, metrics: Mapping[str, Any]
+    folder: Path,
+    spec: ArchSpec,
+    model: torch.nn.Module,
+    metrics: Mapping[str, Any],
+    predictions: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write ``spec.json``, ``model.pt`` (state_dict only) and ``metrics.json`` into ``folder``."""
+    """Write ``spec.json``, ``model.pt`` (state_dict only), ``metrics.json`` and, if given,
+    ``predictions.npz`` (test targets and model outputs, plain arrays) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder / "spec.json", spec.to_json() + "\n")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.pt.")
@@ -111,11 +128,18 @@ def save_model_dir(
     try:
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         torch.save(state, tmp)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, folder / "model.pt")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     write_json(folder / "metrics.json", metrics)
+    if predictions:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".predictions.", suffix=".npz")
+        os.close(fd)
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in predictions.items()})
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, folder / "predictions.npz")
 
 
 def load_spec(folder: Path) -> ArchSpec:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import optuna
@@ -20,7 +20,7 @@ from nas.data.taskdata import TaskData
 from nas.errors import BudgetError, NasError, TrainingError
 from nas.metrics import compute_metrics
 from nas.study import COST_OBJECTIVES
-from nas.train import Callback, evaluate, train_model
+from nas.train import Callback, evaluate, predict, train_model
 from search_spaces import ArchSpec, NasModel, Space, SpaceContext, build_model
 
 # Trial states as nas reports them (Optuna's PRUNED covers both "pruned" and "over_budget").
@@ -83,16 +83,8 @@ class Objective:
             trial.set_user_attr("family", spec.family)
             trial.set_user_attr("spec", spec.to_dict())
             model = self._build(spec, trial.number)
-            cost = measure_cost(
-                model,
-                self.ctx.input_shape,
-                latency=True,
-                warmup=2,
-                repeats=self.s.latency_repeats,
-                device=self.device,
-            )
+            cost, violations = self._measure(model)
             _record_cost(trial, cost)
-            violations = self.s.budget.check(cost)
             if violations:  # stopped before a single optimizer step
                 reason = "over budget: " + "; ".join(violations)
                 trial.set_user_attr("status", "over_budget")
@@ -121,16 +113,36 @@ class Objective:
             trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
             trial.set_user_attr("seconds", time.perf_counter() - start)
             raise
-        trial.set_user_attr("status", "complete")
         trial.set_user_attr("seconds", time.perf_counter() - start)
         trial.set_user_attr("epochs", result.epochs_run)
         trial.set_user_attr("best_epoch", result.best_epoch)
         trial.set_user_attr("curve", [_curve_row(h) for h in result.history])
         value = result.best_val_metric
         if value is None or not math.isfinite(value):
-            raise TrainingError(f"validation {self.s.metric} is undefined ({value}).")
+            reason = f"undefined: validation {self.s.metric} is {value}"
+            trial.set_user_attr("status", "failed")
+            trial.set_user_attr("reason", reason)
+            raise TrainingError(f"{reason}; the trial cannot be ranked.")
+        trial.set_user_attr("status", "complete")
         extra = [float(trial.user_attrs[COST_OBJECTIVES[o]]) for o in self.s.objectives[1:]]
         return float(value) if not extra else (float(value), *extra)
+
+    def _measure(self, model: NasModel) -> tuple[Cost, list[str]]:
+        """The model's cost and budget violations; latency is timed only for a model that
+        meets every other limit, so that rejecting a sample costs no timed forward passes."""
+        cost = measure_cost(model, self.ctx.input_shape, latency=False, device=self.device)
+        violations = replace(self.s.budget, max_latency_ms=None).check(cost)
+        if violations:
+            return cost, violations
+        cost = measure_cost(
+            model,
+            self.ctx.input_shape,
+            latency=True,
+            warmup=2,
+            repeats=self.s.latency_repeats,
+            device=self.device,
+        )
+        return cost, self.s.budget.check(cost)
 
     def _build(self, spec: ArchSpec, number: int) -> NasModel:
         with torch.random.fork_rng(devices=[]):
@@ -149,20 +161,25 @@ def _curve_row(h: dict[str, Any]) -> dict[str, Any]:
 
 
 def status_of(t: optuna.trial.FrozenTrial) -> str:
-    """complete / pruned / over_budget / failed / running, from the trial's state and attrs."""
+    """complete / pruned / over_budget / failed / running / queued, from state and attrs."""
     if t.state == optuna.trial.TrialState.COMPLETE:
         return "complete"
     if t.state == optuna.trial.TrialState.PRUNED:
         return "over_budget" if t.user_attrs.get("status") == "over_budget" else "pruned"
     if t.state == optuna.trial.TrialState.FAIL:
         return "failed"
+    if t.state == optuna.trial.TrialState.WAITING:
+        return "queued"  # enqueued (warm start), not started yet
     return "running"
 
 
 def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str, Any]]:
     """One dict per trial, in trial order (the rows of leaderboard.csv)."""
     rows = []
+    waiting = optuna.trial.TrialState.WAITING
     for t in study.get_trials(deepcopy=False):
+        if t.state == waiting:
+            continue
         a = t.user_attrs
         values = t.values or []
         reason = a.get("reason")
@@ -233,6 +250,7 @@ class FinalModel:
     model: NasModel
     cost: Cost
     metrics: dict[str, Any]  # the content of metrics.json
+    predictions: dict[str, Any] = field(default_factory=dict)  # y_true, outputs on the test split
 
 
 def retrain_and_test(
@@ -264,6 +282,12 @@ def retrain_and_test(
     cost = measure_cost(model, tuple(data.input_shape), latency=True, warmup=3, repeats=20)
     n_classes = data.output_size if data.task == "classification" else None
     test = evaluate(model, data.test, data.task, n_classes)
+    outputs = predict(model, data.test.X).numpy()
+    predictions = {"y_true": data.test.y.numpy(), "outputs": outputs}
+    if data.task == "classification":
+        test["per_class"] = per_class_metrics(
+            data.test.y.numpy(), outputs.argmax(1), n_classes, list(data.class_names)
+        )
     metrics = {
         "rank": rank,
         "trial": trial.number,
@@ -281,7 +305,27 @@ def retrain_and_test(
         "search_curve": trial.user_attrs.get("curve", []),
         "summary": spec.summary(),
     }
-    return FinalModel(rank, trial.number, spec, model, cost, metrics)
+    return FinalModel(rank, trial.number, spec, model, cost, metrics, predictions)
+
+
+def per_class_metrics(
+    y_true: Any, y_pred: Any, n_classes: int | None, names: list[str]
+) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support per class (scikit-learn's), as JSON-able rows."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = list(range(n_classes or 0))
+    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return [
+        {
+            "class": names[i] if i < len(names) else str(i),
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(n[i]),
+        }
+        for i in labels
+    ]
 
 
 def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:

@@ -1,0 +1,104 @@
+"""Fixtures shared by the search-side tests: tiny spaces, a CLI runner, one finished search.
+
+Nothing here is autouse: other test packages keep their own set-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import pytest
+import torch
+from typer.testing import CliRunner, Result
+
+#: One dense block of 8 or 16 units, no hidden head layer: a search of it trains in a second.
+TINY_FNN = """\
+space = "fnn"
+[fnn]
+n_blocks = 1
+units = { choices = [8, 16] }
+[head]
+hidden = 0
+[train]
+batch_size = 32
+"""
+
+#: What every CLI search of the tests adds: one torch thread, so that two cores stay shared.
+LEAN = ("--threads", "1")
+
+
+def write_space(folder: Path, text: str = TINY_FNN, name: str = "space.toml") -> Path:
+    """A TOML space declaration in ``folder``."""
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def invoke(*args: str | os.PathLike[str]) -> Result:
+    """``nas ARGS`` in-process; stdout and stderr are kept apart (``result.stderr``)."""
+    from nas.cli import app
+
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture
+def restore_global_state() -> Iterator[None]:
+    """Searches set torch's thread count and Optuna's verbosity for the process; undo that."""
+    threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
+    yield
+    torch.set_num_threads(threads)
+    optuna.logging.set_verbosity(verbosity)
+
+
+@pytest.fixture
+def tiny_space(tmp_path: Path) -> Path:
+    """The TINY_FNN space as a file."""
+    return write_space(tmp_path)
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """A search run once through the CLI, shared read-only by the tests that inspect it."""
+
+    run_dir: Path
+    result: Result
+    args: tuple[str, ...]
+    dataset: str
+    seed: int
+    study: str
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
+    """``nas search --dataset iris --space TINY --trials 3 --epochs 2`` through the CLI."""
+    threads, verbosity = torch.get_num_threads(), optuna.logging.get_verbosity()
+    root = tmp_path_factory.mktemp("finished-run")
+    space = write_space(root)
+    run_dir = root / "run"
+    args = ("search", "--dataset", "iris", "--space", str(space), "--trials", "3",
+            "--epochs", "2", "--seed", "3", "--study", "iris-tiny", "--out", str(run_dir),
+            *LEAN)  # fmt: skip
+    result = invoke(*args)
+    torch.set_num_threads(threads)  # before any other test runs, not at the session's end
+    optuna.logging.set_verbosity(verbosity)
+    return FinishedRun(run_dir, result, args, "iris", 3, "iris-tiny")
+
+
+@pytest.fixture
+def cli() -> Callable[..., Result]:
+    """``cli("search", "--dataset", ...)``: the ``nas`` command in-process."""
+    return invoke
+
+
+@pytest.fixture
+def make_space(tmp_path: Path) -> Callable[..., Path]:
+    """``make_space(text=TINY_FNN, name="space.toml")``: a TOML space file in tmp_path."""
+
+    def make(text: str = TINY_FNN, name: str = "space.toml") -> Path:
+        return write_space(tmp_path, text, name)
+
+    return make

@@ -1,0 +1,199 @@
+"""The public Python API: argument checks before any side effect, resume, storages, reloads."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+
+import nas
+from nas.cost import Budget
+from nas.errors import NasError, StorageError
+from nas.study import open_storage, parse_objectives, redact, storage_url
+
+pytestmark = pytest.mark.usefixtures("restore_global_state")
+
+
+def small(out: Path, space: Path, **kwargs: Any) -> nas.SearchResult:
+    """Two quick trials on iris, one thread, no pruning."""
+    settings: dict[str, Any] = {"dataset": "iris", "n_trials": 2, "epochs": 2, "threads": 1,
+                                "pruner": "none"}  # fmt: skip
+    settings.update(kwargs)
+    return nas.search(space=str(space), out=out, **settings)
+
+
+# ---------------------------------------------------------------- checks before side effects
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_trials": 0}, r"n_trials must be an integer >= 1, got 0"),
+        ({"epochs": True}, r"epochs must be an integer >= 1, got True"),
+        ({"top": 1.5}, r"top must be an integer >= 1, got 1.5"),
+        ({"timeout": 0}, r"timeout must be > 0 seconds"),
+        ({"objectives": "accuracy,bogus"}, r"Unknown cost objective 'bogus'"),
+        ({"objectives": "rmse"}, r"rmse"),
+        ({"metric": "rmse"}, r"rmse"),
+        ({"dataset": None}, r"exactly one of dataset"),
+        ({"space": "nope"}, r"Unknown space 'nope'"),
+        ({"sampler": "bogus"}, r"Unknown sampler 'bogus'; choose one of \['tpe'"),
+        ({"pruner": "bogus"}, r"Unknown pruner 'bogus'"),
+        ({"storage": "notaurl://x"}, r"Malformed --storage URL"),
+        ({"storage": "sqlite:////nonexistent-dir-for-nas/x/study.db"}, r"Cannot open storage"),
+    ],
+)
+def test_bad_arguments_fail_before_anything_is_recorded(
+    tmp_path: Path, kwargs: dict[str, Any], match: str
+) -> None:
+    out = tmp_path / "run"
+    settings: dict[str, Any] = {"dataset": "iris", "space": "fnn", "out": out, "threads": 1}
+    settings.update(kwargs)
+    with pytest.raises(NasError, match=match):
+        nas.search(**settings)
+    assert not (out / "run.json").exists()
+    assert not (out / "leaderboard.csv").exists()
+
+
+def test_parse_objectives_puts_the_metric_first() -> None:
+    assert parse_objectives(None, "accuracy") == (["accuracy"], ["maximize"])
+    assert parse_objectives("params", "accuracy") == (
+        ["accuracy", "params"], ["maximize", "minimize"],
+    )  # fmt: skip
+    assert parse_objectives(["rmse", "latency"], "rmse") == (
+        ["rmse", "latency"], ["minimize", "minimize"],
+    )  # fmt: skip
+    for bad, match in ((" , ", "empty"), ("accuracy,params,params", "repeats"),
+                       ("params,bogus", "bogus")):  # fmt: skip
+        with pytest.raises(NasError, match=match):
+            parse_objectives(bad, "accuracy")
+
+
+# ---------------------------------------------------------------- storages
+
+
+def test_storage_urls_and_redaction(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert storage_url(None, Path("run")) == f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+    # journal files become absolute, so that load_run works from any working directory
+    assert storage_url("j/study.log", Path("run")) == str(tmp_path / "j" / "study.log")
+    assert storage_url("journal:x.journal", Path("run")) == f"journal:{tmp_path / 'x.journal'}"
+    assert storage_url("postgresql://u:p@h/db", Path("run")) == "postgresql://u:p@h/db"
+    assert redact("postgresql://user:secret@host:5432/db") == "postgresql://user:***@host:5432/db"
+    assert redact("sqlite:///a.db") == "sqlite:///a.db"
+
+
+@pytest.mark.parametrize("url", ["", "   ", "foo", "notaurl://x", "/tmp/x.db"])
+def test_open_storage_rejects_malformed_urls(url: str) -> None:
+    with pytest.raises(StorageError, match="sqlite:///PATH/study.db"):
+        open_storage(url)
+
+
+def test_open_storage_names_a_missing_driver() -> None:
+    with pytest.raises(StorageError, match=r"postgresql://u:\*\*\*@"):
+        open_storage("postgresql://u:secret@127.0.0.1:1/db")
+
+
+def test_sqlite_studies_are_in_wal_mode(tmp_path: Path) -> None:
+    """Optuna commits ~40 times a trial; WAL + synchronous=NORMAL keeps that cheap."""
+    path = tmp_path / "study.db"
+    storage = open_storage(f"sqlite:///{path}")
+    study = optuna.create_study(storage=storage, study_name="s")
+    study.add_trial(optuna.trial.create_trial(value=1.0))
+    with storage.engine.connect() as connection:
+        sync = connection.exec_driver_sql("PRAGMA synchronous").scalar()
+    assert sync == 1  # NORMAL
+    storage.engine.dispose()
+    with sqlite3.connect(path) as plain:  # still a plain SQLite file for Optuna's tools
+        assert plain.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert plain.execute("SELECT count(*) FROM trials").fetchone()[0] == 1
+    in_memory = open_storage("sqlite://")  # no file: left as Optuna makes it, and usable
+    optuna.create_study(storage=in_memory).add_trial(optuna.trial.create_trial(value=1.0))
+
+
+def test_a_relative_journal_run_reloads_from_anywhere(
+    tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    small(Path("run"), tiny_space, storage="study.log")
+    assert (work / "study.log").is_file() and not (work / "run" / "study.db").exists()
+    monkeypatch.chdir(tmp_path)
+    loaded = nas.load_run(work / "run")
+    assert len(loaded.study.trials) == 2 and loaded.model is not None
+
+
+def test_load_run_with_a_hidden_password_asks_for_the_url(tmp_path: Path) -> None:
+    (tmp_path / "run.json").write_text(
+        json.dumps({"storage": "postgresql://u:***@h/db", "study": "s"})
+    )
+    with pytest.raises(NasError, match="storage=<full URL>"):
+        nas.load_run(tmp_path)
+
+
+# ---------------------------------------------------------------- resume
+
+
+def test_a_rerun_continues_the_study_to_its_total(tmp_path: Path, tiny_space: Path) -> None:
+    out = tmp_path / "run"
+    first = small(out, tiny_space)
+    record = [(t.params, t.values) for t in first.study.trials]
+    second = small(out, tiny_space, n_trials=3)
+    assert [(t.params, t.values) for t in second.study.trials[:2]] == record
+    assert len(second.study.trials) == 3
+    assert json.loads((out / "run.json").read_text())["n_trials"] == 3
+    assert len((out / "leaderboard.csv").read_text().splitlines()) == 1 + 3
+    third = small(out, tiny_space, n_trials=3)  # already there: no trial, only the final step
+    assert len(third.study.trials) == 3 and third.spec is not None
+    assert json.loads((out / "summary.json").read_text())["counts"] == third.counts
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"seed": 1}, r"seed=0, not 1"),
+        ({"dataset": "wine", "study": "iris-fnn"}, r"dataset='iris', not 'wine'"),
+        ({"budget": Budget(max_params=1000)}, r"budget=.*max_params.*None.*1000"),
+        ({"epochs": 3}, r"epochs=2, not 3"),
+        ({"objectives": "accuracy,params"}, r"objectives=\['accuracy'\], not \['accuracy', "),
+        ({"space": "OTHER"}, r"other space dimensions \(fnn.units differ\)"),
+    ],
+)
+def test_a_rerun_with_other_settings_is_refused(
+    tmp_path: Path, tiny_space: Path, make_space: Any, change: dict[str, Any], match: str
+) -> None:
+    change, out = dict(change), tmp_path / "run"
+    small(out, tiny_space, n_trials=1)
+    before = (out / "run.json").read_text()
+    space = tiny_space
+    if change.pop("space", None) == "OTHER":
+        space = make_space(tiny_space.read_text().replace("[8, 16]", "[8, 64]"), "b.toml")
+    with pytest.raises(NasError, match=match) as e:
+        small(out, space, **change)
+    assert "resume it with the same settings, or pass another --out / --study" in str(e.value)
+    assert (out / "run.json").read_text() == before
+    assert len(optuna.load_study(study_name="iris-fnn",
+                                 storage=f"sqlite:///{out / 'study.db'}").trials) == 1  # fmt: skip
+
+
+# ---------------------------------------------------------------- results
+
+
+def test_search_result_and_show(tmp_path: Path, tiny_space: Path) -> None:
+    out = tmp_path / "run"
+    result = small(out, tiny_space, top=2)
+    assert result.run_dir == out and result.spec is not None and result.model is not None
+    assert result.counts == {"complete": 2}
+    assert result.test_metrics == result.metrics["test"]
+    assert [m["rank"] for m in result.pareto] == [1, 2]
+    assert sorted(p.name for p in (out / "top").iterdir()) == ["1", "2"]
+    assert result.data is not None and result.data.name == "iris"
+    shown = nas.show(out)
+    assert shown["run"]["study"] == "iris-fnn" and shown["best"]["trial"] == result.metrics["trial"]
+    loaded = nas.load_run(out)
+    assert [m["trial"] for m in loaded.pareto] == [m["trial"] for m in result.pareto]

@@ -1,0 +1,404 @@
+"""The ``nas`` command end to end: artifacts, help, listings, and one-line errors (exit 2)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import typer.main
+from typer.testing import Result
+
+from nas import run as rundir
+from nas.cli import app
+from nas.cost import count_params
+from nas.data import BUILTIN_DATASETS
+from search_spaces import SPACES, ArchSpec, build_model
+
+pytestmark = pytest.mark.usefixtures("restore_global_state")
+
+Cli = Callable[..., Result]
+LEAN = ("--threads", "1")
+ARTIFACTS = ("run.json", "study.db", "leaderboard.csv", "best/spec.json", "best/model.pt",
+             "best/metrics.json", "summary.json")  # fmt: skip
+# The columns DESIGN.md promises for leaderboard.csv.
+DOCUMENTED_COLUMNS = ("number", "state", "family", "params", "flops", "latency_ms", "metric",
+                      "seconds", "reason")  # fmt: skip
+
+
+def read_board(run_dir: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with open(run_dir / "leaderboard.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def assert_one_line_error(result: Result, *words: str) -> str:
+    """Exit 2, no traceback, stdout empty, stderr one line naming the problem (``words``)."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert line.startswith("error: ")
+    for word in words:
+        assert word in line, (word, line)
+    return line
+
+
+def error_line(result: Result) -> str:
+    """The one ``error:`` line of a run whose progress view also wrote to stderr."""
+    assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, result.stderr
+    return errors[0]
+
+
+# ---------------------------------------------------------------- a full search
+
+
+def test_search_writes_every_artifact(finished_run) -> None:
+    result, run_dir = finished_run.result, finished_run.run_dir
+    assert result.exit_code == 0, (result.output, result.exception)
+    for name in ARTIFACTS:
+        assert (run_dir / name).is_file(), name
+        assert (run_dir / name).stat().st_size > 0, name
+    assert not (run_dir / "top").exists()  # --top 1 keeps best/ only
+    assert not list(run_dir.rglob(".*.tmp")) and not list(run_dir.rglob(".write-test-*"))
+
+    header, rows = read_board(run_dir)
+    assert header == list(rundir.LEADERBOARD_COLUMNS)
+    assert set(DOCUMENTED_COLUMNS) <= set(header)
+    assert [int(r["number"]) for r in rows] == [0, 1, 2]  # one row per trial, in order
+    assert {r["state"] for r in rows} <= {"complete", "pruned"}
+    assert all(r["family"] == "fnn" and int(r["params"]) > 0 for r in rows)
+    assert all(0.0 <= float(r["metric"]) <= 1.0 for r in rows)
+
+    record = json.loads((run_dir / "run.json").read_text())
+    assert (record["study"], record["dataset"], record["seed"]) == ("iris-tiny", "iris", 3)
+    assert record["objectives"] == ["accuracy"] and record["n_trials"] == 3
+    assert record["storage"] == f"sqlite:///{(run_dir / 'study.db').resolve()}"
+
+    metrics = json.loads((run_dir / "best" / "metrics.json").read_text())
+    spec = ArchSpec.from_json((run_dir / "best" / "spec.json").read_text())
+    winner = next(r for r in rows if int(r["number"]) == metrics["trial"])
+    assert winner["state"] == "complete"
+    assert metrics["cost"]["params"] == int(winner["params"]) == count_params(build_model(spec))
+    assert 0.0 <= metrics["test"]["accuracy"] <= 1.0
+
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert sum(summary["counts"].values()) == 3
+    assert summary["best"] == metrics["test"] and summary["top"] == [metrics["trial"]]
+
+    assert f"winner (trial {metrics['trial']})" in result.stdout
+    assert "leaderboard.csv" in result.stdout
+    assert "Traceback" not in result.output
+
+
+def test_optuna_cli_opens_the_study(finished_run) -> None:
+    optuna_bin = Path(sys.executable).with_name("optuna")
+    if not optuna_bin.exists():
+        pytest.skip("the optuna console script is not installed beside this python")
+    url = f"sqlite:///{finished_run.run_dir / 'study.db'}"
+    done = subprocess.run(
+        [str(optuna_bin), "trials", "--storage", url, "--study-name", finished_run.study,
+         "-f", "json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    trials = json.loads(done.stdout)
+    assert [t["number"] for t in trials] == [0, 1, 2]
+    assert {t["state"] for t in trials} <= {"COMPLETE", "PRUNED"}
+    assert all(t["user_attrs"]["family"] == "fnn" for t in trials)
+
+
+def test_show_prints_the_summary(cli: Cli, finished_run) -> None:
+    metrics = json.loads((finished_run.run_dir / "best" / "metrics.json").read_text())
+    result = cli("show", finished_run.run_dir)
+    assert result.exit_code == 0, result.output
+    assert "iris-tiny" in result.stdout and "iris" in result.stdout
+    assert "trials:" in result.stdout
+    assert f"winner (trial {metrics['trial']})" in result.stdout
+    assert f"accuracy {metrics['test']['accuracy']:.4f}" in result.stdout
+
+
+def test_show_of_a_folder_without_a_run_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    assert_one_line_error(cli("show", tmp_path), "run.json", "does not exist")
+
+
+def test_resume_with_other_settings_is_refused(
+    cli: Cli, finished_run, tmp_path: Path, make_space
+) -> None:
+    run_dir = tmp_path / "copy"
+    shutil.copytree(finished_run.run_dir, run_dir)
+    before = (run_dir / "run.json").read_text()
+
+    def again(**change: str) -> Result:
+        args = list(finished_run.args)
+        args[args.index("--out") + 1] = str(run_dir)
+        for flag, value in change.items():
+            args[args.index(f"--{flag}") + 1] = value
+        return cli(*args)
+
+    line = assert_one_line_error(again(seed="4"), "seed=3, not 4", "--out")
+    assert str(run_dir) in line
+    assert_one_line_error(again(dataset="wine"), "dataset='iris', not 'wine'")
+    other = make_space(
+        (Path(finished_run.args[finished_run.args.index("--space") + 1])).read_text()
+        .replace("[8, 16]", "[8, 32]"),
+        name="other.toml",
+    )  # fmt: skip
+    assert_one_line_error(again(space=str(other)), "fnn.units")
+    assert (run_dir / "run.json").read_text() == before  # nothing recorded of a refused run
+
+
+# ---------------------------------------------------------------- the other commands
+
+
+def test_search_help_lists_every_option(cli: Cli) -> None:
+    result = cli("search", "--help")
+    assert result.exit_code == 0
+    command = typer.main.get_command(app).commands["search"]
+    flags = [opt for p in command.params for opt in [*p.opts, *p.secondary_opts]]
+    assert len(flags) > 20
+    missing = [f for f in flags if f not in result.stdout]
+    assert not missing, missing
+    for choice in ("tpe", "random", "nsga2", "hyperband", "median"):
+        assert choice in result.stdout
+
+
+def test_datasets_lists_the_builtins(cli: Cli) -> None:
+    table = cli("datasets")
+    assert table.exit_code == 0
+    for name in BUILTIN_DATASETS:
+        assert name in table.stdout
+    lines = cli("datasets", "--json").stdout.splitlines()
+    infos = [json.loads(line) for line in lines]
+    assert [i["name"] for i in infos] == list(BUILTIN_DATASETS)
+    digits = infos[list(BUILTIN_DATASETS).index("digits")]
+    assert (digits["task"], digits["input_shape"], digits["output_size"]) == (
+        "classification", [1, 8, 8], 10,
+    )  # fmt: skip
+
+
+def test_spaces_samples_architectures_as_json(cli: Cli) -> None:
+    result = cli("spaces", "fnn", "--dataset", "digits", "--sample", "3", "--json")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(rows) == 3
+    for row in rows:
+        assert {"family", "params", "flops", "latency_ms", "spec"} <= set(row)
+        assert row["family"] == "fnn"
+        spec = ArchSpec.from_dict(row["spec"])
+        assert tuple(spec.input_shape) == (1, 8, 8) and spec.output_size == 10
+        assert row["params"] == count_params(build_model(spec)) > 0
+        assert row["flops"] > 0 and row["latency_ms"] > 0
+    assert len({json.dumps(r["spec"], sort_keys=True) for r in rows}) > 1
+
+
+def test_spaces_lists_and_shows_dimensions(cli: Cli) -> None:
+    listing = cli("spaces")
+    assert listing.exit_code == 0
+    for name in SPACES:
+        assert name in listing.stdout
+    dims = json.loads(cli("spaces", "cnn", "--json").stdout)
+    assert dims["space"] == "cnn" and "cnn.n_blocks" in dims["dims"]
+
+
+def test_spaces_sample_without_data_is_one_line(cli: Cli) -> None:
+    assert_one_line_error(cli("spaces", "fnn", "--sample", "2"), "--dataset")
+
+
+def test_unknown_space_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    result = cli("search", "--dataset", "iris", "--space", "fnnn", "--out", tmp_path / "r")
+    assert_one_line_error(result, "Unknown space 'fnnn'", "'fnn'")
+
+
+# ---------------------------------------------------------------- one-line errors, exit 2
+
+
+def _csv(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+ALL_MISSING = "a,b,y\n" + "".join(f",{i},{'xy'[i % 2]}\n" for i in range(12))
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("missing_file", ("nope.csv", "does not exist", "check the path")),
+        ("unknown_dataset", ("Unknown dataset 'nosuch'", *BUILTIN_DATASETS)),
+        ("unknown_target", ("'zzz'", "columns: 'a', 'b', 'y'")),
+        ("single_class", ("single class", "another target")),
+        ("empty_file", ("empty.csv", "empty")),
+        ("all_missing_column", ("'a'", "no values", "--drop a")),
+        ("out_under_a_file", ("Cannot write to output folder", "--out")),
+        ("storage_scheme", ("Malformed --storage URL 'notaurl://x'", "sqlite:///")),
+        ("storage_word", ("Malformed --storage URL 'foo'", "journal file")),
+    ],
+)
+def test_user_errors_are_one_line_on_stderr(
+    cli: Cli, tmp_path: Path, case: str, words: tuple[str, ...]
+) -> None:
+    ok = _csv(tmp_path / "ok.csv", "a,b,y\n1,2,x\n3,4,y\n5,6,x\n")
+    out = tmp_path / "run"
+    args: list[str | Path] = {
+        "missing_file": ["--data", tmp_path / "nope.csv", "--target", "y"],
+        "unknown_dataset": ["--dataset", "nosuch"],
+        "unknown_target": ["--data", ok, "--target", "zzz"],
+        "single_class": ["--data", _csv(tmp_path / "one.csv", "a,y\n1,x\n2,x\n3,x\n"),
+                         "--target", "y"],
+        "empty_file": ["--data", _csv(tmp_path / "empty.csv", ""), "--target", "y"],
+        "all_missing_column": ["--data", _csv(tmp_path / "gap.csv", ALL_MISSING),
+                               "--target", "y"],
+        "out_under_a_file": ["--dataset", "iris"],
+        "storage_scheme": ["--dataset", "iris", "--storage", "notaurl://x"],
+        "storage_word": ["--dataset", "iris", "--storage", "foo"],
+    }[case]  # fmt: skip
+    if case == "out_under_a_file":  # a parent that is a file blocks root too, unlike chmod
+        _csv(tmp_path / "afile", "")
+        out = tmp_path / "afile" / "run"
+    result = cli("search", *args, "--space", "fnn", "--trials", "2", "--epochs", "1",
+                 "--out", out, *LEAN)  # fmt: skip
+    assert_one_line_error(result, *words)
+    assert not (out / "run.json").exists()  # nothing recorded of a search that never ran
+    assert not (out / "leaderboard.csv").exists()
+
+
+def test_the_drop_hint_fixes_an_all_missing_column(cli: Cli, tmp_path: Path) -> None:
+    """The error says --drop a; with it the data loads, and the next check (storage) speaks."""
+    data = _csv(tmp_path / "gap.csv", ALL_MISSING)
+    result = cli("search", "--data", data, "--target", "y", "--drop", "a", "--space", "fnn",
+                 "--storage", "notaurl://x", "--out", tmp_path / "run")  # fmt: skip
+    assert_one_line_error(result, "Malformed --storage URL")
+
+
+@pytest.mark.timeout(240)
+def test_an_impossible_budget_stops_after_a_bounded_number_of_samples(
+    cli: Cli, tmp_path: Path
+) -> None:
+    from nas.search import SearchSettings
+
+    out = tmp_path / "run"
+    result = cli("search", "--dataset", "iris", "--space", "fnn", "--max-params", "5",
+                 "--trials", "1000", "--epochs", "1", "--out", out, *LEAN)  # fmt: skip
+    line = error_line(result)
+    assert "No architecture met the budget" in line and "raise the limits" in line
+    assert "params >= " in line
+    _, rows = read_board(out)
+    max_rejects = SearchSettings.__dataclass_fields__["max_rejects"].default
+    assert len(rows) == max_rejects  # stopped by itself, far short of --trials 1000
+    assert {r["state"] for r in rows} == {"over_budget"}
+    assert not (out / "best").exists()
+
+
+def test_an_impossible_budget_with_few_trials_says_so(cli: Cli, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = cli("search", "--dataset", "iris", "--space", "fnn", "--max-params", "5",
+                 "--trials", "3", "--epochs", "1", "--out", out, *LEAN)  # fmt: skip
+    line = error_line(result)
+    assert "No architecture met the budget in 3 samples" in line
+    assert "raise the limits (params >= " in line
+
+
+# ---------------------------------------------------------------- Pareto search, storages
+
+PARETO_SPACE = """\
+space = "fnn"
+[fnn]
+n_blocks = 1
+units = { choices = [1, 32] }
+norm = "none"
+activation = "relu"
+dropout = 0.0
+residual = false
+[head]
+hidden = 0
+[train]
+optimizer = "adam"
+lr = 0.01
+weight_decay = 0.0
+batch_size = 64
+schedule = "none"
+"""
+
+
+def test_multi_objective_search_keeps_the_top_of_the_front(
+    cli: Cli, tmp_path: Path, make_space
+) -> None:
+    """A 1-unit bottleneck cannot learn ten digits; 32 units can: both are Pareto-optimal."""
+    out = tmp_path / "run"
+    result = cli("search", "--dataset", "digits", "--space", make_space(PARETO_SPACE),
+                 "--objectives", "accuracy,params", "--top", "2", "--sampler", "random",
+                 "--trials", "4", "--epochs", "3", "--out", out, *LEAN)  # fmt: skip
+    assert result.exit_code == 0, (result.output, result.exception)
+    header, rows = read_board(out)
+    assert "objective_params" in header
+    sizes = {int(r["params"]) for r in rows}
+    assert len(sizes) == 2, "the random sampler should try both widths"
+    for r in rows:
+        assert r["state"] == "complete"
+        assert float(r["objective_params"]) == int(r["params"])
+    tops = [json.loads((out / "top" / str(k) / "metrics.json").read_text()) for k in (1, 2)]
+    assert not (out / "top" / "3").exists()
+    assert [t["rank"] for t in tops] == [1, 2]
+    assert tops[0]["cost"]["params"] > tops[1]["cost"]["params"]  # more accurate, bigger
+    assert tops[0]["objectives"]["accuracy"] > tops[1]["objectives"]["accuracy"]
+    assert json.loads((out / "best" / "metrics.json").read_text())["trial"] == tops[0]["trial"]
+    for k in (1, 2):
+        assert (out / "top" / str(k) / "model.pt").is_file()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["top"] == [t["trial"] for t in tops]
+
+
+def test_journal_file_storage(cli: Cli, tmp_path: Path, tiny_space: Path) -> None:
+    import nas
+
+    journal, out = tmp_path / "journal" / "study.log", tmp_path / "run"
+    result = cli("search", "--dataset", "iris", "--space", tiny_space, "--trials", "2",
+                 "--epochs", "1", "--storage", journal, "--out", out, *LEAN)  # fmt: skip
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert journal.is_file() and journal.stat().st_size > 0
+    assert not (out / "study.db").exists()
+    assert json.loads((out / "run.json").read_text())["storage"] == str(journal.resolve())
+    loaded = nas.load_run(out)
+    assert len(loaded.study.trials) == 2 and loaded.spec is not None
+
+
+# ---------------------------------------------------------------- the live view
+
+
+def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> None:
+    import io
+
+    import optuna
+    from rich.console import Console
+
+    from nas.progress import SearchProgress, best_line
+
+    study = optuna.create_study(direction="maximize")
+    attrs = {"family": "fnn", "params": 1234, "flops": 2_000_000, "latency_ms": 0.5}
+    study.add_trial(optuna.trial.create_trial(value=0.75, user_attrs=attrs))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.RUNNING))  # orphan
+    screen = io.StringIO()
+    view = SearchProgress(study, "accuracy", 3, None, console=Console(file=screen, width=100))
+    task = view.progress.tasks[0]
+    assert (task.completed, task.total) == (2, 5)  # 2 finished before + 3 to run now
+    with view:
+        for _ in range(3):
+            view(study, study.trials[0])
+    assert (task.completed, task.total) == (5, 5)
+    assert "5/5" in screen.getvalue() and "failed 1" in screen.getvalue()
+    assert best_line(study, "accuracy") == (
+        "best: val accuracy 0.7500 (trial 0, fnn, 1,234 params, 2.00 MFLOPs, 0.50 ms)"
+    )
+    assert best_line(optuna.create_study(), "accuracy").startswith("best: - ")

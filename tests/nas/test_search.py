@@ -1,0 +1,424 @@
+"""The search: budgets enforced before training, failed trials recorded and survived,
+reproducible trial sequences, and a killed search that resumes where it stopped."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+import nas
+from nas.cost import Budget
+from nas.errors import BudgetError, NasError, TrainingError
+from nas.search import (
+    PruningCallback,
+    SearchSettings,
+    check_impossible_budget,
+    leaderboard_rows,
+    pick_winners,
+    status_of,
+    trial_seed,
+)
+from search_spaces import get_space
+
+# ``nas.search`` is the API function; the module is reached through importlib.
+search_mod = importlib.import_module("nas.search")
+
+pytestmark = pytest.mark.usefixtures("restore_global_state")
+
+TrialState = optuna.trial.TrialState
+
+#: 4 or 256 units on iris: 35 or 2,051 parameters, either side of max_params=500.
+TWO_SIZES = """\
+space = "fnn"
+[fnn]
+n_blocks = 1
+units = { choices = [4, 256] }
+norm = "none"
+residual = false
+[head]
+hidden = 0
+[train]
+batch_size = 32
+"""
+
+#: Plain SGD at lr=1e6 with no clipping: every trial's loss overflows in the first epoch.
+DIVERGING = """\
+space = "fnn"
+[fnn]
+n_blocks = 1
+units = 16
+norm = "none"
+activation = "relu"
+residual = false
+[head]
+hidden = 0
+[train]
+optimizer = "sgd"
+lr = 1e6
+grad_clip = 0.0
+schedule = "none"
+batch_size = 32
+"""
+
+
+def run_search(out: Path, space: str | Path, **kwargs: Any) -> nas.SearchResult:
+    """A small, quiet, one-thread search on iris."""
+    settings: dict[str, Any] = {"dataset": "iris", "n_trials": 3, "epochs": 2, "threads": 1,
+                                "pruner": "none"}  # fmt: skip
+    settings.update(kwargs)
+    return nas.search(space=str(space), out=out, **settings)
+
+
+def trial_record(study: optuna.Study) -> list[tuple[Any, ...]]:
+    return [(t.number, t.state, t.params, t.values) for t in study.get_trials(deepcopy=False)]
+
+
+# ---------------------------------------------------------------- budgets
+
+
+@pytest.fixture
+def steps_per_trial(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[int | None, int]]:
+    """Optimizer steps taken while Optuna ran each trial (None: outside any trial)."""
+    steps: dict[int | None, int] = defaultdict(int)
+    current: list[int | None] = [None]
+    original = search_mod.Objective.__call__
+
+    def call(self: Any, trial: optuna.Trial) -> Any:
+        current[0] = trial.number
+        try:
+            return original(self, trial)
+        finally:
+            current[0] = None
+
+    def count(optimizer: Any, args: Any, kwargs: Any) -> None:
+        steps[current[0]] += 1
+
+    monkeypatch.setattr(search_mod.Objective, "__call__", call)
+    handle = register_optimizer_step_pre_hook(count)
+    yield steps
+    handle.remove()
+
+
+def test_over_budget_samples_never_take_an_optimizer_step(
+    tmp_path: Path, make_space: Callable[..., Path], steps_per_trial: dict[int | None, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    trained: list[int] = []
+    original_train = search_mod.train_model
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        trained.append(kwargs["seed"])
+        return original_train(*args, **kwargs)
+
+    monkeypatch.setattr(search_mod, "train_model", spy)
+    result = run_search(tmp_path / "run", make_space(TWO_SIZES), n_trials=6, sampler="random",
+                        budget=Budget(max_params=500), finalize=False)  # fmt: skip
+    rows = {r["number"]: r for r in leaderboard_rows(result.study, ["accuracy"])}
+    with open(tmp_path / "run" / "leaderboard.csv", newline="") as f:
+        csv_rows = {int(r["number"]): r for r in csv.DictReader(f)}
+    over = [n for n, r in rows.items() if r["state"] == "over_budget"]
+    done = [n for n, r in rows.items() if r["state"] == "complete"]
+    assert over and done, rows  # the random sampler drew both sizes
+
+    for n in over:
+        row = rows[n]
+        assert row["params"] == 2051
+        assert row["reason"] == "over budget: params 2,051 > max_params 500"
+        assert row["epochs"] is None  # never trained
+        assert row["latency_ms"] is None  # not even timed
+        assert csv_rows[n]["epochs"] == csv_rows[n]["latency_ms"] == ""
+        assert csv_rows[n]["reason"] == row["reason"] and csv_rows[n]["state"] == "over_budget"
+        assert steps_per_trial[n] == 0
+        assert trial_seed(0, n) not in trained
+        frozen = result.study.trials[n]
+        assert frozen.state == TrialState.PRUNED and frozen.user_attrs["status"] == "over_budget"
+        assert frozen.intermediate_values == {}
+    for n in done:
+        assert rows[n]["params"] == 35 and rows[n]["reason"] is None
+        assert rows[n]["epochs"] == 2 and rows[n]["latency_ms"] > 0
+        assert steps_per_trial[n] > 0
+        assert trial_seed(0, n) in trained
+
+
+def test_every_sample_over_budget_is_reported_as_an_impossible_budget(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    with pytest.raises(BudgetError, match=r"No architecture met the budget in 3 samples"):
+        run_search(tmp_path / "run", tiny_space, budget=Budget(max_params=5))
+    board = (tmp_path / "run" / "leaderboard.csv").read_text().splitlines()
+    assert len(board) == 1 + 3
+
+
+def _over_budget_trial(params: int, flops: int) -> optuna.trial.FrozenTrial:
+    return optuna.trial.create_trial(
+        state=TrialState.PRUNED,
+        user_attrs={"status": "over_budget", "params": params, "flops": flops,
+                    "reason": f"over budget: params {params} > max_params 10"},
+    )  # fmt: skip
+
+
+def test_check_impossible_budget_names_the_smallest_sample() -> None:
+    settings = SearchSettings(get_space("fnn"), "accuracy", ("accuracy",),
+                              Budget(max_params=10), max_rejects=3)  # fmt: skip
+    study = optuna.create_study(direction="maximize")
+    for p in (500, 120):
+        study.add_trial(_over_budget_trial(p, 4 * p))
+    check_impossible_budget(study, settings)  # 2 < max_rejects: keep looking
+    study.add_trial(_over_budget_trial(300, 1200))
+    with pytest.raises(BudgetError) as e:
+        check_impossible_budget(study, settings)
+    message = str(e.value)
+    assert "in 3 samples of space 'fnn'" in message
+    assert "params=120" in message and "flops=480" in message
+    assert "raise the limits (params >= 120)" in message
+    study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"status": "complete"}))
+    check_impossible_budget(study, settings)  # one trial fit: the budget is possible
+
+
+# ---------------------------------------------------------------- failed trials
+
+
+def test_a_diverging_trial_is_recorded_as_failed(
+    tmp_path: Path, make_space: Callable[..., Path]
+) -> None:
+    result = run_search(tmp_path / "run", make_space(DIVERGING), n_trials=2, finalize=False)
+    assert [t.state for t in result.study.trials] == [TrialState.FAIL] * 2
+    for row in result.leaderboard.to_dict("records"):
+        assert row["state"] == "failed"
+        assert row["reason"].startswith("diverged: ")
+        assert "nan" in row["reason"] or "inf" in row["reason"]
+        assert "lower the learning rate" in row["reason"]
+    # with nothing to retrain, the final step says why, naming the first reason
+    with pytest.raises(NasError, match=r"No trial completed \(\{'failed': 3\}\).*diverged"):
+        run_search(tmp_path / "run", make_space(DIVERGING), n_trials=3)
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (TrainingError("The loss became nan at epoch 1 step 1"), "diverged: The loss became nan"),
+        (RuntimeError("mat1 and mat2 shapes cannot be multiplied"), "RuntimeError: mat1 and"),
+    ],
+)
+def test_the_search_continues_past_a_failed_trial(
+    tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch, error: Exception,
+    reason: str,
+) -> None:  # fmt: skip
+    original_train = search_mod.train_model
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if kwargs["seed"] == trial_seed(0, 1) and "use_val" not in kwargs:
+            raise error
+        return original_train(*args, **kwargs)
+
+    monkeypatch.setattr(search_mod, "train_model", flaky)
+    result = run_search(tmp_path / "run", tiny_space)
+    states = [status_of(t) for t in result.study.trials]
+    assert states == ["complete", "failed", "complete"]
+    assert result.leaderboard["reason"][1].startswith(reason)
+    assert result.metrics["trial"] in (0, 2) and (tmp_path / "run" / "best" / "model.pt").is_file()
+    assert result.counts == {"complete": 2, "failed": 1}
+
+
+def test_an_undefined_validation_metric_fails_the_trial_with_a_reason(
+    tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original_train = search_mod.train_model
+
+    def undefined(*args: Any, **kwargs: Any) -> Any:
+        result = original_train(*args, **kwargs)
+        if kwargs["seed"] == trial_seed(0, 0):
+            result.best_val_metric = math.nan
+        return result
+
+    monkeypatch.setattr(search_mod, "train_model", undefined)
+    result = run_search(tmp_path / "run", tiny_space, n_trials=2, finalize=False)
+    first = result.study.trials[0]
+    assert first.state == TrialState.FAIL and first.user_attrs["status"] == "failed"
+    assert result.leaderboard["reason"][0] == "undefined: validation accuracy is nan"
+    assert status_of(result.study.trials[1]) == "complete"
+
+
+# ---------------------------------------------------------------- reproducibility
+
+
+def test_the_same_seed_gives_the_same_trials(tmp_path: Path, tiny_space: Path) -> None:
+    kwargs: dict[str, Any] = {"n_trials": 4, "pruner": "hyperband", "finalize": False}
+    first = run_search(tmp_path / "a", tiny_space, seed=5, **kwargs)
+    second = run_search(tmp_path / "b", tiny_space, seed=5, **kwargs)
+    assert trial_record(first.study) == trial_record(second.study)
+    assert all(t.state != TrialState.FAIL for t in first.study.trials)
+    other = run_search(tmp_path / "c", tiny_space, seed=6, **kwargs)
+    assert [t.params for t in other.study.trials] != [t.params for t in first.study.trials]
+
+
+def test_trial_seed_depends_on_seed_and_number_only() -> None:
+    seeds = {trial_seed(s, n) for s in range(3) for n in range(100)}
+    assert len(seeds) == 300
+    assert trial_seed(2, 7) == trial_seed(2, 7)
+    assert all(0 <= s < 2**31 - 1 for s in seeds)
+
+
+# ---------------------------------------------------------------- study bookkeeping
+
+
+def test_status_of_and_the_leaderboard_rows() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    attrs = {"family": "fnn", "params": 10, "flops": 20, "latency_ms": 0.123456,
+             "seconds": 1.23456, "epochs": 3}  # fmt: skip
+    study.add_trial(optuna.trial.create_trial(values=[0.9, 10.0], user_attrs=attrs))
+    study.add_trial(optuna.trial.create_trial(
+        state=TrialState.PRUNED, user_attrs={"status": "pruned", "reason": "pruned by the pruner"}
+    ))  # fmt: skip
+    study.add_trial(_over_budget_trial(99, 1))
+    study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL))
+    study.add_trial(optuna.trial.create_trial(state=TrialState.RUNNING))
+    assert [status_of(t) for t in study.trials] == [
+        "complete", "pruned", "over_budget", "failed", "running",
+    ]  # fmt: skip
+    rows = leaderboard_rows(study, ["accuracy", "params"])
+    assert [r["number"] for r in rows] == [0, 1, 2, 3, 4]
+    assert rows[0]["metric"] == 0.9 and rows[0]["objective_params"] == 10.0
+    assert rows[0]["latency_ms"] == 0.1235 and rows[0]["seconds"] == 1.23
+    assert "worker died" in rows[3]["reason"]  # a FAIL without a reason still explains itself
+    assert rows[4]["reason"] is None and rows[4]["metric"] is None
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+def test_pick_winners_orders_by_the_metric(direction: str) -> None:
+    study = optuna.create_study(direction=direction)
+    for v in (0.5, 0.9, 0.1, 0.9):
+        study.add_trial(optuna.trial.create_trial(value=v))
+    study.add_trial(optuna.trial.create_trial(state=TrialState.FAIL))
+    best = [t.number for t in pick_winners(study, top=3)]
+    assert best == ([1, 3, 0] if direction == "maximize" else [2, 0, 1])
+    assert [t.number for t in pick_winners(study, top=1)] == best[:1]
+    assert pick_winners(optuna.create_study(), top=2) == []
+
+
+def test_pick_winners_of_a_pareto_search_takes_the_front_only() -> None:
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for acc, params in ((0.9, 100.0), (0.8, 10.0), (0.7, 50.0), (0.95, 1000.0)):
+        study.add_trial(optuna.trial.create_trial(values=[acc, params]))
+    assert [t.number for t in pick_winners(study, top=5)] == [3, 0, 1]  # (0.7, 50) dominated
+    assert [t.number for t in pick_winners(study, top=2)] == [3, 0]
+
+
+def test_the_pruning_callback_records_why_before_pruning() -> None:
+    class Always(optuna.pruners.BasePruner):
+        def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+            return True
+
+    study = optuna.create_study(direction="maximize", pruner=Always())
+    trial = study.ask()
+    callback = PruningCallback(trial)
+    callback.on_epoch_end(1, {"val_metric": math.nan})  # nothing to report: no pruning
+    with pytest.raises(optuna.TrialPruned):
+        callback.on_epoch_end(2, {"val_metric": 0.5})
+    assert trial.user_attrs["status"] == "pruned"
+    assert trial.user_attrs["reason"] == "pruned by the pruner after epoch 2"
+    assert trial.user_attrs["epochs"] == 2
+
+
+# ---------------------------------------------------------------- kill and resume
+
+KILL_SPACE = """\
+space = "fnn"
+[fnn]
+n_blocks = 1
+units = { choices = [16, 32] }
+[head]
+hidden = 0
+[train]
+batch_size = 32
+"""
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+
+
+def nas_command() -> list[str]:
+    script = Path(sys.executable).with_name("nas")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "nas.cli"]
+
+
+def finished_rows(run_dir: Path) -> int:
+    try:
+        with open(run_dir / "leaderboard.csv", newline="") as f:
+            return sum(r["state"] != "running" for r in csv.DictReader(f))
+    except FileNotFoundError:
+        return 0
+
+
+def load_trials(run_dir: Path, name: str) -> list[optuna.trial.FrozenTrial]:
+    storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'study.db'}")
+    try:
+        return optuna.load_study(study_name=name, storage=storage).get_trials()
+    finally:
+        storage.engine.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_killed_search_keeps_its_trials_and_resumes(
+    tmp_path: Path, make_space: Callable[..., Path]
+) -> None:
+    out = tmp_path / "run"
+    cmd = [*nas_command(), "search", "--dataset", "digits", "--space", str(make_space(KILL_SPACE)),
+           "--trials", "8", "--epochs", "4", "--pruner", "none", "--study", "killed",
+           "--out", str(out), "--threads", "1"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    with open(tmp_path / "first.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            deadline = time.monotonic() + 300
+            while finished_rows(out) < 2:
+                assert proc.poll() is None, (tmp_path / "first.log").read_text()
+                assert time.monotonic() < deadline, "no two trials finished in 300 s"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGKILL)
+            assert proc.wait(timeout=60) == -signal.SIGKILL
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+    before = {t.number: t for t in load_trials(out, "killed") if t.state in FINISHED}
+    assert 2 <= len(before) < 8, "the kill came too late to test anything"
+    assert not (out / "best").exists() and not (out / "summary.json").exists()
+    interrupted = nas.load_run(out)  # a killed run still reads as a run, with no winner yet
+    assert interrupted.spec is None and nas.show(out)["best"] is None
+    assert interrupted.counts.get("running", 0) <= 1
+
+    again = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=env,
+                           timeout=400)  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Traceback" not in again.stderr
+
+    after = load_trials(out, "killed")
+    finished = [t for t in after if t.state in FINISHED]
+    orphans = [t for t in after if t.state == TrialState.RUNNING]
+    assert len(finished) == 8
+    assert len(after) == 8 + len(orphans) and len(orphans) <= 1
+    for number, old in before.items():
+        new = after[number]
+        assert (new.state, new.params, new.values) == (old.state, old.params, old.values)
+        assert new.user_attrs == old.user_attrs
+    for name in ("best/spec.json", "best/model.pt", "best/metrics.json", "summary.json"):
+        assert (out / name).is_file(), name
+    with open(out / "leaderboard.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == len(after)
+    assert [r["state"] for r in rows if r["state"] == "running"] == ["running"] * len(orphans)
