@@ -38,6 +38,7 @@ from nas.search import (
 )
 from nas.study import make_pruner, make_sampler, open_storage, parse_objectives, redact, storage_url
 from nas.train import configure_threads
+from nas.worker import CATCH, RUN_ATTR, heartbeat_kwargs, spawn_workers, stop_workers
 from search_spaces import ArchSpec, NasModel, Space, SpaceContext, get_space
 from search_spaces.spaces import starting_points
 
@@ -125,6 +126,9 @@ def search(
     progress: bool = False,
     finalize: bool = True,
     warm_start: bool = True,
+    jobs: int = 1,
+    heartbeat: int | None = 10,
+    trial_timeout: float | None = None,
     command: str | None = None,
 ) -> SearchResult:
     """Search the ``space`` for the best architecture for a dataset, under ``budget``.
@@ -135,12 +139,18 @@ def search(
     a Pareto front, and ``top`` of its models are kept. The winners are retrained on train +
     validation and tested once on the test split; everything lands in ``out``
     (``runs/<study>``). ``drop`` names CSV columns to leave out.
+
+    ``jobs`` worker processes share the study (one torch thread each); more machines join with
+    ``nas worker``. With an RDB storage, workers send a heartbeat every ``heartbeat`` seconds so
+    that the trial of a dead worker is marked failed and retried. ``trial_timeout`` ends a
+    trial that runs longer as failed.
     """
     budget = budget or Budget()
     sp = space if isinstance(space, Space) else get_space(space)
     if n_trials is None and timeout is None:
         n_trials = 20
-    for name, value in (("n_trials", n_trials), ("epochs", epochs), ("top", top)):
+    for name, value in (("n_trials", n_trials), ("epochs", epochs), ("top", top),
+                        ("jobs", jobs)):  # fmt: skip
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                   or value < 1):  # fmt: skip
             raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
@@ -158,12 +168,13 @@ def search(
         epochs=epochs,
         patience=patience,
         seed=seed,
+        trial_timeout=trial_timeout,
     )
     name = study or _study_name(dataset, data, sp)
     run_dir = rundir.ensure_writable(Path(out) if out is not None else Path("runs") / name)
     url = storage_url(storage, run_dir)
     # Bad names and URLs fail here, before run.json records a search that never ran.
-    store = open_storage(url)
+    store = open_storage(url, **heartbeat_kwargs(url, heartbeat))
     multi = len(names) > 1
     optuna_sampler = make_sampler(sampler, seed, multi)
     optuna_pruner = make_pruner(pruner, epochs, multi)
@@ -174,13 +185,14 @@ def search(
         "space": sp.to_dict(), "budget": budget.to_dict(), "metric": metric, "objectives": names,
         "directions": directions, "epochs": epochs, "patience": patience, "sampler": sampler,
         "pruner": pruner, "top": top, "n_trials": n_trials, "timeout": timeout,
+        "trial_timeout": trial_timeout, "jobs": jobs,
         "command": command or " ".join(sys.argv), "versions": _versions(),
         "data_info": td.describe(),
     }  # fmt: skip
     _check_resume(run_dir / "run.json", record)
     rundir.write_json(run_dir / "run.json", record)
 
-    configure_threads(threads)
+    configure_threads(threads, workers=jobs)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     st = optuna.create_study(
         storage=store,
@@ -193,10 +205,23 @@ def search(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         st.set_metric_names(names)
+    if RUN_ATTR not in st.user_attrs:  # what `nas worker` processes read to join the study
+        st.set_user_attr(RUN_ATTR, json.loads(json.dumps(record, default=str)))
     if warm_start and not st.get_trials(deepcopy=False):
         for params in starting_points(sp, SpaceContext.of(td)):
             st.enqueue_trial(params, user_attrs={"warm_start": True})
-    _optimize(st, td, settings, run_dir, n_trials, timeout, progress)
+    workers = spawn_workers(
+        url, name, jobs - 1, n_trials=n_trials, timeout=timeout, heartbeat=heartbeat
+    )
+    interrupted = False
+    try:
+        _optimize(st, td, settings, run_dir, n_trials, timeout, progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        stop_workers(workers, interrupt=interrupted)  # retrain once, after every worker is done
+        _leaderboard(st, list(settings.objectives), run_dir)
     result = SearchResult(run_dir, st, _leaderboard(st, names, run_dir), data=td)
     if finalize:
         _finalize(result, st, td, settings, top)
@@ -228,13 +253,7 @@ def _optimize(
     objective = Objective(td, settings)
 
     def run(cbs: list[Any]) -> None:
-        st.optimize(
-            objective,
-            n_trials=remaining,
-            timeout=timeout,
-            callbacks=cbs,
-            catch=(NasError, RuntimeError, ValueError),
-        )
+        st.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=cbs, catch=CATCH)
 
     try:
         if progress:

@@ -220,6 +220,24 @@ def search(
     threads: Annotated[
         int | None, typer.Option(min=1, help="torch threads (default: physical cores).")
     ] = None,
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Worker processes on this machine, one study.")
+    ] = 1,
+    heartbeat: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Seconds between worker heartbeats (SQLite/PostgreSQL); 0 turns them off."
+        ),
+    ] = 10,
+    trial_timeout: Annotated[
+        float | None, typer.Option(min=1, help="End a trial that runs longer (seconds).")
+    ] = None,
+    warm_start: Annotated[
+        bool,
+        typer.Option(
+            "--warm-start/--no-warm-start", help="Start from one known-good design per family."
+        ),
+    ] = True,
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Write the HTML report.")
     ] = True,
@@ -246,7 +264,8 @@ def search(
         n_trials=trials, timeout=timeout, epochs=epochs, metric=metric, objectives=objectives,
         sampler=sampler.value, pruner=pruner.value, seed=seed, top=top, out=out_dir,
         study=study, storage=storage, patience=patience, threads=threads, progress=True,
-        command="nas " + " ".join(sys.argv[1:]),
+        jobs=jobs, heartbeat=heartbeat or None, trial_timeout=trial_timeout,
+        warm_start=warm_start, command="nas " + " ".join(sys.argv[1:]),
     )  # fmt: skip
     render_result(result)
 
@@ -288,6 +307,40 @@ def render_result(result: Any) -> None:
         f"artifacts: {d}/leaderboard.csv, {d}/best/ (spec.json, model.pt, metrics.json), "
         f"{d}/study.db"
     )
+
+
+@app.command()
+@friendly
+def worker(
+    storage: Annotated[str, typer.Option(help="The study's storage URL (e.g. postgresql://…).")],
+    study: Annotated[str, typer.Option(help="The study name given to `nas search`.")],
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Stop when the study has this many trials.")
+    ] = None,
+    timeout: Annotated[float | None, typer.Option(min=1, help="Stop after this many s.")] = None,
+    threads: Annotated[int, typer.Option(min=1, help="torch threads of this worker.")] = 1,
+    index: Annotated[
+        int, typer.Option(min=1, help="This worker's number (seeds its sampler).")
+    ] = 1,
+    heartbeat: Annotated[int, typer.Option(min=0, help="Heartbeat seconds; 0 = off.")] = 10,
+) -> None:
+    """Join a running study as one more worker (this or another machine).
+
+    Start the study with `nas search ... --storage URL --study NAME` on one machine (it retrains
+    and reports once at the end); run `nas worker --storage URL --study NAME` on the others.
+    """
+    from nas.worker import work
+
+    n = work(
+        storage,
+        study,
+        n_trials=trials,
+        timeout=timeout,
+        threads=threads,
+        index=index,
+        heartbeat=heartbeat or None,
+    )
+    err.print(f"worker {index}: ran {n} trial(s) of study {study!r}.")
 
 
 @app.command()

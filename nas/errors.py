@@ -21,6 +21,10 @@ class TrainingError(NasError, RuntimeError):
     """Training failed in a way that ends a trial (non-finite loss); never ends the search."""
 
 
+class TrialTimeoutError(NasError, RuntimeError):
+    """A trial ran past its per-trial time limit (``--trial-timeout``); it ends as failed."""
+
+
 __all__ = [
     "BudgetError",
     "DataError",
@@ -30,4 +34,5 @@ __all__ = [
     "SpecError",
     "StorageError",
     "TrainingError",
+    "TrialTimeoutError",
 ]

@@ -107,14 +107,17 @@ class _Cls(NamedTuple):
     n_classes: int
 
 
-def _classification_inputs(y_true: Any, y_pred: Any, n_classes: int | None,
-                           from_logits: bool) -> _Cls:
+def _classification_inputs(
+    y_true: Any, y_pred: Any, n_classes: int | None, from_logits: bool
+) -> _Cls:
     y = _to_numpy(y_true).reshape(-1).astype(np.int64)
     out = _to_numpy(y_pred)
     if out.ndim == 2:
         if n_classes is not None and out.shape[1] != n_classes:
-            raise DataError(f"Scores have {out.shape[1]} columns but n_classes={n_classes}; "
-                            "pass one score column per class.")
+            raise DataError(
+                f"Scores have {out.shape[1]} columns but n_classes={n_classes}; "
+                "pass one score column per class."
+            )
         proba = _probabilities(out, from_logits)
         pred, n = proba.argmax(axis=1), out.shape[1]
     elif out.ndim == 1:
@@ -122,11 +125,14 @@ def _classification_inputs(y_true: Any, y_pred: Any, n_classes: int | None,
         top = int(max(y.max(initial=0), pred.max(initial=0))) + 1
         n = n_classes if n_classes is not None else top
     else:
-        raise DataError(f"Classification outputs must be (N, C) scores or (N,) labels, "
-                        f"got shape {out.shape}.")
+        raise DataError(
+            f"Classification outputs must be (N, C) scores or (N,) labels, got shape {out.shape}."
+        )
     if len(pred) != len(y) or len(y) == 0:
-        raise DataError(f"Got {len(y)} true labels and {len(pred)} predictions; "
-                        "they must be the same non-zero number.")
+        raise DataError(
+            f"Got {len(y)} true labels and {len(pred)} predictions; "
+            "they must be the same non-zero number."
+        )
     return _Cls(y, pred, proba, n)
 
 
@@ -150,13 +156,15 @@ _CLASSIFICATION: dict[str, Callable[[_Cls], MetricValue]] = {
     "accuracy": lambda c: float(skm.accuracy_score(c.y, c.pred)),
     "balanced_accuracy": lambda c: float(skm.balanced_accuracy_score(c.y, c.pred)),
     "precision": lambda c: float(
-        skm.precision_score(c.y, c.pred, average="macro", zero_division=0)),
+        skm.precision_score(c.y, c.pred, average="macro", zero_division=0)
+    ),
     "recall": lambda c: float(skm.recall_score(c.y, c.pred, average="macro", zero_division=0)),
     "f1": lambda c: float(skm.f1_score(c.y, c.pred, average="macro", zero_division=0)),
     "roc_auc": _roc_auc,
     "log_loss": _log_loss,
     "confusion_matrix": lambda c: skm.confusion_matrix(
-        c.y, c.pred, labels=np.arange(c.n_classes)).tolist(),
+        c.y, c.pred, labels=np.arange(c.n_classes)
+    ).tolist(),
 }
 
 _REGRESSION: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
@@ -170,13 +178,16 @@ _REGRESSION: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 def _regression_inputs(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
     y, p = _to_numpy(y_true).astype(np.float64), _to_numpy(y_pred).astype(np.float64)
     if p.size != y.size or y.size == 0:
-        raise DataError(f"Got targets of shape {y.shape} and predictions of shape {p.shape}; "
-                        "they must hold the same non-zero number of values.")
+        raise DataError(
+            f"Got targets of shape {y.shape} and predictions of shape {p.shape}; "
+            "they must hold the same non-zero number of values."
+        )
     return y, p.reshape(y.shape)
 
 
-def _compute(task: str, names: list[str], y_true: Any, y_pred: Any, n_classes: int | None,
-             from_logits: bool) -> dict[str, MetricValue]:
+def _compute(
+    task: str, names: list[str], y_true: Any, y_pred: Any, n_classes: int | None, from_logits: bool
+) -> dict[str, MetricValue]:
     with warnings.catch_warnings():
         # Undefined cases are documented and mapped to None; sklearn's warnings add nothing.
         warnings.simplefilter("ignore", UndefinedMetricWarning)
@@ -187,12 +198,14 @@ def _compute(task: str, names: list[str], y_true: Any, y_pred: Any, n_classes: i
         else:
             y, p = _regression_inputs(y_true, y_pred)
             values = {name: _REGRESSION[name](y, p) for name in names}
-    return {k: v if isinstance(v, list) or v is None else _finite_or_none(v)
-            for k, v in values.items()}
+    return {
+        k: v if isinstance(v, list) or v is None else _finite_or_none(v) for k, v in values.items()
+    }
 
 
-def compute_metrics(task: str, y_true: Any, y_pred: Any, n_classes: int | None = None, *,
-                    from_logits: bool = True) -> dict[str, MetricValue]:
+def compute_metrics(
+    task: str, y_true: Any, y_pred: Any, n_classes: int | None = None, *, from_logits: bool = True
+) -> dict[str, MetricValue]:
     """Every metric of ``task`` (classification adds ``confusion_matrix``), JSON-able.
 
     ``y_true``/``y_pred`` are numpy arrays or tensors. For classification ``y_pred`` is ``(N, C)``
@@ -206,8 +219,15 @@ def compute_metrics(task: str, y_true: Any, y_pred: Any, n_classes: int | None =
     return _compute(task, names, y_true, y_pred, n_classes, from_logits)
 
 
-def metric_value(name: str, task: str, y_true: Any, y_pred: Any, n_classes: int | None = None,
-                 *, from_logits: bool = True) -> float | None:
+def metric_value(
+    name: str,
+    task: str,
+    y_true: Any,
+    y_pred: Any,
+    n_classes: int | None = None,
+    *,
+    from_logits: bool = True,
+) -> float | None:
     """One scalar metric (cheaper than :func:`compute_metrics`; used once per epoch)."""
     check_metric(name, task)
     value = _compute(task, [name], y_true, y_pred, n_classes, from_logits)[name]

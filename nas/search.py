@@ -6,9 +6,12 @@ train + validation and tested once on the held-out test split.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -17,7 +20,7 @@ import torch
 
 from nas.cost import Budget, Cost, measure_cost
 from nas.data.taskdata import TaskData
-from nas.errors import BudgetError, NasError, TrainingError
+from nas.errors import BudgetError, NasError, TrainingError, TrialTimeoutError
 from nas.metrics import compute_metrics
 from nas.study import COST_OBJECTIVES
 from nas.train import Callback, evaluate, predict, train_model
@@ -40,6 +43,7 @@ class SearchSettings:
     seed: int = 0
     max_rejects: int = 50  # over-budget samples in a row (with no feasible one) before giving up
     latency_repeats: int = 5  # timed runs per latency measurement
+    trial_timeout: float | None = None  # seconds a trial may take before it is ended as failed
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -63,6 +67,47 @@ class PruningCallback(Callback):
             self.trial.set_user_attr("reason", f"pruned by the pruner after epoch {epoch}")
             self.trial.set_user_attr("epochs", epoch)
             raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+
+
+class DeadlineCallback(Callback):
+    """Ends training after the epoch in which the trial's time limit passed."""
+
+    def __init__(self, start: float, limit: float):
+        self.start, self.limit = start, limit
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if time.perf_counter() - self.start > self.limit:
+            raise TrialTimeoutError(
+                f"the trial ran past its {self.limit:g} s limit at epoch {epoch}; raise "
+                "--trial-timeout or lower --epochs."
+            )
+
+
+@contextlib.contextmanager
+def time_limit(limit: float | None, start: float) -> Iterator[None]:
+    """Interrupt a trial that hangs inside an epoch: SIGALRM raises TrialTimeoutError at the
+    limit (main thread on POSIX only; elsewhere the per-epoch DeadlineCallback still applies)."""
+    usable = (
+        limit
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TrialTimeoutError(
+            f"the trial hung past its {limit:g} s limit; raise --trial-timeout or lower --epochs."
+        )
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(0.01, limit - (time.perf_counter() - start)))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 class Objective:
@@ -91,24 +136,38 @@ class Objective:
                 trial.set_user_attr("reason", reason)
                 trial.set_user_attr("seconds", time.perf_counter() - start)
                 raise optuna.TrialPruned(reason)
-            callbacks = [PruningCallback(trial)] if self.prune else []
-            result = train_model(
-                model,
-                self.data,
-                spec.train,
-                epochs=self.s.epochs,
-                callbacks=callbacks,
-                patience=self.s.patience,
-                seed=trial_seed(self.s.seed, trial.number),
-                metric=self.s.metric,
-                monitor="val_metric",
-                device=self.device,
-            )
+            callbacks: list[Callback] = [PruningCallback(trial)] if self.prune else []
+            if self.s.trial_timeout:
+                callbacks.append(DeadlineCallback(start, self.s.trial_timeout))
+            with time_limit(self.s.trial_timeout, start):
+                result = train_model(
+                    model,
+                    self.data,
+                    spec.train,
+                    epochs=self.s.epochs,
+                    callbacks=callbacks,
+                    patience=self.s.patience,
+                    seed=trial_seed(self.s.seed, trial.number),
+                    metric=self.s.metric,
+                    monitor="val_metric",
+                    device=self.device,
+                )
+        except KeyboardInterrupt:
+            trial.set_user_attr("status", "failed")
+            trial.set_user_attr("reason", "interrupted (Ctrl-C); a re-run continues the study")
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            raise
         except optuna.TrialPruned:
             trial.set_user_attr("seconds", time.perf_counter() - start)
             raise
         except (NasError, RuntimeError, ValueError) as e:
-            kind = "diverged" if isinstance(e, TrainingError) else type(e).__name__
+            kind = (
+                "diverged"
+                if isinstance(e, TrainingError)
+                else "time limit"
+                if isinstance(e, TrialTimeoutError)
+                else type(e).__name__
+            )
             trial.set_user_attr("status", "failed")
             trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
             trial.set_user_attr("seconds", time.perf_counter() - start)

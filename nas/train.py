@@ -142,8 +142,9 @@ def make_optimizer(model: nn.Module, train: TrainSpec) -> torch.optim.Optimizer:
     return cls(groups, lr=train.lr)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, train: TrainSpec,
-                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, train: TrainSpec, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
     """The per-step schedule: none, cosine to zero, or one-cycle peaking at ``train.lr``.
 
     One-cycle keeps the spec's momentum (``cycle_momentum=False``): the search tunes it.
@@ -152,7 +153,8 @@ def make_scheduler(optimizer: torch.optim.Optimizer, train: TrainSpec,
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if train.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=train.lr, total_steps=total_steps, cycle_momentum=False)
+            optimizer, max_lr=train.lr, total_steps=total_steps, cycle_momentum=False
+        )
     return None
 
 
@@ -161,30 +163,41 @@ def _model_device(model: nn.Module) -> torch.device:
     return first.device if first is not None else torch.device("cpu")
 
 
-def _outputs(model: nn.Module, X: torch.Tensor, batch_size: int,
-             device: torch.device) -> torch.Tensor:
+def _outputs(
+    model: nn.Module, X: torch.Tensor, batch_size: int, device: torch.device
+) -> torch.Tensor:
     if len(X) == 0:
         raise DataError("Cannot predict on zero examples; the split is empty.")
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            parts = [model(X[i:i + batch_size].to(device)) for i in range(0, len(X), batch_size)]
+            parts = [model(X[i : i + batch_size].to(device)) for i in range(0, len(X), batch_size)]
     finally:
         model.train(was_training)
     return torch.cat(parts)
 
 
-def predict(model: nn.Module, X: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE,
-            device: torch.device | str | None = None) -> torch.Tensor:
+def predict(
+    model: nn.Module,
+    X: torch.Tensor,
+    batch_size: int = EVAL_BATCH_SIZE,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
     """The model's outputs for ``X`` (eval mode, no gradients, batched by slicing), on the CPU."""
     _check_positive("batch_size", batch_size)
     dev = torch.device(device) if device is not None else _model_device(model)
     return _outputs(model, X, batch_size, dev).cpu()
 
 
-def evaluate(model: nn.Module, split: Split, task: str, n_classes: int | None = None, *,
-             batch_size: int = EVAL_BATCH_SIZE) -> dict[str, Any]:
+def evaluate(
+    model: nn.Module,
+    split: Split,
+    task: str,
+    n_classes: int | None = None,
+    *,
+    batch_size: int = EVAL_BATCH_SIZE,
+) -> dict[str, Any]:
     """Every metric of ``task`` on ``split`` (see :func:`nas.metrics.compute_metrics`)."""
     return metrics.compute_metrics(task, split.y, predict(model, split.X, batch_size), n_classes)
 
@@ -192,8 +205,10 @@ def evaluate(model: nn.Module, split: Split, task: str, n_classes: int | None = 
 def _regression_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if out.shape != y.shape:
         if out.numel() != y.numel():
-            raise ShapeError(f"The model outputs shape {tuple(out.shape)} but the targets have "
-                             f"shape {tuple(y.shape)}; the head's output size must match.")
+            raise ShapeError(
+                f"The model outputs shape {tuple(out.shape)} but the targets have "
+                f"shape {tuple(y.shape)}; the head's output size must match."
+            )
         out = out.reshape(y.shape)
     return F.mse_loss(out, y)
 
@@ -210,19 +225,30 @@ def _targets(y: torch.Tensor, task: str, device: torch.device) -> torch.Tensor:
     return (y.long().reshape(-1) if task == "classification" else y.float()).to(device)
 
 
-def _diverged(what: str, value: float, epoch: int, batch: int, step: int,
-              lr: float) -> TrainingError:
+def _diverged(
+    what: str, value: float, epoch: int, batch: int, step: int, lr: float
+) -> TrainingError:
     return TrainingError(
         f"The {what} became {value} at epoch {epoch} step {batch} (optimizer step {step}, "
         f"lr={lr:.3g}); lower the learning rate (train.lr), enable gradient clipping "
-        "(train.grad_clip > 0), or check the inputs for NaN/inf values.")
+        "(train.grad_clip > 0), or check the inputs for NaN/inf values."
+    )
 
 
-def train_model(model: nn.Module, data: TaskData, train: TrainSpec, *, epochs: int,
-                callbacks: Sequence[Callback] = (), patience: int | None = 5,
-                device: torch.device | str | None = None, seed: int | None = None,
-                use_val: bool = True, metric: str | None = None,
-                monitor: str = "val_loss") -> TrainResult:
+def train_model(
+    model: nn.Module,
+    data: TaskData,
+    train: TrainSpec,
+    *,
+    epochs: int,
+    callbacks: Sequence[Callback] = (),
+    patience: int | None = 5,
+    device: torch.device | str | None = None,
+    seed: int | None = None,
+    use_val: bool = True,
+    metric: str | None = None,
+    monitor: str = "val_loss",
+) -> TrainResult:
     """Train ``model`` in place on ``data.train`` for up to ``epochs`` epochs; return the record.
 
     With ``use_val`` the model is scored on ``data.val`` after every epoch; training stops after
@@ -245,8 +271,9 @@ def train_model(model: nn.Module, data: TaskData, train: TrainSpec, *, epochs: i
     if len(fit) == 0:
         raise DataError(f"Dataset {data.name!r} has no training examples.")
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else [],
-                               enabled=seed is not None):
+    with torch.random.fork_rng(
+        devices=[dev] if dev.type == "cuda" else [], enabled=seed is not None
+    ):
         gen = torch.Generator()
         if seed is None:
             gen.seed()
@@ -256,14 +283,39 @@ def train_model(model: nn.Module, data: TaskData, train: TrainSpec, *, epochs: i
             if dev.type == "cuda":
                 torch.cuda.manual_seed(seed)
         model.to(dev)
-        return _fit(model, data, fit, train, task_loss, dev, gen, epochs=epochs, patience=patience,
-                    callbacks=callbacks, use_val=use_val, metric=metric, monitor=monitor)
+        return _fit(
+            model,
+            data,
+            fit,
+            train,
+            task_loss,
+            dev,
+            gen,
+            epochs=epochs,
+            patience=patience,
+            callbacks=callbacks,
+            use_val=use_val,
+            metric=metric,
+            monitor=monitor,
+        )
 
 
-def _fit(model: nn.Module, data: TaskData, fit: Split, train: TrainSpec,
-         task_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], dev: torch.device,
-         gen: torch.Generator, *, epochs: int, patience: int | None,
-         callbacks: Sequence[Callback], use_val: bool, metric: str, monitor: str) -> TrainResult:
+def _fit(
+    model: nn.Module,
+    data: TaskData,
+    fit: Split,
+    train: TrainSpec,
+    task_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    dev: torch.device,
+    gen: torch.Generator,
+    *,
+    epochs: int,
+    patience: int | None,
+    callbacks: Sequence[Callback],
+    use_val: bool,
+    metric: str,
+    monitor: str,
+) -> TrainResult:
     start = time.perf_counter()
     X, y, n = fit.X.to(dev), _targets(fit.y, data.task, dev), len(fit)
     if use_val:
@@ -280,14 +332,21 @@ def _fit(model: nn.Module, data: TaskData, fit: Split, train: TrainSpec,
     best: dict[str, Any] = {"score": math.inf, "epoch": None, "row": None, "state": None}
     steps, bad_epochs, stop_reason = 0, 0, "completed"
     for cb in callbacks:
-        cb.on_train_begin({"epochs": epochs, "steps_per_epoch": spe, "n_train": n,
-                           "metric": metric, "device": str(dev)})
+        cb.on_train_begin(
+            {
+                "epochs": epochs,
+                "steps_per_epoch": spe,
+                "n_train": n,
+                "metric": metric,
+                "device": str(dev),
+            }
+        )
     for epoch in range(1, epochs + 1):
         t0, total, lr = time.perf_counter(), torch.zeros((), device=dev), train.lr
         model.train()
         perm = torch.randperm(n, generator=gen).to(dev)
         for b in range(spe):
-            idx = perm[b * bs:(n if b == spe - 1 else (b + 1) * bs)]
+            idx = perm[b * bs : (n if b == spe - 1 else (b + 1) * bs)]
             data_loss = task_loss(model(X[idx]), y[idx])
             loss = data_loss
             if l1_params:
@@ -307,15 +366,21 @@ def _fit(model: nn.Module, data: TaskData, fit: Split, train: TrainSpec,
             if scheduler is not None:
                 scheduler.step()
             total += data_loss.detach() * len(idx)  # summed on the device: no extra sync
-        row: dict[str, Any] = {"epoch": epoch, "train_loss": float(total) / n, "val_loss": None,
-                               "val_metric": None, "lr": lr}
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "train_loss": float(total) / n,
+            "val_loss": None,
+            "val_metric": None,
+            "lr": lr,
+        }
         if use_val:
             out = _outputs(model, vX, EVAL_BATCH_SIZE, dev)
             row["val_loss"] = float(task_loss(out, vy))
             if not math.isfinite(row["val_loss"]):
                 raise TrainingError(
                     f"The validation loss became {row['val_loss']} after epoch {epoch} "
-                    f"(lr={lr:.3g}); lower the learning rate or enable gradient clipping.")
+                    f"(lr={lr:.3g}); lower the learning rate or enable gradient clipping."
+                )
             row["val_metric"] = metrics.metric_value(metric, data.task, vy, out, n_classes)
             score = row["val_loss"] if monitor == "val_loss" else row["val_metric"]
             if score is not None and sign * score < best["score"]:
@@ -331,8 +396,13 @@ def _fit(model: nn.Module, data: TaskData, fit: Split, train: TrainSpec,
                 cb.on_epoch_end(epoch, {**row, "metric": metric, "steps": steps})
             except StopTraining:
                 stop_reason = "callback"
-        if (stop_reason == "completed" and use_val and patience is not None
-                and bad_epochs >= patience and epoch < epochs):
+        if (
+            stop_reason == "completed"
+            and use_val
+            and patience is not None
+            and bad_epochs >= patience
+            and epoch < epochs
+        ):
             stop_reason = "patience"
         if stop_reason != "completed":
             break
@@ -340,10 +410,17 @@ def _fit(model: nn.Module, data: TaskData, fit: Split, train: TrainSpec,
         model.load_state_dict(best["state"])
     row = best["row"] or {}
     return TrainResult(
-        history=history, best_epoch=best["epoch"] or len(history),
-        epochs_run=len(history), stopped_early=stop_reason != "completed",
-        seconds=time.perf_counter() - start, steps=steps, best_val_loss=row.get("val_loss"),
-        best_val_metric=row.get("val_metric"), metric=metric, stop_reason=stop_reason)
+        history=history,
+        best_epoch=best["epoch"] or len(history),
+        epochs_run=len(history),
+        stopped_early=stop_reason != "completed",
+        seconds=time.perf_counter() - start,
+        steps=steps,
+        best_val_loss=row.get("val_loss"),
+        best_val_metric=row.get("val_metric"),
+        metric=metric,
+        stop_reason=stop_reason,
+    )
 
 
 __all__ = [

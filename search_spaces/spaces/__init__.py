@@ -107,6 +107,21 @@ class Space:
             "dims": {k: dim_to_json(v) for k, v in self.config.items()},
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Space:
+        """The inverse of :meth:`to_dict` (how a worker on another machine rebuilds a space)."""
+        name = data.get("space")
+        if name not in SPACES:
+            raise SpaceError(f"space {name!r} is unknown; known spaces: {list(SPACES)}.")
+        config = default_config()
+        for key, value in (data.get("dims") or {}).items():
+            if key not in config:
+                raise SpaceError(f"space dimension {key!r} is unknown to this nas version; "
+                                 "upgrade nas on this machine.")
+            config[key] = parse_dim(key, value, config[key])
+        check_config(config)
+        return cls(name, config, source=str(data.get("source", "built-in")))
+
 
 def starting_points(space: Space, ctx: SpaceContext) -> list[dict[str, Any]]:
     """Known-good params to enqueue as a study's first trials: one per family of ``space``."""

@@ -1,0 +1,165 @@
+"""Workers: more processes on the same study — Optuna's own distributed mode, no scheduler.
+
+``nas search --jobs N`` starts N-1 ``nas worker`` processes on this machine; on other machines
+``nas worker --storage URL --study NAME`` joins the same study (PostgreSQL for many hosts). A
+worker reads everything it needs from the study itself (the leader stores the run settings as
+the study's user attribute ``nas_run``), runs trials until the study has its total or the time
+is up, and never retrains: the final retraining and the report happen once, in the leader.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from typing import Any
+
+import optuna
+
+from nas.cost import Budget
+from nas.data import TaskData, load_data
+from nas.errors import NasError
+from nas.search import Objective, SearchSettings, make_stop_on_impossible
+from nas.study import make_pruner, make_sampler, open_storage
+from nas.train import configure_threads
+from search_spaces.spaces import Space
+
+RUN_ATTR = "nas_run"  # the study user attribute holding the run settings
+CATCH = (NasError, RuntimeError, ValueError)  # a trial failing this way never ends the search
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
+            optuna.trial.TrialState.FAIL)  # fmt: skip
+
+
+def heartbeat_kwargs(url: str, heartbeat: int | None) -> dict[str, Any]:
+    """Heartbeat settings for RDB storages (Optuna supports them there only): a dead worker's
+    trial is failed after 3 missed beats and retried (twice at most) with the same params."""
+    if not heartbeat or url.startswith("journal:") or url.endswith((".log", ".journal")):
+        return {}
+    return {"heartbeat_interval": heartbeat, "grace_period": 3 * heartbeat, "max_retry": 2}
+
+
+def settings_from_record(record: dict[str, Any]) -> tuple[TaskData, SearchSettings]:
+    """Reload the data and the search settings a leader recorded."""
+    data = load_data(
+        dataset=record["dataset"],
+        data=record["data"],
+        target=record["target"],
+        task=record["task"],
+        seed=record["seed"],
+        drop=record.get("drop") or (),
+    )
+    settings = SearchSettings(
+        space=Space.from_dict(record["space"]), metric=record["metric"],
+        objectives=tuple(record["objectives"]), budget=Budget.from_dict(record["budget"]),
+        epochs=record["epochs"], patience=record["patience"], seed=record["seed"],
+        trial_timeout=record.get("trial_timeout"),
+    )  # fmt: skip
+    return data, settings
+
+
+def work(
+    storage: str,
+    study: str,
+    *,
+    n_trials: int | None = None,
+    timeout: float | None = None,
+    threads: int | None = 1,
+    index: int = 1,
+    heartbeat: int | None = 10,
+) -> int:
+    """Join ``study`` on ``storage`` and run trials; return how many this worker ran."""
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    store = open_storage(storage, **heartbeat_kwargs(storage, heartbeat))
+    try:
+        loaded = optuna.load_study(study_name=study, storage=store)
+    except KeyError:
+        raise NasError(
+            f"Study {study!r} does not exist in that storage; start it with "
+            "`nas search ... --storage URL --study NAME` first."
+        ) from None
+    record = loaded.user_attrs.get(RUN_ATTR)
+    if record is None:
+        raise NasError(
+            f"Study {study!r} was not created by `nas search` (it has no "
+            f"'{RUN_ATTR}' settings); a worker cannot know what to search."
+        )
+    total = n_trials or record.get("n_trials")
+    if total is None and timeout is None:
+        raise NasError(
+            "This study has no trial count; give the worker --trials N or "
+            "--timeout SECONDS so that it stops."
+        )
+    configure_threads(threads)
+    data, settings = settings_from_record(record)
+    multi = len(settings.objectives) > 1
+    st = optuna.load_study(
+        study_name=study, storage=store,
+        # A different seed per worker, or they would all propose the same architectures.
+        sampler=make_sampler(record["sampler"], record["seed"] + 7919 * index, multi),
+        pruner=make_pruner(record["pruner"], settings.epochs, multi),
+    )  # fmt: skip
+    callbacks: list[Any] = [make_stop_on_impossible(settings)]
+    if total is not None:
+        callbacks.append(optuna.study.MaxTrialsCallback(total, states=FINISHED))
+        if len(st.get_trials(deepcopy=False, states=FINISHED)) >= total:
+            return 0
+    before = len(st.get_trials(deepcopy=False))
+    st.optimize(Objective(data, settings), timeout=timeout, callbacks=callbacks, catch=CATCH)
+    return len(st.get_trials(deepcopy=False)) - before
+
+
+def spawn_workers(
+    storage: str,
+    study: str,
+    n: int,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    heartbeat: int | None,
+) -> list[subprocess.Popen[bytes]]:
+    """Start ``n`` worker processes on this machine (one torch thread each)."""
+    procs = []
+    for i in range(1, n + 1):
+        cmd = [
+            sys.executable,
+            "-m",
+            "nas.cli",
+            "worker",
+            "--storage",
+            storage,
+            "--study",
+            study,
+            "--threads",
+            "1",
+            "--index",
+            str(i),
+            "--heartbeat",
+            str(heartbeat or 0),
+        ]
+        if timeout is not None:
+            cmd += ["--timeout", str(max(1.0, timeout))]
+        if n_trials is not None:
+            cmd += ["--trials", str(n_trials)]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL))
+    return procs
+
+
+def stop_workers(procs: list[subprocess.Popen[bytes]], *, interrupt: bool) -> list[int]:
+    """Wait for the workers (after a Ctrl-C: ask them to stop first); their exit codes."""
+    import signal
+
+    for p in procs:
+        if interrupt and p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    return [p.wait() for p in procs]
+
+
+__all__ = [
+    "RUN_ATTR",
+    "heartbeat_kwargs",
+    "settings_from_record",
+    "spawn_workers",
+    "stop_workers",
+    "work",
+]
