@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PIP    := $(BIN)/pip install --quiet -c constraints.txt
 
-.PHONY: demo test lint format bench clean setup
+.PHONY: demo test lint format clean setup
 
 setup: $(STAMP)
 
@@ -21,9 +21,13 @@ demo: $(STAMP)
 	$(BIN)/nas search --dataset digits --space auto --trials 20 --epochs 20 --out runs/demo-digits
 	$(BIN)/nas show runs/demo-digits
 
+# The real components the tests use (headless Chromium, PostgreSQL), installed with apt-get
+# when missing and root; otherwise those tests skip with the reason.
 test: $(STAMP)
+	bash scripts/install-chromium.sh
+	bash scripts/install-postgres.sh
 	$(BIN)/ruff check nas explain search_spaces tests benchmarks
-	$(BIN)/python -m pytest -q --timeout=900
+	$(BIN)/python -m pytest -q --timeout=900 --durations=15
 
 lint: $(STAMP)
 	$(BIN)/ruff check nas explain search_spaces tests benchmarks

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from nas.api import SearchResult, load_model, load_run, search, show  # noqa: E402
+from nas.api import (  # noqa: E402
+    SearchResult,
+    explain,
+    load_model,
+    load_run,
+    report,
+    search,
+    show,
+)
 from nas.cost import Budget, Cost, measure_cost  # noqa: E402
 from nas.data import TaskData, list_datasets, load_data  # noqa: E402
 from nas.errors import NasError  # noqa: E402
@@ -26,12 +34,14 @@ __all__ = [
     "TaskData",
     "__version__",
     "build_model",
+    "explain",
     "get_space",
     "list_datasets",
     "load_data",
     "load_model",
     "load_run",
     "measure_cost",
+    "report",
     "search",
     "show",
 ]

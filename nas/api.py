@@ -38,7 +38,16 @@ from nas.search import (
 )
 from nas.study import make_pruner, make_sampler, open_storage, parse_objectives, redact, storage_url
 from nas.train import configure_threads
-from nas.worker import CATCH, RUN_ATTR, heartbeat_kwargs, spawn_workers, stop_workers
+from nas.worker import (
+    CATCH,
+    RUN_ATTR,
+    SESSION_ATTR,
+    StudyTotal,
+    heartbeat_kwargs,
+    session_running,
+    spawn_workers,
+    stop_workers,
+)
 from search_spaces import ArchSpec, NasModel, Space, SpaceContext, get_space
 from search_spaces.spaces import starting_points
 
@@ -58,6 +67,9 @@ class SearchResult:
     cost: Cost | None = None
     pareto: list[dict[str, Any]] = field(default_factory=list)  # metrics.json of each top model
     data: TaskData | None = None
+    explanations: Any = None  # explain.explanations.Explanations, when explained
+    report_path: Path | None = None  # the HTML report, when written
+    warnings: list[str] = field(default_factory=list)  # things that went wrong after the search
 
     @property
     def counts(self) -> dict[str, int]:
@@ -126,6 +138,10 @@ def search(
     progress: bool = False,
     finalize: bool = True,
     warm_start: bool = True,
+    explain: bool = False,
+    report: bool = False,
+    explain_samples: int = 200,
+    reports_dir: str | PathLike[str] | None = "reports",
     jobs: int = 1,
     heartbeat: int | None = 10,
     trial_timeout: float | None = None,
@@ -143,7 +159,9 @@ def search(
     ``jobs`` worker processes share the study (one torch thread each); more machines join with
     ``nas worker``. With an RDB storage, workers send a heartbeat every ``heartbeat`` seconds so
     that the trial of a dead worker is marked failed and retried. ``trial_timeout`` ends a
-    trial that runs longer as failed.
+    trial that runs longer as failed. With ``explain`` the winner is explained on
+    ``explain_samples`` test examples (``RUN/explain/``); with ``report`` the HTML report is
+    written to ``RUN/report.html`` and copied into ``reports_dir``.
     """
     budget = budget or Budget()
     sp = space if isinstance(space, Space) else get_space(space)
@@ -186,7 +204,7 @@ def search(
         "directions": directions, "epochs": epochs, "patience": patience, "sampler": sampler,
         "pruner": pruner, "top": top, "n_trials": n_trials, "timeout": timeout,
         "trial_timeout": trial_timeout, "jobs": jobs,
-        "command": command or " ".join(sys.argv), "versions": _versions(),
+        "command": redact(command or " ".join(sys.argv)), "versions": _versions(),
         "data_info": td.describe(),
     }  # fmt: skip
     _check_resume(run_dir / "run.json", record)
@@ -205,6 +223,8 @@ def search(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         st.set_metric_names(names)
+    # Trials still RUNNING from an earlier, stopped session will never finish: not counted.
+    st.set_user_attr(SESSION_ATTR, len(st.get_trials(deepcopy=False)))
     if RUN_ATTR not in st.user_attrs:  # what `nas worker` processes read to join the study
         st.set_user_attr(RUN_ATTR, json.loads(json.dumps(record, default=str)))
     if warm_start and not st.get_trials(deepcopy=False):
@@ -222,10 +242,35 @@ def search(
     finally:
         stop_workers(workers, interrupt=interrupted)  # retrain once, after every worker is done
         _leaderboard(st, list(settings.objectives), run_dir)
+    _wait_for_other_machines(st, heartbeat=bool(heartbeat_kwargs(url, heartbeat)))
     result = SearchResult(run_dir, st, _leaderboard(st, names, run_dir), data=td)
     if finalize:
         _finalize(result, st, td, settings, top)
+        _explain_and_report(result, explain, report, explain_samples, reports_dir)
     return result
+
+
+def _explain_and_report(
+    result: SearchResult,
+    explain: bool,
+    report: bool,
+    samples: int,
+    reports_dir: str | PathLike[str] | None,
+) -> None:
+    """Explain the winner, then write the report; a failure here never loses the search."""
+    if explain and result.model is not None:
+        from nas.explaining import explain_run
+
+        try:
+            result.explanations = explain_run(result.run_dir, samples=samples)
+        except (NasError, RuntimeError, ValueError) as e:
+            result.warnings.append(
+                f"explanations failed ({e}); run `nas explain {result.run_dir}` to retry."
+            )
+    if report:
+        from nas.report import write_report
+
+        result.report_path = write_report(result.run_dir, copy_to=reports_dir)
 
 
 def _optimize(
@@ -249,7 +294,7 @@ def _optimize(
         make_stop_on_impossible(settings),
     ]
     if n_trials is not None:  # the study's total, shared by every worker on this storage
-        callbacks.append(optuna.study.MaxTrialsCallback(n_trials, states=finished))
+        callbacks.append(StudyTotal(n_trials))
     objective = Objective(td, settings)
 
     def run(cbs: list[Any]) -> None:
@@ -266,6 +311,22 @@ def _optimize(
     finally:
         _leaderboard(st, list(settings.objectives), run_dir)
     check_impossible_budget(st, settings)
+
+
+def _wait_for_other_machines(st: optuna.Study, *, heartbeat: bool) -> None:
+    """Wait for the trials that ``nas worker`` processes of other machines are still running:
+    they count toward the total, and the winners are picked once, from every trial. With
+    heartbeats a dead worker's trial is failed after the grace period, so the wait ends; without
+    them a trial of another machine cannot be told from an orphan, and is not waited for."""
+    if not heartbeat:
+        return
+    pending = {t.number for t in session_running(st)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        while pending:
+            optuna.storages.fail_stale_trials(st)
+            time.sleep(1.0)
+            pending &= {t.number for t in session_running(st)}
 
 
 def _leaderboard(st: optuna.Study, names: list[str], run_dir: Path) -> pd.DataFrame:
@@ -368,6 +429,37 @@ def load_run(
             drop=record.get("drop") or (),
         )
     return result
+
+
+def explain(
+    run: str | PathLike[str] | SearchResult,
+    *,
+    samples: int = 200,
+    methods: Sequence[str] | None = None,
+    checks: bool = True,
+) -> Any:
+    """Explain a run's winner (a run directory or a SearchResult) on ``samples`` test examples
+    with the methods valid for its architecture (``methods`` to choose; ``["all"]`` for every
+    one), SHAP values, and every quality check. Stored in ``RUN/explain/``; returns the
+    :class:`explain.explanations.Explanations`."""
+    from nas.explaining import explain_run
+
+    run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
+    return explain_run(run_dir, samples=samples, methods=methods, checks=checks)
+
+
+def report(
+    run: str | PathLike[str] | SearchResult,
+    path: str | PathLike[str] | None = None,
+    *,
+    storage: str | None = None,
+    copy_to: str | PathLike[str] | None = None,
+) -> Path:
+    """Write the self-contained HTML report of a run (default ``RUN/report.html``)."""
+    from nas.report import write_report
+
+    run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
+    return write_report(run_dir, path, storage=storage, copy_to=copy_to)
 
 
 def load_model(path: str | PathLike[str]) -> NasModel:

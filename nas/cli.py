@@ -49,7 +49,8 @@ def friendly(fn: F) -> F:
         except KeyboardInterrupt:
             err.print(
                 "interrupted: completed trials are kept in the study; run the same "
-                "command again to continue."
+                "command again to continue.",
+                soft_wrap=True,  # one line, however narrow the terminal (or a pipe: 80)
             )
             raise typer.Exit(130) from None
 
@@ -241,6 +242,9 @@ def search(
     report: Annotated[
         bool, typer.Option("--report/--no-report", help="Write the HTML report.")
     ] = True,
+    samples: Annotated[
+        int, typer.Option(min=1, help="Test examples the winner is explained on.")
+    ] = 200,
     explain: Annotated[
         bool, typer.Option("--explain/--no-explain", help="Explain the winner.")
     ] = True,
@@ -265,6 +269,7 @@ def search(
         sampler=sampler.value, pruner=pruner.value, seed=seed, top=top, out=out_dir,
         study=study, storage=storage, patience=patience, threads=threads, progress=True,
         jobs=jobs, heartbeat=heartbeat or None, trial_timeout=trial_timeout,
+        explain=explain, report=report, explain_samples=samples,
         warm_start=warm_start, command="nas " + " ".join(sys.argv[1:]),
     )  # fmt: skip
     render_result(result)
@@ -302,11 +307,66 @@ def render_result(result: Any) -> None:
             f"cost: {c.params:,} params, {c.flops / 1e6:.3f} MFLOPs, "
             f"{c.latency_ms:.3f} ms (batch 1), {c.memory_mb:.2f} MiB"
         )
+    for w in getattr(result, "warnings", []):
+        err.print(f"[yellow]warning:[/] {w}")
+    if getattr(result, "report_path", None) is not None:
+        out.print(f"report: {result.report_path}")
     d = result.run_dir
     out.print(
         f"artifacts: {d}/leaderboard.csv, {d}/best/ (spec.json, model.pt, metrics.json), "
         f"{d}/study.db"
     )
+
+
+@app.command()
+@friendly
+def explain(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    samples: Annotated[int, typer.Option(min=1, help="Test examples to explain.")] = 200,
+    methods: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated methods (e.g. integrated_gradients,shap), or all."),
+    ] = None,
+) -> None:
+    """Explain a run's winner: attributions, SHAP values and their quality checks.
+
+    Stores arrays + JSON metadata in RUN_DIR/explain/. Example: nas explain runs/digits-auto
+    """
+    import nas
+
+    wanted = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    exp = nas.explain(run_dir, samples=samples, methods=wanted)
+    table = Table(title=f"explanations of {len(exp.X)} test examples ({exp.seconds:.1f} s)")
+    for col in ("check", "method", "value", "threshold", "verdict"):
+        table.add_column(col)
+    colour = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
+    for c in exp.checks:
+        value = "-" if c.value is None else f"{c.value:.3g}"
+        limit = "-" if c.threshold is None else f"{c.threshold:.3g}"
+        table.add_row(c.name, c.method, value, limit, f"[{colour[c.status]}]{c.status}[/]")
+    out.print(table)
+    for choice in exp.choices:
+        if not choice.chosen:
+            out.print(f"[dim]not used: {choice.method}: {choice.reason}[/]")
+    out.print(f"stored in {Path(run_dir) / 'explain'}")
+
+
+@app.command()
+@friendly
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Where to write the .html.")
+    ] = None,
+    storage: Annotated[
+        str | None, typer.Option(help="The storage URL, if run.json hides its password.")
+    ] = None,
+) -> None:
+    """Rebuild the self-contained HTML report of a run directory (works offline)."""
+    import nas
+
+    path = nas.report(run_dir, output, storage=storage)
+    out.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
 @app.command()

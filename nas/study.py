@@ -23,7 +23,7 @@ _RDB = re.compile(r"^(sqlite|postgresql|postgres|mysql)(\+\w+)?://")
 
 def redact(url: str) -> str:
     """The URL with any password replaced by ``***`` (for logs and run.json)."""
-    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", url)
 
 
 def storage_url(storage: str | None, run_dir: Path) -> str:
@@ -85,13 +85,13 @@ def open_storage(
         # Several processes may share one SQLite file: wait for the lock instead of failing.
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
     if heartbeat_interval:
-        kwargs.update(
-            heartbeat_interval=heartbeat_interval,
-            grace_period=grace_period,
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry),
-        )
+        kwargs.update(heartbeat_interval=heartbeat_interval, grace_period=grace_period)
+        kwargs.update(_retry_callback(max_retry))
     try:
-        storage = optuna.storages.RDBStorage(url, **kwargs)
+        with warnings.catch_warnings():
+            # heartbeats are "experimental" in Optuna: not worth a warning on every run
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(url, **kwargs)
     except ImportError as e:
         raise StorageError(
             f"The driver for {redact(url)!r} is not installed ({e}); for "
@@ -105,6 +105,18 @@ def open_storage(
     if url.startswith("sqlite") and not _in_memory(url):
         _fast_sqlite(storage.engine)
     return storage
+
+
+def _retry_callback(max_retry: int | None) -> dict[str, Any]:
+    """The RDBStorage keyword that retries a dead worker's trial, by this Optuna's name for it:
+    ``RetryFailedTrialCallback`` / ``failed_trial_callback`` are deprecated since Optuna 4.9 and
+    print FutureWarnings on every run."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
+            retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry)
+            return {"heartbeat_stale_trial_callback": retry}
+        return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry)}
 
 
 def _in_memory(url: str) -> bool:

@@ -25,9 +25,41 @@ from nas.train import configure_threads
 from search_spaces.spaces import Space
 
 RUN_ATTR = "nas_run"  # the study user attribute holding the run settings
+# The number of the first trial of the latest `nas search` session: a trial numbered below it
+# that is still RUNNING belongs to a process that was stopped before, and will never finish.
+SESSION_ATTR = "nas_session_first_trial"
 CATCH = (NasError, RuntimeError, ValueError)  # a trial failing this way never ends the search
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)  # fmt: skip
+RUNNING = optuna.trial.TrialState.RUNNING
+
+
+def session_running(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """The trials some worker of the current session is running (orphans of a stopped earlier
+    session excluded)."""
+    first = study.user_attrs.get(SESSION_ATTR, 0)
+    return [t for t in study.get_trials(deepcopy=False, states=(RUNNING,)) if t.number >= first]
+
+
+def counted_trials(study: optuna.Study) -> int:
+    """Trials that count toward the study's total: the finished ones, and those running now."""
+    return len(study.get_trials(deepcopy=False, states=FINISHED)) + len(session_running(study))
+
+
+class StudyTotal:
+    """A study callback that stops this process once the study has ``total`` trials.
+
+    Unlike ``optuna.study.MaxTrialsCallback(total, states=FINISHED)`` it also counts the trials
+    other workers are running, so that N workers end at ``total`` trials rather than at
+    ``total + N - 1`` (each starting one more while the others finish the last ones).
+    """
+
+    def __init__(self, total: int):
+        self.total = total
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if counted_trials(study) >= self.total:
+            study.stop()
 
 
 def heartbeat_kwargs(url: str, heartbeat: int | None) -> dict[str, Any]:
@@ -100,12 +132,13 @@ def work(
     )  # fmt: skip
     callbacks: list[Any] = [make_stop_on_impossible(settings)]
     if total is not None:
-        callbacks.append(optuna.study.MaxTrialsCallback(total, states=FINISHED))
-        if len(st.get_trials(deepcopy=False, states=FINISHED)) >= total:
+        callbacks.append(StudyTotal(total))
+        if counted_trials(st) >= total:
             return 0
-    before = len(st.get_trials(deepcopy=False))
+    ran: list[int] = []  # this process's trials (the study also grows by other workers' trials)
+    callbacks.append(lambda study, trial: ran.append(trial.number))
     st.optimize(Objective(data, settings), timeout=timeout, callbacks=callbacks, catch=CATCH)
-    return len(st.get_trials(deepcopy=False)) - before
+    return len(ran)
 
 
 def spawn_workers(
@@ -157,7 +190,11 @@ def stop_workers(procs: list[subprocess.Popen[bytes]], *, interrupt: bool) -> li
 
 __all__ = [
     "RUN_ATTR",
+    "SESSION_ATTR",
+    "StudyTotal",
+    "counted_trials",
     "heartbeat_kwargs",
+    "session_running",
     "settings_from_record",
     "spawn_workers",
     "stop_workers",
