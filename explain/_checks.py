@@ -1,0 +1,186 @@
+"""Helpers shared by the quality checks: verdicts, model outputs, rank correlation, seeding.
+
+Private to ``explain``: the public checks live in :mod:`explain.quality`,
+:mod:`explain.faithfulness` and :mod:`explain.randomisation`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import rankdata
+from torch import nn
+
+from explain.types import Check
+
+#: ``explain_fn(model, X, targets) -> attributions shaped like X`` (numpy array or tensor).
+#: ``X`` is a float tensor ``(n, *input_shape)``, ``targets`` a long tensor ``(n,)``. Any
+#: baseline or method parameter is bound inside the callable (a closure or functools.partial).
+ExplainFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], Any]
+
+TASKS = ("classification", "regression")
+_ROWS_PER_FORWARD = 4096  # bounds the memory of one forward pass when we batch many inputs
+
+
+def finite(x: Any) -> float | None:
+    """A plain float, or None for NaN / inf (so ``json.dumps`` of a Check never fails)."""
+    if x is None:
+        return None
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def floats(a: Any) -> list[float | None]:
+    """A 1-D JSON-able list of floats."""
+    return [finite(v) for v in np.asarray(a, dtype=float).ravel()]
+
+
+def verdict_below(value: float, pass_below: float, warn_below: float) -> str:
+    """pass / warn / fail for a score where lower is better."""
+    return "pass" if value < pass_below else "warn" if value < warn_below else "fail"
+
+
+def verdict_above(value: float, pass_above: float, warn_above: float) -> str:
+    """pass / warn / fail for a score where higher is better."""
+    return "pass" if value > pass_above else "warn" if value > warn_above else "fail"
+
+
+def skipped(name: str, method: str, reason: str) -> Check:
+    """A check that does not apply, with the reason as its detail."""
+    return Check(
+        name=name, method=method, value=None, threshold=None, status="skipped", detail=reason
+    )
+
+
+def check_task(task: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}.")
+
+
+def as_tensor(X: Any) -> torch.Tensor:
+    """A detached float32 CPU-or-same-device tensor of ``X``."""
+    if isinstance(X, torch.Tensor):
+        return X.detach().float()
+    return torch.as_tensor(np.asarray(X), dtype=torch.float32)
+
+
+def as_targets(targets: Any, n: int) -> torch.Tensor:
+    """Targets as a long tensor ``(n,)``; a scalar is broadcast."""
+    t = torch.as_tensor(
+        np.asarray(targets if not isinstance(targets, torch.Tensor) else targets.detach().cpu()),
+        dtype=torch.long,
+    )
+    if t.ndim == 0:
+        t = t.expand(n).clone()
+    if t.shape != (n,):
+        raise ValueError(f"targets must have shape ({n},) to match X, got {tuple(t.shape)}.")
+    return t
+
+
+def as_numpy(a: Any) -> np.ndarray:
+    """An explainer's output (array or tensor) as a float64 numpy array."""
+    if isinstance(a, torch.Tensor):
+        a = a.detach().cpu().numpy()
+    return np.asarray(a, dtype=np.float64)
+
+
+def baseline_like(baseline: Any, X: torch.Tensor) -> torch.Tensor:
+    """``baseline`` broadcast to ``X``'s shape: None -> zeros; one example -> repeated."""
+    if baseline is None:
+        return torch.zeros_like(X)
+    b = as_tensor(baseline).to(X.device)
+    if b.shape == X.shape[1:]:
+        b = b.unsqueeze(0)
+    try:
+        return b.expand_as(X).clone()
+    except RuntimeError:
+        raise ValueError(
+            f"baseline of shape {tuple(b.shape)} does not match the inputs {tuple(X.shape)}; "
+            "give one example's shape, or one baseline per example."
+        ) from None
+
+
+def check_shape(values: np.ndarray, X: torch.Tensor, method: str) -> None:
+    if values.shape != tuple(X.shape):
+        raise ValueError(
+            f"attributions of {method!r} have shape {values.shape} but the inputs have "
+            f"{tuple(X.shape)}; explain the same examples that are checked."
+        )
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Run ``model`` in eval mode (no dropout, frozen batch-norm) and restore its mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch and numpy's global generators, restoring both after.
+
+    Explainers that sample (SHAP permutations, SmoothGrad noise) then draw the same noise in
+    every call, so that two calls differ only by what the check changed.
+    """
+    state = np.random.get_state()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        np.random.seed(seed % 2**32)
+        try:
+            yield
+        finally:
+            np.random.set_state(state)
+
+
+def select(out: torch.Tensor, targets: torch.Tensor, task: str, probs: bool) -> torch.Tensor:
+    """The explained output per row: the target's logit / probability, or a regression output."""
+    if out.ndim == 1:
+        out = out.unsqueeze(1)
+    out = out.reshape(out.shape[0], -1)
+    if probs and task == "classification":
+        out = out.softmax(dim=1) if out.shape[1] > 1 else torch.sigmoid(out)
+    return out.gather(1, targets.clamp(max=out.shape[1] - 1).view(-1, 1)).squeeze(1)
+
+
+@torch.no_grad()
+def outputs(
+    model: nn.Module, X: torch.Tensor, targets: torch.Tensor, task: str, probs: bool = False
+) -> torch.Tensor:
+    """``select(model(X))`` in chunks of rows, in eval mode."""
+    parts = []
+    with eval_mode(model):
+        for i in range(0, X.shape[0], _ROWS_PER_FORWARD):
+            sl = slice(i, i + _ROWS_PER_FORWARD)
+            parts.append(select(model(X[sl]), targets[sl].to(X.device), task, probs).cpu())
+    return torch.cat(parts) if parts else torch.zeros(0)
+
+
+def rowwise_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each row of ``a`` with the same row of ``b`` (flattened per row).
+
+    Pearson correlation of average ranks, which is what ``scipy.stats.spearmanr`` computes for
+    one pair, vectorised over rows. A constant row has no ranking: its rho is NaN.
+    """
+    ra = rankdata(a.reshape(a.shape[0], -1), axis=1)
+    rb = rankdata(b.reshape(b.shape[0], -1), axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    den = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (ra * rb).sum(axis=1) / np.where(den > 0, den, 1.0), np.nan)
+
+
+def subsample(n: int, k: int, seed: int) -> np.ndarray:
+    """``min(n, k)`` sorted example indices, seeded (all of them when ``k >= n``)."""
+    if k >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))

@@ -1,0 +1,262 @@
+"""Which attribution methods suit a model, and why: read off the model's modules, not its name.
+
+DeepLift is the delicate one. Captum hooks only the nonlinearities it has a rule for
+(``SUPPORTED_NON_LINEAR``); any other nonlinear module (GELU, LayerNorm, an LSTM, attention) gets
+plain gradients in silence, and one module instance called twice keeps only one reference
+activation. So DeepLift is chosen only where every module is linear or has a rule, and no
+nonlinearity runs twice per forward pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import torch
+from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
+from torch import nn
+
+from explain.errors import ExplainError
+from explain.types import MethodChoice
+from search_spaces.blocks.adapters import GlobalPool, ImageRows, Transpose, Unsqueeze
+from search_spaces.blocks.attention import (
+    FeatureTokenizer,
+    Rows,
+    SeqPool,
+    TokenEmbedding,
+)
+from search_spaces.blocks.conv import ConvBlock
+
+# Leaf modules that are affine maps in eval mode (BatchNorm uses its running statistics then).
+_LINEAR: tuple[type[nn.Module], ...] = (
+    nn.Linear,
+    nn.Conv1d,
+    nn.Conv2d,
+    nn.Conv3d,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    nn.Dropout,
+    nn.Dropout1d,
+    nn.Dropout2d,
+    nn.Identity,
+    nn.Flatten,
+    nn.Unflatten,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool1d,
+    nn.AdaptiveAvgPool2d,
+    Transpose,
+    ImageRows,
+    Unsqueeze,
+    Rows,
+    FeatureTokenizer,
+)
+# Nonlinear modules whose inside Captum cannot see: reported whole, children not listed.
+_OPAQUE: tuple[type[nn.Module], ...] = (
+    nn.RNNBase,
+    nn.MultiheadAttention,
+    nn.TransformerEncoderLayer,
+)
+
+
+def _short(name: str) -> str:
+    return name.removeprefix("features.") or "model"
+
+
+def _walk(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
+    """Named submodules, skipping the inside of opaque ones."""
+    skip: str | None = None
+    for name, mod in model.named_modules():
+        if skip is not None and name.startswith(skip + "."):
+            continue
+        skip = name if isinstance(mod, _OPAQUE) else None
+        yield name, mod
+
+
+def deeplift_blockers(model: nn.Module) -> list[str]:
+    """Modules Captum's DeepLift has no rule for, as ``"name: why"`` lines (empty: none)."""
+    out: list[str] = []
+    for name, mod in _walk(model):
+        kind = type(mod).__name__
+        if type(mod) in SUPPORTED_NON_LINEAR or isinstance(mod, _LINEAR):
+            continue
+        if isinstance(mod, (GlobalPool, SeqPool)):
+            if mod.mode == "max":  # amax is functional: no module for Captum to hook
+                out.append(f"{_short(name)}: max pooling over positions has no DeepLift rule")
+            continue
+        if isinstance(mod, _OPAQUE) or not any(True for _ in mod.children()):
+            out.append(f"{_short(name)}: {kind} has no DeepLift rule")
+    return out
+
+
+def reused_nonlinearities(model: nn.Module, example: torch.Tensor) -> list[str]:
+    """Nonlinear modules that run more than once in one forward pass of ``example``."""
+    calls: Counter[str] = Counter()
+    hooks = []
+    was_training = model.training
+    try:
+        for name, mod in model.named_modules():
+            if type(mod) in SUPPORTED_NON_LINEAR:
+                hooks.append(mod.register_forward_hook(lambda *_, n=name: calls.update([n])))
+        model.eval()
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    return [f"{_short(n)} runs {c} times per forward pass" for n, c in calls.items() if c > 1]
+
+
+def deeplift_problem(model: nn.Module, example: torch.Tensor | None = None) -> str:
+    """Why DeepLift would be wrong for ``model`` ("" when it is sound)."""
+    blockers = deeplift_blockers(model)
+    if blockers:
+        more = f" (+{len(blockers) - 3} more)" if len(blockers) > 3 else ""
+        return (
+            "; ".join(blockers[:3]) + more + "; Captum would silently fall back to gradients there"
+        )
+    if example is not None:
+        reused = reused_nonlinearities(model, example)
+        if reused:
+            return (
+                "; ".join(reused)
+                + ": DeepLift keeps one reference activation per module instance, so a reused "
+                "nonlinearity corrupts it; give each use its own module"
+            )
+    return ""
+
+
+def _example(model: nn.Module, example: torch.Tensor | None) -> torch.Tensor | None:
+    if example is not None:
+        return example[:1]
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        return None
+    p = next(model.parameters(), None)
+    dtype, device = (p.dtype, p.device) if p is not None else (torch.float32, "cpu")
+    return torch.zeros(1, *spec.input_shape, dtype=dtype, device=device)
+
+
+def last_conv_block(model: nn.Module) -> tuple[str, nn.Module] | None:
+    """The last convolutional block (Grad-CAM's layer): a ConvBlock, else a bare conv layer
+    outside token embeddings (a patch embedding is a tokenizer, not a feature extractor)."""
+    blocks = [(n, m) for n, m in model.named_modules() if isinstance(m, ConvBlock)]
+    if blocks:
+        return blocks[-1]
+    inside = {
+        n2
+        for n, m in model.named_modules()
+        if isinstance(m, TokenEmbedding)
+        for n2, _ in m.named_modules(prefix=n)
+    }
+    convs = [
+        (n, m)
+        for n, m in model.named_modules()
+        if isinstance(m, (nn.Conv1d, nn.Conv2d)) and n not in inside
+    ]
+    return convs[-1] if convs else None
+
+
+def token_embedding(model: nn.Module) -> tuple[str, TokenEmbedding] | None:
+    """The transformer's token embedding, if the model has an encoder fed by one."""
+    if not any(isinstance(m, nn.TransformerEncoderLayer) for m in model.modules()):
+        return None
+    found = [(n, m) for n, m in model.named_modules() if isinstance(m, TokenEmbedding)]
+    return found[0] if found else None
+
+
+def _is_hybrid(model: nn.Module) -> bool:
+    stages = getattr(model, "stages", ())
+    for st in stages:
+        if st.kind.startswith("embed_"):
+            return False
+        if not st.inserted:
+            return True
+    return False
+
+
+def choose_methods(
+    model: nn.Module, modality: str, example: torch.Tensor | None = None
+) -> list[MethodChoice]:
+    """Every method of :data:`explain.attribution.METHODS`, chosen or not, with the reason.
+
+    ``example`` (one input) lets the module-reuse check run on models without a ``spec``.
+    """
+    if modality not in ("tabular", "image", "sequence"):
+        raise ExplainError(
+            f"modality must be one of ['tabular', 'image', 'sequence'], got {modality!r}."
+        )
+    spec = getattr(model, "spec", None)
+    what = f"this {spec.family} model" if spec is not None else "this model"
+    ex = _example(model, example)
+    problem = deeplift_problem(model, ex)
+    dl_ok = not problem
+    if dl_ok and ex is None and any(type(m) in SUPPORTED_NON_LINEAR for m in model.modules()):
+        dl_reason = "every module has a DeepLift rule (module reuse unchecked: pass example=)"
+    elif dl_ok:
+        dl_reason = "every nonlinearity has a DeepLift rule and none is reused: exact rescale rule"
+    else:
+        dl_reason = problem
+    conv = last_conv_block(model)
+    emb = token_embedding(model)
+    approx = " (tokens are conv-stem positions: mapped to the input by nearest upsampling)"
+    hybrid = approx if emb is not None and _is_hybrid(model) else ""
+    window = {
+        "tabular": "one feature at a time",
+        "sequence": "windows of steps (all features)",
+        "image": "square patches (all channels)",
+    }[modality]
+    rows = [
+        (
+            "integrated_gradients",
+            True,
+            "reference method: complete (sums to f(x) - f(baseline)) on every differentiable "
+            "model; its convergence delta measures its own error",
+        ),
+        ("saliency", True, "one backward pass: where the output is locally sensitive"),
+        (
+            "input_x_gradient",
+            not dl_ok,
+            "DeepLift is chosen and refines it against the baseline"
+            if dl_ok
+            else "one backward pass; what DeepLift reduces to on " + what,
+        ),
+        ("deeplift", dl_ok, dl_reason),
+        (
+            "gradient_shap",
+            True,
+            "expected gradients over baselines (pass train samples as baseline for SHAP values)",
+        ),
+        ("occlusion", True, f"model-agnostic perturbation, {window}"),
+        (
+            "smoothgrad",
+            modality != "tabular",
+            "averages gradients over noisy copies of many-element inputs"
+            if modality != "tabular"
+            else "few low-dimensional features: gradient noise is not what needs smoothing",
+        ),
+        (
+            "layer_gradcam",
+            conv is not None,
+            f"last conv block {_short(conv[0])!r}, upsampled to the input"
+            if conv is not None
+            else f"{what} has no conv block",
+        ),
+        (
+            "attention",
+            emb is not None,
+            "attention rollout over the encoder layers, mapped back to input elements" + hybrid
+            if emb is not None
+            else f"{what} has no transformer encoder",
+        ),
+        (
+            "layer_integrated_gradients",
+            emb is not None,
+            f"integrated gradients on the token embedding {_short(emb[0])!r}, summed over its "
+            "width" + hybrid
+            if emb is not None
+            else f"{what} has no token embedding",
+        ),
+    ]
+    return [MethodChoice(m, c, r) for m, c, r in rows]
