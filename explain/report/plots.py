@@ -1,0 +1,249 @@
+"""Search and winner figures: pure functions from report data to Plotly figure dicts.
+
+Each figure is split as Optuna does: a small function computes the numbers (``best_so_far``,
+``pareto_mask``, ``best_by_family``) and is unit-tested; the figure builder only lays them out.
+Every user string passes through :func:`plot_text` before it reaches Plotly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from explain.report._format import plot_text, plot_texts
+from explain.report._style import COLORS, MUTED, Figure, axis, is_number, layout
+
+COSTS = (("params", "parameters"), ("flops", "FLOPs"), ("latency_ms", "latency (ms)"))
+#: Metrics where lower is better, for runs that do not record their directions.
+LOWER_IS_BETTER = frozenset(
+    {"mae", "mse", "rmse", "log_loss", "loss", "params", "flops", "latency_ms", "memory_mb"}
+)
+
+
+def maximizes(run: Mapping[str, Any]) -> bool:
+    """Whether the run's first objective is maximized (its recorded direction, else by name)."""
+    directions = run.get("directions") or []
+    if directions:
+        return directions[0] == "maximize"
+    return str(run.get("metric", "")) not in LOWER_IS_BETTER
+
+
+def best_so_far(values: Sequence[float | None], maximize: bool) -> list[float | None]:
+    """The running best of ``values``; None entries (unfinished trials) keep the previous best."""
+    out: list[float | None] = []
+    best: float | None = None
+    for v in values:
+        if is_number(v) and (best is None or (v > best if maximize else v < best)):
+            best = float(v)  # type: ignore[arg-type]
+        out.append(best)
+    return out
+
+
+def pareto_mask(metric: Sequence[float], cost: Sequence[float], maximize: bool) -> list[bool]:
+    """Which points no other point dominates (metric better or equal and cost lower or equal,
+    one of them strictly); cost is always minimized."""
+    sign = 1.0 if maximize else -1.0
+    points = [(sign * m, c) for m, c in zip(metric, cost)]
+    mask = []
+    for i, (m, c) in enumerate(points):
+        dominated = any(
+            m2 >= m and c2 <= c and (m2 > m or c2 < c)
+            for j, (m2, c2) in enumerate(points)
+            if j != i
+        )
+        mask.append(not dominated)
+    return mask
+
+
+def complete_trials(trials: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Trials that finished with a metric, by trial number."""
+    done = [t for t in trials if t.get("state") == "complete" and is_number(t.get("metric"))]
+    return sorted(done, key=trial_order)
+
+
+def trial_order(t: Mapping[str, Any]) -> float:
+    """Sort key: the trial number; trials without one go last."""
+    n = t.get("number")
+    return float(n) if is_number(n) else math.inf
+
+
+def best_by_family(trials: Sequence[Mapping[str, Any]], maximize: bool) -> list[dict[str, Any]]:
+    """The best complete trial of each family, best family first, with its trial count."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for t in complete_trials(trials):
+        groups.setdefault(str(t.get("family") or "?"), []).append(t)
+    rows = []
+    for family, members in groups.items():
+        pick = max if maximize else min
+        best = pick(members, key=lambda t: t["metric"])
+        rows.append({"family": family, "trials": len(members), **dict(best)})
+    rows.sort(key=lambda r: r["metric"], reverse=maximize)
+    return rows
+
+
+def history_figure(
+    trials: Sequence[Mapping[str, Any]], maximize: bool, metric: str, by: str = "number"
+) -> Figure | None:
+    """Each complete trial's metric and the best so far, over trial number or time (``end_s``)."""
+    done = complete_trials(trials)
+    if by == "end_s":
+        done = sorted((t for t in done if is_number(t.get("end_s"))), key=lambda t: t["end_s"])
+    if not done:
+        return None
+    x = [t.get(by) for t in done]
+    y = [t["metric"] for t in done]
+    hover = [f"trial {t.get('number')} · {plot_text(t.get('family') or '?')}" for t in done]
+    xtitle = "trial" if by == "number" else "seconds since the first trial started"
+    name = plot_text(metric)
+    return {
+        "data": [
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": x,
+                "y": y,
+                "name": "trial",
+                "text": hover,
+                "marker": {"color": MUTED, "size": 7},
+                "hovertemplate": "%{text}<br>" + name + " %{y}<extra></extra>",
+            },
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": x,
+                "y": best_so_far(y, maximize),
+                "name": "best so far",
+                "line": {"shape": "hv", "color": COLORS[0], "width": 2.5},
+            },
+        ],
+        "layout": layout(xaxis=axis(xtitle), yaxis=axis(name)),
+    }
+
+
+def _cost_trace(
+    rows: Sequence[Mapping[str, Any]], key: str, label: str, metric: str, **kw: Any
+) -> dict[str, Any]:
+    """Trials as metric against the cost ``key``, with trial and family in the hover."""
+    return {
+        "type": "scatter",
+        "x": [t[key] for t in rows],
+        "y": [t["metric"] for t in rows],
+        "text": [f"trial {t.get('number')} · {plot_text(t.get('family') or '?')}" for t in rows],
+        "hovertemplate": f"%{{text}}<br>{label} %{{x}}<br>{metric} %{{y}}<extra></extra>",
+        **kw,
+    }
+
+
+def pareto_figure(
+    trials: Sequence[Mapping[str, Any]],
+    maximize: bool,
+    metric: str,
+    winner: int | None = None,
+    study_front: Sequence[int] | None = None,
+) -> Figure | None:
+    """Metric against each cost (buttons switch params / FLOPs / latency): all trials, the
+    front of that pair (a line through its members) and the winner (a star)."""
+    done = complete_trials(trials)
+    data: list[dict[str, Any]] = []
+    buttons: list[dict[str, Any]] = []
+    name = plot_text(metric)
+    front_ids = set(study_front or [])
+    for key, label in COSTS:
+        pts = [t for t in done if is_number(t.get(key)) and t[key] > 0]
+        if not pts:
+            continue
+        mask = pareto_mask([t["metric"] for t in pts], [t[key] for t in pts], maximize)
+        front = sorted((t for t, m in zip(pts, mask) if m), key=lambda t: t[key])
+        shared = {"key": key, "label": label, "metric": name, "visible": not data}
+        study = [COLORS[1] if t.get("number") in front_ids else MUTED for t in pts]
+        data += [
+            _cost_trace(pts, mode="markers", name="trial", marker={"color": study, "size": 7},
+                        **shared),
+            _cost_trace(front, mode="lines+markers", name="Pareto front", marker={"size": 9},
+                        line={"shape": "hv", "color": COLORS[0]}, **shared),
+            _cost_trace([t for t in pts if t.get("number") == winner], mode="markers",
+                        name="winner", marker={"symbol": "star", "size": 16, "color": COLORS[3]},
+                        **shared),
+        ]  # fmt: skip
+        xs = [t[key] for t in pts]
+        # Whole decades when the costs span several; otherwise 1-2-5 steps, never 2..9 digits.
+        dtick = 1 if math.log10(max(xs) / min(xs)) >= 2 else "D2"
+        axis_update = {"xaxis.title.text": label + " (log)", "xaxis.dtick": dtick}
+        buttons.append({"label": label, "method": "update", "args": [{}, axis_update]})
+    if not data:
+        return None
+    for i, b in enumerate(buttons):  # three traces per cost: show one cost's at a time
+        b["args"][0]["visible"] = [j // 3 == i for j in range(len(data))]
+    first = buttons[0]["args"][1]
+    menu = {"type": "buttons", "direction": "right", "x": 0, "y": 1.16, "xanchor": "left",
+            "buttons": buttons, "showactive": True}  # fmt: skip
+    return {
+        "data": data,
+        "layout": layout(
+            xaxis=axis(first["xaxis.title.text"], type="log", dtick=first["xaxis.dtick"]),
+            yaxis=axis(name),
+            updatemenus=[menu] if len(buttons) > 1 else [],
+            height=380,
+            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+            margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        ),
+    }
+
+
+def importance_figure(importances: Mapping[str, float] | None, top: int = 20) -> Figure | None:
+    """Optuna's parameter importances as horizontal bars, the largest on top."""
+    items = sorted(
+        ((k, v) for k, v in (importances or {}).items() if is_number(v)),
+        key=lambda kv: kv[1],
+        reverse=True,
+    )[:top]
+    if not items:
+        return None
+    items.reverse()
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "orientation": "h",
+                "x": [v for _, v in items],
+                "y": plot_texts(k for k, _ in items),
+                "marker": {"color": COLORS[0]},
+                "hovertemplate": "%{y}: %{x:.3f}<extra></extra>",
+            }
+        ],
+        "layout": layout(
+            xaxis=axis("importance (share of the metric's variance)"),
+            yaxis=axis(type="category", automargin=True),
+            height=max(220, 26 * len(items) + 80),
+            margin={"l": 20, "r": 20, "t": 20, "b": 50},
+        ),
+    }
+
+
+def family_figure(rows: Sequence[Mapping[str, Any]], metric: str) -> Figure | None:
+    """The best metric of each family as bars, with its cost in the hover."""
+    if not rows:
+        return None
+    return {
+        "data": [
+            {
+                "type": "bar",
+                "x": plot_texts(r["family"] for r in rows),
+                "y": [r["metric"] for r in rows],
+                "texttemplate": "%{y:.4~g}",
+                "textposition": "outside",
+                "cliponaxis": False,
+                "customdata": [
+                    f"trial {r.get('number')} · {r.get('params') or '?'} params" for r in rows
+                ],
+                "marker": {"color": [COLORS[i % len(COLORS)] for i in range(len(rows))]},
+                "hovertemplate": "%{x}: %{y}<br>%{customdata}<extra></extra>",
+            }
+        ],
+        "layout": layout(
+            xaxis=axis("family", type="category", automargin=True),
+            yaxis=axis(plot_text(metric)),
+            height=280,
+        ),
+    }

@@ -1,0 +1,110 @@
+"""Render the report dict (SCHEMA.md) to one self-contained HTML file."""
+
+from __future__ import annotations
+
+import functools
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from explain.report import sections
+from explain.report._format import script_json
+from explain.report.explain_section import explanations
+from explain.report.winner_section import winner
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@functools.lru_cache(maxsize=1)
+def plotly_js() -> Markup:
+    """Plotly's full bundle, once per process (about 4.8 MB), ready to inline in a ``<script>``."""
+    from plotly.offline import get_plotlyjs
+
+    js = get_plotlyjs()
+    if "</script" in js.lower():  # would end our <script> early; never the case in a release
+        raise RuntimeError("plotly.js contains '</script'; it cannot be inlined safely.")
+    return Markup(js)
+
+
+@functools.lru_cache(maxsize=1)
+def environment() -> jinja2.Environment:
+    """The Jinja2 environment: templates shipped with the package, autoescape always on."""
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,  # every value from the data is escaped unless marked safe here
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def build_context(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the template reads, figures included (as JSON-able dicts under element ids)."""
+    if not isinstance(data, Mapping):
+        raise TypeError(
+            f"render_report needs the report dict of explain/report/SCHEMA.md, got "
+            f"{type(data).__name__}; build it with nas.report.collect(run_dir)."
+        )
+    run = data.get("run")
+    if not isinstance(run, Mapping):
+        raise ValueError(
+            "The report dict has no 'run' mapping (run.json): it is the one required key of "
+            "explain/report/SCHEMA.md; build the dict with nas.report.collect(run_dir)."
+        )
+    figs = sections.Figures()
+    study = str(run.get("study") or "")
+    return {
+        "title": str(data.get("title") or f"nas report: {study or 'run'}"),
+        "generated": str(data.get("generated") or ""),
+        "study": study or "–",
+        "ov": _section("overview", sections.overview, data),
+        "se": _section("search", sections.search, data, figs),
+        "wi": _section("winner", winner, data, figs),
+        "ex": _section("explanations", explanations, data, figs),
+        "re": _section("reproduce", sections.reproduce, data),
+        "figures": figs.figures,
+        "failed": figs.failed,
+    }
+
+
+def _section(name: str, build: Callable[..., Any], *args: Any) -> Any:
+    """One section's view model; data the section cannot read becomes a note, not a crash."""
+    try:
+        return build(*args)
+    except Exception as exc:  # one odd field must not cost the reader the other sections
+        warnings.warn(f"report: the {name} section failed: {exc!r}", RuntimeWarning, stacklevel=2)
+        return {"error": f"The {name} section could not be built from the data ({exc})."}
+
+
+def render_html(data: Mapping[str, Any]) -> str:
+    """The report as an HTML string."""
+    context = build_context(data)
+    template = environment().get_template("report.html.j2")
+    return template.render(
+        **context,
+        figures_json=script_json(context["figures"]),
+        plotly_js=plotly_js(),
+    )
+
+
+def render_report(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write the report for ``data`` (a dict per explain/report/SCHEMA.md) to ``path`` as one
+    self-contained ``.html`` file (Plotly inlined once, nothing fetched); returns the path.
+
+    A directory ``path`` gets ``report.html`` inside it. Missing pieces of ``data`` (no
+    explanations, no ROC curves, ...) are shown as short notes, not errors.
+    """
+    out = Path(path)
+    if out.is_dir():
+        out = out / "report.html"
+    html = render_html(data)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(html, encoding="utf-8")
+    tmp.replace(out)  # a reader (or a browser reload) never sees half a report
+    return out
