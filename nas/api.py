@@ -43,7 +43,9 @@ from nas.worker import (
     RUN_ATTR,
     SESSION_ATTR,
     StudyTotal,
+    counted_trials,
     heartbeat_kwargs,
+    retry_history,
     session_running,
     spawn_workers,
     stop_workers,
@@ -242,7 +244,11 @@ def search(
     finally:
         stop_workers(workers, interrupt=interrupted)  # retrain once, after every worker is done
         _leaderboard(st, list(settings.objectives), run_dir)
-    _wait_for_other_machines(st, heartbeat=bool(heartbeat_kwargs(url, heartbeat)))
+    grace = heartbeat_kwargs(url, heartbeat).get("grace_period")
+    while (_wait_for_other_machines(st, grace=grace) and n_trials is not None
+           and counted_trials(st) < n_trials):  # fmt: skip
+        # a dead worker's trial was failed and re-queued meanwhile: run its retry here
+        _optimize(st, td, settings, run_dir, n_trials, timeout, progress)
     result = SearchResult(run_dir, st, _leaderboard(st, names, run_dir), data=td)
     if finalize:
         _finalize(result, st, td, settings, top)
@@ -282,11 +288,9 @@ def _optimize(
     timeout: float | None,
     progress: bool,
 ) -> None:
-    finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
-                optuna.trial.TrialState.FAIL)  # fmt: skip
     remaining = None
     if n_trials is not None:
-        remaining = n_trials - len(st.get_trials(deepcopy=False, states=finished))
+        remaining = n_trials - counted_trials(st)
         if remaining <= 0:
             return
     callbacks: list[Any] = [
@@ -313,20 +317,31 @@ def _optimize(
     check_impossible_budget(st, settings)
 
 
-def _wait_for_other_machines(st: optuna.Study, *, heartbeat: bool) -> None:
+def _wait_for_other_machines(st: optuna.Study, *, grace: float | None) -> bool:
     """Wait for the trials that ``nas worker`` processes of other machines are still running:
     they count toward the total, and the winners are picked once, from every trial. With
-    heartbeats a dead worker's trial is failed after the grace period, so the wait ends; without
-    them a trial of another machine cannot be told from an orphan, and is not waited for."""
-    if not heartbeat:
-        return
+    heartbeats (``grace``: seconds without one before a trial counts as dead) a dead worker's
+    trial is failed, so the wait ends; without them a trial of another machine cannot be told
+    from an orphan, and is not waited for. A trial that never sent a heartbeat is waited for at
+    most twice the longest trial so far (a minute at least).
+
+    True when a dead worker's trial was failed and re-queued for a retry that is still to run.
+    """
+    if not grace:
+        return False
     pending = {t.number for t in session_running(st)}
+    done = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    longest = max(((t.datetime_complete - t.datetime_start).total_seconds() for t in done
+                   if t.datetime_complete and t.datetime_start), default=0.0)  # fmt: skip
+    deadline = time.monotonic() + grace + max(60.0, 2 * longest)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        while pending:
+        while pending and time.monotonic() < deadline:
             optuna.storages.fail_stale_trials(st)
             time.sleep(1.0)
             pending &= {t.number for t in session_running(st)}
+    waiting = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+    return any(retry_history(t) for t in waiting)
 
 
 def _leaderboard(st: optuna.Study, names: list[str], run_dir: Path) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,9 @@ def _study_data(
     if len(complete) >= 3:
         try:
             target = None if len(study.directions) == 1 else (lambda t: t.values[0])
-            imp = optuna.importance.get_param_importances(study, target=target)
+            with warnings.catch_warnings():  # PED-ANOVA warns on sparse regimes; expected here
+                warnings.simplefilter("ignore")
+                imp = optuna.importance.get_param_importances(study, target=target)
             importances = {k: float(v) for k, v in imp.items()}
         except (ValueError, RuntimeError, ZeroDivisionError):
             importances = None  # too few trials with a shared search space

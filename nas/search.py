@@ -239,13 +239,19 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
     """One dict per trial, in trial order (the rows of leaderboard.csv)."""
     rows = []
     waiting = optuna.trial.TrialState.WAITING
-    for t in study.get_trials(deepcopy=False):
+    trials = study.get_trials(deepcopy=False)
+    # Optuna's RetryFailedTrialCallback: a dead worker's trial -> the trial that re-runs it
+    retried_as = {t.system_attrs["retry_history"][-1]: t.number for t in trials
+                  if t.system_attrs.get("retry_history")}  # fmt: skip
+    for t in trials:
         if t.state == waiting:
             continue
         a = t.user_attrs
         values = t.values or []
         reason = a.get("reason")
-        if t.state == optuna.trial.TrialState.FAIL and not reason:
+        if t.state == optuna.trial.TrialState.FAIL and not reason and t.number in retried_as:
+            reason = f"worker died (no heartbeat); retried as trial {retried_as[t.number]}"
+        elif t.state == optuna.trial.TrialState.FAIL and not reason:
             reason = "failed (worker died or an unexpected error; see the Optuna log)"
         row = {
             "number": t.number, "state": status_of(t), "family": a.get("family"),

@@ -42,8 +42,20 @@ def session_running(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def counted_trials(study: optuna.Study) -> int:
-    """Trials that count toward the study's total: the finished ones, and those running now."""
-    return len(study.get_trials(deepcopy=False, states=FINISHED)) + len(session_running(study))
+    """Trials that count toward the study's total: the finished ones, and those running now.
+
+    A trial of a dead worker that Optuna's retry callback re-queued is not counted: its retry
+    takes its place, so a lost machine does not eat into the total.
+    """
+    trials = study.get_trials(deepcopy=False, states=FINISHED)
+    retried = {n for t in study.get_trials(deepcopy=False) for n in retry_history(t)}
+    return sum(t.number not in retried for t in trials) + len(session_running(study))
+
+
+def retry_history(trial: optuna.trial.FrozenTrial) -> list[int]:
+    """The earlier attempts this trial re-runs (``RetryFailedTrialCallback.retry_history``,
+    read directly: that accessor warns that it is experimental)."""
+    return list(trial.system_attrs.get("retry_history", ()))
 
 
 class StudyTotal:
@@ -194,6 +206,7 @@ __all__ = [
     "StudyTotal",
     "counted_trials",
     "heartbeat_kwargs",
+    "retry_history",
     "session_running",
     "settings_from_record",
     "spawn_workers",

@@ -190,7 +190,7 @@ def search(data: Mapping[str, Any], figs: Figures) -> dict[str, Any]:
             panel(
                 "Parameter importances",
                 "How much of the variation in the metric each "
-                "searched parameter explains (Optuna's fANOVA-style evaluator); longer bars "
+                "searched parameter explains (Optuna's default evaluator, PED-ANOVA); longer bars "
                 "matter more.",
                 figs.add("importances", lambda: plots.importance_figure(data.get("importances"))),
                 "Importances need at least a few complete trials sharing the parameters.",

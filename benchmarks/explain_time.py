@@ -1,0 +1,48 @@
+"""Reproduce the explanation-time number of BENCHMARKS.md (issue 4).
+
+    .venv/bin/python benchmarks/search_accuracy.py mnist1d      # makes runs/bench-mnist1d
+    .venv/bin/python benchmarks/explain_time.py [RUN_DIR] [THREADS]
+
+Explains 200 test samples of the run's winner with integrated gradients, one SHAP method (the
+one nas chooses for the architecture) and every quality check, as `nas explain RUN --samples
+200 --methods integrated_gradients,shap` does, and prints the wall time. Writes
+benchmarks/results/explain_time.json.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from nas.explaining import explain_run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs" / "bench-mnist1d"
+    if len(sys.argv) > 2:
+        torch.set_num_threads(int(sys.argv[2]))
+    start = time.perf_counter()
+    exp = explain_run(run_dir, samples=200, methods=["integrated_gradients", "shap"])
+    wall = time.perf_counter() - start
+    statuses = {c.name + ":" + c.method: c.status for c in exp.checks}
+    result = {
+        "command": f"nas explain {run_dir.name} --samples 200 --methods integrated_gradients,shap",
+        "run": run_dir.name, "samples": int(len(exp.X)), "methods": list(exp.attributions),
+        "wall_seconds": round(wall, 1), "threads": torch.get_num_threads(),
+        "method_seconds": {m: round(a.seconds, 2) for m, a in exp.attributions.items()},
+        "checks": statuses,
+    }  # fmt: skip
+    dest = ROOT / "benchmarks" / "results"
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "explain_time.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
