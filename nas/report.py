@@ -228,8 +228,19 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
         out.append(
             {
                 "level": "warn",
-                "text": f"Explanation checks failed: {names}. Do not read "
-                "those explanations as the model's reasoning.",
+                "text": f"Explanation checks failed: {names}. Read those "
+                "methods' attributions with care: they failed a test of faithfulness.",
+            }
+        )
+    apart = [c["method"] for c in exp.get("agreement", []) if c.get("status") == "fail"]
+    if apart:
+        out.append(
+            {
+                "level": "info",
+                "text": "Some methods disagree on what matters ("
+                + "; ".join(apart)
+                + "): disagreement says the view depends on the method, "
+                "not which one is right; prefer the methods that pass their checks.",
             }
         )
     return out
