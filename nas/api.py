@@ -245,8 +245,8 @@ def search(
         stop_workers(workers, interrupt=interrupted)  # retrain once, after every worker is done
         _leaderboard(st, list(settings.objectives), run_dir)
     grace = heartbeat_kwargs(url, heartbeat).get("grace_period")
-    while (_wait_for_other_machines(st, grace=grace) and n_trials is not None
-           and counted_trials(st) < n_trials):  # fmt: skip
+    while (_wait_for_other_machines(st, grace=grace, to_total=n_trials is not None)
+           and n_trials is not None and counted_trials(st) < n_trials):  # fmt: skip
         # a dead worker's trial was failed and re-queued meanwhile: run its retry here
         _optimize(st, td, settings, run_dir, n_trials, timeout, progress)
     result = SearchResult(run_dir, st, _leaderboard(st, names, run_dir), data=td)
@@ -317,13 +317,14 @@ def _optimize(
     check_impossible_budget(st, settings)
 
 
-def _wait_for_other_machines(st: optuna.Study, *, grace: float | None) -> bool:
+def _wait_for_other_machines(st: optuna.Study, *, grace: float | None, to_total: bool) -> bool:
     """Wait for the trials that ``nas worker`` processes of other machines are still running:
     they count toward the total, and the winners are picked once, from every trial. With
     heartbeats (``grace``: seconds without one before a trial counts as dead) a dead worker's
     trial is failed, so the wait ends; without them a trial of another machine cannot be told
     from an orphan, and is not waited for. A trial that never sent a heartbeat is waited for at
-    most twice the longest trial so far (a minute at least).
+    most twice the longest trial so far (a minute at least). With a trial total (``to_total``)
+    the trials that start meanwhile (the retry of a dead worker's trial) are waited for too.
 
     True when a dead worker's trial was failed and re-queued for a retry that is still to run.
     """
@@ -339,7 +340,8 @@ def _wait_for_other_machines(st: optuna.Study, *, grace: float | None) -> bool:
         while pending and time.monotonic() < deadline:
             optuna.storages.fail_stale_trials(st)
             time.sleep(1.0)
-            pending &= {t.number for t in session_running(st)}
+            running = {t.number for t in session_running(st)}
+            pending = running if to_total else pending & running
     waiting = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
     return any(retry_history(t) for t in waiting)
 

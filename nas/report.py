@@ -40,14 +40,29 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
         data.update(_prediction_views(best_dir, record))
         tops = sorted((run_dir / "top").glob("*/metrics.json"), key=lambda p: int(p.parent.name))
         data["top"] = [rundir.read_json(p) for p in tops] or None
-    explain_dir = run_dir / "explain"
-    if (explain_dir / "explanations.json").is_file():
-        from nas.explaining import report_view
-
-        data["explanations"] = report_view(explain_dir)
-    data["alerts"] = alerts(data)
+    data["explanations"], note = _explanations(run_dir)
+    data["alerts"] = ([note] if note else []) + alerts(data)
     data["verdict"] = verdict(data)
     return data
+
+
+def _explanations(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
+    """The stored explanations of the winner as report data, or None with an alert saying why
+    they are left out (they are of an earlier winner, or cannot be read)."""
+    from nas.explaining import explains_current_winner, report_view
+
+    explain_dir = run_dir / "explain"
+    if not (explain_dir / "explanations.json").is_file():
+        return None, None
+    retry = f"run `nas explain {run_dir}` to explain the current winner."
+    if not explains_current_winner(run_dir):
+        text = f"The explanations in {explain_dir} are of an earlier winner: not shown; {retry}"
+        return None, {"level": "warn", "text": text}
+    try:
+        return report_view(explain_dir), None
+    except (OSError, ValueError, KeyError, TypeError) as e:  # a damaged or foreign folder
+        text = f"The explanations in {explain_dir} could not be read ({e!r}); {retry}"
+        return None, {"level": "warn", "text": text}
 
 
 def _study_data(
