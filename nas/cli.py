@@ -219,7 +219,10 @@ def search(
     ] = None,
     patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience, epochs.")] = 5,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="torch threads (default: physical cores).")
+        int | None,
+        typer.Option(
+            min=1, help="torch threads per process (default 1; add processes with --jobs)."
+        ),
     ] = None,
     jobs: Annotated[
         int, typer.Option(min=1, help="Worker processes on this machine, one study.")

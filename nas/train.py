@@ -10,11 +10,9 @@ there is no per-sample DataLoader. Epochs are numbered from 1.
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -27,7 +25,6 @@ from nas.errors import DataError, NasError, ShapeError, TrainingError
 from search_spaces.spec import TrainSpec
 
 EVAL_BATCH_SIZE = 1024  # examples per forward pass when predicting (no gradients kept)
-MAX_DEFAULT_THREADS = 8  # small models stop gaining from intra-op threads well before this
 
 
 class StopTraining(Exception):
@@ -83,31 +80,21 @@ def _check_positive(name: str, value: Any) -> None:
         raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
 
 
-def _physical_cores() -> int:
-    """Physical cores among the CPUs this process may use (Linux topology; else logical CPUs)."""
-    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
-    siblings = set()
-    for cpu in usable or range(os.cpu_count() or 1):
-        path = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology/thread_siblings_list")
-        try:  # hyper-threads of one core share a sibling list
-            siblings.add(path.read_text().strip())
-        except OSError:
-            siblings.add(str(cpu))
-    return max(1, len(siblings))
-
-
 def configure_threads(n: int | None = None, *, workers: int = 1) -> int:
     """Set torch's intra-op thread count deliberately and return it; call once per process.
 
-    ``n`` wins when given. Otherwise: with several worker processes (``workers > 1``) each gets
-    one thread, because the small models of a search gain little from intra-op parallelism and
-    ``workers x threads`` beyond the core count oversubscribes the machine, which is slower
-    than one thread each. A single process gets the physical cores it may run on (hyper-threads
-    only add contention), capped at ``MAX_DEFAULT_THREADS``.
+    ``n`` wins when given. Otherwise every process gets ONE thread and parallelism comes from
+    processes (``nas search --jobs N``): the small models of a search gain at most ~2x from a
+    second intra-op thread, but lose badly whenever a core is busy with anything else, because
+    an OpenMP region waits for its slowest (preempted) thread. Measured here on 2 cores under
+    load, two epochs of the MNIST-1D CNN took 1.0 s with 1 thread and 1.0-39 s with 2, and
+    benchmarks/parallel_scaling.py measured 56 vs 10 trials/min (BENCHMARKS.md). Large
+    models on an idle machine can ask for more with ``--threads``. ``workers`` is validated and
+    kept for callers that size threads by worker count.
     """
     _check_positive("workers", workers)
     if n is None:
-        n = 1 if workers > 1 else min(_physical_cores(), MAX_DEFAULT_THREADS)
+        n = 1
     _check_positive("the thread count", n)
     torch.set_num_threads(n)
     return n
