@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from search_spaces.build import NasModel, build_model
 from search_spaces.errors import NasError, ShapeError, SpaceError, SpecError
+from search_spaces.gan import GanModel, GanSpec, GanTrainSpec, build_gan
 from search_spaces.spaces import SPACES, Space, SpaceContext, get_space
 from search_spaces.spec import SCHEMA_VERSION, ArchSpec, BlockSpec, TrainSpec
 
@@ -15,6 +16,9 @@ __all__ = [
     "SPACES",
     "ArchSpec",
     "BlockSpec",
+    "GanModel",
+    "GanSpec",
+    "GanTrainSpec",
     "NasError",
     "NasModel",
     "ShapeError",
@@ -23,6 +27,7 @@ __all__ = [
     "SpaceError",
     "SpecError",
     "TrainSpec",
+    "build_gan",
     "build_model",
     "get_space",
 ]

@@ -83,7 +83,9 @@ def _assemble(spec: ArchSpec) -> tuple[list[tuple[str, nn.Module]], tuple[Stage,
             f"head is {spec.head.kind!r} but the task is {spec.task}; use {expected_head!r}."
         )
     head_params = dict(spec.head.params)
-    if head_params.setdefault("outputs", spec.output_size) != spec.output_size:
+    if _takes_outputs(spec.head.kind) and (
+        head_params.setdefault("outputs", spec.output_size) != spec.output_size
+    ):
         raise SpecError(
             f"head outputs={head_params['outputs']!r} but the spec's output_size is "
             f"{spec.output_size}; make them equal."
@@ -119,7 +121,21 @@ def _assemble(spec: ArchSpec) -> tuple[list[tuple[str, nn.Module]], tuple[Stage,
         stages.append(Stage(sname, block.kind, False, shape, out))
         modules.append((sname, mod))
         shape = out
+    if shape.numel != spec.output_size:
+        # A head sized by its own params (a generator's gen_out.v1) must still give output_size.
+        raise ShapeError(
+            f"head {spec.head.kind} outputs {shape} ({shape.numel} values) but the spec's "
+            f"output_size is {spec.output_size}; make them equal."
+        )
     return modules, tuple(stages)
+
+
+def _takes_outputs(kind: str) -> bool:
+    """Whether a head kind is sized by an ``outputs`` param the builder fills from the spec."""
+    try:
+        return "outputs" in get_block(kind).params
+    except SpecError:
+        return True  # unknown kind: reported with its label when the head is built
 
 
 def build_model(spec: ArchSpec) -> NasModel:

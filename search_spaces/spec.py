@@ -154,9 +154,9 @@ class ArchSpec:
     task: str  # classification | regression | generation
     modality: str  # tabular | image | sequence
     input_shape: tuple[int, ...]  # one example's shape, without the batch dimension
-    output_size: int  # classes for classification, targets for regression
+    output_size: int  # classes, regression targets, or values per generated example
     blocks: tuple[BlockSpec, ...]  # the body, in order
-    head: BlockSpec  # the output layer(s): "classify.v1" or "regress.v1"
+    head: BlockSpec  # the output layer(s): "classify.v1", "regress.v1" or "gen_out.v1"
     train: TrainSpec = field(default_factory=TrainSpec)
     schema_version: int = SCHEMA_VERSION
 

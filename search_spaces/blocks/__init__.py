@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from search_spaces.blocks import adapters, attention, conv, dense, recurrent  # noqa: F401 (registers)
+from search_spaces.blocks import (  # noqa: F401 (registers)
+    adapters,
+    attention,
+    conv,
+    dense,
+    generative,
+    recurrent,
+)
 from search_spaces.blocks._base import (
     ACTIVATIONS,
     LAYOUTS,

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from search_spaces.errors import SpaceError
-from search_spaces.spaces import auto, cnn, fnn, hybrid, rnn, transformer
+from search_spaces.gan import GanSpec
+from search_spaces.spaces import auto, cnn, fnn, gan, hybrid, rnn, transformer
 from search_spaces.spaces._base import (
     HEAD_DEFAULTS,
     TRAIN_DEFAULTS,
@@ -32,6 +33,8 @@ from search_spaces.spaces._base import (
 from search_spaces.spec import ArchSpec
 
 SampleFn = Callable[[TrialLike, SpaceContext, Mapping[str, Dim]], ArchSpec]
+# A space's sampler; the "gan" space's gives a GanSpec (callers check isinstance(spec, GanSpec)).
+SpaceFn = Callable[[TrialLike, SpaceContext, Mapping[str, Dim]], ArchSpec | GanSpec]
 
 FAMILY_SAMPLERS: dict[str, SampleFn] = {
     "fnn": fnn.sample,
@@ -41,7 +44,7 @@ FAMILY_SAMPLERS: dict[str, SampleFn] = {
     "cnn_rnn": hybrid.sample_cnn_rnn,
     "cnn_transformer": hybrid.sample_cnn_transformer,
 }
-SPACES: dict[str, tuple[SampleFn, str]] = {
+SPACES: dict[str, tuple[SpaceFn, str]] = {
     "auto": (auto.sample, "the sampler chooses the family per trial, hybrids included"),
     "fnn": (fnn.sample, "stacks of dense blocks (norm, activation, dropout, residual)"),
     "cnn": (cnn.sample, "conv2d (images) / conv1d (sequences, tabular) blocks + pooling"),
@@ -49,6 +52,10 @@ SPACES: dict[str, tuple[SampleFn, str]] = {
     "transformer": (transformer.sample, "token embedding + encoder layers + CLS/mean pooling"),
     "cnn_rnn": (hybrid.sample_cnn_rnn, "conv stem feeding a recurrent block"),
     "cnn_transformer": (hybrid.sample_cnn_transformer, "conv stem feeding a transformer"),
+    "gan": (
+        gan.sample,
+        "GAN: upconv / recurrent / dense generator vs a discriminator of any family",
+    ),
 }
 
 
@@ -61,6 +68,7 @@ def default_config() -> dict[str, Dim]:
         **transformer.DEFAULTS,
         **hybrid.DEFAULTS,
         **auto.DEFAULTS,
+        **gan.DEFAULTS,
         **HEAD_DEFAULTS,
         **TRAIN_DEFAULTS,
     }
@@ -77,6 +85,7 @@ def check_config(config: Mapping[str, Dim]) -> None:
             return [d.value]
         return list(range(d.low, d.high + 1)) if isinstance(d, IntRange) else []
 
+    gan.check_config(config)
     bad = [
         (h, d) for h in values("transformer.heads") for d in values("transformer.d_model") if d % h
     ]
@@ -90,13 +99,15 @@ def check_config(config: Mapping[str, Dim]) -> None:
 
 @dataclass(frozen=True)
 class Space:
-    """A named space with its config; ``space.sample(trial, ctx)`` gives an ArchSpec."""
+    """A named space with its config; ``space.sample(trial, ctx)`` gives an ArchSpec (a GanSpec
+    for the "gan" space)."""
 
     name: str
     config: Mapping[str, Dim] = field(default_factory=default_config)
     source: str = "built-in"  # or the TOML file it came from
 
-    def sample(self, trial: TrialLike, ctx: SpaceContext) -> ArchSpec:
+    def sample(self, trial: TrialLike, ctx: SpaceContext) -> ArchSpec | GanSpec:
+        """An ArchSpec, or a GanSpec for the "gan" space."""
         return SPACES[self.name][0](trial, ctx, self.config)
 
     def to_dict(self) -> dict[str, Any]:

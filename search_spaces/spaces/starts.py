@@ -103,6 +103,8 @@ def starting_points(
     space: str, ctx: SpaceContext, config: Mapping[str, Dim], families: list[str] | None = None
 ) -> list[dict[str, Any]]:
     """Param dicts to enqueue: one per family of ``space`` (all applicable ones for auto)."""
+    if space == "gan":
+        return [_replayed(_gan_point(ctx), ctx, config)]
     points = _family_points(ctx)
     if space == "auto":
         order = [f for f in _ORDER[ctx.modality] if f in (families or [])]
@@ -122,3 +124,101 @@ def starting_points(
             kept["family"] = family
         out.append(kept)
     return out
+
+
+# --- the gan space: a DCGAN-like design per modality (hinge loss, spectral norm, projection) ---
+
+
+def _gan_point(ctx: SpaceContext) -> dict[str, Any]:
+    conv_d = {
+        "channels": 32,
+        "kernel": 3,
+        "batch_norm": False,
+        "activation": "leaky_relu",
+        "residual": False,
+        "pool": "none",
+        "separable": False,
+        "dropout": 0.0,
+    }
+    common = {
+        "gan.train.loss": "hinge",
+        "gan.train.lr_g": 2e-4,
+        "gan.train.lr_d": 2e-4,
+        "gan.train.beta1": 0.5,
+        "gan.train.beta2": 0.999,
+        "gan.train.critic_steps": 1,
+        "gan.train.batch_size": 64,
+        "gan.conditional": True,
+        "gan.latent_dim": 32,
+        "gan.label_dim": 16,
+        "gan.g.activation": "relu",
+        "gan.g.batch_norm": True,
+        "gan.g.stem_blocks": 1,
+        "gan.g.b0.units": 256,
+        "gan.g.mode": "transposed",
+        "gan.d.spectral_norm": True,
+    }
+    if ctx.modality == "tabular":
+        dense = {"norm": "none", "activation": "leaky_relu", "dropout": 0.0, "residual": False}
+        return {
+            **common,
+            "gan.g.family": "dense",
+            "gan.g.n_blocks": 2,
+            "gan.g.b1.units": 256,
+            "gan.d.family": "fnn",
+            "gan.d.fnn.n_blocks": 2,
+            "gan.d.fnn.b0.units": 256,
+            "gan.d.fnn.b1.units": 128,
+            **{f"gan.d.fnn.b{i}.{k}": v for i in range(2) for k, v in dense.items()},
+        }
+    # images: 2x2 -> 4x4 -> 8x8 (digits); sequences: 5 -> 10 -> 20 -> 40 (mnist1d)
+    image = ctx.modality == "image"
+    d_blocks = {
+        **{f"gan.d.cnn.b0.{k}": v for k, v in conv_d.items()},
+        **{f"gan.d.cnn.b1.{k}": v for k, v in conv_d.items()},
+        "gan.d.cnn.b1.channels": 64,
+        "gan.d.cnn.b1.pool": "avg",
+    }
+    if not image:
+        d_blocks.update({"gan.d.cnn.b0.kernel": 5, "gan.d.cnn.b1.kernel": 5})
+    return {**common, "gan.g.family": "upconv", "gan.g.upsamples": 2 if image else 3,
+            "gan.g.channels": 128 if image else 64, "gan.d.family": "cnn",
+            "gan.d.cnn.n_blocks": 2, **d_blocks}  # fmt: skip
+
+
+class _Replay:
+    """A trial that answers from ``point`` where the space allows the value (else the first
+    choice or the low end) and keeps the values it used: the params worth enqueueing."""
+
+    def __init__(self, point: Mapping[str, Any]):
+        self.point, self.kept = point, {}
+
+    def _take(self, name: str, ok: bool, fallback: Any) -> Any:
+        if name in self.point and ok:
+            self.kept[name] = self.point[name]
+            return self.point[name]
+        return fallback
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        v = self.point.get(name, ...)
+        ok = any(type(c) is type(v) and c == v for c in choices)
+        return self._take(name, ok, choices[0])
+
+    def suggest_int(self, name: str, low: int, high: int, **kw: Any) -> int:
+        v = self.point.get(name)
+        ok = isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
+        return self._take(name, ok, low)
+
+    def suggest_float(self, name: str, low: float, high: float, **kw: Any) -> float:
+        v = self.point.get(name)
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
+        return self._take(name, ok, low)
+
+
+def _replayed(point: dict[str, Any], ctx: SpaceContext, config: Mapping[str, Dim]) -> dict:
+    """The part of ``point`` the gan space under ``config`` really asks for and allows."""
+    from search_spaces.spaces import gan
+
+    trial = _Replay(point)
+    gan.sample(trial, ctx, config)
+    return trial.kept

@@ -136,6 +136,29 @@ BLOCK_CASES: dict[str, list[tuple[Shape, dict[str, Any]]]] = {
         (VEC, {"outputs": 3, "hidden": 5, "activation": "gelu", "dropout": 0.1}),
     ],
     "regress.v1": [(VEC, {"outputs": 1}), (VEC, {"outputs": 2, "hidden": 4})],
+    "to_grid.v1": [
+        (VEC, {"channels": 3, "height": 2, "width": 3}),
+        (VEC, {"channels": 4, "height": 5, "batch_norm": False, "activation": "leaky_relu"}),
+    ],
+    "upconv1d.v1": [
+        (SIG, {"channels": 4}),
+        (SIG, {"channels": 2, "mode": "upsample", "batch_norm": False, "activation": "tanh"}),
+    ],
+    "upconv2d.v1": [
+        (IMG, {"channels": 4}),
+        (IMG, {"channels": 3, "mode": "upsample", "batch_norm": False}),
+    ],
+    "gen_out.v1": [
+        (IMG, {"shape": [1, 8, 6], "activation": "sigmoid"}),  # conv to the data's channels
+        (Shape("grid2d", (3, 4, 4)), {"shape": [1, 6, 6]}),  # ... resized to its size
+        (SIG, {"shape": [10, 2], "activation": "tanh"}),  # conv1d, then channels -> steps
+        (SIG, {"shape": [7, 1]}),
+        (SEQ, {"shape": [7, 2]}),  # a linear per step
+        (SEQ, {"shape": [4, 2]}),
+        (VEC, {"shape": [1, 3, 3], "activation": "sigmoid"}),  # linear + reshape
+        (VEC, {"shape": [5]}),
+        (IMG, {"shape": [4, 2]}),
+    ],
 }
 
 CASES = [
