@@ -204,6 +204,9 @@ def explain_model(
         else:
             a = attribute(model, X, m, targets=targets, modality=data.modality, task=data.task)
         attrs[a.method if m == SHAP else m] = a
+        if m == SHAP:  # the explainer is picked per model: say which, and why, beside the rest
+            why = a.note.removeprefix("auto: ") or "SHAP values"
+            choices = [*choices, MethodChoice(a.method, True, why)]
     quality: list[Check] = []
     if checks:
         fns = {m: _explain_fn(m, data, attrs[m]) for m in attrs}
@@ -271,7 +274,9 @@ def report_view(exp: Explanations, max_local: int = 4) -> dict[str, Any]:
 
     glob = {}
     for m, g in views.items():
+        # Regression has no classes: its one "class" would be the output index, not a label.
         per = {label(c): _r(v) for c, v in g["per_class"].items() if g["counts"].get(c)}
+        per = per if exp.task == "classification" else {}
         glob[m] = {"overall": _r(g["overall"]), "per_class": per, "unit": g["unit"]}
     local = []
     for category, rows in exp.samples.items():

@@ -17,7 +17,7 @@ from explain.report._style import COLORS, MUTED, Figure, axis, is_number, layout
 COSTS = (("params", "parameters"), ("flops", "FLOPs"), ("latency_ms", "latency (ms)"))
 #: Metrics where lower is better, for runs that do not record their directions.
 LOWER_IS_BETTER = frozenset(
-    {"mae", "mse", "rmse", "log_loss", "loss", "params", "flops", "latency_ms", "memory_mb"}
+    {"mae", "mse", "rmse", "log_loss", "loss", "params", "flops", "latency_ms", "memory_mb", "fcd"}
 )
 
 

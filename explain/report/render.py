@@ -15,6 +15,7 @@ from markupsafe import Markup
 from explain.report import sections
 from explain.report._format import script_json
 from explain.report.explain_section import explanations
+from explain.report.gan_section import gan
 from explain.report.winner_section import winner
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -66,6 +67,7 @@ def build_context(data: Mapping[str, Any]) -> dict[str, Any]:
         "se": _section("search", sections.search, data, figs),
         "wi": _section("winner", winner, data, figs),
         "ex": _section("explanations", explanations, data, figs),
+        "ga": _section("GAN", gan, data, figs),
         "re": _section("reproduce", sections.reproduce, data),
         "figures": figs.figures,
         "failed": figs.failed,

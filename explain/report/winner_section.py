@@ -17,6 +17,7 @@ def winner(data: Mapping[str, Any], figs: Figures) -> dict[str, Any]:
     metric = str(run.get("metric") or "metric")
     test = mapping(best, "test")
     regression = (run.get("task") or info.get("task")) == "regression"
+    is_gan = isinstance(data.get("gan"), Mapping)  # scored in the GAN section: no ROC here
     stages = [s for s in data.get("stages") or [] if isinstance(s, Mapping)]
     retrain = mapping(best, "retrain")
     curves = figs.add(
@@ -34,6 +35,8 @@ def winner(data: Mapping[str, Any], figs: Figures) -> dict[str, Any]:
             "No learning curve was recorded.",
         )
     ]
+    if is_gan:
+        panels[0]["note"] = "A GAN's training curves are in the GAN section."
     if regression:
         res = mapping(data, "residuals")
         panels[0]["wide"] = True  # the residual plot needs the width: curves get it too
@@ -54,7 +57,7 @@ def winner(data: Mapping[str, Any], figs: Figures) -> dict[str, Any]:
                 wide=True,
             )
         )
-    else:
+    elif not is_gan:
         classes = list(info.get("class_names") or [])
         panels += [
             panel(
@@ -98,7 +101,7 @@ def winner(data: Mapping[str, Any], figs: Figures) -> dict[str, Any]:
         "summary": best.get("summary"),
         "panels": panels,
         "per_class": per_class,
-        "regression": regression,
+        "regression": regression or is_gan,
         "retrain": [
             ("epochs", fmt_num(retrain.get("epochs"))),
             ("time", fmt_seconds(retrain.get("seconds"))),
