@@ -17,7 +17,7 @@ conditional accuracy, all in the feature space of a :class:`FeatureClassifier` o
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import warnings
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -45,7 +45,9 @@ def _as_numpy(feats: Features, name: str) -> np.ndarray:
 
 
 def _sqrtm(a: np.ndarray) -> np.ndarray:
-    out = linalg.sqrtm(a)
+    with warnings.catch_warnings():  # singular products (dead ReLU features) are handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        out = linalg.sqrtm(a)
     return out[0] if isinstance(out, tuple) else out  # scipy < 1.16 may return (sqrtm, error)
 
 
@@ -242,7 +244,7 @@ def make_scorer(
     classifier: FeatureClassifier | None = None,
     seed: int = 0,
     n: int | None = None,
-) -> Callable[[nn.Module], GanScores]:
+) -> GanScorer:
     """A :class:`GanScorer` on ``data``'s ``split`` with the (cached) feature classifier."""
     if split not in ("train", "val", "test"):
         raise NasError(f"split must be 'train', 'val' or 'test', got {split!r}.")

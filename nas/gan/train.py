@@ -20,20 +20,24 @@ import torch
 from torch import nn
 
 from nas.data.taskdata import TaskData
-from nas.errors import DataError, NasError, ShapeError, TrainingError
+from nas.errors import NasError, TrainingError
 from nas.gan import losses
 from nas.gan.health import (
     GanChecks,
     HealthMonitor,
     diverged,
     finite_weights,
-    mean_pairwise_distance,
+)
+from nas.gan.model import (
+    check_model,
+    check_train_spec,
+    discriminator_params,
+    generator_params,
 )
 from nas.gan.score import GanScores
 from nas.train import Callback, StopTraining, steps_per_epoch
 
 Scorer = Callable[[nn.Module], "GanScores | float"]
-_HINT = "lower the learning rates (lr_g, lr_d) or try the wgan_gp or hinge loss"
 
 
 @dataclass
@@ -52,64 +56,6 @@ class GanTrainResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy."""
         return asdict(self)
-
-
-def _params_by_prefix(model: nn.Module, prefixes: tuple[str, ...], side: str) -> list:
-    params = [
-        p for name, p in model.named_parameters() if name.startswith(prefixes) and p.requires_grad
-    ]
-    if not params:
-        raise NasError(
-            f"The model has no trainable {side} parameters (names starting with "
-            f"{' or '.join(prefixes)}); a GAN model needs .generator and .discriminator."
-        )
-    return params
-
-
-def generator_params(model: nn.Module) -> list[nn.Parameter]:
-    """Parameters named ``generator.*`` or ``label_embed_g.*``."""
-    return _params_by_prefix(model, ("generator.", "label_embed_g."), "generator")
-
-
-def discriminator_params(model: nn.Module) -> list[nn.Parameter]:
-    """Parameters named ``discriminator.*`` or ``label_embed_d.*``."""
-    return _params_by_prefix(model, ("discriminator.", "label_embed_d."), "discriminator")
-
-
-def _check_train(train: Any) -> None:
-    loss = getattr(train, "loss", None)
-    if loss not in losses.LOSSES:
-        raise NasError(f"GAN loss must be one of {', '.join(losses.LOSSES)}, got {loss!r}.")
-    for name in ("lr_g", "lr_d"):
-        value = getattr(train, name)
-        if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
-            raise NasError(f"{name} must be a positive number, got {value!r}.")
-    for name in ("beta1", "beta2"):
-        if not 0.0 <= getattr(train, name) < 1.0:
-            raise NasError(f"{name} must be in [0, 1), got {getattr(train, name)!r}.")
-    for name in ("critic_steps", "batch_size"):
-        value = getattr(train, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
-    if train.loss == "wgan_gp" and not train.gp_weight >= 0:
-        raise NasError(f"gp_weight must be >= 0, got {train.gp_weight!r}.")
-
-
-def _check_model(model: nn.Module, data: TaskData) -> None:
-    if tuple(model.data_shape) != tuple(data.input_shape):
-        raise ShapeError(
-            f"The GAN generates samples of shape {tuple(model.data_shape)} but dataset "
-            f"{data.name!r} has inputs of shape {tuple(data.input_shape)}; build the model for it."
-        )
-    if len(data.train) < 2:
-        raise DataError(f"Dataset {data.name!r} has {len(data.train)} training examples.")
-    if model.conditional and (
-        data.train.y.dtype != torch.int64 or int(data.train.y.max()) >= model.n_classes
-    ):
-        raise DataError(
-            f"A conditional GAN needs class labels below n_classes={model.n_classes}; dataset "
-            f"{data.name!r} has {data.task} targets of dtype {data.train.y.dtype}."
-        )
 
 
 def _score_value(result: GanScores | float) -> tuple[float, dict[str, Any]]:
@@ -144,10 +90,16 @@ def train_gan(
     and labels (the global RNG is restored afterwards). The rules of :mod:`nas.gan.health`
     (``checks=None`` turns off the epoch-level ones) raise :class:`TrainingError` with the
     reason; its ``history`` attribute holds the epochs run so far.
+
+    Each epoch's logs (and history row): ``epoch``, ``d_loss``, ``g_loss``, ``d_accuracy``
+    (share of real and generated samples the discriminator gets right), ``diversity`` (relative
+    to the real data, see :mod:`nas.gan.health`), ``score`` (None on unscored epochs) and, from a
+    GanScorer, ``precision``, ``recall``, ``cond_accuracy``; then ``seconds``. Callbacks also
+    get ``steps`` (optimizer steps so far, both players).
     """
     train = model.spec.train if train is None else train
-    _check_train(train)
-    _check_model(model, data)
+    check_train_spec(train)
+    check_model(model, data)
     for name, value in (("epochs", epochs), ("score_every", score_every)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
@@ -213,13 +165,16 @@ def _fit(
         y = torch.multinomial(freq, m, replacement=True, generator=gen).to(dev) if cond else None
         return z, y
 
-    checks = checks or GanChecks(collapse_fraction=-1.0, d_win_accuracy=math.inf)
+    checks = checks or HealthMonitor.disabled()
+    limit = checks.max_abs_loss
+    hint = f"lower the learning rates (lr_g={train.lr_g:g}, lr_d={train.lr_d:g})"
     n_div = min(checks.diversity_samples, n)
     div_gen = torch.Generator().manual_seed((gen.initial_seed() + 1) % 2**63)
     fixed_z = torch.randn(n_div, latent, generator=div_gen).to(dev)
     fixed_y = (torch.arange(n_div) % model.n_classes).to(dev) if cond else None
     real_idx = torch.randperm(n, generator=div_gen)[:n_div]
-    monitor = HealthMonitor(checks, train.loss, mean_pairwise_distance(data.train.X[real_idx]))
+    real_y = data.train.y[real_idx].long() if cond else None
+    monitor = HealthMonitor(checks, train.loss, data.train.X[real_idx], real_y)
     best: dict[str, Any] = {"score": math.inf, "epoch": None, "state": None}
     steps_d = steps_g = 0
     stop_reason = "completed"
@@ -248,9 +203,9 @@ def _fit(
                 )
                 loss_d = loss_d + train.gp_weight * penalty
             value = float(loss_d.detach())  # one sync per step buys a precise divergence report
-            if not math.isfinite(value):
+            if not abs(value) <= limit:  # also catches NaN
                 where = f"at epoch {epoch} step {b + 1} (discriminator step {steps_d + 1})"
-                raise diverged("discriminator loss", value, where, _HINT)
+                raise diverged("discriminator loss", value, where, hint)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
@@ -264,9 +219,9 @@ def _fit(
                     train.loss, model.discriminate(model.generate(z, y_fake), y_fake)
                 )
                 value = float(loss_g.detach())
-                if not math.isfinite(value):
+                if not abs(value) <= limit:
                     where = f"at epoch {epoch} step {b + 1} (generator step {steps_g + 1})"
-                    raise diverged("generator loss", value, where, _HINT)
+                    raise diverged("generator loss", value, where, hint)
                 opt_g.zero_grad(set_to_none=True)
                 loss_g.backward()
                 opt_g.step()
@@ -274,10 +229,10 @@ def _fit(
                 g_in_epoch += 1
                 sums[2] += value
         if not finite_weights(g_params + d_params):
-            raise diverged("model's weights", "non-finite", f"after epoch {epoch}", _HINT)
+            raise diverged("model's weights", "non-finite", f"after epoch {epoch}", hint)
         model.eval()
         with torch.no_grad():
-            diversity = monitor.diversity_ratio(model.generate(fixed_z, fixed_y))
+            diversity = monitor.diversity_ratio(model.generate(fixed_z, fixed_y), fixed_y)
         row: dict[str, Any] = {
             "epoch": epoch,
             "d_loss": float(sums[0]) / spe,
