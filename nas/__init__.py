@@ -10,6 +10,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+# The module nas/report.py shares its name with the function nas.report: import the module
+# first, so that the function is bound last and a later `from nas.report import ...` (the API
+# does one per report) never replaces it with the module.
+from nas import report as _report_module  # noqa: E402, F401
 from nas.api import (  # noqa: E402
     SearchResult,
     explain,

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from explain.report._format import plot_text, plot_texts
+from explain.report._format import fmt_si, plot_text, plot_texts
 from explain.report._style import COLORS, MUTED, Figure, axis, is_number, layout
 
 COSTS = (("params", "parameters"), ("flops", "FLOPs"), ("latency_ms", "latency (ms)"))
@@ -166,10 +166,9 @@ def pareto_figure(
                         name="winner", marker={"symbol": "star", "size": 16, "color": COLORS[3]},
                         **shared),
         ]  # fmt: skip
-        xs = [t[key] for t in pts]
-        # Whole decades when the costs span several; otherwise 1-2-5 steps, never 2..9 digits.
-        dtick = 1 if math.log10(max(xs) / min(xs)) >= 2 else "D2"
-        axis_update = {"xaxis.title.text": label + " (log)", "xaxis.dtick": dtick}
+        vals, texts = log_ticks([t[key] for t in pts])
+        axis_update = {"xaxis.title.text": label + " (log)", "xaxis.tickvals": vals,
+                       "xaxis.ticktext": texts}  # fmt: skip
         buttons.append({"label": label, "method": "update", "args": [{}, axis_update]})
     if not data:
         return None
@@ -181,7 +180,12 @@ def pareto_figure(
     return {
         "data": data,
         "layout": layout(
-            xaxis=axis(first["xaxis.title.text"], type="log", dtick=first["xaxis.dtick"]),
+            xaxis=axis(
+                first["xaxis.title.text"],
+                type="log",
+                tickvals=first["xaxis.tickvals"],
+                ticktext=first["xaxis.ticktext"],
+            ),
             yaxis=axis(name),
             updatemenus=[menu] if len(buttons) > 1 else [],
             height=380,
@@ -189,6 +193,25 @@ def pareto_figure(
             margin={"l": 60, "r": 20, "t": 60, "b": 50},
         ),
     }
+
+
+def log_ticks(values: Sequence[float]) -> tuple[list[float], list[str]]:
+    """Ticks of a log axis over ``values`` (all > 0), each labelled in full ("20 k"): whole
+    decades when the values span two or more, else 1-2-5 steps, else every digit. Plotly's own
+    "D2" ticks label 20 k and 50 k as a bare "2" and "5", which says nothing of the scale when
+    no decade is in view."""
+    lo, hi = min(values), max(values)
+    decades = range(math.floor(math.log10(lo)), math.floor(math.log10(hi)) + 2)
+    for steps in ((1,), (1, 2, 5), tuple(range(1, 10))):
+        ticks = [m * 10.0**e for e in decades for m in steps]
+        inside = [t for t in ticks if lo <= t <= hi]
+        if (steps != (1,) or math.log10(hi / lo) >= 2) and len(inside) >= 2:
+            break
+    # one tick beyond each end too: Plotly pads the range, and hides the ticks outside it
+    below = [t for t in ticks if t < lo][-1:]
+    above = [t for t in ticks if t > hi][:1]
+    vals = below + inside + above
+    return [float(f"{v:.6g}") for v in vals], [fmt_si(float(f"{v:.6g}")) for v in vals]
 
 
 def importance_figure(importances: Mapping[str, float] | None, top: int = 20) -> Figure | None:
