@@ -32,8 +32,15 @@ def explain_run(
     methods: Sequence[str] | None = None,
     checks: bool = True,
     seed: int = 0,
+    threads: int | None = None,
 ) -> Explanations:
-    """Explain the winner of ``run_dir`` on ``samples`` test examples; save to ``explain/``."""
+    """Explain the winner of ``run_dir`` on ``samples`` test examples; save to ``explain/``.
+
+    Sets torch's thread count like the search does (``threads``, default one per process:
+    see :func:`nas.train.configure_threads`)."""
+    from nas.train import configure_threads
+
+    configure_threads(threads)
     run_dir = Path(run_dir)
     record = rundir.read_json(run_dir / "run.json")
     if not (run_dir / "best" / "spec.json").is_file():
