@@ -34,7 +34,7 @@ class SearchProgress:
         self.start = time.monotonic()
         # n_trials is what this call runs; the bar shows the study's total, so that a resumed
         # search starts at the trials already finished instead of overflowing its total.
-        self.done_before = sum(status_of(t) != "running" for t in study.get_trials(deepcopy=False))
+        self.done_before = _finished(study)
         total = self.done_before + n_trials if n_trials is not None else int(timeout or 0)
         self.by_time = n_trials is None
         self.progress = Progress(
@@ -64,8 +64,8 @@ class SearchProgress:
             self.progress.update(
                 self.task, completed=min(time.monotonic() - self.start, self.timeout or 0)
             )
-        else:
-            self.progress.advance(self.task)
+        else:  # from the study, so trials of other workers (--jobs) count too
+            self.progress.update(self.task, completed=_finished(study))
         self.live.update(self._render())
 
     def _render(self) -> Group:
@@ -78,6 +78,11 @@ class SearchProgress:
             ("failed ", "red"), str(counts["failed"]),
         )  # fmt: skip
         return Group(self.progress, line, Text(best_line(self.study, self.metric)))
+
+
+def _finished(study: optuna.Study) -> int:
+    """Trials that ended (complete, pruned, over budget, failed): not queued, not running."""
+    return sum(status_of(t) not in ("running", "queued") for t in study.get_trials(deepcopy=False))
 
 
 def best_line(study: optuna.Study, metric: str) -> str:
