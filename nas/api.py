@@ -27,10 +27,10 @@ from nas.data import TaskData, load_data
 from nas.errors import NasError
 from nas.metrics import check_metric, default_metric
 from nas.search import (
-    Objective,
     SearchSettings,
     check_impossible_budget,
     leaderboard_rows,
+    make_objective,
     make_stop_on_impossible,
     pick_winners,
     retrain_and_test,
@@ -51,6 +51,7 @@ from nas.worker import (
     stop_workers,
 )
 from search_spaces import ArchSpec, NasModel, Space, SpaceContext, get_space
+from search_spaces.gan import GanModel, GanSpec
 from search_spaces.spaces import starting_points
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
@@ -63,8 +64,8 @@ class SearchResult:
     run_dir: Path
     study: optuna.Study
     leaderboard: pd.DataFrame  # one row per trial, as in leaderboard.csv
-    spec: ArchSpec | None = None  # the winner (None if no trial completed)
-    model: NasModel | None = None  # retrained on train + val
+    spec: ArchSpec | GanSpec | None = None  # the winner (None if no trial completed)
+    model: NasModel | GanModel | None = None  # retrained (a GAN: to its best epoch)
     metrics: dict[str, Any] = field(default_factory=dict)  # best/metrics.json
     cost: Cost | None = None
     pareto: list[dict[str, Any]] = field(default_factory=list)  # metrics.json of each top model
@@ -177,9 +178,16 @@ def search(
     if timeout is not None and not timeout > 0:
         raise NasError(f"timeout must be > 0 seconds, got {timeout!r}.")
     td = load_data(dataset=dataset, data=data, target=target, task=task, seed=seed, drop=drop)
-    metric = check_metric(metric or default_metric(td.task), td.task)
-    names, directions = parse_objectives(objectives, metric)
-    metric = names[0] if check_metric(names[0], td.task) else metric
+    is_gan = sp.name == "gan"
+    if is_gan:  # scored by FCD (lower is better), the first objective; costs of the generator
+        from nas.gan.search import check_gan_data, gan_objectives
+
+        check_gan_data(td)
+        metric, names, directions = gan_objectives(objectives, metric)
+    else:
+        metric = check_metric(metric or default_metric(td.task), td.task)
+        names, directions = parse_objectives(objectives, metric)
+        metric = names[0] if check_metric(names[0], td.task) else metric
     settings = SearchSettings(
         space=sp,
         metric=metric,
@@ -209,8 +217,17 @@ def search(
         "command": redact(command or " ".join(sys.argv)), "versions": _versions(),
         "data_info": td.describe(),
     }  # fmt: skip
+    classifier = None
+    if is_gan:  # the scorer's classifier: trained once, kept in RUN/scorer/ for workers
+        from nas.gan.search import scorer_path
+
+        record["scorer"] = str(scorer_path(run_dir).resolve())
     _check_resume(run_dir / "run.json", record)
     rundir.write_json(run_dir / "run.json", record)
+    if is_gan:
+        from nas.gan.search import search_classifier
+
+        classifier = search_classifier(td, seed, scorer_path(run_dir))
 
     configure_threads(threads, workers=jobs)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -237,7 +254,7 @@ def search(
     )
     interrupted = False
     try:
-        _optimize(st, td, settings, run_dir, n_trials, timeout, progress)
+        _optimize(st, td, settings, run_dir, n_trials, timeout, progress, classifier)
     except KeyboardInterrupt:
         interrupted = True
         raise
@@ -248,10 +265,10 @@ def search(
     while (_wait_for_other_machines(st, grace=grace, to_total=n_trials is not None)
            and n_trials is not None and counted_trials(st) < n_trials):  # fmt: skip
         # a dead worker's trial was failed and re-queued meanwhile: run its retry here
-        _optimize(st, td, settings, run_dir, n_trials, timeout, progress)
+        _optimize(st, td, settings, run_dir, n_trials, timeout, progress, classifier)
     result = SearchResult(run_dir, st, _leaderboard(st, names, run_dir), data=td)
     if finalize:
-        _finalize(result, st, td, settings, top)
+        _finalize(result, st, td, settings, top, classifier)
         _explain_and_report(result, explain, report, explain_samples, reports_dir)
     return result
 
@@ -264,7 +281,15 @@ def _explain_and_report(
     reports_dir: str | PathLike[str] | None,
 ) -> None:
     """Explain the winner, then write the report; a failure here never loses the search."""
-    if explain and result.model is not None:
+    is_gan = result.metrics.get("family") == "gan"
+    if explain and result.model is not None and is_gan:  # GAN views, not classifier ones
+        from nas.gan.search import explain_gan_run
+
+        try:
+            explain_gan_run(result.run_dir, result.model, result.data, result.metrics["trial"])
+        except (NasError, RuntimeError, ValueError, TypeError, KeyError) as e:
+            result.warnings.append(f"GAN explanations failed ({e!r}); the report omits them.")
+    elif explain and result.model is not None:
         from nas.explaining import explain_run
 
         try:
@@ -287,6 +312,7 @@ def _optimize(
     n_trials: int | None,
     timeout: float | None,
     progress: bool,
+    classifier: Any = None,
 ) -> None:
     remaining = None
     if n_trials is not None:
@@ -299,7 +325,7 @@ def _optimize(
     ]
     if n_trials is not None:  # the study's total, shared by every worker on this storage
         callbacks.append(StudyTotal(n_trials))
-    objective = Objective(td, settings)
+    objective = make_objective(td, settings, classifier)
 
     def run(cbs: list[Any]) -> None:
         st.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=cbs, catch=CATCH)
@@ -355,7 +381,12 @@ def _leaderboard(st: optuna.Study, names: list[str], run_dir: Path) -> pd.DataFr
 
 
 def _finalize(
-    result: SearchResult, st: optuna.Study, td: TaskData, settings: SearchSettings, top: int
+    result: SearchResult,
+    st: optuna.Study,
+    td: TaskData,
+    settings: SearchSettings,
+    top: int,
+    classifier: Any = None,
 ) -> None:
     winners = pick_winners(st, top)
     if not winners:
@@ -372,18 +403,26 @@ def _finalize(
     if top_dir.exists():
         shutil.rmtree(top_dir)
     for rank, trial in enumerate(winners, start=1):
-        final = retrain_and_test(td, trial, settings, rank=rank)
+        grid = None
+        if classifier is not None:  # a GAN search: retrain to the best epoch, score on test
+            from nas.gan.search import retrain_and_score
+
+            final, grid = retrain_and_score(td, trial, settings, classifier, rank=rank)
+        else:
+            final = retrain_and_test(td, trial, settings, rank=rank)
         final.metrics["data"] = td.name
+        folders = ([result.run_dir / "best"] if rank == 1 else []) + (
+            [top_dir / str(rank)] if len(winners) > 1 else []
+        )
+        for folder in folders:
+            rundir.save_model_dir(folder, final.spec, final.model, final.metrics, final.predictions)
+            if grid is not None:
+                from nas.gan.search import save_samples
+
+                save_samples(folder, grid)
         if rank == 1:
-            rundir.save_model_dir(
-                result.run_dir / "best", final.spec, final.model, final.metrics, final.predictions
-            )
             result.spec, result.model, result.cost = final.spec, final.model, final.cost
             result.metrics = final.metrics
-        if len(winners) > 1:
-            rundir.save_model_dir(
-                top_dir / str(rank), final.spec, final.model, final.metrics, final.predictions
-            )
         result.pareto.append(final.metrics)
     rundir.write_json(result.run_dir / "summary.json", {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "counts": result.counts,
@@ -458,10 +497,20 @@ def explain(
     """Explain a run's winner (a run directory or a SearchResult) on ``samples`` test examples
     with the methods valid for its architecture (``methods`` to choose; ``["all"]`` for every
     one), SHAP values, and every quality check. Stored in ``RUN/explain/``; returns the
-    :class:`explain.explanations.Explanations`."""
+    :class:`explain.explanations.Explanations` (for a GAN run: the path of
+    ``RUN/explain/gan.json``, its generated-vs-real, latent and discriminator views)."""
     from nas.explaining import explain_run
 
     run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
+    metrics = run_dir / "best" / "metrics.json"
+    if metrics.is_file() and rundir.read_json(metrics).get("family") == "gan":
+        from nas.gan.search import explain_gan_run  # a GAN: its own views, a Path back
+
+        done = load_run(run_dir, load_data_too=True)
+        path = explain_gan_run(run_dir, done.model, done.data, done.metrics["trial"])
+        if path is None:
+            raise NasError("GAN explanations need explain.gan, which this nas lacks; upgrade.")
+        return path
     return explain_run(run_dir, samples=samples, methods=methods, checks=checks)
 
 
@@ -479,8 +528,9 @@ def report(
     return write_report(run_dir, path, storage=storage, copy_to=copy_to)
 
 
-def load_model(path: str | PathLike[str]) -> NasModel:
-    """The trained winner of a run directory (or a model folder), rebuilt from its spec."""
+def load_model(path: str | PathLike[str]) -> NasModel | GanModel:
+    """The trained winner of a run directory (or a model folder), rebuilt from its spec (a
+    GanModel for a GAN run)."""
     return rundir.load_model(Path(path))
 
 

@@ -171,7 +171,7 @@ def search(
     space: Annotated[
         str,
         typer.Option(
-            help="auto, fnn, cnn, rnn, transformer, cnn_rnn, cnn_transformer, or a .toml file."
+            help="auto, fnn, cnn, rnn, transformer, cnn_rnn, cnn_transformer, gan, or a .toml file."
         ),
     ] = "auto",
     trials: Annotated[
@@ -187,7 +187,10 @@ def search(
     epochs: Annotated[int, typer.Option(min=1, help="The most epochs a trial may train.")] = 20,
     metric: Annotated[
         str | None,
-        typer.Option(help="Validation metric to optimise (accuracy, f1, roc_auc, rmse, r2, ...)."),
+        typer.Option(
+            help="Validation metric to optimise (accuracy, f1, roc_auc, rmse, r2, ...; "
+            "fcd for gan)."
+        ),
     ] = None,
     objectives: Annotated[
         str | None,
@@ -285,7 +288,8 @@ def render_result(result: Any) -> None:
     if len(done):
         asc = result.study.directions[0].name == "MINIMIZE"
         table = Table(title="top trials (validation)")
-        for col in ("trial", "family", "val metric", "params", "MFLOPs", "latency ms", "s"):
+        metric = getattr(result, "metrics", {}).get("metric") or "metric"
+        for col in ("trial", "family", f"val {metric}", "params", "MFLOPs", "latency ms", "s"):
             table.add_column(col, justify="right")
         for _, r in done.sort_values("metric", ascending=asc).head(5).iterrows():
             table.add_row(
@@ -306,8 +310,9 @@ def render_result(result: Any) -> None:
         out.print(f"[bold]winner[/] (trial {result.metrics['trial']}): {result.spec.summary()}")
         out.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
         c = result.cost
+        part = " (generator)" if result.metrics.get("family") == "gan" else ""
         out.print(
-            f"cost: {c.params:,} params, {c.flops / 1e6:.3f} MFLOPs, "
+            f"cost{part}: {c.params:,} params, {c.flops / 1e6:.3f} MFLOPs, "
             f"{c.latency_ms:.3f} ms (batch 1), {c.memory_mb:.2f} MiB"
         )
     for w in getattr(result, "warnings", []):
@@ -315,8 +320,9 @@ def render_result(result: Any) -> None:
     if getattr(result, "report_path", None) is not None:
         out.print(f"report: {result.report_path}")
     d = result.run_dir
+    extra = ", samples.npz" if result.metrics.get("family") == "gan" else ""
     out.print(
-        f"artifacts: {d}/leaderboard.csv, {d}/best/ (spec.json, model.pt, metrics.json), "
+        f"artifacts: {d}/leaderboard.csv, {d}/best/ (spec.json, model.pt, metrics.json{extra}), "
         f"{d}/study.db"
     )
 
@@ -339,6 +345,9 @@ def explain(
 
     wanted = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
     exp = nas.explain(run_dir, samples=samples, methods=wanted)
+    if isinstance(exp, Path):  # a GAN run: generated-vs-real, latent and discriminator views
+        out.print(f"GAN explanations stored in {exp}")
+        return
     table = Table(title=f"explanations of {len(exp.X)} test examples ({exp.seconds:.1f} s)")
     for col in ("check", "method", "value", "threshold", "verdict"):
         table.add_column(col)
@@ -432,6 +441,15 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
             "test: "
             + ", ".join(f"{k} {v:.4f}" for k, v in best["test"].items() if isinstance(v, float))
         )
+        if best.get("family") == "gan":
+            t, clf = best["test"], best.get("classifier") or {}
+            out.print(
+                f"GAN: test FCD {t.get('fcd', float('nan')):.4g} (real-data floor "
+                f"{t.get('real_fcd', float('nan')):.4g}, two halves "
+                f"{t.get('halves_fcd', float('nan')):.4g}, uniform noise "
+                f"{t.get('noise_fcd', float('nan')):.4g}); scorer classifier test accuracy "
+                f"{clf.get('test_accuracy') or float('nan'):.4f}"
+            )
     else:
         out.print("no winner yet: run the same `nas search` command to finish the search.")
 

@@ -11,6 +11,7 @@ import optuna
 from nas.cost import measure_cost
 from nas.data import load_data
 from search_spaces import SPACES, SpaceContext, build_model, get_space
+from search_spaces.gan import GanSpec, build_gan
 
 
 def space_list() -> list[tuple[str, str]]:
@@ -42,11 +43,15 @@ def sample_architectures(
     for _ in range(n):
         trial = study.ask()
         spec = sp.sample(trial, ctx)
-        cost = measure_cost(build_model(spec), ctx.input_shape, warmup=2, repeats=5)
+        if isinstance(spec, GanSpec):  # the cost of the generator, the deployable part
+            width = (spec.latent_dim + spec.label_dim,)
+            cost = measure_cost(build_gan(spec).generator, width, warmup=2, repeats=5)
+        else:
+            cost = measure_cost(build_model(spec), ctx.input_shape, warmup=2, repeats=5)
         study.tell(trial, 0.0)
         rows.append(
             {
-                "family": spec.family,
+                "family": "gan" if isinstance(spec, GanSpec) else spec.family,
                 "summary": spec.summary(),
                 "params": cost.params,
                 "flops": cost.flops,

@@ -36,11 +36,16 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
         data["best"] = best
         spec = rundir.load_spec(best_dir)
         data["spec"] = spec.to_dict()
-        data["stages"], data["model_repr"] = _stages(spec)
+        # a GAN's architecture, layer by layer, is its generator's (the deployable part)
+        data["stages"], data["model_repr"] = _stages(getattr(spec, "generator", spec))
         data.update(_prediction_views(best_dir, record))
         tops = sorted((run_dir / "top").glob("*/metrics.json"), key=lambda p: int(p.parent.name))
         data["top"] = [rundir.read_json(p) for p in tops] or None
     data["explanations"], note = _explanations(run_dir)
+    if record.get("space_name") == "gan":
+        from nas.gan.search import report_data
+
+        data["gan"] = report_data(run_dir, data.get("best"))
     data["alerts"] = ([note] if note else []) + alerts(data)
     data["verdict"] = verdict(data)
     return data
@@ -277,6 +282,23 @@ def verdict(data: dict[str, Any]) -> str:
         else ""
     )
     test_txt = f"{test:.4g}" if isinstance(test, (int, float)) else "n/a"
+    if best.get("family") == "gan":
+        t = best.get("test", {})
+        refs = [f"{name} {t[k]:.4g}" for name, k in (("real data", "real_fcd"),
+                ("uniform noise", "noise_fcd")) if isinstance(t.get(k), (int, float))]  # fmt: skip
+        cond = t.get("cond_accuracy")
+        cond_txt = ""
+        if isinstance(cond, (int, float)):
+            cond_txt = (
+                f" The real-data classifier labels {cond:.1%} of its samples with the class "
+                "they were generated for."
+            )
+        return (
+            f"Of {n} trials, the best is a GAN whose generator has {cost.get('params', 0):,} "
+            f"parameters and {cost.get('flops', 0) / 1e6:.3g} MFLOPs per sample; it scores test "
+            f"FCD {test_txt} on {run['data_info']['sizes']['test']} held-out examples (lower is "
+            f"better; for reference: {', '.join(refs) or 'n/a'}).{cond_txt}{within}"
+        )
     return (
         f"Of {n} trials, the best is a {best['family']} network with {cost.get('params', 0):,} "
         f"parameters and {cost.get('flops', 0) / 1e6:.3g} MFLOPs per example; retrained on "

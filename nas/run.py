@@ -5,9 +5,11 @@ process never leaves a half-written file.
       run.json            what was asked: dataset, space, budget, objectives, seed, command
       study.db            Optuna storage (SQLite) unless --storage names another
       leaderboard.csv     one row per trial
-      best/spec.json      the winning ArchSpec
+      best/spec.json      the winning ArchSpec (a GanSpec, "type": "gan", for a GAN search)
       best/model.pt       its state_dict (loads with torch.load(..., weights_only=True))
       best/metrics.json   test-set metrics and cost
+      best/samples.npz    GAN runs: generated and real samples per class
+      scorer/             GAN runs: the feature classifier that scores generators
       top/<k>/...         the same for each of the --top K Pareto-optimal models
 """
 
@@ -27,6 +29,7 @@ import torch
 
 from nas.errors import NasError, StorageError
 from search_spaces import ArchSpec, NasModel, build_model
+from search_spaces.gan import GanModel, GanSpec, build_gan, spec_from_json
 
 LEADERBOARD_COLUMNS = (
     "number", "state", "family", "params", "flops", "latency_ms", "memory_mb", "metric",
@@ -114,7 +117,7 @@ def write_leaderboard(
 
 def save_model_dir(
     folder: Path,
-    spec: ArchSpec,
+    spec: ArchSpec | GanSpec,
     model: torch.nn.Module,
     metrics: Mapping[str, Any],
     predictions: Mapping[str, Any] | None = None,
@@ -142,16 +145,17 @@ def save_model_dir(
         os.replace(tmp, folder / "predictions.npz")
 
 
-def load_spec(folder: Path) -> ArchSpec:
-    """The ArchSpec stored in ``folder/spec.json``."""
+def load_spec(folder: Path) -> ArchSpec | GanSpec:
+    """The ArchSpec (or, for a GAN run, the GanSpec) stored in ``folder/spec.json``."""
     path = Path(folder) / "spec.json"
     if not path.is_file():
         raise NasError(f"{str(path)!r} does not exist; pass a run directory or its best/ folder.")
-    return ArchSpec.from_json(path.read_text(encoding="utf-8"))
+    return spec_from_json(path.read_text(encoding="utf-8"))
 
 
-def load_model(path: str | Path) -> NasModel:
-    """Rebuild the trained model of a run directory (its ``best/``) or of a model folder.
+def load_model(path: str | Path) -> NasModel | GanModel:
+    """Rebuild the trained model of a run directory (its ``best/``) or of a model folder (a
+    GanModel when ``spec.json`` holds a GanSpec).
 
     The weights are read with ``torch.load(..., weights_only=True)``: a state_dict of tensors,
     never arbitrary pickled objects.
@@ -166,7 +170,7 @@ def load_model(path: str | Path) -> NasModel:
             f"{str(weights)!r} does not exist; the search has not finished its "
             "final retraining. Run `nas search` again with the same --out to finish."
         )
-    model = build_model(spec)
+    model = build_gan(spec) if isinstance(spec, GanSpec) else build_model(spec)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     model.eval()

@@ -54,13 +54,14 @@ def trial_seed(seed: int, number: int) -> int:
 
 
 class PruningCallback(Callback):
-    """Reports the validation metric to the trial after each epoch; prunes when Optuna says so."""
+    """Reports the validation metric (the ``key`` of the epoch's logs: ``val_metric``, or a
+    GAN's ``score``) to the trial after each epoch; prunes when Optuna says so."""
 
-    def __init__(self, trial: optuna.Trial):
-        self.trial = trial
+    def __init__(self, trial: optuna.Trial, key: str = "val_metric"):
+        self.trial, self.key = trial, key
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        value = logs.get("val_metric")
+        value = logs.get(self.key)
         if value is None or not math.isfinite(value):
             return
         self.trial.report(float(value), epoch)
@@ -210,6 +211,18 @@ class Objective:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(trial_seed(self.s.seed, number))
             return build_model(spec)
+
+
+def make_objective(
+    data: TaskData, settings: SearchSettings, classifier: Any = None
+) -> Callable[[optuna.Trial], float | tuple[float, ...]]:
+    """The trial function for ``settings.space``: :class:`Objective`, or for the ``gan`` space
+    :class:`nas.gan.search.GanObjective` (scored with ``classifier``, a FeatureClassifier)."""
+    if settings.space.name == "gan":
+        from nas.gan.search import GanObjective
+
+        return GanObjective(data, settings, classifier=classifier)
+    return Objective(data, settings)
 
 
 def _record_cost(trial: optuna.Trial, cost: Cost) -> None:
@@ -408,4 +421,11 @@ def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial
     return sorted(pool, key=lambda t: (sign * t.values[0], t.number))[: max(1, top)]
 
 
-__all__ = ["Objective", "SearchSettings", "compute_metrics", "leaderboard_rows", "pick_winners"]
+__all__ = [
+    "Objective",
+    "SearchSettings",
+    "compute_metrics",
+    "leaderboard_rows",
+    "make_objective",
+    "pick_winners",
+]

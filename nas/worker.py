@@ -19,7 +19,7 @@ import optuna
 from nas.cost import Budget
 from nas.data import TaskData, load_data
 from nas.errors import NasError
-from nas.search import Objective, SearchSettings, make_stop_on_impossible
+from nas.search import SearchSettings, make_objective, make_stop_on_impossible
 from nas.study import make_pruner, make_sampler, open_storage
 from nas.train import configure_threads
 from search_spaces.spaces import Space
@@ -149,7 +149,15 @@ def work(
             return 0
     ran: list[int] = []  # this process's trials (the study also grows by other workers' trials)
     callbacks.append(lambda study, trial: ran.append(trial.number))
-    st.optimize(Objective(data, settings), timeout=timeout, callbacks=callbacks, catch=CATCH)
+    classifier = None
+    if settings.space.name == "gan":  # the leader's scorer, when this machine can read it
+        from nas.gan.search import search_classifier
+
+        path = record.get("scorer")
+        exists = path is not None and os.path.isfile(path)
+        classifier = search_classifier(data, settings.seed, path if exists else None)
+    objective = make_objective(data, settings, classifier)
+    st.optimize(objective, timeout=timeout, callbacks=callbacks, catch=CATCH)
     return len(ran)
 
 

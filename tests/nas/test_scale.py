@@ -2,7 +2,7 @@
 and SQLite), a worker killed mid-trial and restarted, Ctrl-C, and the per-trial time limit.
 
 Every search here runs the real ``nas`` command in subprocesses with one torch thread each, on
-trials made slow enough (digits, batches of 8) to be caught in the middle.
+trials made slow enough (a GRU on MNIST-1D, batches of 8) to be caught in the middle.
 """
 
 from __future__ import annotations
@@ -44,13 +44,16 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 HOST = socket.gethostname()
 ENV = {**os.environ, "OMP_NUM_THREADS": "1"}
 
-#: Two dense blocks of 64 or 128 units trained in batches of 8 on digits: about 0.3 s an epoch
-#: on one thread, so a trial of EPOCHS epochs lasts long enough to be caught in its middle.
-SLOW_FNN = """\
-space = "fnn"
-[fnn]
-n_blocks = 2
-units = { choices = [64, 128] }
+# A GRU over MNIST-1D's 40 steps in batches of 8: recurrent steps run one after another, so an
+# epoch takes seconds even with one thread; the tests need a trial they can interrupt mid-way.
+SLOW_SPACE = """\
+space = "rnn"
+[rnn]
+cell = "gru"
+hidden = { choices = [24, 32] }
+layers = 1
+bidirectional = false
+reduce = "last"
 [head]
 hidden = 0
 [train]
@@ -67,9 +70,9 @@ def nas_command(*args: str | Path) -> list[str]:
 
 
 def search_args(space: Path, out: Path, study: str, trials: int, *extra: str) -> list[str]:
-    """A slow-trial ``nas search`` on digits: every trial trains all EPOCHS (no pruner)."""
+    """A slow-trial ``nas search`` on mnist1d: every trial trains all EPOCHS (no pruner)."""
     return nas_command(
-        "search", "--dataset", "digits", "--space", space, "--trials", str(trials),
+        "search", "--dataset", "mnist1d", "--space", space, "--trials", str(trials),
         "--epochs", str(EPOCHS), "--patience", str(EPOCHS), "--pruner", "none",
         "--no-warm-start", "--study", study, "--out", out, "--threads", "1",
         "--no-report", "--no-explain", *extra,
@@ -303,7 +306,7 @@ def test_two_processes_share_one_postgresql_study(
 ) -> None:
     n, out, name = 10, tmp_path / "run", "pg-two"
     leader = procs.start(
-        search_args(make_space(SLOW_FNN), out, name, n, "--storage", postgres_url, "--jobs", "2"),
+        search_args(make_space(SLOW_SPACE), out, name, n, "--storage", postgres_url, "--jobs", "2"),
         "leader",
     )
     assert procs.wait(leader, 300) == 0, procs.logs()
@@ -336,7 +339,7 @@ def test_a_worker_killed_mid_trial_is_failed_retried_and_the_search_finishes(
     n, out, name = 8, tmp_path / "run", "killed-worker"
     url = f"sqlite:///{out / 'study.db'}"
     leader = procs.start(
-        search_args(make_space(SLOW_FNN), out, name, n, "--heartbeat", "1"), "leader"
+        search_args(make_space(SLOW_SPACE), out, name, n, "--heartbeat", "1"), "leader"
     )
     worker_cmd = nas_command("worker", "--storage", url, "--study", name, "--heartbeat", "1")
     wait_until(lambda: (out / "run.json").is_file(), procs, [leader], 120, "run.json")
@@ -386,7 +389,7 @@ def test_ctrl_c_fails_the_running_trial_exits_130_and_a_rerun_finishes(
     tmp_path: Path, make_space: Callable[..., Path], procs: Procs
 ) -> None:
     n, out, name = 3, tmp_path / "run", "ctrl-c"
-    cmd = search_args(make_space(SLOW_FNN), out, name, n)
+    cmd = search_args(make_space(SLOW_SPACE), out, name, n)
     leader = procs.start(cmd, "leader")
     url = f"sqlite:///{out / 'study.db'}"
     wait_until(lambda: (out / "run.json").is_file(), procs, [leader], 120, "run.json")

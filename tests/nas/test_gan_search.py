@@ -1,0 +1,199 @@
+"""The GAN search end to end on digits: trials scored by FCD, budgets checked against the
+generator before training, diverging trials failed and survived, artifacts that reload, and a
+winner far better than noise."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import torch
+
+import nas
+from nas.cost import Budget
+from nas.data import load_data
+from nas.errors import NasError
+from nas.gan.classifier import feature_classifier
+from nas.gan.search import GanObjective, gan_objectives
+from nas.search import SearchSettings, status_of
+from nas.worker import CATCH
+from search_spaces import Space
+from search_spaces.gan import GanModel, GanSpec, build_gan
+from search_spaces.spaces import Choice, Fixed, default_config
+
+pytestmark = pytest.mark.usefixtures("restore_global_state")
+LEAN = ("--threads", "1")
+
+#: The known-good starting point (a small DCGAN-like conditional GAN), every dimension fixed
+#: but the seed: a trial trains in a few seconds on one CPU thread.
+KNOWN_GOOD = """\
+space = "gan"
+[gan]
+conditional = true
+latent_dim = 32
+label_dim = 16
+g_families = "upconv"
+g_stem_blocks = 1
+g_units = 256
+g_upsamples = 2
+g_channels = 128
+g_batch_norm = true
+g_activation = "relu"
+g_upconv_mode = "transposed"
+d_families = "cnn"
+d_blocks = 2
+d_activation = "leaky_relu"
+d_batch_norm = false
+d_dropout = 0.0
+d_spectral_norm = true
+loss = "hinge"
+lr_g = 1e-3
+lr_d = 4e-4
+beta1 = 0.5
+beta2 = 0.999
+critic_steps = 1
+batch_size = 64
+[cnn]
+channels = { choices = [32, 64] }
+kernel = 3
+residual = false
+separable = false
+pool = { choices = ["none", "avg"] }
+"""
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits():  # noqa: ANN201 - TaskData
+    return load_data(dataset="digits", seed=0)
+
+
+def _settings(config: dict, **kw) -> SearchSettings:  # noqa: ANN003
+    base = {"metric": "fcd", "objectives": ("fcd",), "epochs": 2, "latency_repeats": 1}
+    return SearchSettings(space=Space("gan", config), **{**base, **kw})
+
+
+def _known_good_config() -> dict:
+    config = default_config()
+    config.update({"gan.g_families": Fixed("upconv"), "gan.d_families": Fixed("cnn"),
+                   "gan.loss": Fixed("hinge"), "gan.d_blocks": Fixed(2),
+                   "cnn.channels": Fixed(16), "gan.g_units": Fixed(64),
+                   "gan.g_channels": Fixed(32)})  # fmt: skip
+    return config
+
+
+def test_gan_objectives_are_fcd_first_then_generator_costs() -> None:
+    assert gan_objectives(None, None) == ("fcd", ["fcd"], ["minimize"])
+    assert gan_objectives("fcd,params", None)[1:] == (["fcd", "params"], ["minimize"] * 2)
+    assert gan_objectives("params", None)[1] == ["fcd", "params"]
+    with pytest.raises(NasError, match="not a GAN metric"):
+        gan_objectives(None, "accuracy")
+    with pytest.raises(NasError, match="first objective"):
+        gan_objectives("accuracy,params", None)
+
+
+def test_over_budget_trial_is_rejected_before_training(digits, monkeypatch) -> None:
+    import nas.gan.search as gan_search
+
+    def never(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("an over-budget GAN trial must not train")
+
+    monkeypatch.setattr(gan_search, "train_gan", never)
+    settings = _settings(_known_good_config(), budget=Budget(max_params=1000))
+    objective = GanObjective(digits, settings, classifier=feature_classifier(digits, seed=0))
+    study = optuna.create_study()
+    study.optimize(objective, n_trials=1, catch=CATCH)
+    (t,) = study.trials
+    assert status_of(t) == "over_budget"
+    assert t.user_attrs["reason"].startswith("over budget (generator): ")
+    assert "params" in t.user_attrs["reason"]
+    assert t.user_attrs["params"] > 1000 and t.user_attrs["d_params"] > 0
+    assert "epochs" not in t.user_attrs
+
+
+def test_diverging_trial_fails_and_the_search_continues(digits) -> None:
+    # A Wasserstein critic without spectral norm or gradient penalty at lr=1: the critic's
+    # logits run away within the first epoch. The second trial uses sane learning rates.
+    config = _known_good_config()
+    config.update({"gan.lr_g": Choice((1.0, 1e-3)), "gan.lr_d": Choice((1.0, 4e-4)),
+                   "gan.loss": Fixed("wgan_gp"), "gan.gp_weight": Fixed(0.0),
+                   "gan.d_spectral_norm": Fixed(False)})  # fmt: skip
+    settings = _settings(config, epochs=1)
+    objective = GanObjective(digits, settings, classifier=feature_classifier(digits, seed=0))
+    study = optuna.create_study()
+    study.enqueue_trial({"gan.train.lr_g": 1.0, "gan.train.lr_d": 1.0})
+    study.enqueue_trial({"gan.train.lr_g": 1e-3, "gan.train.lr_d": 4e-4})
+    study.optimize(objective, n_trials=2, catch=CATCH)
+    first, second = study.trials
+    assert status_of(first) == "failed", first.user_attrs
+    assert first.user_attrs["reason"].startswith("diverged: ")
+    assert status_of(second) == "complete"
+    assert second.value > 0 and second.user_attrs["curve"][0]["score"] == second.value
+
+
+@pytest.mark.slow
+def test_gan_search_end_to_end(tmp_path: Path, monkeypatch, cli, make_space) -> None:
+    monkeypatch.chdir(tmp_path)
+    space = make_space(KNOWN_GOOD, "gan.toml")
+    args = ("search", "--dataset", "digits", "--space", space, "--trials", "2", "--epochs",
+            "12", "--out", "run", "--pruner", "none", *LEAN)  # fmt: skip
+    result = cli(*args)
+    assert result.exit_code == 0, result.output + str(result.exception)
+    assert "val fcd" in result.stdout and "noise_fcd" in result.stdout
+    run = tmp_path / "run"
+    spec = json.loads((run / "best" / "spec.json").read_text())
+    assert spec["type"] == "gan"
+    model = build_gan(GanSpec.from_dict(spec))
+    model.load_state_dict(torch.load(run / "best" / "model.pt", weights_only=True))
+    metrics = json.loads((run / "best" / "metrics.json").read_text())
+    test = metrics["test"]
+    for key in ("fcd", "precision", "recall", "cond_accuracy", "halves_fcd", "real_fcd",
+                "noise_fcd"):  # fmt: skip
+        assert isinstance(test[key], float), key
+    assert metrics["classifier"]["test_accuracy"] > 0.9
+    assert metrics["cost"]["params"] < sum(p.numel() for p in model.parameters())
+    assert metrics["cost_discriminator"]["params"] > 0
+    with np.load(run / "best" / "samples.npz") as z:
+        assert z["generated"].shape == (10, 8, 1, 8, 8) == z["real"].shape
+    assert (run / "scorer" / "classifier.pt").is_file()
+    assert (run / "report.html").stat().st_size > 10_000
+    # quality: far better than noise, and mostly the class it was asked for
+    assert test["real_fcd"] < test["fcd"] <= 0.6 * test["noise_fcd"], test
+    assert test["cond_accuracy"] >= 0.7, test
+    # reload through the public API
+    loaded = nas.load_model(run)
+    assert isinstance(loaded, GanModel)
+    assert isinstance(nas.load_run(run).spec, GanSpec)
+    shown = cli("show", run)
+    assert shown.exit_code == 0 and "GAN: test FCD" in shown.stdout
+    from nas.report import collect
+
+    data = collect(run)
+    assert data["gan"]["scores"]["fcd"] == test["fcd"]
+    assert data["stages"][-1]["kind"] == "gen_out.v1"
+    assert data["best"]["family"] == "gan" and "FCD" in data["verdict"]
+    if importlib.util.find_spec("explain.gan") is not None:  # written by `nas search` itself
+        assert (run / "explain" / "gan.json").is_file()
+        assert data["gan"]["explanations"] is not None
+        explained = cli("explain", run)
+        assert explained.exit_code == 0 and "gan.json" in explained.stdout
+
+
+def test_spaces_samples_gan_architectures_with_the_generator_cost(cli) -> None:
+    result = cli("spaces", "gan", "--dataset", "digits", "--sample", "2", "--json")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert len(rows) == 2 and all(r["family"] == "gan" for r in rows)
+    assert all(r["spec"]["type"] == "gan" and r["params"] > 0 for r in rows)
