@@ -113,6 +113,37 @@ def time_limit(limit: float | None, start: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@contextlib.contextmanager
+def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
+    """Record on the trial how it ended when it ends by an exception (which goes on up):
+    interrupted, pruned, or failed with the reason (diverged, time limit, ...)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        trial.set_user_attr("status", "failed")
+        trial.set_user_attr("reason", "interrupted (Ctrl-C); a re-run continues the study")
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        raise
+    except optuna.TrialPruned:
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        raise
+    except (NasError, RuntimeError, ValueError) as e:
+        if isinstance(e, TrainingError):
+            kind = "diverged"
+        elif isinstance(e, TrialTimeoutError):
+            kind = "time limit"
+        else:
+            kind = type(e).__name__
+        history = getattr(e, "history", None)  # GAN training keeps the epochs it ran
+        if history:
+            trial.set_user_attr("curve", [dict(h) for h in history])
+            trial.set_user_attr("epochs", len(history))
+        trial.set_user_attr("status", "failed")
+        trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        raise
+
+
 class Objective:
     """The function Optuna calls per trial; it knows the data, the space and the budget."""
 
@@ -127,7 +158,7 @@ class Objective:
         start = time.perf_counter()
         trial.set_user_attr("status", "running")
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it
-        try:
+        with trial_outcome(trial, start):
             spec = self.s.space.sample(trial, self.ctx)
             trial.set_user_attr("family", spec.family)
             trial.set_user_attr("spec", spec.to_dict())
@@ -156,26 +187,6 @@ class Objective:
                     monitor="val_metric",
                     device=self.device,
                 )
-        except KeyboardInterrupt:
-            trial.set_user_attr("status", "failed")
-            trial.set_user_attr("reason", "interrupted (Ctrl-C); a re-run continues the study")
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            raise
-        except optuna.TrialPruned:
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            raise
-        except (NasError, RuntimeError, ValueError) as e:
-            kind = (
-                "diverged"
-                if isinstance(e, TrainingError)
-                else "time limit"
-                if isinstance(e, TrialTimeoutError)
-                else type(e).__name__
-            )
-            trial.set_user_attr("status", "failed")
-            trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            raise
         trial.set_user_attr("seconds", time.perf_counter() - start)
         trial.set_user_attr("epochs", result.epochs_run)
         trial.set_user_attr("best_epoch", result.best_epoch)

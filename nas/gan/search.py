@@ -33,7 +33,7 @@ import torch
 from nas import run as rundir
 from nas.cost import Cost, measure_cost
 from nas.data.taskdata import TaskData
-from nas.errors import NasError, TrainingError, TrialTimeoutError
+from nas.errors import NasError, TrainingError
 from nas.gan.classifier import FeatureClassifier, feature_classifier
 from nas.gan.score import GanScorer, frechet_distance, sample_generator, score_generator
 from nas.gan.train import GanTrainResult, train_gan
@@ -43,6 +43,7 @@ from nas.search import (
     PruningCallback,
     SearchSettings,
     time_limit,
+    trial_outcome,
     trial_seed,
 )
 from nas.study import COST_OBJECTIVES
@@ -174,7 +175,7 @@ class GanObjective:
         start = time.perf_counter()
         trial.set_user_attr("status", "running")
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        try:
+        with trial_outcome(trial, start):
             spec = self.s.space.sample(trial, self.ctx)
             if not isinstance(spec, GanSpec):
                 raise NasError(f"space {self.s.space.name!r} gave no GanSpec; use space 'gan'.")
@@ -211,30 +212,6 @@ class GanObjective:
                     device=self.device,
                     scorer=self.scorer,
                 )
-        except KeyboardInterrupt:
-            trial.set_user_attr("status", "failed")
-            trial.set_user_attr("reason", "interrupted (Ctrl-C); a re-run continues the study")
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            raise
-        except optuna.TrialPruned:
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            raise
-        except (NasError, RuntimeError, ValueError) as e:
-            kind = (
-                "diverged"
-                if isinstance(e, TrainingError)
-                else "time limit"
-                if isinstance(e, TrialTimeoutError)
-                else type(e).__name__
-            )
-            history = getattr(e, "history", None)
-            if history:
-                trial.set_user_attr("curve", [_curve_row(h) for h in history])
-                trial.set_user_attr("epochs", len(history))
-            trial.set_user_attr("status", "failed")
-            trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
-            trial.set_user_attr("seconds", time.perf_counter() - start)
-            raise
         return self._finish(trial, result, start)
 
     def _finish(
