@@ -79,6 +79,10 @@ def search_args(space: Path, out: Path, study: str, trials: int, *extra: str) ->
     )  # fmt: skip
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Procs:
     """The subprocesses a test started (stdout to NAME.out, stderr to NAME.err in their folder);
     those still alive at the end of the test are killed."""
@@ -92,9 +96,12 @@ class Procs:
             open(self.folder / f"{name}.out", "w") as out,
             open(self.folder / f"{name}.err", "w") as err,
         ):
-            # a session of its own: the workers it spawns can be ended with it
+            # a session of its own: the workers it spawns can be ended with it. SIGINT back to
+            # its default first: a test run started in the background (`make test &`) ignores
+            # SIGINT, children inherit that, and Python then never raises KeyboardInterrupt.
             p = subprocess.Popen(cmd, cwd=self.folder, stdout=out, stderr=err, env=ENV,
-                                 text=True, start_new_session=True)  # fmt: skip
+                                 text=True, start_new_session=True,
+                                 preexec_fn=_default_sigint)  # fmt: skip
         self.started.append((p, name))
         return p
 
