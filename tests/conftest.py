@@ -5,6 +5,7 @@ Nothing here is autouse: other test packages keep their own set-up.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -82,15 +83,18 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
     args = ("search", "--dataset", "iris", "--space", str(space), "--trials", "3",
             "--epochs", "2", "--seed", "3", "--study", "iris-tiny", "--out", str(run_dir),
             *LEAN)  # fmt: skip
-    result = invoke(*args)
+    with contextlib.chdir(root):  # the search copies its report into ./reports: not the repo
+        result = invoke(*args)
     torch.set_num_threads(threads)  # before any other test runs, not at the session's end
     optuna.logging.set_verbosity(verbosity)
     return FinishedRun(run_dir, result, args, "iris", 3, "iris-tiny")
 
 
 @pytest.fixture
-def cli() -> Callable[..., Result]:
-    """``cli("search", "--dataset", ...)``: the ``nas`` command in-process."""
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """``cli("search", "--dataset", ...)``: the ``nas`` command in-process, run from the test's
+    tmp_path (a search copies its report into ./reports, which must not be the repo)."""
+    monkeypatch.chdir(tmp_path)
     return invoke
 
 
