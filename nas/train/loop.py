@@ -1,4 +1,4 @@
-"""Train one model on one TaskData: optimizer, schedule, penalties, early stopping, callbacks.
+"""The training loop: one model, one TaskData -> a model trained in place and its record.
 
 Training knows nothing of Optuna. The search passes callbacks; a pruning callback reports the
 epoch's logs to its trial and raises ``optuna.TrialPruned``, which propagates out of
@@ -22,37 +22,11 @@ from torch.nn import functional as F
 from nas import metrics
 from nas.data.taskdata import Split, TaskData
 from nas.errors import DataError, NasError, ShapeError, TrainingError
+from nas.train._checks import _check_positive
+from nas.train.callbacks import Callback, StopTraining
+from nas.train.evaluation import EVAL_BATCH_SIZE, _outputs
+from nas.train.optim import make_optimizer, make_scheduler, steps_per_epoch
 from search_spaces.spec import TrainSpec
-
-EVAL_BATCH_SIZE = 1024  # examples per forward pass when predicting (no gradients kept)
-
-
-class StopTraining(Exception):
-    """Raised by a callback to end training cleanly: best weights restored, a result returned."""
-
-
-class Callback:
-    """Base class of training callbacks: override the hooks you need; the others do nothing.
-
-    Raise :class:`StopTraining` to stop; any other exception (``optuna.TrialPruned`` from a
-    pruning callback, say) propagates out of :func:`train_model` unchanged.
-    """
-
-    def on_train_begin(self, logs: dict[str, Any]) -> None:
-        """Before the first epoch; logs: epochs, steps_per_epoch, n_train, metric, device."""
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        """After each epoch; logs: the epoch's history row plus ``metric`` and ``steps``."""
-
-
-class LambdaCallback(Callback):
-    """A plain function ``fn(epoch, logs)`` used as an ``on_epoch_end`` callback."""
-
-    def __init__(self, fn: Callable[[int, dict[str, Any]], None]) -> None:
-        self.fn = fn
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        self.fn(epoch, logs)
 
 
 @dataclass
@@ -75,118 +49,9 @@ class TrainResult:
         return asdict(self)
 
 
-def _check_positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
-
-
-def configure_threads(n: int | None = None, *, workers: int = 1) -> int:
-    """Set torch's intra-op thread count deliberately and return it; call once per process.
-
-    ``n`` wins when given. Otherwise every process gets ONE thread and parallelism comes from
-    processes (``nas search --jobs N``): the small models of a search gain at most ~2x from a
-    second intra-op thread, but lose badly whenever a core is busy with anything else, because
-    an OpenMP region waits for its slowest (preempted) thread. Measured here on 2 cores under
-    load, two epochs of the MNIST-1D CNN took 1.0 s with 1 thread and 1.0-39 s with 2, and
-    benchmarks/parallel_scaling.py measured 56 vs 10 trials/min (BENCHMARKS.md). Large
-    models on an idle machine can ask for more with ``--threads``. ``workers`` is validated and
-    kept for callers that size threads by worker count.
-    """
-    _check_positive("workers", workers)
-    if n is None:
-        n = 1
-    _check_positive("the thread count", n)
-    torch.set_num_threads(n)
-    return n
-
-
 def merge_train_val(data: TaskData) -> Split:
     """Train and val concatenated, for the final retrain of a chosen architecture."""
     return Split(torch.cat([data.train.X, data.val.X]), torch.cat([data.train.y, data.val.y]))
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    """``ceil(n / batch_size)`` (batch size capped at ``n``), except that a one-example tail
-    batch is folded into the batch before it, because BatchNorm cannot train on one example."""
-    bs = min(batch_size, n)
-    steps = math.ceil(n / bs)
-    return steps - 1 if steps > 1 and n % bs == 1 else steps
-
-
-def make_optimizer(model: nn.Module, train: TrainSpec) -> torch.optim.Optimizer:
-    """SGD (with momentum), Adam or AdamW; weight decay applies to weights, not biases/norms."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise NasError("The model has no trainable parameters; nothing to train.")
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": train.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]
-    if train.optimizer == "sgd":
-        return torch.optim.SGD(groups, lr=train.lr, momentum=train.momentum)
-    cls = torch.optim.Adam if train.optimizer == "adam" else torch.optim.AdamW
-    return cls(groups, lr=train.lr)
-
-
-def make_scheduler(
-    optimizer: torch.optim.Optimizer, train: TrainSpec, total_steps: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """The per-step schedule: none, cosine to zero, or one-cycle peaking at ``train.lr``.
-
-    One-cycle keeps the spec's momentum (``cycle_momentum=False``): the search tunes it.
-    """
-    if train.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
-    if train.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=train.lr, total_steps=total_steps, cycle_momentum=False
-        )
-    return None
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    first = next(model.parameters(), None)
-    return first.device if first is not None else torch.device("cpu")
-
-
-def _outputs(
-    model: nn.Module, X: torch.Tensor, batch_size: int, device: torch.device
-) -> torch.Tensor:
-    if len(X) == 0:
-        raise DataError("Cannot predict on zero examples; the split is empty.")
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            parts = [model(X[i : i + batch_size].to(device)) for i in range(0, len(X), batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(parts)
-
-
-def predict(
-    model: nn.Module,
-    X: torch.Tensor,
-    batch_size: int = EVAL_BATCH_SIZE,
-    device: torch.device | str | None = None,
-) -> torch.Tensor:
-    """The model's outputs for ``X`` (eval mode, no gradients, batched by slicing), on the CPU."""
-    _check_positive("batch_size", batch_size)
-    dev = torch.device(device) if device is not None else _model_device(model)
-    return _outputs(model, X, batch_size, dev).cpu()
-
-
-def evaluate(
-    model: nn.Module,
-    split: Split,
-    task: str,
-    n_classes: int | None = None,
-    *,
-    batch_size: int = EVAL_BATCH_SIZE,
-) -> dict[str, Any]:
-    """Every metric of ``task`` on ``split`` (see :func:`nas.metrics.compute_metrics`)."""
-    return metrics.compute_metrics(task, split.y, predict(model, split.X, batch_size), n_classes)
 
 
 def _regression_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -410,17 +275,4 @@ def _fit(
     )
 
 
-__all__ = [
-    "Callback",
-    "LambdaCallback",
-    "StopTraining",
-    "TrainResult",
-    "configure_threads",
-    "evaluate",
-    "make_optimizer",
-    "make_scheduler",
-    "merge_train_val",
-    "predict",
-    "steps_per_epoch",
-    "train_model",
-]
+__all__ = ["TrainResult", "merge_train_val", "train_model"]

@@ -1,11 +1,11 @@
 """GANs as data: a GanSpec holds two ordinary ArchSpecs (a generator and a discriminator) plus
-what ties them together (latent size, class conditioning, output range) and how to train them.
+what ties them together (latent size, class conditioning, output range) and how to train them
+(GanTrainSpec).
 
-``build_gan(GanSpec.from_json(text))`` rebuilds a GanModel whose ``state_dict`` reloads, as
-``build_model`` does for one network. The generator's ArchSpec takes the latent vector (plus a
-learned label embedding when conditional) as a tabular input and ends in ``gen_out.v1``, which
-gives exactly one data example; the discriminator is any classifier body with a ``regress.v1``
-head of one output, and conditions on the label by projection (Miyato & Koyama, 2018).
+The generator's ArchSpec takes the latent vector (plus a learned label embedding when
+conditional) as a tabular input and ends in ``gen_out.v1``, which gives exactly one data example;
+the discriminator is any classifier body with a ``regress.v1`` head of one output, and conditions
+on the label by projection (Miyato & Koyama, 2018).
 """
 
 from __future__ import annotations
@@ -16,12 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-import torch
-from torch import nn
-
 from search_spaces.blocks import describe_block, get_block
 from search_spaces.blocks.generative import OUTPUT_ACTIVATIONS
-from search_spaces.build import NasModel, build_model
 from search_spaces.errors import SpecError
 from search_spaces.spec import JSON, MODALITIES, ArchSpec
 
@@ -284,121 +280,4 @@ def _loads(text: str) -> Any:
         raise SpecError(f"spec is not valid JSON ({e}); pass the text of a spec.json file.") from e
 
 
-def spec_from_dict(data: Mapping[str, JSON]) -> ArchSpec | GanSpec:
-    """An ArchSpec or, for ``"type": "gan"``, a GanSpec (what a run directory's spec.json holds)."""
-    is_gan = isinstance(data, Mapping) and data.get("type") == "gan"
-    return GanSpec.from_dict(data) if is_gan else ArchSpec.from_dict(data)
-
-
-def spec_from_json(text: str) -> ArchSpec | GanSpec:
-    """:func:`spec_from_dict` of a JSON text."""
-    return spec_from_dict(_loads(text))
-
-
-class GanModel(nn.Module):
-    """A built GAN: ``generator`` and ``discriminator`` (NasModels) and, when conditional, the
-    label embeddings ``label_embed_g`` (into G's input) and ``label_embed_d`` (D's projection).
-    """
-
-    def __init__(self, spec: GanSpec, generator: NasModel, discriminator: NasModel):
-        super().__init__()
-        self.generator = generator
-        self.discriminator = discriminator
-        self.spec = spec
-        self.latent_dim = spec.latent_dim
-        self.conditional = spec.conditional
-        self.n_classes = spec.n_classes
-        self.data_shape = spec.data_shape
-        self.label_embed_g: nn.Embedding | None = None
-        self.label_embed_d: nn.Embedding | None = None
-        if spec.conditional:
-            width = discriminator.stages[-1].shape_in.dims[0]  # the features the head reads
-            self.label_embed_g = nn.Embedding(spec.n_classes, spec.label_dim)
-            self.label_embed_d = nn.Embedding(spec.n_classes, width)
-            # Small projections: N(0, 1) rows summed over a wide feature vector would swamp
-            # the unconditional logit at the start (SNGAN's projection uses Xavier too).
-            nn.init.xavier_uniform_(self.label_embed_d.weight)
-
-    def _labels(self, y: torch.Tensor | None, n: int) -> torch.Tensor:
-        if y is None:
-            raise SpecError("this GAN is conditional: pass the class labels y (N,) as well.")
-        if y.shape != (n,):
-            raise SpecError(f"labels y must have shape ({n},), got {tuple(y.shape)}.")
-        return y.long()
-
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """``(N, latent_dim)`` noise (and ``(N,)`` labels if conditional) -> ``(N, *data_shape)``.
-        ``y`` is ignored by an unconditional GAN."""
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise SpecError(f"z must have shape (N, {self.latent_dim}), got {tuple(z.shape)}.")
-        if self.label_embed_g is not None:
-            z = torch.cat([z, self.label_embed_g(self._labels(y, z.shape[0]))], dim=1)
-        return self.generator(z)
-
-    def discriminate(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """``(N, *data_shape)`` -> ``(N,)`` logits: ``head(f(x)) [+ <embed_d(y), f(x)>]``."""
-        f = self.discriminator.forward_features(x)
-        out = self.discriminator.forward_head(f).squeeze(1)
-        if self.label_embed_d is not None:
-            out = out + (self.label_embed_d(self._labels(y, x.shape[0])) * f).sum(dim=1)
-        return out
-
-    def sample(
-        self,
-        n: int,
-        y: torch.Tensor | None = None,
-        generator: torch.Generator | None = None,
-    ) -> torch.Tensor:
-        """``n`` examples from ``z ~ N(0, I)``; a conditional GAN without ``y`` cycles through
-        the classes (0, 1, ..., n_classes - 1, 0, ...)."""
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator,
-                        device=generator.device if generator is not None else device)  # fmt: skip
-        if self.conditional and y is None:
-            y = torch.arange(n, device=device) % self.n_classes
-        return self.generate(z.to(device), y)
-
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.generate(z, y)
-
-    def extra_repr(self) -> str:
-        s = self.spec
-        return f"data={s.data_shape}, latent={s.latent_dim}, conditional={s.conditional}"
-
-
-_SPECTRAL = (nn.Linear, nn.Conv1d, nn.Conv2d)
-
-
-def _spectral_norm(model: nn.Module) -> None:
-    """Spectral-normalise every linear and conv weight, except attention's internals (which
-    torch reads as raw tensors)."""
-    skip = {id(m) for a in model.modules() if isinstance(a, nn.MultiheadAttention)
-            for m in a.modules()}  # fmt: skip
-    for module in list(model.modules()):
-        if isinstance(module, _SPECTRAL) and id(module) not in skip:
-            nn.utils.parametrizations.spectral_norm(module)
-
-
-def build_gan(spec: GanSpec) -> GanModel:
-    """Build both networks of a GanSpec. Raises SpecError / ShapeError naming the network."""
-    nets = []
-    for name in ("generator", "discriminator"):
-        try:
-            nets.append(build_model(getattr(spec, name)))
-        except SpecError as e:
-            raise type(e)(f"{name}: {e}") from None
-    if spec.spectral_norm:
-        _spectral_norm(nets[1])
-    return GanModel(spec, *nets)
-
-
-__all__ = [
-    "GAN_LOSSES",
-    "GAN_SCHEMA_VERSION",
-    "GanModel",
-    "GanSpec",
-    "GanTrainSpec",
-    "build_gan",
-    "spec_from_dict",
-    "spec_from_json",
-]
+__all__ = ["GAN_LOSSES", "GAN_SCHEMA_VERSION", "GanSpec", "GanTrainSpec"]

@@ -1,0 +1,86 @@
+"""Everything a model costs before it trains, measured in one call (:func:`measure_cost`):
+exact params, FLOPs, latency, memory and an energy estimate."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nas.cost._prepare import _checked_shape, _prepared
+from nas.cost.budget import Cost
+from nas.cost.flops import _count_flops
+from nas.cost.runtime import _activation_bytes, _median_ms, _state_bytes, _tensor_bytes
+from nas.errors import BudgetError
+
+#: Energy per FLOP of a laptop CPU, in picojoules. A 28 W 4-core laptop chip with one AVX-512 FMA
+#: unit peaks near 4 x 2.8 GHz x 32 FLOP/cycle = 358 GFLOP/s, i.e. about 80 pJ/FLOP at the
+#: socket; rounded up to 100 because inference rarely runs at peak. The ALU alone costs a few pJ
+#: (Horowitz, ISSCC 2014); memory traffic and idle cores make up the rest. An estimate for ranking
+#: architectures, not a meter.
+ENERGY_PJ_PER_FLOP = 100.0
+
+_MIB = 1024**2
+
+
+def count_params(model: nn.Module, *, trainable_only: bool = False) -> int:
+    """Exact number of parameters (shared parameters once)."""
+    params = [p for p in model.parameters() if p.requires_grad or not trainable_only]
+    if any(isinstance(p, nn.parameter.UninitializedParameter) for p in params):
+        raise BudgetError(
+            "The model has uninitialized (lazy) parameters; run one forward pass first, or use "
+            "measure_cost, which does."
+        )
+    return sum(p.numel() for p in params)
+
+
+def measure_cost(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    *,
+    device: str | torch.device | None = None,
+    batch_size: int = 256,
+    warmup: int = 3,
+    repeats: int = 10,
+    latency: bool = True,
+) -> Cost:
+    """Measure params, FLOPs, latency, memory and energy of ``model`` on float32 ``randn`` inputs.
+
+    ``input_shape`` is one example's shape (no batch dim). Everything runs in eval mode under
+    ``no_grad`` on ``device`` (default: where the model is); the model's train/eval flags, device
+    and the grad mode are restored afterwards. Latency is the median of ``repeats`` timed forward
+    passes after ``warmup`` untimed ones, at batch 1 and at ``batch_size``; ``latency=False``
+    skips it and leaves ``None``.
+
+    ``memory_mb`` (MiB): on CUDA, parameter + buffer + input bytes plus the allocator's peak growth
+    during a batch-1 forward. Elsewhere, an upper bound: parameter + buffer + input bytes plus the
+    outputs of every innermost module run (distinct storages, so views are free), all assumed live.
+    ``energy_mj`` is ``flops * ENERGY_PJ_PER_FLOP``, per example.
+    """
+    shape = _checked_shape(input_shape)
+    lows = {"batch_size": (batch_size, 1), "warmup": (warmup, 0), "repeats": (repeats, 1)}
+    for name, (value, low) in lows.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise BudgetError(f"measure_cost {name} must be an int >= {low}, got {value!r}.")
+    with _prepared(model, device) as dev:
+        one = torch.randn(1, *shape, device=dev)
+        flops = _count_flops(model, one)  # also materializes lazy modules before counting params
+        memory = _state_bytes(model) + _tensor_bytes(one, set()) + _activation_bytes(model, one)
+        lat = lat_batch = None
+        if latency:
+            lat = _median_ms(model, one, warmup, repeats, dev)
+            many = torch.randn(batch_size, *shape, device=dev)
+            lat_batch = _median_ms(model, many, warmup, repeats, dev)
+    return Cost(
+        params=count_params(model),
+        trainable_params=count_params(model, trainable_only=True),
+        flops=flops,
+        latency_ms=lat,
+        latency_ms_batch=lat_batch,
+        batch_size=batch_size,
+        memory_mb=memory / _MIB,
+        energy_mj=flops * ENERGY_PJ_PER_FLOP * 1e-9,  # pJ -> mJ
+        device=str(dev),
+    )
+
+
+__all__ = ["ENERGY_PJ_PER_FLOP", "count_params", "measure_cost"]
