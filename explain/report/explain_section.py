@@ -14,6 +14,7 @@ from explain.report._format import fmt_num, fmt_seconds
 from explain.report._style import Figure
 from explain.report.attention_plots import attention_figure
 from explain.report.beeswarm import beeswarm_figure
+from explain.report.schema import ReportData
 from explain.report.sections import Figures, Panel, panel
 
 _STATUSES = ("pass", "warn", "fail", "skipped")
@@ -176,7 +177,7 @@ def _checks(rows: Any) -> list[dict[str, Any]]:
     return out
 
 
-def explanations(data: Mapping[str, Any], figs: Figures) -> dict[str, Any] | None:
+def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
     """Everything the explanations section shows, or None when nothing was explained."""
     exp = data.get("explanations")
     if not isinstance(exp, Mapping):

@@ -9,6 +9,7 @@ from typing import Any
 from explain.report import gan_plots as gp
 from explain.report._format import fmt_num
 from explain.report._style import is_number
+from explain.report.schema import ReportData
 from explain.report.sections import Figures, mapping, panel
 
 _SCORES = (
@@ -76,7 +77,7 @@ def _position(gan: Mapping[str, Any]) -> str:
     )
 
 
-def gan(data: Mapping[str, Any], figs: Figures) -> dict[str, Any] | None:
+def gan(data: ReportData, figs: Figures) -> dict[str, Any] | None:
     """Everything the GAN section shows, or None when the run is not a GAN."""
     g = data.get("gan")
     if not isinstance(g, Mapping):

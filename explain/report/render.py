@@ -13,13 +13,15 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from explain.report import sections
+from explain.report import (
+    builtin,  # noqa: F401  (importing it registers the report's sections)
+    registry,
+    sections,
+)
 from explain.report._format import script_json
-from explain.report.explain_section import explanations
-from explain.report.gan_section import gan
-from explain.report.winner_section import winner
+from explain.report.registry import TEMPLATES
+from explain.report.schema import ReportData
 
-TEMPLATES = Path(__file__).parent / "templates"
 _LINK_IN_JS = re.compile(r"""((?:src|href)=["'])(https?)://""")
 
 
@@ -37,11 +39,31 @@ def plotly_js() -> Markup:
     return Markup(js)
 
 
+class _SectionTemplates(jinja2.BaseLoader):
+    """Templates that sections registered from outside the package bring in their own folder
+    (``Section.template_dir``); found while their section is registered."""
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        section = registry.template_section(template)
+        if section is None or section.template_dir is None:
+            raise jinja2.TemplateNotFound(template)
+        folder = jinja2.FileSystemLoader(os.fspath(section.template_dir))
+        source, filename, fresh = folder.get_source(environment, template)
+
+        def uptodate() -> bool:  # stale once the section is unregistered or its file changes
+            return registry.template_section(template) is section and (fresh is None or fresh())
+
+        return source, filename, uptodate
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
-    """The Jinja2 environment: templates shipped with the package, autoescape always on."""
+    """The Jinja2 environment: templates shipped with the package, then those registered
+    sections bring in their own folder; autoescape always on."""
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(TEMPLATES)), _SectionTemplates()]),
         autoescape=True,  # every value from the data is escaped unless marked safe here
         trim_blocks=True,
         lstrip_blocks=True,
@@ -49,31 +71,31 @@ def environment() -> jinja2.Environment:
     )
 
 
-def build_context(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything the template reads, figures included (as JSON-able dicts under element ids)."""
+def build_context(data: ReportData) -> dict[str, Any]:
+    """Everything the template reads, figures included (as JSON-able dicts under element ids):
+    each registered section's view under its name, and the sections to show, in page order."""
     if not isinstance(data, Mapping):
         raise TypeError(
             f"render_report needs the report dict of explain/report/SCHEMA.md, got "
-            f"{type(data).__name__}; build it with nas.report.collect(run_dir)."
+            f"{type(data).__name__}; build it with nas.reporting.collect(run_dir)."
         )
     run = data.get("run")
     if not isinstance(run, Mapping):
         raise ValueError(
             "The report dict has no 'run' mapping (run.json): it is the one required key of "
-            "explain/report/SCHEMA.md; build the dict with nas.report.collect(run_dir)."
+            "explain/report/SCHEMA.md; build the dict with nas.reporting.collect(run_dir)."
         )
     figs = sections.Figures()
     study = str(run.get("study") or "")
+    views: dict[str, Any] = {}
+    for s in registry.build_order():  # figure ids count figures in the order they are added
+        views[s.name] = _section(s.noun, s.build, *((data, figs) if s.figures else (data,)))
     return {
         "title": str(data.get("title") or f"nas report: {study or 'run'}"),
         "generated": str(data.get("generated") or ""),
         "study": study or "–",
-        "ov": _section("overview", sections.overview, data),
-        "se": _section("search", sections.search, data, figs),
-        "wi": _section("winner", winner, data, figs),
-        "ex": _section("explanations", explanations, data, figs),
-        "ga": _section("GAN", gan, data, figs),
-        "re": _section("reproduce", sections.reproduce, data),
+        **views,
+        "sections": [s for s in registry.sections() if views[s.name] or not s.optional],
         "figures": figs.figures,
         "failed": figs.failed,
     }
@@ -88,7 +110,7 @@ def _section(name: str, build: Callable[..., Any], *args: Any) -> Any:
         return {"error": f"The {name} section could not be built from the data ({exc})."}
 
 
-def render_html(data: Mapping[str, Any]) -> str:
+def render_html(data: ReportData) -> str:
     """The report as an HTML string."""
     context = build_context(data)
     template = environment().get_template("report.html.j2")
@@ -99,7 +121,7 @@ def render_html(data: Mapping[str, Any]) -> str:
     )
 
 
-def render_report(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
+def render_report(data: ReportData, path: str | os.PathLike[str]) -> Path:
     """Write the report for ``data`` (a dict per explain/report/SCHEMA.md) to ``path`` as one
     self-contained ``.html`` file (Plotly inlined once, nothing fetched); returns the path.
 

@@ -14,6 +14,7 @@ from typing import Any
 from explain.report import plots
 from explain.report._format import fmt_num, fmt_seconds, fmt_si, pretty_json
 from explain.report._style import Figure
+from explain.report.schema import ReportData
 
 Panel = dict[str, Any]
 MAX_LEADERBOARD = 2000  # rows; a study larger than this is read in optuna-dashboard
@@ -61,7 +62,7 @@ def mapping(data: Mapping[str, Any], key: str) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def overview(data: Mapping[str, Any]) -> dict[str, Any]:
+def overview(data: ReportData) -> dict[str, Any]:
     """Dataset, task, budget, search settings, the winner at a glance, verdict and alerts."""
     run, best = mapping(data, "run"), mapping(data, "best")
     info = run.get("data_info") if isinstance(run.get("data_info"), Mapping) else {}
@@ -151,7 +152,7 @@ def _leaderboard(trials: list[Mapping[str, Any]]) -> list[list[tuple[Any, str]]]
     return rows
 
 
-def search(data: Mapping[str, Any], figs: Figures) -> dict[str, Any]:
+def search(data: ReportData, figs: Figures) -> dict[str, Any]:
     """Best so far, the leaderboard, the Pareto front, importances and the families."""
     run, best = mapping(data, "run"), mapping(data, "best")
     trials = [t for t in data.get("trials") or [] if isinstance(t, Mapping)]
@@ -230,7 +231,7 @@ def search(data: Mapping[str, Any], figs: Figures) -> dict[str, Any]:
     }
 
 
-def reproduce(data: Mapping[str, Any]) -> dict[str, Any]:
+def reproduce(data: ReportData) -> dict[str, Any]:
     """The exact command, seed, versions and the winner's spec."""
     run = mapping(data, "run")
     info = run.get("data_info") if isinstance(run.get("data_info"), Mapping) else {}

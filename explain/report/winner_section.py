@@ -7,10 +7,11 @@ from typing import Any
 
 from explain.report import plots, winner_plots
 from explain.report._format import fmt_num, fmt_seconds
+from explain.report.schema import ReportData
 from explain.report.sections import Figures, mapping, panel
 
 
-def winner(data: Mapping[str, Any], figs: Figures) -> dict[str, Any]:
+def winner(data: ReportData, figs: Figures) -> dict[str, Any]:
     """Architecture, learning curves, confusion / ROC or residuals, per-class metrics."""
     run, best = mapping(data, "run"), mapping(data, "best")
     info = run.get("data_info") if isinstance(run.get("data_info"), Mapping) else {}

@@ -165,7 +165,7 @@ def test_render_report_writes_one_file(tmp_path: Path) -> None:
 
 
 def test_bad_input_is_rejected_with_a_hint(tmp_path: Path) -> None:
-    with pytest.raises(TypeError, match="nas.report.collect"):
+    with pytest.raises(TypeError, match="nas.reporting.collect"):
         render_report([1, 2], tmp_path / "x.html")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'run'"):
         render_report({"title": "no run"}, tmp_path / "x.html")
