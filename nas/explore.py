@@ -10,13 +10,14 @@ import optuna
 
 from nas.cost import measure_cost
 from nas.data import load_data
-from search_spaces import SPACES, SpaceContext, build_model, get_space
+from search_spaces import SpaceContext, build_model, get_space
 from search_spaces.gan import GanSpec, build_gan
+from search_spaces.spaces import registered_spaces
 
 
 def space_list() -> list[tuple[str, str]]:
-    """(name, description) of every built-in space."""
-    return [(name, doc) for name, (_, doc) in SPACES.items()]
+    """(name, description) of every registered space, in registration order."""
+    return [(info.name, info.doc) for info in registered_spaces()]
 
 
 def space_dimensions(space: str) -> dict[str, Any]:

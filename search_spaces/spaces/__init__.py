@@ -1,7 +1,8 @@
 """Define-by-run search spaces: ``sample(trial, ctx) -> ArchSpec``, one per family, plus auto.
 
-A space is a sampler and a config of dimensions (ranges, choices, fixed values). The defaults
-below can be overridden from a TOML file; see the README's "Declaring a space in TOML".
+A space is a sampler and a config of dimensions (ranges, choices, fixed values). Each space module
+registers itself with its defaults (``_registry.register_space``); the defaults can be overridden
+from a TOML file; see the README's "Declaring a space in TOML".
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 
 from search_spaces.errors import SpaceError
 from search_spaces.gan import GanSpec
-from search_spaces.spaces import auto, cnn, fnn, gan, hybrid, rnn, transformer
 from search_spaces.spaces._base import (
     HEAD_DEFAULTS,
     TRAIN_DEFAULTS,
@@ -30,71 +30,37 @@ from search_spaces.spaces._base import (
     dim_to_json,
     parse_dim,
 )
+from search_spaces.spaces._registry import (
+    LiveView,
+    SpaceFn,
+    SpaceInfo,
+    check_config,
+    default_config,
+    family_names,
+    register_space,
+    registered_space,
+    registered_spaces,
+    space_help,
+    space_info,
+    space_names,
+    unregister_space,
+)
 from search_spaces.spec import ArchSpec
 
+# Importing a space module registers it; registration order is the listing order
+# (SPACES, ``nas spaces``, ``--space``) and the order of the families (auto.families).
+from search_spaces.spaces import auto, fnn, cnn, rnn, transformer, hybrid, gan  # noqa: F401  # isort: skip
+
+# A family's sampler; a space's (SpaceFn) may give a GanSpec (callers check isinstance).
 SampleFn = Callable[[TrialLike, SpaceContext, Mapping[str, Dim]], ArchSpec]
-# A space's sampler; the "gan" space's gives a GanSpec (callers check isinstance(spec, GanSpec)).
-SpaceFn = Callable[[TrialLike, SpaceContext, Mapping[str, Dim]], ArchSpec | GanSpec]
 
-FAMILY_SAMPLERS: dict[str, SampleFn] = {
-    "fnn": fnn.sample,
-    "cnn": cnn.sample,
-    "rnn": rnn.sample,
-    "transformer": transformer.sample,
-    "cnn_rnn": hybrid.sample_cnn_rnn,
-    "cnn_transformer": hybrid.sample_cnn_transformer,
-}
-SPACES: dict[str, tuple[SpaceFn, str]] = {
-    "auto": (auto.sample, "the sampler chooses the family per trial, hybrids included"),
-    "fnn": (fnn.sample, "stacks of dense blocks (norm, activation, dropout, residual)"),
-    "cnn": (cnn.sample, "conv2d (images) / conv1d (sequences, tabular) blocks + pooling"),
-    "rnn": (rnn.sample, "rnn / lstm / gru over steps, image rows or features"),
-    "transformer": (transformer.sample, "token embedding + encoder layers + CLS/mean pooling"),
-    "cnn_rnn": (hybrid.sample_cnn_rnn, "conv stem feeding a recurrent block"),
-    "cnn_transformer": (hybrid.sample_cnn_transformer, "conv stem feeding a transformer"),
-    "gan": (
-        gan.sample,
-        "GAN: upconv / recurrent / dense generator vs a discriminator of any family",
-    ),
-}
-
-
-def default_config() -> dict[str, Dim]:
-    """Every dimension of every space, at its default."""
-    return {
-        **fnn.DEFAULTS,
-        **cnn.DEFAULTS,
-        **rnn.DEFAULTS,
-        **transformer.DEFAULTS,
-        **hybrid.DEFAULTS,
-        **auto.DEFAULTS,
-        **gan.DEFAULTS,
-        **HEAD_DEFAULTS,
-        **TRAIN_DEFAULTS,
-    }
-
-
-def check_config(config: Mapping[str, Dim]) -> None:
-    """Cross-dimension rules a single range cannot express."""
-
-    def values(key: str) -> list[Any]:
-        d = config[key]
-        if isinstance(d, Choice):
-            return list(d.values)
-        if isinstance(d, Fixed):
-            return [d.value]
-        return list(range(d.low, d.high + 1)) if isinstance(d, IntRange) else []
-
-    gan.check_config(config)
-    bad = [
-        (h, d) for h in values("transformer.heads") for d in values("transformer.d_model") if d % h
-    ]
-    if bad:
-        h, d = bad[0]
-        raise SpaceError(
-            f"transformer.heads {h} does not divide transformer.d_model {d}; "
-            "every heads choice must divide every d_model choice."
-        )
+# Views of the registry, kept for the code that predates it.
+FAMILY_SAMPLERS: Mapping[str, SampleFn] = LiveView(
+    lambda: {i.name: i.sample for i in registered_spaces() if i.family}
+)
+SPACES: Mapping[str, tuple[SpaceFn, str]] = LiveView(
+    lambda: {i.name: (i.sample, i.doc) for i in registered_spaces()}
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +74,7 @@ class Space:
 
     def sample(self, trial: TrialLike, ctx: SpaceContext) -> ArchSpec | GanSpec:
         """An ArchSpec, or a GanSpec for the "gan" space."""
-        return SPACES[self.name][0](trial, ctx, self.config)
+        return space_info(self.name).sample(trial, ctx, self.config)
 
     def to_dict(self) -> dict[str, Any]:
         """The space as TOML-like data (for the run record)."""
@@ -122,13 +88,15 @@ class Space:
     def from_dict(cls, data: Mapping[str, Any]) -> Space:
         """The inverse of :meth:`to_dict` (how a worker on another machine rebuilds a space)."""
         name = data.get("space")
-        if name not in SPACES:
-            raise SpaceError(f"space {name!r} is unknown; known spaces: {list(SPACES)}.")
+        if name not in space_names():
+            raise SpaceError(f"space {name!r} is unknown; known spaces: {space_names()}.")
         config = default_config()
         for key, value in (data.get("dims") or {}).items():
             if key not in config:
-                raise SpaceError(f"space dimension {key!r} is unknown to this nas version; "
-                                 "upgrade nas on this machine.")
+                raise SpaceError(
+                    f"space dimension {key!r} is unknown to this nas version; "
+                    "upgrade nas on this machine."
+                )
             config[key] = parse_dim(key, value, config[key])
         check_config(config)
         return cls(name, config, source=str(data.get("source", "built-in")))
@@ -136,10 +104,8 @@ class Space:
 
 def starting_points(space: Space, ctx: SpaceContext) -> list[dict[str, Any]]:
     """Known-good params to enqueue as a study's first trials: one per family of ``space``."""
-    from search_spaces.spaces import starts
-
-    families = auto.families_for(ctx, space.config) if space.name == "auto" else None
-    return starts.starting_points(space.name, ctx, space.config, families)
+    start = space_info(space.name).starting_points
+    return start(ctx, space.config) if start else []
 
 
 def get_space(name_or_path: str | Path) -> Space:
@@ -147,13 +113,7 @@ def get_space(name_or_path: str | Path) -> Space:
     text = str(name_or_path)
     if text.endswith(".toml"):
         return load_space_toml(text)
-    if text not in SPACES:
-        close = difflib.get_close_matches(text, list(SPACES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise SpaceError(
-            f"Unknown space {text!r}.{hint} Known spaces: {', '.join(SPACES)}; "
-            "or pass a .toml file that declares one."
-        )
+    space_info(text)  # an unknown name is an error that lists the known ones
     return Space(text)
 
 
@@ -173,18 +133,16 @@ def load_space_toml(path: str | Path) -> Space:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SpaceError(f"Space file {p.name} is not valid TOML ({e}); fix the syntax.") from e
     base = doc.pop("space", "auto")
-    if not isinstance(base, str) or base not in SPACES:
-        raise SpaceError(f"{p.name}: space = {base!r} is unknown; use one of {list(SPACES)}.")
+    if not isinstance(base, str) or base not in space_names():
+        raise SpaceError(f"{p.name}: space = {base!r} is unknown; use one of {space_names()}.")
     config = default_config()
     if "families" in doc:
         fams = doc.pop("families")
         fams = fams if isinstance(fams, list) else [fams]
-        unknown = [f for f in fams if not isinstance(f, str) or f not in FAMILY_SAMPLERS]
+        known = family_names()
+        unknown = [f for f in fams if not isinstance(f, str) or f not in known]
         if unknown or not fams:
-            raise SpaceError(
-                f"{p.name}: families {unknown or fams} unknown; choose from "
-                f"{list(FAMILY_SAMPLERS)}."
-            )
+            raise SpaceError(f"{p.name}: families {unknown or fams} unknown; choose from {known}.")
         config["auto.families"] = Choice(tuple(fams))
     for section, table in doc.items():
         if not isinstance(table, dict):
@@ -208,7 +166,9 @@ def load_space_toml(path: str | Path) -> Space:
 
 __all__ = [
     "FAMILY_SAMPLERS",
+    "HEAD_DEFAULTS",
     "SPACES",
+    "TRAIN_DEFAULTS",
     "Choice",
     "Dim",
     "Fixed",
@@ -217,8 +177,18 @@ __all__ = [
     "Sampler",
     "Space",
     "SpaceContext",
+    "SpaceInfo",
+    "check_config",
     "default_config",
+    "family_names",
     "get_space",
     "load_space_toml",
+    "register_space",
+    "registered_space",
+    "registered_spaces",
+    "space_help",
+    "space_info",
+    "space_names",
     "starting_points",
+    "unregister_space",
 ]

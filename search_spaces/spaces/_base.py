@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from search_spaces.errors import SpaceError
-from search_spaces.spec import MODALITIES, TASKS, BlockSpec, TrainSpec
+from search_spaces.spec import MODALITIES, TASKS, ArchSpec, BlockSpec, TrainSpec
 
 
 @dataclass(frozen=True)
@@ -209,3 +209,17 @@ def sample_head(s: Sampler, ctx: SpaceContext) -> BlockSpec:
     if hidden:
         params["dropout"] = float(s("head.dropout"))
     return BlockSpec(kind, params)
+
+
+def assemble(family: str, s: Sampler, ctx: SpaceContext, blocks: Sequence[BlockSpec]) -> ArchSpec:
+    """The ArchSpec of ``blocks`` for ``ctx``, with the head and training sampled last."""
+    return ArchSpec(
+        family,
+        ctx.task,
+        ctx.modality,
+        ctx.input_shape,
+        ctx.output_size,
+        tuple(blocks),
+        sample_head(s, ctx),
+        sample_train(s),
+    )

@@ -2,26 +2,34 @@
 
 The family is the categorical parameter ``family``; the chosen family's sampler then runs with
 its own parameter names, so an auto trial that chose ``cnn`` is the same spec as a cnn trial.
+The families are the registered ones (``register_space(..., family=True)``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from search_spaces.errors import SpaceError
 from search_spaces.spaces._base import Choice, Dim, Fixed, SpaceContext, TrialLike
-from search_spaces.spec import ArchSpec
+from search_spaces.spaces._registry import (
+    LiveView,
+    applicable,
+    default_config,
+    family_names,
+    register_space,
+    space_info,
+)
+from search_spaces.spec import MODALITIES, ArchSpec
 
-DEFAULTS: dict[str, Dim] = {
-    "auto.families": Choice(("fnn", "cnn", "rnn", "transformer", "cnn_rnn", "cnn_transformer")),
-}
+# Every registered family, by default.
+DEFAULTS: Mapping[str, Dim] = LiveView(lambda: {"auto.families": Choice(tuple(family_names()))})
 
-# Families that make sense per modality (a conv stem on 1-D tabular features rarely does).
-APPLICABLE = {
-    "tabular": ("fnn", "transformer", "cnn", "rnn"),
-    "image": ("fnn", "cnn", "rnn", "transformer", "cnn_rnn", "cnn_transformer"),
-    "sequence": ("fnn", "cnn", "rnn", "transformer", "cnn_rnn", "cnn_transformer"),
-}
+# Families that make sense per modality (a conv stem on 1-D tabular features rarely does),
+# in the order their starting points are tried.
+APPLICABLE: Mapping[str, tuple[str, ...]] = LiveView(
+    lambda: {m: tuple(applicable(m)) for m in MODALITIES}
+)
 
 
 def families_for(ctx: SpaceContext, config: Mapping[str, Dim]) -> list[str]:
@@ -34,22 +42,42 @@ def families_for(ctx: SpaceContext, config: Mapping[str, Dim]) -> list[str]:
         if isinstance(dim, Fixed)
         else []
     )
-    ok = [f for f in wanted if f in APPLICABLE[ctx.modality]]
+    ok_here = applicable(ctx.modality)
+    ok = [f for f in wanted if f in ok_here]
     if not ok:
         raise SpaceError(
             f"auto.families {wanted} has no family that applies to {ctx.modality} "
-            f"data; choose from {list(APPLICABLE[ctx.modality])}."
+            f"data; choose from {ok_here}."
         )
     return ok
 
 
+def starting_points(ctx: SpaceContext, config: Mapping[str, Dim]) -> list[dict[str, Any]]:
+    """Each chosen family's starting points, in the modality's order (tagged with ``family``
+    when the trial chooses one)."""
+    families = families_for(ctx, config)
+    order = [f for f in applicable(ctx.modality) if f in families]
+    out = []
+    for family in order:
+        start = space_info(family).starting_points
+        for point in start(ctx, config) if start else []:
+            if len(order) > 1:
+                point["family"] = family
+            out.append(point)
+    return out
+
+
+@register_space(
+    "auto",
+    doc="the sampler chooses the family per trial, hybrids included",
+    defaults=DEFAULTS,
+    starting_points=starting_points,
+)
 def sample(
     trial: TrialLike, ctx: SpaceContext, config: Mapping[str, Dim] | None = None
 ) -> ArchSpec:
     """An ArchSpec of a family the trial chooses."""
-    from search_spaces.spaces import FAMILY_SAMPLERS, default_config
-
     config = config or default_config()
     families = families_for(ctx, config)
     family = families[0] if len(families) == 1 else trial.suggest_categorical("family", families)
-    return FAMILY_SAMPLERS[family](trial, ctx, config)
+    return space_info(family).sample(trial, ctx, config)

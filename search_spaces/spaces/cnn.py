@@ -9,6 +9,7 @@ spec flows; the decision depends only on sampled values, so replaying a trial's 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from search_spaces.spaces._base import (
     Choice,
@@ -18,9 +19,10 @@ from search_spaces.spaces._base import (
     Sampler,
     SpaceContext,
     TrialLike,
-    sample_head,
-    sample_train,
+    assemble,
 )
+from search_spaces.spaces._registry import default_config, register_space
+from search_spaces.spaces.starts import conv_blocks, family_point
 from search_spaces.spec import ArchSpec, BlockSpec
 
 DEFAULTS: dict[str, Dim] = {
@@ -77,24 +79,26 @@ def sample_blocks(
     return blocks, sizes
 
 
+def start(ctx: SpaceContext) -> dict[str, Any]:
+    """A known-good CNN: three conv blocks (32, 64, 64 channels), then global average pooling."""
+    return {"cnn.n_blocks": 3, **conv_blocks("cnn", 3), "cnn.reduce": "avg"}
+
+
+@register_space(
+    "cnn",
+    doc="conv2d (images) / conv1d (sequences, tabular) blocks + pooling",
+    defaults=DEFAULTS,
+    family=True,
+    applies_to={"image": 10, "sequence": 10, "tabular": 30},
+    starting_points=family_point(start),
+)
 def sample(
     trial: TrialLike, ctx: SpaceContext, config: Mapping[str, Dim] | None = None
 ) -> ArchSpec:
     """A CNN ArchSpec for ``ctx``."""
-    from search_spaces.spaces import default_config
-
     s = Sampler(trial, config or default_config())
     blocks, _ = sample_blocks(s, ctx)
     reduce = s("cnn.reduce")
     if reduce != "flatten":
         blocks.append(BlockSpec("global_pool.v1", {"mode": reduce}))
-    return ArchSpec(
-        "cnn",
-        ctx.task,
-        ctx.modality,
-        ctx.input_shape,
-        ctx.output_size,
-        tuple(blocks),
-        sample_head(s, ctx),
-        sample_train(s),
-    )
+    return assemble("cnn", s, ctx, blocks)

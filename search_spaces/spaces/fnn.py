@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from search_spaces.spaces._base import (
     Choice,
@@ -12,9 +13,10 @@ from search_spaces.spaces._base import (
     Sampler,
     SpaceContext,
     TrialLike,
-    sample_head,
-    sample_train,
+    assemble,
 )
+from search_spaces.spaces._registry import default_config, register_space
+from search_spaces.spaces.starts import family_point
 from search_spaces.spec import ArchSpec, BlockSpec
 
 DEFAULTS: dict[str, Dim] = {
@@ -47,21 +49,28 @@ def sample_blocks(s: Sampler, prefix: str = "fnn") -> list[BlockSpec]:
     return blocks
 
 
+def start(ctx: SpaceContext) -> dict[str, Any]:
+    """A known-good FNN: 256 -> 128 units, batch norm, relu, a little dropout."""
+    block = {"norm": "batch", "activation": "relu", "dropout": 0.1, "residual": False}
+    return {
+        "fnn.n_blocks": 2,
+        "fnn.b0.units": 256,
+        "fnn.b1.units": 128,
+        **{f"fnn.b{i}.{k}": v for i in range(2) for k, v in block.items()},
+    }
+
+
+@register_space(
+    "fnn",
+    doc="stacks of dense blocks (norm, activation, dropout, residual)",
+    defaults=DEFAULTS,
+    family=True,
+    applies_to={"image": 20, "sequence": 50, "tabular": 10},
+    starting_points=family_point(start),
+)
 def sample(
     trial: TrialLike, ctx: SpaceContext, config: Mapping[str, Dim] | None = None
 ) -> ArchSpec:
     """An FNN ArchSpec for ``ctx``."""
-    from search_spaces.spaces import default_config
-
     s = Sampler(trial, config or default_config())
-    blocks = sample_blocks(s)
-    return ArchSpec(
-        "fnn",
-        ctx.task,
-        ctx.modality,
-        ctx.input_shape,
-        ctx.output_size,
-        tuple(blocks),
-        sample_head(s, ctx),
-        sample_train(s),
-    )
+    return assemble("fnn", s, ctx, sample_blocks(s))

@@ -21,7 +21,7 @@ from typing import Any
 from search_spaces.blocks.generative import OUTPUT_ACTIVATIONS
 from search_spaces.errors import SpaceError
 from search_spaces.gan import GAN_LOSSES, GanSpec, GanTrainSpec
-from search_spaces.spaces import cnn, fnn, rnn, transformer
+from search_spaces.spaces import cnn, fnn, rnn, starts, transformer
 from search_spaces.spaces._base import (
     Choice,
     Dim,
@@ -32,6 +32,7 @@ from search_spaces.spaces._base import (
     SpaceContext,
     TrialLike,
 )
+from search_spaces.spaces._registry import default_config, register_space
 from search_spaces.spec import ArchSpec, BlockSpec
 
 DEFAULTS: dict[str, Dim] = {
@@ -233,10 +234,47 @@ def sample_train(s: Sampler) -> GanTrainSpec:
     )
 
 
+def start(ctx: SpaceContext) -> dict[str, Any]:
+    """A DCGAN-like design per modality: hinge loss, spectral norm, projection."""
+    common = {"gan.train.loss": "hinge", "gan.train.lr_g": 2e-4, "gan.train.lr_d": 2e-4,
+              "gan.train.beta1": 0.5, "gan.train.beta2": 0.999, "gan.train.critic_steps": 1,
+              "gan.train.batch_size": 64, "gan.conditional": True, "gan.latent_dim": 32,
+              "gan.label_dim": 16, "gan.g.activation": "relu", "gan.g.batch_norm": True,
+              "gan.g.stem_blocks": 1, "gan.g.b0.units": 256, "gan.g.mode": "transposed",
+              "gan.d.spectral_norm": True}  # fmt: skip
+    if ctx.modality == "tabular":
+        dense = {"norm": "none", "activation": "leaky_relu", "dropout": 0.0, "residual": False}
+        d_blocks = {f"gan.d.fnn.b{i}.{k}": v for i in range(2) for k, v in dense.items()}
+        return {**common, "gan.g.family": "dense", "gan.g.n_blocks": 2, "gan.g.b1.units": 256,
+                "gan.d.family": "fnn", "gan.d.fnn.n_blocks": 2, "gan.d.fnn.b0.units": 256,
+                "gan.d.fnn.b1.units": 128, **d_blocks}  # fmt: skip
+    # images: 2x2 -> 4x4 -> 8x8 (digits); sequences: 5 -> 10 -> 20 -> 40 (mnist1d)
+    image = ctx.modality == "image"
+    conv_d = {"channels": 32, "kernel": 3, "batch_norm": False, "activation": "leaky_relu",
+              "residual": False, "pool": "none", "separable": False, "dropout": 0.0}  # fmt: skip
+    d_blocks = {f"gan.d.cnn.b{i}.{k}": v for i in range(2) for k, v in conv_d.items()}
+    d_blocks.update({"gan.d.cnn.b1.channels": 64, "gan.d.cnn.b1.pool": "avg"})
+    if not image:
+        d_blocks.update({"gan.d.cnn.b0.kernel": 5, "gan.d.cnn.b1.kernel": 5})
+    return {**common, "gan.g.family": "upconv", "gan.g.upsamples": 2 if image else 3,
+            "gan.g.channels": 128 if image else 64, "gan.d.family": "cnn",
+            "gan.d.cnn.n_blocks": 2, **d_blocks}  # fmt: skip
+
+
+def starting_points(ctx: SpaceContext, config: Mapping[str, Dim]) -> list[dict[str, Any]]:
+    """The part of :func:`start` that the space under ``config`` asks for and allows."""
+    return [starts.replayed(start(ctx), sample, ctx, config)]
+
+
+@register_space(
+    "gan",
+    doc="GAN: upconv / recurrent / dense generator vs a discriminator of any family",
+    defaults=DEFAULTS,
+    starting_points=starting_points,
+    check=check_config,
+)
 def sample(trial: TrialLike, ctx: SpaceContext, config: Mapping[str, Dim] | None = None) -> GanSpec:
     """A GanSpec for data described by ``ctx`` (``ctx.output_size``: the number of classes)."""
-    from search_spaces.spaces import default_config
-
     config = config or default_config()
     s = Sampler(trial, config)
     train = sample_train(s)

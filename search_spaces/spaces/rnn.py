@@ -4,6 +4,7 @@ sequence, the rows of an image, or the features of a tabular example."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from search_spaces.spaces._base import (
     Choice,
@@ -13,9 +14,10 @@ from search_spaces.spaces._base import (
     Sampler,
     SpaceContext,
     TrialLike,
-    sample_head,
-    sample_train,
+    assemble,
 )
+from search_spaces.spaces._registry import default_config, register_space
+from search_spaces.spaces.starts import family_point
 from search_spaces.spec import ArchSpec, BlockSpec
 
 DEFAULTS: dict[str, Dim] = {
@@ -42,20 +44,23 @@ def sample_block(s: Sampler, prefix: str = "rnn") -> BlockSpec:
     return BlockSpec(f"{cell}.v1", params)
 
 
+def start(ctx: SpaceContext) -> dict[str, Any]:
+    """A known-good RNN: one bidirectional GRU layer of 64, reading out the last step."""
+    return {"rnn.cell": "gru", "rnn.hidden": 64, "rnn.layers": 1,
+            "rnn.bidirectional": True, "rnn.reduce": "last"}  # fmt: skip
+
+
+@register_space(
+    "rnn",
+    doc="rnn / lstm / gru over steps, image rows or features",
+    defaults=DEFAULTS,
+    family=True,
+    applies_to={"image": 50, "sequence": 30, "tabular": 40},
+    starting_points=family_point(start),
+)
 def sample(
     trial: TrialLike, ctx: SpaceContext, config: Mapping[str, Dim] | None = None
 ) -> ArchSpec:
     """An RNN ArchSpec for ``ctx``."""
-    from search_spaces.spaces import default_config
-
     s = Sampler(trial, config or default_config())
-    return ArchSpec(
-        "rnn",
-        ctx.task,
-        ctx.modality,
-        ctx.input_shape,
-        ctx.output_size,
-        (sample_block(s),),
-        sample_head(s, ctx),
-        sample_train(s),
-    )
+    return assemble("rnn", s, ctx, [sample_block(s)])

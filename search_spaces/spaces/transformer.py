@@ -4,18 +4,22 @@ pooling. Heads are drawn from values that divide every d_model choice (checked o
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
+from search_spaces.errors import SpaceError
 from search_spaces.spaces._base import (
     Choice,
     Dim,
+    Fixed,
     FloatRange,
     IntRange,
     Sampler,
     SpaceContext,
     TrialLike,
-    sample_head,
-    sample_train,
+    assemble,
 )
+from search_spaces.spaces._registry import default_config, register_space
+from search_spaces.spaces.starts import family_point
 from search_spaces.spec import ArchSpec, BlockSpec
 
 DEFAULTS: dict[str, Dim] = {
@@ -72,12 +76,58 @@ def encoder_blocks(s: Sampler, pool: str, prefix: str = "transformer") -> list[B
     return [enc, BlockSpec("seq_pool.v1", {"mode": pool})]
 
 
+def check_config(config: Mapping[str, Dim]) -> None:
+    """Every heads choice must divide every d_model choice."""
+
+    def values(key: str) -> list[Any]:
+        d = config[key]
+        if isinstance(d, Choice):
+            return list(d.values)
+        if isinstance(d, Fixed):
+            return [d.value]
+        return list(range(d.low, d.high + 1)) if isinstance(d, IntRange) else []
+
+    bad = [
+        (h, d) for h in values("transformer.heads") for d in values("transformer.d_model") if d % h
+    ]
+    if bad:
+        h, d = bad[0]
+        raise SpaceError(
+            f"transformer.heads {h} does not divide transformer.d_model {d}; "
+            "every heads choice must divide every d_model choice."
+        )
+
+
+def start(ctx: SpaceContext) -> dict[str, Any]:
+    """A known-good transformer: d_model 32, 4 heads, 2 pre-norm layers, mean pooling."""
+    return {
+        "transformer.d_model": 32,
+        "transformer.heads": 4,
+        "transformer.ff": 64,
+        "transformer.layers": 2,
+        "transformer.dropout": 0.1,
+        "transformer.norm": "pre",
+        "transformer.activation": "gelu",
+        "transformer.positions": "learned",
+        "transformer.pool": "mean",
+        "transformer.patch": 2,
+        "transformer.window": 2,
+    }
+
+
+@register_space(
+    "transformer",
+    doc="token embedding + encoder layers + CLS/mean pooling",
+    defaults=DEFAULTS,
+    family=True,
+    applies_to={"image": 40, "sequence": 40, "tabular": 20},
+    starting_points=family_point(start),
+    check=check_config,
+)
 def sample(
     trial: TrialLike, ctx: SpaceContext, config: Mapping[str, Dim] | None = None
 ) -> ArchSpec:
     """A transformer ArchSpec for ``ctx``."""
-    from search_spaces.spaces import default_config
-
     s = Sampler(trial, config or default_config())
     d = int(s("transformer.d_model"))
     pool = s("transformer.pool")
@@ -88,13 +138,4 @@ def sample(
         embedding(s, ctx.modality, steps, min_side, d, pool == "cls"),
         *encoder_blocks(s, pool),
     ]
-    return ArchSpec(
-        "transformer",
-        ctx.task,
-        ctx.modality,
-        ctx.input_shape,
-        ctx.output_size,
-        tuple(blocks),
-        sample_head(s, ctx),
-        sample_train(s),
-    )
+    return assemble("transformer", s, ctx, blocks)
