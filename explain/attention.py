@@ -18,7 +18,7 @@ from torch import nn
 
 from explain.errors import ExplainError
 from explain.method_choice import token_embedding
-from search_spaces.blocks.attention import Patches, SeqPool, Windows
+from search_spaces.blocks import capabilities_of
 
 
 def _spatial(modality: str, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -40,16 +40,15 @@ def _embed_input(
     return stages[at].shape_in.layout, stages[at].shape_in.dims, direct
 
 
-def _token_grid(emb: nn.Module, layout: str, dims: tuple[int, ...]) -> tuple[int, ...]:
-    """The token layout (CLS excluded): ``(n,)`` along one axis, or ``(gh, gw)`` patches."""
-    tok = emb.tokenizer
+def _token_grid(patch: tuple[int, ...], layout: str, dims: tuple[int, ...]) -> tuple[int, ...]:
+    """The token layout (CLS excluded): ``(n,)`` along one axis, or ``(gh, gw)`` patches;
+    ``patch`` is the embedding's input elements per token (``token_patch``)."""
     if layout == "grid2d":
-        if isinstance(tok, Patches):
-            p = int(tok.proj.kernel_size[0])
-            return (dims[1] // p, dims[2] // p)
+        if len(patch) == 2:
+            return (dims[1] // patch[0], dims[2] // patch[1])
         return (dims[1],)  # one token per image row
-    if isinstance(tok, Windows):
-        return (dims[0] // int(tok.proj.kernel_size[0]),)
+    if patch:
+        return (dims[0] // patch[0],)  # one token per window of steps
     return (dims[0],)
 
 
@@ -63,23 +62,22 @@ def token_owner(model: nn.Module, modality: str, shape: tuple[int, ...]) -> np.n
     if found is None:
         raise ExplainError("the model has no transformer token embedding to map tokens from.")
     name, emb = found
+    patch = capabilities_of(emb).token_patch
     layout, dims, direct = _embed_input(model, name, modality, shape)
-    grid = _token_grid(emb, layout, dims)
+    grid = _token_grid(patch, layout, dims)
     spatial = _spatial(modality, shape)
     if modality == "image" and len(grid) == 2:
         (gh, gw), (h, w) = grid, spatial
         if direct:
-            p = int(emb.tokenizer.proj.kernel_size[0])
-            ii, jj = np.arange(h) // p, np.arange(w) // p
+            ii, jj = np.arange(h) // patch[0], np.arange(w) // patch[1]
         else:
             ii, jj = np.arange(h) * gh // h, np.arange(w) * gw // w
         own = ii[:, None] * gw + jj[None, :]
         return np.where((ii[:, None] < gh) & (jj[None, :] < gw), own, -1)
     (n,) = grid
     length = spatial[0]
-    if direct and isinstance(emb.tokenizer, Windows):
-        w = int(emb.tokenizer.proj.kernel_size[0])
-        idx = np.arange(length) // w
+    if direct and patch:
+        idx = np.arange(length) // patch[0]
     elif direct:
         idx = np.arange(length)
     else:
@@ -133,13 +131,21 @@ def tokens_to_input(
 
 
 def _pool_mode(model: nn.Module) -> str:
-    pools = [m.mode for m in model.modules() if isinstance(m, SeqPool)]
-    return pools[-1] if pools else "mean"
+    """How the head reads the last encoder's tokens: the mode of the pool after it ("mean"
+    when none follows it, as a flatten reads every token)."""
+    mode = "mean"
+    for m in model.modules():
+        caps = capabilities_of(m)
+        if caps.attention:
+            mode = "mean"
+        elif caps.pool:
+            mode = caps.pool
+    return mode
 
 
 def attention_maps(model: nn.Module, X: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
     """Per encoder layer, the attention weights ``(N, heads, T, T)`` (queries x keys)."""
-    layers = [m for m in model.modules() if isinstance(m, nn.TransformerEncoderLayer)]
+    layers = [m for m in model.modules() if capabilities_of(m).attention]
     seen: list[torch.Tensor] = []
     hooks = [m.register_forward_pre_hook(lambda _m, args: seen.append(args[0])) for m in layers]
     per_layer: list[list[torch.Tensor]] = [[] for _ in layers]

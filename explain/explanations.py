@@ -1,15 +1,12 @@
 """Explain one model on one dataset: attributions by the methods valid for its architecture,
-SHAP values, the quality checks, and the views a report shows — as plain data that saves to a
-folder and loads back (``explanations.json`` + ``attributions.npz``, no pickles).
+SHAP values and the quality checks, gathered in an :class:`~explain.record.Explanations` record
+(saved and loaded there; :func:`~explain.report_view.report_view` is what a report shows of it).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,105 +16,17 @@ from torch import nn
 from explain.attribution import attribute, choose_methods
 from explain.errors import ExplainError
 from explain.quality import run_checks
+from explain.record import Explanations
+from explain.report_view import report_view
 from explain.shap_values import shap_explain
 from explain.types import Attribution, Check, ExplainData, MethodChoice
-from explain.views import global_importance, select_samples, to_jsonable
+from explain.views import select_samples
 
 # Explained by default (when chosen for the model): cheap, complete, and complementary.
 DEFAULT_METHODS = ("integrated_gradients", "deeplift", "layer_gradcam", "attention")
 SHAP = "shap"  # the method name that asks for SHAP values (the explainer is chosen per model)
 N_LOCAL = 8  # local explanations shown per category
 _BACKGROUND = 50  # training rows behind SHAP's base values
-
-
-@dataclass
-class Explanations:
-    """Everything explained about one model: per method, attributions shaped like the inputs
-    with their metadata; the method choices and their reasons; the quality table; the views."""
-
-    task: str
-    modality: str
-    input_shape: tuple[int, ...]
-    feature_names: list[str]
-    class_names: list[str]
-    X: np.ndarray  # the explained test inputs (N, *input_shape)
-    y: np.ndarray  # their true targets
-    predicted: np.ndarray  # (N,) predicted class, or the first output for regression
-    probability: np.ndarray  # (N,) probability of the predicted class (NaN for regression)
-    attributions: dict[str, Attribution]
-    choices: list[MethodChoice]
-    checks: list[Check] = field(default_factory=list)
-    samples: dict[str, list[int]] = field(default_factory=dict)  # category -> row indices
-    seconds: float = 0.0
-
-    def global_views(self) -> dict[str, dict[str, Any]]:
-        """Mean |attribution| per input element, overall and per (true) class, per method."""
-        n = len(self.class_names) if self.task == "classification" else None
-        y = self.y if self.task == "classification" else None
-        return {m: global_importance(a, y=y, n_classes=n) for m, a in self.attributions.items()}
-
-    def table(self) -> list[dict[str, Any]]:
-        """The quality table: one row per check."""
-        return [c.to_dict() for c in self.checks]
-
-    # --- persistence ----------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        """Write ``explanations.json`` (metadata) and ``attributions.npz`` (arrays) there."""
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        arrays: dict[str, np.ndarray] = {
-            "X": self.X,
-            "y": self.y,
-            "predicted": self.predicted,
-            "probability": self.probability,
-        }
-        for m, a in self.attributions.items():
-            arrays[f"{m}/values"] = a.values
-            arrays[f"{m}/targets"] = a.targets
-            if a.delta is not None:
-                arrays[f"{m}/delta"] = np.asarray(a.delta)
-            if a.base_values is not None:
-                arrays[f"{m}/base_values"] = np.asarray(a.base_values)
-            for k, v in a.arrays.items():
-                arrays[f"{m}/arrays/{k}"] = np.asarray(v)
-        np.savez_compressed(folder / "attributions.npz", **arrays)
-        meta = {
-            "task": self.task, "modality": self.modality, "input_shape": list(self.input_shape),
-            "feature_names": self.feature_names, "class_names": self.class_names,
-            "methods": {m: a.meta() for m, a in self.attributions.items()},
-            "choices": [vars(c) for c in self.choices], "checks": self.table(),
-            "samples": self.samples, "seconds": self.seconds,
-        }  # fmt: skip
-        (folder / "explanations.json").write_text(json.dumps(to_jsonable(meta), indent=2))
-        return folder
-
-    @classmethod
-    def load(cls, folder: str | Path) -> Explanations:
-        """Read what :meth:`save` wrote (``allow_pickle=False``)."""
-        folder = Path(folder)
-        meta = json.loads((folder / "explanations.json").read_text())
-        with np.load(folder / "attributions.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
-        attrs = {}
-        for m, info in meta["methods"].items():
-            side = {k.split("/", 2)[2]: v for k, v in arrays.items()
-                    if k.startswith(f"{m}/arrays/")}  # fmt: skip
-            attrs[m] = Attribution(
-                method=info.get("method", m), values=arrays[f"{m}/values"],
-                targets=arrays[f"{m}/targets"], baseline=info.get("baseline", ""),
-                delta=arrays.get(f"{m}/delta"), seconds=info.get("seconds", 0.0),
-                params=info.get("params", {}), note=info.get("note", ""),
-                base_values=arrays.get(f"{m}/base_values"), arrays=side,
-            )  # fmt: skip
-        return cls(
-            task=meta["task"], modality=meta["modality"], input_shape=tuple(meta["input_shape"]),
-            feature_names=meta["feature_names"], class_names=meta["class_names"],
-            X=arrays["X"], y=arrays["y"], predicted=arrays["predicted"],
-            probability=arrays["probability"], attributions=attrs,
-            choices=[MethodChoice(**c) for c in meta["choices"]],
-            checks=[Check(**c) for c in meta["checks"]], samples=meta["samples"],
-            seconds=meta.get("seconds", 0.0),
-        )  # fmt: skip
 
 
 def _predict(model: nn.Module, X: torch.Tensor) -> np.ndarray:
@@ -256,68 +165,11 @@ def _explain_fn(method: str, data: ExplainData, done: Attribution) -> Any:
     return fn
 
 
-def _r(a: Any, digits: int = 5) -> Any:
-    """Rounded nested lists (keeps the report small)."""
-    return np.round(np.asarray(a, dtype=np.float64), digits).tolist()
-
-
-def report_view(exp: Explanations, max_local: int = 4) -> dict[str, Any]:
-    """The ``explanations`` part of the report's data (explain/report/SCHEMA.md)."""
-    views = exp.global_views()
-    names = exp.class_names or []
-
-    def label(v: Any) -> str:
-        if exp.task == "classification":
-            i = int(v)
-            return names[i] if i < len(names) else str(i)
-        return f"{float(np.ravel(v)[0]):.4g}"
-
-    glob = {}
-    for m, g in views.items():
-        # Regression has no classes: its one "class" would be the output index, not a label.
-        per = {label(c): _r(v) for c, v in g["per_class"].items() if g["counts"].get(c)}
-        per = per if exp.task == "classification" else {}
-        glob[m] = {"overall": _r(g["overall"]), "per_class": per, "unit": g["unit"]}
-    local = []
-    for category, rows in exp.samples.items():
-        for i in rows[:max_local]:
-            a_i = {m: _r(a.values[i], 4) for m, a in exp.attributions.items()
-                   if a.values.shape[1:] == tuple(exp.input_shape)}  # fmt: skip
-            local.append(
-                {
-                    "index": int(i),
-                    "category": category,
-                    "label": label(exp.y[i]),
-                    "predicted": label(exp.predicted[i]),
-                    "probability": None
-                    if np.isnan(exp.probability[i])
-                    else round(float(exp.probability[i]), 4),
-                    "input": _r(exp.X[i], 4),
-                    "attributions": a_i,
-                }
-            )
-    attention = None
-    att = exp.attributions.get("attention")
-    if att is not None and "attention_mean" in att.arrays:
-        attention = {
-            "layers": _r(att.arrays["attention_mean"], 4),
-            "tokens": list(att.params.get("tokens", [])),
-        }
-    shap_view = None
-    shap_m = next((m for m in exp.attributions if m.startswith("shap")), None)
-    if shap_m and exp.modality == "tabular":
-        s = exp.attributions[shap_m]
-        base = s.base_values
-        shap_view = {"method": shap_m, "base_value": float(np.mean(base)) if base is not None
-                     else None, "values": _r(s.values, 4), "inputs": _r(exp.X, 4)}  # fmt: skip
-    checks = [c.to_dict() for c in exp.checks if c.name != "agreement"]
-    agreement = [c.to_dict() for c in exp.checks if c.name == "agreement"]
-    return {
-        "modality": exp.modality, "input_shape": list(exp.input_shape),
-        "feature_names": exp.feature_names, "class_names": exp.class_names,
-        "methods": [vars(c) for c in exp.choices], "global": glob, "local": local,
-        "attention": attention, "shap": shap_view, "checks": to_jsonable(checks),
-        "agreement": to_jsonable(agreement),
-        "timing": {m: round(a.seconds, 3) for m, a in exp.attributions.items()},
-        "seconds": round(exp.seconds, 2), "n_explained": int(len(exp.X)),
-    }  # fmt: skip
+__all__ = [
+    "DEFAULT_METHODS",
+    "SHAP",
+    "Explanations",
+    "explain_model",
+    "report_view",
+    "resolve_methods",
+]

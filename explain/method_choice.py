@@ -18,45 +18,7 @@ from torch import nn
 
 from explain.errors import ExplainError
 from explain.types import MethodChoice
-from search_spaces.blocks.adapters import GlobalPool, ImageRows, Transpose, Unsqueeze
-from search_spaces.blocks.attention import (
-    FeatureTokenizer,
-    Rows,
-    SeqPool,
-    TokenEmbedding,
-)
-from search_spaces.blocks.conv import ConvBlock
-
-# Leaf modules that are affine maps in eval mode (BatchNorm uses its running statistics then).
-_LINEAR: tuple[type[nn.Module], ...] = (
-    nn.Linear,
-    nn.Conv1d,
-    nn.Conv2d,
-    nn.Conv3d,
-    nn.BatchNorm1d,
-    nn.BatchNorm2d,
-    nn.Dropout,
-    nn.Dropout1d,
-    nn.Dropout2d,
-    nn.Identity,
-    nn.Flatten,
-    nn.Unflatten,
-    nn.AvgPool1d,
-    nn.AvgPool2d,
-    nn.AdaptiveAvgPool1d,
-    nn.AdaptiveAvgPool2d,
-    Transpose,
-    ImageRows,
-    Unsqueeze,
-    Rows,
-    FeatureTokenizer,
-)
-# Nonlinear modules whose inside Captum cannot see: reported whole, children not listed.
-_OPAQUE: tuple[type[nn.Module], ...] = (
-    nn.RNNBase,
-    nn.MultiheadAttention,
-    nn.TransformerEncoderLayer,
-)
+from search_spaces.blocks import capabilities_of, get_block
 
 
 def _short(name: str) -> str:
@@ -64,12 +26,12 @@ def _short(name: str) -> str:
 
 
 def _walk(model: nn.Module) -> Iterator[tuple[str, nn.Module]]:
-    """Named submodules, skipping the inside of opaque ones."""
+    """Named submodules, skipping the inside of opaque ones (see :func:`capabilities_of`)."""
     skip: str | None = None
     for name, mod in model.named_modules():
         if skip is not None and name.startswith(skip + "."):
             continue
-        skip = name if isinstance(mod, _OPAQUE) else None
+        skip = name if capabilities_of(mod).opaque else None
         yield name, mod
 
 
@@ -77,15 +39,13 @@ def deeplift_blockers(model: nn.Module) -> list[str]:
     """Modules Captum's DeepLift has no rule for, as ``"name: why"`` lines (empty: none)."""
     out: list[str] = []
     for name, mod in _walk(model):
-        kind = type(mod).__name__
-        if type(mod) in SUPPORTED_NON_LINEAR or isinstance(mod, _LINEAR):
+        caps = capabilities_of(mod)
+        if type(mod) in SUPPORTED_NON_LINEAR or caps.affine:
             continue
-        if isinstance(mod, (GlobalPool, SeqPool)):
-            if mod.mode == "max":  # amax is functional: no module for Captum to hook
-                out.append(f"{_short(name)}: max pooling over positions has no DeepLift rule")
-            continue
-        if isinstance(mod, _OPAQUE) or not any(True for _ in mod.children()):
-            out.append(f"{_short(name)}: {kind} has no DeepLift rule")
+        if caps.pool == "max":  # amax is functional: no module for Captum to hook
+            out.append(f"{_short(name)}: max pooling over positions has no DeepLift rule")
+        elif caps.opaque or not any(True for _ in mod.children()):
+            out.append(f"{_short(name)}: {type(mod).__name__} has no DeepLift rule")
     return out
 
 
@@ -139,15 +99,15 @@ def _example(model: nn.Module, example: torch.Tensor | None) -> torch.Tensor | N
 
 
 def last_conv_block(model: nn.Module) -> tuple[str, nn.Module] | None:
-    """The last convolutional block (Grad-CAM's layer): a ConvBlock, else a bare conv layer
-    outside token embeddings (a patch embedding is a tokenizer, not a feature extractor)."""
-    blocks = [(n, m) for n, m in model.named_modules() if isinstance(m, ConvBlock)]
+    """The last convolutional block (Grad-CAM's layer): a ``spatial`` block, else a bare conv
+    layer outside token embeddings (a patch embedding is a tokenizer, not a feature extractor)."""
+    blocks = [(n, m) for n, m in model.named_modules() if capabilities_of(m).spatial]
     if blocks:
         return blocks[-1]
     inside = {
         n2
         for n, m in model.named_modules()
-        if isinstance(m, TokenEmbedding)
+        if capabilities_of(m).token_embedding
         for n2, _ in m.named_modules(prefix=n)
     }
     convs = [
@@ -158,18 +118,19 @@ def last_conv_block(model: nn.Module) -> tuple[str, nn.Module] | None:
     return convs[-1] if convs else None
 
 
-def token_embedding(model: nn.Module) -> tuple[str, TokenEmbedding] | None:
+def token_embedding(model: nn.Module) -> tuple[str, nn.Module] | None:
     """The transformer's token embedding, if the model has an encoder fed by one."""
-    if not any(isinstance(m, nn.TransformerEncoderLayer) for m in model.modules()):
+    if not any(capabilities_of(m).attention for m in model.modules()):
         return None
-    found = [(n, m) for n, m in model.named_modules() if isinstance(m, TokenEmbedding)]
+    found = [(n, m) for n, m in model.named_modules() if capabilities_of(m).token_embedding]
     return found[0] if found else None
 
 
 def _is_hybrid(model: nn.Module) -> bool:
+    """Whether a real block (not an inserted adapter) runs before the token embedding."""
     stages = getattr(model, "stages", ())
     for st in stages:
-        if st.kind.startswith("embed_"):
+        if get_block(st.kind).capabilities.token_embedding:
             return False
         if not st.inserted:
             return True

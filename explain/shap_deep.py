@@ -2,11 +2,12 @@
 
 DeepExplainer hooks every *leaf* module and rewrites its gradient by a DeepLift rule looked up by
 class name (``op_handler`` in ``shap/explainers/_deep/deep_pytorch.py``). A leaf without a rule
-keeps its plain gradient: right for linear maps (our Transpose, Unsqueeze, FeatureTokenizer, a
-mean), wrong for anything nonlinear (LSTM / GRU / RNN, LayerNorm, SiLU, attention, a max over
-positions). Functional ops inside composite modules (our residual ``y + skip(x)``, ``cat`` of a
-CLS token, ``+ positions``) are never hooked: the linear ones are exact, and a nonlinear one
-would only show in the measured additivity error, which the caller checks after every run.
+keeps its plain gradient: right for linear maps (modules whose capabilities say ``affine``:
+a transpose, a feature tokenizer, a mean), wrong for anything nonlinear (LSTM / GRU / RNN,
+LayerNorm, SiLU, attention, a max over positions: ``opaque`` or without a rule). Functional ops
+inside composite modules (our residual ``y + skip(x)``, ``cat`` of a CLS token, ``+ positions``)
+are never hooked: the linear ones are exact, and a nonlinear one would only show in the measured
+additivity error, which the caller checks after every run.
 """
 
 from __future__ import annotations
@@ -20,26 +21,7 @@ import torch
 from torch import nn
 
 from explain.shap_groups import import_shap
-from search_spaces.blocks.adapters import GlobalPool, ImageRows, Transpose, Unsqueeze
-from search_spaces.blocks.attention import FeatureTokenizer, Rows, SeqPool
-
-# Leaves DeepExplainer has no rule for but that are linear in eval mode, so their plain gradient
-# is the exact DeepLift multiplier (SHAP warns "unrecognized nn.Module" for them; we silence that).
-_LINEAR_LEAVES: tuple[type[nn.Module], ...] = (
-    Transpose,
-    ImageRows,
-    Unsqueeze,
-    Rows,
-    FeatureTokenizer,
-    nn.Dropout1d,
-    nn.Unflatten,
-)
-# Composites whose forward does nonlinear work outside any hooked leaf: reported whole.
-_OPAQUE: dict[type[nn.Module], str] = {
-    nn.RNNBase: "recurrent cell, no DeepLift rule",
-    nn.MultiheadAttention: "attention softmax and products, no rule",
-    nn.TransformerEncoderLayer: "attention and a functional activation, no rule",
-}
+from search_spaces.blocks import Capabilities, capabilities_of
 
 
 def _rule_names() -> set[str]:
@@ -49,33 +31,42 @@ def _rule_names() -> set[str]:
     return set(op_handler)
 
 
-def _leaf_problem(mod: nn.Module, rules: set[str]) -> str | None:
-    if isinstance(mod, GlobalPool):
-        return None if mod.mode == "avg" else "max over positions, no rule"
-    if isinstance(mod, SeqPool):
-        return None if mod.mode != "max" else "max over steps, no rule"
-    if type(mod).__name__ in rules or isinstance(mod, _LINEAR_LEAVES):
-        return None
-    return "no DeepLift rule in SHAP"
-
-
-def deep_unsupported(model: nn.Module) -> list[str]:
-    """Modules DeepExplainer cannot handle exactly, as ``"name (Kind): why"`` (empty: none)."""
-    rules, out, skip = _rule_names(), [], None
+def _hooked(model: nn.Module) -> Iterator[tuple[str, nn.Module, Capabilities]]:
+    """Opaque modules (whole) and the leaves outside them: what DeepExplainer's rules meet."""
+    skip = None
     for name, mod in model.named_modules():
         if skip is not None and name.startswith(skip + "."):
             continue
-        skip = None
+        caps = capabilities_of(mod)
+        skip = name if caps.opaque else None
+        if caps.opaque or not any(True for _ in mod.children()):
+            yield name, mod, caps
+
+
+def deep_unsupported(model: nn.Module) -> list[str]:
+    """Modules DeepExplainer cannot handle exactly, as ``"name (Kind): why"`` (empty: none).
+
+    An opaque module is reported whole; a leaf is fine if SHAP has a rule for its class or it
+    is affine (its plain gradient is then the exact multiplier)."""
+    rules, out = _rule_names(), []
+    for name, mod, caps in _hooked(model):
         label = f"{name or 'model'} ({type(mod).__name__})"
-        opaque = next((why for kind, why in _OPAQUE.items() if isinstance(mod, kind)), None)
-        if opaque is not None:
-            out.append(f"{label}: {opaque}")
-            skip = name
-        elif not any(True for _ in mod.children()):
-            why = _leaf_problem(mod, rules)
-            if why is not None:
-                out.append(f"{label}: {why}")
+        if caps.opaque:
+            out.append(f"{label}: {caps.opaque}")
+        elif not (type(mod).__name__ in rules or caps.affine):
+            out.append(f"{label}: no DeepLift rule in SHAP")
     return out
+
+
+def _silenced(model: nn.Module) -> set[str]:
+    """Classes of ``model``'s affine leaves SHAP has no rule for: it warns "unrecognized
+    nn.Module" for each, though their plain gradient is exact."""
+    rules = _rule_names()
+    return {
+        type(mod).__name__
+        for _, mod, caps in _hooked(model)
+        if caps.affine and type(mod).__name__ not in rules
+    }
 
 
 class TargetOutput(nn.Module):
@@ -102,17 +93,18 @@ def restored(model: nn.Module) -> Iterator[None]:
     """Undo what SHAP's explainers leave on a model: train mode off, DeepExplainer's ``x`` /
     ``y`` tensors registered as Parameters on hooked leaves (they would end up in the
     state_dict), and its hooks if it stopped half-way. Silences only SHAP's warning for leaves
-    we know to be linear."""
+    we know to be linear (affine leaves without a SHAP rule)."""
     mods = list(model.modules())
     params = [set(m._parameters) for m in mods]
     hooks = [{d: set(getattr(m, d)) for d in _HOOK_DICTS} for m in mods]
     was_training = model.training
-    linear_names = "|".join(k.__name__ for k in (*_LINEAR_LEAVES, GlobalPool, SeqPool))
+    linear_names = "|".join(sorted(_silenced(model)))
     try:
         with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore", message=rf"unrecognized nn\.Module: ({linear_names})$"
-            )
+            if linear_names:
+                warnings.filterwarnings(
+                    "ignore", message=rf"unrecognized nn\.Module: ({linear_names})$"
+                )
             yield
     finally:
         for m, kept, kept_hooks in zip(mods, params, hooks):

@@ -13,6 +13,9 @@ measured error per example in ``delta``. ``method="auto"`` follows :func:`choose
 3. GradientExplainer (expected gradients) for any other torch model: not exactly additive, the
    measured error is reported in ``note`` and ``delta``;
 4. the permutation explainer over default windows / patches for a plain predict function.
+
+Kept whole (a little over 300 lines): the choice, the run and its additivity fallback are one
+decision; the explainers themselves live in shap_deep, shap_masked and shap_groups.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from search_spaces.errors import SpecError
+from search_spaces.validation import check_choice, check_float, check_int, check_type
 
 SCHEMA_VERSION = 1
 TASKS = ("classification", "regression", "generation")
@@ -102,32 +103,14 @@ class TrainSpec:
     grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise SpecError(
-                f"train.optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}."
-            )
-        if self.schedule not in SCHEDULES:
-            raise SpecError(
-                f"train.schedule must be one of {list(SCHEDULES)}, got {self.schedule!r}."
-            )
+        check_choice("spec", "train.optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("spec", "train.schedule", self.schedule, SCHEDULES)
         for name in ("lr", "weight_decay", "l1", "momentum", "grad_clip"):
-            v = getattr(self, name)
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or not math.isfinite(v)
-                or v < 0
-            ):
-                raise SpecError(f"train.{name} must be a finite number >= 0, got {v!r}.")
-            object.__setattr__(self, name, float(v))
-        if self.lr <= 0:
-            raise SpecError(f"train.lr must be > 0, got {self.lr!r}.")
-        if (
-            isinstance(self.batch_size, bool)
-            or not isinstance(self.batch_size, int)
-            or self.batch_size < 1
-        ):
-            raise SpecError(f"train.batch_size must be an integer >= 1, got {self.batch_size!r}.")
+            value = check_float(
+                "spec", f"train.{name}", getattr(self, name), 0.0, low_open=name == "lr"
+            )
+            object.__setattr__(self, name, value)
+        check_int("spec", "train.batch_size", self.batch_size, 1)
 
     def to_dict(self) -> dict[str, JSON]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -161,10 +144,8 @@ class ArchSpec:
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
-        if self.task not in TASKS:
-            raise SpecError(f"task must be one of {list(TASKS)}, got {self.task!r}.")
-        if self.modality not in MODALITIES:
-            raise SpecError(f"modality must be one of {list(MODALITIES)}, got {self.modality!r}.")
+        check_choice("spec", "task", self.task, TASKS)
+        check_choice("spec", "modality", self.modality, MODALITIES)
         shape = tuple(self.input_shape) if isinstance(self.input_shape, (list, tuple)) else ()
         if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
             raise SpecError(f"input_shape must be positive integers, got {self.input_shape!r}.")
@@ -175,19 +156,12 @@ class ArchSpec:
                 "use (F,) for tabular, (T, F) for sequence, (C, H, W) for image."
             )
         object.__setattr__(self, "input_shape", shape)
-        if (
-            isinstance(self.output_size, bool)
-            or not isinstance(self.output_size, int)
-            or self.output_size < 1
-        ):
-            raise SpecError(f"output_size must be an integer >= 1, got {self.output_size!r}.")
+        check_int("spec", "output_size", self.output_size, 1)
         blocks = tuple(self.blocks)
         for i, b in enumerate(blocks):
-            if not isinstance(b, BlockSpec):
-                raise SpecError(f"blocks[{i}] must be a BlockSpec, got {type(b).__name__}.")
+            check_type("spec", f"blocks[{i}]", b, BlockSpec)
         object.__setattr__(self, "blocks", blocks)
-        if not isinstance(self.head, BlockSpec):
-            raise SpecError(f"head must be a BlockSpec, got {type(self.head).__name__}.")
+        check_type("spec", "head", self.head, BlockSpec)
         if self.schema_version != SCHEMA_VERSION:
             raise SpecError(
                 f"spec schema_version {self.schema_version!r} is not supported by this nas "

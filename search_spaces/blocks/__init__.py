@@ -24,6 +24,7 @@ from search_spaces.blocks._base import (
     register,
 )
 from search_spaces.blocks.adapters import adapter_path, head_kind
+from search_spaces.blocks.capabilities import Capabilities, capabilities_of
 
 
 def describe_block(block: Any) -> str:
@@ -43,9 +44,11 @@ __all__ = [
     "ACTIVATIONS",
     "LAYOUTS",
     "BlockKind",
+    "Capabilities",
     "Param",
     "Shape",
     "adapter_path",
+    "capabilities_of",
     "describe_block",
     "get_block",
     "head_kind",

@@ -14,7 +14,17 @@ from typing import Any
 
 from torch import nn
 
+from search_spaces.blocks.capabilities import UNKNOWN, Capabilities
 from search_spaces.errors import SpecError
+from search_spaces.validation import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_type,
+    describe_choices,
+    describe_range,
+)
 
 # Tensor layouts a block can consume or produce (per example, batch dim omitted):
 #   vec    (F,)        features
@@ -58,30 +68,27 @@ class Param:
     doc: str = ""
 
     def check(self, block: str, name: str, value: Any) -> Any:
-        types = self.type if isinstance(self.type, tuple) else (self.type,)
-        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
-        if not ok and float in types and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if not ok:
-            want = " or ".join(t.__name__ for t in types)
-            raise SpecError(
-                f"{block}: parameter {name!r} must be {want}, got {value!r} "
-                f"({type(value).__name__}); {self.hint()}."
-            )
-        if self.choices is not None and value not in self.choices:
-            raise SpecError(f"{block}: parameter {name!r} is {value!r}; {self.hint()}.")
-        if (self.low is not None and value < self.low) or (
-            self.high is not None and value > self.high
-        ):
-            raise SpecError(f"{block}: parameter {name!r} is {value!r}; {self.hint()}.")
-        return value
+        """``value`` (an int made a float where a float is expected), or a SpecError."""
+        if self.choices is not None:
+            return check_choice(block, name, value, self.choices)
+        if self.type is bool:
+            return check_bool(block, name, value)
+        if self.type is int:
+            return check_int(block, name, value, self.low, self.high)  # type: ignore[arg-type]
+        if self.type is float:
+            return check_float(block, name, value, self.low, self.high)
+        return check_type(block, name, value, self.type, self.hint())
 
     def hint(self) -> str:
+        """What to use, e.g. ``"use a value in [1, 15]"`` or ``"choose one of [...]"``."""
         if self.choices is not None:
-            return f"choose one of {list(self.choices)}"
-        lo = "-inf" if self.low is None else self.low
-        hi = "inf" if self.high is None else self.high
-        return f"use a value in [{lo}, {hi}]"
+            return describe_choices(self.choices)
+        if self.type is bool:
+            return "use true or false"
+        types = self.type if isinstance(self.type, tuple) else (self.type,)
+        return describe_range(self.low, self.high) or "use a " + " or ".join(
+            t.__name__ for t in types
+        )
 
 
 Builder = Callable[[Shape, Mapping[str, Any]], "tuple[nn.Module, Shape]"]
@@ -89,7 +96,8 @@ Builder = Callable[[Shape, Mapping[str, Any]], "tuple[nn.Module, Shape]"]
 
 @dataclass(frozen=True)
 class BlockKind:
-    """A registered block: versioned name, family, accepted input layouts, params, builder."""
+    """A registered block: versioned name, family, accepted input layouts, params, builder, and
+    what explainers may rely on for the whole kind (``capabilities``)."""
 
     name: str
     family: str
@@ -98,6 +106,7 @@ class BlockKind:
     build: Builder
     doc: str = ""
     describe: Callable[[Mapping[str, Any]], str] | None = field(default=None, compare=False)
+    capabilities: Capabilities = UNKNOWN
 
     def validate(self, params: Mapping[str, Any], where: str = "") -> dict[str, Any]:
         """Return params with defaults filled in; raise SpecError naming the block and the fix."""
@@ -137,15 +146,19 @@ def register(
     params: Mapping[str, Param],
     doc: str = "",
     describe: Callable[[Mapping[str, Any]], str] | None = None,
+    capabilities: Capabilities = UNKNOWN,
 ) -> Callable[[Builder], Builder]:
-    """Decorator registering a block builder under a versioned name such as ``"gru.v1"``."""
+    """Decorator registering a block builder under a versioned name such as ``"gru.v1"``;
+    ``capabilities`` are facts true of every module the kind builds (e.g. a token embedding)."""
     if "." not in name or not name.rsplit(".", 1)[1].startswith("v"):
         raise ValueError(f"block names are versioned like 'conv2d.v1', got {name!r}")
 
     def deco(fn: Builder) -> Builder:
         if name in _REGISTRY:
             raise ValueError(f"block kind {name!r} is already registered")
-        _REGISTRY[name] = BlockKind(name, family, tuple(accepts), dict(params), fn, doc, describe)
+        _REGISTRY[name] = BlockKind(
+            name, family, tuple(accepts), dict(params), fn, doc, describe, capabilities
+        )
         return fn
 
     return deco

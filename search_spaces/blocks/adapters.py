@@ -20,10 +20,13 @@ from search_spaces.blocks._base import (
     p_int,
     register,
 )
+from search_spaces.blocks.capabilities import AFFINE, UNKNOWN, Capabilities
 
 
 class Transpose(nn.Module):
     """Swap the last two dims: (B, T, D) <-> (B, D, T), i.e. steps <-> channels."""
+
+    CAPABILITIES = AFFINE
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.transpose(1, 2)
@@ -32,12 +35,16 @@ class Transpose(nn.Module):
 class ImageRows(nn.Module):
     """(B, C, H, W) -> (B, H, C*W): each row of the image becomes a step."""
 
+    CAPABILITIES = AFFINE
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.permute(0, 2, 1, 3).flatten(2)
 
 
 class Unsqueeze(nn.Module):
     """Add a size-1 dim: (B, F) -> (B, F, 1) features as steps, or (B, 1, F) as a signal."""
+
+    CAPABILITIES = AFFINE
 
     def __init__(self, dim: int):
         super().__init__()
@@ -53,9 +60,13 @@ class Unsqueeze(nn.Module):
 class GlobalPool(nn.Module):
     """Average or max over every position: (B, C, ...) -> (B, C), or (B, T, D) -> (B, D)."""
 
+    CAPABILITIES = Capabilities(affine=True, pool="avg")
+
     def __init__(self, mode: str, seq: bool):
         super().__init__()
         self.mode, self.seq = mode, seq
+        if mode == "max":  # a functional amax: no module for an explainer to hook
+            self.CAPABILITIES = Capabilities(opaque="max over positions, no rule", pool="max")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dims = (1,) if self.seq else tuple(range(2, x.dim()))
@@ -184,6 +195,8 @@ def adapter_path(src: str, accepts: tuple[str, ...]) -> list[str] | None:
 
 class Head(nn.Module):
     """[linear -> act -> dropout] -> linear to the outputs (logits or regression targets)."""
+
+    CAPABILITIES = UNKNOWN  # a plain composite: explainers read its layers
 
     def __init__(self, d_in: int, outputs: int, p: Mapping[str, Any]):
         super().__init__()

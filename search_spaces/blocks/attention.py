@@ -11,8 +11,10 @@ import torch
 from torch import nn
 
 from search_spaces.blocks._base import P_DROPOUT, Shape, p_bool, p_choice, p_int, register
+from search_spaces.blocks.capabilities import AFFINE, UNKNOWN, Capabilities, capabilities_of
 from search_spaces.errors import ShapeError
 
+_EMBEDDING = Capabilities(token_embedding=True)  # what every embed_* kind builds
 _POSITIONS = p_choice(("learned", "sinusoidal", "none"), "learned")
 
 
@@ -29,9 +31,13 @@ def sinusoidal_positions(n: int, d: int) -> torch.Tensor:
 class TokenEmbedding(nn.Module):
     """Wraps a tokenizer (inputs -> (B, T, d)) with an optional CLS token and positions."""
 
+    CAPABILITIES = Capabilities(token_embedding=True)
+
     def __init__(self, tokenizer: nn.Module, n_tokens: int, d: int, p: Mapping[str, Any]):
         super().__init__()
         self.tokenizer = tokenizer
+        patch = capabilities_of(tokenizer).token_patch
+        self.CAPABILITIES = Capabilities(token_embedding=True, token_patch=patch)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d)) if p["cls"] else None
         total = n_tokens + (1 if p["cls"] else 0)
         self.positions = p["positions"]
@@ -58,6 +64,8 @@ class TokenEmbedding(nn.Module):
 class FeatureTokenizer(nn.Module):
     """One token per tabular feature: ``token_i = x_i * w_i + b_i`` (as in FT-Transformer)."""
 
+    CAPABILITIES = AFFINE
+
     def __init__(self, n_features: int, d: int):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(n_features, d) * 0.02)
@@ -73,6 +81,8 @@ class FeatureTokenizer(nn.Module):
 class Rows(nn.Module):
     """(B, C, H, W) -> (B, H, C*W): each image row becomes one step."""
 
+    CAPABILITIES = AFFINE
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x.permute(0, 2, 1, 3).flatten(2)
 
@@ -80,9 +90,12 @@ class Rows(nn.Module):
 class Patches(nn.Module):
     """(B, C, H, W) -> (B, H/p * W/p, d) with a stride-p conv (the ViT patch embedding)."""
 
+    CAPABILITIES = UNKNOWN  # a composite: its conv is read; the patch side is set per instance
+
     def __init__(self, c: int, d: int, p: int):
         super().__init__()
         self.proj = nn.Conv2d(c, d, kernel_size=p, stride=p)
+        self.CAPABILITIES = Capabilities(token_patch=(p, p))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(x).flatten(2).transpose(1, 2)
@@ -91,9 +104,12 @@ class Patches(nn.Module):
 class Windows(nn.Module):
     """(B, T, F) -> (B, T/w, d): one token per stride-w window of steps."""
 
+    CAPABILITIES = UNKNOWN  # a composite: its conv is read; the window is set per instance
+
     def __init__(self, f: int, d: int, w: int):
         super().__init__()
         self.proj = nn.Conv1d(f, d, kernel_size=w, stride=w)
+        self.CAPABILITIES = Capabilities(token_patch=(w,))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(x.transpose(1, 2)).transpose(1, 2)
@@ -120,6 +136,7 @@ def _embedded(tok: nn.Module, n: int, p: Mapping[str, Any]) -> tuple[nn.Module, 
     accepts=("vec",),
     params=_embed_params(),
     doc="One token per feature.",
+    capabilities=_EMBEDDING,
     describe=lambda p: f"embed_features(d{p['d_model']})",
 )
 def build_embed_tabular(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]:
@@ -133,6 +150,7 @@ def build_embed_tabular(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, 
     accepts=("grid2d",),
     params=_embed_params(patch=p_int(0, low=0, doc="patch side; 0 = one token per row")),
     doc="Image tokens: square patches, or rows.",
+    capabilities=_EMBEDDING,
     describe=lambda p: (
         f"embed_{'rows' if p['patch'] == 0 else 'patch' + str(p['patch'])}(d{p['d_model']})"
     ),
@@ -156,6 +174,7 @@ def build_embed_patch(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Sh
     accepts=("seq",),
     params=_embed_params(window=p_int(1, low=1, doc="steps per token (stride = window)")),
     doc="Sequence tokens: one per step, or one per strided window of steps.",
+    capabilities=_EMBEDDING,
     describe=lambda p: (
         f"embed_steps(d{p['d_model']}{',w' + str(p['window']) if p['window'] > 1 else ''})"
     ),
@@ -211,9 +230,15 @@ def build_encoder(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]
 class SeqPool(nn.Module):
     """(B, T, D) -> (B, D) by the CLS token, the mean, the max or the last step."""
 
+    CAPABILITIES = Capabilities(affine=True, pool="mean")
+
     def __init__(self, mode: str):
         super().__init__()
         self.mode = mode
+        if mode == "max":  # a functional amax: no module for an explainer to hook
+            self.CAPABILITIES = Capabilities(opaque="max over steps, no rule", pool="max")
+        else:  # picking a token or averaging them is linear
+            self.CAPABILITIES = Capabilities(affine=True, pool=mode)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "cls":

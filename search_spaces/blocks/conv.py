@@ -19,6 +19,7 @@ from search_spaces.blocks._base import (
     p_int,
     register,
 )
+from search_spaces.blocks.capabilities import Capabilities
 from search_spaces.errors import ShapeError, SpecError
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
@@ -34,6 +35,8 @@ _DROP = {1: nn.Dropout1d, 2: nn.Dropout2d}
 
 class ConvBlock(nn.Module):
     """conv (or depthwise + pointwise) -> [bn] -> act -> [+ skip] -> [pool] -> [dropout]."""
+
+    CAPABILITIES = Capabilities(spatial=True)  # Grad-CAM's layer; its inside is read as usual
 
     def __init__(self, dim: int, c_in: int, p: Mapping[str, Any]):
         super().__init__()

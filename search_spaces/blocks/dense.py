@@ -18,10 +18,13 @@ from search_spaces.blocks._base import (
     p_int,
     register,
 )
+from search_spaces.blocks.capabilities import UNKNOWN
 
 
 class DenseBlock(nn.Module):
     """``y = drop(act(norm(W x + b)))``, plus ``x`` (projected if the width changes) if residual."""
+
+    CAPABILITIES = UNKNOWN  # a plain composite (its residual sum is linear): layers are read
 
     def __init__(self, d_in: int, units: int, norm: str, act: str, dropout: float, residual: bool):
         super().__init__()

@@ -26,6 +26,7 @@ from search_spaces.blocks._base import (
     p_int,
     register,
 )
+from search_spaces.blocks.capabilities import UNKNOWN
 from search_spaces.errors import SpecError
 
 _BN = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
@@ -36,6 +37,8 @@ OUTPUT_ACTIVATIONS = ("sigmoid", "tanh", "none")  # sigmoid: data in [0, 1]; non
 
 class ToGrid(nn.Module):
     """``(B, F) -> (B, C, H, W)`` or ``(B, C, L)``: a linear projection reshaped, then bn, act."""
+
+    CAPABILITIES = UNKNOWN  # a plain composite (its reshape is linear): layers are read
 
     def __init__(self, d_in: int, dims: tuple[int, ...], batch_norm: bool, act: str):
         super().__init__()
@@ -80,6 +83,8 @@ def build_to_grid(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]
 class UpConv(nn.Module):
     """x2 upsampling: a stride-2 transposed conv (k4, p1), or nearest upsampling + a k3 conv;
     then batch norm and the activation."""
+
+    CAPABILITIES = UNKNOWN  # a plain composite: layers are read
 
     def __init__(self, dim: int, c_in: int, p: Mapping[str, Any]):
         super().__init__()
@@ -148,6 +153,8 @@ class GenOut(nn.Module):
     channels -> steps; ``steps``: a per-step linear; ``linear``: flatten, linear, reshape. Maps
     of another size are resized (bilinear / linear) to the data's, then the output activation.
     """
+
+    CAPABILITIES = UNKNOWN  # a plain composite (resizing is linear): layers are read
 
     def __init__(self, shape: Shape, target: tuple[int, ...], act: str):
         super().__init__()

@@ -10,12 +10,15 @@ import torch
 from torch import nn
 
 from search_spaces.blocks._base import P_DROPOUT, Shape, p_bool, p_choice, p_int, register
+from search_spaces.blocks.capabilities import UNKNOWN
 
 _RNN = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 
 class RecurrentBlock(nn.Module):
     """A batch-first torch RNN followed by a reduction over steps."""
+
+    CAPABILITIES = UNKNOWN  # a composite: explainers read its RNN, which torch's table covers
 
     def __init__(self, cell: str, d_in: int, p: Mapping[str, Any]):
         super().__init__()
