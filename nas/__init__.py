@@ -8,13 +8,8 @@ print(result.metrics["test"]["accuracy"], result.spec.summary())
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-# The module nas/report.py shares its name with the function nas.report: import the module
-# first, so that the function is bound last and a later `from nas.report import ...` (the API
-# does one per report) never replaces it with the module.
-from nas import report as _report_module  # noqa: E402, F401
-from nas.api import (  # noqa: E402
+from nas._version import __version__
+from nas.api import (
     SearchResult,
     explain,
     load_model,
@@ -23,10 +18,12 @@ from nas.api import (  # noqa: E402
     search,
     show,
 )
-from nas.cost import Budget, Cost, measure_cost  # noqa: E402
-from nas.data import TaskData, list_datasets, load_data  # noqa: E402
-from nas.errors import NasError  # noqa: E402
-from search_spaces import ArchSpec, BlockSpec, build_model, get_space  # noqa: E402
+from nas.config import SearchConfig
+from nas.cost import Budget, Cost, measure_cost
+from nas.data import TaskData, list_datasets, load_data
+from nas.errors import NasError
+from nas.kinds import SearchKind, get_kind, register_kind
+from search_spaces import ArchSpec, BlockSpec, build_model, get_space
 
 __all__ = [
     "ArchSpec",
@@ -34,17 +31,21 @@ __all__ = [
     "Budget",
     "Cost",
     "NasError",
+    "SearchConfig",
+    "SearchKind",
     "SearchResult",
     "TaskData",
     "__version__",
     "build_model",
     "explain",
+    "get_kind",
     "get_space",
     "list_datasets",
     "load_data",
     "load_model",
     "load_run",
     "measure_cost",
+    "register_kind",
     "report",
     "search",
     "show",

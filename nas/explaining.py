@@ -19,7 +19,7 @@ from typing import Any
 from explain.explanations import Explanations, explain_model
 from explain.explanations import report_view as _report_view
 from nas import run as rundir
-from nas.data import load_data
+from nas.config import SearchConfig
 from nas.errors import NasError
 
 SOURCE = "source.json"  # in RUN/explain/: which model the explanations are of
@@ -42,7 +42,7 @@ def explain_run(
 
     configure_threads(threads)
     run_dir = Path(run_dir)
-    record = rundir.read_json(run_dir / "run.json")
+    config = SearchConfig.read(run_dir)
     if not (run_dir / "best" / "spec.json").is_file():
         raise NasError(
             f"{str(run_dir)!r} has no winner to explain (no best/ folder): the search there "
@@ -51,14 +51,7 @@ def explain_run(
         )
     fingerprint = model_fingerprint(run_dir / "best")  # of the files the model is loaded from
     model = rundir.load_model(run_dir)
-    data = load_data(
-        dataset=record["dataset"],
-        data=record["data"],
-        target=record["target"],
-        task=record["task"],
-        seed=record["seed"],
-        drop=record.get("drop") or (),
-    )
+    data = config.load_data()
     exp = explain_model(model, data, samples=samples, methods=methods, checks=checks, seed=seed)
     _store(exp, run_dir, fingerprint)
     return exp

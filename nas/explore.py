@@ -8,10 +8,9 @@ from typing import Any
 
 import optuna
 
-from nas.cost import measure_cost
 from nas.data import load_data
-from search_spaces import SpaceContext, build_model, get_space
-from search_spaces.gan import GanSpec, build_gan
+from nas.kinds import kind_for_space
+from search_spaces import SpaceContext, get_space
 from search_spaces.spaces import registered_spaces
 
 
@@ -36,6 +35,7 @@ def sample_architectures(
 ) -> list[dict[str, Any]]:
     """``n`` random architectures of ``space`` for the data's shape, each with its cost."""
     sp = get_space(space)
+    kind = kind_for_space(sp.name)
     td = load_data(dataset=dataset, data=data, target=target, seed=seed)
     ctx = SpaceContext.of(td)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -44,15 +44,11 @@ def sample_architectures(
     for _ in range(n):
         trial = study.ask()
         spec = sp.sample(trial, ctx)
-        if isinstance(spec, GanSpec):  # the cost of the generator, the deployable part
-            width = (spec.latent_dim + spec.label_dim,)
-            cost = measure_cost(build_gan(spec).generator, width, warmup=2, repeats=5)
-        else:
-            cost = measure_cost(build_model(spec), ctx.input_shape, warmup=2, repeats=5)
+        cost = kind.cost_of(spec, ctx.input_shape, warmup=2, repeats=5)  # the deployable part
         study.tell(trial, 0.0)
         rows.append(
             {
-                "family": "gan" if isinstance(spec, GanSpec) else spec.family,
+                "family": kind.family_of(spec),
                 "summary": spec.summary(),
                 "params": cost.params,
                 "flops": cost.flops,

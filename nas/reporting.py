@@ -1,5 +1,9 @@
 """Collect a run directory into the plain dict the HTML report renders (explain/report/SCHEMA.md),
-and write the report. The same run directory always gives the same report."""
+and write the report. The same run directory always gives the same report.
+
+The run's search kind adds its own data (a GAN's scores and samples), words the verdict its own
+way when it must, and names the architecture the report tabulates; this module never asks
+which kind it holds."""
 
 from __future__ import annotations
 
@@ -13,7 +17,11 @@ from typing import Any
 import numpy as np
 
 from nas import run as rundir
+from nas.config import SearchConfig
 from nas.errors import NasError
+from nas.findings import alerts, verdict
+from nas.kinds import get_kind
+from nas.leaderboard import status_of
 
 _MAX_ROC_POINTS = 200
 
@@ -21,13 +29,14 @@ _MAX_ROC_POINTS = 200
 def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any]:
     """Everything the report shows, as JSON-able data read from ``run_dir``."""
     run_dir = Path(run_dir)
-    record = rundir.read_json(run_dir / "run.json")
+    config = SearchConfig.read(run_dir)
+    kind = get_kind(config.kind)
     data: dict[str, Any] = {
-        "title": f"nas report: {record['study']}",
+        "title": f"nas report: {config.study}",
         "generated": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "run": record,
+        "run": config.to_dict(),
     }
-    trials, importances, pareto = _study_data(run_dir, record, storage)
+    trials, importances, pareto = _study_data(run_dir, config, storage)
     data["trials"], data["importances"], data["pareto"] = trials, importances, pareto
     data["counts"] = dict(Counter(t["state"] for t in trials))
     best_dir = run_dir / "best"
@@ -36,18 +45,15 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
         data["best"] = best
         spec = rundir.load_spec(best_dir)
         data["spec"] = spec.to_dict()
-        # a GAN's architecture, layer by layer, is its generator's (the deployable part)
-        data["stages"], data["model_repr"] = _stages(getattr(spec, "generator", spec))
-        data.update(_prediction_views(best_dir, record))
+        # the architecture, layer by layer, of the deployable part (a GAN's generator)
+        data["stages"], data["model_repr"] = _stages(kind.architecture(spec))
+        data.update(_prediction_views(best_dir, config))
         tops = sorted((run_dir / "top").glob("*/metrics.json"), key=lambda p: int(p.parent.name))
         data["top"] = [rundir.read_json(p) for p in tops] or None
     data["explanations"], note = _explanations(run_dir)
-    if record.get("space_name") == "gan":
-        from nas.gan.search import report_data
-
-        data["gan"] = report_data(run_dir, data.get("best"))
+    data.update(kind.report_data(run_dir, data.get("best")))
     data["alerts"] = ([note] if note else []) + alerts(data)
-    data["verdict"] = verdict(data)
+    data["verdict"] = verdict(data, kind)
     return data
 
 
@@ -71,21 +77,20 @@ def _explanations(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str] 
 
 
 def _study_data(
-    run_dir: Path, record: dict[str, Any], storage: str | None
+    run_dir: Path, config: SearchConfig, storage: str | None
 ) -> tuple[list[dict[str, Any]], dict[str, float] | None, list[int] | None]:
     import optuna
 
-    from nas.search import status_of
     from nas.study import open_storage
 
-    url = storage or record["storage"]
+    url = storage or config.storage or ""
     if "***" in url:
         raise NasError(
             f"{run_dir}/run.json records a storage with a hidden password; pass "
             "--storage <full URL> to build the report."
         )
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.load_study(study_name=record["study"], storage=open_storage(url))
+    study = optuna.load_study(study_name=config.study, storage=open_storage(url))
     all_trials = [
         t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.WAITING
     ]
@@ -145,14 +150,14 @@ def _stages(spec: Any) -> tuple[list[dict[str, Any]], str]:
     return out, str(model)
 
 
-def _prediction_views(best_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
+def _prediction_views(best_dir: Path, config: SearchConfig) -> dict[str, Any]:
     path = best_dir / "predictions.npz"
     if not path.is_file():
         return {"roc": None, "residuals": None}
     with np.load(path, allow_pickle=False) as z:
         y_true, outputs = z["y_true"], z["outputs"]
-    info = record.get("data_info", {})
-    if record.get("task") == "classification":
+    info = config.data_info
+    if config.task == "classification":
         from sklearn.metrics import auc, roc_curve
 
         logits = outputs - outputs.max(axis=1, keepdims=True)
@@ -184,127 +189,6 @@ def _prediction_views(best_dir: Path, record: dict[str, Any]) -> dict[str, Any]:
         "roc": None,
         "residuals": {"y_true": np.round(y, 5).tolist(), "y_pred": np.round(p, 5).tolist()},
     }
-
-
-def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
-    """Things a reader should know before trusting the winner."""
-    out: list[dict[str, str]] = []
-    best, run = data.get("best"), data["run"]
-    counts = data.get("counts", {})
-    if best is None:
-        out.append({"level": "error", "text": "No trial completed: there is no winner yet."})
-    else:
-        metric = run["metric"]
-        val, test = best.get("val", {}).get(metric), best.get("test", {}).get(metric)
-        if isinstance(val, (int, float)) and isinstance(test, (int, float)):
-            gap = (val - test) if run["directions"][0] == "maximize" else (test - val)
-            scale = (
-                1.0
-                if metric
-                in ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc", "r2")
-                else max(abs(val), 1e-9)
-            )
-            if gap / scale > 0.05:
-                out.append(
-                    {
-                        "level": "warn",
-                        "text": f"Validation {metric} {val:.4g} is better "
-                        f"than test {test:.4g}: the search may have over-fitted the "
-                        "validation split; treat the test number as the honest one.",
-                    }
-                )
-        per_class = best.get("test", {}).get("per_class") or []
-        support = [c["support"] for c in per_class if c["support"] > 0]
-        if support and max(support) > 3 * min(support):
-            out.append(
-                {
-                    "level": "warn",
-                    "text": "The classes are imbalanced (test support "
-                    f"{min(support)} to {max(support)}): read balanced accuracy and "
-                    "per-class recall, not only accuracy.",
-                }
-            )
-    if counts.get("failed"):
-        reasons = [t["reason"] for t in data.get("trials", []) if t["state"] == "failed"]
-        out.append(
-            {
-                "level": "warn",
-                "text": f"{counts['failed']} trial(s) failed; first "
-                f"reason: {reasons[0] if reasons else 'unknown'}.",
-            }
-        )
-    if counts.get("over_budget"):
-        out.append(
-            {
-                "level": "info",
-                "text": f"{counts['over_budget']} sampled architecture(s) "
-                "were over budget and rejected before training.",
-            }
-        )
-    exp = data.get("explanations") or {}
-    failed = [c for c in exp.get("checks", []) if c.get("status") == "fail"]
-    if failed:
-        names = ", ".join(sorted({f"{c['name']} ({c['method']})" for c in failed}))
-        out.append(
-            {
-                "level": "warn",
-                "text": f"Explanation checks failed: {names}. Read those "
-                "methods' attributions with care: they failed a test of faithfulness.",
-            }
-        )
-    apart = [c["method"] for c in exp.get("agreement", []) if c.get("status") == "fail"]
-    if apart:
-        out.append(
-            {
-                "level": "info",
-                "text": "Some methods disagree on what matters ("
-                + "; ".join(apart)
-                + "): disagreement says the view depends on the method, "
-                "not which one is right; prefer the methods that pass their checks.",
-            }
-        )
-    return out
-
-
-def verdict(data: dict[str, Any]) -> str:
-    """One paragraph, in words, on what the search found."""
-    best, run = data.get("best"), data["run"]
-    n = len(data.get("trials", []))
-    if best is None:
-        return f"{n} trials ran and none completed, so there is no winner yet."
-    metric = run["metric"]
-    test = best.get("test", {}).get(metric)
-    cost = best.get("cost", {})
-    budget = {k: v for k, v in (run.get("budget") or {}).items() if v is not None}
-    within = (
-        (" It fits the budget (" + ", ".join(f"{k} {v:,g}" for k, v in budget.items()) + ").")
-        if budget
-        else ""
-    )
-    test_txt = f"{test:.4g}" if isinstance(test, (int, float)) else "n/a"
-    if best.get("family") == "gan":
-        t = best.get("test", {})
-        refs = [f"{name} {t[k]:.4g}" for name, k in (("real data", "real_fcd"),
-                ("uniform noise", "noise_fcd")) if isinstance(t.get(k), (int, float))]  # fmt: skip
-        cond = t.get("cond_accuracy")
-        cond_txt = ""
-        if isinstance(cond, (int, float)):
-            cond_txt = (
-                f" The real-data classifier labels {cond:.1%} of its samples with the class "
-                "they were generated for."
-            )
-        return (
-            f"Of {n} trials, the best is a GAN whose generator has {cost.get('params', 0):,} "
-            f"parameters and {cost.get('flops', 0) / 1e6:.3g} MFLOPs per sample; it scores test "
-            f"FCD {test_txt} on {run['data_info']['sizes']['test']} held-out examples (lower is "
-            f"better; for reference: {', '.join(refs) or 'n/a'}).{cond_txt}{within}"
-        )
-    return (
-        f"Of {n} trials, the best is a {best['family']} network with {cost.get('params', 0):,} "
-        f"parameters and {cost.get('flops', 0) / 1e6:.3g} MFLOPs per example; retrained on "
-        f"train + validation it scores test {metric} {test_txt} on "
-        f"{run['data_info']['sizes']['test']} held-out examples.{within}"
-    )
 
 
 def write_report(

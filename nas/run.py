@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from nas.errors import NasError, StorageError
-from search_spaces import ArchSpec, NasModel, build_model
-from search_spaces.gan import GanModel, GanSpec, build_gan, spec_from_json
+from search_spaces import ArchSpec, NasModel
+from search_spaces.gan import GanModel, GanSpec
+from search_spaces.rebuild import build_spec, spec_from_json
 
 LEADERBOARD_COLUMNS = (
     "number", "state", "family", "params", "flops", "latency_ms", "memory_mb", "metric",
@@ -145,6 +146,21 @@ def save_model_dir(
         os.replace(tmp, folder / "predictions.npz")
 
 
+def save_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
+    """Atomically write plain arrays as a compressed ``.npz`` (read back with
+    ``allow_pickle=False``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
+        os.chmod(tmp, _FILE_MODE)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def load_spec(folder: Path) -> ArchSpec | GanSpec:
     """The ArchSpec (or, for a GAN run, the GanSpec) stored in ``folder/spec.json``."""
     path = Path(folder) / "spec.json"
@@ -170,7 +186,7 @@ def load_model(path: str | Path) -> NasModel | GanModel:
             f"{str(weights)!r} does not exist; the search has not finished its "
             "final retraining. Run `nas search` again with the same --out to finish."
         )
-    model = build_gan(spec) if isinstance(spec, GanSpec) else build_model(spec)
+    model = build_spec(spec)
     state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     model.eval()

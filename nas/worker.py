@@ -16,13 +16,14 @@ from typing import Any
 
 import optuna
 
-from nas.cost import Budget
-from nas.data import TaskData, load_data
+from nas.config import SearchConfig
+from nas.data import TaskData
 from nas.errors import NasError
-from nas.search import SearchSettings, make_objective, make_stop_on_impossible
+from nas.kinds import get_kind
+from nas.leaderboard import make_stop_on_impossible
 from nas.study import make_pruner, make_sampler, open_storage
 from nas.train import configure_threads
-from search_spaces.spaces import Space
+from nas.trial import SearchSettings
 
 RUN_ATTR = "nas_run"  # the study user attribute holding the run settings
 # The number of the first trial of the latest `nas search` session: a trial numbered below it
@@ -83,22 +84,9 @@ def heartbeat_kwargs(url: str, heartbeat: int | None) -> dict[str, Any]:
 
 
 def settings_from_record(record: dict[str, Any]) -> tuple[TaskData, SearchSettings]:
-    """Reload the data and the search settings a leader recorded."""
-    data = load_data(
-        dataset=record["dataset"],
-        data=record["data"],
-        target=record["target"],
-        task=record["task"],
-        seed=record["seed"],
-        drop=record.get("drop") or (),
-    )
-    settings = SearchSettings(
-        space=Space.from_dict(record["space"]), metric=record["metric"],
-        objectives=tuple(record["objectives"]), budget=Budget.from_dict(record["budget"]),
-        epochs=record["epochs"], patience=record["patience"], seed=record["seed"],
-        trial_timeout=record.get("trial_timeout"),
-    )  # fmt: skip
-    return data, settings
+    """Reload the data and the search settings a leader recorded (its SearchConfig)."""
+    config = SearchConfig.from_dict(record)
+    return config.load_data(), config.settings()
 
 
 def work(
@@ -127,20 +115,21 @@ def work(
             f"Study {study!r} was not created by `nas search` (it has no "
             f"'{RUN_ATTR}' settings); a worker cannot know what to search."
         )
-    total = n_trials or record.get("n_trials")
+    config = SearchConfig.from_dict(record)
+    total = n_trials or config.n_trials
     if total is None and timeout is None:
         raise NasError(
             "This study has no trial count; give the worker --trials N or "
             "--timeout SECONDS so that it stops."
         )
     configure_threads(threads)
-    data, settings = settings_from_record(record)
+    data, settings = config.load_data(), config.settings()
     multi = len(settings.objectives) > 1
     st = optuna.load_study(
         study_name=study, storage=store,
         # A different seed per worker, or they would all propose the same architectures.
-        sampler=make_sampler(record["sampler"], record["seed"] + 7919 * index, multi),
-        pruner=make_pruner(record["pruner"], settings.epochs, multi),
+        sampler=make_sampler(config.sampler, config.seed + 7919 * index, multi),
+        pruner=make_pruner(config.pruner, settings.epochs, multi),
     )  # fmt: skip
     callbacks: list[Any] = [make_stop_on_impossible(settings)]
     if total is not None:
@@ -149,14 +138,9 @@ def work(
             return 0
     ran: list[int] = []  # this process's trials (the study also grows by other workers' trials)
     callbacks.append(lambda study, trial: ran.append(trial.number))
-    classifier = None
-    if settings.space.name == "gan":  # the leader's scorer, when this machine can read it
-        from nas.gan.search import search_classifier
-
-        path = record.get("scorer")
-        exists = path is not None and os.path.isfile(path)
-        classifier = search_classifier(data, settings.seed, path if exists else None)
-    objective = make_objective(data, settings, classifier)
+    kind = get_kind(config.kind)
+    state = kind.prepare(data, settings, config.extras, leader=False)
+    objective = kind.objective(data, settings, state)
     st.optimize(objective, timeout=timeout, callbacks=callbacks, catch=CATCH)
     return len(ran)
 

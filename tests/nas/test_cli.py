@@ -285,7 +285,7 @@ def test_the_drop_hint_fixes_an_all_missing_column(cli: Cli, tmp_path: Path) -> 
 def test_an_impossible_budget_stops_after_a_bounded_number_of_samples(
     cli: Cli, tmp_path: Path
 ) -> None:
-    from nas.search import SearchSettings
+    from nas.trial import SearchSettings
 
     out = tmp_path / "run"
     result = cli("search", "--dataset", "iris", "--space", "fnn", "--max-params", "5",

@@ -20,7 +20,8 @@ from nas.data import load_data
 from nas.errors import NasError
 from nas.gan.classifier import feature_classifier
 from nas.gan.search import GanObjective, gan_objectives
-from nas.search import SearchSettings, status_of
+from nas.leaderboard import status_of
+from nas.trial import SearchSettings
 from nas.worker import CATCH
 from search_spaces import Space
 from search_spaces.gan import GanModel, GanSpec, build_gan
@@ -178,7 +179,7 @@ def test_gan_search_end_to_end(tmp_path: Path, monkeypatch, cli, make_space) -> 
     assert isinstance(nas.load_run(run).spec, GanSpec)
     shown = cli("show", run)
     assert shown.exit_code == 0 and "GAN: test FCD" in shown.stdout
-    from nas.report import collect
+    from nas.reporting import collect
 
     data = collect(run)
     assert data["gan"]["scores"]["fcd"] == test["fcd"]

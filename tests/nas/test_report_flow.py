@@ -21,7 +21,7 @@ import optuna
 import pytest
 import torch
 
-from nas.report import collect
+from nas.reporting import collect
 
 TINY_FNN = """\
 space = "fnn"

@@ -23,19 +23,12 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 import nas
 from nas.cost import Budget
 from nas.errors import BudgetError, NasError, TrainingError
-from nas.search import (
-    PruningCallback,
-    SearchSettings,
-    check_impossible_budget,
-    leaderboard_rows,
-    pick_winners,
-    status_of,
-    trial_seed,
-)
+from nas.leaderboard import check_impossible_budget, leaderboard_rows, pick_winners, status_of
+from nas.trial import PruningCallback, SearchSettings, trial_seed
 from search_spaces import get_space
 
-# ``nas.search`` is the API function; the module is reached through importlib.
-search_mod = importlib.import_module("nas.search")
+# the classifier kind's trial function and final retraining
+search_mod = importlib.import_module("nas.kinds.classifier")
 
 pytestmark = pytest.mark.usefixtures("restore_global_state")
 

@@ -1,0 +1,144 @@
+"""``nas datasets``, ``nas spaces`` and ``nas show``: what there is to search, and what a run
+found."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from nas.commands._app import app, friendly, out
+from nas.errors import NasError
+
+
+@app.command()
+@friendly
+def datasets(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the built-in datasets with their shape, task and size."""
+    from nas.data import list_datasets
+
+    infos = list_datasets()
+    if as_json:
+        for info in infos:
+            print(json.dumps(info.to_dict()))
+        return
+    table = Table(title="built-in datasets")
+    for col in ("name", "task", "modality", "input shape", "outputs", "examples", "description"):
+        # names are what a user types next: never fold them, even in an 80-column terminal
+        table.add_column(col, overflow="fold", no_wrap=col in ("name", "task", "modality"))
+    for i in infos:
+        table.add_row(
+            i.name,
+            i.task,
+            i.modality,
+            str(tuple(i.input_shape)),
+            str(i.output_size),
+            str(i.n_examples),
+            i.description,
+        )
+    out.print(table)
+
+
+@app.command()
+@friendly
+def spaces(
+    space: Annotated[str | None, typer.Argument(help="A space name or a .toml file.")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Built-in dataset whose shape to use.")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Or a CSV / NPZ file.")] = None,
+    target: Annotated[str | None, typer.Option(help="Target column of a CSV.")] = None,
+    sample: Annotated[int, typer.Option(min=0, help="How many architectures to sample.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random sampler.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the search spaces, show one's dimensions, or sample architectures with their cost.
+
+    Example: nas spaces cnn --dataset digits --sample 5
+    """
+    from nas.explore import sample_architectures, space_dimensions, space_list
+
+    if space is None:
+        table = Table(title="search spaces")
+        table.add_column("space")
+        table.add_column("what it searches")
+        for name, doc in space_list():
+            table.add_row(name, doc)
+        out.print(table)
+        out.print("Sample some: nas spaces SPACE --dataset digits --sample 5")
+        return
+    if sample == 0:
+        dims = space_dimensions(space)
+        if as_json:
+            print(json.dumps(dims))
+            return
+        table = Table(title=f"space {space}: dimensions (override them in a TOML file)")
+        table.add_column("dimension")
+        table.add_column("values")
+        for key, value in dims["dims"].items():
+            table.add_row(key, json.dumps(value))
+        out.print(table)
+        return
+    if dataset is None and data is None:
+        raise NasError(
+            "--sample needs the data's shape: pass --dataset NAME (see `nas datasets`) "
+            "or --data FILE."
+        )
+    rows = sample_architectures(
+        space, dataset=dataset, data=data, target=target, n=sample, seed=seed
+    )
+    if as_json:
+        for row in rows:
+            print(json.dumps(row))
+        return
+    table = Table(title=f"{sample} samples of space {space} (seed {seed})")
+    for col in ("#", "family", "architecture", "params", "MFLOPs", "latency ms"):
+        table.add_column(col, overflow="fold", justify="right" if col != "architecture" else "left")
+    for i, r in enumerate(rows):
+        table.add_row(
+            str(i),
+            r["family"],
+            r["summary"],
+            f"{r['params']:,}",
+            f"{r['flops'] / 1e6:.3f}",
+            f"{r['latency_ms']:.3f}",
+        )
+    out.print(table)
+
+
+@app.command()
+@friendly
+def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
+    """Print a run's summary: what was searched, trial counts, and the winner."""
+    import nas
+    from nas.kinds import get_kind
+
+    info = nas.show(run_dir)
+    config = info["config"]
+    out.print(
+        f"[bold]{config.study}[/]  data: {config.dataset or config.data}  task: "
+        f"{config.task}  space: {config.space_name}  seed: {config.seed}"
+    )
+    out.print(f"budget: {config.budget.to_dict()}  objectives: {', '.join(config.objectives)}")
+    board = info["leaderboard"]
+    if board is not None:
+        out.print(
+            "trials: "
+            + ", ".join(f"{k} {v}" for k, v in board["state"].value_counts().sort_index().items())
+        )
+    best = info["best"]
+    if best:
+        out.print(f"[bold]winner[/] (trial {best['trial']}): {best['summary']}")
+        out.print(
+            "test: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in best["test"].items() if isinstance(v, float))
+        )
+        for line in get_kind(config.kind).show_lines(best):
+            out.print(line)
+    else:
+        out.print("no winner yet: run the same `nas search` command to finish the search.")

@@ -1,0 +1,198 @@
+"""``nas search``: parse and check the options, call ``nas.search``, show the result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from nas.commands._app import PrunerName, SamplerName, app, err, friendly, out
+from search_spaces.spaces import space_help
+
+
+@app.command()
+@friendly
+def search(
+    dataset: Annotated[
+        str | None, typer.Option(help="A built-in dataset (see `nas datasets`).")
+    ] = None,
+    data: Annotated[Path | None, typer.Option(help="Your CSV / TSV / NPZ file.")] = None,
+    target: Annotated[str | None, typer.Option(help="The target column of a CSV.")] = None,
+    drop: Annotated[
+        list[str] | None, typer.Option(help="A CSV column to leave out (repeat for more).")
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="classification or regression (else inferred).")
+    ] = None,
+    space: Annotated[
+        str,
+        typer.Option(help=space_help()),
+    ] = "auto",
+    trials: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Total trials of the study; a re-run continues to this many (default 20).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=1, help="Stop starting trials after this many seconds.")
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="The most epochs a trial may train.")] = 20,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="Validation metric to optimise (accuracy, f1, roc_auc, rmse, r2, ...; "
+            "fcd for gan)."
+        ),
+    ] = None,
+    objectives: Annotated[
+        str | None,
+        typer.Option(help="Pareto search, e.g. accuracy,params (or flops, latency, memory)."),
+    ] = None,
+    sampler: Annotated[SamplerName, typer.Option(help="Optuna sampler.")] = SamplerName("tpe"),
+    pruner: Annotated[PrunerName, typer.Option(help="Optuna pruner.")] = PrunerName("hyperband"),
+    max_params: Annotated[float | None, typer.Option(help="Budget: parameters.")] = None,
+    max_flops: Annotated[float | None, typer.Option(help="Budget: FLOPs per example.")] = None,
+    max_latency_ms: Annotated[
+        float | None, typer.Option(help="Budget: batch-1 latency, ms.")
+    ] = None,
+    max_memory_mb: Annotated[
+        float | None, typer.Option(help="Budget: inference memory, MiB.")
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Keep this many Pareto-optimal models.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the split, the sampler and the weights.")] = 0,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Run directory (default runs/<study>).")
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(help="Study name (default <dataset>-<space>).")
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage URL: sqlite:///…, postgresql://…, or a journal file .log."
+        ),
+    ] = None,
+    patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience, epochs.")] = 5,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help="torch threads per process (default 1; add processes with --jobs)."
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option(min=1, help="Worker processes on this machine, one study.")
+    ] = 1,
+    heartbeat: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Seconds between worker heartbeats (SQLite/PostgreSQL); 0 turns them off."
+        ),
+    ] = 10,
+    trial_timeout: Annotated[
+        float | None, typer.Option(min=1, help="End a trial that runs longer (seconds).")
+    ] = None,
+    warm_start: Annotated[
+        bool,
+        typer.Option(
+            "--warm-start/--no-warm-start", help="Start from one known-good design per family."
+        ),
+    ] = True,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Write the HTML report.")
+    ] = True,
+    samples: Annotated[
+        int, typer.Option(min=1, help="Test examples the winner is explained on.")
+    ] = 200,
+    explain: Annotated[
+        bool, typer.Option("--explain/--no-explain", help="Explain the winner.")
+    ] = True,
+) -> None:
+    """Search for the best architecture under accuracy and compute budgets.
+
+    Example: nas search --dataset digits --space cnn --trials 30 --max-params 50000
+    """
+    import nas
+    from nas.cost import Budget
+
+    budget = Budget(
+        max_params=max_params,
+        max_flops=max_flops,
+        max_latency_ms=max_latency_ms,
+        max_memory_mb=max_memory_mb,
+    )
+    result = nas.search(
+        dataset=dataset, data=data, target=target, task=task, drop=drop or (), space=space,
+        budget=budget,
+        n_trials=trials, timeout=timeout, epochs=epochs, metric=metric, objectives=objectives,
+        sampler=sampler.value, pruner=pruner.value, seed=seed, top=top, out=out_dir,
+        study=study, storage=storage, patience=patience, threads=threads, progress=True,
+        jobs=jobs, heartbeat=heartbeat or None, trial_timeout=trial_timeout,
+        explain=explain, report=report, explain_samples=samples,
+        warm_start=warm_start, command="nas " + " ".join(sys.argv[1:]),
+    )  # fmt: skip
+    render_result(result)
+
+
+def render_result(result: Any) -> None:
+    """The top trials, the winner's test metrics, and where the artifacts are."""
+    board = result.leaderboard
+    done = board[board["state"] == "complete"] if len(board) else board
+    if len(done):
+        asc = result.study.directions[0].name == "MINIMIZE"
+        table = Table(title="top trials (validation)")
+        metric = getattr(result, "metrics", {}).get("metric") or "metric"
+        for col in ("trial", "family", f"val {metric}", "params", "MFLOPs", "latency ms", "s"):
+            table.add_column(col, justify="right")
+        for _, r in done.sort_values("metric", ascending=asc).head(5).iterrows():
+            table.add_row(
+                str(r["number"]),
+                str(r["family"]),
+                f"{r['metric']:.4f}",
+                f"{int(r['params']):,}",
+                f"{r['flops'] / 1e6:.3f}",
+                f"{r['latency_ms']:.3f}",
+                f"{r['seconds']:.1f}",
+            )
+        out.print(table)
+    counts = result.counts
+    out.print("trials: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    if result.spec is not None:
+        test = result.metrics["test"]
+        shown = {k: v for k, v in test.items() if isinstance(v, float)}
+        out.print(f"[bold]winner[/] (trial {result.metrics['trial']}): {result.spec.summary()}")
+        out.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+        c = result.cost
+        part = _kind(result).cost_label
+        out.print(
+            f"cost{part}: {c.params:,} params, {c.flops / 1e6:.3f} MFLOPs, "
+            f"{c.latency_ms:.3f} ms (batch 1), {c.memory_mb:.2f} MiB"
+        )
+    for w in getattr(result, "warnings", []):
+        err.print(f"[yellow]warning:[/] {w}")
+    if getattr(result, "report_path", None) is not None:
+        out.print(f"report: {result.report_path}")
+    d = result.run_dir
+    best = d / "best"
+    files = (
+        sorted(p.name for p in best.iterdir() if not p.name.startswith("."))
+        if best.is_dir()
+        else []
+    )
+    out.print(
+        f"artifacts: {d}/leaderboard.csv, {d}/best/ ({', '.join(files) or 'none yet'}), "
+        f"{d}/study.db"
+    )
+
+
+def _kind(result: Any) -> Any:
+    """The search kind of a result (the default kind for a result without a config)."""
+    from nas.kinds import get_kind
+    from nas.kinds.registry import DEFAULT_KIND
+
+    config = getattr(result, "config", None)
+    return get_kind(config.kind if config is not None else DEFAULT_KIND)

@@ -1,0 +1,273 @@
+"""One search configuration, frozen: what a search is asked to do, and the run's record.
+
+:class:`SearchConfig` is what ``run.json`` holds (schema-versioned), what ``nas worker``
+processes read from the study to join it, what ``nas explain`` / ``nas report`` / resume read
+back, and what a resume compares field by field. Runs written before the schema had a version
+(version 1: the same keys without ``schema_version`` / ``kind``) load into it unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+from nas.cost import Budget
+from nas.data import TaskData, load_data
+from nas.errors import NasError
+from nas.kinds.registry import get_kind, kind_for_space
+from nas.trial import SearchSettings
+from search_spaces import Space, get_space
+
+SCHEMA_VERSION = 2
+RECORD = "run.json"  # in the run directory
+_NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+# What decides the value of a trial: a re-run in the same run directory must keep them all, or
+# its trials would not be comparable with the earlier ones (a new seed is a new data split).
+RESUME_FIELDS = ("study", "dataset", "data", "target", "drop", "task", "seed", "metric",
+                 "objectives", "space_name", "budget", "epochs", "patience", "kind")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """A search's configuration. Build one with :meth:`create` (checked keyword arguments),
+    complete it with :meth:`resolve` once the data is loaded, and store it as ``run.json``."""
+
+    study: str  # the Optuna study name (and the default run folder, runs/<study>)
+    space: Space  # the search space, its dimensions included
+    kind: str = "classifier"  # the registered search kind (nas.kinds)
+    dataset: str | None = None  # a built-in dataset ...
+    data: str | None = None  # ... or the absolute path of the user's CSV / NPZ file
+    target: str | None = None  # a CSV's target column
+    drop: tuple[str, ...] = ()  # CSV columns left out
+    task: str | None = None  # classification / regression (inferred from the data if None)
+    seed: int = 0  # the split, the sampler and the weights
+    budget: Budget = field(default_factory=Budget)
+    metric: str | None = None  # the validation metric (the kind's default if None)
+    objectives: tuple[str, ...] = ()  # metric first, then cost objectives; () = the metric
+    directions: tuple[str, ...] = ()  # maximize / minimize per objective (set by resolve)
+    epochs: int = 20  # the most epochs a trial trains
+    patience: int = 5  # early stopping on the validation loss
+    sampler: str = "tpe"
+    pruner: str = "hyperband"
+    top: int = 1  # Pareto-optimal models kept
+    n_trials: int | None = None  # the study's total, shared by every worker
+    timeout: float | None = None  # seconds after which no trial starts
+    trial_timeout: float | None = None  # seconds a trial may run
+    jobs: int = 1  # worker processes on this machine
+    warm_start: bool = True  # enqueue one known-good design per family first
+    storage: str | None = None  # the storage URL, password redacted
+    command: str | None = None  # the command line that started the search
+    versions: Mapping[str, str] = field(default_factory=dict)  # nas, python, torch, optuna
+    data_info: Mapping[str, Any] = field(default_factory=dict)  # TaskData.describe()
+    extras: Mapping[str, Any] = field(default_factory=dict)  # the kind's own (a GAN's scorer)
+    schema_version: int = SCHEMA_VERSION
+
+    # --- building one --------------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        dataset: str | None = None,
+        data: str | PathLike[str] | None = None,
+        *,
+        target: str | None = None,
+        task: str | None = None,
+        drop: Sequence[str] = (),
+        space: str | Space = "auto",
+        kind: str | None = None,
+        budget: Budget | None = None,
+        n_trials: int | None = None,
+        timeout: float | None = None,
+        epochs: int = 20,
+        metric: str | None = None,
+        objectives: str | Sequence[str] | None = None,
+        sampler: str = "tpe",
+        pruner: str = "hyperband",
+        seed: int = 0,
+        top: int = 1,
+        study: str | None = None,
+        patience: int = 5,
+        jobs: int = 1,
+        trial_timeout: float | None = None,
+        warm_start: bool = True,
+        command: str | None = None,
+    ) -> SearchConfig:
+        """A config from keyword arguments, checked; without ``n_trials`` and ``timeout``, 20
+        trials. ``kind`` defaults to the kind the space implies (see :mod:`nas.kinds`)."""
+        sp = space if isinstance(space, Space) else get_space(space)
+        if n_trials is None and timeout is None:
+            n_trials = 20
+        for name, value in (("n_trials", n_trials), ("epochs", epochs), ("top", top),
+                            ("jobs", jobs)):  # fmt: skip
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or value < 1):  # fmt: skip
+                raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
+        if timeout is not None and not timeout > 0:
+            raise NasError(f"timeout must be > 0 seconds, got {timeout!r}.")
+        if isinstance(objectives, str):
+            objectives = [o.strip() for o in objectives.split(",")]
+        return cls(
+            study=study or _study_name(dataset, data, sp),
+            space=sp,
+            kind=get_kind(kind).name if kind else kind_for_space(sp.name).name,
+            dataset=dataset,
+            data=str(Path(data).resolve()) if data is not None else None,
+            target=target,
+            drop=tuple(drop),
+            task=task,
+            seed=seed,
+            budget=budget or Budget(),
+            metric=metric,
+            objectives=tuple(objectives or ()),
+            epochs=epochs,
+            patience=patience,
+            sampler=sampler,
+            pruner=pruner,
+            top=top,
+            n_trials=n_trials,
+            timeout=timeout,
+            trial_timeout=trial_timeout,
+            jobs=jobs,
+            warm_start=warm_start,
+            command=command,
+        )
+
+    def resolve(self, data: TaskData, **more: Any) -> SearchConfig:
+        """The config completed from the loaded data: its task and description, and the
+        kind's metric, objectives and directions (the kind checks the data first); ``more``
+        sets other fields (storage, command, versions, extras)."""
+        kind = get_kind(self.kind)
+        kind.check_data(data)
+        metric, names, directions = kind.objectives(self.objectives or None, self.metric,
+                                                    data.task)  # fmt: skip
+        return replace(self, task=data.task, metric=metric, objectives=tuple(names),
+                       directions=tuple(directions), data_info=data.describe(),
+                       **more)  # fmt: skip
+
+    # --- using one -----------------------------------------------------------------------
+    @property
+    def space_name(self) -> str:
+        return self.space.name
+
+    def load_data(self) -> TaskData:
+        """The data this search runs on (the same split: the same seed)."""
+        return load_data(dataset=self.dataset, data=self.data, target=self.target,
+                         task=self.task, seed=self.seed, drop=self.drop)  # fmt: skip
+
+    def settings(self) -> SearchSettings:
+        """What a trial of this search obeys."""
+        if self.metric is None:
+            raise NasError("internal: settings() of a config that was never resolved.")
+        return SearchSettings(space=self.space, metric=self.metric, objectives=self.objectives,
+                              budget=self.budget, epochs=self.epochs, patience=self.patience,
+                              seed=self.seed, trial_timeout=self.trial_timeout)  # fmt: skip
+
+    def resume_conflict(self, new: SearchConfig) -> str | None:
+        """What makes ``new`` a different search from this one (then its trials cannot join
+        this study), in words; None when it may resume this one."""
+        mine, theirs = self.to_dict(), new.to_dict()
+        for name in RESUME_FIELDS:
+            if _value(self, name) != _value(new, name):
+                return f"{name}={mine.get(name)!r}, not {theirs.get(name)!r}"
+        old_dims, new_dims = self.space.config, new.space.config
+        changed = sorted(k for k in old_dims.keys() | new_dims.keys()
+                         if old_dims.get(k) != new_dims.get(k))  # fmt: skip
+        return f"other space dimensions ({', '.join(changed[:3])} differ)" if changed else None
+
+    # --- run.json ------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able; the keys of earlier run.json files keep their names and places."""
+        out: dict[str, Any] = {"schema_version": self.schema_version}
+        for f in fields(self):
+            if f.name == "schema_version":
+                continue
+            value = getattr(self, f.name)
+            if f.name == "space":
+                out["space_name"] = value.name
+                value = value.to_dict()
+            elif f.name == "budget":
+                value = value.to_dict()
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = json.loads(json.dumps(dict(value), default=str))
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, record: Mapping[str, Any]) -> SearchConfig:
+        """The inverse of :meth:`to_dict`; also reads the run.json of earlier versions (their
+        kind follows from the space; keys this version does not know go to ``extras``)."""
+        if not isinstance(record, Mapping):
+            raise NasError("run.json does not hold a JSON object; is this a nas run directory?")
+        version = record.get("schema_version", 1)
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise NasError(
+                f"run.json has schema version {version!r}, newer than this nas reads "
+                f"({SCHEMA_VERSION}); upgrade nas to open this run."
+            )
+        known = {f.name for f in fields(cls)} | {"space_name"}
+        try:
+            values = {k: v for k, v in record.items() if k in known and k != "space_name"}
+            values["space"] = Space.from_dict(record["space"])
+            values["budget"] = Budget.from_dict(record.get("budget") or {})
+            for name in ("drop", "objectives", "directions"):
+                values[name] = tuple(record.get(name) or ())
+            extras = dict(record.get("extras") or {})
+            if version == 1:  # what older versions kept beside the known keys (a GAN's scorer)
+                extras.update({k: v for k, v in record.items() if k not in known})
+            values["extras"] = extras
+            values["schema_version"] = SCHEMA_VERSION
+            values["kind"] = record.get("kind") or kind_for_space(values["space"].name).name
+            return cls(**values)
+        except (KeyError, TypeError, ValueError) as e:
+            raise NasError(
+                f"run.json is incomplete or damaged ({type(e).__name__}: {e}); "
+                "re-run the search into a new --out folder."
+            ) from None
+
+    @staticmethod
+    def study_location(run_dir: str | PathLike[str]) -> tuple[str, str | None]:
+        """The study name and storage URL a run directory records: all that opening its study
+        needs, read before (and even without) the rest of the record."""
+        from nas import run as rundir
+
+        record = rundir.read_json(Path(run_dir) / RECORD)
+        study = record.get("study") if isinstance(record, Mapping) else None
+        if not isinstance(study, str):
+            raise NasError(
+                f"{Path(run_dir) / RECORD} names no study; is this a nas run directory?"
+            )
+        storage = record.get("storage")
+        return study, storage if isinstance(storage, str) else None
+
+    @classmethod
+    def read(cls, run_dir: str | PathLike[str]) -> SearchConfig:
+        """The config of a run directory (its run.json)."""
+        from nas import run as rundir
+
+        return cls.from_dict(rundir.read_json(Path(run_dir) / RECORD))
+
+    def write(self, run_dir: str | PathLike[str]) -> Path:
+        """Store as ``run_dir/run.json`` (atomically)."""
+        from nas import run as rundir
+
+        path = Path(run_dir) / RECORD
+        rundir.write_json(path, self.to_dict())
+        return path
+
+
+def _value(config: SearchConfig, name: str) -> Any:
+    return config.space.name if name == "space_name" else getattr(config, name)
+
+
+def _study_name(dataset: str | None, data: str | PathLike[str] | None, space: Space) -> str:
+    stem = dataset if dataset is not None else Path(str(data)).stem
+    return _NAME_OK.sub("-", f"{stem}-{Path(space.name).stem}").strip("-") or "study"
+
+
+__all__ = ["RESUME_FIELDS", "SCHEMA_VERSION", "SearchConfig"]

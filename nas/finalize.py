@@ -1,0 +1,88 @@
+"""After the trials: retrain and test the winners (each kind its own way), save them in the run
+directory, then explain the winner and write the report — a failure there never loses the
+search."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from nas import run as rundir
+from nas.data import TaskData
+from nas.errors import NasError
+from nas.kinds._base import SearchKind
+from nas.leaderboard import check_impossible_budget, pick_winners
+from nas.result import SearchResult
+from nas.trial import SearchSettings
+
+
+def finalize_run(
+    result: SearchResult,
+    st: optuna.Study,
+    td: TaskData,
+    settings: SearchSettings,
+    top: int,
+    kind: SearchKind,
+    state: Any,
+) -> None:
+    """Retrain and test the winners into ``best/`` (and ``top/<k>/``); ``summary.json``."""
+    winners = pick_winners(st, top)
+    if not winners:
+        counts = result.counts
+        if set(counts) == {"over_budget"}:  # every sample was too big: say so, with the sizes
+            check_impossible_budget(st, replace(settings, max_rejects=1))
+        reasons = result.leaderboard.get("reason")
+        first = next((r for r in (reasons if reasons is not None else []) if r), "")
+        raise NasError(
+            f"No trial completed ({counts}); nothing to retrain. First reason: {first or '-'}. "
+            "Check the budget, the space and the data, then run the same command again."
+        )
+    top_dir = result.run_dir / "top"
+    if top_dir.exists():
+        shutil.rmtree(top_dir)
+    for rank, trial in enumerate(winners, start=1):
+        final = kind.finalize(td, trial, settings, state, rank)
+        final.metrics["data"] = td.name
+        folders = ([result.run_dir / "best"] if rank == 1 else []) + (
+            [top_dir / str(rank)] if len(winners) > 1 else []
+        )
+        for folder in folders:
+            rundir.save_model_dir(folder, final.spec, final.model, final.metrics, final.predictions)
+            for name, arrays in final.arrays.items():
+                rundir.save_arrays(folder / name, arrays)
+        if rank == 1:
+            result.spec, result.model, result.cost = final.spec, final.model, final.cost
+            result.metrics = final.metrics
+        result.pareto.append(final.metrics)
+    rundir.write_json(result.run_dir / "summary.json", {
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "counts": result.counts,
+        "best": result.metrics.get("test"), "top": [m["trial"] for m in result.pareto],
+    })  # fmt: skip
+
+
+def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> None:
+    """Explain the winner (``options.explain``), then write the report (``options.report``)."""
+    if options.explain and result.model is not None:
+        try:
+            result.explanations = kind.explain(
+                Path(result.run_dir),
+                result.config,
+                data=result.data,
+                model=result.model,
+                trial=result.metrics.get("trial"),
+                samples=options.explain_samples,
+            )
+        except kind.explain_errors as e:
+            result.warnings.append(kind.explain_failed(e, result.run_dir))
+    if options.report:
+        from nas.reporting import write_report
+
+        result.report_path = write_report(result.run_dir, copy_to=options.reports_dir)
+
+
+__all__ = ["explain_and_report", "finalize_run"]

@@ -1,0 +1,120 @@
+"""What a reader should know before trusting a run's winner, in words: the report's alerts
+(over-fitting, imbalance, failed trials and checks) and its one-paragraph verdict. Both read the
+report's data (explain/report/SCHEMA.md); a search kind may word the verdict its own way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nas.kinds import SearchKind
+
+
+def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Things a reader should know before trusting the winner."""
+    out: list[dict[str, str]] = []
+    best, run = data.get("best"), data["run"]
+    counts = data.get("counts", {})
+    if best is None:
+        out.append({"level": "error", "text": "No trial completed: there is no winner yet."})
+    else:
+        metric = run["metric"]
+        val, test = best.get("val", {}).get(metric), best.get("test", {}).get(metric)
+        if isinstance(val, (int, float)) and isinstance(test, (int, float)):
+            gap = (val - test) if run["directions"][0] == "maximize" else (test - val)
+            scale = (
+                1.0
+                if metric
+                in ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc", "r2")
+                else max(abs(val), 1e-9)
+            )
+            if gap / scale > 0.05:
+                out.append(
+                    {
+                        "level": "warn",
+                        "text": f"Validation {metric} {val:.4g} is better "
+                        f"than test {test:.4g}: the search may have over-fitted the "
+                        "validation split; treat the test number as the honest one.",
+                    }
+                )
+        per_class = best.get("test", {}).get("per_class") or []
+        support = [c["support"] for c in per_class if c["support"] > 0]
+        if support and max(support) > 3 * min(support):
+            out.append(
+                {
+                    "level": "warn",
+                    "text": "The classes are imbalanced (test support "
+                    f"{min(support)} to {max(support)}): read balanced accuracy and "
+                    "per-class recall, not only accuracy.",
+                }
+            )
+    if counts.get("failed"):
+        reasons = [t["reason"] for t in data.get("trials", []) if t["state"] == "failed"]
+        out.append(
+            {
+                "level": "warn",
+                "text": f"{counts['failed']} trial(s) failed; first "
+                f"reason: {reasons[0] if reasons else 'unknown'}.",
+            }
+        )
+    if counts.get("over_budget"):
+        out.append(
+            {
+                "level": "info",
+                "text": f"{counts['over_budget']} sampled architecture(s) "
+                "were over budget and rejected before training.",
+            }
+        )
+    exp = data.get("explanations") or {}
+    failed = [c for c in exp.get("checks", []) if c.get("status") == "fail"]
+    if failed:
+        names = ", ".join(sorted({f"{c['name']} ({c['method']})" for c in failed}))
+        out.append(
+            {
+                "level": "warn",
+                "text": f"Explanation checks failed: {names}. Read those "
+                "methods' attributions with care: they failed a test of faithfulness.",
+            }
+        )
+    apart = [c["method"] for c in exp.get("agreement", []) if c.get("status") == "fail"]
+    if apart:
+        out.append(
+            {
+                "level": "info",
+                "text": "Some methods disagree on what matters ("
+                + "; ".join(apart)
+                + "): disagreement says the view depends on the method, "
+                "not which one is right; prefer the methods that pass their checks.",
+            }
+        )
+    return out
+
+
+def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
+    """One paragraph, in words, on what the search found (the kind's own words if it has
+    them)."""
+    best, run = data.get("best"), data["run"]
+    n = len(data.get("trials", []))
+    if best is None:
+        return f"{n} trials ran and none completed, so there is no winner yet."
+    own = kind.verdict(data) if kind is not None else None
+    if own is not None:
+        return own
+    metric = run["metric"]
+    test = best.get("test", {}).get(metric)
+    cost = best.get("cost", {})
+    budget = {k: v for k, v in (run.get("budget") or {}).items() if v is not None}
+    within = (
+        (" It fits the budget (" + ", ".join(f"{k} {v:,g}" for k, v in budget.items()) + ").")
+        if budget
+        else ""
+    )
+    test_txt = f"{test:.4g}" if isinstance(test, (int, float)) else "n/a"
+    return (
+        f"Of {n} trials, the best is a {best['family']} network with {cost.get('params', 0):,} "
+        f"parameters and {cost.get('flops', 0) / 1e6:.3g} MFLOPs per example; retrained on "
+        f"train + validation it scores test {metric} {test_txt} on "
+        f"{run['data_info']['sizes']['test']} held-out examples.{within}"
+    )
+
+
+__all__ = ["alerts", "verdict"]

@@ -1,0 +1,184 @@
+"""The classifier kind: supervised search (classification and regression). A trial samples an
+ArchSpec, trains it on the training split with the pruning callback, and scores the validation
+metric; the winners are retrained on train + validation and tested once on the test split."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import optuna
+import torch
+
+from nas.cost import Cost, measure_cost
+from nas.data.taskdata import TaskData
+from nas.kinds._base import FinalModel, SearchKind, TrialFunction
+from nas.kinds.registry import register_kind
+from nas.metrics import check_metric, default_metric
+from nas.study import parse_objectives
+from nas.train import Callback, evaluate, predict, train_model
+from nas.trial import SearchSettings, TrialObjective, seeded, trial_seed
+from search_spaces import ArchSpec, NasModel, build_model
+
+_CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_metric", "lr", "seconds")
+
+
+def _curve_row(h: dict[str, Any]) -> dict[str, Any]:
+    return {k: h.get(k) for k in _CURVE_KEYS}
+
+
+if TYPE_CHECKING:
+    from nas.config import SearchConfig
+
+
+class Objective(TrialObjective):
+    """A classifier's (or regressor's) trial: the validation metric of the trained ArchSpec."""
+
+    def build(self, spec: ArchSpec) -> NasModel:
+        return build_model(spec)
+
+    def cost(self, model: torch.nn.Module, **kwargs: Any) -> Cost:
+        return measure_cost(model, self.ctx.input_shape, **kwargs)
+
+    def train(self, model: torch.nn.Module, spec: ArchSpec, trial: optuna.Trial,
+              callbacks: list[Callback]) -> Any:  # fmt: skip
+        return train_model(
+            model,
+            self.data,
+            spec.train,
+            epochs=self.s.epochs,
+            callbacks=callbacks,
+            patience=self.s.patience,
+            seed=trial_seed(self.s.seed, trial.number),
+            metric=self.s.metric,
+            monitor="val_metric",
+            device=self.device,
+        )
+
+    def value(self, result: Any) -> float | None:
+        return result.best_val_metric
+
+    def curve_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        return _curve_row(row)
+
+
+def retrain_and_test(
+    data: TaskData,
+    trial: optuna.trial.FrozenTrial,
+    settings: SearchSettings,
+    rank: int = 1,
+    device: str | None = None,
+) -> FinalModel:
+    """Retrain trial's architecture on train + val for its best epoch count; test it once."""
+    spec = ArchSpec.from_dict(trial.user_attrs["spec"])
+    seed = trial_seed(settings.seed, trial.number)
+    model = seeded(build_model, spec, seed)
+    epochs = max(1, int(trial.user_attrs.get("best_epoch") or settings.epochs))
+    result = train_model(
+        model,
+        data,
+        spec.train,
+        epochs=epochs,
+        patience=None,
+        seed=seed,
+        use_val=False,
+        metric=settings.metric,
+        device=device,
+    )
+    model.cpu().eval()
+    cost = measure_cost(model, tuple(data.input_shape), latency=True, warmup=3, repeats=20)
+    n_classes = data.output_size if data.task == "classification" else None
+    test = evaluate(model, data.test, data.task, n_classes)
+    outputs = predict(model, data.test.X).numpy()
+    predictions = {"y_true": data.test.y.numpy(), "outputs": outputs}
+    if data.task == "classification":
+        test["per_class"] = per_class_metrics(
+            data.test.y.numpy(), outputs.argmax(1), n_classes, list(data.class_names)
+        )
+    metrics = {
+        "rank": rank,
+        "trial": trial.number,
+        "family": spec.family,
+        "metric": settings.metric,
+        "test": test,
+        "val": {settings.metric: trial.values[0] if trial.values else None},
+        "objectives": dict(zip(settings.objectives, trial.values or [])),
+        "cost": cost.to_dict(),
+        "retrain": {
+            "epochs": epochs,
+            "seconds": result.seconds,
+            "history": [_curve_row(h) for h in result.history],
+        },
+        "search_curve": trial.user_attrs.get("curve", []),
+        "summary": spec.summary(),
+    }
+    return FinalModel(rank, trial.number, spec, model, cost, metrics, predictions)
+
+
+def per_class_metrics(
+    y_true: Any, y_pred: Any, n_classes: int | None, names: list[str]
+) -> list[dict[str, Any]]:
+    """Precision, recall, F1 and support per class (scikit-learn's), as JSON-able rows."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    labels = list(range(n_classes or 0))
+    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    return [
+        {
+            "class": names[i] if i < len(names) else str(i),
+            "precision": float(p[i]),
+            "recall": float(r[i]),
+            "f1": float(f[i]),
+            "support": int(n[i]),
+        }
+        for i in labels
+    ]
+
+
+class ClassifierKind(SearchKind):
+    """Supervised search: the default kind, for every space no other kind claims."""
+
+    name = "classifier"
+
+    def objectives(
+        self, objectives: str | Sequence[str] | None, metric: str | None, task: str
+    ) -> tuple[str, list[str], list[str]]:
+        metric = check_metric(metric or default_metric(task), task)
+        names, directions = parse_objectives(objectives, metric)
+        metric = names[0] if check_metric(names[0], task) else metric
+        return metric, names, directions
+
+    def objective(self, data: TaskData, settings: SearchSettings, state: Any) -> TrialFunction:
+        return Objective(data, settings)
+
+    def finalize(
+        self,
+        data: TaskData,
+        trial: optuna.trial.FrozenTrial,
+        settings: SearchSettings,
+        state: Any,
+        rank: int,
+    ) -> FinalModel:
+        return retrain_and_test(data, trial, settings, rank=rank)
+
+    def explain(
+        self,
+        run_dir: Path,
+        config: SearchConfig,
+        *,
+        data: TaskData | None = None,
+        model: torch.nn.Module | None = None,
+        trial: int | None = None,
+        samples: int = 200,
+        methods: Sequence[str] | None = None,
+        checks: bool = True,
+    ) -> Any:
+        from nas import explaining  # the module, so that a patched explain_run is the one run
+
+        return explaining.explain_run(run_dir, samples=samples, methods=methods, checks=checks)
+
+
+CLASSIFIER = register_kind(ClassifierKind())
+
+__all__ = ["CLASSIFIER", "ClassifierKind", "Objective", "per_class_metrics", "retrain_and_test"]

@@ -1,0 +1,125 @@
+"""What a study's trials add up to: each trial's status as nas reports it, the leaderboard rows,
+the winners, and the impossible-budget stop. Kind-agnostic: it reads only what every kind's
+trials record (state, user attributes, values)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import optuna
+
+from nas.errors import BudgetError
+from nas.trial import SearchSettings
+
+# Trial states as nas reports them (Optuna's PRUNED covers both "pruned" and "over_budget").
+STATUSES = ("complete", "pruned", "over_budget", "failed", "running")
+
+
+def status_of(t: optuna.trial.FrozenTrial) -> str:
+    """complete / pruned / over_budget / failed / running / queued, from state and attrs."""
+    if t.state == optuna.trial.TrialState.COMPLETE:
+        return "complete"
+    if t.state == optuna.trial.TrialState.PRUNED:
+        return "over_budget" if t.user_attrs.get("status") == "over_budget" else "pruned"
+    if t.state == optuna.trial.TrialState.FAIL:
+        return "failed"
+    if t.state == optuna.trial.TrialState.WAITING:
+        return "queued"  # enqueued (warm start), not started yet
+    return "running"
+
+
+def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str, Any]]:
+    """One dict per trial, in trial order (the rows of leaderboard.csv)."""
+    rows = []
+    waiting = optuna.trial.TrialState.WAITING
+    trials = study.get_trials(deepcopy=False)
+    # Optuna's RetryFailedTrialCallback: a dead worker's trial -> the trial that re-runs it
+    retried_as = {t.system_attrs["retry_history"][-1]: t.number for t in trials
+                  if t.system_attrs.get("retry_history")}  # fmt: skip
+    for t in trials:
+        if t.state == waiting:
+            continue
+        a = t.user_attrs
+        values = t.values or []
+        reason = a.get("reason")
+        if t.state == optuna.trial.TrialState.FAIL and not reason and t.number in retried_as:
+            reason = f"worker died (no heartbeat); retried as trial {retried_as[t.number]}"
+        elif t.state == optuna.trial.TrialState.FAIL and not reason:
+            reason = "failed (worker died or an unexpected error; see the Optuna log)"
+        row = {
+            "number": t.number, "state": status_of(t), "family": a.get("family"),
+            "params": a.get("params"), "flops": a.get("flops"),
+            "latency_ms": _round(a.get("latency_ms")), "memory_mb": _round(a.get("memory_mb")),
+            "metric": _round(values[0], 6) if values else None,
+            "seconds": _round(a.get("seconds"), 2), "epochs": a.get("epochs"), "reason": reason,
+        }  # fmt: skip
+        for name, v in zip(objectives[1:], values[1:]):
+            row[f"objective_{name}"] = v
+        rows.append(row)
+    return rows
+
+
+def _round(x: Any, digits: int = 4) -> Any:
+    return round(x, digits) if isinstance(x, float) and math.isfinite(x) else x
+
+
+def check_impossible_budget(study: optuna.Study, settings: SearchSettings) -> None:
+    """Raise BudgetError when ``max_rejects`` samples were all over budget and none fit."""
+    trials = study.get_trials(deepcopy=False)
+    statuses = [status_of(t) for t in trials]
+    if any(s in ("complete", "pruned") for s in statuses):
+        return
+    over = [t for t, s in zip(trials, statuses) if s == "over_budget"]
+    if len(over) < settings.max_rejects:
+        return
+    smallest = {
+        k: min((t.user_attrs.get(k) for t in over if t.user_attrs.get(k) is not None), default=None)
+        for k in ("params", "flops", "latency_ms", "memory_mb")
+    }
+    limits = settings.budget.to_dict()
+    hints = [f"{k} >= {smallest[k]:,.4g}" for k in smallest
+             if limits.get(f"max_{k}") is not None and smallest[k] is not None
+             and smallest[k] > limits[f"max_{k}"]]  # fmt: skip
+    raise BudgetError(
+        f"No architecture met the budget in {len(over)} samples of space "
+        f"{settings.space.name!r} (the smallest seen had "
+        + ", ".join(f"{k}={v:,.4g}" for k, v in smallest.items() if v is not None)
+        + f"); raise the limits ({', '.join(hints) or 'see above'}) or use a smaller space."
+    )
+
+
+def make_stop_on_impossible(settings: SearchSettings) -> Callable[[optuna.Study, Any], None]:
+    """A study callback that stops the study once the budget is shown impossible."""
+
+    def callback(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if status_of(trial) == "over_budget":
+            try:
+                check_impossible_budget(study, settings)
+            except BudgetError:
+                study.stop()
+
+    return callback
+
+
+def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
+    """The best trial, or the ``top`` Pareto-optimal trials ordered by the first objective."""
+    done = [
+        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
+    ]
+    if not done:
+        return []
+    sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    pool = study.best_trials if len(study.directions) > 1 else done
+    return sorted(pool, key=lambda t: (sign * t.values[0], t.number))[: max(1, top)]
+
+
+__all__ = [
+    "STATUSES",
+    "check_impossible_budget",
+    "leaderboard_rows",
+    "make_stop_on_impossible",
+    "pick_winners",
+    "status_of",
+]

@@ -1,0 +1,251 @@
+"""One search session, start to end, for any search kind: open the run directory and the study,
+record the config, enqueue the starting points, run trials here and in worker processes, wait
+for the workers of other machines, then finalize (retrain, test, explain, report) once."""
+
+from __future__ import annotations
+
+import sys
+import time
+import warnings
+from dataclasses import dataclass, replace
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+from nas import run as rundir
+from nas.config import SearchConfig
+from nas.errors import NasError
+from nas.finalize import explain_and_report, finalize_run
+from nas.kinds.registry import get_kind
+from nas.leaderboard import check_impossible_budget, leaderboard_rows, make_stop_on_impossible
+from nas.result import SearchResult
+from nas.study import make_pruner, make_sampler, open_storage, redact, storage_url
+from nas.train import configure_threads
+from nas.trial import SearchSettings
+from nas.worker import (
+    CATCH,
+    RUN_ATTR,
+    SESSION_ATTR,
+    StudyTotal,
+    counted_trials,
+    heartbeat_kwargs,
+    retry_history,
+    session_running,
+    spawn_workers,
+    stop_workers,
+)
+from search_spaces import SpaceContext
+from search_spaces.spaces import starting_points
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How this process runs a search (not part of the run's record)."""
+
+    out: str | PathLike[str] | None = None  # the run directory (default runs/<study>)
+    storage: str | None = None  # the Optuna storage URL as given (password included)
+    progress: bool = False  # a Rich live view
+    finalize: bool = True  # retrain and test the winners
+    explain: bool = False
+    report: bool = False
+    explain_samples: int = 200
+    reports_dir: str | PathLike[str] | None = "reports"  # where the report is copied
+    threads: int | None = None  # torch threads (default one per process)
+    heartbeat: int | None = 10  # seconds between worker heartbeats (RDB storages)
+
+
+def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
+    """Run the search ``config`` describes (resuming the study in its run directory)."""
+    td = config.load_data()
+    kind = get_kind(config.kind)
+    config = config.resolve(td)
+    settings = config.settings()
+    run_dir = rundir.ensure_writable(
+        Path(options.out) if options.out is not None else Path("runs") / config.study
+    )
+    url = storage_url(options.storage, run_dir)
+    # Bad names and URLs fail here, before run.json records a search that never ran.
+    store = open_storage(url, **heartbeat_kwargs(url, options.heartbeat))
+    multi = len(config.objectives) > 1
+    optuna_sampler = make_sampler(config.sampler, config.seed, multi)
+    optuna_pruner = make_pruner(config.pruner, config.epochs, multi)
+    config = replace(
+        config,
+        storage=redact(url),
+        command=redact(config.command or " ".join(sys.argv)),
+        versions=_versions(),
+        extras={**config.extras, **kind.record_extras(run_dir)},
+    )
+    _check_resume(run_dir, config)
+    config.write(run_dir)
+    state = kind.prepare(td, settings, config.extras, leader=True)
+
+    configure_threads(options.threads, workers=config.jobs)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    st = optuna.create_study(
+        storage=store,
+        study_name=config.study,
+        load_if_exists=True,
+        directions=list(config.directions),
+        sampler=optuna_sampler,
+        pruner=optuna_pruner,
+    )
+    names = list(config.objectives)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        st.set_metric_names(names)
+    # Trials still RUNNING from an earlier, stopped session will never finish: not counted.
+    st.set_user_attr(SESSION_ATTR, len(st.get_trials(deepcopy=False)))
+    if RUN_ATTR not in st.user_attrs:  # what `nas worker` processes read to join the study
+        st.set_user_attr(RUN_ATTR, config.to_dict())
+    if config.warm_start and not st.get_trials(deepcopy=False):
+        for params in starting_points(config.space, SpaceContext.of(td)):
+            st.enqueue_trial(params, user_attrs={"warm_start": True})
+    objective = kind.objective(td, settings, state)
+    n_trials, timeout = config.n_trials, config.timeout
+    workers = spawn_workers(url, config.study, config.jobs - 1, n_trials=n_trials,
+                            timeout=timeout, heartbeat=options.heartbeat)  # fmt: skip
+    interrupted = False
+    try:
+        _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        stop_workers(workers, interrupt=interrupted)  # retrain once, after every worker is done
+        write_leaderboard(st, names, run_dir)
+    grace = heartbeat_kwargs(url, options.heartbeat).get("grace_period")
+    while (_wait_for_other_machines(st, grace=grace, to_total=n_trials is not None)
+           and n_trials is not None and counted_trials(st) < n_trials):  # fmt: skip
+        # a dead worker's trial was failed and re-queued meanwhile: run its retry here
+        _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
+    result = SearchResult(run_dir, st, write_leaderboard(st, names, run_dir), data=td,
+                          config=config)  # fmt: skip
+    if options.finalize:
+        finalize_run(result, st, td, settings, config.top, kind, state)
+        explain_and_report(result, kind, options)
+    return result
+
+
+def _check_resume(run_dir: Path, config: SearchConfig) -> None:
+    """Refuse to mix two different searches in one run directory."""
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return
+    what = SearchConfig.read(run_dir).resume_conflict(config)
+    if what:
+        raise NasError(
+            f"{path.parent} holds a search with {what}; resume it with the same settings, "
+            "or pass another --out / --study."
+        )
+
+
+def _optimize(
+    st: optuna.Study,
+    objective: Any,
+    settings: SearchSettings,
+    run_dir: Path,
+    n_trials: int | None,
+    timeout: float | None,
+    progress: bool,
+) -> None:
+    remaining = None
+    if n_trials is not None:
+        remaining = n_trials - counted_trials(st)
+        if remaining <= 0:
+            return
+    names = list(settings.objectives)
+    callbacks: list[Any] = [
+        lambda s, t: write_leaderboard(s, names, run_dir),
+        make_stop_on_impossible(settings),
+    ]
+    if n_trials is not None:  # the study's total, shared by every worker on this storage
+        callbacks.append(StudyTotal(n_trials))
+
+    def run(cbs: list[Any]) -> None:
+        st.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=cbs, catch=CATCH)
+
+    try:
+        if progress:
+            from nas.progress import SearchProgress
+
+            with SearchProgress(st, settings.metric, remaining, timeout) as view:
+                run([*callbacks, view])
+        else:
+            run(callbacks)
+    finally:
+        write_leaderboard(st, names, run_dir)
+    check_impossible_budget(st, settings)
+
+
+def _wait_for_other_machines(st: optuna.Study, *, grace: float | None, to_total: bool) -> bool:
+    """Wait for the trials that ``nas worker`` processes of other machines are still running:
+    they count toward the total, and the winners are picked once, from every trial. With
+    heartbeats (``grace``: seconds without one before a trial counts as dead) a dead worker's
+    trial is failed, so the wait ends; without them a trial of another machine cannot be told
+    from an orphan, and is not waited for. A trial that never sent a heartbeat is waited for at
+    most twice the longest trial so far (a minute at least). With a trial total (``to_total``)
+    the trials that start meanwhile (the retry of a dead worker's trial) are waited for too.
+
+    True when a dead worker's trial was failed and re-queued for a retry that is still to run.
+    """
+    if not grace:
+        return False
+    pending = {t.number for t in session_running(st)}
+    done = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    longest = max(((t.datetime_complete - t.datetime_start).total_seconds() for t in done
+                   if t.datetime_complete and t.datetime_start), default=0.0)  # fmt: skip
+    deadline = time.monotonic() + grace + max(60.0, 2 * longest)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        while pending and time.monotonic() < deadline:
+            optuna.storages.fail_stale_trials(st)
+            time.sleep(1.0)
+            running = {t.number for t in session_running(st)}
+            pending = running if to_total else pending & running
+    waiting = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+    return any(retry_history(t) for t in waiting)
+
+
+def write_leaderboard(st: optuna.Study, names: list[str], run_dir: Path) -> pd.DataFrame:
+    """Write ``leaderboard.csv`` from the study; the same rows as a DataFrame."""
+    rows = leaderboard_rows(st, names)
+    rundir.write_leaderboard(
+        run_dir / "leaderboard.csv", rows, [f"objective_{n}" for n in names[1:]]
+    )
+    return pd.DataFrame(rows)
+
+
+def _versions() -> dict[str, str]:
+    import platform
+
+    import torch
+
+    from nas._version import __version__
+
+    return {
+        "nas": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "optuna": optuna.__version__,
+    }
+
+
+def reload_study(run_dir: Path, storage: str | None) -> optuna.Study:
+    """The run's study, from ``storage`` or the URL run.json records (which hides a password:
+    then ``storage`` must be given)."""
+    study, recorded = SearchConfig.study_location(run_dir)
+    url = storage or (recorded if recorded and "***" not in recorded else None)
+    if url is None:
+        raise NasError(
+            f"{run_dir}/run.json records a storage with a hidden password; pass "
+            "storage=<full URL> (or --storage) to open it."
+        )
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    return optuna.load_study(study_name=study, storage=open_storage(url))
+
+
+__all__ = ["RunOptions", "reload_study", "run_search", "write_leaderboard"]

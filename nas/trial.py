@@ -1,0 +1,281 @@
+"""The trial plumbing every search kind shares, written once: the settings a trial obeys, its
+seed, the budget check before training, the pruning and deadline callbacks, the time limit, and
+how a trial's outcome (complete, pruned, over budget, failed) is recorded on it.
+
+A kind's trial function subclasses :class:`TrialObjective` and fills in what differs: how a
+sampled spec becomes a model, what its cost is, how it trains, and what value it scores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import socket
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import optuna
+import torch
+
+from nas.cost import Budget, Cost
+from nas.data.taskdata import TaskData
+from nas.errors import NasError, TrainingError, TrialTimeoutError
+from nas.study import COST_OBJECTIVES
+from nas.train import Callback
+from search_spaces import Space, SpaceContext
+
+COST_KEYS = ("params", "flops", "latency_ms", "latency_ms_batch", "memory_mb", "energy_mj")
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Everything that decides what a trial does."""
+
+    space: Space
+    metric: str  # the validation metric optimised (first objective)
+    objectives: tuple[str, ...]  # metric first, then cost names: params, flops, latency, memory
+    budget: Budget = field(default_factory=Budget)
+    epochs: int = 20  # the most epochs a trial may train
+    patience: int = 5  # early stopping on the validation loss
+    seed: int = 0
+    max_rejects: int = 50  # over-budget samples in a row (with no feasible one) before giving up
+    latency_repeats: int = 5  # timed runs per latency measurement
+    trial_timeout: float | None = None  # seconds a trial may take before it is ended as failed
+
+
+def trial_seed(seed: int, number: int) -> int:
+    """The seed of trial ``number``: weights and batch order depend on it alone."""
+    return (seed * 100_003 + number) % (2**31 - 1)
+
+
+def seeded(build: Any, spec: Any, seed: int) -> Any:
+    """``build(spec)`` with torch's global RNG seeded by ``seed`` and restored afterwards."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build(spec)
+
+
+class PruningCallback(Callback):
+    """Reports the validation metric (the ``key`` of the epoch's logs: ``val_metric``, or a
+    GAN's ``score``) to the trial after each epoch; prunes when Optuna says so."""
+
+    def __init__(self, trial: optuna.Trial, key: str = "val_metric"):
+        self.trial, self.key = trial, key
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        value = logs.get(self.key)
+        if value is None or not math.isfinite(value):
+            return
+        self.trial.report(float(value), epoch)
+        if self.trial.should_prune():
+            self.trial.set_user_attr("status", "pruned")
+            self.trial.set_user_attr("reason", f"pruned by the pruner after epoch {epoch}")
+            self.trial.set_user_attr("epochs", epoch)
+            raise optuna.TrialPruned(f"pruned after epoch {epoch}")
+
+
+class DeadlineCallback(Callback):
+    """Ends training after the epoch in which the trial's time limit passed."""
+
+    def __init__(self, start: float, limit: float):
+        self.start, self.limit = start, limit
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if time.perf_counter() - self.start > self.limit:
+            raise TrialTimeoutError(
+                f"the trial ran past its {self.limit:g} s limit at epoch {epoch}; raise "
+                "--trial-timeout or lower --epochs."
+            )
+
+
+@contextlib.contextmanager
+def time_limit(limit: float | None, start: float) -> Iterator[None]:
+    """Interrupt a trial that hangs inside an epoch: SIGALRM raises TrialTimeoutError at the
+    limit (main thread on POSIX only; elsewhere the per-epoch DeadlineCallback still applies)."""
+    usable = (
+        limit
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not usable:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise TrialTimeoutError(
+            f"the trial hung past its {limit:g} s limit; raise --trial-timeout or lower --epochs."
+        )
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, max(0.01, limit - (time.perf_counter() - start)))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
+    """Record on the trial how it ended when it ends by an exception (which goes on up):
+    interrupted, pruned, or failed with the reason (diverged, time limit, ...)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        trial.set_user_attr("status", "failed")
+        trial.set_user_attr("reason", "interrupted (Ctrl-C); a re-run continues the study")
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        raise
+    except optuna.TrialPruned:
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        raise
+    except (NasError, RuntimeError, ValueError) as e:
+        if isinstance(e, TrainingError):
+            kind = "diverged"
+        elif isinstance(e, TrialTimeoutError):
+            kind = "time limit"
+        else:
+            kind = type(e).__name__
+        history = getattr(e, "history", None)  # GAN training keeps the epochs it ran
+        if history:
+            trial.set_user_attr("curve", [dict(h) for h in history])
+            trial.set_user_attr("epochs", len(history))
+        trial.set_user_attr("status", "failed")
+        trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        raise
+
+
+def record_cost(trial: optuna.Trial, cost: Cost) -> None:
+    """The cost of the trial's model, as user attributes (the leaderboard's columns)."""
+    for key in COST_KEYS:
+        trial.set_user_attr(key, getattr(cost, key))
+
+
+class TrialObjective(ABC):
+    """The function Optuna calls per trial: sample, build with the trial's seed, measure the
+    cost and reject an over-budget model before training, train with the pruning and deadline
+    callbacks, record the outcome, return the value (and the cost objectives)."""
+
+    monitor = "val_metric"  # the epoch log the pruner reads
+    budget_label = ""  # said in an over-budget reason, e.g. " (generator)"
+
+    def __init__(self, data: TaskData, settings: SearchSettings, device: str | None = None):
+        self.data = data
+        self.s = settings
+        self.ctx = SpaceContext.of(data)
+        self.device = device
+        self.prune = len(settings.objectives) == 1
+
+    # --- what a kind fills in ------------------------------------------------------------
+    @abstractmethod
+    def build(self, spec: Any) -> torch.nn.Module:
+        """The untrained model of ``spec`` (called under the trial's seed)."""
+
+    @abstractmethod
+    def cost(self, model: torch.nn.Module, **kwargs: Any) -> Cost:
+        """The deployable part's cost (``measure_cost`` keyword arguments pass through)."""
+
+    @abstractmethod
+    def train(self, model: torch.nn.Module, spec: Any, trial: optuna.Trial,
+              callbacks: list[Callback]) -> Any:  # fmt: skip
+        """Train; the result has ``epochs_run``, ``best_epoch`` and ``history``."""
+
+    @abstractmethod
+    def value(self, result: Any) -> float | None:
+        """The trial's score from the training result."""
+
+    @abstractmethod
+    def curve_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """One epoch of the learning curve as stored on the trial."""
+
+    def family(self, spec: Any) -> str:
+        """The family recorded on the trial."""
+        return str(spec.family)
+
+    def check_spec(self, spec: Any) -> None:
+        """Raise NasError when the space gave a spec this kind cannot train."""
+        return None
+
+    def record_model(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
+        """Anything more to record about the model before training."""
+        return None
+
+    def extra_callbacks(self) -> list[Callback]:
+        """Callbacks of the kind's own (after the pruner's)."""
+        return []
+
+    # --- the lifecycle, once -------------------------------------------------------------
+    def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        start = time.perf_counter()
+        trial.set_user_attr("status", "running")
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it
+        with trial_outcome(trial, start):
+            spec = self.s.space.sample(trial, self.ctx)
+            self.check_spec(spec)
+            trial.set_user_attr("family", self.family(spec))
+            trial.set_user_attr("spec", spec.to_dict())
+            model = seeded(self.build, spec, trial_seed(self.s.seed, trial.number))
+            cost, violations = self.measure(model)
+            record_cost(trial, cost)
+            self.record_model(trial, model)
+            if violations:  # stopped before a single optimizer step
+                reason = f"over budget{self.budget_label}: " + "; ".join(violations)
+                trial.set_user_attr("status", "over_budget")
+                trial.set_user_attr("reason", reason)
+                trial.set_user_attr("seconds", time.perf_counter() - start)
+                raise optuna.TrialPruned(reason)
+            callbacks: list[Callback] = [PruningCallback(trial, self.monitor)] if self.prune else []
+            callbacks += self.extra_callbacks()
+            if self.s.trial_timeout:
+                callbacks.append(DeadlineCallback(start, self.s.trial_timeout))
+            with time_limit(self.s.trial_timeout, start):
+                result = self.train(model, spec, trial, callbacks)
+        return self.finish(trial, result, start)
+
+    def finish(self, trial: optuna.Trial, result: Any, start: float) -> float | tuple[float, ...]:
+        """Record the training on the trial; the value with the cost objectives."""
+        trial.set_user_attr("seconds", time.perf_counter() - start)
+        trial.set_user_attr("epochs", result.epochs_run)
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        trial.set_user_attr("curve", [self.curve_row(h) for h in result.history])
+        value = self.value(result)
+        if value is None or not math.isfinite(value):
+            reason = f"undefined: validation {self.s.metric} is {value}"
+            trial.set_user_attr("status", "failed")
+            trial.set_user_attr("reason", reason)
+            raise TrainingError(f"{reason}; the trial cannot be ranked.")
+        trial.set_user_attr("status", "complete")
+        extra = [float(trial.user_attrs[COST_OBJECTIVES[o]]) for o in self.s.objectives[1:]]
+        return float(value) if not extra else (float(value), *extra)
+
+    def measure(self, model: torch.nn.Module) -> tuple[Cost, list[str]]:
+        """The model's cost and budget violations; latency is timed only for a model that
+        meets every other limit, so that rejecting a sample costs no timed forward passes."""
+        cost = self.cost(model, latency=False, device=self.device)
+        violations = replace(self.s.budget, max_latency_ms=None).check(cost)
+        if violations:
+            return cost, violations
+        cost = self.cost(
+            model, latency=True, warmup=2, repeats=self.s.latency_repeats, device=self.device
+        )
+        return cost, self.s.budget.check(cost)
+
+
+__all__ = [
+    "DeadlineCallback",
+    "PruningCallback",
+    "SearchSettings",
+    "TrialObjective",
+    "record_cost",
+    "seeded",
+    "time_limit",
+    "trial_outcome",
+    "trial_seed",
+]
