@@ -117,7 +117,10 @@ def _study_data(
             with warnings.catch_warnings():  # PED-ANOVA warns on sparse regimes; expected here
                 warnings.simplefilter("ignore")
                 imp = optuna.importance.get_param_importances(study, target=target)
-            importances = {k: float(v) for k, v in imp.items()}
+            # ties in a fixed order (by name): Optuna's order of equal importances follows
+            # Python's per-process string hashing, so the same run gave different reports
+            ranked = sorted(imp.items(), key=lambda kv: (-float(kv[1]), kv[0]))
+            importances = {k: float(v) for k, v in ranked}
         except (ValueError, RuntimeError, ZeroDivisionError):
             importances = None  # too few trials with a shared search space
     pareto = [t.number for t in study.best_trials] if len(study.directions) > 1 else None

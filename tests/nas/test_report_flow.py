@@ -313,3 +313,23 @@ def test_a_failed_explanation_keeps_the_search_and_its_report(
     assert result.report_path == run / "report.html" and result.report_path.is_file()
     assert (tmp_path / "reports" / "run.html").is_file()
     assert collect(run)["explanations"] is None and nas.load_model(run) is not None
+
+
+def test_importances_of_equal_value_come_in_a_fixed_order(tmp_path: Path) -> None:
+    """Parameters of equal importance (here the eight that do not matter) are listed by name,
+    not in the order of Python's per-process string hashing."""
+    import optuna
+
+    from nas.config import SearchConfig
+    from nas.reporting import _study_data
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="ties", storage=url,
+                                sampler=optuna.samplers.RandomSampler(seed=0))  # fmt: skip
+    names = [f"p{i}" for i in range(8)]
+    study.optimize(lambda t: t.suggest_float("x", 0, 1) + 0 * sum(
+        t.suggest_categorical(n, ["a", "b"]) == "a" for n in names), n_trials=12)  # fmt: skip
+    config = SearchConfig.create("iris", study="ties")
+    _, importances, _ = _study_data(tmp_path, config, url)
+    assert importances is not None and set(importances) == {"x", *names}
+    assert list(importances) == sorted(importances, key=lambda k: (-importances[k], k))
