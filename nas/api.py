@@ -78,13 +78,15 @@ def load_run(
 ) -> SearchResult:
     """Reload a run directory: its study, leaderboard, winner, metrics and cost.
 
-    ``storage`` overrides the recorded URL (run.json keeps it without the password).
+    The study is read from the run's own ``study.db`` (read-only), or from ``storage`` when
+    the search used another storage: the URL run.json records is never opened on its own,
+    since a run directory may come from anyone.
     """
     run_dir = Path(path)
-    st = reload_study(run_dir, storage)
+    st = reload_study(run_dir, storage)  # the run's own study.db unless storage names one
     config = SearchConfig.read(run_dir)
     board = (
-        pd.read_csv(run_dir / "leaderboard.csv")
+        rundir.read_leaderboard(run_dir / "leaderboard.csv")
         if (run_dir / "leaderboard.csv").is_file()
         else pd.DataFrame(leaderboard_rows(st, config.objectives))
     )
@@ -92,10 +94,13 @@ def load_run(
     if (run_dir / "best" / "spec.json").is_file():
         result.spec = rundir.load_spec(run_dir / "best")
         result.model = rundir.load_model(run_dir)
-        result.metrics = rundir.read_json(run_dir / "best" / "metrics.json")
-        result.cost = Cost.from_dict(result.metrics["cost"])
-        tops = sorted((run_dir / "top").glob("*/metrics.json"), key=lambda p: int(p.parent.name))
-        result.pareto = [rundir.read_json(p) for p in tops] or [result.metrics]
+        metrics = run_dir / "best" / "metrics.json"
+        result.metrics = rundir.read_metrics(metrics)
+        try:
+            result.cost = Cost.from_dict(result.metrics["cost"])
+        except (NasError, TypeError, ValueError) as e:
+            raise NasError(f"{metrics} is damaged ({e}); {rundir.RETRAIN}.") from None
+        result.pareto = rundir.top_metrics(run_dir) or [result.metrics]
     if load_data_too:
         result.data = config.load_data()
     return result
@@ -117,6 +122,8 @@ def explain(
     run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
     config = SearchConfig.read(run_dir)
     kind = get_kind(config.kind)
+    if (run_dir / "best" / "spec.json").is_file():
+        rundir.check_weights(run_dir / "best")  # named here, before any kind reads it
     return kind.explain(run_dir, config, samples=samples, methods=methods, checks=checks)
 
 
@@ -127,7 +134,8 @@ def report(
     storage: str | None = None,
     copy_to: str | PathLike[str] | None = None,
 ) -> Path:
-    """Write the self-contained HTML report of a run (default ``RUN/report.html``)."""
+    """Write the self-contained HTML report of a run (default ``RUN/report.html``), reading
+    its trials from ``RUN/study.db`` or, when the search used another storage, ``storage``."""
     from nas.reporting import write_report
 
     run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
@@ -148,9 +156,9 @@ def show(path: str | PathLike[str]) -> dict[str, Any]:
     out: dict[str, Any] = {"run": config.to_dict(), "config": config, "leaderboard": None,
                            "best": None}  # fmt: skip
     if (run_dir / "leaderboard.csv").is_file():
-        out["leaderboard"] = pd.read_csv(run_dir / "leaderboard.csv")
+        out["leaderboard"] = rundir.read_leaderboard(run_dir / "leaderboard.csv")
     if (run_dir / "best" / "metrics.json").is_file():
-        out["best"] = rundir.read_json(run_dir / "best" / "metrics.json")
+        out["best"] = rundir.read_metrics(run_dir / "best" / "metrics.json")
     return out
 
 

@@ -11,8 +11,8 @@ from nas.commands._app import app, err, friendly, out
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (``nas`` in messages, however it was started)."""
+    app(prog_name="nas")
 
 
 if __name__ == "__main__":

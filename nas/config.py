@@ -4,6 +4,11 @@
 processes read from the study to join it, what ``nas explain`` / ``nas report`` / resume read
 back, and what a resume compares field by field. Runs written before the schema had a version
 (version 1: the same keys without ``schema_version`` / ``kind``) load into it unchanged.
+
+The record keeps a fingerprint of the data (``data_fingerprint``: the sha256 of a file's bytes,
+or of a built-in's arrays or generator), and a resume on other data is refused. A record written
+before the fingerprint existed has none: its resume goes on (there is nothing to compare; the
+session warns) and records the fingerprint from then on.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import Any
 
 from nas.cost import Budget
 from nas.data import TaskData, load_data
+from nas.data.fingerprint import short
 from nas.errors import NasError
 from nas.kinds.registry import get_kind, kind_for_space
 from nas.trial import SearchSettings
@@ -26,10 +32,12 @@ from search_spaces import Space, get_space
 SCHEMA_VERSION = 2
 RECORD = "run.json"  # in the run directory
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
+_STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 # What decides the value of a trial: a re-run in the same run directory must keep them all, or
 # its trials would not be comparable with the earlier ones (a new seed is a new data split).
-RESUME_FIELDS = ("study", "dataset", "data", "target", "drop", "task", "seed", "metric",
-                 "objectives", "space_name", "budget", "epochs", "patience", "kind")  # fmt: skip
+RESUME_FIELDS = ("study", "dataset", "data", "data_fingerprint", "target", "drop", "task", "seed",
+                 "metric", "objectives", "space_name", "budget", "epochs", "patience",
+                 "kind")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,6 +50,7 @@ class SearchConfig:
     kind: str = "classifier"  # the registered search kind (nas.kinds)
     dataset: str | None = None  # a built-in dataset ...
     data: str | None = None  # ... or the absolute path of the user's CSV / NPZ file
+    data_fingerprint: str | None = None  # "sha256:<hex>" of the data's content (set by resolve)
     target: str | None = None  # a CSV's target column
     drop: tuple[str, ...] = ()  # CSV columns left out
     task: str | None = None  # classification / regression (inferred from the data if None)
@@ -111,7 +120,7 @@ class SearchConfig:
         if isinstance(objectives, str):
             objectives = [o.strip() for o in objectives.split(",")]
         return cls(
-            study=study or _study_name(dataset, data, sp),
+            study=check_study_name(study) if study is not None else _study_name(dataset, data, sp),
             space=sp,
             kind=get_kind(kind).name if kind else kind_for_space(sp.name).name,
             dataset=dataset,
@@ -146,7 +155,7 @@ class SearchConfig:
                                                     data.task)  # fmt: skip
         return replace(self, task=data.task, metric=metric, objectives=tuple(names),
                        directions=tuple(directions), data_info=data.describe(),
-                       **more)  # fmt: skip
+                       data_fingerprint=data.fingerprint, **more)  # fmt: skip
 
     # --- using one -----------------------------------------------------------------------
     @property
@@ -171,7 +180,14 @@ class SearchConfig:
         this study), in words; None when it may resume this one."""
         mine, theirs = self.to_dict(), new.to_dict()
         for name in RESUME_FIELDS:
+            if name == "data_fingerprint" and self.data_fingerprint is None:
+                continue  # a record older than fingerprints: nothing to compare
             if _value(self, name) != _value(new, name):
+                if name == "data_fingerprint":
+                    return (
+                        f"other data: {self.data or self.dataset} had fingerprint "
+                        f"{short(self.data_fingerprint)} then, {short(new.data_fingerprint)} now"
+                    )
                 return f"{name}={mine.get(name)!r}, not {theirs.get(name)!r}"
         old_dims, new_dims = self.space.config, new.space.config
         changed = sorted(k for k in old_dims.keys() | new_dims.keys()
@@ -199,22 +215,38 @@ class SearchConfig:
         return out
 
     @classmethod
-    def from_dict(cls, record: Mapping[str, Any]) -> SearchConfig:
+    def from_dict(cls, record: Mapping[str, Any], *, source: str = RECORD) -> SearchConfig:
         """The inverse of :meth:`to_dict`; also reads the run.json of earlier versions (their
-        kind follows from the space; keys this version does not know go to ``extras``)."""
+        kind follows from the space; keys this version does not know go to ``extras``).
+        ``source`` names the record in error messages (its path)."""
+        fix = "re-run the search into a new --out folder"
         if not isinstance(record, Mapping):
-            raise NasError("run.json does not hold a JSON object; is this a nas run directory?")
-        version = record.get("schema_version", 1)
-        if not isinstance(version, int) or version > SCHEMA_VERSION:
             raise NasError(
-                f"run.json has schema version {version!r}, newer than this nas reads "
+                f"{source} does not hold a JSON object (it holds a {type(record).__name__}); "
+                "is this a nas run directory?"
+            )
+        version = record.get("schema_version", 1)
+        if not isinstance(version, int) or isinstance(version, bool) or version > SCHEMA_VERSION:
+            raise NasError(
+                f"{source} has schema version {version!r}, newer than this nas reads "
                 f"({SCHEMA_VERSION}); upgrade nas to open this run."
             )
+        from nas.reading import check_fields  # the type of each value, by its field's
+
+        check_fields(cls, record, source, fix)
         known = {f.name for f in fields(cls)} | {"space_name"}
+        parts = {}
+        for name, parse in (("space", Space.from_dict), ("budget", Budget.from_dict)):
+            try:
+                parts[name] = parse(record[name] if name == "space" else record.get(name) or {})
+            except (KeyError, TypeError, ValueError, AttributeError, NasError) as e:
+                what = "is missing" if isinstance(e, KeyError) else f"cannot be read ({e})"
+                raise NasError(
+                    f"{source} is incomplete or damaged: its {name!r} {what}; {fix}."
+                ) from None
         try:
             values = {k: v for k, v in record.items() if k in known and k != "space_name"}
-            values["space"] = Space.from_dict(record["space"])
-            values["budget"] = Budget.from_dict(record.get("budget") or {})
+            values.update(parts)
             for name in ("drop", "objectives", "directions"):
                 values[name] = tuple(record.get(name) or ())
             extras = dict(record.get("extras") or {})
@@ -224,11 +256,9 @@ class SearchConfig:
             values["schema_version"] = SCHEMA_VERSION
             values["kind"] = record.get("kind") or kind_for_space(values["space"].name).name
             return cls(**values)
-        except (KeyError, TypeError, ValueError) as e:
-            raise NasError(
-                f"run.json is incomplete or damaged ({type(e).__name__}: {e}); "
-                "re-run the search into a new --out folder."
-            ) from None
+        except (KeyError, TypeError, ValueError, AttributeError, NasError) as e:
+            what = str(e) if isinstance(e, NasError) else f"{type(e).__name__}: {e}"
+            raise NasError(f"{source} is incomplete or damaged ({what}); {fix}.") from None
 
     @staticmethod
     def study_location(run_dir: str | PathLike[str]) -> tuple[str, str | None]:
@@ -236,12 +266,11 @@ class SearchConfig:
         needs, read before (and even without) the rest of the record."""
         from nas import run as rundir
 
-        record = rundir.read_json(Path(run_dir) / RECORD)
+        path = rundir.readable_run_dir(run_dir) / RECORD
+        record = rundir.read_json(path)
         study = record.get("study") if isinstance(record, Mapping) else None
         if not isinstance(study, str):
-            raise NasError(
-                f"{Path(run_dir) / RECORD} names no study; is this a nas run directory?"
-            )
+            raise NasError(f"{path} names no study; is this a nas run directory?")
         storage = record.get("storage")
         return study, storage if isinstance(storage, str) else None
 
@@ -250,7 +279,8 @@ class SearchConfig:
         """The config of a run directory (its run.json)."""
         from nas import run as rundir
 
-        return cls.from_dict(rundir.read_json(Path(run_dir) / RECORD))
+        path = rundir.readable_run_dir(run_dir) / RECORD
+        return cls.from_dict(rundir.read_json(path), source=str(path))
 
     def write(self, run_dir: str | PathLike[str]) -> Path:
         """Store as ``run_dir/run.json`` (atomically)."""
@@ -267,7 +297,18 @@ def _value(config: SearchConfig, name: str) -> Any:
 
 def _study_name(dataset: str | None, data: str | PathLike[str] | None, space: Space) -> str:
     stem = dataset if dataset is not None else Path(str(data)).stem
-    return _NAME_OK.sub("-", f"{stem}-{Path(space.name).stem}").strip("-") or "study"
+    return _NAME_OK.sub("-", f"{stem}-{Path(space.name).stem}").strip("-.") or "study"
 
 
-__all__ = ["RESUME_FIELDS", "SCHEMA_VERSION", "SearchConfig"]
+def check_study_name(name: Any) -> str:
+    """``name`` if it is a study name (it is also the default run folder, ``runs/<study>``):
+    letters, digits, ``-``, ``_`` and ``.``, not starting with a dot; a NasError otherwise."""
+    if isinstance(name, str) and _STUDY_NAME.fullmatch(name):
+        return name
+    raise NasError(
+        f"Study name {name!r} is not a name: use letters, digits, '-', '_' and '.' (not "
+        "starting with a dot). To put the run in another folder, pass that path to --out."
+    )
+
+
+__all__ = ["RESUME_FIELDS", "SCHEMA_VERSION", "SearchConfig", "check_study_name"]

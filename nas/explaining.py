@@ -20,6 +20,7 @@ from explain.explanations import Explanations, explain_model
 from explain.explanations import report_view as _report_view
 from nas import run as rundir
 from nas.config import SearchConfig
+from nas.data.fingerprint import short
 from nas.errors import NasError
 
 SOURCE = "source.json"  # in RUN/explain/: which model the explanations are of
@@ -52,6 +53,14 @@ def explain_run(
     fingerprint = model_fingerprint(run_dir / "best")  # of the files the model is loaded from
     model = rundir.load_model(run_dir)
     data = config.load_data()
+    if config.data_fingerprint is not None and data.fingerprint != config.data_fingerprint:
+        source = config.data or config.dataset  # the winner was chosen and tested on it
+        raise NasError(
+            f"The data of {str(run_dir)!r} changed since its search ({source}: fingerprint "
+            f"{short(config.data_fingerprint)} then, {short(data.fingerprint)} now); restore "
+            "that data to explain the winner, or search again on the new data into another "
+            "--out folder."
+        )
     exp = explain_model(model, data, samples=samples, methods=methods, checks=checks, seed=seed)
     _store(exp, run_dir, fingerprint)
     return exp
@@ -60,6 +69,11 @@ def explain_run(
 def _store(exp: Explanations, run_dir: Path, fingerprint: str) -> None:
     """Save into a fresh folder, then swap it in: a killed process or a failed save never
     leaves the arrays of one explanation beside the metadata of another."""
+    if not rundir.is_run_dir(run_dir):  # explain/ is replaced: only ever a run directory's
+        raise NasError(
+            f"{str(run_dir)!r} is not a nas run directory (no run.json of a nas search); "
+            "pass the run directory of a search to explain its winner."
+        )
     dest = run_dir / "explain"
     tmp = run_dir / f".explain.{os.getpid()}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)

@@ -44,6 +44,11 @@ def finalize_run(
         )
     top_dir = result.run_dir / "top"
     if top_dir.exists():
+        if not rundir.is_run_dir(result.run_dir):  # never someone else's top/ (run_search checks)
+            raise NasError(
+                f"{str(result.run_dir)!r} is not a nas run directory; nothing there is replaced. "
+                "Pass --out a new or empty folder."
+            )
         shutil.rmtree(top_dir)
     for rank, trial in enumerate(winners, start=1):
         final = kind.finalize(td, trial, settings, state, rank)
@@ -82,7 +87,22 @@ def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> 
     if options.report:
         from nas.reporting import write_report
 
-        result.report_path = write_report(result.run_dir, copy_to=options.reports_dir)
+        result.report_path = write_report(result.run_dir, storage=options.storage)
+        if options.reports_dir is not None:
+            copy_report(result, result.report_path, Path(options.reports_dir))
 
 
-__all__ = ["explain_and_report", "finalize_run"]
+def copy_report(result: SearchResult, report: Path, folder: Path) -> None:
+    """Copy ``report`` into ``folder`` as ``<run name>.html``; a failure is one of the
+    result's warnings, since the search and ``RUN/report.html`` are already done."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(report, folder / f"{Path(result.run_dir).name}.html")
+    except OSError as e:
+        result.warnings.append(
+            f"the report is at {report}, but copying it into {str(folder)!r} failed "
+            f"({e.strerror or e}); copy it by hand, or choose a writable reports folder."
+        )
+
+
+__all__ = ["copy_report", "explain_and_report", "finalize_run"]

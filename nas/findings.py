@@ -20,7 +20,8 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
         metric = run["metric"]
         val, test = best.get("val", {}).get(metric), best.get("test", {}).get(metric)
         if isinstance(val, (int, float)) and isinstance(test, (int, float)):
-            gap = (val - test) if run["directions"][0] == "maximize" else (test - val)
+            maximize = (run.get("directions") or ["maximize"])[0] == "maximize"
+            gap = (val - test) if maximize else (test - val)
             scale = (
                 1.0
                 if metric
@@ -37,7 +38,8 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
                     }
                 )
         per_class = best.get("test", {}).get("per_class") or []
-        support = [c["support"] for c in per_class if c["support"] > 0]
+        support = [c.get("support") for c in per_class if isinstance(c, dict)]
+        support = [n for n in support if isinstance(n, (int, float)) and n > 0]
         if support and max(support) > 3 * min(support):
             out.append(
                 {
@@ -48,7 +50,7 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
                 }
             )
     if counts.get("failed"):
-        reasons = [t["reason"] for t in data.get("trials", []) if t["state"] == "failed"]
+        reasons = [t.get("reason") for t in data.get("trials", []) if t.get("state") == "failed"]
         out.append(
             {
                 "level": "warn",
@@ -109,11 +111,15 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
         else ""
     )
     test_txt = f"{test:.4g}" if isinstance(test, (int, float)) else "n/a"
+    sizes = (run.get("data_info") or {}).get("sizes") or {}
+    params, flops = cost.get("params"), cost.get("flops")
+    params_txt = f"{params:,}" if isinstance(params, (int, float)) else "?"
+    flops_txt = f"{flops / 1e6:.3g}" if isinstance(flops, (int, float)) else "?"
     return (
-        f"Of {n} trials, the best is a {best['family']} network with {cost.get('params', 0):,} "
-        f"parameters and {cost.get('flops', 0) / 1e6:.3g} MFLOPs per example; retrained on "
+        f"Of {n} trials, the best is a {best.get('family')} network with {params_txt} "
+        f"parameters and {flops_txt} MFLOPs per example; retrained on "
         f"train + validation it scores test {metric} {test_txt} on "
-        f"{run['data_info']['sizes']['test']} held-out examples.{within}"
+        f"{sizes.get('test', '?')} held-out examples.{within}"
     )
 
 

@@ -7,9 +7,11 @@ which kind it holds."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 import warnings
+import zipfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import numpy as np
 
 from nas import run as rundir
 from nas.config import SearchConfig
-from nas.errors import NasError
+from nas.errors import NasError, StorageError
 from nas.findings import alerts, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import status_of
@@ -41,15 +43,18 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     data["counts"] = dict(Counter(t["state"] for t in trials))
     best_dir = run_dir / "best"
     if (best_dir / "metrics.json").is_file():
-        best = rundir.read_json(best_dir / "metrics.json")
+        best = rundir.read_metrics(best_dir / "metrics.json")
         data["best"] = best
         spec = rundir.load_spec(best_dir)
         data["spec"] = spec.to_dict()
         # the architecture, layer by layer, of the deployable part (a GAN's generator)
-        data["stages"], data["model_repr"] = _stages(kind.architecture(spec))
+        try:
+            data["stages"], data["model_repr"] = _stages(kind.architecture(spec))
+        except (NasError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as e:
+            raise NasError(f"{best_dir / 'spec.json'} describes no model nas can build "
+                           f"({rundir.reason(e)}); {rundir.RETRAIN}.") from None  # fmt: skip
         data.update(_prediction_views(best_dir, config))
-        tops = sorted((run_dir / "top").glob("*/metrics.json"), key=lambda p: int(p.parent.name))
-        data["top"] = [rundir.read_json(p) for p in tops] or None
+        data["top"] = rundir.top_metrics(run_dir) or None
     data["explanations"], note = _explanations(run_dir)
     data.update(kind.report_data(run_dir, data.get("best")))
     data["alerts"] = ([note] if note else []) + alerts(data)
@@ -81,16 +86,11 @@ def _study_data(
 ) -> tuple[list[dict[str, Any]], dict[str, float] | None, list[int] | None]:
     import optuna
 
-    from nas.study import open_storage
+    from nas.study import read_study
 
-    url = storage or config.storage or ""
-    if "***" in url:
-        raise NasError(
-            f"{run_dir}/run.json records a storage with a hidden password; pass "
-            "--storage <full URL> to build the report."
-        )
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.load_study(study_name=config.study, storage=open_storage(url))
+    # only the run's own study.db, unless --storage names the storage: never the URL run.json
+    # records (a run directory may come from anyone)
+    study = read_study(run_dir, config.study, storage, config.storage)
     all_trials = [
         t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.WAITING
     ]
@@ -154,15 +154,33 @@ def _stages(spec: Any) -> tuple[list[dict[str, Any]], str]:
 
 
 def _prediction_views(best_dir: Path, config: SearchConfig) -> dict[str, Any]:
+    """The ROC curves (classification) or residuals (regression) of the test predictions."""
     path = best_dir / "predictions.npz"
     if not path.is_file():
         return {"roc": None, "residuals": None}
-    with np.load(path, allow_pickle=False) as z:
-        y_true, outputs = z["y_true"], z["outputs"]
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            y_true, outputs = np.asarray(z["y_true"]), np.asarray(z["outputs"])
+        if y_true.dtype.kind not in "biuf" or outputs.dtype.kind not in "biuf":
+            raise ValueError("the arrays are not numbers")
+        if len(y_true) != len(outputs):
+            raise ValueError(f"{len(y_true)} targets but {len(outputs)} outputs")
+        return _views(y_true, outputs, config)
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as e:
+        # numpy's words for a pickle suggest loading it unsafely: never repeat them
+        why = ("it is damaged, or holds pickled Python objects, which nas never loads"
+               if "pickle" in str(e) else None)  # fmt: skip
+        raise NasError(f"{path} is not the test predictions of this run "
+                       f"({why or rundir.reason(e)}); {rundir.RETRAIN}.") from None  # fmt: skip
+
+
+def _views(y_true: np.ndarray, outputs: np.ndarray, config: SearchConfig) -> dict[str, Any]:
     info = config.data_info
     if config.task == "classification":
         from sklearn.metrics import auc, roc_curve
 
+        if outputs.ndim != 2 or y_true.ndim != 1:
+            raise ValueError(f"outputs of shape {outputs.shape}, targets of {y_true.shape}")
         logits = outputs - outputs.max(axis=1, keepdims=True)
         probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         names = info.get("class_names") or [str(i) for i in range(probs.shape[1])]
@@ -205,10 +223,43 @@ def write_report(
     also copy it to ``copy_to`` (a folder) when given."""
     from explain.report import render_report
 
-    run_dir = Path(run_dir)
+    run_dir = rundir.readable_run_dir(run_dir)
     dest = Path(path) if path is not None else run_dir / "report.html"
-    out = render_report(collect(run_dir, storage=storage), dest)
+    _check_destination(dest)  # a wrong -o is named before the work, not after
+    data = collect(run_dir, storage=storage)
+    try:
+        out = render_report(data, dest)
+    except OSError as e:
+        raise StorageError(
+            f"Cannot write the report to {dest} ({e.strerror or e}); pass -o a path in a "
+            "writable folder."
+        ) from None
     if copy_to is not None:
         folder = rundir.ensure_writable(Path(copy_to))
-        shutil.copyfile(out, folder / f"{run_dir.name}.html")
+        try:
+            shutil.copyfile(out, folder / f"{run_dir.name}.html")
+        except OSError as e:
+            raise StorageError(
+                f"The report is at {out}, but copying it into {folder} failed "
+                f"({e.strerror or e}); choose a writable folder."
+            ) from None
     return out
+
+
+def _check_destination(dest: Path) -> None:
+    """A StorageError naming ``dest`` when no report can be written there: a file in place of
+    one of its folders, or a folder nas may not write in."""
+    folder = dest if dest.is_dir() else dest.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the folders still to make are made by the renderer
+    why = (
+        f"{folder} is a file, not a folder"
+        if not folder.is_dir()
+        else f"{folder} is not writable"
+        if not os.access(folder, os.W_OK)
+        else None
+    )
+    if why:
+        raise StorageError(
+            f"Cannot write the report to {dest}: {why}; pass -o a path in a writable folder."
+        )

@@ -27,10 +27,23 @@ from typing import Any
 import numpy as np
 import torch
 
-from nas.errors import NasError, StorageError
-from search_spaces import ArchSpec, NasModel
-from search_spaces.gan import GanModel, GanSpec
-from search_spaces.rebuild import build_spec, spec_from_json
+from nas.errors import StorageError
+from nas.reading import (  # noqa: F401 (re-exported: nas.run is the run directory's module)
+    REDO,
+    RETRAIN,
+    check_weights,
+    load_model,
+    load_spec,
+    read_json,
+    read_leaderboard,
+    read_metrics,
+    read_object,
+    readable_run_dir,
+    reason,
+    top_metrics,
+)
+from search_spaces import ArchSpec
+from search_spaces.gan import GanSpec
 
 LEADERBOARD_COLUMNS = (
     "number", "state", "family", "params", "flops", "latency_ms", "memory_mb", "metric",
@@ -79,16 +92,6 @@ def write_text_atomic(path: Path, text: str) -> None:
 def write_json(path: Path, data: Any) -> None:
     """Atomically write JSON (NaN and infinities become null)."""
     write_text_atomic(path, json.dumps(_json_safe(data), indent=2) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    """Read a JSON file of the run directory, or raise NasError naming it."""
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise NasError(f"{str(path)!r} does not exist; is this a nas run directory?") from None
-    except json.JSONDecodeError as e:
-        raise NasError(f"{str(path)!r} is not valid JSON ({e}); re-run the search.") from None
 
 
 def _json_safe(x: Any) -> Any:
@@ -161,33 +164,49 @@ def save_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
         raise
 
 
-def load_spec(folder: Path) -> ArchSpec | GanSpec:
-    """The ArchSpec (or, for a GAN run, the GanSpec) stored in ``folder/spec.json``."""
-    path = Path(folder) / "spec.json"
-    if not path.is_file():
-        raise NasError(f"{str(path)!r} does not exist; pass a run directory or its best/ folder.")
-    return spec_from_json(path.read_text(encoding="utf-8"))
+# --- is this folder a run directory? ---------------------------------------------------------
+# What an interrupted first attempt may leave before run.json is written: the SQLite storage.
+_STORAGE_LEFTOVERS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm")
 
 
-def load_model(path: str | Path) -> NasModel | GanModel:
-    """Rebuild the trained model of a run directory (its ``best/``) or of a model folder (a
-    GanModel when ``spec.json`` holds a GanSpec).
+def is_run_dir(path: str | Path) -> bool:
+    """Whether ``path`` holds a nas run record: a ``run.json`` object with ``schema_version``
+    and ``kind`` (schema 2), or the ``study`` and ``space`` of a version-1 record."""
+    record_path = Path(path) / "run.json"
+    if not record_path.is_file():
+        return False
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    if not isinstance(record, dict):
+        return False
+    return {"schema_version", "kind"} <= record.keys() or {"study", "space"} <= record.keys()
 
-    The weights are read with ``torch.load(..., weights_only=True)``: a state_dict of tensors,
-    never arbitrary pickled objects.
-    """
+
+def check_run_dir(path: str | Path) -> Path:
+    """``path`` if nas may write there: a new or empty folder, or a run directory (to resume);
+    a StorageError naming the folder and the fix otherwise (nas deletes and replaces folders
+    such as ``explain/`` and ``top/`` in a run directory, never in someone else's folder)."""
     folder = Path(path)
-    if (folder / "best" / "spec.json").is_file():
-        folder = folder / "best"
-    spec = load_spec(folder)
-    weights = folder / "model.pt"
-    if not weights.is_file():
-        raise NasError(
-            f"{str(weights)!r} does not exist; the search has not finished its "
-            "final retraining. Run `nas search` again with the same --out to finish."
-        )
-    model = build_spec(spec)
-    state = torch.load(weights, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    model.eval()
-    return model
+    if not folder.is_dir() or is_run_dir(folder):
+        return folder  # a new folder, or not a folder (creating it names that problem)
+    try:
+        entries = [p.name for p in folder.iterdir()]
+    except OSError as e:
+        raise StorageError(
+            f"Cannot read output folder {str(folder)!r} ({e.strerror or e}); choose a "
+            "readable folder with --out."
+        ) from None
+    if all(name in _STORAGE_LEFTOVERS for name in entries):
+        return folder
+    why = (
+        "its run.json is not the record of a nas search"
+        if (folder / "run.json").exists()
+        else "it has no run.json"
+    )
+    raise StorageError(
+        f"Output folder {str(folder)!r} is not empty and is not a nas run directory ({why}); "
+        "nas would overwrite files there. Pass --out a new or empty folder, or the run "
+        "directory of an earlier search to resume it."
+    )

@@ -16,7 +16,7 @@ import optuna
 import pandas as pd
 
 from nas import run as rundir
-from nas.config import SearchConfig
+from nas.config import SearchConfig, check_study_name
 from nas.errors import NasError
 from nas.finalize import explain_and_report, finalize_run
 from nas.kinds.registry import get_kind
@@ -59,13 +59,18 @@ class RunOptions:
 
 def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     """Run the search ``config`` describes (resuming the study in its run directory)."""
+    # Checked before anything is loaded or created: nas writes into a run directory or a
+    # new / empty folder only, never into someone's folder that has an explain/ or a top/.
+    run_dir = rundir.check_run_dir(
+        Path(options.out)
+        if options.out is not None
+        else Path("runs") / check_study_name(config.study)  # a SearchConfig built by hand
+    )
     td = config.load_data()
     kind = get_kind(config.kind)
     config = config.resolve(td)
     settings = config.settings()
-    run_dir = rundir.ensure_writable(
-        Path(options.out) if options.out is not None else Path("runs") / config.study
-    )
+    run_dir = rundir.ensure_writable(run_dir)
     url = storage_url(options.storage, run_dir)
     # Bad names and URLs fail here, before run.json records a search that never ran.
     store = open_storage(url, **heartbeat_kwargs(url, options.heartbeat))
@@ -79,7 +84,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         versions=_versions(),
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
-    _check_resume(run_dir, config)
+    notes = _check_resume(run_dir, config)
     config.write(run_dir)
     state = kind.prepare(td, settings, config.extras, leader=True)
 
@@ -123,24 +128,38 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         # a dead worker's trial was failed and re-queued meanwhile: run its retry here
         _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
     result = SearchResult(run_dir, st, write_leaderboard(st, names, run_dir), data=td,
-                          config=config)  # fmt: skip
+                          config=config, warnings=notes)  # fmt: skip
     if options.finalize:
         finalize_run(result, st, td, settings, config.top, kind, state)
         explain_and_report(result, kind, options)
     return result
 
 
-def _check_resume(run_dir: Path, config: SearchConfig) -> None:
-    """Refuse to mix two different searches in one run directory."""
+def _check_resume(run_dir: Path, config: SearchConfig) -> list[str]:
+    """Refuse to mix two different searches in one run directory; the warnings of a resume
+    that could not compare everything (a record older than data fingerprints)."""
     path = run_dir / "run.json"
     if not path.is_file():
-        return
-    what = SearchConfig.read(run_dir).resume_conflict(config)
+        return []
+    earlier = SearchConfig.read(run_dir)
+    what = earlier.resume_conflict(config)
+    if what and what.startswith("other data"):
+        raise NasError(
+            f"{path.parent} holds a search on {what}; its trials were scored on the old data "
+            "and cannot be mixed with new ones. Restore the old data to resume, or pass --out "
+            "another folder for a new search."
+        )
     if what:
         raise NasError(
             f"{path.parent} holds a search with {what}; resume it with the same settings, "
             "or pass another --out / --study."
         )
+    if earlier.data_fingerprint is None:
+        return [
+            f"{path} was written before nas recorded a fingerprint of the data, so the data of "
+            "its earlier trials could not be compared with this data; recorded it from now on."
+        ]
+    return []
 
 
 def _optimize(
@@ -235,17 +254,14 @@ def _versions() -> dict[str, str]:
 
 
 def reload_study(run_dir: Path, storage: str | None) -> optuna.Study:
-    """The run's study, from ``storage`` or the URL run.json records (which hides a password:
-    then ``storage`` must be given)."""
+    """The run's study, to read: from ``storage`` when given, else from the run's own
+    ``study.db`` (read-only) — never from the storage its run.json names, since a run
+    directory may come from anyone (a search in PostgreSQL or a journal file needs
+    ``storage``)."""
+    from nas.study import read_study
+
     study, recorded = SearchConfig.study_location(run_dir)
-    url = storage or (recorded if recorded and "***" not in recorded else None)
-    if url is None:
-        raise NasError(
-            f"{run_dir}/run.json records a storage with a hidden password; pass "
-            "storage=<full URL> (or --storage) to open it."
-        )
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    return optuna.load_study(study_name=study, storage=open_storage(url))
+    return read_study(Path(run_dir), study, storage, recorded)
 
 
 __all__ = ["RunOptions", "reload_study", "run_search", "write_leaderboard"]

@@ -107,6 +107,80 @@ def open_storage(
     return storage
 
 
+def read_study(
+    run_dir: Path, study: str, storage: str | None, recorded: str | None = None
+) -> optuna.Study:
+    """A run's study, to read: from ``storage`` when given, else from the run's own
+    ``study.db`` — never from the storage its run.json names (``recorded``, only named in the
+    message when the run has no study.db): a run directory may come from anyone. SQLite files
+    are opened read-only and a missing file is an error, so reading creates nothing."""
+    if storage is None:
+        db = Path(run_dir) / "study.db"
+        if not db.exists():
+            own = f"sqlite:///{db.resolve()}"
+            where = (f" (its run.json names {redact(recorded)})"
+                     if recorded and recorded != own else "")  # fmt: skip
+            raise StorageError(
+                f"{db} does not exist, so the run's trials cannot be read{where}; pass the "
+                "study's storage with --storage URL (storage=<full URL> in Python)."
+            )
+        store, where = _read_only_sqlite(db), str(db)
+    else:
+        store, where = _reader(storage), redact(storage)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    try:
+        return optuna.load_study(study_name=study, storage=store)
+    except KeyError:
+        raise StorageError(
+            f"{where} holds no study named {study!r} (the study run.json names); pass the "
+            "storage of this run with --storage."
+        ) from None
+
+
+def _reader(url: str) -> optuna.storages.BaseStorage:
+    """The storage at ``url``, to read: a SQLite or journal file must exist (then SQLite is
+    opened read-only); a server's URL opens as given."""
+    journal = _journal_path(url)
+    sqlite_file = re.match(r"^sqlite(\+\w+)?:///([^?]+)$", url)
+    path = journal if journal is not None else Path(sqlite_file[2]) if sqlite_file else None
+    if path is not None and not path.is_file():
+        raise StorageError(
+            f"{path} (from --storage {redact(url)}) does not exist; pass the storage the "
+            "search wrote (its study.db or journal file)."
+        )
+    if sqlite_file and path is not None and not _in_memory(url):
+        return _read_only_sqlite(path)
+    return open_storage(url)
+
+
+def _read_only_sqlite(db: Path) -> optuna.storages.RDBStorage:
+    """A SQLite study file opened read-only: ``immutable`` when no process writes it (no -wal
+    file beside it: then SQLite creates no -wal / -shm either), else ``mode=ro``, which reads
+    the trials still in the -wal file of a running or killed search."""
+    import sqlite3
+    from urllib.parse import quote
+
+    mode = "mode=ro" if db.with_name(db.name + "-wal").exists() else "immutable=1"
+    uri = f"file:{quote(str(db.resolve()))}?{mode}"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, check_same_thread=False)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return optuna.storages.RDBStorage(
+                "sqlite://", engine_kwargs={"creator": connect}, skip_table_creation=True
+            )
+    except Exception as e:  # sqlalchemy and Optuna raise many kinds on a damaged file
+        cause = str(e.__cause__ or e).splitlines()[0].split(" [SQL:")[0]
+        cause = re.sub(r"^\(\w+(\.\w+)*\) ", "", cause)  # "(sqlite3.DatabaseError) ..."
+        raise StorageError(
+            f"{db} is not a readable Optuna study ({cause}); restore it from a copy, or re-run "
+            "the search into a new --out folder."
+        ) from None
+
+
 def _retry_callback(max_retry: int | None) -> dict[str, Any]:
     """The RDBStorage keyword that retries a dead worker's trial, by this Optuna's name for it:
     ``RetryFailedTrialCallback`` / ``failed_trial_callback`` are deprecated since Optuna 4.9 and

@@ -18,6 +18,7 @@ import optuna
 
 from nas.config import SearchConfig
 from nas.data import TaskData
+from nas.data.fingerprint import short
 from nas.errors import NasError
 from nas.kinds import get_kind
 from nas.leaderboard import make_stop_on_impossible
@@ -26,6 +27,10 @@ from nas.train import configure_threads
 from nas.trial import SearchSettings
 
 RUN_ATTR = "nas_run"  # the study user attribute holding the run settings
+# The storage URL of spawned workers travels here, not on their command lines, where any user
+# of the machine could read its password (``ps``); ``nas worker`` reads it when --storage is
+# not given (or is empty).
+STORAGE_ENV = "NAS_STORAGE_URL"
 # The number of the first trial of the latest `nas search` session: a trial numbered below it
 # that is still RUNNING belongs to a process that was stopped before, and will never finish.
 SESSION_ATTR = "nas_session_first_trial"
@@ -90,7 +95,7 @@ def settings_from_record(record: dict[str, Any]) -> tuple[TaskData, SearchSettin
 
 
 def work(
-    storage: str,
+    storage: str | None,
     study: str,
     *,
     n_trials: int | None = None,
@@ -99,7 +104,14 @@ def work(
     index: int = 1,
     heartbeat: int | None = 10,
 ) -> int:
-    """Join ``study`` on ``storage`` and run trials; return how many this worker ran."""
+    """Join ``study`` on ``storage`` (default: ``$NAS_STORAGE_URL``) and run trials; return
+    how many this worker ran."""
+    storage = storage or os.environ.get(STORAGE_ENV)
+    if not storage:
+        raise NasError(
+            f"No storage URL: pass --storage URL (or set {STORAGE_ENV}) to name the study's "
+            "storage."
+        )
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     store = open_storage(storage, **heartbeat_kwargs(storage, heartbeat))
     try:
@@ -124,6 +136,13 @@ def work(
         )
     configure_threads(threads)
     data, settings = config.load_data(), config.settings()
+    if config.data_fingerprint is not None and data.fingerprint != config.data_fingerprint:
+        source = config.data or config.dataset
+        raise NasError(
+            f"The data of study {study!r} changed since it started ({source}: fingerprint "
+            f"{short(config.data_fingerprint)} then, {short(data.fingerprint)} here); give "
+            "this worker the same data the search started with."
+        )
     multi = len(settings.objectives) > 1
     st = optuna.load_study(
         study_name=study, storage=store,
@@ -154,7 +173,8 @@ def spawn_workers(
     timeout: float | None,
     heartbeat: int | None,
 ) -> list[subprocess.Popen[bytes]]:
-    """Start ``n`` worker processes on this machine (one torch thread each)."""
+    """Start ``n`` worker processes on this machine (one torch thread each); the storage URL
+    goes by environment (``NAS_STORAGE_URL``), never on a command line."""
     procs = []
     for i in range(1, n + 1):
         cmd = [
@@ -163,7 +183,7 @@ def spawn_workers(
             "nas.cli",
             "worker",
             "--storage",
-            storage,
+            "",  # empty: read from the environment
             "--study",
             study,
             "--threads",
@@ -177,7 +197,7 @@ def spawn_workers(
             cmd += ["--timeout", str(max(1.0, timeout))]
         if n_trials is not None:
             cmd += ["--trials", str(n_trials)]
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        env = {**os.environ, "OMP_NUM_THREADS": "1", STORAGE_ENV: storage}
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL))
     return procs
 
@@ -195,6 +215,7 @@ def stop_workers(procs: list[subprocess.Popen[bytes]], *, interrupt: bool) -> li
 __all__ = [
     "RUN_ATTR",
     "SESSION_ATTR",
+    "STORAGE_ENV",
     "StudyTotal",
     "counted_trials",
     "heartbeat_kwargs",

@@ -1,27 +1,102 @@
-"""The Typer app every command registers on, its consoles, and the one-line error wrapper."""
+"""The Typer app every command registers on, its consoles, and the one-line errors: a
+NasError raised by a command (:func:`friendly`) and a wrong option or argument that Typer
+rejects before the command runs (:class:`OneLineErrors`) both become ``error: ...`` on stderr,
+exit code 2. User text in them is printed as it is, never read as Rich markup."""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import re
+import sys
+from collections.abc import Callable, Sequence
 from enum import Enum
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.text import Text
+from typer.core import TyperGroup, TyperOption
+
+try:  # Typer vendors Click since 0.2x
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover (an older Typer, on the click package)
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 from nas.errors import NasError
 from nas.study import PRUNERS, SAMPLERS
 
+out = Console()
+err = Console(stderr=True)
+# `nas` alone shows the help (an error only since Click 8.2)
+_NO_ARGS = getattr(click_errors, "NoArgsIsHelpError", ())
+
+
+def print_error(message: str) -> None:
+    """``error: message`` on stderr as one line (``message`` is plain text, not markup)."""
+    one_line = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
+    err.print(Text.assemble(("error:", "bold red"), " ", one_line), highlight=False,
+              soft_wrap=True)  # fmt: skip
+
+
+class OneLineErrors(TyperGroup):
+    """The ``nas`` group: a usage error (a value out of range, an unknown option or choice, a
+    missing argument) is one ``error:`` line naming the option, what it allows and where the
+    help is, like every other error, instead of Typer's usage box."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except _NO_ARGS as e:  # `nas` alone: the help (Typer has printed it)
+            if e.format_message().strip():
+                e.show()
+            sys.exit(e.exit_code)
+        except click_errors.ClickException as e:
+            ctx = getattr(e, "ctx", None)
+            help_hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            message = e.format_message().replace("Value error, ", "").rstrip(".")
+            given = _given(e, message, sys.argv[1:] if args is None else list(args))
+            print_error(f"{message}{given}{help_hint}.")
+            sys.exit(2)
+        except typer.Abort:
+            print_error("aborted.")
+            sys.exit(1)
+        # non-standalone, Click returns the code of an Exit (help, friendly's exit 2) or the
+        # command's value (None: success)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _given(e: Exception, message: str, args: list[str]) -> str:
+    """``; got 'VALUE'`` for a bad option value, when ``message`` does not show it."""
+    param = getattr(e, "param", None)
+    if not isinstance(e, click_errors.BadParameter) or not isinstance(param, TyperOption):
+        return ""
+    value = None
+    for i, arg in enumerate(args):
+        for opt in param.opts + param.secondary_opts:
+            if arg == opt and i + 1 < len(args):
+                value = args[i + 1]
+            elif arg.startswith(f"{opt}="):
+                value = arg[len(opt) + 1 :]
+    return "" if value is None or repr(value) in message else f"; got {value!r}"
+
+
 app = typer.Typer(
     name="nas",
     help="Neural architecture search under accuracy and compute budgets, explained.",
+    cls=OneLineErrors,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 SamplerName = Enum("SamplerName", {s: s for s in SAMPLERS}, type=str)  # type: ignore[misc]
@@ -36,7 +111,7 @@ def friendly(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except NasError as e:
-            err.print(f"[bold red]error:[/] {e}", markup=True, highlight=False, soft_wrap=True)
+            print_error(str(e))
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from nas.commands._app import app, friendly, out
@@ -33,13 +34,13 @@ def datasets(
         table.add_column(col, overflow="fold", no_wrap=col in ("name", "task", "modality"))
     for i in infos:
         table.add_row(
-            i.name,
+            escape(i.name),
             i.task,
             i.modality,
             str(tuple(i.input_shape)),
             str(i.output_size),
             str(i.n_examples),
-            i.description,
+            escape(i.description),
         )
     out.print(table)
 
@@ -68,7 +69,7 @@ def spaces(
         table.add_column("space")
         table.add_column("what it searches")
         for name, doc in space_list():
-            table.add_row(name, doc)
+            table.add_row(escape(name), escape(doc))
         out.print(table)
         out.print("Sample some: nas spaces SPACE --dataset digits --sample 5")
         return
@@ -77,11 +78,11 @@ def spaces(
         if as_json:
             print(json.dumps(dims))
             return
-        table = Table(title=f"space {space}: dimensions (override them in a TOML file)")
+        table = Table(title=f"space {escape(space)}: dimensions (override them in a TOML file)")
         table.add_column("dimension")
         table.add_column("values")
         for key, value in dims["dims"].items():
-            table.add_row(key, json.dumps(value))
+            table.add_row(escape(key), escape(json.dumps(value)))
         out.print(table)
         return
     if dataset is None and data is None:
@@ -96,14 +97,14 @@ def spaces(
         for row in rows:
             print(json.dumps(row))
         return
-    table = Table(title=f"{sample} samples of space {space} (seed {seed})")
+    table = Table(title=f"{sample} samples of space {escape(space)} (seed {seed})")
     for col in ("#", "family", "architecture", "params", "MFLOPs", "latency ms"):
         table.add_column(col, overflow="fold", justify="right" if col != "architecture" else "left")
     for i, r in enumerate(rows):
         table.add_row(
             str(i),
-            r["family"],
-            r["summary"],
+            escape(r["family"]),
+            escape(r["summary"]),
             f"{r['params']:,}",
             f"{r['flops'] / 1e6:.3f}",
             f"{r['latency_ms']:.3f}",
@@ -121,24 +122,27 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
     info = nas.show(run_dir)
     config = info["config"]
     out.print(
-        f"[bold]{config.study}[/]  data: {config.dataset or config.data}  task: "
-        f"{config.task}  space: {config.space_name}  seed: {config.seed}"
+        f"[bold]{escape(config.study)}[/]  data: {escape(str(config.dataset or config.data))}  "
+        f"task: {escape(str(config.task))}  space: {escape(config.space_name)}  "
+        f"seed: {config.seed}"
     )
-    out.print(f"budget: {config.budget.to_dict()}  objectives: {', '.join(config.objectives)}")
+    out.print(
+        f"budget: {config.budget.to_dict()}  objectives: {', '.join(config.objectives)}",
+        markup=False,
+    )
     board = info["leaderboard"]
     if board is not None:
-        out.print(
-            "trials: "
-            + ", ".join(f"{k} {v}" for k, v in board["state"].value_counts().sort_index().items())
-        )
+        states = board["state"].astype(str).value_counts().sort_index().items()
+        out.print("trials: " + ", ".join(f"{k} {v}" for k, v in states), markup=False)
     best = info["best"]
     if best:
-        out.print(f"[bold]winner[/] (trial {best['trial']}): {best['summary']}")
+        out.print(f"[bold]winner[/] (trial {best['trial']}): {escape(best['summary'])}")
         out.print(
             "test: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in best["test"].items() if isinstance(v, float))
+            + ", ".join(f"{k} {v:.4f}" for k, v in best["test"].items() if isinstance(v, float)),
+            markup=False,
         )
         for line in get_kind(config.kind).show_lines(best):
-            out.print(line)
+            out.print(line, markup=False)
     else:
         out.print("no winner yet: run the same `nas search` command to finish the search.")

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from nas.commands._app import PrunerName, SamplerName, app, err, friendly, out
@@ -135,6 +136,8 @@ def search(
         explain=explain, report=report, explain_samples=samples,
         warm_start=warm_start, command="nas " + " ".join(sys.argv[1:]),
     )  # fmt: skip
+    for note in getattr(result.data, "notes", []) or []:  # what loading the data changed
+        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     render_result(result)
 
 
@@ -151,7 +154,7 @@ def render_result(result: Any) -> None:
         for _, r in done.sort_values("metric", ascending=asc).head(5).iterrows():
             table.add_row(
                 str(r["number"]),
-                str(r["family"]),
+                escape(str(r["family"])),
                 f"{r['metric']:.4f}",
                 f"{int(r['params']):,}",
                 f"{r['flops'] / 1e6:.3f}",
@@ -160,22 +163,25 @@ def render_result(result: Any) -> None:
             )
         out.print(table)
     counts = result.counts
-    out.print("trials: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    out.print("trials: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
     if result.spec is not None:
         test = result.metrics["test"]
         shown = {k: v for k, v in test.items() if isinstance(v, float)}
-        out.print(f"[bold]winner[/] (trial {result.metrics['trial']}): {result.spec.summary()}")
-        out.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()))
+        out.print(
+            f"[bold]winner[/] (trial {result.metrics['trial']}): {escape(result.spec.summary())}"
+        )
+        out.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()), markup=False)
         c = result.cost
         part = _kind(result).cost_label
         out.print(
             f"cost{part}: {c.params:,} params, {c.flops / 1e6:.3f} MFLOPs, "
-            f"{c.latency_ms:.3f} ms (batch 1), {c.memory_mb:.2f} MiB"
+            f"{c.latency_ms:.3f} ms (batch 1), {c.memory_mb:.2f} MiB",
+            markup=False,
         )
     for w in getattr(result, "warnings", []):
-        err.print(f"[yellow]warning:[/] {w}")
+        err.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
     if getattr(result, "report_path", None) is not None:
-        out.print(f"report: {result.report_path}")
+        out.print(f"report: {result.report_path}", markup=False)
     d = result.run_dir
     best = d / "best"
     files = (
@@ -185,7 +191,8 @@ def render_result(result: Any) -> None:
     )
     out.print(
         f"artifacts: {d}/leaderboard.csv, {d}/best/ ({', '.join(files) or 'none yet'}), "
-        f"{d}/study.db"
+        f"{d}/study.db",
+        markup=False,
     )
 
 

@@ -40,4 +40,4 @@ def worker(
         index=index,
         heartbeat=heartbeat or None,
     )
-    err.print(f"worker {index}: ran {n} trial(s) of study {study!r}.")
+    err.print(f"worker {index}: ran {n} trial(s) of study {study!r}.", markup=False)

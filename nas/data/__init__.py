@@ -10,6 +10,10 @@ classification) and fits all preprocessing on train only, recording it in
 - ``task``: for files, the inferred task, the given one and the rule (:data:`TASK_RULE`);
 - CSV only: ``imputation`` (column, missing count, strategy, fill value), ``encoding`` (one-hot
   categories), ``dropped_rows`` (missing target), ``dropped_columns``.
+
+``TaskData.fingerprint`` says what the data's content is (:mod:`nas.data.fingerprint`), so a
+resume on other data is refused; ``TaskData.notes`` says what the user should know of how a
+file was read (rows left out, gaps filled, the task inferred), one sentence each.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nas.data.cache import cached_arrays
+from nas.data.fingerprint import arrays_fingerprint, text_fingerprint
 from nas.data.prepare import did_you_mean, from_arrays
 from nas.data.taskdata import TaskData
 from nas.errors import DataError
@@ -91,7 +92,7 @@ def load_dataset(
     does not apply) and takes ``round(val_fraction * 5000)`` of its training part as val."""
     info = dataset_info(name)
     arrays = _LOADERS[name]()
-    return from_arrays(
+    data = from_arrays(
         arrays.X,
         arrays.y,
         name=name,
@@ -107,6 +108,26 @@ def load_dataset(
         input_divisor=arrays.input_divisor,
         test_index=arrays.test_index,
     )
+    data.fingerprint = _fingerprint(name, arrays)
+    return data
+
+
+def _fingerprint(name: str, arrays: _Raw) -> str:
+    """The bundled tables by their arrays; generated data by what generates it, since a
+    regenerated float may differ in its last bit from one machine to the next."""
+    if name == "mnist1d":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            package = version("mnist1d")
+        except PackageNotFoundError:  # pragma: no cover - the loader needs it installed
+            package = "unknown"
+        return text_fingerprint(f"{_MNIST1D_CACHE_KEY} mnist1d=={package}")
+    if name == "sine_forecast":
+        return text_fingerprint(
+            f"sine_forecast-v1 seed={_SINE_SEED} series={_SINE_SERIES} window={_SINE_WINDOW}"
+        )
+    return arrays_fingerprint(arrays.X, arrays.y)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,15 @@ from typing import Any
 
 import numpy as np
 
+from nas.data.fingerprint import file_fingerprint
 from nas.data.prepare import (
     TASK_RULE,
+    check_enough_rows,
     check_task,
     encode_labels,
     from_arrays,
     infer_task,
+    task_note,
 )
 from nas.data.split import check_split_args
 from nas.data.taskdata import TaskData
@@ -63,6 +66,23 @@ def load_file(
         )
     if file.stat().st_size == 0:
         raise DataError(f"{file} is empty; give a file with data in it.")
+    data = _load(file, suffix, target=target, task=task, seed=seed, val_fraction=val_fraction,
+                 test_fraction=test_fraction, drop=drop)  # fmt: skip
+    data.fingerprint = file_fingerprint(file)
+    return data
+
+
+def _load(
+    file: Path,
+    suffix: str,
+    *,
+    target: str | None,
+    task: str | None,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+    drop: Sequence[str],
+) -> TaskData:
     if suffix in TABLE_SUFFIXES:
         from nas.data.tabular import load_csv  # pandas and sklearn load only when needed
 
@@ -110,6 +130,7 @@ def load_npz(
         )
     if len(X) == 0:
         raise DataError(f"{name} holds no examples (X has shape {X.shape}); add data.")
+    check_enough_rows(len(X), f"{name} holds {len(X)} example(s)")
     if X.dtype.kind == "f" and not np.isfinite(X).all():
         bad = ~np.isfinite(X)
         first = int(np.argwhere(bad)[0][0])
@@ -130,6 +151,7 @@ def load_npz(
     flat = y.reshape(len(y)) if not multi_output else y
     inferred = "regression" if multi_output else infer_task(flat)
     prep["task"] = {"inferred": inferred, "given": task, "rule": TASK_RULE}
+    notes = [task_note(inferred, flat, "y")] if task is None and not multi_output else []
     task = task or inferred
     class_names: list[str] = []
     if task == "classification":
@@ -149,7 +171,7 @@ def load_npz(
     width = X.shape[1] if modality in ("tabular", "image") else X.shape[2]
     default = [f"{'channel' if modality == 'image' else 'x'}{i}" for i in range(width)]
     feature_names = _given_names(arrays, "feature_names", default, name)
-    return from_arrays(
+    data = from_arrays(
         X.astype(np.float32),
         y,
         name=name,
@@ -163,6 +185,8 @@ def load_npz(
         target_name="y",
         preprocessing=prep,
     )
+    data.notes = notes
+    return data
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -54,6 +54,32 @@ def infer_task(values: np.ndarray) -> str:
     return "classification" if integral and few else "regression"
 
 
+# Fewer rows cannot be split into train / val / test at all.
+MIN_ROWS = 3
+
+
+def check_enough_rows(n: int, what: str) -> None:
+    """A DataError when ``n`` rows are too few to split (``what`` says which data, e.g.
+    ``"x.csv has 1 data row(s)"``), before a single row is blamed for being a single class."""
+    if n < MIN_ROWS:
+        raise DataError(
+            f"{what}; a train/val/test split needs at least {MIN_ROWS} rows, and many more "
+            "to learn anything: add rows."
+        )
+
+
+def task_note(inferred: str, values: np.ndarray, target: str) -> str:
+    """The note that says which task was inferred from a target, and how to choose the other."""
+    values = np.asarray(values)
+    kept = values[~np.isnan(values)] if values.dtype.kind == "f" else values
+    distinct = len(np.unique(kept.astype(str) if kept.dtype.kind == "O" else kept))
+    other = "regression" if inferred == "classification" else "classification"
+    return (
+        f"task: {inferred}, inferred from target {target} ({distinct} distinct values); "
+        f"pass task={other!r} (--task {other}) for {other}."
+    )
+
+
 def label_name(value: Any) -> str:
     """A class label as a string: ``3.0`` reads ``"3"``, text stays as it is."""
     if isinstance(value, float | np.floating) and float(value).is_integer():

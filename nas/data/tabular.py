@@ -1,10 +1,9 @@
-"""CSV files as people have them: sniffed delimiter, quoted headers, text and numeric columns,
-gaps. Imputation, one-hot encoding and standardization are fitted on the train rows only and
-recorded in ``TaskData.preprocessing``."""
+"""CSV files as a tabular TaskData: text and numeric columns, gaps (the file is read by
+:mod:`nas.data.csvfile`). Imputation, one-hot encoding and standardization are fitted on the
+train rows only and recorded in ``TaskData.preprocessing``."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,80 +13,23 @@ import pandas as pd
 from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from nas.data.csvfile import clean_name, read_table
 from nas.data.prepare import (
     TASK_RULE,
     assemble,
+    check_enough_rows,
     check_task,
     did_you_mean,
     encode_labels,
     infer_task,
     standardize_targets,
+    task_note,
 )
 from nas.data.split import check_split_args, split_indices, split_record
 from nas.data.taskdata import TaskData
 from nas.errors import DataError
 
 MAX_CATEGORIES = 50  # rarer categories of a text column share one "<other>" feature
-_SNIFF_BYTES = 64 * 1024
-_NA_TOKENS = ["?"]  # beyond pandas' defaults ("", "NA", "NaN", "null", "N/A", ...)
-_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_CANDIDATES = "".join(_DELIMITER_NAMES)
-
-
-def read_table(path: Path) -> tuple[pd.DataFrame, str]:
-    """The rows of a CSV/TSV file and the delimiter found (comma, semicolon, tab or pipe)."""
-    with path.open("rb") as handle:
-        sample = handle.read(_SNIFF_BYTES)
-    if len(sample) == _SNIFF_BYTES and b"\n" in sample:
-        sample = sample[: sample.rindex(b"\n")]  # whole lines only, for the sniffer
-    try:
-        text, encoding = sample.decode("utf-8-sig"), "utf-8-sig"
-    except UnicodeDecodeError:
-        text, encoding = sample.decode("latin-1"), "latin-1"
-    if not text.strip():
-        raise DataError(f"{path} is empty; give a CSV with a header row and at least one data row.")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text)
-    try:
-        frame = pd.read_csv(
-            path, sep=delimiter, encoding=encoding, skipinitialspace=True, na_values=_NA_TOKENS
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        message = " ".join(str(err).split())
-        raise DataError(
-            f"Cannot parse {path} as a {_DELIMITER_NAMES[delimiter]}-separated file: {message}. "
-            "Check that every row has as many fields as the header."
-        ) from err
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if frame.empty:
-        raise DataError(f"{path} has a header but no data rows; add rows to the file.")
-    return _tidy(frame, delimiter), delimiter
-
-
-def _sniff_delimiter(text: str) -> str:
-    try:
-        return csv.Sniffer().sniff(text, delimiters=_CANDIDATES).delimiter
-    except csv.Error:  # irregular rows: trust the header line; one column reads as comma
-        header = next((line for line in text.splitlines() if line.strip()), "")
-        counts = {d: header.count(d) for d in _CANDIDATES}
-        best = max(counts, key=lambda d: counts[d])
-        return best if counts[best] else ","
-
-
-def _tidy(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
-    """Strip text cells, make blank cells missing, read "1,5" as 1.5 in non-comma files."""
-    frame = frame.copy()
-    for column in frame.columns:
-        series = frame[column]
-        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
-            continue
-        text = series.astype("string").str.strip().replace("", pd.NA)
-        if delimiter != ",":
-            numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-            if numbers.notna().sum() == text.notna().sum() and text.notna().any():
-                frame[column] = numbers.astype(float)
-                continue
-        frame[column] = text.astype(object).where(text.notna(), np.nan)
-    return frame
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -123,6 +65,9 @@ def load_csv(
             f"No target column given for {path.name}; pass target=<column> (--target). "
             f"Columns: {listing}."
         )
+    # 'vote' typed with the quotes a header once showed finds the column vote
+    target = target if target in columns else clean_name(target)
+    drop = [d if d in columns else clean_name(d) for d in drop]
     for name, role in [(target, "Target column")] + [(d, "Column to drop") for d in drop]:
         if name not in frame.columns:
             raise DataError(
@@ -139,9 +84,18 @@ def load_csv(
 
     missing_target = frame[target].isna().to_numpy()
     frame = frame.loc[~missing_target].reset_index(drop=True)
-    prep["dropped_rows"] = {"missing_target": int(missing_target.sum())}
+    dropped = int(missing_target.sum())
+    prep["dropped_rows"] = {"missing_target": dropped}
     if frame.empty:
         raise DataError(f"Every row of {path.name} lacks target {target!r}; fill in the target.")
+    without = f" with a value for target {target!r} ({dropped} lack one)" if dropped else ""
+    check_enough_rows(len(frame), f"{path.name} has {len(frame)} data row(s){without}")
+    notes: list[str] = []
+    if dropped:
+        notes.append(
+            f"{dropped} of {len(missing_target)} rows of {path.name} have no value for target "
+            f"{target!r} (an empty cell, or a row shorter than the header) and were left out."
+        )
     for column in features:
         if frame[column].isna().all():
             raise DataError(
@@ -161,6 +115,8 @@ def load_csv(
     y_values = y_series.to_numpy(dtype=np.float64) if _is_numeric(y_series) else y_series.to_numpy()
     inferred = infer_task(y_values)
     prep["task"] = {"inferred": inferred, "given": task, "rule": TASK_RULE}
+    if task is None:
+        notes.append(task_note(inferred, y_values, repr(target)))
     task = task or inferred
     if task == "classification":
         y, class_names = encode_labels(y_values, target)
@@ -184,10 +140,11 @@ def load_csv(
     prep["split"] = split_record(indices, seed, stratified=task == "classification")
     X, feature_names, feature_prep = _fit_features(frame[features], indices, path.name)
     prep.update(feature_prep)
+    notes.extend(_imputation_note(prep["imputation"], path.name))
     if task == "regression":
         y, target_prep = standardize_targets(y, indices[0])
         prep.update(target_prep)
-    return assemble(
+    data = assemble(
         name=path.name,
         task=task,
         modality="tabular",
@@ -200,6 +157,21 @@ def load_csv(
         preprocessing=prep,
         seed=seed,
     )
+    data.notes = notes
+    return data
+
+
+def _imputation_note(imputed: list[dict[str, Any]], file_name: str) -> list[str]:
+    """One note for the feature cells that were missing (short rows leave gaps too)."""
+    if not imputed:
+        return []
+    total = sum(item["missing"] for item in imputed)
+    shown = ", ".join(f"{item['column']!r} ({item['missing']})" for item in imputed[:3])
+    more = f" and {len(imputed) - 3} more" if len(imputed) > 3 else ""
+    return [
+        f"{total} missing feature value(s) of {file_name} were filled in with the median or "
+        f"most frequent value of the training rows: {shown}{more}."
+    ]
 
 
 def _fit_features(

@@ -52,6 +52,12 @@ class TaskData:
         default_factory=dict
     )  # what was fitted on train, JSON-able
     seed: int = 0  # the seed of the split
+    # What the data's content is ("sha256:<hex>" of a file's bytes or of a built-in's identity):
+    # a resume compares it, so trials scored on other data are never mixed with these.
+    fingerprint: str | None = None
+    # Things the user should know about how the data was read (rows left out, the task
+    # inferred); the CLI prints them as ``note:`` lines and run.json keeps them.
+    notes: list[str] = field(default_factory=list)
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -72,6 +78,8 @@ class TaskData:
             "target_name": self.target_name,
             "preprocessing": self.preprocessing,
             "seed": self.seed,
+            "fingerprint": self.fingerprint,
+            "notes": list(self.notes),
         }
 
     def inverse_target(self, y: ArrayT) -> ArrayT:

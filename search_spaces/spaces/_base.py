@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from search_spaces.errors import SpaceError
+from search_spaces.spaces._ranges import check_values
 from search_spaces.spec import MODALITIES, TASKS, ArchSpec, BlockSpec, TrainSpec
 
 
@@ -89,7 +90,17 @@ def dim_to_json(d: Dim) -> Any:
 
 
 def parse_dim(key: str, value: Any, default: Dim) -> Dim:
-    """Parse one TOML value into a dimension, checked against the type of the default."""
+    """Parse one TOML value into a dimension, checked against the type of the default and
+    against the values the dimension allows (``"space.toml: fnn.units"``: the file, then the
+    dimension; see :mod:`search_spaces.spaces._ranges`)."""
+    dim = _parse_dim(key, value, default)
+    where, _, name = key.rpartition(": ")
+    bounds = [dim.low, dim.high] if isinstance(dim, (IntRange, FloatRange)) else _values(dim)
+    check_values(where or "space", name, list(bounds))
+    return dim
+
+
+def _parse_dim(key: str, value: Any, default: Dim) -> Dim:
     want_int = isinstance(default, IntRange) or (
         isinstance(default, (Choice, Fixed))
         and all(isinstance(v, int) and not isinstance(v, bool) for v in _values(default))

@@ -124,7 +124,8 @@ def test_a_relative_journal_run_reloads_from_anywhere(
     small(Path("run"), tiny_space, storage="study.log")
     assert (work / "study.log").is_file() and not (work / "run" / "study.db").exists()
     monkeypatch.chdir(tmp_path)
-    loaded = nas.load_run(work / "run")
+    # the storage run.json names is never opened on its own (issue #14): it is passed
+    loaded = nas.load_run(work / "run", storage=str(work / "study.log"))
     assert len(loaded.study.trials) == 2 and loaded.model is not None
 
 

@@ -22,7 +22,7 @@ from search_spaces.rebuild import build_spec
 FIXTURES = Path(__file__).parent / "fixtures"
 V1_DIGITS = FIXTURES / "run_v1_digits"  # nas search --dataset digits --space auto (before v2)
 V1_GAN = FIXTURES / "run_v1_gan"  # nas search --dataset digits --space gan (before v2)
-NEW_KEYS = {"schema_version", "kind", "warm_start", "extras"}
+NEW_KEYS = {"schema_version", "kind", "warm_start", "extras", "data_fingerprint"}
 
 
 def v1(folder: Path) -> dict:

@@ -1,0 +1,114 @@
+"""Reading a CSV/TSV file as people have them: a sniffed delimiter (comma, semicolon, tab,
+pipe), the header's names as written (repeats refused, stray quotes and spaces stripped), text
+cells stripped and blanks made missing."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from nas.errors import DataError
+
+_SNIFF_BYTES = 64 * 1024
+_NA_TOKENS = ["?"]  # beyond pandas' defaults ("", "NA", "NaN", "null", "N/A", ...)
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+_CANDIDATES = "".join(_DELIMITER_NAMES)
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, str]:
+    """The rows of a CSV/TSV file and the delimiter found (comma, semicolon, tab or pipe)."""
+    with path.open("rb") as handle:
+        sample = handle.read(_SNIFF_BYTES)
+    if len(sample) == _SNIFF_BYTES and b"\n" in sample:
+        sample = sample[: sample.rindex(b"\n")]  # whole lines only, for the sniffer
+    try:
+        text, encoding = sample.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        text, encoding = sample.decode("latin-1"), "latin-1"
+    if not text.strip():
+        raise DataError(f"{path} is empty; give a CSV with a header row and at least one data row.")
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text)
+    try:
+        frame = pd.read_csv(
+            path, sep=delimiter, encoding=encoding, skipinitialspace=True, na_values=_NA_TOKENS
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        message = " ".join(str(err).split())
+        raise DataError(
+            f"Cannot parse {path} as a {_DELIMITER_NAMES[delimiter]}-separated file: {message}. "
+            "Check that every row has as many fields as the header."
+        ) from err
+    frame.columns = _column_names(path, text, delimiter, [str(c) for c in frame.columns])
+    if frame.empty:
+        raise DataError(f"{path} has a header but no data rows; add rows to the file.")
+    return _tidy(frame, delimiter), delimiter
+
+
+def _column_names(path: Path, text: str, delimiter: str, parsed: list[str]) -> list[str]:
+    """The header's names as written (pandas renames a repeated ``label`` to ``label.1``, which
+    would make a repeated target a feature), stripped of spaces and stray quotes; a DataError
+    when two are the same name."""
+    # not skipinitialspace: the message shows a name as written, " a" beside "a"
+    rows = csv.reader(io.StringIO(text), delimiter=delimiter)
+    header = next((row for row in rows if any(cell.strip() for cell in row)), None)
+    if header is None or len(header) != len(parsed):  # a header longer than the sniffed text
+        header = parsed
+    # an empty name keeps pandas' "Unnamed: <i>" (a row index written by to_csv is one)
+    names = [clean_name(raw) or name for raw, name in zip(header, parsed, strict=True)]
+    seen: dict[str, list[int]] = {}
+    for i, name in enumerate(names):
+        seen.setdefault(name, []).append(i)
+    repeated = [(name, where) for name, where in seen.items() if len(where) > 1]
+    if repeated:
+        name, where = repeated[0]
+        positions = ", ".join(str(i + 1) for i in where[:-1]) + f" and {where[-1] + 1}"
+        written = {header[i] for i in where}
+        as_written = (
+            f", written {' and '.join(repr(header[i]) for i in where)}" if len(written) > 1 else ""
+        )
+        raise DataError(
+            f"{path.name} has {len(where)} columns named {name!r} (columns {positions} of the "
+            f"header{as_written}); a repeated column would be read as a feature beside itself, "
+            "and a repeated target would leak the answer. Give every column a unique name."
+        )
+    return names
+
+
+def clean_name(name: str) -> str:
+    """A column name without surrounding spaces or a pair of stray quotes (``'vote'`` reads
+    ``vote``: some exporters quote the names inside a tab-separated header)."""
+    name = name.strip()
+    if len(name) >= 2 and name[0] == name[-1] and name[0] in "'\"":
+        name = name[1:-1].strip()
+    return name
+
+
+def _sniff_delimiter(text: str) -> str:
+    try:
+        return csv.Sniffer().sniff(text, delimiters=_CANDIDATES).delimiter
+    except csv.Error:  # irregular rows: trust the header line; one column reads as comma
+        header = next((line for line in text.splitlines() if line.strip()), "")
+        counts = {d: header.count(d) for d in _CANDIDATES}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _tidy(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
+    """Strip text cells, make blank cells missing, read "1,5" as 1.5 in non-comma files."""
+    frame = frame.copy()
+    for column in frame.columns:
+        series = frame[column]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        text = series.astype("string").str.strip().replace("", pd.NA)
+        if delimiter != ",":
+            numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
+            if numbers.notna().sum() == text.notna().sum() and text.notna().any():
+                frame[column] = numbers.astype(float)
+                continue
+        frame[column] = text.astype(object).where(text.notna(), np.nan)
+    return frame

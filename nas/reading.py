@@ -1,0 +1,220 @@
+"""Reading a run directory back: every file checked as it is read, and each kind of damage
+(a missing, binary or truncated file, a wrong shape, a pickle payload) one NasError that names
+the file and the fix. :mod:`nas.run` writes the files and re-exports these readers."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from nas.errors import NasError
+from search_spaces import ArchSpec, NasModel
+from search_spaces.gan import GanModel, GanSpec
+from search_spaces.rebuild import build_spec, spec_from_json
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# The fixes a damaged file's message names: the winner's files are rewritten by the search
+# (finished trials are not run again); the record of the run cannot be.
+RETRAIN = (
+    "run the same `nas search` command again (same --out) to retrain the winner and rewrite it"
+)
+REDO = "the run's record is damaged; re-run the search into a new --out folder"
+
+
+def readable_run_dir(path: str | Path) -> Path:
+    """``path`` if it is a folder with a ``run.json``; else a NasError saying what it is."""
+    folder = Path(path)
+    where = "the folder `nas search` wrote: its --out, runs/<study> by default"
+    if not folder.exists():
+        raise NasError(f"{folder} does not exist; is this a nas run directory? Pass {where}.")
+    if not folder.is_dir():
+        raise NasError(f"{folder} is a file, not a nas run directory; pass {where}.")
+    if not (folder / "run.json").exists():
+        raise NasError(f"{folder / 'run.json'} does not exist: {folder} is not a nas run "
+                       f"directory; pass {where}.")  # fmt: skip
+    return folder
+
+
+def read_json(path: str | Path, fix: str = REDO) -> Any:
+    """Read a JSON file of the run directory, or raise NasError naming it and ``fix``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NasError(f"{path} does not exist; is this a nas run directory?") from None
+    except UnicodeDecodeError:
+        raise NasError(f"{path} is not a text file, so not JSON; {fix}.") from None
+    except OSError as e:  # a folder in its place, unreadable
+        raise NasError(f"Cannot read {path} ({e.strerror or e}); {fix}.") from None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as e:
+        raise NasError(f"{path} is not valid JSON ({reason(e)}); {fix}.") from None
+
+
+def read_object(path: str | Path, fix: str = REDO) -> dict[str, Any]:
+    """A JSON file that must hold an object (a dict), or a NasError naming it."""
+    value = read_json(path, fix)
+    if not isinstance(value, dict):
+        raise NasError(f"{path} does not hold a JSON object (it holds a "
+                       f"{type(value).__name__}); {fix}.")  # fmt: skip
+    return value
+
+
+# What every reader of a model folder's metrics.json relies on, by kind of value.
+_METRICS_KEYS = {"trial": int, "family": str, "summary": str, "test": dict, "cost": dict}
+_METRICS_OPTIONAL = {"val": dict, "objectives": dict, "retrain": dict}
+_WORDS = {int: "an integer", str: "a string", dict: "a JSON object"}
+
+
+def check_fields(cls: type, record: Mapping[str, Any], source: str, fix: str) -> None:
+    """A NasError naming the key when a value of ``record`` (a run.json) is not of the kind
+    its dataclass field of ``cls`` declares: a damaged or hand-edited record is refused as it
+    is read, not later as a traceback. Absent and null values are left to the defaults."""
+    scalars = {"str": (str,), "int": (int,), "float": (int, float), "bool": (bool,)}
+    words = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true or "
+             "false", "tuple": "a list of strings", "Mapping": "a JSON object"}  # fmt: skip
+    for f in dataclasses.fields(cls):
+        value = record.get(f.name)
+        kind = "Mapping[str, Any]" if f.name in ("space", "budget") else str(f.type)
+        kind = kind.removesuffix(" | None")
+        if value is None:
+            continue
+        if kind in scalars:
+            ok = isinstance(value, scalars[kind]) and (kind == "bool") == isinstance(value, bool)
+        elif kind.startswith("tuple["):
+            ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+        else:
+            ok = not kind.startswith("Mapping[") or isinstance(value, Mapping)
+        if not ok:
+            raise NasError(
+                f"{source} is incomplete or damaged: {f.name!r} should be "
+                f"{words[kind.split('[')[0]]}, not {json.dumps(value, default=str)[:60]}; {fix}."
+            )
+
+
+def read_metrics(path: str | Path) -> dict[str, Any]:
+    """A model folder's ``metrics.json`` (its path), checked for the keys every reader uses."""
+    metrics = read_object(path, RETRAIN)
+    for key, kind in (*_METRICS_KEYS.items(), *_METRICS_OPTIONAL.items()):
+        value = metrics.get(key)
+        if key not in metrics and key in _METRICS_OPTIONAL:
+            continue
+        if not isinstance(value, kind) or isinstance(value, bool):
+            what = (f"should be {_WORDS[kind]}, not {json.dumps(value)[:60]}" if key in metrics
+                    else "is missing")  # fmt: skip
+            raise NasError(f"{path} is damaged: {key!r} {what}; {RETRAIN}.")
+    return metrics
+
+
+def top_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The ``metrics.json`` of each ``top/<k>/`` model, in the order of k, each checked."""
+
+    def rank(path: Path) -> tuple[int, str]:  # a folder not named by a number goes last
+        name = path.parent.name
+        return (int(name), "") if name.isdigit() else (1 << 30, name)
+
+    paths = sorted((Path(run_dir) / "top").glob("*/metrics.json"), key=rank)
+    return [read_metrics(p) for p in paths]
+
+
+def read_leaderboard(path: str | Path) -> pd.DataFrame:
+    """``leaderboard.csv`` as a DataFrame, or a NasError naming it (it must have the
+    ``number`` and ``state`` columns)."""
+    import pandas as pd
+
+    fix = "run the same `nas search` command again (same --out) to rewrite it from the study"
+    try:
+        board = pd.read_csv(path)
+    except (ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        raise NasError(f"{path} is not a readable CSV table ({reason(e)}); {fix}.") from None
+    missing = [c for c in ("number", "state") if c not in board.columns]
+    if missing:
+        raise NasError(f"{path} has no {' or '.join(map(repr, missing))} column; {fix}.")
+    return board
+
+
+def _what(e: BaseException) -> str:
+    return f"{type(e).__name__}: {reason(e)}" if str(e).strip() else type(e).__name__
+
+
+def reason(e: BaseException, limit: int = 240) -> str:
+    """An exception's message on one line, cut at ``limit`` characters."""
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def load_spec(folder: Path) -> ArchSpec | GanSpec:
+    """The ArchSpec (or, for a GAN run, the GanSpec) stored in ``folder/spec.json``."""
+    path = Path(folder) / "spec.json"
+    if not path.is_file():
+        raise NasError(f"{str(path)!r} does not exist; pass a run directory or its best/ folder.")
+    text = json.dumps(read_object(path, RETRAIN))  # names the file if it is not JSON at all
+    try:
+        return spec_from_json(text)
+    except (NasError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+        raise NasError(f"{path} is not a valid architecture spec ({reason(e)}); "
+                       f"{RETRAIN}.") from None  # fmt: skip
+
+
+def load_model(path: str | Path) -> NasModel | GanModel:
+    """Rebuild the trained model of a run directory (its ``best/``) or of a model folder (a
+    GanModel when ``spec.json`` holds a GanSpec).
+
+    The weights are read with ``torch.load(..., weights_only=True)``: a state_dict of tensors,
+    never arbitrary pickled objects.
+    """
+    folder = Path(path)
+    if (folder / "best" / "spec.json").is_file():
+        folder = folder / "best"
+    spec = load_spec(folder)
+    weights = check_weights(folder)
+    try:
+        model = build_spec(spec)
+    except (NasError, ValueError, TypeError, KeyError, RuntimeError) as e:
+        raise NasError(f"{folder / 'spec.json'} describes no model nas can build ({reason(e)}); "
+                       f"{RETRAIN}.") from None  # fmt: skip
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # never repeat torch's advice to load it unsafely
+        raise NasError(
+            f"{weights} does not load safely (torch.load with weights_only=True refused it): "
+            "it is damaged, or holds pickled Python objects, which nas never loads since they "
+            f"could run code; {RETRAIN}."
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError, TypeError, AttributeError,
+            KeyError) as e:  # fmt: skip
+        raise NasError(f"{weights} is not a PyTorch weights file ({_what(e)}); "
+                       f"{RETRAIN}.") from None  # fmt: skip
+    if not isinstance(state, Mapping) or not all(
+        isinstance(v, torch.Tensor) for v in state.values()
+    ):
+        raise NasError(f"{weights} holds a {type(state).__name__}, not a state_dict of tensors; "
+                       f"{RETRAIN}.")  # fmt: skip
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, ValueError, TypeError, KeyError) as e:
+        raise NasError(f"{weights} does not hold the weights of {folder / 'spec.json'} "
+                       f"({reason(e)}); {RETRAIN}.") from None  # fmt: skip
+    model.eval()
+    return model
+
+
+def check_weights(folder: Path) -> Path:
+    """``folder/model.pt`` if it is a file; else a NasError naming it and the fix."""
+    weights = Path(folder) / "model.pt"
+    if not weights.is_file():
+        what = "is not a file" if weights.exists() else "does not exist"
+        raise NasError(
+            f"{weights} {what}; the search has not finished its final retraining (or the file "
+            "was lost). Run `nas search` again with the same --out to finish."
+        )
+    return weights

@@ -1,0 +1,469 @@
+"""Hostile input gets one line (issue #14): bad options, damaged run directories, odd names.
+
+Each case of the battery runs one ``nas`` command in-process from a fresh folder holding a copy
+of the finished tiny iris run (``run/``), damaged by the case, and asserts: exit code 2, nothing
+on stdout, exactly one stderr line, ``error: ...``, naming the problem (and the file), no
+traceback, and no file created, changed or removed in that folder (a hash of the tree before
+and after): reading a run creates nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import pickle
+import shutil
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+pytestmark = pytest.mark.usefixtures("restore_global_state")
+
+RUN = "run"  # the run copy, inside the case's folder
+
+
+# ---------------------------------------------------------------- damage, one file per case
+
+
+def write(rel: str, content: str | bytes) -> Callable[[Path], None]:
+    """Replace (or create) ``here/rel`` with ``content``."""
+
+    def damage(here: Path) -> None:
+        path = here / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+
+    return damage
+
+
+def remove(rel: str) -> Callable[[Path], None]:
+    def damage(here: Path) -> None:
+        (here / rel).unlink()
+
+    return damage
+
+
+def folder_instead(rel: str) -> Callable[[Path], None]:
+    """``here/rel`` becomes an (empty) folder."""
+
+    def damage(here: Path) -> None:
+        (here / rel).unlink()
+        (here / rel).mkdir()
+
+    return damage
+
+
+def edit_json(rel: str, change: Callable[[dict[str, Any]], Any]) -> Callable[[Path], None]:
+    """Load ``here/rel``, let ``change`` edit it in place, write it back."""
+
+    def damage(here: Path) -> None:
+        path = here / rel
+        record = json.loads(path.read_text(encoding="utf-8"))
+        change(record)
+        path.write_text(json.dumps(record), encoding="utf-8")
+
+    return damage
+
+
+def set_key(rel: str, key: str, value: Any) -> Callable[[Path], None]:
+    """Set ``key`` of a JSON file (``<here>`` in a text value: the case's folder)."""
+
+    def damage(here: Path) -> None:
+        edit_json(rel, lambda r: r.update({key: _here(value, here)}))(here)
+
+    return damage
+
+
+def del_key(rel: str, key: str) -> Callable[[Path], None]:
+    return edit_json(rel, lambda r: r.pop(key))
+
+
+def _here(value: Any, here: Path) -> Any:
+    return value.replace("<here>", str(here)) if isinstance(value, str) else value
+
+
+def torch_file(rel: str, make: Callable[[], Any]) -> Callable[[Path], None]:
+    def damage(here: Path) -> None:
+        torch.save(make(), here / rel)
+
+    return damage
+
+
+def wrong_shapes() -> dict[str, torch.Tensor]:
+    """The winner's state_dict, every tensor (but a scalar) one row longer."""
+    state = torch.load(_FINISHED[0] / "best" / "model.pt", weights_only=True)
+    return {k: torch.zeros(v.shape[0] + 1, *v.shape[1:]) if v.dim() else v
+            for k, v in state.items()}  # fmt: skip
+
+
+class Payload:
+    """Unpickling this would call print: torch's weights_only loader must refuse it."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (print, ("the payload ran",))
+
+
+def npz(rel: str, **arrays: Any) -> Callable[[Path], None]:
+    def damage(here: Path) -> None:
+        with open(here / rel, "wb") as f:
+            np.savez(f, **arrays)
+
+    return damage
+
+
+def several(*damages: Callable[[Path], None]) -> Callable[[Path], None]:
+    def damage(here: Path) -> None:
+        for d in damages:
+            d(here)
+
+    return damage
+
+
+def rename_study(here: Path) -> None:
+    """The study inside study.db gets another name than run.json's."""
+    with sqlite3.connect(here / RUN / "study.db") as db:
+        db.execute("UPDATE studies SET study_name = 'someone-else'")
+    db.close()
+
+
+BAD_TOML = 'space = "fnn"\nlr = 0.1\n'  # a top-level key that is not a section
+CSV = "age,heart_rate,label\n1,60,a\n2,70,b\n3,80,a\n4,90,b\n"
+
+# ---------------------------------------------------------------- the battery
+
+
+@dataclass(frozen=True)
+class Case:
+    """``nas ARGS`` (``<run>`` / ``<here>``: the run copy / the case's folder), after
+    ``damage``; the one error line must contain every one of ``words``."""
+
+    args: tuple[str, ...]
+    words: tuple[str, ...]
+    damage: Callable[[Path], None] | None = None
+
+
+def case(args: str, *words: str, damage: Callable[[Path], None] | None = None) -> Case:
+    return Case(tuple(args.split()), words, damage)
+
+
+J = f"{RUN}/run.json"
+M = f"{RUN}/best/metrics.json"
+S = f"{RUN}/best/spec.json"
+W = f"{RUN}/best/model.pt"
+P = f"{RUN}/best/predictions.npz"
+L = f"{RUN}/leaderboard.csv"
+DB = f"{RUN}/study.db"
+GARBAGE = b"\x89PNG\r\n\x1a\n\x00\xff\xfe binary \x00"
+
+CASES: dict[str, Case] = {
+    # -------- nas show: run.json, metrics.json, leaderboard.csv, the folder itself
+    "show/run.json binary": case("show <run>", "<run>/run.json", damage=write(J, GARBAGE)),
+    "show/run.json a list": case("show <run>", "<run>/run.json", "JSON object",
+                                 damage=write(J, "[1]")),
+    "show/run.json {}": case("show <run>", "<run>/run.json", damage=write(J, "{}")),
+    "show/run.json empty": case("show <run>", "<run>/run.json", damage=write(J, "")),
+    "show/run.json cut": case("show <run>", "<run>/run.json", "not valid JSON",
+                              damage=write(J, '{"study": "iris-tiny", "spa')),
+    "show/run.json a folder": case("show <run>", "<run>/run.json", damage=folder_instead(J)),
+    "show/run.json no space": case("show <run>", "<run>/run.json", "space",
+                                   damage=del_key(J, "space")),
+    "show/run.json space 5": case("show <run>", "<run>/run.json", "space",
+                                  damage=set_key(J, "space", 5)),
+    "show/run.json newer": case("show <run>", "<run>/run.json", "upgrade nas",
+                                damage=set_key(J, "schema_version", 99)),
+    "show/run.json study 5": case("show <run>", "<run>/run.json", "study",
+                                  damage=set_key(J, "study", 5)),
+    "show/run.json budget text": case("show <run>", "<run>/run.json", "budget",
+                                      damage=set_key(J, "budget", "big")),
+    "show/run.json seed text": case("show <run>", "<run>/run.json", "seed",
+                                    damage=set_key(J, "seed", "three")),
+    "show/run.json epochs list": case("show <run>", "<run>/run.json", "epochs",
+                                      damage=set_key(J, "epochs", [2])),
+    "show/no run.json": case("show <run>", "<run>/run.json", "run directory", damage=remove(J)),
+    "show/a file": case("show <run>/leaderboard.csv", "<run>/leaderboard.csv", "run directory"),
+    "show/no folder": case("show <here>/nowhere", "<here>/nowhere", "does not exist"),
+    "show/metrics not json": case("show <run>", "<run>/best/metrics.json",
+                                  damage=write(M, "{nope")),
+    "show/metrics binary": case("show <run>", "<run>/best/metrics.json", damage=write(M, GARBAGE)),
+    "show/metrics a list": case("show <run>", "<run>/best/metrics.json", damage=write(M, "[]")),
+    "show/metrics {}": case("show <run>", "<run>/best/metrics.json", damage=write(M, "{}")),
+    "show/metrics test text": case("show <run>", "<run>/best/metrics.json", "test",
+                                   damage=set_key(M, "test", "good")),
+    "show/leaderboard binary": case("show <run>", "<run>/leaderboard.csv",
+                                    damage=write(L, GARBAGE)),
+    "show/leaderboard empty": case("show <run>", "<run>/leaderboard.csv", damage=write(L, "")),
+    "show/leaderboard no state": case("show <run>", "<run>/leaderboard.csv", "state",
+                                      damage=write(L, "number,family\n0,fnn\n")),
+    "show/leaderboard ragged": case("show <run>", "<run>/leaderboard.csv",
+                                    damage=write(L, 'number,state\n0,complete\n1,"x\n')),
+    "show/missing argument": case("show", "Missing argument"),
+    "show/extra argument": case("show <run> more", "more"),
+    "show/markup in the name": case("show <here>/runs[/x]", "<here>/runs[/x]"),
+    # -------- nas explain: spec.json, model.pt, run.json, options
+    "explain/spec not json": case("explain <run>", "<run>/best/spec.json", damage=write(S, "{")),
+    "explain/spec binary": case("explain <run>", "<run>/best/spec.json", damage=write(S, GARBAGE)),
+    "explain/spec a list": case("explain <run>", "<run>/best/spec.json", damage=write(S, "[]")),
+    "explain/spec no blocks": case("explain <run>", "<run>/best/spec.json",
+                                   damage=del_key(S, "blocks")),
+    "explain/spec unknown block": case(
+        "explain <run>", "<run>/best/spec.json",
+        damage=edit_json(S, lambda r: r["blocks"][0].update({"kind": "nope.v1"}))),
+    "explain/model pickled object": case("explain <run>", "<run>/best/model.pt",
+                                         damage=torch_file(W, lambda: {"w": Fraction(1, 3)})),
+    "explain/model pickle payload": case("explain <run>", "<run>/best/model.pt",
+                                         damage=write(W, pickle.dumps(Payload(), protocol=2))),
+    "explain/model garbage": case("explain <run>", "<run>/best/model.pt", damage=write(W, GARBAGE)),
+    "explain/model empty": case("explain <run>", "<run>/best/model.pt", damage=write(W, b"")),
+    "explain/model wrong shapes": case("explain <run>", "<run>/best/model.pt", "spec.json",
+                                       damage=torch_file(W, wrong_shapes)),
+    "explain/model no tensors": case("explain <run>", "<run>/best/model.pt",
+                                     damage=torch_file(W, dict)),
+    "explain/model a tensor": case("explain <run>", "<run>/best/model.pt",
+                                   damage=torch_file(W, lambda: torch.zeros(3))),
+    "explain/model missing": case("explain <run>", "<run>/best/model.pt", damage=remove(W)),
+    "explain/model a folder": case("explain <run>", "<run>/best/model.pt",
+                                   damage=folder_instead(W)),
+    "explain/run.json binary": case("explain <run>", "<run>/run.json", damage=write(J, GARBAGE)),
+    "explain/run.json a list": case("explain <run>", "<run>/run.json", damage=write(J, "[]")),
+    "explain/a file": case("explain <run>/run.json", "<run>/run.json", "run directory"),
+    "explain/no folder": case("explain <here>/nowhere", "<here>/nowhere", "does not exist"),
+    "explain/unknown dataset": case("explain <run>", "nope", damage=set_key(J, "dataset", "nope")),
+    "explain/data_info text": case("explain <run>", "<run>/run.json", "data_info",
+                                   damage=set_key(J, "data_info", "x")),
+    "explain/samples 0": case("explain <run> --samples 0", "--samples"),
+    "explain/samples text": case("explain <run> --samples many", "--samples", "many"),
+    "explain/markup in a method": case("explain <run> --methods ig[/x]", "ig[/x]"),
+    # -------- nas report: study.db, predictions.npz, metrics, spec, -o, --storage
+    "report/no study.db": case("report <run>", "<run>/study.db", damage=remove(DB)),
+    "report/study.db garbage": case("report <run>", "<run>/study.db", damage=write(DB, GARBAGE)),
+    "report/study.db empty": case("report <run>", "<run>/study.db", damage=write(DB, b"")),
+    "report/study.db a folder": case("report <run>", "<run>/study.db", damage=folder_instead(DB)),
+    "report/study.db of another study": case("report <run>", "<run>/study.db", "iris-tiny",
+                                              damage=rename_study),
+    "report/recorded sqlite elsewhere": case(
+        "report <run>", "<run>/study.db", "--storage",
+        damage=several(remove(DB), set_key(J, "storage", "sqlite:///<here>/elsewhere.db"))),
+    "report/recorded journal elsewhere": case(
+        "report <run>", "<run>/study.db", "--storage",
+        damage=several(remove(DB), set_key(J, "storage", "journal:<here>/j/study.log"))),
+    "report/predictions garbage": case("report <run>", "<run>/best/predictions.npz",
+                                       damage=write(P, GARBAGE)),
+    "report/predictions no y_true": case("report <run>", "<run>/best/predictions.npz",
+                                         damage=npz(P, outputs=np.zeros((3, 3)))),
+    "report/predictions pickled": case(
+        "report <run>", "<run>/best/predictions.npz",
+        damage=npz(P, y_true=np.array([Fraction(1)], dtype=object), outputs=np.zeros((1, 3)))),
+    "report/predictions wrong shape": case(
+        "report <run>", "<run>/best/predictions.npz",
+        damage=npz(P, y_true=np.zeros(4, dtype=int), outputs=np.zeros(4))),
+    "report/metrics not json": case("report <run>", "<run>/best/metrics.json",
+                                    damage=write(M, "{")),
+    "report/metrics a list": case("report <run>", "<run>/best/metrics.json", damage=write(M, "[]")),
+    "report/metrics {}": case("report <run>", "<run>/best/metrics.json", damage=write(M, "{}")),
+    "report/spec not json": case("report <run>", "<run>/best/spec.json", damage=write(S, "{")),
+    "report/top metrics broken": case("report <run>", "<run>/top/1/metrics.json",
+                                      damage=write(f"{RUN}/top/1/metrics.json", "{")),
+    "report/run.json a list": case("report <run>", "<run>/run.json", damage=write(J, "[]")),
+    "report/no run.json": case("report <run>", "<run>/run.json", damage=remove(J)),
+    "report/a file": case("report <run>/study.db", "<run>/study.db", "run directory"),
+    "report/-o inside a file": case("report <run> -o <run>/run.json/r.html",
+                                    "<run>/run.json/r.html"),
+    "report/-o unwritable": case("report <run> -o /proc/nas-report.html", "/proc/nas-report.html"),
+    "report/--storage malformed": case("report <run> --storage notaurl://x", "notaurl://x"),
+    "report/--storage missing file": case("report <run> --storage sqlite:///<here>/none.db",
+                                          "<here>/none.db"),
+    "report/markup in the name": case("report <here>/sales[final]", "<here>/sales[final]"),
+    # -------- nas search: options, data, space files
+    "search/--trials 0": case("search --dataset iris --trials 0", "--trials", "1"),
+    "search/--epochs 0": case("search --dataset iris --epochs 0", "--epochs", "1"),
+    "search/--timeout -5": case("search --dataset iris --timeout -5", "--timeout", "1"),
+    "search/--jobs 0": case("search --dataset iris --jobs 0", "--jobs", "1"),
+    "search/--top 0": case("search --dataset iris --top 0", "--top", "1"),
+    "search/--patience 0": case("search --dataset iris --patience 0", "--patience", "1"),
+    "search/--threads 0": case("search --dataset iris --threads 0", "--threads", "1"),
+    "search/--heartbeat -1": case("search --dataset iris --heartbeat -1", "--heartbeat", "0"),
+    "search/--trial-timeout 0": case("search --dataset iris --trial-timeout 0", "--trial-timeout"),
+    "search/--samples 0": case("search --dataset iris --samples 0", "--samples", "1"),
+    "search/--max-params abc": case("search --dataset iris --max-params abc", "--max-params",
+                                    "abc"),
+    "search/--seed 1.5": case("search --dataset iris --seed 1.5", "--seed", "1.5"),
+    "search/--sampler bogus": case("search --dataset iris --sampler bogus", "--sampler", "bogus",
+                                   "tpe", "random", "nsga2", "gp"),
+    "search/--pruner bogus": case("search --dataset iris --pruner bogus", "--pruner", "bogus",
+                                  "hyperband", "median", "none"),
+    "search/unknown option": case("search --dataset iris --trails 3", "--trails"),
+    "search/no value": case("search --dataset", "--dataset"),
+    "search/extra argument": case("search iris", "iris"),
+    "search/missing data[...]": case("search --data sales[final].csv", "sales[final].csv",
+                                     damage=write("sales.csv", CSV)),
+    "search/target with markup": case("search --data heart.csv --target heart_rate[/min]",
+                                      "heart_rate[/min]", damage=write("heart.csv", CSV)),
+    "search/toml hint": case("search --dataset iris --space bad.toml", "bad.toml", "[sections]",
+                             damage=write("bad.toml", BAD_TOML)),
+    "search/missing toml[...]": case("search --dataset iris --space s[1].toml", "s[1].toml"),
+    "search/unknown dataset": case("search --dataset nope", "nope"),
+    # -------- nas worker
+    "worker/no options": case("worker", "--storage"),
+    "worker/no study": case("worker --storage <here>/j.log", "--study"),
+    "worker/malformed storage": case("worker --storage notaurl://x --study s", "notaurl://x"),
+    "worker/--trials 0": case("worker --storage notaurl://x --study s --trials 0", "--trials"),
+    "worker/--index 0": case("worker --storage notaurl://x --study s --index 0", "--index"),
+    "worker/--threads 0": case("worker --storage notaurl://x --study s --threads 0", "--threads"),
+    "worker/--heartbeat -1": case("worker --storage notaurl://x --study s --heartbeat -1",
+                                  "--heartbeat"),
+    "worker/--timeout 0": case("worker --storage notaurl://x --study s --timeout 0", "--timeout"),
+    # -------- nas spaces, nas datasets, nas itself
+    "spaces/unknown space": case("spaces nope", "nope"),
+    "spaces/--sample -1": case("spaces fnn --sample -1", "--sample"),
+    "spaces/--sample without data": case("spaces fnn --sample 2", "--dataset"),
+    "spaces/--seed text": case("spaces fnn --seed abc", "--seed", "abc"),
+    "spaces/unknown dataset": case("spaces fnn --sample 1 --dataset nope", "nope"),
+    "spaces/missing toml[...]": case("spaces s[1].toml", "s[1].toml"),
+    "spaces/toml hint": case("spaces bad.toml", "bad.toml", "[sections]",
+                             damage=write("bad.toml", BAD_TOML)),
+    "datasets/unknown option": case("datasets --bogus", "--bogus"),
+    "nas/unknown command": case("serch", "serch", "search"),
+}  # fmt: skip
+
+_FINISHED: list[Path] = []  # the finished run's folder, for damage that reads it
+
+
+def tree_hash(root: Path) -> dict[str, str]:
+    """Every file and folder under ``root``: its relative path and (files) a content hash."""
+    out = {}
+    for p in sorted(root.rglob("*")):
+        rel = str(p.relative_to(root))
+        out[rel] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+    return out
+
+
+@pytest.fixture
+def here(tmp_path: Path, finished_run) -> Path:
+    """A folder holding a copy of the finished run (``run/``)."""
+    assert finished_run.result.exit_code == 0
+    _FINISHED[:] = [finished_run.run_dir]
+    shutil.copytree(finished_run.run_dir, tmp_path / RUN)
+    # as a search process leaves it when it exits: its -wal merged into study.db, no -shm
+    # (the fixture's search ran in this process, whose connection may still be open)
+    with contextlib.closing(sqlite3.connect(tmp_path / RUN / "study.db")) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    assert not list((tmp_path / RUN).glob("study.db-*"))
+    return tmp_path
+
+
+def expand(text: str, here: Path) -> str:
+    return text.replace("<run>", str(here / RUN)).replace("<here>", str(here))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_hostile_input_gets_one_line(here: Path, cli: Callable[..., Any], name: str) -> None:
+    c = CASES[name]
+    if c.damage is not None:
+        c.damage(here)
+    before = tree_hash(here)
+    result = cli(*(expand(a, here) for a in c.args))  # from here: cli chdirs to tmp_path
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr,
+                                   result.exception)  # fmt: skip
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    for word in c.words:
+        assert expand(word, here) in lines[0], (expand(word, here), lines[0])
+    assert "the payload ran" not in result.stdout + result.stderr
+    assert tree_hash(here) == before  # nothing created, changed or removed
+
+
+# ---------------------------------------------------------------- reading creates nothing
+
+
+def test_reading_a_run_opens_its_own_study_only_and_changes_nothing(
+    here: Path, cli: Callable[..., Any]
+) -> None:
+    import nas
+    from nas.reporting import collect
+
+    set_key(J, "storage", "sqlite:///<here>/elsewhere.db")(here)  # a run from anyone
+    before = tree_hash(here)
+    assert cli("show", here / RUN).exit_code == 0
+    report = cli("report", here / RUN, "-o", here / "report.html")
+    assert report.exit_code == 0, report.stderr
+    assert len(collect(here / RUN)["trials"]) == 3  # the trials of run/study.db
+    loaded = nas.load_run(here / RUN)  # its study stays open while the tree is compared
+    assert len(loaded.study.trials) == 3
+    after = tree_hash(here)
+    assert not (here / "elsewhere.db").exists()  # never opened, so never created
+    # study.db read-only: no -wal or -shm beside it, no byte changed; only the report is new
+    assert {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)} == {
+        "report.html"
+    }
+
+
+def test_load_run_never_opens_the_storage_run_json_names(here: Path) -> None:
+    import nas
+    from nas.errors import StorageError
+
+    run = here / RUN
+    (run / "study.db").unlink()
+    set_key(J, "storage", "journal:<here>/j/study.log")(here)
+    with pytest.raises(StorageError, match=r"study\.db does not exist.*j/study\.log.*--storage"):
+        nas.load_run(run)
+    assert not (here / "j").exists()
+
+
+# ---------------------------------------------------------------- the command line itself
+
+
+def test_usage_errors_are_one_line_from_the_console_script_and_help_is_help(
+    here: Path, cli: Callable[..., Any]
+) -> None:
+    import subprocess
+    import sys
+
+    entry = [sys.executable, "-c", "from nas.cli import main; main()"]
+    bad = subprocess.run([*entry, "search", "--trials", "0"], capture_output=True, text=True,
+                         cwd=here, timeout=120)  # fmt: skip
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.splitlines() == [
+        "error: Invalid value for '--trials': Input should be greater than or equal to 1; "
+        "got '0' (see `nas search --help`)."
+    ]
+    for args, code in ((["--help"], 0), (["search", "--help"], 0), ([], 2)):  # `nas`: its help
+        shown = cli(*args)
+        assert shown.exit_code == code and "Usage" in shown.stdout and "error" not in shown.stderr
+
+
+def test_user_text_is_printed_as_it_is_not_as_markup(here: Path, cli: Callable[..., Any]) -> None:
+    set_key(J, "study", "iris[/x] [bold]tiny")(here)
+    result = cli("show", here / RUN)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert result.stdout.startswith("iris[/x] [bold]tiny  data: iris")
+
+
+def test_data_notes_are_printed_after_the_search(
+    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    import nas
+    import nas.commands.search as search_command
+
+    notes = ["22 of 150 rows [short ones] were dropped", "the target 'y' was inferred"]
+    found = SimpleNamespace(data=SimpleNamespace(notes=notes))
+    monkeypatch.setattr(nas, "search", lambda **settings: found)
+    monkeypatch.setattr(search_command, "render_result", lambda result: None)
+    result = cli("search", "--dataset", "iris")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert result.stderr.splitlines() == [f"note: {n}" for n in notes]
