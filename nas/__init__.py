@@ -22,6 +22,7 @@ from nas.config import SearchConfig
 from nas.cost import Budget, Cost, measure_cost
 from nas.data import TaskData, list_datasets, load_data
 from nas.errors import NasError
+from nas.exporting import export
 from nas.kinds import SearchKind, get_kind, register_kind
 from search_spaces import ArchSpec, BlockSpec, build_model, get_space
 
@@ -38,6 +39,7 @@ __all__ = [
     "__version__",
     "build_model",
     "explain",
+    "export",
     "get_kind",
     "get_space",
     "list_datasets",

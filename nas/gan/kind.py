@@ -84,6 +84,12 @@ class GanKind(SearchKind):
         """The generator's cost, the deployable part."""
         return generator_cost(build_gan(spec), **kwargs)
 
+    def exportable(self, model: torch.nn.Module, rows: Any = None, *, seed: int = 0) -> Any:
+        """The generator, fed ``z`` and a one-hot label: no data rows needed."""
+        from nas.gan.export import generator_exportable
+
+        return generator_exportable(model, seed)  # type: ignore[arg-type]
+
     def explain(
         self,
         run_dir: Path,

@@ -98,6 +98,13 @@ class SearchKind(ABC):
 
         return measure_cost(build_model(spec), tuple(input_shape), **kwargs)
 
+    def exportable(self, model: torch.nn.Module, rows: Any = None, *, seed: int = 0) -> Any:
+        """What ``nas export`` writes of this kind's model (an ``Exportable``), checked on
+        ``rows`` (validation inputs; a callable gives them when needed)."""
+        from nas.exporting._target import exportable
+
+        return exportable(model, rows, seed=seed)
+
     # --- after the search ----------------------------------------------------------------
     def explain(
         self,

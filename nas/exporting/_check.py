@@ -1,0 +1,79 @@
+"""The export's check and timing: the exported file against PyTorch on the same rows, and
+the latency of both at batch 1 and at batch CHECK_ROWS."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from nas.exporting._base import Runner
+from nas.exporting._target import CHECK_ROWS, Exportable
+
+TOLERANCE = 1e-5  # the largest absolute difference from PyTorch an export may have
+WARMUP, REPEATS = 3, 10  # as nas.cost measures latency: a median after untimed runs
+
+
+def pytorch_runner(target: Exportable) -> Runner:
+    """The reference, as eval-mode PyTorch runs it (under no_grad, so the Transformer takes
+    its inference fast path)."""
+
+    def run(inputs: Mapping[str, torch.Tensor]) -> np.ndarray:
+        with torch.no_grad():
+            return target.reference(*inputs.values()).numpy()
+
+    return run
+
+
+def max_abs_diff(expected: np.ndarray, got: np.ndarray) -> float:
+    """The largest absolute difference; infinite when the shapes differ or only one side is
+    not finite at some place (NaN against NaN counts as equal)."""
+    if expected.shape != got.shape:
+        return float("inf")
+    both_nan = np.isnan(expected) & np.isnan(got)
+    diff = np.where(both_nan, 0.0, np.abs(expected.astype(np.float64) - got))
+    return float(np.nan_to_num(diff, nan=np.inf).max(initial=0.0))
+
+
+def check(target: Exportable, exported: Runner) -> float:
+    """The max abs difference between the exported file and PyTorch on all the check rows
+    at once and on the first row alone (batch 1)."""
+    reference = pytorch_runner(target)
+    first = {k: v[:1] for k, v in target.inputs.items()}
+    return max(
+        max_abs_diff(reference(target.inputs), exported(target.inputs)),
+        max_abs_diff(reference(first), exported(first)),
+    )
+
+
+def median_ms(run: Callable[[], Any], warmup: int = WARMUP, repeats: int = REPEATS) -> float:
+    """The median wall time of ``run()`` in milliseconds, after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def latency(target: Exportable, runners: Mapping[str, Runner]) -> dict[str, dict[str, float]]:
+    """``{runner name: {"1": ms, "<CHECK_ROWS>": ms}}``; the large batch repeats the check
+    rows when there are fewer of them."""
+    index = torch.arange(CHECK_ROWS) % target.rows
+    batches = {
+        "1": {k: v[:1] for k, v in target.inputs.items()},
+        str(CHECK_ROWS): {k: v[index] for k, v in target.inputs.items()},
+    }
+    return {
+        name: {size: median_ms(lambda r=run, b=batch: r(b)) for size, batch in batches.items()}
+        for name, run in runners.items()
+    }
+
+
+__all__ = ["REPEATS", "TOLERANCE", "WARMUP", "check", "latency", "max_abs_diff", "median_ms"]

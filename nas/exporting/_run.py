@@ -1,0 +1,111 @@
+"""``nas.export(RUN)``: a run's winner exported, its preprocessing described beside it, and
+the check and latencies recorded in ``RUN/export/export.json``."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from nas.config import SearchConfig
+from nas.errors import NasError, StorageError
+from nas.exporting._describe import KIND, describe
+from nas.exporting._export import export_model, get_format
+from nas.kinds import get_kind
+from nas.reading import load_model, read_json, readable_run_dir
+from nas.run import write_json
+
+FOLDER = "export"  # in the run directory: the default output, and the record
+RECORD = "export.json"  # {format: ExportReport.to_dict() + where its preprocessing.json is}
+PREPROCESSING = "preprocessing.json"  # beside the exported model
+
+
+def export(
+    run: str | os.PathLike[str],
+    format: str = "onnx",
+    path: str | os.PathLike[str] | None = None,
+    *,
+    threads: int | None = None,
+) -> Path:
+    """Export the winner of run directory ``run`` as ``format`` ("onnx" or "torchscript") to
+    ``path`` (default ``RUN/export/model.onnx`` / ``model.torchscript.pt``) and return it.
+
+    The file is written only if its runtime (onnxruntime, ``torch.jit.load``) reproduces
+    PyTorch within 1e-5 (max abs) on the run's first 256 validation examples (a GAN: its
+    generator, on seeded latents and every class); otherwise one NasError says why. Beside the
+    file, ``preprocessing.json`` says how to prepare inputs (the run's train-fitted
+    preprocessing, not folded into the graph) and read the output; the check and the latencies
+    at batch 1 and 256 (PyTorch and the runtime, on ``threads`` threads; default torch's
+    setting) go to ``RUN/export/export.json``.
+    """
+    fmt = get_format(format)
+    fmt.require()  # before anything is loaded: a missing extra is the first thing to fix
+    run_dir = readable_run_dir(run)
+    config = SearchConfig.read(run_dir)
+    model = load_model(run_dir)
+    out = _output_path(run_dir, fmt.suffix, path)
+    beside = out.parent / PREPROCESSING
+    _check_overwritable(beside)
+    record_dir = run_dir / FOLDER
+    try:
+        record_dir.mkdir(exist_ok=True)
+    except OSError as e:
+        raise StorageError(f"Cannot write to {record_dir} ({e.strerror or e}); make the run "
+                           "directory writable.") from None  # fmt: skip
+    kind = get_kind(config.kind)
+    target = kind.exportable(model, lambda: config.load_data().val.X, seed=config.seed)
+    report = export_model(target, fmt.name, out, threads=threads)
+    write_json(beside, describe(target, config.data_info))
+    records = read_exports(run_dir)
+    records[fmt.name] = {**report.to_dict(), "preprocessing": str(beside.resolve())}
+    write_json(record_dir / RECORD, records)
+    return out
+
+
+def read_exports(run: str | os.PathLike[str]) -> dict[str, Any]:
+    """The run's export record, ``{format: what its last export wrote and measured}``; empty
+    when nothing was exported (or the record is unreadable: the next export rewrites it)."""
+    path = Path(run) / FOLDER / RECORD
+    if not path.is_file():
+        return {}
+    try:
+        record = read_json(path)
+    except NasError:
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _output_path(run_dir: Path, suffix: str, path: str | os.PathLike[str] | None) -> Path:
+    if path is None:
+        return run_dir / FOLDER / f"model{suffix}"
+    out = Path(path)
+    if out.is_dir():
+        raise NasError(f"path (-o) {out} is a folder; name the file to write, e.g. "
+                       f"{out / ('model' + suffix)}.")  # fmt: skip
+    if out.name == PREPROCESSING:
+        raise NasError(f"path (-o) {out}: {PREPROCESSING} is the file nas writes beside "
+                       f"the model; name the model e.g. model{suffix}.")  # fmt: skip
+    inside = out.resolve().is_relative_to(run_dir.resolve())
+    if inside and not out.resolve().is_relative_to((run_dir / FOLDER).resolve()):
+        raise NasError(f"path (-o) {out} is inside the run directory but outside its {FOLDER}/ "
+                       f"folder, where the run's own files are; write under "
+                       f"{run_dir / FOLDER} or outside the run.")  # fmt: skip
+    return out
+
+
+def _check_overwritable(path: Path) -> None:
+    """``path`` may be (re)written: absent, or a preprocessing.json nas wrote."""
+    if not path.exists():
+        return
+    try:
+        ours = read_json(path).get("kind") == KIND
+    except (NasError, AttributeError):
+        ours = False
+    if not ours:
+        raise NasError(
+            f"{path} exists and was not written by nas export (it writes {PREPROCESSING} "
+            "beside the model); choose another folder for the model (-o)."
+        )
+
+
+__all__ = ["FOLDER", "PREPROCESSING", "RECORD", "export", "read_exports"]

@@ -1,0 +1,317 @@
+"""``nas export``: every family the spaces produce, and a GAN's generator, round-trips through
+ONNX (onnxruntime) and TorchScript (torch.jit.load) within 1e-5 of PyTorch; a model that cannot
+export is one line and no file; one end-to-end export of a finished run.
+
+The round trips build small models straight from sampled specs (no search), with batch-norm
+statistics moved off their 0 / 1 start so that eval mode is not the identity.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import json
+import shutil
+import sys
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+
+import nas.commands.export  # noqa: F401 (registers `nas export` until nas.cli imports it)
+from nas.config import SearchConfig
+from nas.errors import NasError
+from nas.exporting import CHECK_ROWS, TOLERANCE, export_model, exportable, read_exports
+from nas.exporting._check import pytorch_runner
+from nas.exporting._describe import describe
+from nas.kinds import get_kind
+from nas.reading import load_model
+from search_spaces import build_model
+from search_spaces.gan import build_gan
+from search_spaces.spaces import SpaceContext, get_space, starting_points
+from tests.conftest import FinishedRun, invoke
+
+NEEDS_ORT = pytest.mark.skipif(
+    any(importlib.util.find_spec(p) is None for p in ("onnx", "onnxscript", "onnxruntime")),
+    reason="ONNX export needs the export extra: pip install 'nas[export]'",
+)
+FORMAT_PARAMS = [pytest.param("onnx", marks=NEEDS_ORT), "torchscript"]
+
+TABULAR = SpaceContext((5,), "tabular", "classification", 3)
+SEQUENCE = SpaceContext((12, 2), "sequence", "classification", 4)
+SHORT = SpaceContext((3, 2), "sequence", "classification", 4)  # the exporter unrolls each step
+IMAGE = SpaceContext((1, 8, 8), "image", "classification", 3)
+REGRESSION = SpaceContext((5,), "tabular", "regression", 2)
+CNN = {f"cnn.b{i}.channels": 16 for i in range(3)}  # the smallest the space offers
+STEM = {"stem.b0.channels": 16, "stem.b1.channels": 16}
+TFM = {"d_model": 16, "heads": 2, "ff": 32}
+
+# id -> (context, family, params over the family's starting point): every family, every
+# recurrent cell (GRU in the hybrid), pre- and post-norm encoders, both kinds of positions
+FAMILIES: dict[str, tuple[SpaceContext, str, dict[str, Any]]] = {
+    "fnn-regression": (REGRESSION, "fnn", {"fnn.b0.units": 64, "fnn.b1.units": 32}),
+    "cnn-1d": (SEQUENCE, "cnn", CNN),
+    "cnn-2d": (IMAGE, "cnn", CNN),
+    "lstm": (SHORT, "rnn", {"rnn.cell": "lstm", "rnn.hidden": 32, "rnn.layers": 2,
+                            "rnn.dropout": 0.1, "rnn.reduce": "mean"}),
+    "rnn-tanh": (SHORT, "rnn", {"rnn.cell": "rnn", "rnn.hidden": 32, "rnn.reduce": "max"}),
+    "transformer": (TABULAR, "transformer", {
+        **{f"transformer.{k}": v for k, v in TFM.items()}, "transformer.norm": "post",
+        "transformer.layers": 1, "transformer.activation": "relu", "transformer.pool": "cls"}),
+    "cnn_rnn-gru": (SEQUENCE, "cnn_rnn", {**{f"cnn_rnn.{k}": v for k, v in STEM.items()},
+                                          "cnn_rnn.rnn.hidden": 32}),
+    "cnn_transformer": (IMAGE, "cnn_transformer", {
+        "cnn_transformer.stem.b0.channels": 16, "cnn_transformer.tfm.layers": 1,
+        "cnn_transformer.tfm.positions": "sinusoidal",
+        **{f"cnn_transformer.tfm.{k}": v for k, v in TFM.items()}}),
+}  # fmt: skip
+FAST_PATH = "aten._transformer_encoder_layer_fwd"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def torchlib_read_once() -> Iterator[None]:
+    """Speed only: torch.onnx re-reads the source of onnxscript's ~500 ONNX functions on
+    every export (about 2 s each); they do not change within a test run, so read them once."""
+    try:
+        from onnxscript._framework_apis import torch_2_5 as apis
+    except ImportError:  # another onnxscript layout: exports are slower, not different
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(apis, "get_torchlib_ops", functools.cache(apis.get_torchlib_ops))
+        yield
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """Two cores are shared by several test runs: time on one thread, as searches do."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def warm_batch_norm(model: torch.nn.Module, run: Any) -> None:
+    """A few train-mode passes so batch-norm running statistics are not 0 / 1."""
+    torch.manual_seed(1)
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            run()
+    model.eval()
+
+
+def family_model(case: str) -> tuple[torch.nn.Module, torch.Tensor]:
+    ctx, family, params = FAMILIES[case]
+    point = next(p for p in starting_points(get_space("auto"), ctx) if p["family"] == family)
+    spec = get_space("auto").sample(optuna.trial.FixedTrial({**point, **params}), ctx)
+    assert spec.family == family
+    model = build_model(spec)
+    torch.manual_seed(0)
+    rows = torch.randn(CHECK_ROWS, *ctx.input_shape)
+    warm_batch_norm(model, lambda: model(rows[:64] * 2 + 0.5))
+    return model, rows
+
+
+def gan_model() -> torch.nn.Module:
+    (point,) = starting_points(get_space("gan"), IMAGE)
+    point = {**point, "gan.g.b0.units": 64, "gan.g.channels": 32}
+    gan = build_gan(get_space("gan").sample(optuna.trial.FixedTrial(point), IMAGE))
+    torch.manual_seed(0)
+    z, y = torch.randn(64, gan.latent_dim), torch.arange(64) % 3
+    warm_batch_norm(gan, lambda: gan.generate(z * 2, y))
+    return gan
+
+
+class Ops(TorchDispatchMode):
+    """The ATen ops a call dispatches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.names.add(str(func.overloadpacket))
+        return func(*args, **(kwargs or {}))
+
+
+def run_file(fmt: str, path: Path, inputs: Mapping[str, torch.Tensor]) -> np.ndarray:
+    """The exported file run by its own runtime, independently of nas.exporting."""
+    if fmt == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        assert [i.shape[0] for i in session.get_inputs()] == ["batch"] * len(inputs)
+        return session.run(None, {k: v.numpy() for k, v in inputs.items()})[0]
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "`torch.jit.load` is deprecated", DeprecationWarning)
+        return torch.jit.load(str(path))(*inputs.values()).numpy()
+
+
+def round_trip(
+    model: torch.nn.Module, rows: torch.Tensor | None, fmt: str, tmp: Path, kind: str = "classifier"
+) -> None:
+    target = get_kind(kind).exportable(model, rows)
+    path = tmp / f"model.{fmt}"
+    report = export_model(target, fmt, path)
+    assert path.is_file() and [p.name for p in tmp.iterdir()] == [path.name]  # no temp left
+    assert report.max_abs_diff <= TOLERANCE and report.examples == CHECK_ROWS
+    times = report.latency_ms
+    assert set(times) == {"pytorch", "onnxruntime" if fmt == "onnx" else "torch.jit"}
+    assert all(t[b] > 0 for t in times.values() for b in ("1", str(CHECK_ROWS)))
+    # new rows at a batch size never seen on export: the batch dimension is free
+    pick = torch.randperm(target.rows)[:7]
+    fresh = {k: v[pick] * (1.0 if k == "y_onehot" else 1.5) for k, v in target.inputs.items()}
+    with torch.no_grad():
+        expected = target.reference(*fresh.values()).numpy()
+    np.testing.assert_allclose(run_file(fmt, path, fresh), expected, rtol=0, atol=TOLERANCE)
+
+
+@pytest.mark.parametrize("fmt", FORMAT_PARAMS)
+@pytest.mark.parametrize("case", list(FAMILIES))
+def test_every_family_round_trips_within_tolerance(case: str, fmt: str, tmp_path: Path) -> None:
+    model, rows = family_model(case)
+    round_trip(model, rows, fmt, tmp_path)
+
+
+def test_the_reference_takes_the_transformer_fast_path() -> None:
+    # what the exports are held to is eval-mode PyTorch under no_grad: the fused fast path
+    model, rows = family_model("transformer")
+    with Ops() as ops:
+        pytorch_runner(exportable(model, rows))({"x": rows})
+    assert FAST_PATH in ops.names
+
+
+@pytest.mark.parametrize("fmt", FORMAT_PARAMS)
+def test_gan_generator_round_trips_with_a_one_hot_label(fmt: str, tmp_path: Path) -> None:
+    gan = gan_model()
+    target = get_kind("gan").exportable(gan, seed=3)
+    assert target.shapes() == {"z": ["batch", gan.latent_dim], "y_onehot": ["batch", 3]}
+    # the one-hot input is the label: row i asks for class i % 3
+    assert target.inputs["y_onehot"].argmax(1).tolist()[:4] == [0, 1, 2, 0]
+    round_trip(gan, None, fmt, tmp_path, kind="gan")
+    about = describe(target, {"class_names": ["a", "b", "c"], "preprocessing": {}})
+    assert [i["name"] for i in about["inputs"]] == ["z", "y_onehot"]
+    assert about["inputs"][1]["class_names"] == ["a", "b", "c"]
+    assert about["output"]["shape"] == ["batch", 1, 8, 8]
+
+
+class Branchy(torch.nn.Module):
+    """A head whose branch depends on the data: torch.export cannot capture it."""
+
+    def __init__(self, head: torch.nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x) if x.sum() > 0 else -self.head(x)
+
+
+class Counting(torch.nn.Module):
+    """Adds how often it ran: a trace freezes the count, so the export cannot match."""
+
+    def __init__(self, head: torch.nn.Module):
+        super().__init__()
+        self.head, self.calls = head, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.head(x) + self.calls
+
+
+@NEEDS_ORT
+def test_a_model_that_cannot_export_is_one_line_and_no_file(tmp_path: Path) -> None:
+    model, rows = family_model("fnn-regression")
+    model.head = Branchy(model.head)
+    with pytest.raises(NasError) as info:
+        export_model(exportable(model, rows), "onnx", tmp_path / "m.onnx")
+    message = str(info.value)
+    assert "\n" not in message and len(message) < 400
+    assert message.startswith("ONNX export of this fnn model failed: ")
+    assert "data-dependent" in message and "--format torchscript may work" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_export_that_differs_from_pytorch_is_refused(tmp_path: Path) -> None:
+    model, rows = family_model("fnn-regression")
+    model.head = Counting(model.head)
+    with pytest.raises(NasError, match=r"differs from PyTorch by ([1-9][\d.]*) \(max abs\)"):
+        export_model(exportable(model, rows), "torchscript", tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_onnxruntime_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import onnxruntime -> ImportError
+    result = invoke("export", "no-such-run", "--format", "onnx")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: ONNX export needs onnxruntime, not installed; install the export extra: "
+        "pip install 'nas[export]'"
+    )
+
+
+@pytest.fixture
+def run_copy(finished_run: FinishedRun, tmp_path: Path) -> Path:
+    """A private copy of the shared finished run (exports write into it)."""
+    assert finished_run.result.exit_code == 0, finished_run.result.output
+    return Path(shutil.copytree(finished_run.run_dir, tmp_path / "run"))
+
+
+@NEEDS_ORT
+def test_nas_export_end_to_end(run_copy: Path, tmp_path: Path) -> None:
+    result = invoke("export", run_copy, "--format", "onnx", "--threads", "1")
+    assert result.exit_code == 0, result.output
+    assert "max abs difference from PyTorch" in result.stdout
+    folder = run_copy / "export"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "export.json", "model.onnx", "preprocessing.json"]  # fmt: skip
+
+    # onnxruntime on the run's validation rows gives the trained model's logits
+    data = SearchConfig.read(run_copy).load_data()
+    with torch.no_grad():
+        expected = load_model(run_copy)(data.val.X).numpy()
+    got = run_file("onnx", folder / "model.onnx", {"x": data.val.X})
+    np.testing.assert_allclose(got, expected, rtol=0, atol=TOLERANCE)
+
+    # preprocessing.json is enough to prepare raw rows: iris's raw features, standardized as
+    # it says, give exactly the run's validation inputs
+    about = json.loads((folder / "preprocessing.json").read_text())
+    assert about["inputs"][0]["feature_names"] == data.feature_names
+    assert about["output"]["class_names"] == ["setosa", "versicolor", "virginica"]
+    from sklearn.datasets import load_iris
+
+    scaling = about["preprocessing"]["inputs"]
+    raw = load_iris().data
+    prepared = (raw - np.array(scaling["mean"])) / np.array(scaling["std"])
+    nearest = np.abs(data.val.X.numpy()[:, None, :] - prepared[None]).max(axis=2).min(axis=1)
+    assert nearest.max() < 1e-5
+
+    # TorchScript elsewhere: its own preprocessing.json, and both in the run's record
+    elsewhere = tmp_path / "out" / "iris.pt"
+    result = invoke("export", run_copy, "-f", "torchscript", "-o", elsewhere, "--threads", "1")
+    assert result.exit_code == 0, result.output
+    assert elsewhere.is_file() and (elsewhere.parent / "preprocessing.json").is_file()
+    record = read_exports(run_copy)
+    assert set(record) == {"onnx", "torchscript"}
+    assert record["torchscript"]["path"] == str(elsewhere.resolve())
+    assert record["onnx"]["opset"] == 18 and record["onnx"]["check"]["examples"] == 23
+    assert record["onnx"]["check"]["max_abs_diff"] <= TOLERANCE
+    assert set(record["onnx"]["latency_ms"]["onnxruntime"]) == {"1", "256"}
+
+
+def test_export_keeps_the_runs_own_files(run_copy: Path, tmp_path: Path) -> None:
+    weights = (run_copy / "best" / "model.pt").read_bytes()
+    result = invoke("export", run_copy, "-f", "torchscript", "-o", run_copy / "best" / "model.pt")
+    assert result.exit_code == 2 and "outside its export/ folder" in result.stderr
+    assert (run_copy / "best" / "model.pt").read_bytes() == weights
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "preprocessing.json").write_text("{}")
+    result = invoke("export", run_copy, "-f", "torchscript", "-o", tmp_path / "mine" / "m.pt")
+    assert result.exit_code == 2 and "was not written by nas export" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["preprocessing.json"]
