@@ -24,6 +24,7 @@ from nas.data import TaskData, list_datasets, load_data
 from nas.errors import NasError
 from nas.exporting import export
 from nas.kinds import SearchKind, get_kind, register_kind
+from nas.predict import load_predictor
 from search_spaces import ArchSpec, BlockSpec, build_model, get_space
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "list_datasets",
     "load_data",
     "load_model",
+    "load_predictor",
     "load_run",
     "measure_cost",
     "register_kind",

@@ -6,7 +6,7 @@ exit code 2, with no traceback. The commands live in :mod:`nas.commands`, one mo
 
 from __future__ import annotations
 
-from nas.commands import explain, export, info, search, worker  # noqa: F401 (register the commands)
+from nas.commands import explain, export, info, predict, search, worker  # noqa: F401 (register the commands)
 from nas.commands._app import app, err, friendly, out
 
 

@@ -9,6 +9,15 @@ from typing import Any
 from nas.kinds import SearchKind
 
 
+def _units(best: dict[str, Any], metric: str) -> str:
+    """ " (in units of <target>)" for an error metric of a regression in the target's own units
+    (``metrics["target_units"]``, written since test metrics left standardized units)."""
+    units = best.get("target_units")
+    if not units or metric not in ("mae", "rmse", "mse"):
+        return ""
+    return f" (in {units}{'²' if metric == 'mse' else ''})"
+
+
 def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
     """Things a reader should know before trusting the winner."""
     out: list[dict[str, str]] = []
@@ -32,8 +41,8 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
                 out.append(
                     {
                         "level": "warn",
-                        "text": f"Validation {metric} {val:.4g} is better "
-                        f"than test {test:.4g}: the search may have over-fitted the "
+                        "text": f"Validation {metric} {val:.4g} is better than test "
+                        f"{test:.4g}{_units(best, metric)}: the search may have over-fitted the "
                         "validation split; treat the test number as the honest one.",
                     }
                 )
@@ -110,7 +119,7 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
         if budget
         else ""
     )
-    test_txt = f"{test:.4g}" if isinstance(test, (int, float)) else "n/a"
+    test_txt = f"{test:.4g}{_units(best, metric)}" if isinstance(test, (int, float)) else "n/a"
     sizes = (run.get("data_info") or {}).get("sizes") or {}
     params, flops = cost.get("params"), cost.get("flops")
     params_txt = f"{params:,}" if isinstance(params, (int, float)) else "?"

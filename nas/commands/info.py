@@ -139,8 +139,10 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         out.print(f"[bold]winner[/] (trial {best['trial']}): {escape(best['summary'])}")
         out.print(
             "test: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in best["test"].items() if isinstance(v, float)),
+            + ", ".join(f"{k} {v:.4f}" for k, v in best["test"].items() if isinstance(v, float))
+            + (f" (errors in units of {best['target_units']})" if best.get("target_units") else ""),
             markup=False,
+            soft_wrap=True,
         )
         for line in get_kind(config.kind).show_lines(best):
             out.print(line, markup=False)

@@ -170,7 +170,10 @@ def render_result(result: Any) -> None:
         out.print(
             f"[bold]winner[/] (trial {result.metrics['trial']}): {escape(result.spec.summary())}"
         )
-        out.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items()), markup=False)
+        units = result.metrics.get("target_units")
+        out.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+                  + (f" (errors in units of {units})" if units else ""), markup=False,
+                  soft_wrap=True)  # fmt: skip
         c = result.cost
         part = _kind(result).cost_label
         out.print(

@@ -9,7 +9,10 @@ classification) and fits all preprocessing on train only, recording it in
 - ``y_mean`` / ``y_std``: regression targets' train statistics (undo: ``TaskData.inverse_target``);
 - ``task``: for files, the inferred task, the given one and the rule (:data:`TASK_RULE`);
 - CSV only: ``imputation`` (column, missing count, strategy, fill value), ``encoding`` (one-hot
-  categories), ``dropped_rows`` (missing target), ``dropped_columns``.
+  categories), ``dropped_rows`` (missing target), ``dropped_columns``, and ``transform``: the
+  fitted transform itself (:class:`nas.data.transform.TabularTransform`), the one implementation
+  applied both here and to new rows by ``nas predict`` (arrays: ``inputs``, rebuilt as an
+  :class:`~nas.data.transform.ArrayTransform`).
 
 ``TaskData.fingerprint`` says what the data's content is (:mod:`nas.data.fingerprint`), so a
 resume on other data is refused; ``TaskData.notes`` says what the user should know of how a

@@ -12,6 +12,7 @@ import torch
 
 from nas.data.split import Indices, check_split_args, split_indices, split_record
 from nas.data.taskdata import Split, TaskData
+from nas.data.transform import ArrayTransform, label_name
 from nas.errors import DataError
 
 LOADABLE_TASKS = ("classification", "regression")
@@ -23,7 +24,6 @@ TASK_RULE = (
     "the rows; otherwise regression"
 )
 # Axes that share one mean/std: per feature (tabular, sequence) or per channel (image).
-_STAT_AXES = {"tabular": (0,), "sequence": (0, 1), "image": (0, 2, 3)}
 
 
 def did_you_mean(value: str, choices: Sequence[str]) -> str:
@@ -80,13 +80,6 @@ def task_note(inferred: str, values: np.ndarray, target: str) -> str:
     )
 
 
-def label_name(value: Any) -> str:
-    """A class label as a string: ``3.0`` reads ``"3"``, text stays as it is."""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def encode_labels(values: np.ndarray, target_name: str) -> tuple[np.ndarray, list[str]]:
     """Class indices ``0..K-1`` (int64) and the original labels as strings, sorted.
 
@@ -109,21 +102,17 @@ def encode_labels(values: np.ndarray, target_name: str) -> tuple[np.ndarray, lis
 def standardize_inputs(
     X: np.ndarray, train: np.ndarray, modality: str
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """``X`` standardized with the mean/std of the ``train`` rows, per feature or per channel."""
-    axes = _STAT_AXES[modality]
-    fit = X[train].astype(np.float64)
-    mean = fit.mean(axis=axes, keepdims=True)
-    std = fit.std(axis=axes, keepdims=True)
-    std[(std == 0) | ~np.isfinite(std)] = 1.0  # a constant feature stays constant, not NaN
-    scaled = ((X - mean) / std).astype(np.float32)
+    """``X`` standardized with the mean/std of the ``train`` rows, per feature or per channel
+    (:class:`~nas.data.transform.ArrayTransform`, which ``nas predict`` rebuilds)."""
+    transform = ArrayTransform.fit(X, train, modality)
     record = {
         "method": "standardize",
         "fitted_on": "train",
         "per": "channel" if modality == "image" else "feature",
-        "mean": [float(v) for v in mean.reshape(-1)],
-        "std": [float(v) for v in std.reshape(-1)],
+        "mean": transform.mean,
+        "std": transform.std,
     }
-    return scaled, record
+    return transform.apply(X), record
 
 
 def standardize_targets(y: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -217,7 +206,7 @@ def from_arrays(
     prep: dict[str, Any] = dict(preprocessing or {})
     prep["split"] = split_record(indices, seed, stratified=labels is not None)
     if input_divisor is not None:
-        X = (np.asarray(X, dtype=np.float64) / input_divisor).astype(np.float32)
+        X = ArrayTransform(modality, divisor=float(input_divisor)).apply(X)
         prep["inputs"] = {"method": "scale", "divisor": float(input_divisor), "fitted_on": None}
     else:
         X, prep["inputs"] = standardize_inputs(np.asarray(X), indices[0], modality)

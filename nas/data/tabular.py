@@ -10,8 +10,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from nas.data.csvfile import clean_name, read_table
 from nas.data.prepare import (
@@ -27,13 +25,10 @@ from nas.data.prepare import (
 )
 from nas.data.split import check_split_args, split_indices, split_record
 from nas.data.taskdata import TaskData
+from nas.data.transform import MAX_CATEGORIES, TabularTransform, as_text, is_numeric
 from nas.errors import DataError
 
-MAX_CATEGORIES = 50  # rarer categories of a text column share one "<other>" feature
-
-
-def _is_numeric(series: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+_is_numeric = is_numeric
 
 
 def _is_row_number(series: pd.Series) -> bool:
@@ -177,68 +172,47 @@ def _imputation_note(imputed: list[dict[str, Any]], file_name: str) -> list[str]
 def _fit_features(
     frame: pd.DataFrame, indices: tuple[np.ndarray, ...], file_name: str
 ) -> tuple[np.ndarray, list[str], dict[str, Any]]:
-    """Impute, standardize and one-hot encode, fitted on train; columns keep the file's order."""
+    """Impute, standardize and one-hot encode, fitted on train (:class:`TabularTransform`, the
+    one implementation ``nas predict`` applies too); columns keep the file's order."""
     train = indices[0]
-    numeric = [c for c in frame.columns if _is_numeric(frame[c]) or frame[c].dtype == bool]
-    categorical = [c for c in frame.columns if c not in numeric]
     for column in frame.columns:
         if frame[column].iloc[train].isna().all():
             raise DataError(
                 f"Feature column {column!r} of {file_name} has no values in the training rows; "
                 f"drop it with drop=[{column!r}] (--drop {column}) or fill it in."
             )
-    blocks: dict[str, tuple[np.ndarray, list[str]]] = {}
+    transform = TabularTransform.fit(frame, train)
+    prep: dict[str, Any] = {"transform": transform.to_dict()}
     imputed: list[dict[str, Any]] = []
-    prep: dict[str, Any] = {}
+    numeric = list(transform.numeric)
+    for column in transform.columns:
+        raw = frame[column].to_numpy() if column in numeric else as_text(frame[column])
+        missing = int(pd.isna(raw).sum())
+        if missing:
+            num = transform.numeric.get(column)
+            fill = num.median if num else transform.categorical[column].fill
+            strategy = "median" if num else "most_frequent"
+            imputed.append(_imputation(column, missing, strategy, fill, indices, raw))
     if numeric:
-        values = frame[numeric].to_numpy(dtype=np.float64)
-        imputer = SimpleImputer(strategy="median").fit(values[train])
-        scaler = StandardScaler().fit(imputer.transform(values[train]))
-        scaled = scaler.transform(imputer.transform(values))
-        for j, column in enumerate(numeric):
-            blocks[column] = (scaled[:, j : j + 1], [column])
-            missing = int(np.isnan(values[:, j]).sum())
-            if missing:
-                fill = float(imputer.statistics_[j])
-                imputed.append(_imputation(column, missing, "median", fill, indices, values[:, j]))
         prep["inputs"] = {
             "method": "standardize (StandardScaler)",
             "fitted_on": "train",
             "per": "feature",
             "columns": numeric,
-            "mean": [float(v) for v in scaler.mean_],
-            "std": [float(v) for v in scaler.scale_],
+            "mean": [transform.numeric[c].mean for c in numeric],
+            "std": [transform.numeric[c].std for c in numeric],
         }
-    encoded: dict[str, list[str]] = {}
-    for column in categorical:
-        raw = frame[column].astype("string").to_numpy(dtype=object, na_value=np.nan)
-        values = raw[:, None]
-        imputer = SimpleImputer(strategy="most_frequent").fit(values[train])
-        filled = imputer.transform(values)
-        encoder = OneHotEncoder(
-            handle_unknown="ignore", max_categories=MAX_CATEGORIES, sparse_output=False
-        ).fit(filled[train])
-        names = [
-            f"{column}={'<other>' if n == f'{column}_infrequent_sklearn' else n[len(column) + 1 :]}"
-            for n in encoder.get_feature_names_out([column])
-        ]
-        blocks[column] = (encoder.transform(filled), names)
-        encoded[column] = [str(c) for c in encoder.categories_[0]]
-        missing = int(pd.isna(raw).sum())
-        if missing:
-            fill = str(imputer.statistics_[0])
-            imputed.append(_imputation(column, missing, "most_frequent", fill, indices, raw))
-    if encoded:
+    if transform.categorical:
         prep["encoding"] = {
             "method": "one-hot (OneHotEncoder, handle_unknown='ignore')",
             "fitted_on": "train",
             "max_categories": MAX_CATEGORIES,
-            "columns": encoded,
+            "columns": {
+                c: sorted(cat.categories + cat.other) for c, cat in transform.categorical.items()
+            },
         }
     prep["imputation"] = imputed
-    X = np.concatenate([blocks[c][0] for c in frame.columns], axis=1).astype(np.float32)
-    names = [name for c in frame.columns for name in blocks[c][1]]
-    return X, names, prep
+    return transform.apply(frame, file_name).X, transform.feature_names, prep
 
 
 def _imputation(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import optuna
 import torch
 
@@ -15,9 +16,9 @@ from nas.cost import Cost, measure_cost
 from nas.data.taskdata import TaskData
 from nas.kinds._base import FinalModel, SearchKind, TrialFunction
 from nas.kinds.registry import register_kind
-from nas.metrics import check_metric, default_metric
+from nas.metrics import check_metric, compute_metrics, default_metric
 from nas.study import parse_objectives
-from nas.train import Callback, evaluate, predict, train_model
+from nas.train import Callback, predict, train_model
 from nas.trial import SearchSettings, TrialObjective, seeded, trial_seed
 from search_spaces import ArchSpec, NasModel, build_model
 
@@ -89,8 +90,11 @@ def retrain_and_test(
     model.cpu().eval()
     cost = measure_cost(model, tuple(data.input_shape), latency=True, warmup=3, repeats=20)
     n_classes = data.output_size if data.task == "classification" else None
-    test = evaluate(model, data.test, data.task, n_classes)
     outputs = predict(model, data.test.X).numpy()
+    # regression in the target's own units (the model sees standardized targets)
+    test = compute_metrics(
+        data.task, data.inverse_target(data.test.y.numpy()), data.inverse_target(outputs), n_classes
+    )
     predictions = {"y_true": data.test.y.numpy(), "outputs": outputs}
     if data.task == "classification":
         test["per_class"] = per_class_metrics(
@@ -102,7 +106,7 @@ def retrain_and_test(
         "family": spec.family,
         "metric": settings.metric,
         "test": test,
-        "val": {settings.metric: trial.values[0] if trial.values else None},
+        "val": {settings.metric: val_in_units(data, settings.metric, trial)},
         "objectives": dict(zip(settings.objectives, trial.values or [])),
         "cost": cost.to_dict(),
         "retrain": {
@@ -113,7 +117,25 @@ def retrain_and_test(
         "search_curve": trial.user_attrs.get("curve", []),
         "summary": spec.summary(),
     }
+    if data.task == "regression":
+        metrics["target_units"] = data.target_name
     return FinalModel(rank, trial.number, spec, model, cost, metrics, predictions)
+
+
+_SCALE_POWER = {"mae": 1, "rmse": 1, "mse": 2}  # r2 and the classification metrics: unitless
+
+
+def val_in_units(data: TaskData, metric: str, trial: optuna.trial.FrozenTrial) -> float | None:
+    """The trial's validation metric in the target's own units, like the test metrics: a
+    standardized error times the target's train std (squared for MSE; the mean std over
+    several targets))."""
+    value = trial.values[0] if trial.values else None
+    std = data.preprocessing.get("y_std")
+    power = _SCALE_POWER.get(metric)
+    if value is None or data.task != "regression" or std is None or power is None:
+        return value
+    scale = float(np.mean(np.asarray(std, dtype=np.float64) ** power))
+    return float(value) * scale
 
 
 def per_class_metrics(
@@ -181,4 +203,11 @@ class ClassifierKind(SearchKind):
 
 CLASSIFIER = register_kind(ClassifierKind())
 
-__all__ = ["CLASSIFIER", "ClassifierKind", "Objective", "per_class_metrics", "retrain_and_test"]
+__all__ = [
+    "CLASSIFIER",
+    "ClassifierKind",
+    "Objective",
+    "per_class_metrics",
+    "retrain_and_test",
+    "val_in_units",
+]

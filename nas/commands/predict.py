@@ -1,0 +1,59 @@
+"""``nas predict``: a run's winner on new rows, with the run's recorded preprocessing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from nas.commands._app import app, friendly, out
+from nas.errors import NasError
+from nas.predict import load_predictor
+
+
+@app.command()
+@friendly
+def predict(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV/TSV (or NPZ for NPZ runs) of rows to predict; default: the "
+            "test split of the run's built-in dataset."
+        ),  # fmt: skip
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="CSV to write (default: RUN_DIR/predictions/<data>.csv)."
+        ),  # fmt: skip
+    ] = None,
+) -> None:
+    """Predict new rows with a run's winner: the input's rows plus a prediction column and,
+    for classification, one probability column per class (original labels; regression in
+    the target's units). A target column in the data is ignored, and scored if present.
+    Example: nas predict runs/churn --data new.csv -o predictions.csv
+    """
+    start = time.perf_counter()
+    predictor = load_predictor(run_dir)
+    result = predictor.predict_file(data)
+    name = data.stem if data is not None else "test"
+    path = output if output is not None else run_dir / "predictions" / f"{name}.csv"
+    if path.exists() and path.is_dir():
+        raise NasError(f"{path} is a folder; give -o a file name such as predictions.csv.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    result.table.to_csv(path, index=False)
+    seconds = time.perf_counter() - start
+    for note in result.notes:
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
+    out.print(f"wrote {path}: {len(result.table)} rows predicted in {seconds:.2f} s",
+              markup=False, soft_wrap=True)  # fmt: skip
+    if result.metrics:
+        scalars = {k: v for k, v in result.metrics.items() if isinstance(v, float | int)}
+        units = (f" (errors in {predictor.target_name}'s units)"
+                 if predictor.task == "regression" else "")  # fmt: skip
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in scalars.items())
+        out.print(f"against {predictor.target_name!r}: {shown}{units}", markup=False,
+                  soft_wrap=True)  # fmt: skip

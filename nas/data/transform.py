@@ -1,0 +1,263 @@
+"""The fitted input transform, the one implementation of preprocessing: fitted on the training
+split when a file is loaded, recorded in ``TaskData.preprocessing["transform"]`` (JSON), rebuilt
+from that record, and applied both to the loaded rows and to new ones (``nas predict``).
+
+Tabular (CSV): per numeric column a median fill and a standardization; per text column a
+most-frequent fill and a one-hot encoding of the recorded categories (rare ones share an
+``<other>`` feature; a category never seen in training is all zeros, as the encoder was told:
+``handle_unknown='ignore'``). Arrays (NPZ, built-ins): the recorded scaling of ``inputs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nas.errors import DataError
+
+MAX_CATEGORIES = 50  # rarer categories of a text column share one "<other>" feature
+OTHER = "<other>"
+_STAT_AXES = {"tabular": (0,), "sequence": (0, 1), "image": (0, 2, 3)}
+
+
+def label_name(value: Any) -> str:
+    """A value as text: ``3.0`` reads ``"3"``, text stays as it is."""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def is_numeric(series: pd.Series) -> bool:
+    """A numeric column (booleans are read as 0/1 but are not "numeric" text)."""
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
+def as_text(series: pd.Series) -> np.ndarray:
+    """A text column's cells as an object array of str, missing cells NaN."""
+    return series.astype("string").to_numpy(dtype=object, na_value=np.nan)
+
+
+@dataclass(frozen=True)
+class Numeric:
+    """A numeric column: gaps filled with the train median, then standardized."""
+
+    median: float
+    mean: float
+    std: float
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """A text column: gaps filled with the train's most frequent value, then one-hot over
+    ``categories`` (sorted) plus an ``<other>`` feature for the rare ones in ``other``."""
+
+    fill: str
+    categories: list[str]
+    other: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Applied:
+    """The transformed rows and what the user should know of how new rows were read."""
+
+    X: np.ndarray
+    imputed: dict[str, int] = field(default_factory=dict)  # column -> cells filled
+    unknown: dict[str, list[str]] = field(default_factory=dict)  # column -> unseen categories
+
+
+@dataclass
+class TabularTransform:
+    """Imputation, standardization and one-hot encoding of a table's feature columns."""
+
+    columns: list[str]  # the feature columns, in the training file's order
+    numeric: dict[str, Numeric]
+    categorical: dict[str, Categorical]
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame, train: np.ndarray) -> TabularTransform:
+        """Fit on the ``train`` rows of ``frame`` (scikit-learn's imputers, scaler, encoder)."""
+        from sklearn.impute import SimpleImputer  # scikit-learn loads only when a CSV is read
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        numeric_cols = [c for c in frame.columns if is_numeric(frame[c]) or frame[c].dtype == bool]
+        numeric: dict[str, Numeric] = {}
+        if numeric_cols:
+            values = frame[numeric_cols].to_numpy(dtype=np.float64)[train]
+            imputer = SimpleImputer(strategy="median").fit(values)
+            scaler = StandardScaler().fit(imputer.transform(values))
+            for j, c in enumerate(numeric_cols):
+                numeric[c] = Numeric(float(imputer.statistics_[j]), float(scaler.mean_[j]),
+                                     float(scaler.scale_[j]))  # fmt: skip
+        categorical: dict[str, Categorical] = {}
+        for c in frame.columns:
+            if c in numeric:
+                continue
+            values = as_text(frame[c])[train][:, None]
+            imputer = SimpleImputer(strategy="most_frequent").fit(values)
+            encoder = OneHotEncoder(
+                handle_unknown="ignore", max_categories=MAX_CATEGORIES, sparse_output=False
+            ).fit(imputer.transform(values))
+            rare = encoder.infrequent_categories_[0]
+            other = [] if rare is None else [str(v) for v in rare]
+            kept = [str(v) for v in encoder.categories_[0] if str(v) not in set(other)]
+            categorical[c] = Categorical(str(imputer.statistics_[0]), kept, other)
+        return cls([str(c) for c in frame.columns], numeric, categorical)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The model's input features: a numeric column, or ``column=category`` per one-hot."""
+        names: list[str] = []
+        for c in self.columns:
+            if c in self.numeric:
+                names.append(c)
+            else:
+                cat = self.categorical[c]
+                names += [f"{c}={v}" for v in cat.categories] + ([f"{c}={OTHER}"] * bool(cat.other))
+        return names
+
+    def apply(self, frame: pd.DataFrame, source: str = "the data") -> Applied:
+        """The model's inputs (float32) for the rows of ``frame``: feature columns by name, in
+        any order; extra columns are not read. A missing column or a text value in a numeric
+        column is a DataError naming it."""
+        missing = [c for c in self.columns if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"{source} lacks feature column(s) {', '.join(map(repr, missing))} that the model "
+                f"was trained on; add them (the features are {', '.join(map(repr, self.columns))})."
+            )
+        blocks: list[np.ndarray] = []
+        out = Applied(np.empty(0))
+        for c in self.columns:
+            series = frame[c]
+            if c in self.numeric:
+                blocks.append(self._numeric(c, series, source, out))
+            else:
+                blocks.append(self._categorical(c, series, out))
+        X = np.concatenate(blocks, axis=1) if blocks else np.zeros((len(frame), 0))
+        out.X = X.astype(np.float32)
+        return out
+
+    def _numeric(self, c: str, series: pd.Series, source: str, out: Applied) -> np.ndarray:
+        if series.dtype == bool:
+            values = series.to_numpy(dtype=np.float64)
+        else:
+            values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+            bad = np.isnan(values) & series.notna().to_numpy()
+            if bad.any():
+                example = series[bad].iloc[0]
+                raise DataError(
+                    f"Column {c!r} of {source} holds text ({example!r} in row "
+                    f"{int(np.argmax(bad))}) but the model was trained on numbers; fix the column."
+                )
+        if np.isinf(values).any():
+            raise DataError(f"Column {c!r} of {source} holds infinite values; replace them.")
+        spec = self.numeric[c]
+        gaps = np.isnan(values)
+        if gaps.any():
+            out.imputed[c] = int(gaps.sum())
+            values = np.where(gaps, spec.median, values)
+        return ((values - spec.mean) / spec.std)[:, None]
+
+    def _categorical(self, c: str, series: pd.Series, out: Applied) -> np.ndarray:
+        spec = self.categorical[c]
+        if is_numeric(series):  # a text column of training given as numbers: 3.0 reads "3"
+            values = np.array([np.nan if pd.isna(v) else label_name(v) for v in series], object)
+        else:
+            values = as_text(series)
+        gaps = pd.isna(values)
+        if gaps.any():
+            out.imputed[c] = int(gaps.sum())
+            values = np.where(gaps, spec.fill, values)
+        known = spec.categories + spec.other
+        codes = pd.Index(known).get_indexer(values).astype(np.int64)  # -1: never seen
+        unseen = codes < 0
+        if unseen.any():
+            out.unknown[c] = sorted({str(v) for v in values[unseen]})
+        width = len(spec.categories) + bool(spec.other)
+        codes = np.minimum(codes, len(spec.categories))  # every rare category: <other>
+        onehot = np.zeros((len(values), width + 1))
+        onehot[np.arange(len(values)), np.where(unseen, width, codes)] = 1.0
+        return onehot[:, :width]  # an unseen category: all zeros
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "tabular",
+            "columns": list(self.columns),
+            "numeric": {c: asdict(v) for c, v in self.numeric.items()},
+            "categorical": {c: asdict(v) for c, v in self.categorical.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> TabularTransform:
+        return cls(
+            list(record["columns"]),
+            {c: Numeric(**v) for c, v in record["numeric"].items()},
+            {c: Categorical(**v) for c, v in record["categorical"].items()},
+        )
+
+
+@dataclass
+class ArrayTransform:
+    """The scaling of numeric arrays: standardization per feature / channel, or a divisor."""
+
+    modality: str
+    mean: list[float] | None = None
+    std: list[float] | None = None
+    divisor: float | None = None
+
+    @classmethod
+    def fit(cls, X: np.ndarray, train: np.ndarray, modality: str) -> ArrayTransform:
+        """Standardization with the mean / std of the ``train`` rows (constant: std 1)."""
+        axes = _STAT_AXES[modality]
+        fit = X[train].astype(np.float64)
+        mean, std = fit.mean(axis=axes), fit.std(axis=axes)
+        std[(std == 0) | ~np.isfinite(std)] = 1.0  # a constant feature stays constant, not NaN
+        return cls(modality, [float(v) for v in mean.reshape(-1)],
+                   [float(v) for v in std.reshape(-1)])  # fmt: skip
+
+    @classmethod
+    def from_inputs(cls, inputs: dict[str, Any], modality: str) -> ArrayTransform:
+        """Rebuilt from ``preprocessing["inputs"]`` as a loader recorded it."""
+        if inputs.get("method") == "scale":
+            return cls(modality, divisor=float(inputs["divisor"]))
+        return cls(modality, list(inputs["mean"]), list(inputs["std"]))
+
+    def apply(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X)
+        if self.divisor is not None:
+            return (X.astype(np.float64) / self.divisor).astype(np.float32)
+        shape = [1] * X.ndim
+        shape[2 if self.modality == "sequence" else 1] = -1
+        mean = np.asarray(self.mean).reshape(shape)
+        std = np.asarray(self.std).reshape(shape)
+        return ((X - mean) / std).astype(np.float32)
+
+
+def fitted_transform(
+    preprocessing: dict[str, Any], modality: str
+) -> TabularTransform | ArrayTransform:
+    """The input transform a run recorded (``TaskData.preprocessing``), rebuilt."""
+    if "transform" in preprocessing:
+        return TabularTransform.from_dict(preprocessing["transform"])
+    if "inputs" in preprocessing:
+        return ArrayTransform.from_inputs(preprocessing["inputs"], modality)
+    raise DataError(
+        "The run records no input preprocessing (it predates the record, or its data was a CSV "
+        "read by an older nas); search again to predict new rows."
+    )
+
+
+__all__ = [
+    "MAX_CATEGORIES",
+    "Applied",
+    "ArrayTransform",
+    "Categorical",
+    "Numeric",
+    "TabularTransform",
+    "as_text",
+    "fitted_transform",
+    "is_numeric",
+]

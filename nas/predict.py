@@ -1,0 +1,280 @@
+"""Predictions of a run's winner on new data: :func:`load_predictor` (``nas predict``).
+
+New rows go through the run's recorded preprocessing, fitted on its training split
+(:func:`nas.data.transform.fitted_transform`: the same object the loader applied), then through
+the model in batches; classes come back as the original labels, regression in the target's
+own units.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nas.config import SearchConfig
+from nas.data.csvfile import read_table
+from nas.data.prepare import label_name
+from nas.data.transform import ArrayTransform, TabularTransform, fitted_transform
+from nas.errors import DataError, NasError
+from nas.metrics import compute_metrics
+from nas.reading import load_model, readable_run_dir
+from nas.train import predict as model_outputs
+
+BATCH = 4096  # rows per forward pass
+
+
+@dataclass
+class Prediction:
+    """A table of predictions (the input's rows plus the prediction and, for classification,
+    one probability column per class), the test metrics when the target was given, and
+    notes on how the rows were read."""
+
+    table: pd.DataFrame
+    metrics: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Predictor:
+    """A run's winner with its preprocessing: ``predict``, ``predict_proba``, ``predict_table``."""
+
+    def __init__(self, run_dir: Path, config: SearchConfig, model: torch.nn.Module) -> None:
+        info = dict(config.data_info)
+        self.run_dir, self.config, self.model = run_dir, config, model
+        self.task: str = info.get("task", "")
+        self.modality: str = info.get("modality", "tabular")
+        self.class_names: list[str] = list(info.get("class_names") or [])
+        self.target_name: str = info.get("target_name") or "target"
+        self.feature_names: list[str] = list(info.get("feature_names") or [])
+        self.preprocessing: dict[str, Any] = dict(info.get("preprocessing") or {})
+        self.transform = fitted_transform(self.preprocessing, self.modality)
+        self.notes: list[str] = []  # of the last call
+
+    # --- inputs --------------------------------------------------------------------------
+    def inputs(self, X: Any, source: str = "the data") -> torch.Tensor:
+        """The model's inputs for raw rows ``X`` (a DataFrame, or an array shaped as the run's
+        data was); notes on imputed cells and unseen categories go to ``self.notes``."""
+        self.notes = []
+        if isinstance(self.transform, TabularTransform):
+            frame = self._frame(X, self.transform.columns, source)
+            applied = self.transform.apply(frame, source)
+            self._note(applied.imputed, applied.unknown, source)
+            return torch.from_numpy(applied.X)
+        arr = self._array(X, source)
+        return torch.from_numpy(self.transform.apply(arr))
+
+    def _frame(self, X: Any, columns: list[str], source: str) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            extra = [c for c in X.columns if c not in columns and c != self.target_name]
+            if extra:
+                shown = ", ".join(map(repr, extra[:5])) + (" ..." if len(extra) > 5 else "")
+                self.notes.append(f"{len(extra)} column(s) of {source} the model does not use "
+                                  f"were ignored: {shown}.")  # fmt: skip
+            return X
+        arr = np.asarray(X)
+        if arr.ndim != 2 or arr.shape[1] != len(columns):
+            raise DataError(
+                f"{source} has shape {arr.shape}; give a DataFrame with columns "
+                f"{', '.join(map(repr, columns))}, or an array of {len(columns)} columns in "
+                "that order."
+            )
+        return pd.DataFrame(arr, columns=columns)
+
+    def _array(self, X: Any, source: str) -> np.ndarray:
+        transform = self.transform
+        assert isinstance(transform, ArrayTransform)
+        if isinstance(X, pd.DataFrame):
+            X = self._frame(X, self.feature_names, source)[self.feature_names]
+            X = X.apply(pd.to_numeric, errors="raise") if not X.empty else X
+        arr = np.asarray(X)
+        shape = tuple(self.config.data_info.get("input_shape") or ())
+        if arr.ndim == len(shape) and shape:
+            arr = arr[None]
+        if tuple(arr.shape[1:]) != shape:
+            raise DataError(
+                f"{source} has examples of shape {tuple(arr.shape[1:])}; the model takes "
+                f"{shape} (as the run's data had). Reshape the inputs."
+            )
+        if arr.dtype.kind not in "biuf":
+            raise DataError(f"{source} has dtype {arr.dtype}; the model takes numbers.")
+        if not np.isfinite(arr).all():
+            raise DataError(f"{source} holds NaN/inf values; impute or remove them first.")
+        return arr
+
+    def _note(self, imputed: dict[str, int], unknown: dict[str, list[str]], source: str) -> None:
+        if imputed:
+            shown = ", ".join(f"{c!r} ({n})" for c, n in imputed.items())
+            self.notes.append(f"missing values of {source} were filled in as in training "
+                              f"(the training rows' median / most frequent): {shown}.")  # fmt: skip
+        for column, values in unknown.items():
+            shown = ", ".join(map(repr, values[:5])) + (" ..." if len(values) > 5 else "")
+            self.notes.append(f"column {column!r} of {source} holds categories never seen in "
+                              f"training ({shown}); encoded as none of the known ones (all "
+                              "zeros, handle_unknown='ignore').")  # fmt: skip
+
+    # --- outputs -------------------------------------------------------------------------
+    def outputs(self, X: Any, source: str = "the data") -> np.ndarray:
+        """The model's raw outputs (logits; standardized regression values), batched."""
+        return model_outputs(self.model, self.inputs(X, source), batch_size=BATCH).numpy()
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted labels (the original values) or regression values in the target's units."""
+        return self._decide(self._warned(self.outputs(X)))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities ``(N, classes)``, columns in the order of ``classes_``."""
+        if self.task != "classification":
+            raise NasError(f"predict_proba needs a classification run; this one is {self.task}.")
+        return _softmax(self._warned(self.outputs(X)))
+
+    @property
+    def classes_(self) -> np.ndarray:
+        """The original labels, numbers when every label is one."""
+        return _labels(self.class_names)
+
+    def _warned(self, outputs: np.ndarray) -> np.ndarray:
+        for note in self.notes:
+            warnings.warn(note, UserWarning, stacklevel=3)
+        return outputs
+
+    def _decide(self, outputs: np.ndarray) -> np.ndarray:
+        if self.task == "classification":
+            return self.classes_[outputs.argmax(1)]
+        mean, std = self.preprocessing.get("y_mean"), self.preprocessing.get("y_std")
+        values = outputs * np.asarray(std) + np.asarray(mean) if mean is not None else outputs
+        return values[:, 0] if values.shape[1] == 1 else values
+
+    # --- tables --------------------------------------------------------------------------
+    def predict_table(self, X: Any, y: Any = None, source: str = "the data") -> Prediction:
+        """The rows of ``X`` (a DataFrame keeps its columns) with ``prediction`` and, for
+        classification, ``proba_<class>`` columns; metrics when targets ``y`` (or ``X``'s
+        target column) are given, regression in the target's own units."""
+        outputs = self.outputs(X, source)
+        if isinstance(X, pd.DataFrame):
+            table = X.reset_index(drop=True).copy()
+            if y is None and self.target_name in X.columns:
+                y = X[self.target_name].to_numpy()
+        else:
+            table = pd.DataFrame(index=range(len(outputs)))
+        predicted = self._decide(outputs)
+        if predicted.ndim == 1:
+            table["prediction"] = predicted
+        else:
+            for j in range(predicted.shape[1]):
+                table[f"prediction_{j}"] = predicted[:, j]
+        if self.task == "classification":
+            proba = _softmax(outputs)
+            for j, name in enumerate(self.class_names):
+                table[f"proba_{name}"] = proba[:, j]
+        metrics = self._metrics(outputs, y) if y is not None else None
+        return Prediction(table, metrics, list(self.notes))
+
+    def _metrics(self, outputs: np.ndarray, y: Any) -> dict[str, Any] | None:
+        y = np.asarray(y)
+        if self.task == "classification":
+            index = {name: i for i, name in enumerate(self.class_names)}
+            names = [label_name(v) for v in y.reshape(-1)]
+            known = np.array([n in index for n in names])
+            if not known.any():
+                return None
+            if not known.all():
+                self.notes.append(f"{int((~known).sum())} row(s) have a label the run never saw; "
+                                  "the metrics leave them out.")  # fmt: skip
+            labels = np.array([index[n] for n, k in zip(names, known, strict=True) if k])
+            return compute_metrics("classification", labels, outputs[known], len(index))
+        values = pd.DataFrame(y.reshape(len(y), -1)).apply(pd.to_numeric, errors="coerce")
+        values = values.to_numpy(dtype=np.float64)
+        good = np.isfinite(values).all(axis=1)
+        if not good.any():
+            return None
+        predicted = self._decide(outputs).reshape(len(outputs), -1)
+        return compute_metrics("regression", values[good], predicted[good])
+
+    def predict_file(self, path: str | PathLike[str] | None = None) -> Prediction:
+        """Predictions for a CSV/TSV or NPZ file, or (``path`` None) the test split of the
+        run's built-in dataset."""
+        if path is None:
+            if self.config.dataset is None:
+                raise DataError(
+                    f"{self.run_dir} searched a file, not a built-in dataset; give the rows to "
+                    "predict with --data <file>."
+                )
+            data = self.config.load_data()
+            self.notes = []
+            outputs = model_outputs(self.model, data.test.X, batch_size=BATCH).numpy()
+            y = data.inverse_target(data.test.y.numpy())
+            if self.task == "classification":
+                y = np.asarray(self.class_names)[y]
+            table = pd.DataFrame({self.target_name: list(y) if np.ndim(y) == 1 else y[:, 0]})
+            return _fill(self, table, outputs)
+        file = Path(path)
+        if not file.is_file():
+            raise DataError(f"{file} is not a file; give a CSV/TSV or NPZ of rows to predict.")
+        if file.suffix.lower() == ".npz":
+            arrays = _read_npz(file)
+            return self.predict_table(arrays["X"], arrays.get("y"), source=file.name)
+        if (
+            isinstance(self.transform, ArrayTransform)
+            and self.preprocessing.get("source", {}).get("format") == "npz"
+        ):
+            raise DataError(f"{self.run_dir} was searched on an NPZ file; give an NPZ (X, "
+                            "optionally y) to predict, not a CSV.")  # fmt: skip
+        frame, _ = read_table(file)
+        return self.predict_table(frame, source=file.name)
+
+
+def _fill(predictor: Predictor, table: pd.DataFrame, outputs: np.ndarray) -> Prediction:
+    """Predictions of a built-in's test split, with its metrics."""
+    y = table[predictor.target_name].to_numpy()
+    table["prediction"] = predictor._decide(outputs)
+    if predictor.task == "classification":
+        proba = _softmax(outputs)
+        for j, name in enumerate(predictor.class_names):
+            table[f"proba_{name}"] = proba[:, j]
+    return Prediction(table, predictor._metrics(outputs, y), [])
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            arrays = {key: stored[key] for key in stored.files}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise DataError(f"Cannot read {path.name} as an NPZ of plain arrays ({e}); save it with "
+                        "numpy.savez(path, X=inputs).") from None  # fmt: skip
+    if "X" not in arrays:
+        raise DataError(f"{path.name} holds no array 'X'; save numpy.savez(path, X=inputs).")
+    return arrays
+
+
+def _softmax(outputs: np.ndarray) -> np.ndarray:
+    z = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _labels(names: list[str]) -> np.ndarray:
+    for kind in (int, float):
+        try:
+            return np.array([kind(n) for n in names])
+        except ValueError:
+            continue
+    return np.array(names, dtype=object)
+
+
+def load_predictor(run_dir: str | PathLike[str]) -> Predictor:
+    """The winner of a finished run with its recorded preprocessing, ready for new rows."""
+    folder = readable_run_dir(run_dir)
+    config = SearchConfig.read(folder)
+    if config.data_info.get("task") not in ("classification", "regression"):
+        raise NasError(f"{folder} is a {config.data_info.get('task')} run; nas predict "
+                       "predicts with classifiers and regressors only.")  # fmt: skip
+    return Predictor(folder, config, load_model(folder))
+
+
+__all__ = ["Prediction", "Predictor", "load_predictor"]

@@ -1,0 +1,179 @@
+"""``nas predict`` / ``nas.load_predictor``: new rows through the run's recorded preprocessing
+(one implementation with the loader) give the model's own outputs on the same rows."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from typer.testing import Result
+
+import nas
+from nas.data.csvfile import read_table
+from nas.data.prepare import encode_labels
+from nas.data.split import split_indices
+from nas.errors import DataError
+from tests.conftest import LEAN, invoke, write_space
+
+pytestmark = pytest.mark.usefixtures("restore_global_state")
+
+
+def churn(path: Path, n: int = 300, seed: int = 0) -> Path:
+    """Two numbers, a text column and a few gaps; the label is text."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], n)
+    label = np.where(a + b + (color == "red") > 0.5, "yes", "no")
+    frame = pd.DataFrame({"a": a, "color": color, "b": b, "churned": label})
+    frame.loc[3, "a"], frame.loc[5, "color"] = np.nan, None
+    frame.to_csv(path, index=False)
+    return path
+
+
+def search_csv(root: Path, data: Path, target: str) -> Path:
+    run = root / f"run-{data.stem}"
+    with contextlib.chdir(root):
+        result = invoke("search", "--data", data, "--target", target, "--space", write_space(root),
+                        "--trials", "1", "--epochs", "3", "--out", run, *LEAN)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return run
+
+
+def test_rows(path: Path, target: str, classify: bool) -> pd.DataFrame:
+    """The run's test rows, split again as the loader split them (seed 0, 15 % / 15 %)."""
+    frame, _ = read_table(path)
+    y, names = encode_labels(frame[target].to_numpy(), target) if classify else (None, [])
+    indices = split_indices(len(frame), y, seed=0, val_fraction=0.15, test_fraction=0.15,
+                            class_names=names)  # fmt: skip
+    return frame.iloc[indices[2]].reset_index(drop=True)
+
+
+test_rows.__test__ = False  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def classify_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    threads = torch.get_num_threads()
+    root = tmp_path_factory.mktemp("predict")
+    data = churn(root / "churn.csv")
+    run = search_csv(root, data, "churned")
+    torch.set_num_threads(threads)
+    return run, data
+
+
+def test_predictor_gives_the_runs_own_test_outputs(classify_run: tuple[Path, Path]) -> None:
+    run, data = classify_run
+    rows = test_rows(data, "churned", classify=True)
+    shuffled = rows[["churned", "b", "color", "a"]].assign(extra=1.0)  # any order, extra column
+    saved = np.load(run / "best" / "predictions.npz")
+    predictor = nas.load_predictor(run)
+    assert np.allclose(predictor.outputs(shuffled), saved["outputs"], atol=1e-5)
+    expected = np.array(["no", "yes"], dtype=object)[saved["outputs"].argmax(1)]
+    with pytest.warns(UserWarning, match="'extra'"):
+        assert list(predictor.predict(shuffled)) == list(expected)
+    assert list(np.array(["no", "yes"])[saved["y_true"]]) == list(rows["churned"])
+    proba = predictor.predict_proba(shuffled.drop(columns="extra"))
+    assert proba.shape == (len(rows), 2) and np.allclose(proba.sum(1), 1)
+    assert list(predictor.classes_) == ["no", "yes"]
+
+
+def test_cli_writes_the_predictions_and_scores_a_present_target(
+    classify_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run, data = classify_run
+    rows = test_rows(data, "churned", classify=True)
+    rows[["color", "a", "churned", "b"]].to_csv(tmp_path / "new.csv", index=False)
+    result = invoke("predict", run, "--data", tmp_path / "new.csv", "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "p.csv")
+    saved = np.load(run / "best" / "predictions.npz")
+    assert list(written["prediction"]) == list(np.array(["no", "yes"])[saved["outputs"].argmax(1)])
+    assert list(written.columns[-2:]) == ["proba_no", "proba_yes"]
+    accuracy = json.loads((run / "best" / "metrics.json").read_text())["test"]["accuracy"]
+    assert f"accuracy {accuracy:.4g}" in result.output
+
+
+def test_new_categories_and_gaps_are_noted_and_bad_input_is_one_line(
+    classify_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run, data = classify_run
+    rows = test_rows(data, "churned", classify=True).drop(columns="churned")
+    rows.loc[0, "color"], rows.loc[1, "a"] = "purple", np.nan
+    rows.to_csv(tmp_path / "odd.csv", index=False)
+    result = invoke("predict", run, "--data", tmp_path / "odd.csv", "-o", tmp_path / "o.csv")
+    assert result.exit_code == 0, result.output
+    assert "'purple'" in result.output and "'a' (1)" in result.output
+    assert "against" not in result.output  # no target column: no metrics
+    rows.drop(columns="b").to_csv(tmp_path / "missing.csv", index=False)
+    bad = rows.astype({"a": object})
+    bad.loc[2, "a"] = "oops"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    for name, words in [("missing.csv", "lacks feature column(s) 'b'"), ("bad.csv", "'oops'")]:
+        failed: Result = invoke("predict", run, "--data", tmp_path / name)
+        assert failed.exit_code == 2
+        assert words in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+    with pytest.raises(DataError, match="lacks feature"):
+        nas.load_predictor(run).predict(rows.drop(columns="a"))
+
+
+def test_regression_predictions_are_in_the_targets_units(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, 300)
+    pd.DataFrame({"x": x, "price": 1000 * x + rng.normal(0, 10, 300)}).to_csv(
+        tmp_path / "lin.csv", index=False
+    )
+    run = search_csv(tmp_path, tmp_path / "lin.csv", "price")
+    rows = test_rows(tmp_path / "lin.csv", "price", classify=False)
+    saved = np.load(run / "best" / "predictions.npz")
+    info = json.loads((run / "run.json").read_text())["data_info"]["preprocessing"]
+    expected = saved["outputs"][:, 0] * info["y_std"][0] + info["y_mean"][0]
+    predicted = nas.load_predictor(run).predict(rows[["x"]])
+    assert np.allclose(predicted, expected, rtol=1e-5, atol=1e-3)
+    assert np.std(predicted) > 100  # hundreds of units, not standardized values
+
+
+def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> None:
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 4)).astype(np.float32) * 50 + 7
+    np.savez(tmp_path / "arr.npz", X=X, y=(X[:, 0] > 7).astype(np.int64))  # fmt: skip
+    run = tmp_path / "run-npz"
+    args = ("--trials", "1", "--epochs", "2", "--space", write_space(tmp_path), *LEAN)
+    assert cli("search", "--data", tmp_path / "arr.npz", "--out", run, *args).exit_code == 0
+    predictor = nas.load_predictor(run)
+    data = nas.SearchConfig.read(run).load_data()
+    y = (X[:, 0] > 7).astype(np.int64)
+    test = split_indices(200, y, seed=0, val_fraction=0.15, test_fraction=0.15,
+                         class_names=["0", "1"])[2]  # fmt: skip
+    assert torch.equal(predictor.inputs(X[test]), data.test.X)  # the loader's own transform
+    np.savez(tmp_path / "new.npz", X=X[:10])
+    result = cli("predict", run, "--data", tmp_path / "new.npz", "-o", tmp_path / "n.csv")
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_csv(tmp_path / "n.csv")) == 10
+    iris = tmp_path / "run-iris"
+    assert cli("search", "--dataset", "iris", "--out", iris, *args).exit_code == 0
+    result = cli("predict", iris, "-o", tmp_path / "iris.csv")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "iris.csv")
+    accuracy = json.loads((iris / "best" / "metrics.json").read_text())["test"]["accuracy"]
+    target = nas.load_predictor(iris).target_name
+    assert (table["prediction"] == table[target]).mean() == pytest.approx(accuracy)
+
+
+def test_a_hundred_thousand_rows_take_seconds(classify_run: tuple[Path, Path]) -> None:
+    run, _ = classify_run
+    rng = np.random.default_rng(3)
+    n = 100_000
+    frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
+                          "color": rng.choice(["red", "green", "blue"], n)})  # fmt: skip
+    predictor = nas.load_predictor(run)
+    start = time.perf_counter()
+    labels = predictor.predict(frame)
+    seconds = time.perf_counter() - start
+    assert len(labels) == n and seconds < 10, seconds
