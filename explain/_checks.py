@@ -7,6 +7,8 @@ Private to ``explain``: the public checks live in :mod:`explain.quality`,
 from __future__ import annotations
 
 import math
+import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,7 +18,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
-from explain.types import Check
+from explain.types import Attribution, Check
 
 #: ``explain_fn(model, X, targets) -> attributions shaped like X`` (numpy array or tensor).
 #: ``X`` is a float tensor ``(n, *input_shape)``, ``targets`` a long tensor ``(n,)``. Any
@@ -38,6 +40,14 @@ def finite(x: Any) -> float | None:
 def floats(a: Any) -> list[float | None]:
     """A 1-D JSON-able list of floats."""
     return [finite(v) for v in np.asarray(a, dtype=float).ravel()]
+
+
+STATUS_ORDER = ("pass", "warn", "fail")  # from best to worst
+
+
+def worst(*statuses: str) -> str:
+    """The most severe of several pass / warn / fail verdicts."""
+    return max(statuses, key=STATUS_ORDER.index)
 
 
 def verdict_below(value: float, pass_below: float, warn_below: float) -> str:
@@ -164,19 +174,49 @@ def outputs(
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
-def rowwise_spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each row of ``a`` with the same row of ``b`` (flattened per row).
+def rowwise_spearman(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Spearman's rho of each row of ``a`` with the same row of ``b`` (flattened per row), over
+    the elements where that row of ``mask`` is True (default: all).
 
     Pearson correlation of average ranks, which is what ``scipy.stats.spearmanr`` computes for
-    one pair, vectorised over rows. A constant row has no ranking: its rho is NaN.
+    one pair, vectorised over rows (left-out elements are NaN, which ``rankdata`` omits). A row
+    without a ranking (constant, or fewer than two elements) has rho NaN.
     """
-    ra = rankdata(a.reshape(a.shape[0], -1), axis=1)
-    rb = rankdata(b.reshape(b.shape[0], -1), axis=1)
-    ra -= ra.mean(axis=1, keepdims=True)
-    rb -= rb.mean(axis=1, keepdims=True)
-    den = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (ra * rb).sum(axis=1) / np.where(den > 0, den, 1.0), np.nan)
+    n = a.shape[0]
+    a, b = a.reshape(n, -1).astype(np.float64), b.reshape(n, -1).astype(np.float64)
+    if mask is not None:
+        keep = mask.reshape(n, -1)
+        a, b = np.where(keep, a, np.nan), np.where(keep, b, np.nan)
+    ra = rankdata(a, axis=1, nan_policy="omit")
+    rb = rankdata(b, axis=1, nan_policy="omit")
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # nanmean of a row with no elements
+        ra -= np.nanmean(ra, axis=1, keepdims=True)
+        rb -= np.nanmean(rb, axis=1, keepdims=True)
+        den = np.sqrt(np.nansum(ra**2, axis=1) * np.nansum(rb**2, axis=1))
+        return np.where(den > 0, np.nansum(ra * rb, axis=1) / np.where(den > 0, den, 1.0), np.nan)
+
+
+def relative_change(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """``||after - before|| / ||before||`` per row (Frobenius norm over the row, as Captum's
+    ``sensitivity_max``; a zero row divides by 1)."""
+    n = before.shape[0]
+    b, a = before.reshape(n, -1), after.reshape(n, -1)
+    norm = np.linalg.norm(b, axis=1)
+    return np.linalg.norm(a - b, axis=1) / np.where(norm > 0, norm, 1.0)
+
+
+def sampling_noise(
+    explain_fn: ExplainFn, model: nn.Module, X: torch.Tensor, t: torch.Tensor, seed: int
+) -> np.ndarray:
+    """The explainer's own noise per example: the relative change between two explanations
+    of the same input, from one seeded call on ``X`` stacked twice (each row sits at two
+    places in the batch, so a sampling explainer gives it two independent draws, however it
+    seeds itself). 0 for a deterministic explainer."""
+    n = X.shape[0]
+    with eval_mode(model), seeded(seed), torch.enable_grad():
+        e = as_numpy(explain_fn(model, torch.cat([X, X]), torch.cat([t, t])))
+    return relative_change(e[:n], e[n:])
 
 
 def subsample(n: int, k: int, seed: int) -> np.ndarray:
@@ -184,3 +224,27 @@ def subsample(n: int, k: int, seed: int) -> np.ndarray:
     if k >= n:
         return np.arange(n)
     return np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
+
+
+def timed(name: str, method: str, fn: Callable[[], Check | tuple[Check, ...]]) -> list[Check]:
+    """Run one check; record its seconds, and turn an exception into a skipped check."""
+    start = time.perf_counter()
+    try:
+        out = fn()
+    except Exception as e:  # one broken check must not sink the report
+        warnings.warn(f"{name} check of {method} failed: {e}", RuntimeWarning, stacklevel=3)
+        out = skipped(name, method, f"could not run: {type(e).__name__}: {e}")
+    checks = list(out) if isinstance(out, tuple) else [out]
+    for c in checks:
+        c.extra["seconds"] = round((time.perf_counter() - start) / len(checks), 4)
+    return checks
+
+
+def relative_to(attr: Attribution, f_b: np.ndarray) -> bool:
+    """Whether ``attr`` is relative to the checked baseline: no base values of its own, or base
+    values that are the output there (not SHAP's mean over a background, say)."""
+    if attr.base_values is None:
+        return True
+    b = as_numpy(attr.base_values).ravel()
+    tol = 1e-6 * (1.0 + float(np.abs(f_b).max(initial=0.0)))
+    return b.size in (1, f_b.size) and bool(np.allclose(b, f_b, rtol=1e-4, atol=tol))

@@ -1,16 +1,18 @@
 """Captum attribution methods behind one call: ``attribute(model, X, method) -> Attribution``.
 
-Baselines (``baseline="auto"``) are zeros, which mean different things per modality: for
-standardized tabular features and sequences zero *is* the training mean (an "average input");
-for images scaled to [0, 1] it is a black image. Pass a tensor (e.g. the train mean, shaped like
-one input) to use another reference, and ``baseline_name=`` to say what it is. The methods
-themselves, and their parameters, are in :mod:`explain.captum_methods`.
+Baselines (``baseline="auto"``) are zeros, whose meaning depends on how the inputs were
+prepared: the training mean of standardized features or channels, one-hot columns with no
+category present, or raw zero (black) for inputs only divided by a scale.
+:func:`zero_baseline_label` says which from the data's preprocessing record; ``attribute``
+takes it as ``preprocessing=`` (or ``baseline_name=``). Pass a tensor to use another reference.
+The methods themselves, and their parameters, are in :mod:`explain.captum_methods`.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -20,7 +22,7 @@ from torch import nn
 
 from explain.captum_methods import ALIASES, METHODS, Job, Method, occlusion_window
 from explain.errors import ExplainError
-from explain.method_choice import choose_methods, deeplift_problem
+from explain.method_choice import choose_methods, deeplift_problem, gradcam_problem
 from explain.types import Attribution
 
 __all__ = [
@@ -33,14 +35,40 @@ __all__ = [
     "gradient_context",
     "needs_cudnn_off",
     "occlusion_window",
+    "zero_baseline_label",
 ]
 
-_AUTO_BASELINE = {
-    "tabular": "zeros (the train mean of standardized features)",
-    "sequence": "zeros (the train mean of standardized steps)",
-    "image": "zeros (black, for images scaled to [0, 1])",
-}
+_MODALITIES = ("tabular", "sequence", "image")
 _MODALITY_OF_RANK = {2: "tabular", 3: "sequence", 4: "image"}
+
+
+def zero_baseline_label(modality: str, preprocessing: Mapping[str, Any] | None) -> str:
+    """What an all-zero input is, read from the data's preprocessing record (``TaskData``'s:
+    ``inputs`` says how X was scaled, ``encoding`` which columns are one-hot)."""
+    prep = preprocessing or {}
+    inputs = prep.get("inputs") or {}
+    how = str(inputs.get("method", ""))
+    one_hot = list((prep.get("encoding") or {}).get("columns") or {})
+    parts: list[str] = []
+    if how.startswith("standardize"):
+        if modality == "image":
+            parts.append("the per-channel training mean (standardized inputs, not black)")
+        elif one_hot:
+            numeric = ", ".join(str(c) for c in inputs.get("columns", ()))
+            parts.append(f"the training mean of every standardized column ({numeric})")
+        else:
+            at = ", at every step" if modality == "sequence" else ""
+            parts.append(f"the training mean of every standardized feature{at}")
+    elif how == "scale":
+        raw = "black: raw pixel 0" if modality == "image" else "raw 0"
+        by = f" by {inputs['divisor']:g}" if isinstance(inputs.get("divisor"), float | int) else ""
+        parts.append(f"{raw} (inputs were divided{by}, not centred)")
+    if one_hot:
+        cols = ", ".join(str(c) for c in one_hot)
+        parts.append(f"one-hot columns of {cols} at 0 (no category present)")
+    if not parts:
+        return "zeros (an all-zero input; the data's preprocessing was not given)"
+    return "zeros = " + "; ".join(parts)
 
 
 def needs_cudnn_off(model: nn.Module, device: torch.device | str) -> bool:
@@ -58,15 +86,16 @@ def gradient_context(model: nn.Module, device: torch.device | str) -> AbstractCo
 
 
 def _baseline(
-    X: torch.Tensor, baseline: Any, modality: str, method: str, name: str | None
+    X: torch.Tensor, baseline: Any, method: str, name: str | None, zeros: str
 ) -> tuple[torch.Tensor, str]:
+    """The reference tensor and its label (``zeros``: what an all-zero input is)."""
     shape = tuple(X.shape[1:])
     if isinstance(baseline, str):
         if baseline not in ("auto", "zeros"):
             raise ExplainError(
                 f"baseline must be 'auto', 'zeros', a number or a tensor, got {baseline!r}."
             )
-        return X.new_zeros(1, *shape), name or _AUTO_BASELINE[modality]
+        return X.new_zeros(1, *shape), name or zeros
     if isinstance(baseline, (int, float)):
         return X.new_full((1, *shape), float(baseline)), name or f"constant {baseline:g}"
     b = torch.as_tensor(baseline).to(X)
@@ -119,6 +148,7 @@ def attribute(
     task: str | None = None,
     batch_size: int = 32,
     baseline_name: str | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
     force: bool = False,
     **params: Any,
 ) -> Attribution:
@@ -126,6 +156,7 @@ def attribute(
 
     ``targets=None`` explains the predicted class (classification) or output 0 (regression).
     ``modality`` / ``task`` default to the model's spec (else: from X's rank / output width).
+    ``preprocessing`` (the data's record) names the zero baseline; ``baseline_name`` any other.
     DeepLift on a model it does not suit raises ExplainError, unless ``force=True`` (then the
     reason is in ``note``). ``params`` are the method's own (see ``METHODS[m].defaults``).
     """
@@ -143,7 +174,7 @@ def attribute(
     spec = getattr(model, "spec", None)
     X = torch.as_tensor(X)
     modality = modality or (spec.modality if spec is not None else _MODALITY_OF_RANK.get(X.dim()))
-    if modality not in _AUTO_BASELINE:
+    if modality not in _MODALITIES:
         raise ExplainError(f"cannot tell the modality of inputs shaped {tuple(X.shape)}.")
     p0 = next(model.parameters(), None)
     X = X.to(p0.device, p0.dtype) if p0 is not None else X.float()
@@ -155,6 +186,8 @@ def attribute(
                 "pass force=True to run it anyway."
             )
         note = f"forced: {problem}"
+    if name == "layer_gradcam" and (problem := gradcam_problem(model, X[:1])[0]):
+        note = f"not localising: {problem}"  # run when asked, but not chosen by default
     was_training = model.training
     start = time.perf_counter()
     try:
@@ -166,7 +199,8 @@ def attribute(
         if task not in ("classification", "regression"):
             raise ExplainError(f"task must be 'classification' or 'regression', got {task!r}.")
         tgt = _targets(targets, out, task)
-        base, label = _baseline(X, baseline, modality, name, baseline_name)
+        zeros = zero_baseline_label(modality, preprocessing)
+        base, label = _baseline(X, baseline, name, baseline_name, zeros)
         job = Job(model, X, tgt, base, modality, {**METHODS[name].defaults, **params}, batch_size)
         with gradient_context(model, X.device), warnings.catch_warnings():
             # Captum sets requires_grad on the inputs itself, and says so on every call.

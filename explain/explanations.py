@@ -82,9 +82,10 @@ def explain_model(
 ) -> Explanations:
     """Explain ``model`` on the first ``samples`` test examples of ``data``.
 
-    Targets are the predicted classes (the output for regression), baselines zeros (the train
-    mean of standardized inputs; black for images in [0, 1]), and every explanation is checked
-    (completeness, infidelity, sensitivity, deletion / insertion, randomisation, agreement).
+    Targets are the predicted classes (the output for regression), baselines zeros (labelled
+    from ``data.preprocessing``, see :func:`~explain.attribution.zero_baseline_label`), and
+    every explanation is checked (completeness, infidelity, sensitivity, deletion / insertion,
+    randomisation, agreement).
     """
     if samples < 1:
         raise ExplainError(f"samples must be >= 1, got {samples}.")
@@ -96,33 +97,47 @@ def explain_model(
     classification = data.task == "classification"
     targets = out.argmax(1) if classification else np.zeros(len(X), dtype=int)
     names, choices = resolve_methods(model, data.modality, methods, example=X[:2])
+    # What the zero baseline is depends on the preprocessing (TaskData records it); data
+    # without a record gets a label that says so.
+    preprocessing = getattr(data, "preprocessing", None)
     attrs: dict[str, Attribution] = {}
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(data.train.X), generator=g)[:_BACKGROUND]
+    background = data.train.X[idx].float()  # SHAP's; the checks re-run it with the same rows
     for m in names:
         if m == SHAP:
-            g = torch.Generator().manual_seed(seed)
-            idx = torch.randperm(len(data.train.X), generator=g)[:_BACKGROUND]
             a = shap_explain(
                 model,
                 X,
-                data.train.X[idx].float(),
+                background,
                 targets=targets,
                 seed=seed,
                 feature_names=data.feature_names or None,
                 task=data.task,
             )
         else:
-            a = attribute(model, X, m, targets=targets, modality=data.modality, task=data.task)
+            a = attribute(
+                model,
+                X,
+                m,
+                targets=targets,
+                modality=data.modality,
+                task=data.task,
+                preprocessing=preprocessing,
+            )
         attrs[a.method if m == SHAP else m] = a
         if m == SHAP:  # the explainer is picked per model: say which, and why, beside the rest
             why = a.note.removeprefix("auto: ") or "SHAP values"
             choices = [*choices, MethodChoice(a.method, True, why)]
     quality: list[Check] = []
     if checks:
-        fns = {m: _explain_fn(m, data, attrs[m]) for m in attrs}
+        fns = {m: _explain_fn(m, data, attrs[m], background, seed) for m in attrs}
         pixel = {m: a for m, a in attrs.items() if a.values.shape == tuple(X.shape)}
-        quality = run_checks(
-            model, X, torch.as_tensor(targets), pixel, fns, baseline=None, task=data.task, seed=seed
-        )
+        # SHAP values are relative to the background, not to the zero baseline: removing a
+        # feature means setting it to the background (its mean, for infidelity and deletion)
+        refs = {m: background.mean(0, keepdim=True) for m in pixel if m.startswith("shap")}
+        quality = run_checks(model, X, torch.as_tensor(targets), pixel, fns, baseline=None,
+                             references=refs, task=data.task, seed=seed)  # fmt: skip
     picked = select_samples(model, X, y, data.task, n=n_local)
     return Explanations(
         task=data.task, modality=data.modality, input_shape=tuple(data.input_shape),
@@ -139,10 +154,12 @@ def _softmax(out: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def _explain_fn(method: str, data: ExplainData, done: Attribution) -> Any:
-    """The explainer as a function of the model (what sensitivity and randomisation re-run)."""
+def _explain_fn(
+    method: str, data: ExplainData, done: Attribution, background: torch.Tensor, seed: int
+) -> Any:
+    """The explainer as a function of the model (what sensitivity and randomisation re-run):
+    for SHAP, the same background rows and seed as the stored values."""
     if method.startswith("shap"):
-        background = data.train.X[: done.params.get("background_size", 25)].float()
 
         def shap_fn(model: nn.Module, X: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
             return shap_explain(
@@ -150,6 +167,7 @@ def _explain_fn(method: str, data: ExplainData, done: Attribution) -> Any:
                 X,
                 background,
                 targets=np.asarray(targets),
+                seed=seed,
                 method=method,
                 feature_names=data.feature_names or None,
                 task=data.task,

@@ -1,11 +1,10 @@
-"""Does an explanation follow the model? Infidelity, sensitivity and deletion / insertion curves.
+"""Does an explanation follow the model? Infidelity and deletion / insertion curves.
 
-Each check returns a :class:`explain.types.Check`. Attributions are read as *contributions
-relative to a baseline* (the contract of :class:`explain.types.Attribution`), so every
-perturbation here replaces input elements by the baseline rather than adding free noise.
-
-Kept whole (a little over 300 lines): three answers to one question, sharing that convention,
-the forward wrapper and the pass / warn thresholds tuned against each other.
+Each check returns a :class:`explain.types.Check` and needs only the stored attributions and
+forward passes. Attributions are read as *contributions relative to a baseline* (the contract
+of :class:`explain.types.Attribution`), so every perturbation here replaces input elements by
+the baseline rather than adding free noise. The checks that re-run the explainer (sensitivity,
+randomisation) are in :mod:`explain.randomisation`.
 """
 
 from __future__ import annotations
@@ -15,12 +14,10 @@ from typing import Any
 import numpy as np
 import torch
 from captum.metrics import infidelity as captum_infidelity
-from captum.metrics import sensitivity_max
 from scipy.integrate import trapezoid
 from torch import nn
 
 from explain._checks import (
-    ExplainFn,
     as_numpy,
     as_targets,
     as_tensor,
@@ -39,8 +36,6 @@ from explain.types import Check
 INFIDELITY_PASS_RATIO = 0.5  # pass: at most half the reference's unexplained fraction
 INFIDELITY_WARN_RATIO = 0.8
 INFIDELITY_PASS_ABS = 0.05  # ... or it explains >= 95% of the output changes on its own
-SENSITIVITY_PASS = 0.2  # relative change of the explanation for a ~2%-of-scale input change
-SENSITIVITY_WARN = 0.5  # two unrelated explanations differ by ~1.4 (sqrt 2)
 DELETION_MARGIN = 0.1  # AUC gap to the random order, in units of |f(x) - f(baseline)|
 
 
@@ -64,30 +59,36 @@ def infidelity(
     n_perturb: int = 16,
     p_remove: float = 0.3,
     seed: int = 0,
+    judge_sign: bool = True,
 ) -> Check:
-    """Infidelity (Yeh et al., 2019) of attributions against random-subset removal.
+    """Infidelity (Yeh et al., 2019) of attributions against random-subset removal, and the
+    scale that fits them to the output.
 
     Each perturbation draws a Bernoulli(``p_remove``) mask ``m`` and replaces the masked elements
-    by the baseline; the attribution predicts the output drop as ``sum(m * attr)``. Captum's
-    ``infidelity(normalize=True)`` fits the best per-example scale of the attributions, so the
-    check is blind to their scale; we divide by the mean squared output drop, which makes it the
-    *unexplained fraction* in [0, 1]. The reference is the same attributions shuffled across
-    elements (same values, same sum, seeded): pass if clearly below it.
+    by the baseline; the attribution predicts the output drop ``d`` as ``p = sum(m * attr)``.
+    Infidelity after the best per-example scale ``beta = E[p d] / E[p^2]`` (what Captum's
+    ``normalize=True`` fits) is blind to the attributions' scale *and sign*, so ``beta`` itself
+    is reported and a negative one fails: such attributions predict the output to rise where it
+    falls. (Captum does not return ``beta``; its unnormalised infidelity at ``+attr`` and
+    ``-attr`` on the same masks gives both moments, and ``E[d^2] - E[p d]^2 / E[p^2]`` is then
+    Captum's normalised value.) Divided by ``E[d^2]`` it is the *unexplained fraction* in
+    [0, 1]; the reference is the same attributions shuffled across elements (same values, same
+    sum, seeded): pass if clearly below it and ``beta > 0``. ``judge_sign=False`` for attributions
+    relative to another reference than ``baseline`` (e.g. SHAP's background): removal to the
+    baseline is then not the change they describe, and a negative ``beta`` proves nothing.
     """
     Xt = as_tensor(X)
     values = as_numpy(attributions)
     check_shape(values, Xt, method)
     t = as_targets(targets, Xt.shape[0])
     base = baseline_like(baseline, Xt)
-    A = torch.as_tensor(values, dtype=torch.float32)
+    A = torch.as_tensor(values, dtype=torch.float64)  # float64: the moments are differences
     rng = np.random.default_rng(seed)
     flat = values.reshape(values.shape[0], -1)
-    shuffled = torch.as_tensor(
-        rng.permuted(flat, axis=1).reshape(values.shape), dtype=torch.float32
-    )
+    shuffled = torch.as_tensor(rng.permuted(flat, axis=1).reshape(values.shape))
     forward = _forward_for(model)
 
-    def run(attr: torch.Tensor, normalize: bool) -> np.ndarray:
+    def run(attr: torch.Tensor, normalize: bool = False) -> np.ndarray:
         gen = torch.Generator().manual_seed(seed)  # the same masks in every run
 
         def perturb(x: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -98,18 +99,12 @@ def infidelity(
 
         with eval_mode(model):
             out = captum_infidelity(
-                forward,
-                perturb,
-                Xt,
-                attr,
-                baselines=base,
-                target=t,
-                n_perturb_samples=n_perturb,
-                normalize=normalize,
-            )
+                forward, perturb, Xt, attr.to(Xt.device), baselines=base, target=t,
+                n_perturb_samples=n_perturb, normalize=normalize,
+            )  # fmt: skip
         return out.detach().cpu().numpy().astype(np.float64)
 
-    energy = run(torch.zeros_like(A), normalize=False)  # E[(f(x) - f(x_masked))^2]
+    energy = run(torch.zeros_like(A))  # E[d^2]
     if not np.any(energy > 1e-12):
         return skipped(
             "infidelity",
@@ -117,90 +112,52 @@ def infidelity(
             "the output never changes when input elements are "
             "replaced by the baseline, so there is nothing to explain.",
         )
+    plus, minus = run(A), run(-A)  # E[(p - d)^2], E[(p + d)^2]
+    cross, power = (minus - plus) / 4, (plus + minus) / 2 - energy  # E[p d], E[p^2]
+    fits = power > 1e-12 * max(float(power.max()), 1e-300)
     live, safe = energy > 1e-12, np.where(energy > 1e-12, energy, 1.0)
-    per = np.where(live, run(A, True) / safe, 0.0)  # per-example unexplained fraction
+    unexplained = energy - np.where(fits, cross**2 / np.where(fits, power, 1.0), 0.0)
+    per = np.where(live, np.clip(unexplained, 0.0, None) / safe, 0.0)
     value = float(np.mean(per))
     ref = float(np.mean(np.where(live, run(shuffled, True) / safe, 0.0)))  # shuffled values
+    betas = np.where(fits & live, cross / np.where(fits, power, 1.0), np.nan)
+    scale = float(np.nanmedian(betas)) if np.any(~np.isnan(betas)) else None
     threshold = max(INFIDELITY_PASS_RATIO * ref, INFIDELITY_PASS_ABS)
     status = verdict_below(value, threshold, max(INFIDELITY_WARN_RATIO * ref, threshold))
+    detail = (
+        f"share of the output changes (random {p_remove:.0%} of the inputs set to baseline) "
+        f"the attributions fail to predict, after the best rescaling: {value:.3f} vs "
+        f"{ref:.3f} for the same values shuffled; 0 is perfect, lower is better."
+    )
+    if scale is not None:
+        detail += (
+            f" Fitted scale {scale:.3g} (median over examples; 1 for attributions in output "
+            "units such as integrated gradients, DeepLift and SHAP)."
+        )
+    if scale is not None and scale < 0 and judge_sign:
+        status = "fail"
+        detail += " Negative: the attributions point the wrong way (they predict a rise where "
+        detail += "the output falls); the sign is flipped."
+    elif scale is not None and scale < 0:
+        detail += " Negative, but not judged: these attributions are relative to another "
+        detail += "reference (such as a SHAP background) than the baseline used here."
     return Check(
         name="infidelity",
         method=method,
         value=finite(value),
         threshold=finite(threshold),
         status=status,
-        detail=(
-            f"share of the output changes (random {p_remove:.0%} of the inputs set to baseline) "
-            f"the attributions fail to predict, after optimal rescaling: {value:.3f} vs "
-            f"{ref:.3f} for the same values shuffled; 0 is perfect, lower is better."
-        ),
+        detail=detail,
         extra={
             "reference": finite(ref),
+            "scale": finite(scale),
+            "scale_judged": judge_sign,
+            "negative_share": finite(np.mean(betas[~np.isnan(betas)] < 0))
+            if scale is not None
+            else None,
             "p_remove": p_remove,
             "n_perturb": n_perturb,
             "per_example": floats(per),
-        },
-    )
-
-
-def sensitivity(
-    model: nn.Module,
-    X: Any,
-    explain_fn: ExplainFn,
-    targets: Any,
-    *,
-    method: str = "",
-    radius: float = 0.02,
-    n_perturb: int = 4,
-    seed: int = 0,
-) -> Check:
-    """Max-sensitivity (Yeh et al., 2019) via ``captum.metrics.sensitivity_max``.
-
-    Inputs move uniformly within an L-inf ball of ``radius`` times the inputs' standard
-    deviation; the value is the mean over examples of the largest relative change of the
-    explanation, ``max ||e(x + d) - e(x)|| / ||e(x)||``.
-    """
-    Xt = as_tensor(X)
-    t = as_targets(targets, Xt.shape[0])
-    scale = float(Xt.std()) if Xt.numel() > 1 else 1.0
-    r = radius * (scale if scale > 0 else 1.0)
-    gen = torch.Generator().manual_seed(seed)
-
-    def perturb(x: torch.Tensor) -> torch.Tensor:
-        return x + ((torch.rand(x.shape, generator=gen) * 2 - 1) * r).to(x.device)
-
-    def explanation(x: Any, target: torch.Tensor) -> Any:
-        packed = isinstance(x, tuple)  # captum's first call passes (and wants back) a 1-tuple
-        with torch.enable_grad():  # sensitivity_max runs under no_grad; gradient methods need it
-            e = explain_fn(model, x[0] if packed else x, target)
-        e = torch.as_tensor(as_numpy(e), dtype=torch.float32)
-        return (e,) if packed else e
-
-    with eval_mode(model):
-        sens = sensitivity_max(
-            explanation, Xt, perturb_func=perturb, n_perturb_samples=n_perturb, target=t
-        )
-    per = sens.detach().cpu().numpy().astype(np.float64)
-    value = float(np.mean(per))
-    rel_input = float(
-        torch.norm(torch.full_like(Xt[0], r / 3**0.5)) / Xt[0].norm().clamp_min(1e-12)
-    )
-    return Check(
-        name="sensitivity",
-        method=method,
-        value=finite(value),
-        threshold=SENSITIVITY_PASS,
-        status=verdict_below(value, SENSITIVITY_PASS, SENSITIVITY_WARN),
-        detail=(
-            f"largest relative change of the explanation when inputs move by up to {radius:.0%} "
-            f"of their scale: {value:.3f}; 0 is perfectly stable, unrelated explanations "
-            "score about 1.4."
-        ),
-        extra={
-            "radius": r,
-            "n_perturb": n_perturb,
-            "per_example": floats(per),
-            "relative_input_change": finite(rel_input),
         },
     )
 

@@ -4,13 +4,19 @@ DeepLift is the delicate one. Captum hooks only the nonlinearities it has a rule
 (``SUPPORTED_NON_LINEAR``); any other nonlinear module (GELU, LayerNorm, an LSTM, attention) gets
 plain gradients in silence, and one module instance called twice keeps only one reference
 activation. So DeepLift is chosen only where every module is linear or has a rule, and no
-nonlinearity runs twice per forward pass.
+nonlinearity runs twice per forward pass (two rules in a row, a ReLU then a max pool, are made
+exact in :mod:`explain.captum_methods`).
+
+Grad-CAM weighs each channel of the last conv map by its gradient averaged over positions, so it
+can point at a region only where that map has positions to choose among and the head reads it
+through a global pool (a flatten gives every position its own weight, which the average loses).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 from captum.attr._core.deep_lift import SUPPORTED_NON_LINEAR
@@ -118,6 +124,82 @@ def last_conv_block(model: nn.Module) -> tuple[str, nn.Module] | None:
     return convs[-1] if convs else None
 
 
+# Smallest last conv map Grad-CAM is chosen on: per side in 2-D, positions in 1-D. Measured with
+# the planted patches of tests/explain/test_method_rules.py and a global pool head: a 4x4 map puts
+# a median 0.79-0.87 of the positive mass in the patch's quadrant, a 2x2 map 0.39-0.53 (0.25 by
+# chance); in 1-D, 8 positions 0.92-0.94 in the planted quarter, 4 positions 0.64-0.84, 2 0.5.
+# Behind a flatten it found nothing (every map empty) on 16x16 and 4x4 maps alike.
+GRADCAM_MIN_SIDE = {2: 4, 1: 8}
+
+
+def _conv_map(
+    model: nn.Module, name: str, layer: nn.Module, example: torch.Tensor
+) -> tuple[tuple[int, ...], str, nn.Module | None]:
+    """The spatial dims of ``layer``'s output on ``example``, and the module that reads that map:
+    the first to finish after it that changes a tensor's shape (so element-wise modules, an
+    activation or a dropout, are passed over), with its name."""
+    inside = {id(m) for m in layer.modules()}
+    around = {id(m) for n, m in model.named_modules() if n == "" or name.startswith(n + ".")}
+    names = {id(m): n for n, m in model.named_modules()}
+    dims: list[tuple[int, ...]] = []
+    reader: list[nn.Module] = []
+
+    def after(mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
+        if mod is layer:
+            dims.append(tuple(out.shape[2:]))
+        elif dims and not reader and id(mod) not in inside | around:
+            same = bool(args) and isinstance(out, torch.Tensor) and args[0].shape == out.shape
+            if not same:
+                reader.append(mod)
+
+    hooks = [m.register_forward_hook(after) for m in model.modules()]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(example)
+    finally:
+        for h in hooks:
+            h.remove()
+        model.train(was_training)
+    found = reader[0] if reader else None
+    return (dims[0] if dims else ()), names.get(id(found), ""), found
+
+
+def gradcam_problem(
+    model: nn.Module, example: torch.Tensor | None, what: str = "this model"
+) -> tuple[str, str]:
+    """``(problem, map)``: why Grad-CAM could not localise on ``model`` ("" when it can), and
+    which map it uses when it can."""
+    found = last_conv_block(model)
+    if found is None:
+        return f"{what} has no conv block", ""
+    name, layer = found
+    if example is None:
+        return f"the size of the last conv map ({_short(name)!r}) is unknown: pass example=", ""
+    dims, reader_name, reader = _conv_map(model, name, layer, example)
+    size = "x".join(str(d) for d in dims) if len(dims) > 1 else f"{sum(dims)}-position"
+    need = GRADCAM_MIN_SIDE.get(len(dims), 0)
+    if min(dims, default=0) < need:
+        least = "x".join([str(need)] * max(1, len(dims)))
+        return (
+            f"last conv block {_short(name)!r} outputs a {size} map: too coarse to localise "
+            f"(Grad-CAM needs at least {least} positions); integrated gradients and occlusion "
+            "show where instead",
+            "",
+        )
+    pool = capabilities_of(reader).pool if reader is not None else ""
+    if pool not in ("avg", "max"):
+        by = f"{type(reader).__name__} {_short(reader_name)!r}" if reader else "the output"
+        return (
+            f"the last conv map is read position by position ({by}), not through a global "
+            "pool: Grad-CAM's channel weights (gradients averaged over positions) lose where "
+            "the evidence is",
+            "",
+        )
+    return "", f"last conv block {_short(name)!r} ({size} map, global {pool} pool after it)"
+
+
 def token_embedding(model: nn.Module) -> tuple[str, nn.Module] | None:
     """The transformer's token embedding, if the model has an encoder fed by one."""
     if not any(capabilities_of(m).attention for m in model.modules()):
@@ -156,10 +238,13 @@ def choose_methods(
     if dl_ok and ex is None and any(type(m) in SUPPORTED_NON_LINEAR for m in model.modules()):
         dl_reason = "every module has a DeepLift rule (module reuse unchecked: pass example=)"
     elif dl_ok:
-        dl_reason = "every nonlinearity has a DeepLift rule and none is reused: exact rescale rule"
+        dl_reason = (
+            "every nonlinearity has a DeepLift rule and none is reused: sums exactly to "
+            "f(x) - f(baseline)"
+        )
     else:
         dl_reason = problem
-    conv = last_conv_block(model)
+    cam_problem, cam_map = gradcam_problem(model, ex, what)
     emb = token_embedding(model)
     approx = " (tokens are conv-stem positions: mapped to the input by nearest upsampling)"
     hybrid = approx if emb is not None and _is_hybrid(model) else ""
@@ -199,10 +284,8 @@ def choose_methods(
         ),
         (
             "layer_gradcam",
-            conv is not None,
-            f"last conv block {_short(conv[0])!r}, upsampled to the input"
-            if conv is not None
-            else f"{what} has no conv block",
+            not cam_problem,
+            cam_problem or f"{cam_map}, upsampled to the input",
         ),
         (
             "attention",

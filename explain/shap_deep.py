@@ -23,6 +23,10 @@ from torch import nn
 from explain.shap_groups import import_shap
 from search_spaces.blocks import Capabilities, capabilities_of
 
+# DeepExplainer is kept only if every example sums to f(x) - base within this (float32 rounding
+# is ~1e-6 relative; a module without an exact rule shows as percent-level errors)
+ADDITIVITY_ATOL, ADDITIVITY_RTOL = 1e-4, 1e-3
+
 
 def _rule_names() -> set[str]:
     import_shap()  # quietly, before the private module below imports it
@@ -115,6 +119,13 @@ def restored(model: nn.Module) -> Iterator[None]:
                 for key in [k for k in table if k not in keys]:
                     del table[key]
         model.train(was_training)
+
+
+def additivity_failures(error: np.ndarray, gap: np.ndarray) -> tuple[np.ndarray, str]:
+    """Which examples miss ``f(x) - base`` (``gap``) by more than the tolerance (absolute
+    ``error``), and the tolerance in words."""
+    failed = error > ADDITIVITY_ATOL + ADDITIVITY_RTOL * np.abs(gap)
+    return failed, f"{ADDITIVITY_ATOL:g} + {ADDITIVITY_RTOL:g} * |f(x) - base| per example"
 
 
 def deep_values(

@@ -88,7 +88,8 @@ class Check:
     threshold: float | None
     status: str  # pass | warn | fail | skipped
     detail: str = ""  # one line on how to read it
-    extra: dict[str, Any] = field(default_factory=dict)  # curves etc. (JSON-able)
+    # curves, fitted scale, noise floor, completeness basis ... (JSON-able)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -158,6 +158,31 @@ def _local(exp: Mapping[str, Any], figs: Figures) -> list[dict[str, Any]]:
     return out
 
 
+_NOISE_SHOWN = 1e-4  # below: float rounding, a deterministic explainer (as in the detail)
+
+
+def _qualifier(c: Mapping[str, Any]) -> str:
+    """Words beside a verdict for what its status alone does not say (empty: nothing to add):
+    a completeness that holds by construction or only in expectation, a sampling explainer's
+    own noise, the scale infidelity fitted, the share of inputs randomisation compared."""
+    extra = c.get("extra") if isinstance(c.get("extra"), Mapping) else {}
+    name, words = c.get("name"), []
+    if name == "completeness" and extra.get("basis") == "by construction":
+        words.append("by construction: not evidence")
+    elif name == "completeness" and extra.get("basis") == "approximate":
+        words.append("approximate: complete in expectation only")
+    noise, scale = extra.get("noise_floor"), extra.get("scale")
+    if name == "sensitivity" and isinstance(noise, int | float) and noise >= _NOISE_SHOWN:
+        words.append(f"own sampling noise {fmt_num(noise, 2)}")
+    if name == "infidelity" and isinstance(scale, int | float):
+        flipped = ": sign flipped" if extra.get("scale_judged", True) else ": not judged"
+        words.append(f"fitted scale {fmt_num(scale, 2)}" + (flipped if scale < 0 else ""))
+    share = extra.get("compared_share")
+    if name == "randomisation" and isinstance(share, int | float) and share < 1:
+        words.append(f"compared on the {share:.0%} of inputs that differ from the baseline")
+    return "; ".join(words)
+
+
 def _checks(rows: Any) -> list[dict[str, Any]]:
     out = []
     for c in rows or []:
@@ -172,6 +197,7 @@ def _checks(rows: Any) -> list[dict[str, Any]]:
                 "value": fmt_num(c.get("value"), 3),
                 "threshold": fmt_num(c.get("threshold"), 3),
                 "status": status if status in _STATUSES else "skipped",
+                "qualifier": _qualifier(c),
             }
         )
     return out

@@ -78,11 +78,33 @@ _TORCH: tuple[tuple[tuple[type[nn.Module], ...], Capabilities], ...] = (
 )
 
 
+_ADAPTIVE: dict[type[nn.Module], Capabilities] = {
+    nn.AdaptiveAvgPool1d: Capabilities(affine=True, pool="avg"),
+    nn.AdaptiveAvgPool2d: Capabilities(affine=True, pool="avg"),
+    nn.AdaptiveMaxPool1d: Capabilities(pool="max"),  # no module rule in Captum or SHAP
+    nn.AdaptiveMaxPool2d: Capabilities(pool="max"),
+}
+
+
+def _torch_instance(module: nn.Module) -> Capabilities | None:
+    """Facts of torch modules that depend on how they were built, not on their class."""
+    if isinstance(module, nn.Sequential) and len(module) == 0:
+        return AFFINE  # an empty Sequential returns its input: the identity (a linear FNN's body)
+    size = getattr(module, "output_size", None)
+    sizes = size if isinstance(size, tuple) else (size,)
+    if type(module) in _ADAPTIVE and all(s == 1 for s in sizes):
+        return _ADAPTIVE[type(module)]  # pooled to one position: a global pool (CAM's head)
+    return None
+
+
 def capabilities_of(module: nn.Module) -> Capabilities:
     """The module's declared capabilities, torch's from the table above, else :data:`UNKNOWN`."""
     declared = getattr(module, "CAPABILITIES", None)
     if isinstance(declared, Capabilities):
         return declared
+    built = _torch_instance(module)
+    if built is not None:
+        return built
     for kinds, caps in _TORCH:
         if isinstance(module, kinds):
             return caps

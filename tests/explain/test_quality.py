@@ -17,7 +17,6 @@ from torch import nn
 
 from explain._checks import rowwise_spearman
 from explain.quality import (
-    affordable,
     agreement,
     cascade_layers,
     completeness,
@@ -265,7 +264,9 @@ def test_sensitivity_smooth_explainer_beats_noisy_one() -> None:
     t = torch.ones(len(X), dtype=torch.long)
     smooth = sensitivity(model, X, ig_fn(8), t, method="integrated_gradients")
     noisy = sensitivity(model, X, random_fn, t, method="random")
-    assert smooth.value < noisy.value
+    # Every call draws the same noise (seeded), so the noise explainer's value no longer
+    # scores its own randomness; its noise floor does, and fails it (issue 12, item 1).
+    assert smooth.extra["noise_floor"] < 1e-4 < 1 < noisy.extra["noise_floor"]
     assert smooth.status == "pass" and noisy.status == "fail", (smooth, noisy)
     assert_json([smooth, noisy])
 
@@ -300,13 +301,6 @@ def test_rowwise_spearman_matches_scipy() -> None:
     ours = rowwise_spearman(a, b)
     theirs = [spearmanr(x.ravel(), y.ravel()).statistic for x, y in zip(a, b)]
     assert ours == pytest.approx(theirs)
-
-
-def test_affordable_shrinks_the_subsample_for_slow_explainers() -> None:
-    model, X = linear_model(), inputs()
-    t, idx = torch.zeros(len(X), dtype=torch.long), np.arange(len(X))
-    assert len(affordable(ig_fn(4), model, X, t, idx, calls=10, budget_seconds=None)) == len(X)
-    assert len(affordable(ig_fn(4), model, X, t, idx, calls=10, budget_seconds=1e-9)) == 8
 
 
 def test_run_checks_covers_every_method_and_skips_with_reasons() -> None:
