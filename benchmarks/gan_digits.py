@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from nas.run import is_run_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_COND_ACCURACY = 0.80
 
@@ -29,6 +31,8 @@ TARGET_COND_ACCURACY = 0.80
 def main() -> None:
     timeout = sys.argv[1] if len(sys.argv) > 1 else "600"
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "bench-gan-digits"
+    if out.exists() and not is_run_dir(out):  # only ever delete an earlier nas run
+        sys.exit(f"{out} exists and is not a nas run directory; refusing to delete it.")
     shutil.rmtree(out, ignore_errors=True)
     nas = str(Path(sys.executable).with_name("nas"))
     cmd = [nas, "search", "--dataset", "digits", "--space", "gan", "--timeout", timeout,

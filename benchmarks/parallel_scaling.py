@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from nas.run import is_run_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: A fixed two-block CNN for 8x8 digits; only the learning rate varies between trials.
@@ -63,6 +65,8 @@ def run_once(
 
     study = f"bench-parallel-jobs{jobs}" + (f"-threads{threads}" if threads else "")
     out = ROOT / "runs" / study
+    if out.exists() and not is_run_dir(out):  # only ever delete an earlier nas run
+        sys.exit(f"{out} exists and is not a nas run directory; refusing to delete it.")
     shutil.rmtree(out, ignore_errors=True)
     cmd = [
         str(Path(sys.executable).with_name("nas")), "search", "--dataset", "digits",

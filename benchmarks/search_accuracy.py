@@ -21,6 +21,8 @@ import sys
 import time
 from pathlib import Path
 
+from nas.run import is_run_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -28,6 +30,8 @@ def main() -> None:
     dataset = sys.argv[1] if len(sys.argv) > 1 else "mnist1d"
     timeout = sys.argv[2] if len(sys.argv) > 2 else "600"
     out = ROOT / "runs" / f"bench-{dataset}"
+    if out.exists() and not is_run_dir(out):  # only ever delete an earlier nas run
+        sys.exit(f"{out} exists and is not a nas run directory; refusing to delete it.")
     shutil.rmtree(out, ignore_errors=True)
     nas = str(Path(sys.executable).with_name("nas"))
     cmd = [

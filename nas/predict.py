@@ -88,8 +88,6 @@ class Predictor:
         return pd.DataFrame(arr, columns=columns)
 
     def _array(self, X: Any, source: str) -> np.ndarray:
-        transform = self.transform
-        assert isinstance(transform, ArrayTransform)
         if isinstance(X, pd.DataFrame):
             X = self._frame(X, self.feature_names, source)[self.feature_names]
             X = X.apply(pd.to_numeric, errors="raise") if not X.empty else X
