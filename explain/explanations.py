@@ -131,7 +131,7 @@ def explain_model(
             choices = [*choices, MethodChoice(a.method, True, why)]
     quality: list[Check] = []
     if checks:
-        fns = {m: _explain_fn(m, data, attrs[m], background, seed) for m in attrs}
+        fns = {m: _explain_fn(m, data, background, seed) for m in attrs}
         pixel = {m: a for m, a in attrs.items() if a.values.shape == tuple(X.shape)}
         # SHAP values are relative to the background, not to the zero baseline: removing a
         # feature means setting it to the background (its mean, for infidelity and deletion)
@@ -154,9 +154,7 @@ def _softmax(out: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
-def _explain_fn(
-    method: str, data: ExplainData, done: Attribution, background: torch.Tensor, seed: int
-) -> Any:
+def _explain_fn(method: str, data: ExplainData, background: torch.Tensor, seed: int) -> Any:
     """The explainer as a function of the model (what sensitivity and randomisation re-run):
     for SHAP, the same background rows and seed as the stored values."""
     if method.startswith("shap"):
