@@ -124,9 +124,19 @@ def test_over_budget_trial_is_rejected_before_training(digits, monkeypatch) -> N
     assert "epochs" not in t.user_attrs
 
 
-def test_diverging_trial_fails_and_the_search_continues(digits) -> None:
+def test_diverging_trial_fails_and_the_search_continues(digits, monkeypatch) -> None:
     # A Wasserstein critic without spectral norm or gradient penalty at lr=1: the critic's
     # logits run away within the first epoch. The second trial uses sane learning rates.
+    # How far they run in a handful of steps depends on the CPU's rounding (1e6 was crossed at
+    # step 4-6 here and never on the CI machine), so the test lowers the divergence limit to
+    # 1e3: the detection itself is tested in test_gan_train; this test is about the search
+    # recording the failure and going on.
+    import nas.gan.search as gan_search
+    from nas.gan.health import GanChecks
+
+    real_train = gan_search.train_gan
+    monkeypatch.setattr(gan_search, "train_gan", lambda *a, **k: real_train(
+        *a, **k, checks=GanChecks(max_abs_loss=1e3)))  # fmt: skip
     config = _known_good_config()
     config.update({"gan.lr_g": Choice((1.0, 1e-3)), "gan.lr_d": Choice((1.0, 4e-4)),
                    "gan.loss": Fixed("wgan_gp"), "gan.gp_weight": Fixed(0.0),
