@@ -36,6 +36,7 @@ def search(
     reports_dir: str | PathLike[str] | None = "reports",
     threads: int | None = None,
     heartbeat: int | None = 10,
+    started: float | None = None,
     **settings: Any,
 ) -> SearchResult:
     """Search a space for the best architecture for a dataset, under a compute budget.
@@ -59,6 +60,10 @@ def search(
     the winner is explained on ``explain_samples`` test examples (``RUN/explain/``); with
     ``report`` the HTML report is written to ``RUN/report.html`` and copied into
     ``reports_dir``.
+
+    ``timeout`` is the whole wait: the search and the final retrain end within it, counted
+    from ``started`` (a ``time.time()``; default: this call; ``nas search`` passes the start
+    of its process). The explanations and the report follow.
     """
     if isinstance(dataset, SearchConfig):
         if data is not None or settings:
@@ -69,7 +74,7 @@ def search(
     options = RunOptions(out=out, storage=storage, progress=progress, finalize=finalize,
                          explain=explain, report=report, explain_samples=explain_samples,
                          reports_dir=reports_dir, threads=threads,
-                         heartbeat=heartbeat)  # fmt: skip
+                         heartbeat=heartbeat, started=started)  # fmt: skip
     return run_search(config, options)
 
 

@@ -12,6 +12,11 @@ from nas.commands._app import app, err, friendly, out
 
 def main() -> None:
     """Console-script entry point (``nas`` in messages, however it was started)."""
+    from nas import deadline
+
+    # this process is the command: its --timeout counts from the process's start (imports
+    # included); an app called in-process (tests, notebooks) counts from the command instead
+    deadline.COMMAND_STARTED = deadline.process_started()
     app(prog_name="nas")
 
 

@@ -26,8 +26,10 @@ class SearchProgress:
         n_trials: int | None,
         timeout: float | None,
         console: Console | None = None,
+        deadline: Any = None,
     ):
         self.study = study
+        self.deadline = deadline  # a nas.deadline.Deadline: the retrain's reserve is shown
         self.metric = metric
         self.timeout = timeout
         self.console = console or Console(stderr=True)
@@ -77,7 +79,20 @@ class SearchProgress:
             ("over budget ", "magenta"), str(counts["over_budget"]), "  ",
             ("failed ", "red"), str(counts["failed"]),
         )  # fmt: skip
-        return Group(self.progress, line, Text(best_line(self.study, self.metric)))
+        parts = [self.progress, line, Text(best_line(self.study, self.metric))]
+        if self.deadline is not None:
+            parts.append(Text(deadline_line(self.study, self.deadline), style="dim"))
+        return Group(*parts)
+
+
+def deadline_line(study: optuna.Study, deadline: Any) -> str:
+    """What the rest of the --timeout holds: the time kept for retraining the winner, and
+    that the explanations and the report come after it."""
+    reserve = deadline.reserve(study)
+    kept = f"~{reserve:.0f} s kept for retraining the winner" if reserve else (
+        "the winner's retrain is kept inside the time")  # fmt: skip
+    return (f"--timeout: {max(0.0, deadline.left()):.0f} s left, {kept}; the explanations "
+            "and the report follow it")  # fmt: skip
 
 
 def _finished(study: optuna.Study) -> int:

@@ -17,6 +17,7 @@ import pandas as pd
 
 from nas import run as rundir
 from nas.config import SearchConfig, check_study_name
+from nas.deadline import Deadline
 from nas.errors import NasError
 from nas.finalize import explain_and_report, finalize_run
 from nas.kinds.registry import get_kind
@@ -55,12 +56,16 @@ class RunOptions:
     reports_dir: str | PathLike[str] | None = "reports"  # where the report is copied
     threads: int | None = None  # torch threads (default one per process)
     heartbeat: int | None = 10  # seconds between worker heartbeats (RDB storages)
+    started: float | None = None  # time.time() the --timeout counts from (default: the call)
 
 
 def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     """Run the search ``config`` describes (resuming the study in its run directory)."""
     # Checked before anything is loaded or created: nas writes into a run directory or a
     # new / empty folder only, never into someone's folder that has an explain/ or a top/.
+    # --timeout counts from here (or from the process's start): the search and its retrain
+    # end by it
+    started = time.time() if options.started is None else options.started
     run_dir = rundir.check_run_dir(
         Path(options.out)
         if options.out is not None
@@ -111,8 +116,11 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
             st.enqueue_trial(params, user_attrs={"warm_start": True})
     objective = kind.objective(td, settings, state)
     n_trials, timeout = config.n_trials, config.timeout
+    if timeout is not None:
+        objective.deadline = Deadline.for_data(timeout, td, top=config.top, start=started)
+    left = None if timeout is None else max(1.0, objective.deadline.left())  # same end
     workers = spawn_workers(url, config.study, config.jobs - 1, n_trials=n_trials,
-                            timeout=timeout, heartbeat=options.heartbeat)  # fmt: skip
+                            timeout=left, heartbeat=options.heartbeat)  # fmt: skip
     interrupted = False
     try:
         _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
@@ -183,6 +191,11 @@ def _optimize(
     ]
     if n_trials is not None:  # the study's total, shared by every worker on this storage
         callbacks.append(StudyTotal(n_trials))
+    deadline = getattr(objective, "deadline", None)
+    if deadline is not None:
+        callbacks.append(deadline.callback)
+        if not deadline.room_for_a_trial(st) and st.best_trials:
+            return  # (with no completed trial yet, one runs anyway: the deadline ends it)
 
     def run(cbs: list[Any]) -> None:
         st.optimize(objective, n_trials=remaining, timeout=timeout, callbacks=cbs, catch=CATCH)
@@ -191,7 +204,8 @@ def _optimize(
         if progress:
             from nas.progress import SearchProgress
 
-            with SearchProgress(st, settings.metric, remaining, timeout) as view:
+            with SearchProgress(st, settings.metric, remaining, timeout,
+                                deadline=deadline) as view:  # fmt: skip
                 run([*callbacks, view])
         else:
             run(callbacks)

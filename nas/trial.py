@@ -172,6 +172,7 @@ class TrialObjective(ABC):
         self.ctx = SpaceContext.of(data)
         self.device = device
         self.prune = len(settings.objectives) == 1
+        self.deadline: Any = None  # a nas.deadline.Deadline when the search has a --timeout
 
     # --- what a kind fills in ------------------------------------------------------------
     @abstractmethod
@@ -235,6 +236,8 @@ class TrialObjective(ABC):
             callbacks += self.extra_callbacks()
             if self.s.trial_timeout:
                 callbacks.append(DeadlineCallback(start, self.s.trial_timeout))
+            if self.deadline is not None:
+                callbacks.append(self.deadline.stopper(trial))
             with time_limit(self.s.trial_timeout, start):
                 result = self.train(model, spec, trial, callbacks)
         return self.finish(trial, result, start)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from typing import Any
 
 import optuna
@@ -19,6 +20,7 @@ import optuna
 from nas.config import SearchConfig
 from nas.data import TaskData
 from nas.data.fingerprint import short
+from nas.deadline import Deadline
 from nas.errors import NasError
 from nas.kinds import get_kind
 from nas.leaderboard import make_stop_on_impossible
@@ -106,6 +108,7 @@ def work(
 ) -> int:
     """Join ``study`` on ``storage`` (default: ``$NAS_STORAGE_URL``) and run trials; return
     how many this worker ran."""
+    started = time.time()  # --timeout counts from here
     storage = storage or os.environ.get(STORAGE_ENV)
     if not storage:
         raise NasError(
@@ -160,6 +163,9 @@ def work(
     kind = get_kind(config.kind)
     state = kind.prepare(data, settings, config.extras, leader=False)
     objective = kind.objective(data, settings, state)
+    if timeout is not None:  # the search's retrain must still fit: see nas.deadline
+        objective.deadline = Deadline.for_data(timeout, data, top=config.top, start=started)
+        callbacks.append(objective.deadline.callback)
     st.optimize(objective, timeout=timeout, callbacks=callbacks, catch=CATCH)
     return len(ran)
 

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from nas import deadline
 from nas.commands._app import PrunerName, SamplerName, app, err, friendly, out
 from search_spaces.spaces import space_help
 
@@ -135,6 +136,7 @@ def search(
         jobs=jobs, heartbeat=heartbeat or None, trial_timeout=trial_timeout,
         explain=explain, report=report, explain_samples=samples,
         warm_start=warm_start, command="nas " + " ".join(sys.argv[1:]),
+        started=deadline.COMMAND_STARTED,  # the console script's start: its wait, imports included
     )  # fmt: skip
     for note in getattr(result.data, "notes", []) or []:  # what loading the data changed
         err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)

@@ -1,0 +1,151 @@
+"""``--timeout`` as the time a user waits: the search *and* the final retrain end by it.
+
+A :class:`Deadline` holds the wall-clock end of a search (``time.time()`` based, so the worker
+processes of ``--jobs N`` on the same machine share it) and estimates, from the study's own
+trials, what is still to come:
+
+- the **retrain** of the winners: a trial's seconds per epoch x its best epoch x (train + val)
+  / train, since the final model trains on both for the winner's best epoch count; with
+  ``top`` winners, ``top`` times the largest such estimate among the candidates;
+- a **trial**: the median wall time of the completed trials.
+
+Two hooks use it. :meth:`Deadline.callback` is an Optuna study callback: after each trial it
+stops the study when the time left is less than a trial plus the retrain. :meth:`Deadline.
+stopper` is a training callback: it ends the trial in flight (cleanly, with its best epoch so
+far; the trial still counts) when another epoch and the retrain would no longer fit.
+Explanations and the report come after the deadline; the live view says so.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from nas.train import Callback, StopTraining
+
+COMPLETE = optuna.trial.TrialState.COMPLETE
+IMPORTED = time.time()  # when nas.deadline was imported: the fallback start of a process
+COMMAND_STARTED: float | None = None  # set by the console script (nas.cli.main)
+
+
+def process_started() -> float:
+    """The ``time.time()`` at which this process started (Linux: from ``/proc``; elsewhere
+    the time nas was imported), so that ``nas search --timeout`` counts its own start-up."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))  # fmt: skip
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return IMPORTED
+    return started if abs(time.time() - started) < 86400 * 365 else IMPORTED
+
+
+def seconds_per_epoch(trial: optuna.trial.FrozenTrial) -> float | None:
+    """A finished trial's wall seconds per epoch (its cost measurement included), or None."""
+    seconds, epochs = trial.user_attrs.get("seconds"), trial.user_attrs.get("epochs")
+    if not isinstance(seconds, (int, float)) or not isinstance(epochs, int) or epochs < 1:
+        return None
+    return float(seconds) / epochs
+
+
+class Deadline:
+    """The end of a search (retrain included) and the estimates that keep it.
+
+    ``seconds`` from ``start`` (``time.time()``, default now); ``top`` winners are retrained;
+    ``scale`` is (train + val) / train, the retrain's share of data per epoch.
+    """
+
+    def __init__(
+        self,
+        seconds: float,
+        *,
+        top: int = 1,
+        scale: float = 1.0,
+        start: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clock = clock
+        self.end = (clock() if start is None else start) + float(seconds)
+        self.top, self.scale = max(1, int(top)), max(1.0, float(scale))
+
+    @classmethod
+    def for_data(
+        cls, seconds: float, data: Any, top: int = 1, start: float | None = None
+    ) -> Deadline:
+        """A deadline for a search on ``data`` (a TaskData: its train and val sizes)."""
+        n_train, n_val = len(data.train), len(data.val)
+        return cls(seconds, top=top, scale=(n_train + n_val) / max(1, n_train), start=start)
+
+    def left(self) -> float:
+        """Seconds to the deadline (negative past it)."""
+        return self.end - self.clock()
+
+    # --- estimates ------------------------------------------------------------------------
+    def retrain_seconds(self, trial: optuna.trial.FrozenTrial) -> float:
+        """The expected retrain of ``trial``: per-epoch time x best epoch x data scale."""
+        per_epoch = seconds_per_epoch(trial)
+        best = trial.user_attrs.get("best_epoch") or trial.user_attrs.get("epochs") or 0
+        return 0.0 if per_epoch is None else per_epoch * int(best) * self.scale
+
+    def reserve(self, study: optuna.Study, running: float = 0.0) -> float:
+        """Seconds to keep for the retrain: ``top`` x the largest estimate among the best
+        ``top`` completed trials and ``running`` (the trial in flight's own estimate)."""
+        done = _complete(study)
+        if done:
+            sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
+            done = sorted(done, key=lambda t: (sign * t.values[0], t.number))[: self.top]
+        estimates = [self.retrain_seconds(t) for t in done] + [running]
+        return self.top * max(estimates)
+
+    def trial_seconds(self, study: optuna.Study) -> float:
+        """The median wall time of the completed trials (0 before any)."""
+        times = [float(t.user_attrs["seconds"]) for t in _complete(study)
+                 if isinstance(t.user_attrs.get("seconds"), (int, float))]  # fmt: skip
+        return statistics.median(times) if times else 0.0
+
+    def room_for_a_trial(self, study: optuna.Study) -> bool:
+        """Whether a new trial and the retrain still fit before the deadline."""
+        return self.left() >= self.trial_seconds(study) + self.reserve(study)
+
+    # --- hooks ----------------------------------------------------------------------------
+    def callback(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        """An Optuna study callback: stop starting trials once one more would not fit."""
+        if not self.room_for_a_trial(study):
+            study.stop()
+
+    def stopper(self, trial: optuna.Trial) -> Callback:
+        """A training callback that ends ``trial`` when another epoch and the retrain would
+        pass the deadline; the trial keeps its best epoch so far and is completed."""
+        return _StopAtDeadline(self, trial)
+
+
+class _StopAtDeadline(Callback):
+    def __init__(self, deadline: Deadline, trial: optuna.Trial) -> None:
+        self.deadline, self.trial = deadline, trial
+        self.start = self.deadline.clock()
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        per_epoch = (self.deadline.clock() - self.start) / epoch
+        own = per_epoch * epoch * self.deadline.scale  # this trial's retrain, if it won now
+        reserve = self.deadline.reserve(self.trial.study, running=own)
+        if self.deadline.left() < per_epoch + reserve:
+            self.trial.set_user_attr(
+                "deadline", f"ended after epoch {epoch}: the --timeout was near (the retrain "
+                f"of the winner needs about {reserve:.0f} s)"
+            )  # fmt: skip
+            raise StopTraining
+
+
+def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(COMPLETE,))
+
+
+__all__ = ["Deadline", "process_started", "seconds_per_epoch"]

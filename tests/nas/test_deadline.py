@@ -1,0 +1,105 @@
+"""--timeout as the time a user waits: the estimates of nas.deadline on known trials (a fake
+clock), the trial in flight ended before the deadline, and a real search with its retrain
+ending within the timeout."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+
+from nas.deadline import Deadline, seconds_per_epoch
+from nas.train import StopTraining
+
+
+class Clock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _study(*trials: tuple[float, float, int, int]) -> optuna.Study:
+    """A study of completed trials: (value, seconds, epochs, best_epoch)."""
+    st = optuna.create_study(direction="maximize")
+    for value, seconds, epochs, best in trials:
+        attrs = {"seconds": seconds, "epochs": epochs, "best_epoch": best}
+        st.add_trial(optuna.trial.create_trial(value=value, user_attrs=attrs))
+    return st
+
+
+def test_retrain_estimate_is_seconds_per_epoch_times_best_epoch_times_data_scale() -> None:
+    st = _study((0.9, 20.0, 10, 6), (0.8, 100.0, 10, 10))
+    d = Deadline(100, scale=4000 / 3250, clock=Clock())
+    best = st.best_trial
+    assert seconds_per_epoch(best) == 2.0
+    assert d.retrain_seconds(best) == pytest.approx(2.0 * 6 * 4000 / 3250)
+    # the reserve follows the best trial (0.9), not the slower worse one
+    assert d.reserve(st) == pytest.approx(2.0 * 6 * 4000 / 3250)
+    # with top=2 both winners are retrained: twice the larger estimate (the 0.8 trial: 100 s)
+    assert Deadline(100, top=2, clock=Clock()).reserve(st) == pytest.approx(2 * 100.0)
+    # a trial in flight that would take longer to retrain raises the reserve
+    assert d.reserve(st, running=50.0) == 50.0
+    assert d.trial_seconds(st) == 60.0  # median of 20 and 100
+
+
+def test_a_new_trial_starts_only_while_it_and_the_retrain_fit() -> None:
+    clock = Clock()
+    st = _study((0.9, 10.0, 10, 10))  # a trial takes 10 s, its retrain 10 s (scale 1)
+    d = Deadline(60, clock=clock)
+    assert d.room_for_a_trial(st)
+    clock.now += 40  # 20 s left: exactly a trial and a retrain
+    assert d.room_for_a_trial(st)
+    clock.now += 0.5
+    assert not d.room_for_a_trial(st)
+    # as a study callback: the trial that was running finishes, no other one starts
+    st.optimize(lambda t: 0.5, n_trials=5, callbacks=[d.callback])
+    assert len(st.trials) == 2
+
+
+def test_the_trial_in_flight_ends_when_another_epoch_and_the_retrain_would_not_fit() -> None:
+    clock = Clock()
+    st = _study((0.9, 10.0, 10, 10))  # the best so far needs 10 s to retrain
+    d = Deadline(30, clock=clock)
+    trial = st.ask()
+    stop = d.stopper(trial)
+    clock.now += 5  # epoch 1 took 5 s; 25 s left >= 5 + max(10, 5)
+    stop.on_epoch_end(1, {})
+    clock.now += 5  # 20 s left >= 5 + max(10, 10)
+    stop.on_epoch_end(2, {})
+    clock.now += 5  # 15 s left < 5 + max(10, 15): this trial's own retrain would not fit
+    with pytest.raises(StopTraining):
+        stop.on_epoch_end(3, {})
+    assert trial.user_attrs["deadline"].startswith("ended after epoch 3")
+
+
+def test_no_trials_means_no_reserve_and_room_until_the_end() -> None:
+    clock = Clock()
+    d = Deadline(10, clock=clock)
+    st = optuna.create_study()
+    assert d.reserve(st) == 0.0 and d.trial_seconds(st) == 0.0 and d.room_for_a_trial(st)
+    clock.now += 10.5
+    assert not d.room_for_a_trial(st) and d.left() == pytest.approx(-0.5)
+
+
+@pytest.mark.slow
+def test_search_and_retrain_end_within_the_timeout(tmp_path: Path, cli) -> None:
+    # Trials of up to 60 epochs (a few seconds each on digits) would run far past a 20 s
+    # timeout with the retrain after them; the deadline ends the trial in flight and keeps
+    # the retrain inside. Allowance: 10 % plus 2 s for the work around the search (writing
+    # the leaderboard, measuring the winner's latency) on a shared machine.
+    timeout = 20
+    args = ("search", "--dataset", "digits", "--space", "cnn", "--timeout", str(timeout),
+            "--epochs", "60", "--pruner", "none", "--no-explain", "--no-report",
+            "--out", str(tmp_path / "run"), "--threads", "1")  # fmt: skip
+    t0 = time.perf_counter()
+    result = cli(*args)
+    wall = time.perf_counter() - t0
+    assert result.exit_code == 0, result.output
+    assert wall <= timeout * 1.1 + 2.0, wall
+    metrics = json.loads((tmp_path / "run" / "best" / "metrics.json").read_text())
+    assert metrics["retrain"]["epochs"] >= 1
