@@ -280,4 +280,8 @@ def make_pruner(name: str, epochs: int, multi_objective: bool) -> optuna.pruners
         return optuna.pruners.NopPruner()
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, epochs // 4))
-    return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=epochs, reduction_factor=3)
+    # The first rung after a sixth of the epochs, not after the first: a one-cycle schedule is
+    # still warming up then, and epoch-1 scores would cut good slow starters (issue 11).
+    return optuna.pruners.HyperbandPruner(
+        min_resource=max(1, epochs // 6), max_resource=epochs, reduction_factor=3
+    )

@@ -85,6 +85,7 @@ _RANGES: dict[str, Allowed] = {
         (
             "fnn.n_blocks",
             "cnn.n_blocks",
+            "cnn.pool_every",
             "hybrid.stem_blocks",
             "gan.g_blocks",
             "gan.d_blocks",
@@ -114,6 +115,7 @@ _RANGES: dict[str, Allowed] = {
     "train.optimizer": _choice(OPTIMIZERS),
     "train.schedule": _choice(SCHEDULES),
     "train.lr": _float(0.0, low_open=True),
+    "cnn.growth": _float(1.0, 4.0),
     **dict.fromkeys(
         ("train.weight_decay", "train.l1", "train.momentum", "train.grad_clip", "gan.gp_weight"),
         _float(0.0),

@@ -250,12 +250,10 @@ def start(ctx: SpaceContext) -> dict[str, Any]:
                 "gan.d.fnn.b1.units": 128, **d_blocks}  # fmt: skip
     # images: 2x2 -> 4x4 -> 8x8 (digits); sequences: 5 -> 10 -> 20 -> 40 (mnist1d)
     image = ctx.modality == "image"
-    conv_d = {"channels": 32, "kernel": 3, "batch_norm": False, "activation": "leaky_relu",
-              "residual": False, "pool": "none", "separable": False, "dropout": 0.0}  # fmt: skip
-    d_blocks = {f"gan.d.cnn.b{i}.{k}": v for i in range(2) for k, v in conv_d.items()}
-    d_blocks.update({"gan.d.cnn.b1.channels": 64, "gan.d.cnn.b1.pool": "avg"})
-    if not image:
-        d_blocks.update({"gan.d.cnn.b0.kernel": 5, "gan.d.cnn.b1.kernel": 5})
+    d_blocks = {f"gan.d.cnn.{k}": v for k, v in {
+        "channels": 32, "growth": 2.0, "kernel": 3 if image else 5, "batch_norm": False,
+        "activation": "leaky_relu", "residual": False, "pool": "avg", "pool_every": 2,
+        "separable": False, "dropout": 0.0}.items()}  # fmt: skip
     return {**common, "gan.g.family": "upconv", "gan.g.upsamples": 2 if image else 3,
             "gan.g.channels": 128 if image else 64, "gan.d.family": "cnn",
             "gan.d.cnn.n_blocks": 2, **d_blocks}  # fmt: skip

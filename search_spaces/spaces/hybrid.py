@@ -16,7 +16,7 @@ from search_spaces.spaces._base import (
     assemble,
 )
 from search_spaces.spaces._registry import default_config, register_space
-from search_spaces.spaces.starts import conv_blocks, family_point
+from search_spaces.spaces.starts import conv_stack, family_point
 from search_spaces.spec import ArchSpec, BlockSpec
 
 DEFAULTS: dict[str, Dim] = {"hybrid.stem_blocks": IntRange(1, 2)}
@@ -33,8 +33,9 @@ def stem_key(param: str) -> str:
 
 
 def start_cnn_rnn(ctx: SpaceContext) -> dict[str, Any]:
-    """A known-good conv stem (32, 64 channels) feeding a bidirectional GRU."""
-    return {"cnn_rnn.stem.n_blocks": 2, **conv_blocks("cnn_rnn.stem", 2),
+    """A known-good conv stem (two blocks of 32 channels, one pooling) feeding a
+    bidirectional GRU."""
+    return {"cnn_rnn.stem.n_blocks": 2, **conv_stack("cnn_rnn.stem"),
             "cnn_rnn.rnn.cell": "gru", "cnn_rnn.rnn.hidden": 64,
             "cnn_rnn.rnn.layers": 1, "cnn_rnn.rnn.bidirectional": True,
             "cnn_rnn.rnn.reduce": "last"}  # fmt: skip
@@ -48,7 +49,7 @@ def start_cnn_transformer(ctx: SpaceContext) -> dict[str, Any]:
     }
     return {
         "cnn_transformer.stem.n_blocks": 1,
-        **conv_blocks("cnn_transformer.stem", 1),
+        **conv_stack("cnn_transformer.stem"),
         **tfm,
     }
 

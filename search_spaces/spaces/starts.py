@@ -20,25 +20,21 @@ TRAIN_START = {"train.optimizer": "adamw", "train.lr": 3e-3, "train.weight_decay
                "train.batch_size": 64, "train.schedule": "onecycle", "head.hidden": 0}  # fmt: skip
 
 
-def conv_blocks(prefix: str, n: int) -> dict[str, Any]:
-    """The params of ``n`` conv blocks (32, 64, 64, 128 channels) under ``{prefix}.b{i}.*``."""
-    plan = [(32, 5, "none"), (64, 5, "max"), (64, 3, "max"), (128, 3, "none")][:n]
-    params: dict[str, Any] = {}
-    for i, (c, k, pool) in enumerate(plan):
-        b = f"{prefix}.b{i}"
-        params.update(
-            {
-                f"{b}.channels": c,
-                f"{b}.kernel": k,
-                f"{b}.pool": pool,
-                f"{b}.batch_norm": True,
-                f"{b}.activation": "gelu",
-                f"{b}.residual": False,
-                f"{b}.separable": False,
-                f"{b}.dropout": 0.05,
-            }
-        )
-    return params
+def conv_stack(prefix: str, *, width: int = 32, growth: float = 2.0) -> dict[str, Any]:
+    """The params of a known-good conv stack under ``{prefix}.*`` (its depth is the caller's):
+    kernel 5, batch norm, GELU, max pooling after every second block."""
+    return {
+        f"{prefix}.channels": width,
+        f"{prefix}.growth": growth,
+        f"{prefix}.kernel": 5,
+        f"{prefix}.batch_norm": True,
+        f"{prefix}.activation": "gelu",
+        f"{prefix}.residual": False,
+        f"{prefix}.pool": "max",
+        f"{prefix}.pool_every": 2,
+        f"{prefix}.separable": False,
+        f"{prefix}.dropout": 0.0,
+    }
 
 
 def _allowed(dim: Dim, value: Any) -> bool:
@@ -50,7 +46,7 @@ def _allowed(dim: Dim, value: Any) -> bool:
 
 
 def block_key(param: str) -> str:
-    """The dimension behind a family's parameter: ``cnn.b0.channels`` -> ``cnn.channels``."""
+    """The dimension behind a family's parameter: ``fnn.b0.units`` -> ``fnn.units``."""
     parts = param.split(".")
     return f"{parts[0]}.{parts[-1]}"
 

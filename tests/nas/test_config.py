@@ -41,7 +41,17 @@ def test_a_version_1_run_json_loads_with_its_kind_and_every_value(folder: Path, 
     new = config.to_dict()
     moved = {k for k in old if k not in new}  # kept by the old version beside the known keys
     assert moved == ({"scorer"} if kind == "gan" else set())
-    assert {k: new[k] for k in old if k in new} == {k: old[k] for k in old if k in new}
+    same = [k for k in old if k in new and k != "space"]
+    assert {k: new[k] for k in same} == {k: old[k] for k in same}
+    # the space keeps every recorded dimension; those added since (the CNN's net-wide growth
+    # and pooling period of issue 11) come in at their defaults
+    old_dims, new_dims = old["space"]["dims"], new["space"]["dims"]
+    assert {k: new_dims[k] for k in old_dims} == old_dims
+    added = set(new_dims) - set(old_dims)
+    assert added <= {"cnn.growth", "cnn.pool_every"}
+    assert {k: new["space"][k] for k in ("space", "source")} == {
+        k: old["space"][k] for k in ("space", "source")
+    }
     assert set(new) - set(old) == NEW_KEYS
     if kind == "gan":  # a GAN worker still finds the leader's scorer
         assert config.extras == {"scorer": old["scorer"]}
@@ -62,7 +72,8 @@ def test_settings_and_data_come_from_the_record() -> None:
     assert isinstance(settings, SearchSettings)
     assert (settings.metric, settings.objectives, settings.epochs, settings.seed) == (
         "accuracy", ("accuracy",), config.epochs, 0)  # fmt: skip
-    assert settings.space.to_dict() == v1(V1_DIGITS)["space"]
+    recorded = v1(V1_DIGITS)["space"]["dims"]
+    assert {k: settings.space.to_dict()["dims"][k] for k in recorded} == recorded
     data, from_worker = settings_from_record(v1(V1_DIGITS))
     assert from_worker == settings
     assert data.name == "digits" and data.sizes == config.data_info["sizes"]

@@ -228,7 +228,7 @@ def test_toml_gan_section_overrides_and_wgan_never_gets_batch_norm(tmp_path: Pat
     path.write_text(
         'space = "gan"\n[gan]\nloss = "wgan_gp"\nd_families = { choices = ["cnn"] }\n'
         "d_batch_norm = true\nlatent_dim = 8\nwgan_critic_steps = 5\n"
-        'output_activation = "tanh"\n[cnn]\nchannels = { choices = [8] }\n'
+        'output_activation = "tanh"\n[cnn]\nchannels = { choices = [8] }\ngrowth = 1.0\n'
     )
     space = get_space(str(path))
     s = study(3)

@@ -29,6 +29,7 @@ families = ["cnn", "rnn", "cnn_rnn"]
 [cnn]
 n_blocks = { low = 1, high = 2 }
 channels = { choices = [16, 32] }
+growth = 1.0
 kernel = 3
 
 [rnn]
@@ -133,9 +134,29 @@ def test_single_family_as_a_string(tmp_path: Path) -> None:
 
 
 def test_hybrid_stems_follow_the_cnn_dimensions(tmp_path: Path) -> None:
-    path = write(tmp_path, 'space = "cnn_transformer"\n[cnn]\nchannels = { choices = [8] }\n')
+    path = write(tmp_path, 'space = "cnn_transformer"\n[cnn]\nchannels = 8\ngrowth = 1.0\n')
     for _, spec in sample_many(path, IMAGE, n=10):
         assert all(b.params["channels"] == 8 for b in spec.blocks if b.kind == "conv2d.v1")
+
+
+def test_the_width_grows_by_the_factor_at_every_pooling_block(tmp_path: Path) -> None:
+    # 40 positions, pool after every 2nd block while >= 4 remain: blocks 2, 4 and 6 pool
+    # (40 -> 20 -> 10 -> 5); a pooling block is wider by 1.5: 16, 24, 24, 36, 36, 54.
+    text = ('space = "cnn"\n[cnn]\nn_blocks = 6\nchannels = 16\ngrowth = 1.5\npool = "max"\n'
+            "pool_every = 2\n")  # fmt: skip
+    for _, spec in sample_many(write(tmp_path, text), SEQUENCE, n=3):
+        convs = [b.params for b in spec.blocks if b.kind == "conv1d.v1"]
+        assert [c["channels"] for c in convs] == [16, 24, 24, 36, 36, 54]
+        assert [c["pool"] for c in convs] == ["none", "max"] * 3
+        # one kernel, activation, norm, ... for the whole stack
+        for key in ("kernel", "activation", "batch_norm", "residual", "separable", "dropout"):
+            assert len({c[key] for c in convs}) == 1, key
+    # 3 positions left after two poolings of 12: the third pooling block does not pool
+    short = SpaceContext((12, 1), "sequence", "regression", 1)
+    for _, spec in sample_many(write(tmp_path, text), short, n=1):
+        convs = [b.params for b in spec.blocks if b.kind == "conv1d.v1"]
+        assert [c["pool"] for c in convs] == ["none", "max", "none", "max", "none", "none"]
+        assert [c["channels"] for c in convs] == [16, 24, 24, 36, 36, 36]
 
 
 @pytest.mark.parametrize("key", sorted(default_config()))

@@ -158,7 +158,7 @@ def test_parameter_names_are_stable_and_dotted() -> None:
     trial = study(0).ask()
     get_space("cnn_transformer").sample(trial, CONTEXTS["image"])
     names = set(trial.params)
-    assert "cnn_transformer.stem.b0.channels" in names
+    assert "cnn_transformer.stem.channels" in names
     assert "cnn_transformer.tfm.d_model" in names
     assert any(n.startswith("train.") for n in names)
     assert all("." in n for n in names)
@@ -197,7 +197,7 @@ def test_space_to_dict_is_json(space_name: str) -> None:
     text = json.dumps(data)
     assert json.loads(text) == data
     assert data["space"] == space_name and data["source"] == "built-in"
-    assert data["dims"]["cnn.channels"] == {"choices": [16, 32, 64, 128]}
+    assert data["dims"]["cnn.channels"] == {"choices": [16, 32, 64]}
     assert data["dims"]["train.lr"] == {"low": 3e-4, "high": 3e-2, "log": True}
     assert data["dims"]["train.l1"] == 0.0
 
