@@ -50,7 +50,10 @@ class Objective(TrialObjective):
             spec.train,
             epochs=self.s.epochs,
             callbacks=callbacks,
-            patience=self.s.patience,
+            # A one-cycle or cosine schedule is planned over the epochs: stopping it mid-way,
+            # at its high learning rates, keeps a half-trained model (the pruner cuts bad
+            # trials instead); patience applies to trials without a schedule.
+            patience=self.s.patience if spec.train.schedule == "none" else None,
             seed=trial_seed(self.s.seed, trial.number),
             metric=self.s.metric,
             monitor="val_metric",
@@ -71,7 +74,10 @@ def retrain_and_test(
     rank: int = 1,
     device: str | None = None,
 ) -> FinalModel:
-    """Retrain trial's architecture on train + val for its best epoch count; test it once."""
+    """Retrain trial's architecture on train + val for its best epoch count, under the
+    learning-rate schedule the trial had (planned over the search's epochs: a one-cycle
+    trial whose best epoch was the 8th of 20 is replayed for 8 epochs of a 20-epoch cycle,
+    not squeezed into an 8-epoch cycle); test it once."""
     spec = ArchSpec.from_dict(trial.user_attrs["spec"])
     seed = trial_seed(settings.seed, trial.number)
     model = seeded(build_model, spec, seed)
@@ -81,6 +87,7 @@ def retrain_and_test(
         data,
         spec.train,
         epochs=epochs,
+        schedule_epochs=max(epochs, int(settings.epochs)),
         patience=None,
         seed=seed,
         use_val=False,
@@ -111,6 +118,7 @@ def retrain_and_test(
         "cost": cost.to_dict(),
         "retrain": {
             "epochs": epochs,
+            "schedule_epochs": max(epochs, int(settings.epochs)),
             "seconds": result.seconds,
             "history": [_curve_row(h) for h in result.history],
         },

@@ -100,6 +100,7 @@ def train_model(
     use_val: bool = True,
     metric: str | None = None,
     monitor: str = "val_loss",
+    schedule_epochs: int | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on ``data.train`` for up to ``epochs`` epochs; return the record.
 
@@ -109,11 +110,17 @@ def train_model(
     weights are restored. With ``use_val=False`` it trains on train+val for exactly ``epochs``.
     ``seed`` fixes batch order and dropout (the global RNG is restored afterwards); the model's
     initialisation is the caller's. A non-finite loss or gradient norm raises TrainingError.
+
+    The learning-rate schedule is planned over ``schedule_epochs`` (default ``epochs``); a
+    longer plan that stops after ``epochs`` replays the first epochs of a longer run, which is
+    how a search's winner is retrained for its best epoch count under the schedule it had.
     """
     task_loss = _task_loss(data.task)
     _check_positive("epochs", epochs)
     if patience is not None:
         _check_positive("patience (or None)", patience)
+    if schedule_epochs is None or schedule_epochs < epochs:
+        schedule_epochs = epochs
     if monitor not in ("val_loss", "val_metric"):
         raise NasError(f"monitor must be 'val_loss' or 'val_metric', got {monitor!r}.")
     metric = metrics.check_metric(metric or metrics.default_metric(data.task), data.task)
@@ -144,6 +151,7 @@ def train_model(
             dev,
             gen,
             epochs=epochs,
+            schedule_epochs=schedule_epochs,
             patience=patience,
             callbacks=callbacks,
             use_val=use_val,
@@ -162,6 +170,7 @@ def _fit(
     gen: torch.Generator,
     *,
     epochs: int,
+    schedule_epochs: int,
     patience: int | None,
     callbacks: Sequence[Callback],
     use_val: bool,
@@ -175,7 +184,7 @@ def _fit(
     n_classes = data.output_size if data.task == "classification" else None
     bs, spe = min(train.batch_size, n), steps_per_epoch(n, train.batch_size)
     optimizer = make_optimizer(model, train)
-    scheduler = make_scheduler(optimizer, train, epochs * spe)
+    scheduler = make_scheduler(optimizer, train, schedule_epochs * spe)
     params = [p for p in model.parameters() if p.requires_grad]
     l1_params = [p for p in params if p.ndim >= 2] if train.l1 > 0 else []
     maximize = monitor == "val_metric" and metrics.metric_direction(metric) == "maximize"
