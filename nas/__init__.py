@@ -22,6 +22,7 @@ from nas.config import SearchConfig
 from nas.cost import Budget, Cost, measure_cost
 from nas.data import TaskData, list_datasets, load_data
 from nas.errors import NasError
+from nas.estimators import NASClassifier, NASRegressor
 from nas.exporting import export
 from nas.kinds import SearchKind, get_kind, register_kind
 from nas.predict import load_predictor
@@ -32,6 +33,8 @@ __all__ = [
     "BlockSpec",
     "Budget",
     "Cost",
+    "NASClassifier",
+    "NASRegressor",
     "NasError",
     "SearchConfig",
     "SearchKind",
