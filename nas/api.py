@@ -117,14 +117,26 @@ def explain(
     samples: int = 200,
     methods: Sequence[str] | None = None,
     checks: bool = True,
+    data: str | PathLike[str] | None = None,
+    rows: str | int | Sequence[int] | None = None,
 ) -> Any:
     """Explain a run's winner (a run directory or a SearchResult) as its search kind does, and
     store the result in ``RUN/explain/``. A classifier is explained on ``samples`` test
     examples with the methods valid for its architecture (``methods`` to choose; ``["all"]``
     for every one), SHAP values and every quality check, and the
     :class:`explain.explanations.Explanations` come back; a GAN gets its generated-vs-real,
-    latent and discriminator views, and the path of ``RUN/explain/gan.json`` comes back."""
+    latent and discriminator views, and the path of ``RUN/explain/gan.json`` comes back.
+
+    ``data`` (a CSV/TSV, or NPZ for an NPZ run) explains new rows instead: ``rows`` of that
+    file (numbered from 0; default all of a file of at most 20), prepared as ``nas predict``
+    prepares them, with the same methods and no quality checks; stored in
+    ``RUN/explain-new/<file stem>/`` and a :class:`nas.explain_rows.RowExplanations` comes
+    back."""
     run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
+    if data is not None or rows is not None:
+        from nas.explain_rows import explain_rows
+
+        return explain_rows(run_dir, data, rows, methods=methods)
     config = SearchConfig.read(run_dir)
     kind = get_kind(config.kind)
     if (run_dir / "best" / "spec.json").is_file():

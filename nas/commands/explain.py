@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -21,14 +21,32 @@ def explain(
         str | None,
         typer.Option(help="Comma-separated methods (e.g. integrated_gradients,shap), or all."),
     ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Explain new rows of this CSV/TSV (NPZ for NPZ runs) instead of the "
+            "test split; stored in RUN_DIR/explain-new/<file stem>/."
+        ),  # fmt: skip
+    ] = None,
+    rows: Annotated[
+        str | None,
+        typer.Option(
+            help="With --data: rows of the file, from 0 (e.g. 0,5 or 0-9); default "
+            "all of a file of at most 20 rows."
+        ),  # fmt: skip
+    ] = None,
 ) -> None:
     """Explain a run's winner: attributions, SHAP values and their quality checks.
 
-    Stores arrays + JSON metadata in RUN_DIR/explain/. Example: nas explain runs/digits-auto
+    Stores arrays + JSON metadata in RUN_DIR/explain/. Example: nas explain runs/digits-auto;
+    new rows: nas explain runs/churn --data new.csv --rows 0,5
     """
     import nas
 
     wanted = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    if data is not None or rows is not None:
+        _explain_rows(nas.explain(run_dir, methods=wanted, data=data, rows=rows), data)
+        return
     exp = nas.explain(run_dir, samples=samples, methods=wanted)
     if isinstance(exp, Path):  # views stored as one file (a GAN's generated-vs-real, latents)
         out.print(f"explanations stored in {exp}", markup=False)
@@ -47,6 +65,32 @@ def explain(
         if not choice.chosen:
             out.print(f"[dim]not used: {escape(choice.method)}: {escape(choice.reason)}[/]")
     out.print(f"stored in {Path(run_dir) / 'explain'}", markup=False)
+
+
+def _explain_rows(result: Any, data: Path | None) -> None:
+    from nas.explain_rows import NO_CHECKS
+
+    for note in result.notes:
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
+    name = data.name if data is not None else "the data"
+    table = Table(title=f"{len(result.rows)} row(s) of {name} explained ({result.seconds:.1f} s)")
+    fixed = [c for c in ("row", "prediction", "class_explained", "probability")
+             if c in result.table.columns]  # fmt: skip
+    for col in (*fixed, "top features (first method)"):
+        table.add_column(col.replace("_", " "))
+    first = result.table[result.table["method"] == result.methods[0]] if len(result.table) else []
+    features = list(first.columns[list(first.columns).index("sum") + 1 :]) if len(first) else []
+    for _, line in first.iterrows():
+        values = line[features].astype(float)
+        top = values.abs().sort_values(ascending=False).index[:3]
+        shown = ", ".join(f"{f} {values[f]:+.3g}" for f in top)
+        cells = [f"{line[c]:.3f}" if c == "probability" else str(line[c]) for c in fixed]
+        table.add_row(*map(escape, cells), escape(shown))
+    if len(first):
+        out.print(table)
+    out.print(f"methods: {', '.join(result.methods)}; {NO_CHECKS}", markup=False, soft_wrap=True)
+    out.print(f"stored in {result.folder} (attributions.csv, explanations.json)", markup=False,
+              soft_wrap=True)  # fmt: skip
 
 
 @app.command()

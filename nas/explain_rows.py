@@ -1,0 +1,268 @@
+"""Explanations of NEW rows (``nas explain RUN --data new.csv --rows 0,5``).
+
+The rows go through the run's recorded preprocessing by :func:`nas.predict.load_predictor`'s
+own transform (the same notes and one-line errors as ``nas predict``), then through
+:func:`explain.explanations.explain_model` as the test set is: the same method choice, zero
+baseline and SHAP background (rows of the run's training split). Quality checks are not run.
+The result is stored, readable, in ``RUN/explain-new/<file stem>/``: ``attributions.csv`` (one
+line per row and method, one column per input feature) and ``explanations.json``. Not inside
+``RUN/explain/``: re-explaining the test set replaces that folder whole.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from nas.config import SearchConfig
+from nas.errors import DataError, NasError
+
+FOLDER = "explain-new"  # in the run directory, one folder per explained file
+TASKS = ("classification", "regression")
+MAX_DEFAULT_ROWS = 20  # a file of more rows needs --rows
+NO_CHECKS = ("quality checks were not run for new rows (they need many examples); the test-set "
+             "explanations in RUN/explain/ have them")  # fmt: skip
+_ROWS_SYNTAX = "--rows takes row numbers of the file counted from 0, e.g. --rows 0,5 or --rows 0-9"
+
+
+@dataclass
+class RowExplanations:
+    """The explanations of some rows of a file: ``table`` (one line per row and method: the
+    prediction, the class explained and its probability, the output and the output at the
+    baseline, then one column per input feature), where they were stored, and notes."""
+
+    rows: list[int]
+    methods: list[str]
+    table: pd.DataFrame
+    folder: Path
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def parse_rows(rows: str | int | Sequence[int] | None) -> list[int] | None:
+    """``"0,5"`` / ``"0-4"`` / ``[0, 5]`` -> row numbers (repeats dropped); a NasError else."""
+    if rows is None:
+        return None
+    if isinstance(rows, str):
+        out: list[int] = []
+        for part in (p.strip() for p in rows.split(",")):
+            m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
+            if m is None or (m[2] is not None and int(m[2]) < int(m[1])):
+                raise NasError(f"{_ROWS_SYNTAX}; got {rows!r}.")
+            out += range(int(m[1]), int(m[2] or m[1]) + 1)
+    else:
+        items = [rows] if isinstance(rows, int | np.integer) else list(rows)
+        if not all(isinstance(r, int | np.integer) and r >= 0 for r in items):
+            raise NasError(f"{_ROWS_SYNTAX} (whole numbers >= 0); got {rows!r}.")
+        out = [int(r) for r in items]
+    if not out:
+        raise NasError(f"{_ROWS_SYNTAX}; got no row.")
+    return list(dict.fromkeys(out))
+
+
+def explain_rows(
+    run_dir: str | PathLike[str],
+    data: str | PathLike[str] | None,
+    rows: str | int | Sequence[int] | None = None,
+    *,
+    methods: Sequence[str] | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+) -> RowExplanations:
+    """Explain rows ``rows`` of file ``data`` (numbered from 0 as in the file; default all of
+    a file of at most 20 rows) with the run's winner, and store them in
+    ``RUN/explain-new/<file stem>/``."""
+    import time
+
+    from explain.explanations import explain_model
+    from nas.predict import BATCH, _read_npz, load_predictor
+    from nas.reading import load_spec
+    from nas.train import configure_threads
+    from nas.train import predict as model_outputs
+
+    start = time.perf_counter()
+    wanted = parse_rows(rows)
+    if data is None:
+        raise NasError("--rows picks rows of a new file: give the file with --data new.csv "
+                       "(without --data, nas explain explains the run's test split).")  # fmt: skip
+    run = Path(run_dir)
+    config = SearchConfig.read(run)
+    task = config.data_info.get("task")
+    best = run / "best" if (run / "best" / "spec.json").is_file() else run
+    # the winner must be one network with a task (a GAN's spec has none); none yet: the
+    # predictor says so below
+    winner = load_spec(best) if (best / "spec.json").is_file() else None
+    if task not in TASKS or (winner is not None and getattr(winner, "task", None) not in TASKS):
+        raise NasError(
+            f"{run} is a {config.kind} run ({task}); new-row explanations are for classifiers "
+            "and regressors only. Run `nas explain RUN` without --data for its own views."
+        )
+    predictor = load_predictor(run)
+    file = Path(data)
+    if not file.is_file():
+        raise DataError(f"{file} is not a file; give a CSV/TSV (or an NPZ for an NPZ run) of "
+                        "rows to explain.")  # fmt: skip
+    if file.suffix.lower() == ".npz":
+        raw: Any = _read_npz(file)["X"]
+    elif predictor.preprocessing.get("source", {}).get("format") == "npz":
+        raise DataError(f"{run} was searched on an NPZ file; give an NPZ (X) of rows to "
+                        "explain, not a CSV.")  # fmt: skip
+    else:
+        from nas.data.csvfile import read_table
+
+        raw = read_table(file)[0]
+    n = len(raw)
+    if wanted is None:
+        if n > MAX_DEFAULT_ROWS:
+            raise NasError(f"{file.name} has {n} rows; choose the rows to explain with --rows "
+                           f"(e.g. --rows 0,5 or --rows 0-9; all rows only up to "
+                           f"{MAX_DEFAULT_ROWS}).")  # fmt: skip
+        wanted = list(range(n))
+    outside = [r for r in wanted if r >= n]
+    if outside:
+        raise NasError(f"row {outside[0]} is not in {file.name}: it has {n} rows, numbered 0 "
+                       f"to {n - 1}.")  # fmt: skip
+    # the whole file through the predictor, as `nas predict` would: the same errors and notes
+    X_all = predictor.inputs(raw, source=file.name)
+    X = X_all[wanted].float()
+    notes = list(predictor.notes)
+    configure_threads(threads)
+    train = _run_data(run, config)
+    outputs = model_outputs(predictor.model, X, batch_size=BATCH).numpy()
+    classify = task == "classification"
+    dummy = torch.as_tensor(outputs.argmax(1) if classify else outputs)
+    new = dataclasses.replace(train, test=type(train.test)(X, dummy))
+    exp = explain_model(predictor.model, new, samples=len(X), methods=methods, checks=False,
+                        seed=seed)  # fmt: skip
+    names = _names(exp)
+    records = _records(exp, predictor, wanted, outputs)
+    table = _table(records, names)
+    for rec in records:  # the values by feature name, for a person reading the JSON
+        for m in rec["methods"].values():
+            if len(m["values"]) == len(names):
+                m["attributions"] = dict(zip(names, m.pop("values").tolist(), strict=True))
+    meta = {
+        "run": str(run), "file": str(file), "rows": wanted, "task": task,
+        "target": predictor.target_name, "feature_names": names,
+        "methods": {m: a.meta() for m, a in exp.attributions.items()},
+        "checks": NO_CHECKS, "notes": notes, "explanations": records,
+    }  # fmt: skip
+    folder = _store(run, file, _plain(meta), table)
+    return RowExplanations(wanted, list(exp.attributions), table, folder, notes,
+                           time.perf_counter() - start)  # fmt: skip
+
+
+def _run_data(run: Path, config: SearchConfig) -> Any:
+    """The run's data (its training split gives SHAP's background), unchanged since."""
+    from nas.data.fingerprint import short
+
+    data = config.load_data()
+    if config.data_fingerprint is not None and data.fingerprint != config.data_fingerprint:
+        raise NasError(
+            f"The data of {str(run)!r} changed since its search ({config.data or config.dataset}: "
+            f"fingerprint {short(config.data_fingerprint)} then, {short(data.fingerprint)} now); "
+            "the explanations' SHAP background comes from its training rows: restore that data."
+        )
+    return data
+
+
+def _names(exp: Any) -> list[str]:
+    size = math.prod(exp.input_shape)
+    if len(exp.feature_names) == size:
+        return [str(f) for f in exp.feature_names]
+    return [f"x[{','.join(map(str, i))}]" for i in np.ndindex(*exp.input_shape)]
+
+
+def _records(exp: Any, predictor: Any, rows: list[int], outputs: np.ndarray) -> list[dict]:
+    """Per row: the prediction (as `nas predict` writes it), the class explained and its
+    probability, and per method the output, the output at the baseline and the values."""
+    classify = exp.task == "classification"
+    predicted, proba = predictor._decide(outputs), _softmax(outputs)
+    records = []
+    for i, row in enumerate(rows):
+        rec: dict[str, Any] = {"row": row}
+        if predicted.ndim == 1:
+            rec["prediction"] = _plain(predicted[i])
+        else:
+            rec.update({f"prediction_{j}": _plain(v) for j, v in enumerate(predicted[i])})
+        rec["methods"] = {}
+        for method, a in exp.attributions.items():
+            values = np.asarray(a.values[i], dtype=np.float64).reshape(-1)
+            t = int(a.targets[i])
+            if classify:  # every method explains the predicted class
+                rec["class_explained"], rec["probability"] = exp.class_names[t], float(proba[i, t])
+            else:
+                rec["output_explained"] = t
+            base = np.nan if a.base_values is None else float(a.base_values[i])
+            rec["methods"][method] = {"output": float(outputs[i, t]), "baseline_output": base,
+                                      "sum": float(values.sum()), "values": values}  # fmt: skip
+        records.append(rec)
+    return records
+
+
+def _table(records: list[dict], names: list[str]) -> pd.DataFrame:
+    """One line per row and method; feature columns last (renamed if one is a fixed name)."""
+    lines = []
+    for rec in records:
+        head = {k: v for k, v in rec.items() if k != "methods"}
+        for method, m in rec["methods"].items():
+            if len(m["values"]) != len(names):  # not one value per input element
+                continue
+            fixed = {"row": head["row"], "method": method, **head}
+            fixed.update({k: v for k, v in m.items() if k != "values"})
+            cols = [f"feature:{n}" if n in fixed else n for n in names]
+            lines.append({**fixed, **dict(zip(cols, m["values"].tolist(), strict=True))})
+    return pd.DataFrame(lines)
+
+
+def _softmax(outputs: np.ndarray) -> np.ndarray:
+    z = np.exp(outputs - outputs.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+def _store(run: Path, file: Path, meta: dict[str, Any], table: pd.DataFrame) -> Path:
+    """``attributions.csv`` + ``explanations.json`` into a fresh folder, swapped in whole."""
+    dest = run / FOLDER / file.stem
+    tmp = dest.with_name(f".{file.stem}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        table.to_csv(tmp / "attributions.csv", index=False)
+        text = json.dumps(meta, indent=2, default=_plain, allow_nan=False)
+        (tmp / "explanations.json").write_text(text, encoding="utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        tmp.rename(dest)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return dest
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able: numpy scalars as Python ones, arrays as lists, NaN as null."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+__all__ = ["FOLDER", "NO_CHECKS", "RowExplanations", "explain_rows", "parse_rows"]

@@ -1,0 +1,190 @@
+"""``nas explain RUN --data new.csv --rows 0,5``: new rows of a file, prepared as ``nas predict``
+prepares them, explained by the run's methods and stored in ``RUN/explain-new/<stem>/``.
+
+The winner is one tanh layer of 8 units and a linear head: smooth, so the stored integrated
+gradients must add up to (output at the row - output at the baseline) to quadrature precision.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import nas
+from nas.errors import NasError
+from nas.explain_rows import FOLDER, RowExplanations, parse_rows
+from tests.conftest import LEAN, invoke, write_space
+
+pytestmark = pytest.mark.usefixtures("restore_global_state")
+
+SMOOTH = """\
+space = "fnn"
+[fnn]
+n_blocks = 1
+units = 8
+activation = "tanh"
+norm = "none"
+dropout = 0.0
+residual = false
+[head]
+hidden = 0
+[train]
+batch_size = 32
+"""
+GAN_RUN = Path(__file__).parent / "fixtures" / "run_v1_gan"
+
+
+def frame(n: int, seed: int) -> pd.DataFrame:
+    """Two numbers and a text column; the label is text."""
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue"], n)
+    label = np.where(a - b + (color == "red") > 0.3, "yes", "no")
+    return pd.DataFrame({"a": a, "color": color, "b": b, "churned": label})
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    threads = torch.get_num_threads()
+    root = tmp_path_factory.mktemp("explain-rows")
+    frame(300, 0).to_csv(root / "churn.csv", index=False)
+    out = root / "run"
+    with contextlib.chdir(root):
+        result = invoke("search", "--data", root / "churn.csv", "--target", "churned",
+                        "--space", write_space(root, SMOOTH), "--trials", "1", "--epochs", "5",
+                        "--out", out, *LEAN)  # fmt: skip
+    torch.set_num_threads(threads)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture
+def new_csv(tmp_path: Path) -> Path:
+    """Six new rows, columns in another order, an extra column, no target."""
+    rows = frame(6, 7).drop(columns="churned")[["b", "color", "a"]].assign(note="x")
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    return tmp_path / "new.csv"
+
+
+def one_line_error(result, words: str) -> None:  # type: ignore[no-untyped-def]
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_new_rows_are_explained_completely_and_stored_beside_the_test_set(
+    run: Path, new_csv: Path, tmp_path: Path
+) -> None:
+    test_set = (run / "explain" / "explanations.json").read_bytes()
+    result = invoke("explain", run, "--data", new_csv, "--rows", "0,5")
+    assert result.exit_code == 0, result.output
+    assert "quality checks were not run for new rows" in result.output
+    assert "'note'" in result.output  # the predictor's note on the extra column
+    folder = run / FOLDER / "new"
+    assert f"stored in {folder}" in result.output
+    assert (run / "explain" / "explanations.json").read_bytes() == test_set  # untouched
+    stored = pd.read_csv(folder / "attributions.csv")
+    meta = json.loads((folder / "explanations.json").read_text())
+    # the same methods as the test set's explanations (SHAP's explainer included)
+    tested = json.loads(test_set)["methods"]
+    assert list(dict.fromkeys(stored["method"])) == list(tested)
+    features = nas.show(run)["config"].data_info["feature_names"]
+    assert meta["feature_names"] == features and list(stored.columns[-len(features) :]) == features
+    assert meta["rows"] == [0, 5] and [e["row"] for e in meta["explanations"]] == [0, 5]
+    # numbering as in the file: the stored outputs are the model's on rows 0 and 5
+    predictor = nas.load_predictor(run)
+    raw = pd.read_csv(new_csv)
+    outputs = predictor.outputs(raw.iloc[[0, 5]])
+    zero = predictor.model.eval()(torch.zeros(1, len(features))).detach().numpy()[0]
+    ig = stored[stored["method"] == "integrated_gradients"].reset_index(drop=True)
+    assert list(ig["row"]) == [0, 5]
+    target = [predictor.class_names.index(str(c)) for c in ig["class_explained"]]
+    assert np.allclose(ig["output"], outputs[[0, 1], target], atol=1e-5)
+    assert np.allclose(ig["baseline_output"], zero[target], atol=1e-5)
+    # completeness, known answer: the attributions add up to f(row) - f(baseline)
+    total = ig[features].sum(axis=1).to_numpy()
+    assert np.allclose(total, outputs[[0, 1], target] - zero[target], atol=1e-4, rtol=1e-3)
+    record = meta["explanations"][1]["methods"]["integrated_gradients"]
+    assert np.isclose(sum(record["attributions"].values()), total[1], atol=1e-6)
+    # the prediction and its probability are nas predict's on the same rows
+    predicted = invoke("predict", run, "--data", new_csv, "-o", tmp_path / "p.csv")
+    assert predicted.exit_code == 0, predicted.output
+    table = pd.read_csv(tmp_path / "p.csv").iloc[[0, 5]].reset_index(drop=True)
+    assert list(ig["prediction"].astype(str)) == list(table["prediction"].astype(str))
+    assert list(ig["class_explained"].astype(str)) == list(table["prediction"].astype(str))
+    proba = [table.loc[i, f"proba_{c}"] for i, c in enumerate(ig["class_explained"])]
+    assert np.allclose(ig["probability"], proba, atol=1e-6)
+
+
+def test_the_python_path_and_the_default_rows(run: Path, new_csv: Path) -> None:
+    exp = nas.explain(run, data=new_csv, methods=["integrated_gradients"])
+    assert isinstance(exp, RowExplanations)
+    assert exp.rows == list(range(6)) and exp.methods == ["integrated_gradients"]
+    assert exp.folder == run / FOLDER / "new"
+    again = nas.explain(run, data=str(new_csv), rows=[4, 1], methods=["integrated_gradients"])
+    assert list(again.table["row"]) == [4, 1]
+    stored = pd.read_csv(again.folder / "attributions.csv")  # replaced, not appended to
+    assert list(stored["row"]) == [4, 1]
+    assert np.allclose(stored["output"], again.table["output"])
+    with pytest.raises(NasError, match="--data"):
+        nas.explain(run, rows=[0])
+
+
+def test_rows_syntax() -> None:
+    assert parse_rows("0,5") == [0, 5] and parse_rows(" 2-4 ,0,2") == [2, 3, 4, 0]
+    assert parse_rows([3, 3, 1]) == [3, 1] and parse_rows(None) is None
+    for bad in ("x", "1,,2", "-1", "3-1", "", [-1], [1.5]):
+        with pytest.raises(NasError, match="--rows"):
+            parse_rows(bad)  # type: ignore[arg-type]
+
+
+def test_each_bad_input_is_one_line(run: Path, new_csv: Path, tmp_path: Path) -> None:
+    raw = pd.read_csv(new_csv).iloc[:5]
+    raw.drop(columns="b").to_csv(tmp_path / "missing.csv", index=False)
+    bad = raw.astype({"a": object})
+    bad.loc[2, "a"] = "oops"
+    bad.to_csv(tmp_path / "typo.csv", index=False)
+    raw.to_csv(tmp_path / "five.csv", index=False)
+    pd.concat([raw] * 5).to_csv(tmp_path / "many.csv", index=False)
+    gan = tmp_path / "gan"
+    shutil.copytree(GAN_RUN, gan)
+    cases = [
+        (("--data", tmp_path / "missing.csv"), "lacks feature column(s) 'b'"),
+        (("--data", tmp_path / "typo.csv"), "'oops'"),
+        (("--data", tmp_path / "five.csv", "--rows", "7"), "five.csv: it has 5 rows"),
+        (("--data", tmp_path / "five.csv", "--rows", "0;2"), "--rows takes row numbers"),
+        (("--rows", "0"), "give the file with --data"),
+        (("--data", tmp_path / "many.csv"), "many.csv has 25 rows; choose the rows"),
+    ]
+    for args, words in cases:
+        one_line_error(invoke("explain", run, *args), words)
+    one_line_error(invoke("explain", gan, "--data", tmp_path / "five.csv"),
+                   "new-row explanations are for classifiers and regressors")  # fmt: skip
+    assert not (gan / FOLDER).exists() and not (run / FOLDER / "missing").exists()
+
+
+def test_a_regression_runs_rows_are_explained_in_the_targets_units(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    x, z = rng.uniform(-1, 1, 200), rng.uniform(-1, 1, 200)
+    data = pd.DataFrame({"x": x, "z": z, "price": 1000 * x - 300 * z + rng.normal(0, 10, 200)})
+    data.to_csv(tmp_path / "lin.csv", index=False)
+    with contextlib.chdir(tmp_path):
+        result = invoke("search", "--data", "lin.csv", "--target", "price", "--space",
+                        write_space(tmp_path, SMOOTH), "--trials", "1", "--epochs", "3",
+                        "--out", "run", "--no-explain", *LEAN)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data.iloc[:3, :2].to_csv(tmp_path / "few.csv", index=False)
+    exp = nas.explain(tmp_path / "run", data=tmp_path / "few.csv", methods=["integrated_gradients"])
+    predictor = nas.load_predictor(tmp_path / "run")
+    assert np.allclose(exp.table["prediction"], predictor.predict(data.iloc[:3, :2]), rtol=1e-5)
+    assert list(exp.table["output_explained"]) == [0, 0, 0]
+    gap = exp.table["output"] - exp.table["baseline_output"]
+    assert np.allclose(exp.table[["x", "z"]].sum(axis=1), gap, atol=1e-4, rtol=1e-3)
+    assert not (tmp_path / "run" / "explain").exists()  # nothing written for the test set
