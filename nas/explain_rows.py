@@ -14,9 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from os import PathLike
@@ -27,6 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nas import run as rundir
 from nas.config import SearchConfig
 from nas.errors import DataError, NasError
 
@@ -235,21 +234,14 @@ def _softmax(outputs: np.ndarray) -> np.ndarray:
 
 def _store(run: Path, file: Path, meta: dict[str, Any], table: pd.DataFrame) -> Path:
     """``attributions.csv`` + ``explanations.json`` into a fresh folder, swapped in whole."""
-    dest = run / FOLDER / file.stem
-    tmp = dest.with_name(f".{file.stem}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+
+    def fill(tmp: Path) -> None:
         table.to_csv(tmp / "attributions.csv", index=False)
         text = json.dumps(meta, indent=2, default=_plain, allow_nan=False)
         (tmp / "explanations.json").write_text(text, encoding="utf-8")
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+
+    (run / FOLDER).mkdir(parents=True, exist_ok=True)
+    return rundir.replace_dir(run / FOLDER / file.stem, fill)
 
 
 def _plain(value: Any) -> Any:

@@ -10,8 +10,6 @@ explaining failed, keeps the old folder).
 from __future__ import annotations
 
 import hashlib
-import os
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -74,19 +72,12 @@ def _store(exp: Explanations, run_dir: Path, fingerprint: str) -> None:
             f"{str(run_dir)!r} is not a nas run directory (no run.json of a nas search); "
             "pass the run directory of a search to explain its winner."
         )
-    dest = run_dir / "explain"
-    tmp = run_dir / f".explain.{os.getpid()}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+
+    def fill(tmp: Path) -> None:
         exp.save(tmp)
         rundir.write_json(tmp / SOURCE, {"model": fingerprint})
-        if dest.exists():
-            shutil.rmtree(dest)
-        tmp.rename(dest)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    rundir.replace_dir(run_dir / "explain", fill)
 
 
 def model_fingerprint(model_dir: str | Path) -> str:
