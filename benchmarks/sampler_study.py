@@ -74,13 +74,13 @@ def run_one(dataset: str, arm: str, seed: int, budget: str, k: int) -> dict[str,
 
 
 def interval(values: list[float]) -> tuple[float, float, float, float]:
-    """Mean, std, and the 95 % Student-t interval of the mean."""
+    """Mean, std, and the 95 % Student-t interval of the mean (clipped to [0, 1])."""
     mean = statistics.fmean(values)
     if len(values) < 2:
         return mean, 0.0, mean, mean
     sd = statistics.stdev(values)
     half = stats.t.ppf(0.975, len(values) - 1) * sd / len(values) ** 0.5
-    return mean, sd, mean - half, mean + half
+    return mean, sd, max(0.0, mean - half), min(1.0, mean + half)  # an accuracy is in [0, 1]
 
 
 def main() -> None:
