@@ -5,7 +5,8 @@ processes of ``--jobs N`` on the same machine share it) and estimates, from the 
 trials, what is still to come:
 
 - the **retrain** of the winners: a trial's seconds per epoch x its best epoch x (train + val)
-  / train, since the final model trains on both for the winner's best epoch count; with
+  / train x the kind's retrain factor (the final model trains on both, for its best epochs
+  times the factor); with
   ``top`` winners, ``top`` times the largest such estimate among the candidates;
 - a **trial**: the median wall time of the completed trials.
 
@@ -59,7 +60,8 @@ class Deadline:
     """The end of a search (retrain included) and the estimates that keep it.
 
     ``seconds`` from ``start`` (``time.time()``, default now); ``top`` winners are retrained;
-    ``scale`` is (train + val) / train, the retrain's share of data per epoch.
+    ``scale`` is (train + val) / train, the retrain's share of data per epoch, and ``factor``
+    how many times the winner's best epochs the retrain runs.
     """
 
     def __init__(
@@ -70,18 +72,26 @@ class Deadline:
         scale: float = 1.0,
         start: float | None = None,
         clock: Callable[[], float] = time.time,
+        factor: float = 1.0,
     ) -> None:
         self.clock = clock
         self.end = (clock() if start is None else start) + float(seconds)
-        self.top, self.scale = max(1, int(top)), max(1.0, float(scale))
+        self.top, self.scale = max(1, int(top)), max(1.0, float(scale)) * max(1.0, factor)
 
     @classmethod
     def for_data(
-        cls, seconds: float, data: Any, top: int = 1, start: float | None = None
+        cls,
+        seconds: float,
+        data: Any,
+        top: int = 1,
+        start: float | None = None,
+        factor: float = 1.0,
     ) -> Deadline:
-        """A deadline for a search on ``data`` (a TaskData: its train and val sizes)."""
+        """A deadline for a search on ``data`` (a TaskData: its train and val sizes) whose
+        retrain runs ``factor`` times the winner's best epochs (the kind's retrain_factor)."""
         n_train, n_val = len(data.train), len(data.val)
-        return cls(seconds, top=top, scale=(n_train + n_val) / max(1, n_train), start=start)
+        scale = (n_train + n_val) / max(1, n_train)
+        return cls(seconds, top=top, scale=scale, start=start, factor=factor)
 
     def left(self) -> float:
         """Seconds to the deadline (negative past it)."""

@@ -117,7 +117,9 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     objective = kind.objective(td, settings, state)
     n_trials, timeout = config.n_trials, config.timeout
     if timeout is not None:
-        objective.deadline = Deadline.for_data(timeout, td, top=config.top, start=started)
+        objective.deadline = Deadline.for_data(
+            timeout, td, top=config.top, start=started, factor=kind.retrain_factor
+        )
     left = None if timeout is None else max(1.0, objective.deadline.left())  # same end
     workers = spawn_workers(url, config.study, config.jobs - 1, n_trials=n_trials,
                             timeout=left, heartbeat=options.heartbeat)  # fmt: skip

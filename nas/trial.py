@@ -9,6 +9,7 @@ sampled spec becomes a model, what its cost is, how it trains, and what value it
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import signal
@@ -152,6 +153,23 @@ def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
         raise
 
 
+def release_memory() -> None:
+    """Give the heap a finished trial freed back to the system (glibc's ``malloc_trim``), so
+    that a long search holds the memory of its largest trial, not the fragments of all of
+    them (measured: 604 -> 440 MB after a 766k-parameter trial). Elsewhere: nothing."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None  # glibc's malloc_trim once found, False where there is none
+
+
 def record_cost(trial: optuna.Trial, cost: Cost) -> None:
     """The cost of the trial's model, as user attributes (the leaderboard's columns)."""
     for key in COST_KEYS:
@@ -214,6 +232,12 @@ class TrialObjective(ABC):
 
     # --- the lifecycle, once -------------------------------------------------------------
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
+        try:
+            return self._run(trial)
+        finally:
+            release_memory()
+
+    def _run(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         start = time.perf_counter()
         trial.set_user_attr("status", "running")
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # who ran it
@@ -277,6 +301,7 @@ __all__ = [
     "SearchSettings",
     "TrialObjective",
     "record_cost",
+    "release_memory",
     "seeded",
     "time_limit",
     "trial_outcome",

@@ -164,7 +164,9 @@ def work(
     state = kind.prepare(data, settings, config.extras, leader=False)
     objective = kind.objective(data, settings, state)
     if timeout is not None:  # the search's retrain must still fit: see nas.deadline
-        objective.deadline = Deadline.for_data(timeout, data, top=config.top, start=started)
+        objective.deadline = Deadline.for_data(
+            timeout, data, top=config.top, start=started, factor=kind.retrain_factor
+        )
         callbacks.append(objective.deadline.callback)
     st.optimize(objective, timeout=timeout, callbacks=callbacks, catch=CATCH)
     return len(ran)

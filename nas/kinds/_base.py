@@ -47,6 +47,8 @@ class SearchKind(ABC):
     name: ClassVar[str]
     spaces: ClassVar[tuple[str, ...]] = ()  # spaces that imply this kind (the default: others)
     cost_label: ClassVar[str] = ""  # what the measured cost is of, e.g. " (generator)"
+    # the final retrain's length over the winner's best epochs (what --timeout keeps for it)
+    retrain_factor: ClassVar[float] = 1.0
     explain_errors: ClassVar[tuple[type[BaseException], ...]] = (NasError, RuntimeError,
                                                                  ValueError)  # fmt: skip
 

@@ -45,6 +45,9 @@ def test_retrain_estimate_is_seconds_per_epoch_times_best_epoch_times_data_scale
     # a trial in flight that would take longer to retrain raises the reserve
     assert d.reserve(st, running=50.0) == 50.0
     assert d.trial_seconds(st) == 60.0  # median of 20 and 100
+    # a kind that retrains for twice the best epochs (the classifier's) keeps twice the time
+    twice = Deadline(100, scale=4000 / 3250, factor=2.0, clock=Clock())
+    assert twice.retrain_seconds(best) == pytest.approx(2 * 2.0 * 6 * 4000 / 3250)
 
 
 def test_a_new_trial_starts_only_while_it_and_the_retrain_fit() -> None:
