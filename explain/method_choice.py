@@ -55,15 +55,11 @@ def deeplift_blockers(model: nn.Module) -> list[str]:
     return out
 
 
-def reused_nonlinearities(model: nn.Module, example: torch.Tensor) -> list[str]:
-    """Nonlinear modules that run more than once in one forward pass of ``example``."""
-    calls: Counter[str] = Counter()
-    hooks = []
+def _forward_once(model: nn.Module, example: torch.Tensor, hooks: list[Any]) -> None:
+    """One forward pass in eval mode without gradients, for ``hooks`` to watch; the hooks are
+    removed and the model's training mode restored afterwards, whatever happens."""
     was_training = model.training
     try:
-        for name, mod in model.named_modules():
-            if type(mod) in SUPPORTED_NON_LINEAR:
-                hooks.append(mod.register_forward_hook(lambda *_, n=name: calls.update([n])))
         model.eval()
         with torch.no_grad():
             model(example)
@@ -71,6 +67,17 @@ def reused_nonlinearities(model: nn.Module, example: torch.Tensor) -> list[str]:
         for h in hooks:
             h.remove()
         model.train(was_training)
+
+
+def reused_nonlinearities(model: nn.Module, example: torch.Tensor) -> list[str]:
+    """Nonlinear modules that run more than once in one forward pass of ``example``."""
+    calls: Counter[str] = Counter()
+    hooks = [
+        mod.register_forward_hook(lambda *_, n=name: calls.update([n]))
+        for name, mod in model.named_modules()
+        if type(mod) in SUPPORTED_NON_LINEAR
+    ]
+    _forward_once(model, example, hooks)
     return [f"{_short(n)} runs {c} times per forward pass" for n, c in calls.items() if c > 1]
 
 
@@ -152,16 +159,7 @@ def _conv_map(
             if not same:
                 reader.append(mod)
 
-    hooks = [m.register_forward_hook(after) for m in model.modules()]
-    was_training = model.training
-    try:
-        model.eval()
-        with torch.no_grad():
-            model(example)
-    finally:
-        for h in hooks:
-            h.remove()
-        model.train(was_training)
+    _forward_once(model, example, [m.register_forward_hook(after) for m in model.modules()])
     found = reader[0] if reader else None
     return (dims[0] if dims else ()), names.get(id(found), ""), found
 

@@ -175,6 +175,15 @@ class SearchConfig:
                               budget=self.budget, epochs=self.epochs, patience=self.patience,
                               seed=self.seed, trial_timeout=self.trial_timeout)  # fmt: skip
 
+    def data_changed(self, fingerprint: str | None, now: str = "now") -> str | None:
+        """How data of ``fingerprint`` differs from this search's, in words
+        (``"data.csv: fingerprint ab12 then, cd34 now"``); None when it is the same data, or
+        when the record is older than fingerprints and nothing can be compared."""
+        if self.data_fingerprint is None or fingerprint == self.data_fingerprint:
+            return None
+        return (f"{self.data or self.dataset}: fingerprint {short(self.data_fingerprint)} "
+                f"then, {short(fingerprint)} {now}")  # fmt: skip
+
     def resume_conflict(self, new: SearchConfig) -> str | None:
         """What makes ``new`` a different search from this one (then its trials cannot join
         this study), in words; None when it may resume this one."""

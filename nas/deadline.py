@@ -140,12 +140,13 @@ class _StopAtDeadline(Callback):
     def __init__(self, deadline: Deadline, trial: optuna.Trial) -> None:
         self.deadline, self.trial = deadline, trial
         self.start = self.deadline.clock()
-        self.best_epoch = 0
+        # the completed trials' part of the reserve, read once (not from storage every epoch)
+        self.done_reserve = deadline.reserve(trial.study)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         per_epoch = (self.deadline.clock() - self.start) / epoch
         own = per_epoch * epoch * self.deadline.scale  # this trial's retrain, if it won now
-        reserve = self.deadline.reserve(self.trial.study, running=own)
+        reserve = max(self.done_reserve, self.deadline.top * own)
         if self.deadline.left() < per_epoch + reserve:
             self.trial.set_user_attr(
                 "deadline", f"ended after epoch {epoch}: the --timeout was near (the retrain "

@@ -166,14 +166,12 @@ def explain_rows(
 
 def _run_data(run: Path, config: SearchConfig) -> Any:
     """The run's data (its training split gives SHAP's background), unchanged since."""
-    from nas.data.fingerprint import short
-
     data = config.load_data()
-    if config.data_fingerprint is not None and data.fingerprint != config.data_fingerprint:
+    changed = config.data_changed(data.fingerprint)
+    if changed:
         raise NasError(
-            f"The data of {str(run)!r} changed since its search ({config.data or config.dataset}: "
-            f"fingerprint {short(config.data_fingerprint)} then, {short(data.fingerprint)} now); "
-            "the explanations' SHAP background comes from its training rows: restore that data."
+            f"The data of {str(run)!r} changed since its search ({changed}); the explanations' "
+            "SHAP background comes from its training rows: restore that data."
         )
     return data
 

@@ -18,7 +18,6 @@ from explain.explanations import Explanations, explain_model
 from explain.explanations import report_view as _report_view
 from nas import run as rundir
 from nas.config import SearchConfig
-from nas.data.fingerprint import short
 from nas.errors import NasError
 
 SOURCE = "source.json"  # in RUN/explain/: which model the explanations are of
@@ -51,13 +50,12 @@ def explain_run(
     fingerprint = model_fingerprint(run_dir / "best")  # of the files the model is loaded from
     model = rundir.load_model(run_dir)
     data = config.load_data()
-    if config.data_fingerprint is not None and data.fingerprint != config.data_fingerprint:
-        source = config.data or config.dataset  # the winner was chosen and tested on it
+    changed = config.data_changed(data.fingerprint)  # the winner was chosen and tested on it
+    if changed:
         raise NasError(
-            f"The data of {str(run_dir)!r} changed since its search ({source}: fingerprint "
-            f"{short(config.data_fingerprint)} then, {short(data.fingerprint)} now); restore "
-            "that data to explain the winner, or search again on the new data into another "
-            "--out folder."
+            f"The data of {str(run_dir)!r} changed since its search ({changed}); restore that "
+            "data to explain the winner, or search again on the new data into another --out "
+            "folder."
         )
     exp = explain_model(model, data, samples=samples, methods=methods, checks=checks, seed=seed)
     _store(exp, run_dir, fingerprint)

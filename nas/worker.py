@@ -19,7 +19,6 @@ import optuna
 
 from nas.config import SearchConfig
 from nas.data import TaskData
-from nas.data.fingerprint import short
 from nas.deadline import Deadline
 from nas.errors import NasError
 from nas.kinds import get_kind
@@ -139,12 +138,11 @@ def work(
         )
     configure_threads(threads)
     data, settings = config.load_data(), config.settings()
-    if config.data_fingerprint is not None and data.fingerprint != config.data_fingerprint:
-        source = config.data or config.dataset
+    changed = config.data_changed(data.fingerprint, now="here")
+    if changed:
         raise NasError(
-            f"The data of study {study!r} changed since it started ({source}: fingerprint "
-            f"{short(config.data_fingerprint)} then, {short(data.fingerprint)} here); give "
-            "this worker the same data the search started with."
+            f"The data of study {study!r} changed since it started ({changed}); give this "
+            "worker the same data the search started with."
         )
     multi = len(settings.objectives) > 1
     st = optuna.load_study(
