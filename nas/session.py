@@ -81,7 +81,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     store = open_storage(url, **heartbeat_kwargs(url, options.heartbeat))
     multi = len(config.objectives) > 1
     optuna_sampler = make_sampler(config.sampler, config.seed, multi)
-    optuna_pruner = make_pruner(config.pruner, config.epochs, multi)
+    optuna_pruner = make_pruner(config.pruner, config.epochs, multi, config.objectives)
     config = replace(
         config,
         storage=redact(url),

@@ -272,12 +272,26 @@ def make_sampler(name: str, seed: int, multi_objective: bool) -> optuna.samplers
     raise NasError(f"Unknown sampler {name!r}; choose one of {list(SAMPLERS)}.")
 
 
-def make_pruner(name: str, epochs: int, multi_objective: bool) -> optuna.pruners.BasePruner:
-    """An Optuna pruner by name (none for multi-objective studies, which Optuna cannot prune)."""
+def make_pruner(
+    name: str, epochs: int, multi_objective: bool, objectives: Sequence[str] = ()
+) -> optuna.pruners.BasePruner:
+    """An Optuna pruner by name. A multi-objective study (``objectives``: the metric, then its
+    costs) gets nas's own Pareto halving (:mod:`nas.pareto_pruner`) for any pruner but "none":
+    Optuna's pruners judge one objective only."""
     if name not in PRUNERS:
         raise NasError(f"Unknown pruner {name!r}; choose one of {list(PRUNERS)}.")
-    if multi_objective or name == "none" or epochs < 2:
+    if name == "none" or epochs < 2:
         return optuna.pruners.NopPruner()
+    if multi_objective:
+        from nas.pareto_pruner import ParetoHalvingPruner
+
+        costs = [COST_OBJECTIVES[o] for o in objectives[1:]]
+        if not costs:  # a multi-objective study nas did not set up: nothing known to compare
+            return optuna.pruners.NopPruner()
+        return ParetoHalvingPruner(
+            min_resource=max(1, epochs // 6), reduction_factor=3, cost_attrs=costs,
+            max_resource=epochs,
+        )  # fmt: skip
     if name == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max(1, epochs // 4))
     # The first rung after a sixth of the epochs, not after the first: a one-cycle schedule is

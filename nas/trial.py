@@ -27,6 +27,7 @@ import torch
 from nas.cost import Budget, Cost
 from nas.data.taskdata import TaskData
 from nas.errors import NasError, TrainingError, TrialTimeoutError
+from nas.pareto_pruner import ParetoPruningCallback
 from nas.study import COST_OBJECTIVES
 from nas.train import Callback
 from search_spaces import Space, SpaceContext
@@ -189,6 +190,7 @@ class TrialObjective(ABC):
         self.s = settings
         self.ctx = SpaceContext.of(data)
         self.device = device
+        # one objective: Optuna's report / should_prune; several: nas.pareto_pruner's callback
         self.prune = len(settings.objectives) == 1
         self.deadline: Any = None  # a nas.deadline.Deadline when the search has a --timeout
 
@@ -256,7 +258,11 @@ class TrialObjective(ABC):
                 trial.set_user_attr("reason", reason)
                 trial.set_user_attr("seconds", time.perf_counter() - start)
                 raise optuna.TrialPruned(reason)
-            callbacks: list[Callback] = [PruningCallback(trial, self.monitor)] if self.prune else []
+            callbacks: list[Callback] = [
+                PruningCallback(trial, self.monitor)
+                if self.prune
+                else ParetoPruningCallback(trial, self.monitor)
+            ]
             callbacks += self.extra_callbacks()
             if self.s.trial_timeout:
                 callbacks.append(DeadlineCallback(start, self.s.trial_timeout))

@@ -149,7 +149,7 @@ def work(
         study_name=study, storage=store,
         # A different seed per worker, or they would all propose the same architectures.
         sampler=make_sampler(config.sampler, config.seed + 7919 * index, multi),
-        pruner=make_pruner(config.pruner, settings.epochs, multi),
+        pruner=make_pruner(config.pruner, settings.epochs, multi, config.objectives),
     )  # fmt: skip
     callbacks: list[Any] = [make_stop_on_impossible(settings)]
     if total is not None:

@@ -14,6 +14,11 @@ from nas import deadline
 from nas.commands._app import PrunerName, SamplerName, app, err, friendly, out
 from search_spaces.spaces import space_help
 
+_PRUNER_HELP = (
+    "Optuna pruner; with several --objectives any but none prunes by Pareto rank "
+    "(nas/pareto_pruner.py)."
+)
+
 
 @app.command()
 @friendly
@@ -56,7 +61,7 @@ def search(
         typer.Option(help="Pareto search, e.g. accuracy,params (or flops, latency, memory)."),
     ] = None,
     sampler: Annotated[SamplerName, typer.Option(help="Optuna sampler.")] = SamplerName("tpe"),
-    pruner: Annotated[PrunerName, typer.Option(help="Optuna pruner.")] = PrunerName("hyperband"),
+    pruner: Annotated[PrunerName, typer.Option(help=_PRUNER_HELP)] = PrunerName("hyperband"),
     max_params: Annotated[float | None, typer.Option(help="Budget: parameters.")] = None,
     max_flops: Annotated[float | None, typer.Option(help="Budget: FLOPs per example.")] = None,
     max_latency_ms: Annotated[

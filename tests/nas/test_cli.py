@@ -335,11 +335,13 @@ schedule = "none"
 def test_multi_objective_search_keeps_the_top_of_the_front(
     cli: Cli, tmp_path: Path, make_space
 ) -> None:
-    """A 1-unit bottleneck cannot learn ten digits; 32 units can: both are Pareto-optimal."""
+    """A 1-unit bottleneck cannot learn ten digits; 32 units can: both are Pareto-optimal.
+    (No pruning, so that every trial completes; the Pareto pruner has tests of its own.)"""
     out = tmp_path / "run"
     result = cli("search", "--dataset", "digits", "--space", make_space(PARETO_SPACE),
                  "--objectives", "accuracy,params", "--top", "2", "--sampler", "random",
-                 "--trials", "4", "--epochs", "3", "--out", out, *LEAN)  # fmt: skip
+                 "--trials", "4", "--epochs", "3", "--pruner", "none", "--out", out,
+                 *LEAN)  # fmt: skip
     assert result.exit_code == 0, (result.output, result.exception)
     header, rows = read_board(out)
     assert "objective_params" in header

@@ -1,0 +1,138 @@
+"""Pareto searches with and without nas's Pareto pruner, at equal wall time (issue 16, part 1).
+
+    .venv/bin/python benchmarks/pareto_pruning.py DATASET [--timeout 600] [--seeds 0,1,2]
+        [--top 8] [--pair]
+
+For each seed, runs the real command twice in fresh run directories, once per arm:
+
+    nas search --dataset DATASET --space auto --objectives accuracy,params --timeout TIMEOUT
+        --top TOP --seed SEED --pruner hyperband|none --no-report --no-explain
+
+(``hyperband`` in a multi-objective study is nas's Pareto halving, nas/pareto_pruner.py;
+``none`` trains every trial to the end, as nas did before.) ``--pair`` runs the two arms of a
+seed side by side (one torch thread each, the default), so that they share the machine's load
+equally; without it they run one after the other.
+
+The measure is the hypervolume of the *test-set* Pareto front: the --top K models nas keeps
+(the validation Pareto front, each retrained and tested once) as points (test error,
+log10 parameters), the non-dominated ones among them, against the reference point
+(error 1.0, log10 params 7.0, i.e. 10 M parameters); larger is better. Prints one row per run
+and the mean per arm; writes benchmarks/results/pareto-pruning-<DATASET>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from nas.run import is_run_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = (1.0, 7.0)  # (test error, log10 parameters)
+
+
+def hypervolume_2d(points: list[tuple[float, float]], ref: tuple[float, float]) -> float:
+    """The area dominated by ``points`` (both coordinates minimised) inside ``ref``."""
+    inside = sorted(p for p in points if p[0] < ref[0] and p[1] < ref[1])
+    area, best_y = 0.0, ref[1]
+    for x, y in inside:  # sweep by the first coordinate; keep the running minimum of the second
+        if y < best_y:
+            area += (ref[0] - x) * (best_y - y)
+            best_y = y
+    return area
+
+
+def test_front(run: Path) -> list[dict[str, Any]]:
+    """The kept models' test accuracy and size (top/<k>/metrics.json)."""
+    out = []
+    for path in sorted((run / "top").glob("*/metrics.json"), key=lambda p: int(p.parent.name)):
+        m = json.loads(path.read_text())
+        out.append({"trial": m["trial"], "accuracy": m["test"]["accuracy"],
+                    "params": m["cost"]["params"]})  # fmt: skip
+    return out
+
+
+def trial_counts(run: Path) -> dict[str, int]:
+    storage = f"sqlite:///{run / 'study.db'}"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    st = optuna.load_study(study_name=summary.study_name, storage=storage)
+    counts: dict[str, int] = {}
+    for t in st.get_trials(deepcopy=False):
+        s = str(t.user_attrs.get("status") or t.state.name.lower())
+        counts[s] = counts.get(s, 0) + 1
+    return counts
+
+
+def start(
+    args: argparse.Namespace, seed: int, pruner: str
+) -> tuple[Path, subprocess.Popen[bytes], float]:
+    run = ROOT / "runs" / f"bench-pareto-{args.dataset}-{pruner}-s{seed}"
+    if run.exists():
+        if not is_run_dir(run):
+            sys.exit(f"{run} exists and is not a nas run directory; move it away first.")
+        shutil.rmtree(run)
+    cmd = [sys.executable, "-m", "nas.cli", "search", "--dataset", args.dataset, "--space",
+           "auto", "--objectives", "accuracy,params", "--timeout", str(args.timeout), "--top",
+           str(args.top), "--seed", str(seed), "--pruner", pruner, "--no-report",
+           "--no-explain", "--out", str(run)]  # fmt: skip
+    return run, subprocess.Popen(cmd, stdout=subprocess.DEVNULL), time.time()
+
+
+def result(run: Path, proc: subprocess.Popen[bytes], t0: float, seed: int, pruner: str) -> dict:
+    if proc.wait() != 0:
+        sys.exit(f"the search into {run} failed (exit {proc.returncode}).")
+    wall = time.time() - t0
+    front = test_front(run)
+    points = [(1.0 - f["accuracy"], math.log10(f["params"])) for f in front]
+    return {"seed": seed, "pruner": pruner, "wall_s": round(wall, 1),
+            "hypervolume": round(hypervolume_2d(points, REFERENCE), 5), "front": front,
+            "trials": trial_counts(run)}  # fmt: skip
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dataset")
+    ap.add_argument("--timeout", type=float, default=600)
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--top", type=int, default=8)
+    ap.add_argument("--pair", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        if args.pair:
+            started = [start(args, seed, p) for p in ("hyperband", "none")]
+            rows += [result(*s, seed, p) for s, p in zip(started, ("hyperband", "none"))]
+        else:
+            for p in ("hyperband", "none"):
+                rows.append(result(*start(args, seed, p), seed, p))
+        for r in rows[-2:]:
+            cells = [args.dataset, r["seed"], r["pruner"], f"{r['hypervolume']:.4f}",
+                     len(r["front"]), r["trials"], f"{r['wall_s']:.0f}"]  # fmt: skip
+            print("| " + " | ".join(map(str, cells)) + " |", flush=True)
+    summary = {}
+    for p in ("hyperband", "none"):
+        hv = [r["hypervolume"] for r in rows if r["pruner"] == p]
+        summary[p] = {"mean": statistics.mean(hv), "values": hv}
+        print(f"{p}: mean hypervolume {statistics.mean(hv):.4f} over {len(hv)} seeds")
+    out = ROOT / "benchmarks" / "results" / f"pareto-pruning-{args.dataset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "command": " ".join(["benchmarks/pareto_pruning.py", *sys.argv[1:]]),
+        "reference_point": {"test_error": REFERENCE[0], "log10_params": REFERENCE[1]},
+        "machine": platform.platform(), "rows": rows, "summary": summary,
+    }, indent=2))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
