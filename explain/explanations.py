@@ -27,6 +27,10 @@ DEFAULT_METHODS = ("integrated_gradients", "deeplift", "layer_gradcam", "attenti
 SHAP = "shap"  # the method name that asks for SHAP values (the explainer is chosen per model)
 N_LOCAL = 8  # local explanations shown per category
 _BACKGROUND = 50  # training rows behind SHAP's base values
+# A tabular classifier's SHAP values are also stored for every output (up to this many) on the
+# first PER_OUTPUT_ROWS explained rows, so a beeswarm can show one output for all examples.
+PER_OUTPUT_MAX = 10
+PER_OUTPUT_ROWS = 100
 
 
 def _predict(model: nn.Module, X: torch.Tensor) -> np.ndarray:
@@ -126,6 +130,8 @@ def explain_model(
                 preprocessing=preprocessing,
             )
         attrs[a.method if m == SHAP else m] = a
+        if m == SHAP and classification and data.modality == "tabular":
+            _shap_per_output(a, model, X, background, out.shape[1], seed, data)
         if m == SHAP:  # the explainer is picked per model: say which, and why, beside the rest
             why = a.note.removeprefix("auto: ") or "SHAP values"
             choices = [*choices, MethodChoice(a.method, True, why)]
@@ -147,6 +153,39 @@ def explain_model(
         attributions=attrs, choices=choices, checks=quality, samples=picked,
         seconds=time.perf_counter() - start,
     )  # fmt: skip
+
+
+def _shap_per_output(
+    a: Attribution,
+    model: nn.Module,
+    X: torch.Tensor,
+    background: torch.Tensor,
+    n_outputs: int,
+    seed: int,
+    data: ExplainData,
+    rows: int = PER_OUTPUT_ROWS,
+) -> None:
+    """SHAP values of every output (not only the predicted one) for the first ``rows``
+    examples, in ``a.arrays``: ``per_output_values`` (K, n, *shape) and ``per_output_base``
+    (K, n). The predicted output's values are reused; the others cost (K - 1) x n rows more."""
+    if not 2 <= n_outputs <= PER_OUTPUT_MAX or a.base_values is None:
+        return
+    n = min(len(X), rows)
+    t = np.asarray(a.targets).reshape(-1)[:n]
+    own_base = np.broadcast_to(np.asarray(a.base_values, dtype=np.float64), (len(X),))[:n]
+    values = np.zeros((n_outputs, n, *a.values.shape[1:]), dtype=np.float32)
+    base = np.zeros((n_outputs, n))
+    for k in range(n_outputs):
+        own = t == k
+        values[k, own], base[k, own] = a.values[:n][own], own_base[own]
+        other = np.flatnonzero(~own)
+        if other.size:
+            b = shap_explain(model, X[torch.as_tensor(other)], background,
+                             targets=np.full(other.size, k), seed=seed, method=a.method,
+                             feature_names=data.feature_names or None, task=data.task)  # fmt: skip
+            values[k, other] = b.values
+            base[k, other] = np.broadcast_to(np.asarray(b.base_values), (other.size,))
+    a.arrays["per_output_values"], a.arrays["per_output_base"] = values, base
 
 
 def _softmax(out: np.ndarray) -> np.ndarray:

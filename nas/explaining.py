@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from explain.explanations import Explanations, explain_model
 from explain.explanations import report_view as _report_view
 from nas import run as rundir
@@ -101,5 +103,69 @@ def explains_current_winner(run_dir: str | Path) -> bool:
 
 
 def report_view(explain_dir: str | Path) -> dict[str, Any]:
-    """The explanations of a run, as the report's data."""
-    return _report_view(Explanations.load(explain_dir))
+    """The explanations of a run, as the report's data (explain/report/SCHEMA.md), with what a
+    reader needs to read a local card and a beeswarm: the output explained, the base value and
+    the prediction of each local example, and SHAP values per output where stored."""
+    exp = Explanations.load(explain_dir)
+    view = _report_view(exp)
+    add_outputs(view, exp)
+    return view
+
+
+def _label(exp: Explanations, k: int) -> str:
+    names = exp.class_names or []
+    return str(names[k]) if 0 <= k < len(names) else str(k)
+
+
+def add_outputs(view: dict[str, Any], exp: Explanations) -> None:
+    """Add to ``view`` (in place) per local example the output explained (``output``: kind
+    "logit" or "output", target index and label), each method's base value (``base_values``:
+    the output at its baseline, or SHAP's mean over the background) and the explained output
+    (``output_value``); and to ``shap`` the explained output per row (``targets``), the
+    output names and, where stored, every output's values (``per_output``)."""
+    classification = exp.task == "classification"
+    kind = "logit" if classification else "output"
+    attrs = {m: a for m, a in exp.attributions.items()
+             if a.values.shape[1:] == tuple(exp.input_shape)}  # fmt: skip
+    for item in view.get("local") or []:
+        i = int(item["index"])
+        bases: dict[str, float] = {}
+        value = None
+        for m, a in attrs.items():
+            if a.base_values is None or np.ndim(a.base_values) != 1 or len(a.base_values) <= i:
+                continue
+            base = float(a.base_values[i])
+            bases[m] = round(base, 6)
+            total = float(np.sum(a.values[i], dtype=np.float64))
+            signed = a.delta is not None and not m.startswith("shap")  # SHAP's delta is |error|
+            if signed and value is None:  # delta = sum - (f(x) - base): f(x) exactly
+                value = base + total - float(np.ravel(a.delta)[i])
+            elif value is None and a.params.get("additive_by_construction"):
+                value = base + total  # exact / permutation SHAP: sums to f(x) - base
+        first = next(iter(attrs.values()), None)
+        target = int(np.ravel(first.targets)[i]) if first is not None else 0
+        item["output"] = {
+            "kind": kind,
+            "target": target,
+            "label": _label(exp, target) if classification else str(target),
+        }
+        item["base_values"] = bases
+        item["output_value"] = None if value is None else round(value, 6)
+    shap = view.get("shap")
+    a = exp.attributions.get(shap.get("method")) if isinstance(shap, dict) else None
+    if a is None:
+        return
+    shap["output_kind"] = kind
+    shap["targets"] = [int(t) for t in np.ravel(a.targets)]
+    shap["output_names"] = [_label(exp, k) for k in range(int(np.max(a.targets, initial=0)) + 1)]
+    if a.base_values is not None:
+        shap["base_values"] = np.round(np.asarray(a.base_values, dtype=float), 6).tolist()
+    values, base = a.arrays.get("per_output_values"), a.arrays.get("per_output_base")
+    if values is not None and base is not None and values.ndim == 3:
+        n = values.shape[1]
+        shap["output_names"] = [_label(exp, k) for k in range(values.shape[0])]
+        shap["per_output"] = {
+            "values": np.round(values.astype(np.float64), 4).tolist(),
+            "base_values": np.round(base.astype(np.float64), 6).tolist(),
+            "inputs": np.round(np.asarray(exp.X[:n], dtype=np.float64), 4).tolist(),
+        }

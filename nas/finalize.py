@@ -64,10 +64,26 @@ def finalize_run(
             result.spec, result.model, result.cost = final.spec, final.model, final.cost
             result.metrics = final.metrics
         result.pareto.append(final.metrics)
+    save_baselines(result, kind, td, settings)
     rundir.write_json(result.run_dir / "summary.json", {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "counts": result.counts,
         "best": result.metrics.get("test"), "top": [m["trial"] for m in result.pareto],
     })  # fmt: skip
+
+
+def save_baselines(
+    result: SearchResult, kind: SearchKind, td: TaskData, settings: SearchSettings
+) -> None:
+    """Score the kind's baselines on the test split into ``best/baselines.json``; a failure is
+    one of the result's warnings (the winner is already saved, and the report says the
+    baselines were not measured)."""
+    try:
+        baselines = kind.baselines(td, settings)
+        if baselines is not None:
+            baselines["metric"] = settings.metric
+            rundir.write_json(result.run_dir / "best" / "baselines.json", baselines)
+    except Exception as e:  # noqa: BLE001 - a baseline must never cost the search its result
+        result.warnings.append(f"the baselines could not be measured ({rundir.reason(e)}).")
 
 
 def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> None:
@@ -105,4 +121,4 @@ def copy_report(result: SearchResult, report: Path, folder: Path) -> None:
         )
 
 
-__all__ = ["copy_report", "explain_and_report", "finalize_run"]
+__all__ = ["copy_report", "explain_and_report", "finalize_run", "save_baselines"]

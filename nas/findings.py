@@ -1,12 +1,15 @@
 """What a reader should know before trusting a run's winner, in words: the report's alerts
-(over-fitting, imbalance, failed trials and checks) and its one-paragraph verdict. Both read the
-report's data (explain/report/SCHEMA.md); a search kind may word the verdict its own way."""
+(a validation → test gap beyond noise, imbalance, failed trials and checks) and its
+one-paragraph verdict. Both read the report's data (explain/report/SCHEMA.md); a search kind
+may word the verdict its own way."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from nas.kinds import SearchKind
+
+_UNIT_SCALE = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc", "r2")
 
 
 def _units(best: dict[str, Any], metric: str) -> str:
@@ -18,6 +21,26 @@ def _units(best: dict[str, Any], metric: str) -> str:
     return f" (in {units}{'²' if metric == 'mse' else ''})"
 
 
+def _overfit(best: dict[str, Any], run: dict[str, Any]) -> str | None:
+    """The over-fitting alert: the validation → test gap when it is beyond the noise of the
+    two splits' sizes (explain.report.decision.gap); when the sizes are not recorded, a gap
+    over 5% of the scale, said to be unjudged."""
+    from explain.report.decision import gap, gap_sentence
+
+    metric = run["metric"]
+    sizes = (run.get("data_info") or {}).get("sizes") or {}
+    maximize = (run.get("directions") or ["maximize"])[0] == "maximize"
+    g = gap(metric, best.get("val", {}).get(metric), best.get("test", {}).get(metric),
+            sizes.get("val"), sizes.get("test"), maximize)  # fmt: skip
+    if g is None or g["gap"] <= 0 or g["within"]:
+        return None
+    if g["within"] is None:
+        scale = 1.0 if metric in _UNIT_SCALE else max(abs(g["val"]), 1e-9)
+        if g["gap"] / scale <= 0.05:
+            return None
+    return gap_sentence(metric, g, sizes.get("val"), sizes.get("test"), _units(best, metric))
+
+
 def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
     """Things a reader should know before trusting the winner."""
     out: list[dict[str, str]] = []
@@ -26,26 +49,9 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
     if best is None:
         out.append({"level": "error", "text": "No trial completed: there is no winner yet."})
     else:
-        metric = run["metric"]
-        val, test = best.get("val", {}).get(metric), best.get("test", {}).get(metric)
-        if isinstance(val, (int, float)) and isinstance(test, (int, float)):
-            maximize = (run.get("directions") or ["maximize"])[0] == "maximize"
-            gap = (val - test) if maximize else (test - val)
-            scale = (
-                1.0
-                if metric
-                in ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc", "r2")
-                else max(abs(val), 1e-9)
-            )
-            if gap / scale > 0.05:
-                out.append(
-                    {
-                        "level": "warn",
-                        "text": f"Validation {metric} {val:.4g} is better than test "
-                        f"{test:.4g}{_units(best, metric)}: the search may have over-fitted the "
-                        "validation split; treat the test number as the honest one.",
-                    }
-                )
+        over = _overfit(best, run)
+        if over is not None:
+            out.append({"level": "warn", "text": over})
         per_class = best.get("test", {}).get("per_class") or []
         support = [c.get("support") for c in per_class if isinstance(c, dict)]
         support = [n for n in support if isinstance(n, (int, float)) and n > 0]

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nas import run as rundir
+from nas.baselines import bootstrap_interval, read_baselines
 from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
 from nas.findings import alerts, verdict
@@ -54,6 +55,12 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
             raise NasError(f"{best_dir / 'spec.json'} describes no model nas can build "
                            f"({rundir.reason(e)}); {rundir.RETRAIN}.") from None  # fmt: skip
         data.update(_prediction_views(best_dir, config))
+        # what the test score is worth: baselines measured in finalize (read, never fitted
+        # here) and the score's bootstrap interval from the predictions
+        data["baselines"] = read_baselines(best_dir)
+        data["test_interval"] = (
+            bootstrap_interval(best_dir, config.task, config.metric or "", config.data_info) or None
+        )
         data["top"] = rundir.top_metrics(run_dir) or None
     data["explanations"], note = _explanations(run_dir)
     data.update(kind.report_data(run_dir, data.get("best")))
@@ -99,6 +106,9 @@ def _study_data(
     rows = []
     for t in all_trials:
         a = t.user_attrs
+        # the last value the trial reported (a pruned trial's standing when it was stopped)
+        steps = [s for s, v in t.intermediate_values.items() if np.isfinite(v)]
+        last_step = max(steps) if steps else None
         rows.append({
             "number": t.number, "state": status_of(t), "family": a.get("family"),
             "params": a.get("params"), "flops": a.get("flops"),
@@ -108,6 +118,11 @@ def _study_data(
             "start_s": (t.datetime_start - t0).total_seconds() if t0 and t.datetime_start else None,
             "end_s": (t.datetime_complete - t0).total_seconds()
             if t0 and t.datetime_complete else None,
+            "last_step": last_step,
+            "last_value": float(t.intermediate_values[last_step]) if steps else None,
+            "hparams": {str(k): v if isinstance(v, bool | int | float | str) or v is None
+                        else str(v) for k, v in t.params.items()},
+            "depth": _depth(a.get("spec")),
         })  # fmt: skip
     importances = None
     complete = [t for t in all_trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -125,6 +140,15 @@ def _study_data(
             importances = None  # too few trials with a shared search space
     pareto = [t.number for t in study.best_trials] if len(study.directions) > 1 else None
     return rows, importances, pareto
+
+
+def _depth(spec: Any) -> int | None:
+    """How many blocks a trial's recorded spec stacks (a GAN's: its generator's); None when the
+    trial recorded no spec (it failed while sampling)."""
+    if isinstance(spec, dict) and isinstance(spec.get("generator"), dict):
+        spec = spec["generator"]
+    blocks = spec.get("blocks") if isinstance(spec, dict) else None
+    return len(blocks) if isinstance(blocks, list) else None
 
 
 def _stages(spec: Any) -> tuple[list[dict[str, Any]], str]:

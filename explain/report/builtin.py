@@ -10,10 +10,11 @@ from explain.report import sections
 from explain.report.explain_section import explanations
 from explain.report.gan_section import gan
 from explain.report.registry import Section, register_section
+from explain.report.search_section import search
 from explain.report.winner_section import winner
 
 register_section(Section("overview", sections.overview, "_overview.html.j2", figures=False))
-register_section(Section("search", sections.search, "_search.html.j2"))
+register_section(Section("search", search, "_search.html.j2"))
 register_section(Section("winner", winner, "_winner.html.j2", label="The winner"))
 register_section(Section("explanations", explanations, "_explanations.html.j2"))
 register_section(

@@ -40,7 +40,185 @@ def pick_local(local: Sequence[Mapping[str, Any]], k: int = MAX_LOCAL) -> list[M
     return picked
 
 
-def tabular_local_figure(item: Mapping[str, Any], names: Sequence[str]) -> Figure | None:
+class FeatureUnits:
+    """Feature values in the user's units, from the data's preprocessing record (run.json
+    ``data_info.preprocessing``): a standardized feature is shown as ``x * std + mean``, a
+    one-hot feature ``column=category`` as the category, a scaled one as ``x * divisor``. When
+    the record says "standardize" without the statistics, values are labelled standardized."""
+
+    def __init__(self, preprocessing: Any, names: Sequence[str]) -> None:
+        prep = preprocessing if isinstance(preprocessing, Mapping) else {}
+        self.names = [str(n) for n in names]
+        self.scale: dict[int, tuple[float, float]] = {}  # feature -> (mean, std)
+        self.onehot: dict[int, tuple[str, str]] = {}  # feature -> (column, category)
+        self.suffix = " (model input value)"  # what the value is when nothing is known
+        transform, inputs = prep.get("transform"), prep.get("inputs")
+        if isinstance(transform, Mapping) and transform.get("kind") == "tabular":
+            numeric = transform.get("numeric") or {}
+            categorical = transform.get("categorical") or {}
+            for j, name in enumerate(self.names):
+                col, _, cat = name.partition("=")
+                stats = numeric.get(name)
+                if isinstance(stats, Mapping) and _finite(stats.get("mean"), stats.get("std")):
+                    self.scale[j] = (float(stats["mean"]), float(stats["std"]))
+                elif cat and col in categorical:
+                    self.onehot[j] = (col, cat)
+            self.suffix = " (standardized)"
+        elif isinstance(inputs, Mapping) and inputs.get("method") == "scale":
+            divisor = inputs.get("divisor")
+            if _finite(divisor):
+                self.scale = {j: (0.0, float(divisor)) for j in range(len(self.names))}
+        elif isinstance(inputs, Mapping) and inputs.get("method") == "standardize":
+            mean, std = inputs.get("mean"), inputs.get("std")
+            per_feature = inputs.get("per", "feature") == "feature"
+            if per_feature and isinstance(mean, list) and isinstance(std, list):
+                pairs = list(zip(mean, std, strict=False))
+                if len(mean) == len(std) == len(self.names):
+                    self.scale = {j: (float(m), float(s)) for j, (m, s) in enumerate(pairs)
+                                  if _finite(m, s)}  # fmt: skip
+            self.suffix = " (standardized)"
+
+    @property
+    def known(self) -> bool:
+        """Whether every feature is shown in the user's units."""
+        return len(self.scale) + len(self.onehot) == len(self.names) > 0
+
+    def value(self, j: int, x: float) -> float | None:
+        """Feature ``j``'s model input ``x`` in the user's units (None: not known)."""
+        if j in self.scale:
+            mean, std = self.scale[j]
+            return float(x) * std + mean
+        return None
+
+    def label(self, j: int, x: float) -> str:
+        """``name = value`` in the user's units (unescaped: callers escape)."""
+        name = self.names[j] if j < len(self.names) else f"x{j}"
+        if not np.isfinite(x):
+            return name
+        if j in self.onehot:
+            col, cat = self.onehot[j]
+            return f"{col} = {cat}" if x >= 0.5 else f"{col} ≠ {cat}"
+        v = self.value(j, x)
+        return f"{name} = {v:.4g}" if v is not None else f"{name} = {x:.3g}{self.suffix}"
+
+
+def _finite(*xs: Any) -> bool:
+    return all(is_number(x) for x in xs)
+
+
+def explained_output(item: Mapping[str, Any], classification: bool) -> str:
+    """What a local example's attributions explain, in words: the methods explain the raw
+    output (a logit for a classifier) of the predicted class unless the data says otherwise."""
+    out = item.get("output") if isinstance(item.get("output"), Mapping) else {}
+    kind = out.get("kind") or ("logit" if classification else "output")
+    if kind == "logit":
+        label = out.get("label", item.get("predicted"))
+        own = " (the predicted class)" if str(label) == str(item.get("predicted")) else ""
+        return f"the logit (score before softmax) of class {label}{own}"
+    return "the model's output (the standardized target)"
+
+
+def output_axis(item: Mapping[str, Any], classification: bool) -> str:
+    """The explained output as a short axis title: "logit of class 7" or "model output"."""
+    out = item.get("output") if isinstance(item.get("output"), Mapping) else {}
+    if (out.get("kind") or ("logit" if classification else "output")) == "logit":
+        return f"logit of class {out.get('label', item.get('predicted'))}"
+    return "model output (standardized target)"
+
+
+def waterfall_steps(
+    contributions: Sequence[float],
+    labels: Sequence[str],
+    base: float,
+    prediction: float | None = None,
+    k: int = LOCAL_FEATURES,
+) -> tuple[list[tuple[str, float, float]], float]:
+    """The steps of a waterfall from ``base`` to the prediction: the ``k`` largest
+    contributions, then the rest as one step, then what the method leaves unexplained (when
+    ``prediction`` is given and differs from ``base + sum``). Each step is ``(label, start,
+    change)``; returns the steps and the prediction they end at (``base + sum`` when the gap to
+    ``prediction`` is under 1% of the contributions' total size: rounding)."""
+    c = np.asarray(contributions, dtype=np.float64).reshape(-1)
+    order = top_features(c, k)
+    steps: list[tuple[str, float]] = [(str(labels[i]), float(c[i])) for i in order]
+    rest = [i for i in range(c.size) if i not in set(order)]
+    if rest:
+        steps.append((f"{len(rest)} other features", float(c[rest].sum())))
+    end = float(base) + float(c.sum())
+    # a gap under 1% of the contributions is rounding (of the stored values), not worth a bar
+    tol = max(1e-6 * max(1.0, abs(prediction or 0.0)), 0.01 * float(np.abs(c).sum()))
+    if prediction is not None and abs(prediction - end) > tol:
+        steps.append(("not explained (the method's error)", float(prediction) - end))
+        end = float(prediction)
+    out, at = [], float(base)
+    for label, change in steps:
+        out.append((label, at, change))
+        at += change
+    return out, end
+
+
+def waterfall_figure(
+    steps: Sequence[tuple[str, float, float]],
+    base: float,
+    prediction: float,
+    base_label: str,
+    output_label: str,
+) -> Figure:
+    """Base value → prediction as horizontal bars (Plotly ``bar`` traces with ``base``, not
+    the ``waterfall`` type): grey bars for the base value and the prediction, red steps raise
+    the output, blue steps lower it. Labels are escaped here."""
+    order = [base_label, *(s[0] for s in steps), "prediction"]
+    cats = plot_texts(order)
+
+    def bars(name: str, rows: list[tuple[str, float, float]], color: str) -> dict[str, Any]:
+        return {
+            "type": "bar",
+            "orientation": "h",
+            "name": name,
+            "y": plot_texts(r[0] for r in rows),
+            "x": [r[2] for r in rows],
+            "base": [r[1] for r in rows],
+            "marker": {"color": color},
+            "text": [f"{r[2]:+.3g}" for r in rows],
+            "textposition": "outside",
+            "cliponaxis": False,  # the numbers beside the bars may run into the margin
+            "hovertemplate": "%{y}: %{x:+.4g}<extra></extra>",
+        }
+
+    ends = [(base_label, 0.0, float(base)), ("prediction", 0.0, float(prediction))]
+    data = [
+        {**bars("base value and prediction", ends, MUTED),
+         "text": [f"{base:.3g}", f"{prediction:.3g}"],
+         "hovertemplate": "%{y}: %{x:.4g}<extra></extra>"},
+        bars("raises the output", [s for s in steps if s[2] >= 0], DIVERGING[-1][1]),
+        bars("lowers the output", [s for s in steps if s[2] < 0], DIVERGING[0][1]),
+    ]  # fmt: skip
+    # room either side for the numbers printed beside the bars
+    edges = [0.0, float(base), float(prediction)] + [v for s in steps for v in (s[1], s[1] + s[2])]
+    lo, hi = min(edges), max(edges)
+    pad = 0.3 * (hi - lo or 1.0)
+    return {
+        "data": [d for d in data if d["y"]],
+        "layout": layout(
+            barmode="overlay",
+            showlegend=False,  # the card says what red, blue and grey are
+            xaxis=axis(plot_text(output_label), range=[lo - pad, hi + pad]),
+            yaxis=axis(
+                type="category",
+                categoryorder="array",
+                categoryarray=cats,
+                autorange="reversed",
+                automargin=True,
+            ),  # fmt: skip
+            height=max(220, 22 * len(order) + 110),
+            margin={"l": 20, "r": 20, "t": 30, "b": 50},
+        ),
+    }
+
+
+def tabular_local_figure(
+    item: Mapping[str, Any], names: Sequence[str], units: FeatureUnits | None = None
+) -> Figure | None:
     """One example's top features: a bar per method; labels show the feature's value."""
     attrs = {m: as_array(v).reshape(-1) for m, v in (item.get("attributions") or {}).items()}
     attrs = {m: v for m, v in attrs.items() if v.size}
@@ -52,7 +230,9 @@ def tabular_local_figure(item: Mapping[str, Any], names: Sequence[str]) -> Figur
     x_in = as_array(item.get("input")).reshape(-1)
     labels = names_for(names, size)
     ticks = [
-        f"{labels[i]} = {x_in[i]:.3g}" if i < x_in.size and np.isfinite(x_in[i]) else labels[i]
+        (units.label(i, x_in[i]) if units else f"{labels[i]} = {x_in[i]:.3g}")
+        if i < x_in.size and np.isfinite(x_in[i])
+        else labels[i]
         for i in order
     ]
     data = [

@@ -82,20 +82,146 @@ def best_by_family(trials: Sequence[Mapping[str, Any]], maximize: bool) -> list[
     return rows
 
 
+def family_rows(trials: Sequence[Mapping[str, Any]], maximize: bool) -> list[dict[str, Any]]:
+    """Every family the search sampled: the best complete trial of each (best family first,
+    as :func:`best_by_family`), then the families that never completed a trial; each row has
+    ``total`` (trials of the family), ``counts`` (per state) and ``trials_s`` ("3 complete of 7
+    (3 pruned, 1 over budget)")."""
+    counts: dict[str, dict[str, int]] = {}
+    for t in trials:
+        fam = counts.setdefault(str(t.get("family") or "?"), state_counts([]))
+        state = str(t.get("state") or "?")
+        fam[state] = fam.get(state, 0) + 1
+    rows = [dict(r) for r in best_by_family(trials, maximize)]
+    rows += [{"family": f, "trials": 0} for f in sorted(counts) if f not in
+             {r["family"] for r in rows}]  # fmt: skip
+    for r in rows:
+        c = counts.get(r["family"], state_counts([]))
+        others = {k: v for k, v in c.items() if k != "complete"}
+        r["counts"], r["total"] = c, sum(c.values())
+        r["trials_s"] = f"{r['trials']} complete of {r['total']}" + (
+            f" ({state_words(others)})" if any(others.values()) else ""
+        )
+    return rows
+
+
+#: How each trial state is drawn in the search figures: legend name, marker, and where a trial
+#: without a value goes (its last reported value, else a strip along the bottom of the plot).
+STATE_MARKS: dict[str, tuple[str, dict[str, Any]]] = {
+    "complete": ("complete", {"symbol": "circle", "color": MUTED, "size": 7}),
+    "pruned": ("pruned", {"symbol": "triangle-down", "color": COLORS[6], "size": 8}),
+    "over_budget": ("over budget", {"symbol": "x-thin", "color": COLORS[7], "size": 9,
+                                    "line": {"width": 2, "color": COLORS[7]}}),
+    "failed": ("failed", {"symbol": "diamond-open", "color": COLORS[8], "size": 8}),
+}  # fmt: skip
+#: Trials without any value sit in a strip of their own under the plot: y on a hidden second
+#: axis (range [0, 1]) below the metric's, the x axis under both.
+STRIP_Y = 0.5
+_STRIP_AXIS = {"domain": [0, 0.06], "range": [0, 1], "visible": False, "fixedrange": True}
+
+
+def _strip_layout(
+    traces: Sequence[Mapping[str, Any]], xaxis: dict[str, Any], yaxis: dict[str, Any]
+) -> dict[str, Any]:
+    """The axes of a figure, with the bottom strip when a trace is drawn on it."""
+    if not any(tr.get("yaxis") == "y2" for tr in traces):
+        return {"xaxis": xaxis, "yaxis": yaxis}
+    return {"xaxis": {**xaxis, "anchor": "free", "position": 0},
+            "yaxis": {**yaxis, "domain": [0.1, 1]}, "yaxis2": _STRIP_AXIS}  # fmt: skip
+
+
+def state_counts(trials: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """Trials per state, in the order complete, pruned, over budget, failed, then any other."""
+    counts = {k: 0 for k in STATE_MARKS}
+    for t in trials:
+        state = str(t.get("state") or "?")
+        counts[state] = counts.get(state, 0) + 1
+    return counts
+
+
+def state_words(counts: Mapping[str, int], skip_zero: bool = True) -> str:
+    """Counts in words: "25 complete, 8 pruned, 5 over budget"."""
+    return ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v or not skip_zero)
+
+
+def shown_value(t: Mapping[str, Any]) -> float | None:
+    """The value a trial is drawn at: a complete trial's metric, any other's last reported
+    intermediate value (a pruned trial where it was stopped); None when it has neither (an
+    over-budget trial was never trained)."""
+    if t.get("state") == "complete":
+        return t["metric"] if is_number(t.get("metric")) else None
+    if t.get("state") == "over_budget":
+        return None
+    return t["last_value"] if is_number(t.get("last_value")) else None
+
+
+def unfinished(trials: Sequence[Mapping[str, Any]], state: str) -> tuple[list, list]:
+    """The trials of a non-complete ``state``, split into those with a last value (drawn at
+    it) and those without (drawn along the bottom strip), each by trial number."""
+    rows = sorted((t for t in trials if t.get("state") == state), key=trial_order)
+    return [t for t in rows if shown_value(t) is not None], [
+        t for t in rows if shown_value(t) is None
+    ]
+
+
+def _why(t: Mapping[str, Any]) -> str:
+    """The hover text of a trial: number, family, and how it ended."""
+    text = f"trial {t.get('number')} · {plot_text(t.get('family') or '?')}"
+    if t.get("state") == "pruned" and is_number(t.get("last_step")):
+        text += f"<br>pruned after step {t['last_step']}"
+    if t.get("state") != "complete" and t.get("reason"):
+        text += "<br>" + plot_text(str(t["reason"])[:160])
+    return text
+
+
+def _state_traces(
+    trials: Sequence[Mapping[str, Any]], x_key: str, ylabel: str, xlabel: str, **kw: Any
+) -> list[dict[str, Any]]:
+    """The pruned / over-budget / failed trials that have an ``x_key``: at their last value, or
+    on the bottom strip (y2) with their reason in the hover; one trace per state and place."""
+    out = []
+    for state in ("pruned", "over_budget", "failed"):
+        name, marker = STATE_MARKS[state]
+        valued, bare = unfinished([t for t in trials if is_number(t.get(x_key))], state)
+        if valued:
+            out.append({
+                "type": "scatter", "mode": "markers", "legendgroup": state,
+                "name": name + " (last value)",
+                "x": [t[x_key] for t in valued], "y": [shown_value(t) for t in valued],
+                "text": [_why(t) for t in valued], "marker": marker,
+                "hovertemplate": f"%{{text}}<br>{xlabel} %{{x}}<br>last {ylabel} %{{y}}"
+                "<extra></extra>", **kw,
+            })  # fmt: skip
+        if bare:
+            out.append({
+                "type": "scatter", "mode": "markers", "yaxis": "y2", "legendgroup": state,
+                "name": name + (" (no value, at the bottom)" if state != "over_budget"
+                                else " (at the bottom)"),
+                "x": [t[x_key] for t in bare], "y": [STRIP_Y] * len(bare),
+                "text": [_why(t) for t in bare], "marker": marker,
+                "hovertemplate": f"%{{text}}<br>{xlabel} %{{x}}<extra></extra>", **kw,
+            })  # fmt: skip
+    return out
+
+
 def history_figure(
     trials: Sequence[Mapping[str, Any]], maximize: bool, metric: str, by: str = "number"
 ) -> Figure | None:
-    """Each complete trial's metric and the best so far, over trial number or time (``end_s``)."""
+    """Each trial over trial number or time (``end_s``): complete ones at their metric with the
+    best so far, pruned ones at their last reported value, over-budget ones (never trained)
+    along the bottom; None when no trial has a value to draw."""
     done = complete_trials(trials)
     if by == "end_s":
         done = sorted((t for t in done if is_number(t.get("end_s"))), key=lambda t: t["end_s"])
-    if not done:
+    name = plot_text(metric)
+    xtitle = "trial" if by == "number" else "seconds since the first trial started"
+    xlabel = "trial" if by == "number" else "at second"
+    others = _state_traces(trials, by, name, xlabel)
+    if not done and not any(tr.get("yaxis") != "y2" for tr in others):
         return None
     x = [t.get(by) for t in done]
     y = [t["metric"] for t in done]
     hover = [f"trial {t.get('number')} · {plot_text(t.get('family') or '?')}" for t in done]
-    xtitle = "trial" if by == "number" else "seconds since the first trial started"
-    name = plot_text(metric)
     return {
         "data": [
             {
@@ -103,9 +229,9 @@ def history_figure(
                 "mode": "markers",
                 "x": x,
                 "y": y,
-                "name": "trial",
+                "name": STATE_MARKS["complete"][0],
                 "text": hover,
-                "marker": {"color": MUTED, "size": 7},
+                "marker": STATE_MARKS["complete"][1],
                 "hovertemplate": "%{text}<br>" + name + " %{y}<extra></extra>",
             },
             {
@@ -116,8 +242,9 @@ def history_figure(
                 "name": "best so far",
                 "line": {"shape": "hv", "color": COLORS[0], "width": 2.5},
             },
+            *others,
         ],
-        "layout": layout(xaxis=axis(xtitle), yaxis=axis(name)),
+        "layout": layout(**_strip_layout(others, axis(xtitle), axis(name))),
     }
 
 
@@ -142,55 +269,70 @@ def pareto_figure(
     winner: int | None = None,
     study_front: Sequence[int] | None = None,
 ) -> Figure | None:
-    """Metric against each cost (buttons switch params / FLOPs / latency): all trials, the
-    front of that pair (a line through its members) and the winner (a star)."""
+    """Metric against each cost (buttons switch params / FLOPs / latency): the complete trials,
+    the front of that pair (a line through its members), the winner (a star), pruned trials at
+    their last reported value and over-budget ones at their measured cost along the bottom."""
     done = complete_trials(trials)
     data: list[dict[str, Any]] = []
+    groups: list[int] = []  # which cost (button) each trace belongs to
     buttons: list[dict[str, Any]] = []
     name = plot_text(metric)
     front_ids = set(study_front or [])
     for key, label in COSTS:
         pts = [t for t in done if is_number(t.get(key)) and t[key] > 0]
-        if not pts:
+        rest = [t for t in trials if t.get("state") != "complete" and is_number(t.get(key))
+                and t[key] > 0]  # fmt: skip
+        shared = {"visible": not data}
+        traces = _state_traces(rest, key, name, label, **shared)
+        if not pts and not traces:
             continue
-        mask = pareto_mask([t["metric"] for t in pts], [t[key] for t in pts], maximize)
-        front = sorted((t for t, m in zip(pts, mask) if m), key=lambda t: t[key])
-        shared = {"key": key, "label": label, "metric": name, "visible": not data}
-        study = [COLORS[1] if t.get("number") in front_ids else MUTED for t in pts]
-        data += [
-            _cost_trace(pts, mode="markers", name="trial", marker={"color": study, "size": 7},
-                        **shared),
-            _cost_trace(front, mode="lines+markers", name="Pareto front", marker={"size": 9},
-                        line={"shape": "hv", "color": COLORS[0]}, **shared),
-            _cost_trace([t for t in pts if t.get("number") == winner], mode="markers",
-                        name="winner", marker={"symbol": "star", "size": 16, "color": COLORS[3]},
-                        **shared),
-        ]  # fmt: skip
-        vals, texts = log_ticks([t[key] for t in pts])
+        if pts:
+            mask = pareto_mask([t["metric"] for t in pts], [t[key] for t in pts], maximize)
+            front = sorted((t for t, m in zip(pts, mask) if m), key=lambda t: t[key])
+            study = [COLORS[1] if t.get("number") in front_ids else MUTED for t in pts]
+            cost = {"key": key, "label": label, "metric": name, **shared}
+            traces = [
+                _cost_trace(pts, mode="markers", name=STATE_MARKS["complete"][0],
+                            marker={**STATE_MARKS["complete"][1], "color": study}, **cost),
+                _cost_trace(front, mode="lines+markers", name="Pareto front", marker={"size": 9},
+                            line={"shape": "hv", "color": COLORS[0]}, **cost),
+                _cost_trace([t for t in pts if t.get("number") == winner], mode="markers",
+                            name="winner", marker={"symbol": "star", "size": 16,
+                                                   "color": COLORS[3]}, **cost),
+                *traces,
+            ]  # fmt: skip
+        groups += [len(buttons)] * len(traces)
+        data += traces
+        vals, texts = log_ticks([x for tr in traces for x in tr["x"]])
         axis_update = {"xaxis.title.text": label + " (log)", "xaxis.tickvals": vals,
                        "xaxis.ticktext": texts}  # fmt: skip
         buttons.append({"label": label, "method": "update", "args": [{}, axis_update]})
     if not data:
         return None
-    for i, b in enumerate(buttons):  # three traces per cost: show one cost's at a time
-        b["args"][0]["visible"] = [j // 3 == i for j in range(len(data))]
+    for i, b in enumerate(buttons):  # show one cost's traces at a time
+        b["args"][0]["visible"] = [g == i for g in groups]
     first = buttons[0]["args"][1]
-    menu = {"type": "buttons", "direction": "right", "x": 0, "y": 1.16, "xanchor": "left",
+    menu = {"type": "buttons", "direction": "right", "x": 0, "y": 1.04, "xanchor": "left",
+            "yanchor": "bottom",
             "buttons": buttons, "showactive": True}  # fmt: skip
     return {
         "data": data,
         "layout": layout(
-            xaxis=axis(
-                first["xaxis.title.text"],
-                type="log",
-                tickvals=first["xaxis.tickvals"],
-                ticktext=first["xaxis.ticktext"],
+            **_strip_layout(
+                data,
+                axis(
+                    first["xaxis.title.text"],
+                    type="log",
+                    tickvals=first["xaxis.tickvals"],
+                    ticktext=first["xaxis.ticktext"],
+                ),
+                axis(name),
             ),
-            yaxis=axis(name),
             updatemenus=[menu] if len(buttons) > 1 else [],
-            height=380,
-            legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
-            margin={"l": 60, "r": 20, "t": 60, "b": 50},
+            height=460,
+            # under the plot: above it, a legend of every trial state runs into the buttons
+            legend={"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2, "yanchor": "top"},
+            margin={"l": 60, "r": 20, "t": 50, "b": 120},
         ),
     }
 
@@ -245,7 +387,9 @@ def importance_figure(importances: Mapping[str, float] | None, top: int = 20) ->
 
 
 def family_figure(rows: Sequence[Mapping[str, Any]], metric: str) -> Figure | None:
-    """The best metric of each family as bars, with its cost in the hover."""
+    """The best metric of each family as bars, with its cost in the hover (families that
+    never completed a trial have no bar: the table beside says so)."""
+    rows = [r for r in rows if is_number(r.get("metric"))]
     if not rows:
         return None
     return {

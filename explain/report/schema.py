@@ -102,6 +102,10 @@ class TrialRow(TypedDict, total=False):
     reason: str | None
     start_s: float | None  # seconds since the first trial started
     end_s: float | None
+    last_value: float | None  # the last intermediate value it reported (pruned: where it stopped)
+    last_step: int | None  # the step (epoch) of last_value
+    hparams: dict[str, Any]  # the searched parameters as Optuna sampled them (t.params)
+    depth: int | None  # blocks in its architecture (a GAN's generator); None: no spec recorded
 
 
 # --- the winner -----------------------------------------------------------------------------
@@ -162,6 +166,8 @@ class Retrain(TypedDict, total=False):
     """``best.retrain``: the final retraining on train + val."""
 
     epochs: int
+    schedule_epochs: int  # the length of the schedule those epochs are the start of
+    best_epoch: int  # the search's best epoch of the winner (epochs = 2 x best_epoch)
     seconds: float
     history: list[HistoryRow]
 
@@ -206,6 +212,36 @@ class Residuals(TypedDict, total=False):
     y_pred: list[float]
 
 
+class Baseline(TypedDict, total=False):
+    """One of ``baselines.baselines``: a reference model scored on the winner's test split."""
+
+    name: str  # "majority class", "logistic regression", "mean predictor", "ridge regression"
+    kind: Literal["trivial", "classical"]
+    detail: str  # what was fitted, on what
+    metrics: dict[str, float | None]  # the run's test metrics of this baseline
+    seconds: float
+
+
+class Baselines(TypedDict, total=False):
+    """``baselines``: best/baselines.json, measured once by the search's finalize step."""
+
+    metric: str
+    split: str  # "test"
+    n_test: int
+    fitted_on: str  # "train+val", as the final retrain
+    baselines: list[Baseline]
+
+
+class TestInterval(TypedDict, total=False):
+    """``test_interval``: the winner's test metric's 95% interval from its predictions."""
+
+    metric: str
+    lo: float
+    hi: float
+    n: int
+    method: str  # e.g. "percentile bootstrap, 1000 resamples"
+
+
 class Alert(TypedDict, total=False):
     """One of ``alerts``."""
 
@@ -235,6 +271,8 @@ class ReportData(_ReportRun, total=False):
     model_repr: str | None
     roc: list[RocCurve] | None  # classification, one-vs-rest, test set
     residuals: Residuals | None
+    baselines: Baselines | None  # null: not measured (a run made before nas measured them)
+    test_interval: TestInterval | None  # null: accuracy (Wilson's, from the data) or unknown
     top: list[BestMetrics] | None  # metrics.json of each --top K model
     alerts: list[Alert] | None
     verdict: str | None

@@ -38,6 +38,18 @@ class LocalExample(TypedDict, total=False):
     probability: float | None
     input: Nested
     attributions: dict[str, Nested]
+    # added by nas.explaining.report_view (older data lacks them; the report then says less):
+    output: ExplainedOutput  # the output the attributions explain
+    base_values: dict[str, float]  # per method: its output at the baseline / SHAP's E[f(bg)]
+    output_value: float | None  # the explained output f(x) of this example
+
+
+class ExplainedOutput(TypedDict, total=False):
+    """``local[].output``: which output a local example's attributions explain."""
+
+    kind: Literal["logit", "output"]  # a classifier's logit (before softmax), or regression
+    target: int  # the output's index
+    label: str  # its class name
 
 
 class Attention(TypedDict, total=False):
@@ -52,8 +64,23 @@ class ShapValues(TypedDict, total=False):
 
     method: str
     base_value: float
-    values: list[list[float]]
+    values: list[list[float]]  # each row explains its own target (the predicted class)
     inputs: list[list[float]]
+    # added by nas.explaining.report_view:
+    targets: list[int]  # the output each row of ``values`` explains
+    base_values: list[float]  # per row, the base value of its target
+    output_names: list[str]  # the outputs' labels (class names)
+    output_kind: Literal["logit", "output"]
+    per_output: ShapPerOutput  # every output on the first rows (tabular classifiers)
+
+
+class ShapPerOutput(TypedDict, total=False):
+    """``shap.per_output``: SHAP values of EVERY output (K <= 10) for the first n rows, so a
+    beeswarm can show one output for all examples."""
+
+    values: list[list[list[float]]]  # K x n x F
+    base_values: list[list[float]]  # K x n
+    inputs: list[list[float]]  # n x F
 
 
 class Check(TypedDict, total=False):

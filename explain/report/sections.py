@@ -12,12 +12,12 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from explain.report import plots
-from explain.report._format import fmt_num, fmt_seconds, fmt_si, pretty_json
+from explain.report._format import fmt_num, fmt_si, pretty_json
 from explain.report._style import Figure
+from explain.report.decision_view import decision_view
 from explain.report.schema import ReportData
 
 Panel = dict[str, Any]
-MAX_LEADERBOARD = 2000  # rows; a study larger than this is read in optuna-dashboard
 _BUDGET = (
     ("max_params", "parameters", fmt_si),
     ("max_flops", "FLOPs", fmt_si),
@@ -63,7 +63,9 @@ def mapping(data: Mapping[str, Any], key: str) -> dict[str, Any]:
 
 
 def overview(data: ReportData) -> dict[str, Any]:
-    """Dataset, task, budget, search settings, the winner at a glance, verdict and alerts."""
+    """The decision first (explain/report/decision_view.py: the test score's interval beside
+    baselines, the gap against noise, why this winner), then alerts, verdict, dataset, budget,
+    search settings and the winner at a glance."""
     run, best = mapping(data, "run"), mapping(data, "best")
     info = run.get("data_info") if isinstance(run.get("data_info"), Mapping) else {}
     cost = mapping(best, "cost")
@@ -130,104 +132,7 @@ def overview(data: ReportData) -> dict[str, Any]:
         "metric": run.get("metric"),
         "verdict": data.get("verdict"),
         "alerts": [a for a in data.get("alerts") or [] if isinstance(a, Mapping)],
-    }
-
-
-def _leaderboard(trials: list[Mapping[str, Any]]) -> list[list[tuple[Any, str]]]:
-    """Rows of (sort key, shown text) cells."""
-    rows = []
-    for t in sorted(trials, key=plots.trial_order)[:MAX_LEADERBOARD]:
-        cells = [
-            (t.get("number"), fmt_num(t.get("number"))),
-            (t.get("state"), t.get("state")),
-            (t.get("family"), t.get("family") or "–"),
-            (t.get("metric"), fmt_num(t.get("metric"))),
-            (t.get("params"), fmt_si(t.get("params"))),
-            (t.get("flops"), fmt_si(t.get("flops"))),
-            (t.get("latency_ms"), fmt_num(t.get("latency_ms"), 3)),
-            (t.get("seconds"), fmt_seconds(t.get("seconds"))),
-            (t.get("reason"), t.get("reason") or ""),
-        ]
-        rows.append([(k if plots.is_number(k) else str(k or ""), text) for k, text in cells])
-    return rows
-
-
-def search(data: ReportData, figs: Figures) -> dict[str, Any]:
-    """Best so far, the leaderboard, the Pareto front, importances and the families."""
-    run, best = mapping(data, "run"), mapping(data, "best")
-    trials = [t for t in data.get("trials") or [] if isinstance(t, Mapping)]
-    metric, up = str(run.get("metric") or "metric"), plots.maximizes(run)
-    word = "higher" if up else "lower"
-    families = plots.best_by_family(trials, up)
-    return {
-        "panels": [
-            panel(
-                "Best so far, by trial",
-                f"Grey dots are trials; the line is the best {metric}"
-                f" found up to each trial ({word} is better).",
-                figs.add("history", lambda: plots.history_figure(trials, up, metric)),
-                "No trial completed, so there is no history to draw.",
-            ),
-            panel(
-                "Best so far, over time",
-                "The same as the left, against wall-clock time: "
-                "a flat end means more time bought little.",
-                figs.add("history-time", lambda: plots.history_figure(trials, up, metric, "end_s")),
-                "The trials carry no timing.",
-            ),
-            panel(
-                "Pareto front: metric against cost",
-                f"Each dot is a trial; the line links "
-                f"the trials no other beats on both {metric} and cost, the star is the winner"
-                " (orange dots: the study's own Pareto front); buttons switch the cost.",
-                figs.add(
-                    "pareto",
-                    lambda: plots.pareto_figure(
-                        trials, up, metric, best.get("trial"), data.get("pareto")
-                    ),
-                ),
-                "No complete trial has a recorded cost.",
-            ),
-            panel(
-                "Parameter importances",
-                "How much of the variation in the metric each "
-                "searched parameter explains (Optuna's default evaluator, PED-ANOVA); longer bars "
-                "matter more.",
-                figs.add("importances", lambda: plots.importance_figure(data.get("importances"))),
-                "Importances need at least a few complete trials sharing the parameters.",
-            ),
-            panel(
-                "Best of each family",
-                f"The best {metric} each family reached, side by side, with its cost in the table.",
-                figs.add("families", lambda: plots.family_figure(families, metric)),
-                "No family completed a trial.",
-                families=[
-                    {
-                        **r,
-                        "params_s": fmt_si(r.get("params")),
-                        "flops_s": fmt_si(r.get("flops")),
-                        "metric_s": fmt_num(r.get("metric")),
-                        "latency_s": fmt_num(r.get("latency_ms"), 3),
-                    }
-                    for r in families
-                ],
-            ),
-        ],
-        "leaderboard": _leaderboard(trials),
-        "truncated": max(0, len(trials) - MAX_LEADERBOARD),
-        "metric": metric,
-        "top": [
-            {
-                "rank": t.get("rank"),
-                "trial": t.get("trial"),
-                "family": t.get("family"),
-                "summary": t.get("summary"),
-                "metric": fmt_num((t.get("test") or {}).get(metric)),
-                "params": fmt_si((t.get("cost") or {}).get("params")),
-            }
-            for t in data.get("top") or []
-            if isinstance(t, Mapping)
-        ],
+        "decision": decision_view(data),
     }
 
 

@@ -107,6 +107,11 @@ class SearchKind(ABC):
 
         return exportable(model, rows, seed=seed)
 
+    def baselines(self, data: TaskData, settings: SearchSettings) -> dict[str, Any] | None:
+        """Baselines scored on the test split beside the winner (``best/baselines.json``);
+        None when this kind has none."""
+        return None
+
     # --- after the search ----------------------------------------------------------------
     def explain(
         self,

@@ -203,6 +203,11 @@ class ClassifierKind(SearchKind):
     ) -> FinalModel:
         return retrain_and_test(data, trial, settings, rank=rank)
 
+    def baselines(self, data: TaskData, settings: SearchSettings) -> dict[str, Any] | None:
+        from nas.baselines import measure_baselines
+
+        return measure_baselines(data, seed=settings.seed)
+
     def explain(
         self,
         run_dir: Path,

@@ -3,7 +3,8 @@
 The pipe is fd 3 (commands in) and fd 4 (replies and events out), NUL-terminated JSON: no
 websocket library and no driver download. :class:`Page` opens one file in a fresh tab with the
 network off and records everything that went wrong while it loaded. Used by the report's
-browser tests; any test can use it for a page of its own.
+browser tests; any test can use it for a page of its own. :meth:`Page.pdf` prints the page to
+PDF, and :class:`Pdf` reads such a file back (its pages, and the text on each) with zlib alone.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import base64
 import fcntl
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
 import threading
 import time
+import unicodedata
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -203,6 +206,24 @@ class Page:
         path.write_bytes(png)
         return png
 
+    def pdf(self, path: Path | None = None, timeout: float = 60, **params: Any) -> bytes:
+        """The page printed to PDF (DevTools ``Page.printToPDF``), as Chromium's print dialog
+        would: ``beforeprint`` and ``afterprint`` fire, the print media rules apply. Backgrounds
+        are printed and the page's ``@page`` size wins unless ``params`` say otherwise (any
+        ``Page.printToPDF`` parameter: ``paperWidth``, ``landscape``, ...). Written to ``path``
+        when given."""
+        options = {"printBackground": True, "preferCSSPageSize": True, **params}
+        reply = self.browser.send("Page.printToPDF", options, self.session, timeout)
+        data = base64.b64decode(reply["data"])
+        if path is not None:
+            path.write_bytes(data)
+        return data
+
+    def emulate_media(self, media: str = "print") -> None:
+        """Apply the ``@media`` rules of ``media`` (``"print"``, ``"screen"``; ``""`` undoes it)
+        to the live page, to look at the print layout through the DOM."""
+        self.send("Emulation.setEmulatedMedia", {"media": media})
+
     def problems(self) -> dict[str, list[str]]:
         """Console errors, uncaught exceptions, error logs, requests off the machine, failed
         loads and JS dialogs seen in this tab so far."""
@@ -255,3 +276,164 @@ def png_facts(png: bytes) -> tuple[int, int, int]:
     stride = len(raw) // height
     rows = {raw[i : i + stride] for i in range(0, len(raw), stride)}
     return width, height, len(rows)
+
+
+_OBJECT = re.compile(rb"(\d+) (\d+) obj\b")
+_REF = re.compile(rb"(\d+) \d+ R")
+_TEXT_OPS = re.compile(
+    rb"/([^\s/\[\]<>()]+)\s+[-\d.]+\s+Tf|<([0-9A-Fa-f\s]*)>\s*Tj|\[([^\]]*)\]\s*TJ|"
+    rb"\b(ET|T\*|Td|TD)\b|/([^\s/\[\]<>()]+)\s+Do\b"
+)
+
+
+class Pdf:
+    """A PDF as Chromium (Skia) writes it, read with zlib alone: its objects, its pages and the
+    text each page shows. Text comes from the glyph ids of the ``Tj`` / ``TJ`` operators mapped
+    through each font's ``ToUnicode`` CMap, in drawing order; glyph runs are separated by a
+    space and text blocks by a new line, so compare text with its whitespace squeezed
+    (:func:`squeeze`). Enough for Chromium's own output, not a general PDF reader."""
+
+    def __init__(self, data: bytes) -> None:
+        if not data.startswith(b"%PDF-"):
+            raise ValueError("not a PDF")
+        self.data = data
+        self.objects: dict[int, tuple[bytes, bytes | None]] = {}  # number: (dictionary, stream)
+        pos = 0
+        while m := _OBJECT.search(data, pos):
+            head_start = m.end()
+            end = data.find(b"endobj", head_start)
+            if end < 0:
+                break
+            stream_at = data.find(b"stream", head_start, end)
+            if stream_at < 0:
+                self.objects[int(m.group(1))] = (data[head_start:end].strip(), None)
+                pos = end + 6
+                continue
+            head = data[head_start:stream_at]
+            start = stream_at + 6
+            start += 2 if data[start : start + 2] == b"\r\n" else 1
+            length = re.search(rb"/Length (\d+)(?! \d+ R)", head)
+            stop = start + int(length.group(1)) if length else data.find(b"endstream", start)
+            raw = data[start:stop]
+            if b"/FlateDecode" in head:
+                raw = zlib.decompress(raw)
+            self.objects[int(m.group(1))] = (head.strip(), raw)
+            pos = data.find(b"endobj", stop) + 6
+        self.pages = [n for n, (head, _) in self.objects.items() if _is_page(head)]
+        self._cmaps: dict[int, dict[int, str]] = {}
+
+    def page_count(self) -> int:
+        """The number of /Type /Page objects (checked against the page tree's /Count)."""
+        counts = [
+            int(m.group(1))
+            for head, _ in self.objects.values()
+            if re.search(rb"/Type /Pages\b", head) and not re.search(rb"/Parent \d+", head)
+            for m in [re.search(rb"/Count (\d+)", head)]
+            if m
+        ]
+        if counts and counts[0] != len(self.pages):
+            raise ValueError(f"/Count {counts[0]} but {len(self.pages)} /Type /Page objects")
+        return len(self.pages)
+
+    def text(self) -> list[str]:
+        """The text of each page, in page order (the order of the objects, which is Skia's)."""
+        return [self._content_text(self.objects[n][0], 0) for n in self.pages]
+
+    def _content_text(self, page: bytes, depth: int) -> str:
+        """The text a page's content streams show, forms they draw (``Do``) included."""
+        contents = page.split(b"/Contents", 1)[1] if b"/Contents" in page else b""
+        contents = contents.split(b"]", 1)[0] if contents.lstrip()[:1] == b"[" else contents[:40]
+        fonts, forms = _named_refs(page, b"/Font"), _named_refs(page, b"/XObject")
+        streams = [self.objects[int(r)][1] or b"" for r in _REF.findall(contents)]
+        return "".join(self._show(s, fonts, forms, depth) for s in streams)
+
+    def _show(
+        self, content: bytes, fonts: dict[bytes, int], forms: dict[bytes, int], depth: int
+    ) -> str:
+        out: list[str] = []
+        cmap: dict[int, str] = {}
+        for m in _TEXT_OPS.finditer(content):
+            font, hex_run, array, op, form = m.groups()
+            if font is not None:
+                cmap = self._cmap(fonts.get(font))
+            elif hex_run is not None:
+                out.append(_decode(hex_run, cmap) + " ")
+            elif array is not None:
+                out.append(
+                    "".join(_decode(h, cmap) for h in re.findall(rb"<([0-9A-Fa-f\s]*)>", array))
+                )
+                out.append(" ")
+            elif op is not None:
+                out.append("\n" if op == b"ET" else " ")
+            elif form is not None and depth < 4 and form in forms:
+                head, stream = self.objects.get(forms[form], (b"", None))
+                if stream is not None and b"/Form" in head:
+                    out.append(
+                        self._show(
+                            stream,
+                            _named_refs(head, b"/Font"),
+                            _named_refs(head, b"/XObject"),
+                            depth + 1,
+                        )
+                    )
+        return "".join(out)
+
+    def _cmap(self, font: int | None) -> dict[int, str]:
+        if font is None:
+            return {}
+        if font not in self._cmaps:
+            head = self.objects.get(font, (b"", None))[0]
+            ref = re.search(rb"/ToUnicode (\d+) \d+ R", head)
+            stream = self.objects.get(int(ref.group(1)), (b"", None))[1] if ref else None
+            self._cmaps[font] = _parse_cmap(stream or b"")
+        return self._cmaps[font]
+
+
+def squeeze(text: str) -> str:
+    """``text`` without whitespace and ligatures (NFKC: the PDF's "ﬁ" is "fi"): how PDF text
+    and expected text are compared."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
+
+
+def _is_page(head: bytes) -> bool:
+    return re.search(rb"/Type\s*/Page(?![s\w])", head) is not None
+
+
+def _named_refs(head: bytes, key: bytes) -> dict[bytes, int]:
+    """``/Name N 0 R`` pairs of the dictionary under ``key`` (inline, as Skia writes it)."""
+    at = head.find(key + b" <<")
+    if at < 0:
+        return {}
+    body = head[at + len(key) + 3 : head.find(b">>", at)]
+    return {k: int(v) for k, v in re.findall(rb"/([^\s/]+)\s+(\d+) \d+ R", body)}
+
+
+def _parse_cmap(cmap: bytes) -> dict[int, str]:
+    """Glyph id to text from a ToUnicode CMap's ``bfchar`` and ``bfrange`` sections."""
+    out: dict[int, str] = {}
+
+    def text(hex_units: bytes) -> str:
+        return bytes.fromhex(hex_units.decode()).decode("utf-16-be", "replace")
+
+    for section in re.findall(rb"beginbfchar(.*?)endbfchar", cmap, re.S):
+        for src, dst in re.findall(rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>", section):
+            out[int(src, 16)] = text(dst)
+    for section in re.findall(rb"beginbfrange(.*?)endbfrange", cmap, re.S):
+        for lo, hi, dst in re.findall(
+            rb"<([0-9A-Fa-f]+)>\s*<([0-9A-Fa-f]+)>\s*(<[0-9A-Fa-f]+>|\[[^\]]*\])", section
+        ):
+            lo_i, hi_i = int(lo, 16), int(hi, 16)
+            if dst.startswith(b"["):
+                for i, d in enumerate(re.findall(rb"<([0-9A-Fa-f]+)>", dst)):
+                    out[lo_i + i] = text(d)
+            else:
+                first = int(dst[1:-1], 16)
+                for i in range(hi_i - lo_i + 1):
+                    out[lo_i + i] = chr(first + i)
+    return out
+
+
+def _decode(hex_run: bytes, cmap: dict[int, str]) -> str:
+    """A hex string of 2-byte glyph ids (Identity-H) as text; unmapped glyphs become U+FFFD."""
+    digits = re.sub(rb"\s", b"", hex_run).decode()
+    return "".join(cmap.get(int(digits[i : i + 4], 16), "\ufffd") for i in range(0, len(digits), 4))

@@ -105,9 +105,11 @@ def test_modality_specific_panels(pages: dict[str, str]) -> None:
     def kinds(name: str) -> set[str]:
         return {fid.split("-", 1)[1].rsplit("-", 1)[0] for fid in embedded_figures(pages[name])}
 
-    assert {"global-tab", "global-class", "beeswarm", "roc", "confusion", "pareto"} <= kinds(
-        "tabular"
-    )
+    assert {"global-tab", "global-class", "roc", "confusion", "pareto"} <= kinds("tabular")
+    # the fixture's SHAP failed randomisation: its beeswarm is dropped, a line says why
+    assert "beeswarm" not in kinds("tabular")
+    dropped = "Not drawn: <code>shap_permutation</code>, because randomisation failed"
+    assert dropped in pages["tabular"]
     assert {"global-image", "global-class", "local", "check-curves"} <= kinds("image")
     assert {"global-seq", "global-seq-class", "attention"} <= kinds("sequence")
     reg = kinds("regression")
@@ -149,7 +151,9 @@ def test_size_budget_with_200_local_examples(tmp_path: Path) -> None:
     ):
         path = render_report(data, tmp_path / f"{name}.html")
         size = path.stat().st_size
-        assert size < 7 * MB, f"{name}: {size / MB:.1f} MB"
+        # plotly.js's cartesian bundle (1.4 MB) plus the figures: ~1.9 MB (7 MB allowed with the
+        # full bundle; the committed examples must stay under 1.8 MB, test_report_bundle.py).
+        assert size < 2.5 * MB, f"{name}: {size / MB:.2f} MB"
         figures = embedded_figures(path.read_text(encoding="utf-8"))
         assert len(json.dumps(figures)) < 1.5 * MB
         locals_drawn = sum(fid.startswith("fig-local-") for fid in figures)

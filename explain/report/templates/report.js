@@ -54,3 +54,64 @@
     document.querySelectorAll("main > section").forEach(function (s) { observer.observe(s); });
   }
 })();
+
+// Printing and "Save as PDF" (print.css holds the page rules). A closed <details> prints as its
+// summary alone, and CSS cannot open it: every closed one opens just before the print and
+// closes again after. Plotly draws each figure at the pixel size it had on screen; a viewBox on
+// its SVG layers lets print.css shrink a figure wider than the printed page to the page's width.
+(function () {
+  "use strict";
+  var opened = null;
+  var scaled = [];
+  function beforePrint() {
+    if (opened) { return; }  // already prepared: beforeprint and the print media query both fire
+    opened = Array.prototype.filter.call(document.querySelectorAll("details"), function (d) {
+      return !d.open;
+    });
+    opened.forEach(function (d) { d.open = true; });
+    document.querySelectorAll(".js-plotly-plot .svg-container").forEach(function (box) {
+      var first = box.querySelector("svg.main-svg");  // the size Plotly drew at, in CSS px
+      var size = first && { width: Number(first.getAttribute("width")),
+                            height: Number(first.getAttribute("height")) };
+      if (!size || !(size.width > 0 && size.height > 0)) { return; }
+      box.setAttribute("data-screen-style", box.style.cssText);
+      box.style.width = size.width + "px";  // print.css: never wider than the page allows
+      box.style.aspectRatio = size.width + " / " + size.height;
+      box.classList.add("print-fit");
+      box.querySelectorAll("svg.main-svg").forEach(function (svg) {
+        if (!svg.hasAttribute("viewBox")) {
+          svg.setAttribute("viewBox", "0 0 " + size.width + " " + size.height);
+          scaled.push(svg);
+        }
+      });
+      scaled.push(box);
+    });
+  }
+  function afterPrint() {
+    if (!opened) { return; }
+    opened.forEach(function (d) { d.open = false; });
+    opened = null;
+    scaled.forEach(function (el) {
+      if (el.tagName.toLowerCase() === "svg") {
+        el.removeAttribute("viewBox");
+      } else {
+        el.style.cssText = el.getAttribute("data-screen-style") || "";
+        el.removeAttribute("data-screen-style");
+        el.classList.remove("print-fit");
+      }
+    });
+    scaled = [];
+  }
+  window.addEventListener("beforeprint", beforePrint);
+  window.addEventListener("afterprint", afterPrint);
+  if (window.matchMedia) {  // browsers that print without the two events still switch media
+    var print = window.matchMedia("print");
+    var onChange = function (e) { if (e.matches) { beforePrint(); } else { afterPrint(); } };
+    if (print.addEventListener) { print.addEventListener("change", onChange); }
+    else if (print.addListener) { print.addListener(onChange); }
+  }
+  // For tests and for a reader's own print button: the same preparation, callable.
+  window.nasReport = window.nasReport || {};
+  window.nasReport.beforePrint = beforePrint;
+  window.nasReport.afterPrint = afterPrint;
+})();

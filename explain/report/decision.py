@@ -1,0 +1,243 @@
+"""The statistics behind the report's first screen: is the winner worth shipping?
+
+Pure functions of the report data (SCHEMA.md), no I/O: the test score's 95% interval (Wilson for
+accuracy, a bootstrap when ``test_interval`` was computed from the predictions, else a normal
+approximation), the validation → test gap judged against the noise of both splits (Newcombe's
+interval for a difference of proportions), the winner's margin over the runner-up and the
+trials tied with it within noise, and the explanations' checks in one line.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+Z95 = 1.959964  # the two-sided 95% normal quantile
+# metrics that are (or behave like) a proportion of n examples: a binomial standard error
+PROPORTIONS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc")
+# standard error of an error metric estimated on n examples, relative to the metric itself,
+# for normal residuals: sd(RMSE) ~ RMSE / sqrt(2n), sd(MSE) ~ MSE sqrt(2/n),
+# sd(MAE) ~ MAE sqrt(pi/2 - 1) / sqrt(n)
+_RELATIVE_SE = {"rmse": math.sqrt(0.5), "mse": math.sqrt(2.0), "mae": math.sqrt(math.pi / 2 - 1)}
+
+
+def as_number(x: Any) -> float | None:
+    """``x`` as a finite float, else None."""
+    if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def as_count(x: Any) -> int | None:
+    """``x`` as a positive int, else None."""
+    v = as_number(x)
+    return int(v) if v is not None and v >= 1 else None
+
+
+def wilson(k: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson's score interval of a proportion of ``k`` successes in ``n`` trials."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (0.0 if k <= 0 else max(0.0, centre - half)), (
+        1.0 if k >= n else min(1.0, centre + half)
+    )
+
+
+def newcombe(p1: float, n1: int, p2: float, n2: int) -> tuple[float, float]:
+    """Newcombe's hybrid score interval (1998, method 10) of ``p1 - p2``, from each
+    proportion's Wilson interval: sound at 0 and 1, where the Wald interval collapses."""
+    l1, u1 = wilson(p1 * n1, n1)
+    l2, u2 = wilson(p2 * n2, n2)
+    d = p1 - p2
+    return d - math.hypot(p1 - l1, u2 - p2), d + math.hypot(u1 - p1, p2 - l2)
+
+
+def standard_error(metric: str, value: float, n: int) -> float | None:
+    """The standard error of ``metric`` measured as ``value`` on ``n`` examples (binomial for
+    proportions, with Agresti's one success and one failure added so that 1.0 has one; normal
+    residuals for the error metrics); None for a metric without a noise model."""
+    if metric in PROPORTIONS:
+        p = (value * n + 1) / (n + 2)
+        return math.sqrt(p * (1 - p) / (n + 2))
+    if metric in _RELATIVE_SE:
+        return abs(value) * _RELATIVE_SE[metric] / math.sqrt(n)
+    if metric == "r2":
+        return max(1.0 - value, 0.0) * math.sqrt(2.0 / n)
+    return None
+
+
+def score_interval(
+    metric: str, value: Any, n: Any, stored: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The test score's 95% interval: ``{lo, hi, n, method}``."""
+    value, n = as_number(value), as_count(n)
+    if value is None:
+        return None
+    if stored and stored.get("metric") == metric and as_number(stored.get("lo")) is not None:
+        return {"lo": stored["lo"], "hi": stored["hi"], "n": stored.get("n") or n,
+                "method": stored.get("method") or "bootstrap"}  # fmt: skip
+    if n is None:
+        return None
+    if metric == "accuracy" and 0 <= value <= 1:
+        lo, hi = wilson(round(value * n), n)
+        return {"lo": lo, "hi": hi, "n": n, "method": "Wilson score interval"}
+    se = standard_error(metric, value, n)
+    if se is None:
+        return None
+    lo, hi = value - Z95 * se, value + Z95 * se
+    if metric in PROPORTIONS:
+        lo, hi = max(0.0, lo), min(1.0, hi)
+    return {"lo": lo, "hi": hi, "n": n, "method": "normal approximation"}
+
+
+def gap(
+    metric: str, val: Any, test: Any, n_val: Any, n_test: Any, maximize: bool
+) -> dict[str, Any] | None:
+    """How much worse test is than validation (``gap`` > 0: worse), its 95% interval and
+    whether that is within the noise of the two sample sizes (``within``: None if unknown)."""
+    val, test = as_number(val), as_number(test)
+    if val is None or test is None:
+        return None
+    worse = (val - test) if maximize else (test - val)
+    out: dict[str, Any] = {"val": val, "test": test, "gap": worse, "lo": None, "hi": None,
+                           "within": None, "method": None}  # fmt: skip
+    n_val, n_test = as_count(n_val), as_count(n_test)
+    if n_val is None or n_test is None:
+        return out
+    if metric in PROPORTIONS and 0 <= val <= 1 and 0 <= test <= 1:
+        lo, hi = newcombe(val, n_val, test, n_test)
+        if not maximize:
+            lo, hi = -hi, -lo
+        method = "Newcombe's interval for a difference of proportions"
+    else:
+        se_v, se_t = standard_error(metric, val, n_val), standard_error(metric, test, n_test)
+        if se_v is None or se_t is None:
+            return out
+        half = Z95 * math.hypot(se_v, se_t)
+        lo, hi, method = worse - half, worse + half, "normal approximation"
+    out.update(lo=lo, hi=hi, within=lo <= 0 <= hi or worse <= 0, method=method)
+    return out
+
+
+def _g(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def gap_sentence(
+    metric: str, g: Mapping[str, Any], n_val: Any, n_test: Any, units: str = ""
+) -> str:
+    """The validation → test gap in words, judged against noise when it can be."""
+    val, test, worse = g["val"], g["test"], g["gap"]
+    head = f"Validation {metric} {_g(val)} → test {_g(test)}{units}"
+    if worse <= 0:
+        return f"{head}: test is as good as validation or better; no sign of over-fitting."
+    if g.get("within") is None:
+        return (
+            f"{head}: test is worse by {_g(worse)}; the split sizes are not recorded, so "
+            "whether that is noise cannot be said."
+        )
+    ci = f"95% interval of the gap {g['lo']:.3g} to {g['hi']:.3g}, {g['method']}"
+    sizes = f"{as_count(n_val):,} validation and {as_count(n_test):,} test examples"
+    if g["within"]:
+        return f"{head}: a gap of {_g(worse)} is within the noise of {sizes} ({ci})."
+    return (
+        f"{head}: a gap of {_g(worse)} is more than the noise of {sizes} allows ({ci}): the "
+        "search may have over-fitted the validation split; treat the test number as the honest one."
+    )
+
+
+def ties(
+    trials: Sequence[Mapping[str, Any]], winner: Any, metric: str, n_val: Any, maximize: bool
+) -> dict[str, Any] | None:
+    """The winner's validation margin over the runner-up and the complete trials whose
+    validation metric is within noise of the winner's (a binomial, or normal-residual,
+    standard error on ``n_val`` examples; each trial against the winner); ``smallest`` is the
+    tied trial with the fewest parameters (the winner itself when it is the smallest)."""
+    done = [
+        t for t in trials if t.get("state") == "complete" and as_number(t.get("metric")) is not None
+    ]
+    win = next((t for t in done if t.get("number") == winner), None)
+    if win is None:
+        return None
+    sign = 1.0 if maximize else -1.0
+    others = sorted((t for t in done if t is not win), key=lambda t: -sign * float(t["metric"]))
+    w = float(win["metric"])
+    out: dict[str, Any] = {"winner": win, "runner_up": others[0] if others else None,
+                           "margin": sign * (w - float(others[0]["metric"])) if others else None,
+                           "tied": [], "smallest": None, "known": False}  # fmt: skip
+    n = as_count(n_val)
+    se_w = standard_error(metric, w, n) if n else None
+    if se_w is None or n is None:
+        return out
+    tied = []
+    for t in others:
+        se_t = standard_error(metric, float(t["metric"]), n) or 0.0
+        if abs(w - float(t["metric"])) <= Z95 * math.hypot(se_w, se_t):
+            tied.append(t)
+    sized = [t for t in [win, *tied] if as_number(t.get("params")) is not None]
+    smallest = min(sized, key=lambda t: (t["params"], t.get("number", 0))) if sized else None
+    out.update(tied=tied, smallest=smallest, known=True)
+    return out
+
+
+def wall_seconds(trials: Sequence[Mapping[str, Any]]) -> float | None:
+    """The search's wall time: the first trial's start to the last trial's end."""
+    starts = [s for t in trials if (s := as_number(t.get("start_s"))) is not None]
+    ends = [e for t in trials if (e := as_number(t.get("end_s"))) is not None]
+    return max(ends) - min(starts) if starts and ends else None
+
+
+def check_verdict(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per method, the checks it did not pass: ``{passed: [methods that passed every check
+    they ran], warned: {method: [check]}, failed: {method: [check]}}``."""
+    by: dict[str, dict[str, list[str]]] = {}
+    for c in checks:
+        if not isinstance(c, Mapping) or not c.get("method"):
+            continue
+        m = by.setdefault(str(c["method"]), {"pass": [], "warn": [], "fail": [], "skipped": []})
+        m.setdefault(str(c.get("status")), []).append(str(c.get("name")))
+    return {
+        "passed": [m for m, s in by.items() if s["pass"] and not s["warn"] and not s["fail"]],
+        "warned": {m: s["warn"] for m, s in by.items() if s["warn"] and not s["fail"]},
+        "failed": {m: s["fail"] for m, s in by.items() if s["fail"]},
+    }
+
+
+def explanation_line(exp: Mapping[str, Any] | None) -> str:
+    """The explanations' checks in one sentence."""
+    if not exp:
+        return "Explanations: none for this run (run `nas explain RUN` to make them)."
+    checks = [c for c in exp.get("checks") or [] if isinstance(c, Mapping)]
+    if not checks:
+        return "Explanations: computed, but their quality checks were not run."
+    v = check_verdict(checks)
+    parts = []
+    if v["passed"]:
+        parts.append("passed every check: " + ", ".join(v["passed"]))
+    else:
+        parts.append("no method passed every check")
+    for verb, by_method in (("warned on", v["warned"]), ("failed", v["failed"])):
+        grouped: dict[tuple[str, ...], list[str]] = {}
+        for m, names in by_method.items():
+            grouped.setdefault(tuple(names), []).append(m)
+        parts += [f"{' and '.join(ms)} {verb} {', '.join(c)}" for c, ms in grouped.items()]
+    return "Explanations: " + "; ".join(parts) + "."
+
+
+__all__ = [
+    "PROPORTIONS",
+    "as_count",
+    "as_number",
+    "check_verdict",
+    "explanation_line",
+    "gap",
+    "gap_sentence",
+    "newcombe",
+    "score_interval",
+    "standard_error",
+    "ties",
+    "wall_seconds",
+    "wilson",
+]

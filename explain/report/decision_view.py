@@ -1,0 +1,201 @@
+"""The overview's first screen as a decision: the test score with its interval beside two
+baselines, the validation → test gap against noise, why this winner, the search in one line,
+the explanations' checks in one line and how the final model was trained (the statistics are in
+:mod:`explain.report.decision`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from explain.report import decision as d
+from explain.report import plots
+from explain.report._format import fmt_num, fmt_seconds, fmt_si
+from explain.report.schema import ReportData
+
+_STATES = ("complete", "pruned", "over_budget", "failed", "running")
+
+
+def _m(x: Any) -> dict[str, Any]:
+    return dict(x) if isinstance(x, Mapping) else {}
+
+
+def _units(best: Mapping[str, Any], metric: str) -> str:
+    units = best.get("target_units")
+    return f" {units}" if units and metric in ("mae", "rmse") else ""
+
+
+def _baselines(data: ReportData, metric: str, interval: dict[str, Any] | None) -> list[dict]:
+    rows = []
+    for b in _m(data.get("baselines")).get("baselines") or []:
+        if not isinstance(b, Mapping):
+            continue
+        value = d.as_number(_m(b.get("metrics")).get(metric))
+        inside = None
+        if value is not None and interval:
+            inside = interval["lo"] <= value <= interval["hi"]
+        rows.append({
+            "name": str(b.get("name") or "baseline"), "kind": str(b.get("kind") or ""),
+            "value": value, "value_s": fmt_num(value), "detail": str(b.get("detail") or ""),
+            "relation": "" if inside is None else "inside the winner's 95% interval"
+            if inside else "outside the winner's 95% interval",
+        })  # fmt: skip
+    return rows
+
+
+def _strip(points: list[tuple[str, float | None, str]], band: tuple[float, float] | None,
+           proportion: bool) -> dict[str, Any] | None:  # fmt: skip
+    """Positions (percent of the width) of the score, its interval and the references on one
+    axis: a picture of "score vs baselines" without a plotting library."""
+    values = [v for _, v, _ in points if v is not None] + list(band or ())
+    if len(values) < 2:
+        return None
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.08 or abs(hi) * 0.05 or 0.05
+    lo, hi = lo - pad, hi + pad
+    if proportion:
+        lo, hi = max(0.0, lo), min(1.0, hi)
+
+    def at(v: float) -> float:
+        return round(100 * (v - lo) / (hi - lo), 2)
+
+    return {
+        "axis": (fmt_num(lo, 3), fmt_num(hi, 3)),
+        "band": {"left": at(band[0]), "width": max(at(band[1]) - at(band[0]), 0.5)}
+        if band
+        else None,
+        "marks": [
+            {"label": label, "value_s": fmt_num(v), "left": at(v), "cls": cls}
+            for label, v, cls in points
+            if v is not None
+        ],
+    }
+
+
+def _why(data: ReportData, best: Mapping[str, Any], metric: str, up: bool) -> str | None:
+    run = _m(data.get("run"))
+    sizes = _m(_m(run.get("data_info")).get("sizes"))
+    trials = [t for t in data.get("trials") or [] if isinstance(t, Mapping)]
+    t = d.ties(trials, best.get("trial"), metric, sizes.get("val"), up)
+    if t is None:
+        return None
+    w = float(t["winner"]["metric"])
+    shown_val = d.as_number(_m(best.get("val")).get(metric))
+    scale = shown_val / w if shown_val is not None and w else 1.0  # standardized → units
+    n_done = 1 + sum(1 for x in trials if x.get("state") == "complete" and x is not t["winner"])
+    text = (
+        f"Why this winner: the best validation {metric} ({fmt_num(w * scale)}) of "
+        f"{n_done} complete trial{'s' if n_done != 1 else ''}"
+    )
+    ru = t["runner_up"]
+    if ru is None:
+        return text + "; no other trial completed, so there is nothing to compare it with."
+    text += (
+        f"; the runner-up, trial {ru['number']}, scored {fmt_num(float(ru['metric']) * scale)} "
+        f"(a margin of {fmt_num(t['margin'] * scale, 3)})"
+    )
+    if not t["known"]:
+        return text + "; the validation size is not recorded, so ties cannot be judged."
+    n_val = int(sizes["val"])
+    tied, small = t["tied"], t["smallest"]
+    if not tied:
+        return text + f", beyond the noise of {n_val:,} validation examples: a clear winner."
+    text += (
+        f". {len(tied)} other trial{'s are' if len(tied) > 1 else ' is'} tied with it within "
+        f"noise ({n_val:,} validation examples, a 95% band of the difference)"
+    )
+    if small is None or small is t["winner"]:
+        return text + "; the winner is also the smallest of them."
+    return text + (
+        f"; the smallest tied one is trial {small['number']} ({small.get('family') or '?'}, "
+        f"{fmt_si(small['params'])} parameters, validation "
+        f"{fmt_num(float(small['metric']) * scale)}) against the winner's "
+        f"{fmt_si(t['winner'].get('params'))}: consider it when size matters."
+    )
+
+
+def _search(data: ReportData) -> str:
+    trials = [t for t in data.get("trials") or [] if isinstance(t, Mapping)]
+    counts = _m(data.get("counts")) or {
+        s: sum(t.get("state") == s for t in trials) for s in _STATES
+    }
+    wall = d.wall_seconds(trials)
+    n = len(trials) or sum(v for v in counts.values() if isinstance(v, int))
+    parts = ", ".join(f"{counts.get(s) or 0} {s.replace('_', ' ')}" for s in _STATES[:4])
+    took = f" in {fmt_seconds(wall)} of wall time" if wall is not None else ""
+    return f"Search: {n} trials{took}: {parts}."
+
+
+def _retrain(best: Mapping[str, Any]) -> str | None:
+    r = _m(best.get("retrain"))
+    epochs, best_epoch = d.as_count(r.get("epochs")), d.as_count(r.get("best_epoch"))
+    if epochs is None:
+        return None
+    text = f"Final model: retrained on train + validation for {epochs} epochs"
+    if best_epoch:
+        factor = epochs / best_epoch
+        text += f" ({fmt_num(factor, 3)}× the search's best epoch, {best_epoch})"
+    planned = d.as_count(r.get("schedule_epochs"))
+    if planned and planned != epochs:
+        text += f", of a {planned}-epoch schedule"
+    return text + "; then tested once."
+
+
+def decision_view(data: ReportData) -> dict[str, Any] | None:
+    """What the first screen shows to decide whether to ship the winner; None without one."""
+    run, best = _m(data.get("run")), _m(data.get("best"))
+    if not best:
+        return None
+    metric = str(run.get("metric") or best.get("metric") or "metric")
+    up = plots.maximizes(run)
+    sizes = _m(_m(run.get("data_info")).get("sizes"))
+    test = _m(best.get("test")).get(metric)
+    interval = d.score_interval(metric, test, sizes.get("test"), _m(data.get("test_interval")))
+    base = _baselines(data, metric, interval)
+    units = _units(best, metric)
+    g = d.gap(metric, _m(best.get("val")).get(metric), test, sizes.get("val"),
+              sizes.get("test"), up)  # fmt: skip
+    version = _m(run.get("versions")).get("nas")
+    trivial = next((b for b in base if b["kind"] == "trivial"), None)
+    classical = next((b for b in base if b["kind"] == "classical"), None)
+    points = [
+        ("winner, test", d.as_number(test), "win"),
+        ("winner, validation", d.as_number(_m(best.get("val")).get(metric)), "val"),
+        (trivial["name"] if trivial else "", trivial["value"] if trivial else None, "trivial"),
+        (classical["name"] if classical else "", classical["value"] if classical else None,
+         "classical"),
+    ]  # fmt: skip
+    band = (interval["lo"], interval["hi"]) if interval else None
+    return {
+        "metric": metric,
+        "better": "higher is better" if up else "lower is better",
+        "score": fmt_num(test),
+        "units": units,
+        "interval": interval
+        and {**interval, "text": f"{fmt_num(interval['lo'], 3)}–{fmt_num(interval['hi'], 3)}"},
+        "n": fmt_num(sizes.get("test")) if sizes.get("test") is not None else None,
+        "baselines": base,
+        "baselines_note": None
+        if base
+        else "Baselines: not measured for this run (made with nas "
+        f"{version or 'of an unknown version'}, before nas measured baselines at the end of a "
+        "search; a new search measures them)."
+        if data.get("gan") is None
+        else "Baselines: none for a GAN search (the GAN section sets its FCD beside the real "
+        "data's floor and random inputs).",
+        "strip": _strip(points, band, metric in d.PROPORTIONS),
+        "gap": g
+        and {
+            "text": d.gap_sentence(metric, g, sizes.get("val"), sizes.get("test"), units),
+            "within": g["within"] if g["gap"] > 0 else True,
+        },
+        "why": _why(data, best, metric, up),
+        "search": _search(data),
+        "explanations": d.explanation_line(_m(data.get("explanations")) or None)
+        if data.get("gan") is None
+        else "Explanations: of the generator and the discriminator, in the GAN section.",
+        "retrain": _retrain(best),
+    }
+
+
+__all__ = ["decision_view"]

@@ -1,0 +1,119 @@
+"""The explanations section in headless Chromium (network off): the beeswarm's class selector
+switches which output's dots are shown, with no error on the page."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from explain.report import render_report
+
+
+def _load(name: str) -> Any:
+    """A helper module beside this file (tests/ is not a package; importlib mode)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+fx = _load("report_fixtures")
+hc = _load("headless_chromium")
+Chromium, Page = hc.Chromium, hc.Page
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
+    binary = hc.find_chromium()
+    if binary is None:
+        pytest.skip(
+            "Chromium is not installed: run scripts/install-chromium.sh (as root, "
+            "it apt-get installs 'chromium') to run the browser tests."
+        )
+    chrome = Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        chrome.send("Browser.getVersion", timeout=60)
+    except (TimeoutError, RuntimeError) as exc:
+        chrome.close()
+        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
+    chrome.on_event = lambda e: (
+        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
+        if e["method"] == "Page.javascriptDialogOpening"
+        else None
+    )
+    yield chrome
+    chrome.close()
+
+
+def _report_with_per_class_shap() -> tuple[dict[str, Any], np.ndarray]:
+    """The tabular fixture with SHAP that passed its checks and values for three outputs."""
+    data = copy.deepcopy(fx.tabular_classification())
+    exp = data["explanations"]
+    for c in exp["checks"]:
+        if c["method"] == "shap_permutation" and c["status"] == "fail":
+            c["status"] = "pass"
+    rng = np.random.default_rng(5)
+    inputs = rng.normal(size=(80, 4))
+    w = np.array([[2.0, 0.5, 0.1, 0.0], [-2.0, -0.5, -0.1, 0.0], [0.0, 1.0, -1.0, 0.3]])
+    per = np.stack([inputs * w[k] for k in range(3)])
+    exp["feature_names"] = ["f0", "f1", "f2", "f3"]
+    exp["shap"] = {
+        "method": "shap_permutation",
+        "values": per[0].tolist(),
+        "inputs": inputs.tolist(),
+        "output_names": ["A", "B", "C"],
+        "output_kind": "logit",
+        "per_output": {"values": per.tolist(), "inputs": inputs.tolist()},
+    }
+    return data, per
+
+
+SHOWN = (
+    "(() => { const el = document.querySelector('.plot[id^=fig-beeswarm]');"
+    " return el.data.filter(t => t.visible === true)"
+    ".map(t => ({meta: t.meta, name: t.name, x: Array.from(t.x)})); })()"
+)
+
+
+def test_the_class_selector_switches_the_beeswarm(browser: Chromium, tmp_path: Path) -> None:
+    data, per = _report_with_per_class_shap()
+    path = render_report(data, tmp_path / "beeswarm.html")
+    page = Page(browser, path)
+    try:
+        options = page.evaluate(
+            "Array.from(document.querySelectorAll('select.beeswarm-output option'))"
+            ".map(o => o.textContent)"
+        )
+        assert options == ["A", "B", "C"]
+        before = page.evaluate(SHOWN)
+        page.evaluate(
+            "(() => { const s = document.querySelector('select.beeswarm-output');"
+            " s.value = '1'; s.dispatchEvent(new Event('change')); })()"
+        )
+        after = page.evaluate(SHOWN)
+        drawn = page.evaluate(
+            "document.querySelector('.plot[id^=fig-beeswarm]')"
+            ".querySelectorAll('.scatterlayer .trace').length"
+        )
+        assert page.problems() == {}
+    finally:
+        page.close()
+    assert {t["meta"] for t in before} == {0} and len(before) == 4
+    assert {t["meta"] for t in after} == {1} and len(after) == 4
+    for t in after:  # the dots shown now are output B's values of that feature
+        j = int(t["name"][1])
+        np.testing.assert_allclose(t["x"], per[1, :, j], atol=1e-3)
+    f0_before = next(t["x"] for t in before if t["name"] == "f0")
+    f0_after = next(t["x"] for t in after if t["name"] == "f0")
+    np.testing.assert_allclose(f0_after, -np.asarray(f0_before), atol=1e-3)  # B = -A on f0
+    assert drawn == 4  # Plotly draws only the visible output's traces

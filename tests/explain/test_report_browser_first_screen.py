@@ -1,0 +1,99 @@
+"""The first screen of the report, in headless Chromium at 1400 × 900: the test score's
+interval, the baselines, the validation → test gap and the explanations' verdict are all
+visible without scrolling."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from explain.report import render_report
+
+
+def _load(name: str) -> Any:
+    """A helper module beside this file (tests/ is not a package; importlib mode)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+fx = _load("report_fixtures")
+hc = _load("headless_chromium")
+decision = _load("test_report_decision")
+WIDTH, HEIGHT = 1400, 900
+FIRST_SCREEN = ("dec-interval", "dec-baselines", "dec-gap", "dec-explanations", "dec-why")
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    binary = hc.find_chromium()
+    if binary is None:
+        pytest.skip(
+            "Chromium is not installed: run scripts/install-chromium.sh (as root, "
+            "it apt-get installs 'chromium') to run the browser tests."
+        )
+    chrome = hc.Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        chrome.send("Browser.getVersion", timeout=60)
+    except (TimeoutError, RuntimeError) as exc:
+        chrome.close()
+        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
+    chrome.on_event = lambda e: (
+        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
+        if e["method"] == "Page.javascriptDialogOpening"
+        else None
+    )
+    yield chrome
+    chrome.close()
+
+
+def _boxes(page: Any) -> dict[str, Any]:
+    page.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+    )
+    page.evaluate("window.scrollTo(0, 0)")
+    return page.evaluate(
+        "Object.fromEntries(" + repr(list(FIRST_SCREEN)) + ".map(id => { const e = "
+        "document.getElementById(id); if (!e) return [id, null]; const r = "
+        "e.getBoundingClientRect(); return [id, {top: r.top, bottom: r.bottom, left: r.left, "
+        "right: r.right, text: e.innerText}]; }))"
+    )
+
+
+@pytest.mark.parametrize("kind", ["breast_cancer", "breast_cancer_unmeasured", "regression"])
+def test_the_decision_is_on_the_first_screen(browser: Any, tmp_path: Path, kind: str) -> None:
+    data = {
+        "breast_cancer": lambda: decision.breast_cancer(),
+        "breast_cancer_unmeasured": lambda: decision.breast_cancer(baselines=False),
+        "regression": fx.regression,
+    }[kind]()
+    path = render_report(data, tmp_path / f"{kind}.html")
+    page = hc.Page(browser, path)
+    try:
+        assert page.problems() == {}
+        boxes = _boxes(page)
+        assert page.evaluate("window.innerWidth") == WIDTH
+        page.screenshot(tmp_path / f"{kind}.png")
+    finally:
+        page.close()
+    for name, box in boxes.items():
+        assert box is not None, f"{kind}: #{name} is not on the page"
+        assert 0 <= box["top"] < box["bottom"] <= HEIGHT, f"{kind}: #{name} is at {box}"
+        assert box["left"] >= 190 and box["right"] <= WIDTH, f"{kind}: #{name} is at {box}"
+    if kind == "breast_cancer":
+        assert "0.886–0.982" in boxes["dec-interval"]["text"]
+        assert "logistic regression" in boxes["dec-baselines"]["text"]
+        assert "within the noise" in boxes["dec-gap"]["text"]
+        assert "passed every check" in boxes["dec-explanations"]["text"]
+    elif kind == "breast_cancer_unmeasured":
+        assert "not measured for this run" in boxes["dec-baselines"]["text"]

@@ -1,0 +1,227 @@
+"""The report's first screen as a decision: known answers for the statistics (Wilson's and
+Newcombe's intervals, the gap against noise, ties within noise) and the words a breast-cancer
+run renders."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from explain.report import decision as d
+from explain.report import render_html
+from nas.findings import alerts
+
+
+def _load(name: str) -> Any:
+    """A helper module beside this file (tests/ is not a package; importlib mode)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+fx = _load("report_fixtures")
+
+
+def breast_cancer(baselines: bool = True) -> dict[str, Any]:
+    """The tabular fixture as a real breast_cancer run: 85 validation and 86 test examples,
+    validation 1.000, test 82/86, two baselines, a retrain of 2 x 12 epochs and one method
+    that passed every check."""
+    data = copy.deepcopy(fx.tabular_classification())
+    data["run"]["data_info"]["sizes"] = {"train": 398, "val": 85, "test": 86}
+    best = data["best"]
+    best["test"]["accuracy"] = 82 / 86
+    best["val"] = {"accuracy": 1.0}
+    best["retrain"].update(epochs=24, schedule_epochs=40, best_epoch=12)
+    win = next(t for t in data["trials"] if t["number"] == best["trial"])
+    win.update(metric=1.0, values=[1.0], params=47_700)
+    for t in data["trials"]:
+        if t["state"] == "complete" and t is not win:
+            # 0.90 against 1.0 on 85: a 95% band of ±0.069 (Agresti's +1/+1), not tied;
+            # 0.99 against 1.0: tied
+            t["metric"] = t["values"][0] = 0.90
+    tied = next(t for t in data["trials"] if t["state"] == "complete" and t is not win)
+    tied.update(metric=0.99, values=[0.99], params=1_200, family="fnn")
+    for c in data["explanations"]["checks"]:
+        if c["method"] == "integrated_gradients":
+            c["status"] = "pass"
+    if baselines:
+        data["baselines"] = {
+            "metric": "accuracy", "split": "test", "n_test": 86, "fitted_on": "train+val",
+            "baselines": [
+                {"name": "majority class", "kind": "trivial", "metrics": {"accuracy": 54 / 86},
+                 "detail": "always predicts the most frequent class (benign, 62.7%)"},
+                {"name": "logistic regression", "kind": "classical",
+                 "metrics": {"accuracy": 84 / 86},
+                 "detail": "scikit-learn LogisticRegression(max_iter=200) on 30 inputs"},
+            ],
+        }  # fmt: skip
+    return data
+
+
+# --- the statistics, by hand ------------------------------------------------------------------
+
+
+def test_wilson_interval_of_82_of_86() -> None:
+    # by hand: p = 0.95349, z² = 3.8415; centre (p + z²/172) / (1 + z²/86) = 0.93405,
+    # half-width z / (1 + z²/86) * sqrt(p q / 86 + z² / 29584) = 0.04762
+    lo, hi = d.wilson(82, 86)
+    assert lo == pytest.approx(0.886, abs=1e-3) and hi == pytest.approx(0.982, abs=1e-3)
+    assert d.wilson(0, 10)[0] == 0.0 and d.wilson(10, 10)[1] == 1.0
+    assert d.wilson(10, 10)[0] == pytest.approx(10 / (10 + 1.959964**2))  # n / (n + z²)
+
+
+def test_newcombe_matches_the_papers_worked_example() -> None:
+    # Newcombe (1998), Statistics in Medicine 17:873, Table II, 56/70 - 48/80, method 10
+    lo, hi = d.newcombe(56 / 70, 70, 48 / 80, 80)
+    assert lo == pytest.approx(0.0524, abs=2e-4) and hi == pytest.approx(0.3339, abs=2e-4)
+
+
+def test_the_test_score_interval_is_wilson_for_accuracy() -> None:
+    ci = d.score_interval("accuracy", 82 / 86, 86)
+    assert ci is not None and ci["method"] == "Wilson score interval" and ci["n"] == 86
+    assert (ci["lo"], ci["hi"]) == pytest.approx((0.8864, 0.9818), abs=1e-3)
+    # an RMSE of 50 on 200 examples: sd ≈ 50 / sqrt(400) = 2.5, so 50 ± 4.9
+    ci = d.score_interval("rmse", 50.0, 200)
+    assert ci is not None and (ci["lo"], ci["hi"]) == pytest.approx((45.1, 54.9), abs=0.01)
+    stored = {"metric": "rmse", "lo": 44.0, "hi": 57.0, "n": 200, "method": "bootstrap"}
+    assert d.score_interval("rmse", 50.0, 200, stored)["lo"] == 44.0  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("metric", "val", "test", "n_val", "n_test", "up", "within"),
+    [
+        # 85/85 against 82/86: Fisher's exact test gives p = 0.12, so within noise
+        ("accuracy", 1.0, 82 / 86, 85, 86, True, True),
+        # 99% against 90% on 1000 examples each: z ≈ 8.8, far beyond noise
+        ("accuracy", 0.99, 0.90, 1000, 1000, True, False),
+        # RMSE 50 against 60 on 100 each: sd 3.54 and 4.24, 95% band ±10.8 > 10
+        ("rmse", 50.0, 60.0, 100, 100, False, True),
+        # RMSE 50 against 70: 95% band ±11.9 < 20
+        ("rmse", 50.0, 70.0, 100, 100, False, False),
+        # no sizes: nothing to judge against
+        ("accuracy", 0.99, 0.90, None, None, True, None),
+    ],
+)
+def test_the_gap_is_judged_against_the_noise_of_both_splits(
+    metric: str, val: float, test: float, n_val: Any, n_test: Any, up: bool, within: Any
+) -> None:
+    g = d.gap(metric, val, test, n_val, n_test, up)
+    assert g is not None and g["within"] is within
+    assert g["gap"] == pytest.approx(abs(val - test))
+
+
+def test_ties_name_the_smallest_trial_within_noise() -> None:
+    # n = 100 validation examples: 0.99 vs 0.98 differ by 0.01 against a 95% band of ≈ 0.042
+    # (tied); 0.99 vs 0.90 by 0.09 against ≈ 0.066 (not tied, though it is the smallest)
+    trials = [
+        {"number": 7, "state": "complete", "metric": 0.99, "params": 50_000},
+        {"number": 3, "state": "complete", "metric": 0.98, "params": 2_000},
+        {"number": 4, "state": "complete", "metric": 0.985, "params": 9_000},
+        {"number": 5, "state": "complete", "metric": 0.90, "params": 1_000},
+        {"number": 6, "state": "pruned", "metric": None, "params": 10},
+    ]
+    t = d.ties(trials, 7, "accuracy", 100, True)
+    assert t is not None and t["runner_up"]["number"] == 4
+    assert t["margin"] == pytest.approx(0.005)
+    assert sorted(x["number"] for x in t["tied"]) == [3, 4]
+    assert t["smallest"]["number"] == 3
+    # with 100,000 validation examples the same differences are all beyond noise
+    t = d.ties(trials, 7, "accuracy", 100_000, True)
+    assert t is not None and t["tied"] == [] and t["smallest"]["number"] == 7
+
+
+def test_the_explanation_verdict_names_who_passed_every_check() -> None:
+    checks = [
+        {"name": "completeness", "method": "ig", "status": "pass"},
+        {"name": "sensitivity", "method": "ig", "status": "pass"},
+        {"name": "completeness", "method": "shap", "status": "pass"},
+        {"name": "infidelity", "method": "shap", "status": "warn"},
+        {"name": "randomisation", "method": "saliency", "status": "fail"},
+    ]
+    v = d.check_verdict(checks)
+    assert v == {"passed": ["ig"], "warned": {"shap": ["infidelity"]},
+                 "failed": {"saliency": ["randomisation"]}}  # fmt: skip
+    line = d.explanation_line({"checks": checks})
+    assert "passed every check: ig" in line and "saliency failed randomisation" in line
+
+
+def test_the_overfit_alert_fires_only_beyond_noise() -> None:
+    data = breast_cancer()
+    data["alerts"] = []
+    texts = [a["text"] for a in alerts(data)]
+    assert not any("over-fitted" in t for t in texts), texts  # 1.000 vs 0.9535: noise
+    data["run"]["data_info"]["sizes"] = {"train": 5000, "val": 1000, "test": 1000}
+    data["best"]["val"]["accuracy"], data["best"]["test"]["accuracy"] = 0.99, 0.90
+    texts = [a["text"] for a in alerts(data)]
+    assert any("more than the noise of 1,000 validation and 1,000 test" in t for t in texts)
+
+
+# --- the rendered first screen ----------------------------------------------------------------
+
+
+def _decision_text(html: str) -> str:
+    import re
+
+    start = html.index('id="decision"')
+    block = html[start : html.index('<div class="alerts">', start)]
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", block)).replace("&#39;", "'")
+
+
+def test_the_first_screen_shows_what_a_decision_needs() -> None:
+    text = _decision_text(render_html(breast_cancer()))
+    assert "0.9535" in text and "0.886–0.982" in text and "n = 86" in text
+    assert "Wilson score interval" in text
+    assert "majority class 0.6279" in text and "logistic regression 0.9767" in text
+    assert "outside the winner's 95% interval" in text  # the majority class, 0.628
+    assert "inside the winner's 95% interval" in text  # logistic regression, 0.977
+    assert "Validation accuracy 1 → test 0.9535" in text
+    assert "within the noise of 85 validation and 86 test examples" in text
+    assert "Newcombe" in text
+    assert "1 other trial is tied with it within noise" in text
+    assert "the smallest tied one is trial" in text and "1.2 k parameters" in text
+    assert "Explanations: passed every check: integrated_gradients" in text
+    assert "shap_permutation failed randomisation" in text
+    assert "retrained on train + validation for 24 epochs (2× the search's best epoch, 12)" in text
+    trials = fx.tabular_classification()["trials"]
+    wall = max(t["end_s"] for t in trials) - min(t["start_s"] for t in trials)
+    minutes, seconds = divmod(round(wall), 60)
+    assert f"Search: 40 trials in {minutes} min {seconds:02d} s of wall time: " in text
+    states = [t["state"] for t in fx.tabular_classification()["trials"]]
+    counts = ", ".join(f"{states.count(s)} {s.replace('_', ' ')}"
+                       for s in ("complete", "pruned", "over_budget", "failed"))  # fmt: skip
+    assert f"wall time: {counts}." in text
+
+
+def test_a_run_without_baselines_says_they_were_not_measured() -> None:
+    text = _decision_text(render_html(breast_cancer(baselines=False)))
+    assert "not measured for this run (made with nas 0.1.0" in text
+    assert "0.886–0.982" in text  # the interval needs no baselines
+
+
+def test_a_regression_shows_a_bootstrap_interval_when_there_is_one() -> None:
+    data = copy.deepcopy(fx.regression())
+    text = _decision_text(render_html(data))
+    # no stored interval: the normal approximation, sd(RMSE) ≈ 54.66 / sqrt(2 · 270)
+    half = 1.959964 * 54.66 / math.sqrt(540)
+    assert f"{54.66 - half:.3g}–{54.66 + half:.3g}" in text and "normal approximation" in text
+    data["test_interval"] = {"metric": "rmse", "lo": 49.1, "hi": 60.7, "n": 270,
+                             "method": "percentile bootstrap, 1000 resamples"}  # fmt: skip
+    text = _decision_text(render_html(data))
+    assert "49.1–60.7" in text and "percentile bootstrap, 1000 resamples" in text
+
+
+def test_user_strings_in_the_decision_are_escaped() -> None:
+    data = breast_cancer()
+    data["baselines"]["baselines"][0]["name"] = fx.XSS_FEATURE
+    html = render_html(data)
+    assert fx.XSS_FEATURE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

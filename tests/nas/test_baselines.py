@@ -1,0 +1,151 @@
+"""The baselines beside the winner: known answers on hand-made splits, written once by a search
+into ``best/baselines.json``, and only read (never fitted) by ``nas report``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+import nas
+from nas import baselines
+from nas.data.taskdata import Split, TaskData
+from nas.finalize import save_baselines
+from nas.kinds import get_kind
+from nas.reporting import collect, write_report
+
+TINY_FNN = """\
+space = "fnn"
+[fnn]
+n_blocks = 1
+units = 8
+[head]
+hidden = 0
+[train]
+batch_size = 32
+"""
+
+
+def _split(x: list[float], y: list, regression: bool = False) -> Split:
+    X = torch.tensor(x, dtype=torch.float32).reshape(-1, 1)
+    yt = torch.tensor(y, dtype=torch.float32).reshape(-1, 1) if regression else torch.tensor(y)
+    return Split(X, yt)
+
+
+def _classification() -> TaskData:
+    # train + val: class 0 six times, class 1 four times (majority 0, 60%); the feature's sign
+    # is the class, so a linear model separates them; test: one 0 and three 1s
+    return TaskData(
+        "toy", "classification", "tabular", (1,), 2,
+        _split([-2, -1.5, -1, -1.2, 1, 2], [0, 0, 0, 0, 1, 1]),
+        _split([-1, -2, 1.5, 2], [0, 0, 1, 1]),
+        _split([-1.8, 1.1, 1.7, 2.2], [0, 1, 1, 1]),
+        class_names=["no", "yes"],
+    )  # fmt: skip
+
+
+def test_the_majority_class_and_logistic_regression_are_scored_on_test() -> None:
+    out = baselines.measure_baselines(_classification())
+    trivial, classical = out["baselines"]
+    assert trivial["name"] == "majority class" and "no, 60.0%" in trivial["detail"]
+    assert trivial["metrics"]["accuracy"] == pytest.approx(0.25)  # 1 of 4 test labels is 0
+    assert trivial["metrics"]["roc_auc"] == pytest.approx(0.5)  # the same score for every row
+    assert classical["name"] == "logistic regression"
+    assert classical["metrics"]["accuracy"] == pytest.approx(1.0)
+    assert "train + validation (10 rows)" in classical["detail"]
+    assert out["n_test"] == 4 and out["fitted_on"] == "train+val"
+
+
+def test_a_large_training_set_is_subsampled_for_the_classical_baseline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(baselines, "MAX_ROWS", 6)
+    monkeypatch.setattr(baselines, "MIN_ROWS", 1)
+    trivial, classical = baselines.measure_baselines(_classification(), seed=1)["baselines"]
+    assert "(6 rows, a random 6 of 10)" in classical["detail"]
+    assert trivial["metrics"]["accuracy"] == pytest.approx(0.25)  # the majority of all 10
+
+
+def test_regression_baselines_are_in_the_targets_units() -> None:
+    # standardized targets (mean 100, std 10): the model's y = 0.5 x, test y exactly linear
+    std, mean = 10.0, 100.0
+    x_train, x_test = [-2.0, -1.0, 0.0, 1.0, 2.0, 3.0], [-1.0, 0.5, 4.0]
+    data = TaskData(
+        "lin", "regression", "tabular", (1,), 1,
+        _split(x_train[:4], [0.5 * v for v in x_train[:4]], True),
+        _split(x_train[4:], [0.5 * v for v in x_train[4:]], True),
+        _split(x_test, [0.5 * v for v in x_test], True),
+        preprocessing={"y_mean": [mean], "y_std": [std]},
+    )  # fmt: skip
+    trivial, ridge = baselines.measure_baselines(data)["baselines"]
+    y_fit = np.array([0.5 * v for v in x_train]) * std + mean  # the mean predictor: 102.5
+    y_test = np.array([0.5 * v for v in x_test]) * std + mean
+    rmse = float(np.sqrt(np.mean((y_test - y_fit.mean()) ** 2)))
+    assert trivial["name"] == "mean predictor"
+    assert trivial["metrics"]["rmse"] == pytest.approx(rmse, rel=1e-5)  # ≈ 14.79, not 1.479
+    assert ridge["name"] == "ridge regression"
+    assert ridge["metrics"]["rmse"] < 0.25 * rmse  # alpha = 1 shrinks a little, no more
+
+
+def test_save_baselines_writes_the_file_and_a_failure_is_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "best").mkdir()
+    result = SimpleNamespace(run_dir=tmp_path, warnings=[])
+    settings = SimpleNamespace(metric="accuracy", seed=0)
+    save_baselines(result, get_kind("classifier"), _classification(), settings)  # type: ignore[arg-type]
+    stored = json.loads((tmp_path / "best" / "baselines.json").read_text())
+    assert stored["metric"] == "accuracy" and len(stored["baselines"]) == 2
+    assert baselines.read_baselines(tmp_path / "best") == stored
+    broken = SimpleNamespace(baselines=lambda td, s: 1 / 0)
+    save_baselines(result, broken, _classification(), settings)  # type: ignore[arg-type]
+    assert result.warnings and "could not be measured" in result.warnings[0]
+
+
+def test_a_gan_search_kind_has_no_baselines() -> None:
+    pytest.importorskip("nas.gan")
+    assert get_kind("gan").baselines(_classification(), None) is None  # type: ignore[arg-type]
+
+
+def test_the_bootstrap_interval_covers_a_known_rmse(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    y = rng.normal(0, 1, (400, 1))
+    out = y + rng.normal(0, 0.5, (400, 1))  # residual sd 0.5 standardized = 5 in units
+    np.savez(tmp_path / "predictions.npz", y_true=y, outputs=out)
+    info = {"preprocessing": {"y_mean": [3.0], "y_std": [10.0]}}
+    ci = baselines.bootstrap_interval(tmp_path, "regression", "rmse", info)
+    rmse = float(np.sqrt(np.mean((out - y) ** 2))) * 10
+    assert ci["lo"] < rmse < ci["hi"] and ci["n"] == 400
+    # the sd of an RMSE on n normal residuals is about RMSE / sqrt(2n): the 95% half-width
+    assert (ci["hi"] - ci["lo"]) / 2 == pytest.approx(1.96 * rmse / np.sqrt(800), rel=0.25)
+    assert baselines.bootstrap_interval(tmp_path, "classification", "accuracy", {}) == {}
+
+
+@pytest.mark.usefixtures("restore_global_state")
+def test_a_search_measures_them_and_the_report_only_reads_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    space = tmp_path / "space.toml"
+    space.write_text(TINY_FNN, encoding="utf-8")
+    nas.search(dataset="iris", space=str(space), out=tmp_path / "run", n_trials=1, epochs=2,
+               threads=1, pruner="none", seed=0, reports_dir=None)  # fmt: skip
+    stored = json.loads((tmp_path / "run" / "best" / "baselines.json").read_text())
+    trivial, classical = stored["baselines"]
+    n_test = stored["n_test"]
+    # iris is balanced (50 per class): the majority class is right on about a third of test
+    assert 0.15 <= trivial["metrics"]["accuracy"] <= 0.5 and n_test >= 15
+    assert classical["metrics"]["accuracy"] >= 0.8  # logistic regression on iris
+
+    def no_fitting(*a: object, **k: object) -> None:
+        raise AssertionError("nas report fitted a baseline")
+
+    monkeypatch.setattr(baselines, "measure_baselines", no_fitting)
+    before = sorted(p.name for p in (tmp_path / "run").rglob("*"))
+    data = collect(tmp_path / "run")
+    assert data["baselines"] == stored
+    html = write_report(tmp_path / "run").read_text(encoding="utf-8")
+    assert "logistic regression" in html and "majority class" in html
+    after = sorted(p.name for p in (tmp_path / "run").rglob("*"))
+    assert set(after) - set(before) <= {"report.html"}
