@@ -37,7 +37,7 @@ _STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 # its trials would not be comparable with the earlier ones (a new seed is a new data split).
 RESUME_FIELDS = ("study", "dataset", "data", "data_fingerprint", "target", "drop", "task", "seed",
                  "metric", "objectives", "space_name", "budget", "epochs", "patience",
-                 "kind")  # fmt: skip
+                 "kind", "min_faithfulness")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,6 +67,7 @@ class SearchConfig:
     n_trials: int | None = None  # the study's total, shared by every worker
     timeout: float | None = None  # seconds after which no trial starts
     trial_timeout: float | None = None  # seconds a trial may run
+    min_faithfulness: float | None = None  # a constraint on each trial's nas.faithfulness score
     jobs: int = 1  # worker processes on this machine
     warm_start: bool = True  # enqueue one known-good design per family first
     storage: str | None = None  # the storage URL, password redacted
@@ -102,6 +103,7 @@ class SearchConfig:
         patience: int = 5,
         jobs: int = 1,
         trial_timeout: float | None = None,
+        min_faithfulness: float | None = None,
         warm_start: bool = True,
         command: str | None = None,
     ) -> SearchConfig:
@@ -117,6 +119,15 @@ class SearchConfig:
                 raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
         if timeout is not None and not timeout > 0:
             raise NasError(f"timeout must be > 0 seconds, got {timeout!r}.")
+        if min_faithfulness is not None and (
+            isinstance(min_faithfulness, bool)
+            or not isinstance(min_faithfulness, (int, float))
+            or not -1.0 <= float(min_faithfulness) <= 1.0
+        ):
+            raise NasError(
+                f"min_faithfulness must be a number in [-1, 1] (the faithfulness score: 0 is "
+                f"no better than a random order, 0.2 clearly better), got {min_faithfulness!r}."
+            )
         if isinstance(objectives, str):
             objectives = [o.strip() for o in objectives.split(",")]
         return cls(
@@ -140,6 +151,7 @@ class SearchConfig:
             n_trials=n_trials,
             timeout=timeout,
             trial_timeout=trial_timeout,
+            min_faithfulness=None if min_faithfulness is None else float(min_faithfulness),
             jobs=jobs,
             warm_start=warm_start,
             command=command,
@@ -153,6 +165,11 @@ class SearchConfig:
         kind.check_data(data)
         metric, names, directions = kind.objectives(self.objectives or None, self.metric,
                                                     data.task)  # fmt: skip
+        if self.min_faithfulness is not None and not kind.scores_faithfulness:
+            raise NasError(
+                f"A {kind.name} search cannot score its trials' explanations; drop "
+                "--min-faithfulness."
+            )
         return replace(self, task=data.task, metric=metric, objectives=tuple(names),
                        directions=tuple(directions), data_info=data.describe(),
                        data_fingerprint=data.fingerprint, **more)  # fmt: skip
@@ -173,7 +190,8 @@ class SearchConfig:
             raise NasError("internal: settings() of a config that was never resolved.")
         return SearchSettings(space=self.space, metric=self.metric, objectives=self.objectives,
                               budget=self.budget, epochs=self.epochs, patience=self.patience,
-                              seed=self.seed, trial_timeout=self.trial_timeout)  # fmt: skip
+                              seed=self.seed, trial_timeout=self.trial_timeout,
+                              min_faithfulness=self.min_faithfulness)  # fmt: skip
 
     def data_changed(self, fingerprint: str | None, now: str = "now") -> str | None:
         """How data of ``fingerprint`` differs from this search's, in words

@@ -16,7 +16,7 @@ from nas import run as rundir
 from nas.data import TaskData
 from nas.errors import NasError
 from nas.kinds._base import SearchKind
-from nas.leaderboard import check_impossible_budget, pick_winners
+from nas.leaderboard import check_impossible_budget, feasible_count, pick_winners
 from nas.result import SearchResult
 from nas.trial import SearchSettings
 
@@ -42,6 +42,14 @@ def finalize_run(
             f"No trial completed ({counts}); nothing to retrain. First reason: {first or '-'}. "
             "Check the budget, the space and the data, then run the same command again."
         )
+    if settings.min_faithfulness is not None:
+        feasible, complete = feasible_count(st)
+        if not feasible:
+            result.warnings.append(
+                f"no trial reached --min-faithfulness {settings.min_faithfulness:g} (of "
+                f"{complete} complete; see the faithfulness column): the winner is the best of "
+                "all of them. Lower the bound, or search longer."
+            )
     top_dir = result.run_dir / "top"
     if top_dir.exists():
         if not rundir.is_run_dir(result.run_dir):  # never someone else's top/ (run_search checks)

@@ -57,6 +57,10 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
         }  # fmt: skip
         for name, v in zip(objectives[1:], values[1:]):
             row[f"objective_{name}"] = v
+        if "faithfulness" in a:  # scored: an objective or a constraint (nas.faithfulness)
+            row["faithfulness"] = _round(a["faithfulness"])
+        if t.constraints:
+            row["feasible"] = _feasible(t)
         rows.append(row)
     return rows
 
@@ -104,19 +108,37 @@ def make_stop_on_impossible(settings: SearchSettings) -> Callable[[optuna.Study,
 
 
 def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
-    """The best trial, or the ``top`` Pareto-optimal trials ordered by the first objective."""
+    """The best trial, or the ``top`` Pareto-optimal trials ordered by the first objective.
+
+    Under a constraint (``--min-faithfulness``) only the feasible trials compete, when there
+    are any (Optuna's ``best_trials`` already keeps to them); with none feasible, all do, and
+    the run's record says so (:func:`feasible_count`)."""
     done = [
         t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
     ]
     if not done:
         return []
     sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
-    pool = study.best_trials if len(study.directions) > 1 else done
+    # best_trials keeps to the front of the feasible trials; [] when none is feasible
+    front = study.best_trials if len(study.directions) > 1 else None
+    pool = front or [t for t in done if _feasible(t)] or done
     return sorted(pool, key=lambda t: (sign * t.values[0], t.number))[: max(1, top)]
+
+
+def _feasible(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether the trial met its constraints (Trial.set_constraint; none: feasible)."""
+    return all(v <= 0 for v in trial.constraints.values())
+
+
+def feasible_count(study: optuna.Study) -> tuple[int, int]:
+    """(feasible, complete) trials of the study."""
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return sum(_feasible(t) for t in done), len(done)
 
 
 __all__ = [
     "STATUSES",
+    "feasible_count",
     "check_impossible_budget",
     "leaderboard_rows",
     "make_stop_on_impossible",

@@ -248,9 +248,9 @@ def _wait_for_other_machines(st: optuna.Study, *, grace: float | None, to_total:
 def write_leaderboard(st: optuna.Study, names: list[str], run_dir: Path) -> pd.DataFrame:
     """Write ``leaderboard.csv`` from the study; the same rows as a DataFrame."""
     rows = leaderboard_rows(st, names)
-    rundir.write_leaderboard(
-        run_dir / "leaderboard.csv", rows, [f"objective_{n}" for n in names[1:]]
-    )
+    extra = [f"objective_{n}" for n in names[1:]]
+    extra += [c for c in ("faithfulness", "feasible") if any(c in r for r in rows)]
+    rundir.write_leaderboard(run_dir / "leaderboard.csv", rows, extra)
     return pd.DataFrame(rows)
 
 

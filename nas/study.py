@@ -18,6 +18,9 @@ SAMPLERS = ("tpe", "random", "nsga2", "gp")
 PRUNERS = ("hyperband", "median", "none")
 COST_OBJECTIVES = {"params": "params", "flops": "flops", "latency": "latency_ms",
                    "memory": "memory_mb"}  # fmt: skip
+# Objectives scored after training, by the trial's model (nas.faithfulness), maximised.
+QUALITY_OBJECTIVES = ("faithfulness",)
+MIN_FAITHFULNESS = "min_faithfulness"  # the constraint's name (Trial.set_constraint)
 _RDB = re.compile(r"^(sqlite|postgresql|postgres|mysql)(\+\w+)?://")
 
 
@@ -241,7 +244,7 @@ def parse_objectives(
         ]
     if not names:
         raise NasError("--objectives is empty; give e.g. 'accuracy' or 'accuracy,params'.")
-    if names[0] in COST_OBJECTIVES:
+    if names[0] in COST_OBJECTIVES or names[0] in QUALITY_OBJECTIVES:
         names = [metric, *names]
     if names[0] not in METRICS:
         raise NasError(
@@ -249,26 +252,33 @@ def parse_objectives(
             f"{names[0]!r}; e.g. --objectives {metric},params."
         )
     for n in names[1:]:
-        if n not in COST_OBJECTIVES:
-            raise NasError(f"Unknown cost objective {n!r}; choose from {list(COST_OBJECTIVES)}.")
+        if n not in COST_OBJECTIVES and n not in QUALITY_OBJECTIVES:
+            raise NasError(
+                f"Unknown objective {n!r}; after the metric choose costs from "
+                f"{list(COST_OBJECTIVES)} or {list(QUALITY_OBJECTIVES)}."
+            )
     if len(set(names)) != len(names):
         raise NasError(f"--objectives repeats a name: {names}.")
-    return names, [metric_direction(names[0])] + ["minimize"] * (len(names) - 1)
+    return names, [metric_direction(names[0])] + [
+        "maximize" if n in QUALITY_OBJECTIVES else "minimize" for n in names[1:]
+    ]
 
 
 def make_sampler(name: str, seed: int, multi_objective: bool) -> optuna.samplers.BaseSampler:
-    """An Optuna sampler by name, seeded."""
-    if name == "tpe":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    """An Optuna sampler by name, seeded. A constrained search (``--min-faithfulness``) needs
+    nothing more: each trial sets its constraint with ``Trial.set_constraint``, which TPE,
+    NSGA-II and GP read (Optuna 5), and ``Study.best_trials`` keeps to the feasible trials."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if name == "tpe":
             # group=True splits the define-by-run space by which params co-occur (per family).
             return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
-    if name == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if name == "nsga2":
-        return optuna.samplers.NSGAIISampler(seed=seed)
-    if name == "gp":
-        return optuna.samplers.GPSampler(seed=seed)
+        if name == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        if name == "nsga2":
+            return optuna.samplers.NSGAIISampler(seed=seed)
+        if name == "gp":
+            return optuna.samplers.GPSampler(seed=seed)
     raise NasError(f"Unknown sampler {name!r}; choose one of {list(SAMPLERS)}.")
 
 
@@ -285,6 +295,9 @@ def make_pruner(
     if multi_objective:
         from nas.pareto_pruner import ParetoHalvingPruner
 
+        if any(o in QUALITY_OBJECTIVES for o in objectives[1:]):
+            # faithfulness is scored after training: no rung can compare it
+            return optuna.pruners.NopPruner()
         costs = [COST_OBJECTIVES[o] for o in objectives[1:]]
         if not costs:  # a multi-objective study nas did not set up: nothing known to compare
             return optuna.pruners.NopPruner()

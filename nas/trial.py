@@ -28,7 +28,7 @@ from nas.cost import Budget, Cost
 from nas.data.taskdata import TaskData
 from nas.errors import NasError, TrainingError, TrialTimeoutError
 from nas.pareto_pruner import ParetoPruningCallback
-from nas.study import COST_OBJECTIVES
+from nas.study import COST_OBJECTIVES, MIN_FAITHFULNESS, QUALITY_OBJECTIVES
 from nas.train import Callback
 from search_spaces import Space, SpaceContext
 
@@ -49,6 +49,15 @@ class SearchSettings:
     max_rejects: int = 50  # over-budget samples in a row (with no feasible one) before giving up
     latency_repeats: int = 5  # timed runs per latency measurement
     trial_timeout: float | None = None  # seconds a trial may take before it is ended as failed
+    min_faithfulness: float | None = None  # a constraint on the trial's nas.faithfulness score
+
+    @property
+    def scores_faithfulness(self) -> bool:
+        """Whether every completed trial computes its faithfulness score (an objective, or a
+        constraint)."""
+        return self.min_faithfulness is not None or any(
+            o in QUALITY_OBJECTIVES for o in self.objectives[1:]
+        )
 
 
 def trial_seed(seed: int, number: int) -> int:
@@ -232,6 +241,12 @@ class TrialObjective(ABC):
         """Callbacks of the kind's own (after the pruner's)."""
         return []
 
+    def quality(self, model: torch.nn.Module) -> dict[str, Any]:
+        """The trained model's explanation-quality scores (``faithfulness`` and its parts), for
+        a search that optimises or constrains them; a kind that can score none refuses such a
+        search before it starts (``SearchKind.scores_faithfulness``)."""
+        raise NasError("internal: this search kind has no faithfulness score.")
+
     # --- the lifecycle, once -------------------------------------------------------------
     def __call__(self, trial: optuna.Trial) -> float | tuple[float, ...]:
         try:
@@ -270,7 +285,20 @@ class TrialObjective(ABC):
                 callbacks.append(self.deadline.stopper(trial))
             with time_limit(self.s.trial_timeout, start):
                 result = self.train(model, spec, trial, callbacks)
+            if self.s.scores_faithfulness:
+                self.score_quality(trial, model)
         return self.finish(trial, result, start)
+
+    def score_quality(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
+        """Score the trained model's explanations; record the score, its parts, its cost and
+        the constraint value (``--min-faithfulness``) on the trial."""
+        scores = self.quality(model)
+        for key, value in scores.items():
+            trial.set_user_attr(key, value)
+        if self.s.min_faithfulness is not None:  # <= 0: feasible (Optuna's convention)
+            trial.set_constraint(
+                MIN_FAITHFULNESS, float(self.s.min_faithfulness) - float(scores["faithfulness"])
+            )
 
     def finish(self, trial: optuna.Trial, result: Any, start: float) -> float | tuple[float, ...]:
         """Record the training on the trial; the value with the cost objectives."""
@@ -285,7 +313,9 @@ class TrialObjective(ABC):
             trial.set_user_attr("reason", reason)
             raise TrainingError(f"{reason}; the trial cannot be ranked.")
         trial.set_user_attr("status", "complete")
-        extra = [float(trial.user_attrs[COST_OBJECTIVES[o]]) for o in self.s.objectives[1:]]
+        extra = [
+            float(trial.user_attrs[COST_OBJECTIVES.get(o, o)]) for o in self.s.objectives[1:]
+        ]  # a cost measured before training, or a quality scored after it
         return float(value) if not extra else (float(value), *extra)
 
     def measure(self, model: torch.nn.Module) -> tuple[Cost, list[str]]:

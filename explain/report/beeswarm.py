@@ -136,6 +136,12 @@ def beeswarm_figure(
                 if units is not None:
                     j = r["feature"]
                     custom = plot_texts(units.label(j, x_in[n, j]) for n in r["rows"])
+            # "name = value" on every dot: the name once, in the template (a third of the size)
+            shared = plot_text(f"{r['name']} = ")
+            if custom and all(c.startswith(shared) for c in custom):
+                custom = [c[len(shared):] for c in custom]
+            else:
+                shared = ""
             data.append(
                 {
                     "type": "scatter",
@@ -148,7 +154,7 @@ def beeswarm_figure(
                     "meta": k,
                     "name": plot_text(r["name"]),
                     **({"customdata": custom} if custom else {}),
-                    "hovertemplate": ("%{customdata}<br>" if custom else "")
+                    "hovertemplate": (shared + "%{customdata}<br>" if custom else "")
                     + "SHAP %{x:.4g}<extra>"
                     + plot_text(f"{o['label']}: {r['name']}")
                     + "</extra>",

@@ -58,7 +58,10 @@ def search(
     ] = None,
     objectives: Annotated[
         str | None,
-        typer.Option(help="Pareto search, e.g. accuracy,params (or flops, latency, memory)."),
+        typer.Option(
+            help="Pareto search, e.g. accuracy,params (or flops, latency, memory; faithfulness: "
+            "each trial's explanation quality, nas/faithfulness.py)."
+        ),
     ] = None,
     sampler: Annotated[SamplerName, typer.Option(help="Optuna sampler.")] = SamplerName("tpe"),
     pruner: Annotated[PrunerName, typer.Option(help=_PRUNER_HELP)] = PrunerName("hyperband"),
@@ -103,6 +106,15 @@ def search(
     trial_timeout: Annotated[
         float | None, typer.Option(min=1, help="End a trial that runs longer (seconds).")
     ] = None,
+    min_faithfulness: Annotated[
+        float | None,
+        typer.Option(
+            min=-1.0,
+            max=1.0,
+            help="Constraint: each trial's faithfulness score (0 = explanations no better than "
+            "a random order) must reach this; the winner is chosen among the trials that do.",
+        ),
+    ] = None,
     warm_start: Annotated[
         bool,
         typer.Option(
@@ -139,7 +151,7 @@ def search(
         sampler=sampler.value, pruner=pruner.value, seed=seed, top=top, out=out_dir,
         study=study, storage=storage, patience=patience, threads=threads, progress=True,
         jobs=jobs, heartbeat=heartbeat or None, trial_timeout=trial_timeout,
-        explain=explain, report=report, explain_samples=samples,
+        min_faithfulness=min_faithfulness, explain=explain, report=report, explain_samples=samples,
         warm_start=warm_start, command="nas " + " ".join(sys.argv[1:]),
         started=deadline.COMMAND_STARTED,  # the console script's start: its wait, imports included
     )  # fmt: skip

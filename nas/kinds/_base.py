@@ -49,6 +49,9 @@ class SearchKind(ABC):
     cost_label: ClassVar[str] = ""  # what the measured cost is of, e.g. " (generator)"
     # the final retrain's length over the winner's best epochs (what --timeout keeps for it)
     retrain_factor: ClassVar[float] = 1.0
+    #: Whether its trials can score their explanations (``--objectives ...,faithfulness``,
+    #: ``--min-faithfulness``): its trial function implements ``quality``.
+    scores_faithfulness: ClassVar[bool] = False
     explain_errors: ClassVar[tuple[type[BaseException], ...]] = (NasError, RuntimeError,
                                                                  ValueError)  # fmt: skip
 

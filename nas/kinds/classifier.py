@@ -63,6 +63,11 @@ class Objective(TrialObjective):
     def value(self, result: Any) -> float | None:
         return result.best_val_metric
 
+    def quality(self, model: torch.nn.Module) -> dict[str, Any]:
+        from nas.faithfulness import faithfulness_score
+
+        return faithfulness_score(model, self.data, seed=self.s.seed)
+
     def curve_row(self, row: dict[str, Any]) -> dict[str, Any]:
         return _curve_row(row)
 
@@ -181,6 +186,7 @@ class ClassifierKind(SearchKind):
 
     name = "classifier"
     retrain_factor = float(RETRAIN_FACTOR)
+    scores_faithfulness = True
 
     def objectives(
         self, objectives: str | Sequence[str] | None, metric: str | None, task: str

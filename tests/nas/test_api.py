@@ -36,7 +36,7 @@ def small(out: Path, space: Path, **kwargs: Any) -> nas.SearchResult:
         ({"epochs": True}, r"epochs must be an integer >= 1, got True"),
         ({"top": 1.5}, r"top must be an integer >= 1, got 1.5"),
         ({"timeout": 0}, r"timeout must be > 0 seconds"),
-        ({"objectives": "accuracy,bogus"}, r"Unknown cost objective 'bogus'"),
+        ({"objectives": "accuracy,bogus"}, r"Unknown objective 'bogus'; after the metric"),
         ({"objectives": "rmse"}, r"rmse"),
         ({"metric": "rmse"}, r"rmse"),
         ({"dataset": None}, r"exactly one of dataset"),
