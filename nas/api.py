@@ -45,7 +45,8 @@ def search(
     :meth:`SearchConfig.create <nas.config.SearchConfig.create>`): ``target``, ``task``,
     ``drop``, ``space``, ``kind``, ``budget``, ``n_trials``, ``timeout``, ``epochs``,
     ``metric``, ``objectives``, ``sampler``, ``pruner``, ``seed``, ``top``, ``study``,
-    ``patience``, ``jobs``, ``trial_timeout``, ``warm_start``, ``command``.
+    ``patience``, ``jobs``, ``trial_timeout``, ``min_faithfulness``, ``warm_start``,
+    ``command``.
 
     Trials whose cost exceeds the budget are rejected before training. ``n_trials`` is the
     study's total (a re-run resumes until that many trials have finished); without it and
@@ -114,11 +115,12 @@ def load_run(
 def explain(
     run: str | PathLike[str] | SearchResult,
     *,
-    samples: int = 200,
+    samples: int | None = None,
     methods: Sequence[str] | None = None,
     checks: bool = True,
     data: str | PathLike[str] | None = None,
     rows: str | int | Sequence[int] | None = None,
+    top: int | None = None,
 ) -> Any:
     """Explain a run's winner (a run directory or a SearchResult) as its search kind does, and
     store the result in ``RUN/explain/``. A classifier is explained on ``samples`` test
@@ -131,8 +133,20 @@ def explain(
     file (numbered from 0; default all of a file of at most 20), prepared as ``nas predict``
     prepares them, with the same methods and no quality checks; stored in
     ``RUN/explain-new/<file stem>/`` and a :class:`nas.explain_rows.RowExplanations` comes
-    back."""
+    back.
+
+    ``top`` explains the first ``top`` models of the Pareto front (``RUN/top/<k>/``) alike, on
+    the same examples with the same methods and checks (``samples`` and ``methods`` default to
+    those of the winner's explanation), compares their attributions and stores everything in
+    ``RUN/explain-top/`` (``comparison.json`` beside one folder per model); a
+    :class:`nas.explaining.FrontExplanations` comes back. ``samples`` defaults to 200."""
     run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
+    if top is not None:
+        if data is not None or rows is not None:
+            raise NasError("top explains the test examples of each model; drop data and rows.")
+        from nas.explaining import explain_top
+
+        return explain_top(run_dir, top, samples=samples, methods=methods, checks=checks)
     if data is not None or rows is not None:
         from nas.explain_rows import explain_rows
 
@@ -141,6 +155,7 @@ def explain(
     kind = get_kind(config.kind)
     if (run_dir / "best" / "spec.json").is_file():
         rundir.check_weights(run_dir / "best")  # named here, before any kind reads it
+    samples = 200 if samples is None else samples
     return kind.explain(run_dir, config, samples=samples, methods=methods, checks=checks)
 
 

@@ -11,18 +11,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from explain.explanations import Explanations, explain_model
+from explain.errors import ExplainError
+from explain.explanations import SHAP, Explanations, explain_model, resolve_methods
 from explain.explanations import report_view as _report_view
 from nas import run as rundir
 from nas.config import SearchConfig
 from nas.errors import NasError
+from search_spaces import ArchSpec
 
 SOURCE = "source.json"  # in RUN/explain/: which model the explanations are of
+TOP = "explain-top"  # RUN/explain-top/<k>/: the explanations of top/<k>/, and the comparison
+COMPARISON = "comparison.json"  # in RUN/explain-top/
 
 
 def explain_run(
@@ -169,3 +174,156 @@ def add_outputs(view: dict[str, Any], exp: Explanations) -> None:
             "base_values": np.round(base.astype(np.float64), 6).tolist(),
             "inputs": np.round(np.asarray(exp.X[:n], dtype=np.float64), 4).tolist(),
         }
+
+
+# --- the Pareto front, explained alike and compared -------------------------------------------
+
+
+@dataclass
+class FrontExplanations:
+    """The explanations of a run's top-K models (``explanations[i]`` is of ``top/<i+1>/``),
+    their comparison (``comparison.json``) and the folder they are stored in."""
+
+    folder: Path
+    explanations: list[Explanations]
+    comparison: dict[str, Any]
+
+
+def explain_top(
+    run_dir: str | Path,
+    top: int,
+    *,
+    samples: int | None = None,
+    methods: Sequence[str] | None = None,
+    checks: bool = True,
+    seed: int = 0,
+    threads: int | None = None,
+) -> FrontExplanations:
+    """Explain the first ``top`` models of ``RUN/top/`` alike (the same test examples, methods,
+    seed and checks), compare their attributions (:func:`explain.compare.compare`) and store
+    everything in ``RUN/explain-top/``, written whole and then swapped in.
+
+    ``samples`` and ``methods`` default to those of the winner's stored explanation
+    (``RUN/explain/``), else 200 examples and the default methods; a method that is not valid
+    for every model is left out (``comparison["dropped"]`` says why), unless it was asked for by
+    name, which is an error."""
+    from explain.compare import compare
+    from nas.train import configure_threads
+
+    if top < 1:
+        raise NasError(f"--top must be at least 1, got {top}; pass how many models to explain.")
+    configure_threads(threads)
+    run_dir = Path(run_dir)
+    config = SearchConfig.read(run_dir)
+    folders = top_folders(run_dir)[:top]
+    if not folders:
+        raise NasError(
+            f"{str(run_dir)!r} has no top/ folder of Pareto-optimal models to compare; search "
+            "with several objectives and --top K (e.g. --objectives accuracy,params --top 3), "
+            "or explain the winner alone with `nas explain RUN`."
+        )
+    models, records = [], []
+    for folder in folders:
+        spec = rundir.load_spec(folder)
+        if not isinstance(spec, ArchSpec):
+            raise NasError(
+                f"{folder} holds a {type(spec).__name__}: --top compares the explanations of "
+                "classifiers and regressors; explain this run with `nas explain RUN`."
+            )
+        rundir.check_weights(folder)
+        records.append(_model_record(folder, config))
+        models.append(rundir.load_model(folder))
+    data = config.load_data()
+    changed = config.data_changed(data.fingerprint)
+    if changed:
+        raise NasError(
+            f"The data of {str(run_dir)!r} changed since its search ({changed}); restore that "
+            "data to explain its models."
+        )
+    n, wanted, strict = _winner_settings(run_dir, samples, methods)
+    names, dropped = _shared_methods(models, folders, data, wanted, strict)
+    exps = [explain_model(m, data, samples=n, methods=names, checks=checks, seed=seed)
+            for m in models]  # fmt: skip
+    comparison = compare(exps, records)
+    comparison.update(
+        samples=int(len(exps[0].X)), sample_indices=list(range(len(exps[0].X))), seed=seed,
+        checked=checks, dropped=dropped,
+    )  # fmt: skip
+    if not rundir.is_run_dir(run_dir):  # explain-top/ is replaced: only ever a run directory's
+        raise NasError(f"{str(run_dir)!r} is not a nas run directory; nothing was written.")
+
+    def fill(tmp: Path) -> None:
+        for folder, exp, record in zip(folders, exps, records, strict=True):
+            exp.save(tmp / folder.name)
+            rundir.write_json(tmp / folder.name / SOURCE, {"model": record["fingerprint"]})
+        rundir.write_json(tmp / COMPARISON, comparison)
+
+    dest = rundir.replace_dir(run_dir / TOP, fill)
+    return FrontExplanations(dest, exps, comparison)
+
+
+def top_folders(run_dir: str | Path) -> list[Path]:
+    """``RUN/top/<k>/`` folders that hold a model, in the order of k."""
+    found = [p for p in (Path(run_dir) / "top").glob("*/spec.json") if p.parent.name.isdigit()]
+    return sorted((p.parent for p in found), key=lambda p: int(p.name))
+
+
+def _model_record(folder: Path, config: SearchConfig) -> dict[str, Any]:
+    """What the comparison shows of one model: rank, trial, family, params, test metric."""
+    m = rundir.read_metrics(folder / "metrics.json") if (folder / "metrics.json").is_file() else {}
+    metric = str(m.get("metric") or config.metric or "metric")
+    test = m.get("test") if isinstance(m.get("test"), dict) else {}
+    cost = m.get("cost") if isinstance(m.get("cost"), dict) else {}
+    return {
+        "rank": int(m.get("rank") or folder.name), "folder": f"top/{folder.name}",
+        "trial": m.get("trial"), "family": str(m.get("family") or "?"),
+        "params": cost.get("params"), "metric": metric, "test": test.get(metric),
+        "fingerprint": model_fingerprint(folder),
+    }  # fmt: skip
+
+
+def _winner_settings(
+    run_dir: Path, samples: int | None, methods: Sequence[str] | None
+) -> tuple[int, Sequence[str] | None, bool]:
+    """The examples and methods to explain with: as asked, else as the winner's stored
+    explanation was (SHAP under its request name), else 200 and the defaults; and whether the
+    methods were asked for by name (then each must be valid for every model)."""
+    strict = methods is not None and list(methods) != ["all"]
+    stored, folder = None, run_dir / "explain"
+    if (samples is None or methods is None) and (folder / "explanations.json").is_file():
+        try:
+            if explains_current_winner(run_dir):
+                stored = Explanations.load(folder)
+        except (OSError, ValueError, KeyError, TypeError):
+            stored = None  # a damaged folder: fall back on the defaults
+    if samples is None:
+        samples = len(stored.X) if stored is not None else 200
+    if methods is None and stored is not None:
+        methods = list(dict.fromkeys(SHAP if m.startswith("shap") else m
+                                     for m in stored.attributions))  # fmt: skip
+    return samples, methods, strict
+
+
+def _shared_methods(
+    models: Sequence[Any],
+    folders: Sequence[Path],
+    data: Any,
+    wanted: Sequence[str] | None,
+    strict: bool,
+) -> tuple[list[str], dict[str, str]]:
+    """The methods every model is explained with, and those left out with why. Names asked
+    for one by one must be valid for every model (else a NasError naming the model); the
+    defaults, ``all`` and the winner's methods keep those valid for all."""
+    example = data.test.X[:2].float()
+    base, _ = resolve_methods(models[0], data.modality, wanted, example=example)
+    dropped: dict[str, str] = {}
+    for folder, model in zip(folders, models, strict=True):
+        try:
+            _, choices = resolve_methods(model, data.modality, base if strict else None, example)
+        except ExplainError as e:
+            raise NasError(f"{folder}: {e}") from None
+        reasons = {c.method: c.reason for c in choices if not c.chosen}
+        for m in base:
+            if m in reasons and m not in dropped:
+                dropped[m] = f"not valid for {folder.parent.name}/{folder.name}: {reasons[m]}"
+    return [m for m in base if m not in dropped], dropped

@@ -63,6 +63,7 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
         )
         data["top"] = rundir.top_metrics(run_dir) or None
     data["explanations"], note = _explanations(run_dir)
+    data["comparison"] = _comparison(run_dir)
     data.update(kind.report_data(run_dir, data.get("best")))
     data["alerts"] = ([note] if note else []) + alerts(data)
     data["verdict"] = verdict(data, kind)
@@ -287,3 +288,33 @@ def _check_destination(dest: Path) -> None:
         raise StorageError(
             f"Cannot write the report to {dest}: {why}; pass -o a path in a writable folder."
         )
+
+
+def _comparison(run_dir: Path) -> dict[str, Any] | None:
+    """``RUN/explain-top/comparison.json`` (``nas explain RUN --top K``) as report data; None
+    when there is none; only a ``note`` when it cannot be read or its models are no longer those
+    in ``top/`` (a later search replaced the front), so no stale comparison is shown."""
+    from nas.explaining import COMPARISON, TOP, model_fingerprint
+
+    path = run_dir / TOP / COMPARISON
+    if not path.is_file():
+        return None
+    retry = f"run `nas explain {run_dir} --top K` to compare the current front"
+    try:
+        comparison = rundir.read_object(path)
+    except NasError as e:
+        return {"note": f"The comparison in {path} could not be read ({e}); {retry}."}
+    models = comparison.get("models")
+    if not isinstance(models, list) or not all(isinstance(m, dict) for m in models):
+        return {"note": f"The comparison in {path} lists no models; {retry}."}
+    for m in models:
+        folder = str(m.get("folder") or "")
+        ok = folder.startswith("top/") and folder[4:].isdigit()  # only this run's top/<k>/
+        try:
+            ok = ok and m.get("fingerprint") == model_fingerprint(run_dir / folder)
+        except OSError:
+            ok = False
+        if not ok:
+            text = f"The comparison in {path.parent} is of models no longer in top/ ({folder})"
+            return {"note": f"{text}: not shown; {retry}."}
+    return comparison

@@ -7,6 +7,7 @@ part of the page; the GAN section is shown before the explanations but built aft
 from __future__ import annotations
 
 from explain.report import sections
+from explain.report.compare_section import compare
 from explain.report.explain_section import explanations
 from explain.report.gan_section import gan
 from explain.report.registry import Section, register_section
@@ -20,5 +21,8 @@ register_section(Section("explanations", explanations, "_explanations.html.j2"))
 register_section(
     Section("gan", gan, "_gan.html.j2", label="GAN", noun="GAN", optional=True),
     before="explanations",
+)
+register_section(
+    Section("compare", compare, "_compare.html.j2", label="Across the front", optional=True)
 )
 register_section(Section("reproduce", sections.reproduce, "_reproduce.html.j2", figures=False))

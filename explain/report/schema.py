@@ -249,6 +249,47 @@ class Alert(TypedDict, total=False):
     text: str
 
 
+# One of ``comparison.models``: a Pareto-optimal model explained like the others (functional
+# form: "global" is a Python keyword).
+ComparedModel = TypedDict(
+    "ComparedModel",
+    {
+        "rank": int,
+        "folder": str,  # "top/<k>"
+        "trial": int | None,
+        "family": str,
+        "params": int | None,
+        "metric": str,
+        "test": float | None,  # the test metric
+        "fingerprint": str,  # sha256 of its spec.json + model.pt
+        "checks": dict[str, str],  # method -> pass | warn | fail | unchecked
+        "global": list[float],  # mean |attribution| per unit, flattened
+    },
+    total=False,
+)
+
+
+class Comparison(TypedDict, total=False):
+    """``comparison``: RUN/explain-top/comparison.json, or only ``note`` when stale."""
+
+    note: str
+    method: str
+    methods: list[str]
+    unit: str  # feature | step | pixel
+    modality: str
+    input_shape: list[int]
+    feature_names: list[str]
+    n_examples: int
+    samples: int
+    sample_indices: list[int]
+    seed: int
+    checked: bool
+    dropped: dict[str, str]
+    models: list[ComparedModel]
+    agreement: dict[str, list[list[float | None]]]  # global, local: K x K Spearman's rho
+    families: dict[str, Any]  # names, global, local, pairs: F x F
+
+
 # --- the whole report -----------------------------------------------------------------------
 
 
@@ -278,3 +319,4 @@ class ReportData(_ReportRun, total=False):
     verdict: str | None
     explanations: Explanations | None
     gan: GanData | None  # null when the run is not a GAN
+    comparison: Comparison | None  # null without `nas explain RUN --top K`

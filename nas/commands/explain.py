@@ -10,13 +10,21 @@ from rich.markup import escape
 from rich.table import Table
 
 from nas.commands._app import app, friendly, out
+from nas.errors import NasError
 
 
 @app.command()
 @friendly
 def explain(
     run_dir: Annotated[Path, typer.Argument(help="A run directory.")],
-    samples: Annotated[int, typer.Option(min=1, help="Test examples to explain.")] = 200,
+    samples: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Test examples to explain (default 200; with --top, as many as the "
+            "winner's explanation).",
+        ),
+    ] = None,
     methods: Annotated[
         str | None,
         typer.Option(help="Comma-separated methods (e.g. integrated_gradients,shap), or all."),
@@ -35,15 +43,28 @@ def explain(
             "all of a file of at most 20 rows."
         ),  # fmt: skip
     ] = None,
+    top: Annotated[
+        int | None,
+        typer.Option(
+            help="Explain the first K models of the Pareto front (RUN_DIR/top/) alike and "
+            "compare their attributions; stored in RUN_DIR/explain-top/."
+        ),
+    ] = None,
 ) -> None:
     """Explain a run's winner: attributions, SHAP values and their quality checks.
 
     Stores arrays + JSON metadata in RUN_DIR/explain/. Example: nas explain runs/digits-auto;
-    new rows: nas explain runs/churn --data new.csv --rows 0,5
+    new rows: nas explain runs/churn --data new.csv --rows 0,5; the Pareto front compared:
+    nas explain runs/front --top 3
     """
     import nas
 
     wanted = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    if top is not None:
+        if data is not None or rows is not None:
+            raise NasError("--top explains each model's test examples; drop --data and --rows.")
+        _explain_top(nas.explain(run_dir, samples=samples, methods=wanted, top=top))
+        return
     if data is not None or rows is not None:
         _explain_rows(nas.explain(run_dir, methods=wanted, data=data, rows=rows), data)
         return
@@ -65,6 +86,37 @@ def explain(
         if not choice.chosen:
             out.print(f"[dim]not used: {escape(choice.method)}: {escape(choice.reason)}[/]")
     out.print(f"stored in {Path(run_dir) / 'explain'}", markup=False)
+
+
+def _explain_top(front: Any) -> None:
+    from explain.compare import answer
+
+    c = front.comparison
+    models = c["models"]
+    table = Table(title=f"{len(models)} models explained alike on {c['samples']} test examples; "
+                  f"rank agreement of {c['method']} with #1")  # fmt: skip
+    for col in ("rank", "family", "params", "test", "verdicts", "global rho", "local rho"):
+        table.add_column(col)
+    colour = {"pass": "green", "warn": "yellow", "fail": "red"}
+    for i, m in enumerate(models):
+        verdicts = ", ".join(
+            f"{escape(k)} [{colour.get(v, 'dim')}]{escape(v)}[/]" for k, v in m["checks"].items()
+        )
+        test = "-" if m.get("test") is None else f"{m['metric']} {m['test']:.4g}"
+        rhos = [c["agreement"][k][0][i] for k in ("global", "local")]
+        table.add_row(str(m["rank"]), escape(str(m["family"])), str(m.get("params") or "-"),
+                      escape(test), verdicts, *(_rho(r) for r in rhos))  # fmt: skip
+    out.print(table)
+    for method, why in (c.get("dropped") or {}).items():
+        out.print(f"[dim]not used: {escape(method)}: {escape(why)}[/]")
+    said = answer(c)
+    if said:
+        out.print(said["sentence"], markup=False, soft_wrap=True)
+    out.print(f"stored in {front.folder}", markup=False)
+
+
+def _rho(x: Any) -> str:
+    return "-" if x is None or x != x else f"{x:.2f}"
 
 
 def _explain_rows(result: Any, data: Path | None) -> None:

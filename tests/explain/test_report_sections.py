@@ -104,6 +104,7 @@ def test_the_report_sections_are_registered_in_build_and_display_order() -> None
         "winner",
         "explanations",
         "gan",
+        "compare",
         "reproduce",
     ]
     assert [s.name for s in reg.sections()] == [
@@ -112,6 +113,7 @@ def test_the_report_sections_are_registered_in_build_and_display_order() -> None
         "winner",
         "gan",
         "explanations",
+        "compare",
         "reproduce",
     ]
     gan = next(s for s in reg.sections() if s.name == "gan")
