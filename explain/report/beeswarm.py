@@ -139,7 +139,7 @@ def beeswarm_figure(
             # "name = value" on every dot: the name once, in the template (a third of the size)
             shared = plot_text(f"{r['name']} = ")
             if custom and all(c.startswith(shared) for c in custom):
-                custom = [c[len(shared):] for c in custom]
+                custom = [c[len(shared) :] for c in custom]
             else:
                 shared = ""
             data.append(

@@ -1,4 +1,5 @@
-"""Local explanations (one example each), check curves and method agreement (Plotly dicts)."""
+"""Local explanations, one example each (Plotly dicts); the checks' curves and the methods'
+agreement are drawn in :mod:`check_plots`."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from explain.report.explain_plots import (
 #: Local examples shown at most: each is a figure, and readers look at a handful, not hundreds.
 MAX_LOCAL = 12
 LOCAL_FEATURES = 10
-AGREEMENT = [[0, "#b2182b"], [0.5, "#f7f7f7"], [1, "#2166ac"]]  # red disagree, blue agree
 
 
 def pick_local(local: Sequence[Mapping[str, Any]], k: int = MAX_LOCAL) -> list[Mapping[str, Any]]:
@@ -332,101 +332,3 @@ def local_figure(item: Mapping[str, Any], modality: str, names: Sequence[str]) -
     if modality == "sequence":
         return sequence_local_figure(item, names)
     return tabular_local_figure(item, names)
-
-
-def check_curves_figure(checks: Sequence[Mapping[str, Any]]) -> Figure | None:
-    """Deletion / insertion curves of each method against the random order, side by side."""
-    data: list[dict[str, Any]] = []
-    colors: dict[str, str] = {}
-    for c in checks:
-        extra = c.get("extra") or {}
-        frac, curve = extra.get("fractions"), extra.get("curve")
-        if c.get("name") not in ("deletion", "insertion") or not frac or not curve:
-            continue
-        side = "" if c["name"] == "deletion" else "2"
-        method = str(c.get("method"))
-        color = colors.setdefault(method, COLORS[len(colors) % len(COLORS)])
-        data.append(
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "x": frac,
-                "y": curve,
-                "xaxis": "x" + side,
-                "yaxis": "y" + side,
-                "legendgroup": method,
-                "showlegend": side == "",
-                "name": plot_text(method),
-                "line": {"color": color, "width": 2},
-            }
-        )
-        if extra.get("random_curve"):
-            data.append(
-                {
-                    "type": "scatter",
-                    "mode": "lines",
-                    "x": frac,
-                    "y": extra["random_curve"],
-                    "xaxis": "x" + side,
-                    "yaxis": "y" + side,
-                    "legendgroup": method,
-                    "showlegend": False,
-                    "name": plot_text(method) + " (random order)",
-                    "line": {"color": color, "dash": "dot", "width": 1},
-                }
-            )
-    if not data:
-        return None
-    return {
-        "data": data,
-        "layout": layout(
-            xaxis=axis("fraction removed (deletion)", domain=[0, 0.46]),
-            yaxis=axis("output"),
-            xaxis2=axis("fraction restored (insertion)", domain=[0.54, 1]),
-            yaxis2=axis("", anchor="x2"),
-        ),
-    }
-
-
-def agreement_matrix(agreement: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list]]:
-    """Methods and the symmetric matrix of their agreement values (1 on the diagonal, None
-    where a pair was not compared), from checks whose ``method`` reads ``"a vs b"``."""
-    pairs = {}
-    for c in agreement:
-        parts = str(c.get("method", "")).split(" vs ")
-        if len(parts) == 2 and is_number(c.get("value")):
-            pairs[(parts[0], parts[1])] = float(c["value"])
-    methods = sorted({m for p in pairs for m in p})
-    matrix = [
-        [1.0 if a == b else pairs.get((a, b), pairs.get((b, a))) for b in methods] for a in methods
-    ]
-    return methods, matrix
-
-
-def agreement_figure(agreement: Sequence[Mapping[str, Any]]) -> Figure | None:
-    """Rank agreement between methods as a heatmap (1 = the same ranking of inputs)."""
-    methods, matrix = agreement_matrix(agreement)
-    if len(methods) < 2:
-        return None
-    labels = plot_texts(methods)
-    return {
-        "data": [
-            {
-                "type": "heatmap",
-                "z": matrix,
-                "x": labels,
-                "y": labels,
-                "zmin": -1,
-                "zmax": 1,
-                "colorscale": AGREEMENT,
-                "text": matrix,
-                "texttemplate": "%{z:.2f}",
-                "hovertemplate": "%{y} vs %{x}: %{z:.3f}<extra></extra>",
-            }
-        ],
-        "layout": layout(
-            xaxis=axis(type="category", automargin=True),
-            yaxis=axis(type="category", autorange="reversed", automargin=True),
-            height=max(260, 60 * len(methods) + 120),
-        ),
-    }

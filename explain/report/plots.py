@@ -13,6 +13,14 @@ from typing import Any
 
 from explain.report._format import fmt_si, plot_text, plot_texts
 from explain.report._style import COLORS, MUTED, Figure, axis, is_number, layout
+from explain.report.trial_states import (
+    STATE_MARKS,
+    state_counts,
+    state_traces,
+    state_words,
+    strip_layout,
+    trial_order,
+)
 
 COSTS = (("params", "parameters"), ("flops", "FLOPs"), ("latency_ms", "latency (ms)"))
 #: Metrics where lower is better, for runs that do not record their directions.
@@ -62,12 +70,6 @@ def complete_trials(trials: Sequence[Mapping[str, Any]]) -> list[Mapping[str, An
     return sorted(done, key=trial_order)
 
 
-def trial_order(t: Mapping[str, Any]) -> float:
-    """Sort key: the trial number; trials without one go last."""
-    n = t.get("number")
-    return float(n) if is_number(n) else math.inf
-
-
 def best_by_family(trials: Sequence[Mapping[str, Any]], maximize: bool) -> list[dict[str, Any]]:
     """The best complete trial of each family, best family first, with its trial count."""
     groups: dict[str, list[Mapping[str, Any]]] = {}
@@ -107,101 +109,6 @@ def family_rows(trials: Sequence[Mapping[str, Any]], maximize: bool) -> list[dic
 
 #: How each trial state is drawn in the search figures: legend name, marker, and where a trial
 #: without a value goes (its last reported value, else a strip along the bottom of the plot).
-STATE_MARKS: dict[str, tuple[str, dict[str, Any]]] = {
-    "complete": ("complete", {"symbol": "circle", "color": MUTED, "size": 7}),
-    "pruned": ("pruned", {"symbol": "triangle-down", "color": COLORS[6], "size": 8}),
-    "over_budget": ("over budget", {"symbol": "x-thin", "color": COLORS[7], "size": 9,
-                                    "line": {"width": 2, "color": COLORS[7]}}),
-    "failed": ("failed", {"symbol": "diamond-open", "color": COLORS[8], "size": 8}),
-}  # fmt: skip
-#: Trials without any value sit in a strip of their own under the plot: y on a hidden second
-#: axis (range [0, 1]) below the metric's, the x axis under both.
-STRIP_Y = 0.5
-_STRIP_AXIS = {"domain": [0, 0.06], "range": [0, 1], "visible": False, "fixedrange": True}
-
-
-def _strip_layout(
-    traces: Sequence[Mapping[str, Any]], xaxis: dict[str, Any], yaxis: dict[str, Any]
-) -> dict[str, Any]:
-    """The axes of a figure, with the bottom strip when a trace is drawn on it."""
-    if not any(tr.get("yaxis") == "y2" for tr in traces):
-        return {"xaxis": xaxis, "yaxis": yaxis}
-    return {"xaxis": {**xaxis, "anchor": "free", "position": 0},
-            "yaxis": {**yaxis, "domain": [0.1, 1]}, "yaxis2": _STRIP_AXIS}  # fmt: skip
-
-
-def state_counts(trials: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-    """Trials per state, in the order complete, pruned, over budget, failed, then any other."""
-    counts = {k: 0 for k in STATE_MARKS}
-    for t in trials:
-        state = str(t.get("state") or "?")
-        counts[state] = counts.get(state, 0) + 1
-    return counts
-
-
-def state_words(counts: Mapping[str, int], skip_zero: bool = True) -> str:
-    """Counts in words: "25 complete, 8 pruned, 5 over budget"."""
-    return ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v or not skip_zero)
-
-
-def shown_value(t: Mapping[str, Any]) -> float | None:
-    """The value a trial is drawn at: a complete trial's metric, any other's last reported
-    intermediate value (a pruned trial where it was stopped); None when it has neither (an
-    over-budget trial was never trained)."""
-    if t.get("state") == "complete":
-        return t["metric"] if is_number(t.get("metric")) else None
-    if t.get("state") == "over_budget":
-        return None
-    return t["last_value"] if is_number(t.get("last_value")) else None
-
-
-def unfinished(trials: Sequence[Mapping[str, Any]], state: str) -> tuple[list, list]:
-    """The trials of a non-complete ``state``, split into those with a last value (drawn at
-    it) and those without (drawn along the bottom strip), each by trial number."""
-    rows = sorted((t for t in trials if t.get("state") == state), key=trial_order)
-    return [t for t in rows if shown_value(t) is not None], [
-        t for t in rows if shown_value(t) is None
-    ]
-
-
-def _why(t: Mapping[str, Any]) -> str:
-    """The hover text of a trial: number, family, and how it ended."""
-    text = f"trial {t.get('number')} · {plot_text(t.get('family') or '?')}"
-    if t.get("state") == "pruned" and is_number(t.get("last_step")):
-        text += f"<br>pruned after step {t['last_step']}"
-    if t.get("state") != "complete" and t.get("reason"):
-        text += "<br>" + plot_text(str(t["reason"])[:160])
-    return text
-
-
-def _state_traces(
-    trials: Sequence[Mapping[str, Any]], x_key: str, ylabel: str, xlabel: str, **kw: Any
-) -> list[dict[str, Any]]:
-    """The pruned / over-budget / failed trials that have an ``x_key``: at their last value, or
-    on the bottom strip (y2) with their reason in the hover; one trace per state and place."""
-    out = []
-    for state in ("pruned", "over_budget", "failed"):
-        name, marker = STATE_MARKS[state]
-        valued, bare = unfinished([t for t in trials if is_number(t.get(x_key))], state)
-        if valued:
-            out.append({
-                "type": "scatter", "mode": "markers", "legendgroup": state,
-                "name": name + " (last value)",
-                "x": [t[x_key] for t in valued], "y": [shown_value(t) for t in valued],
-                "text": [_why(t) for t in valued], "marker": marker,
-                "hovertemplate": f"%{{text}}<br>{xlabel} %{{x}}<br>last {ylabel} %{{y}}"
-                "<extra></extra>", **kw,
-            })  # fmt: skip
-        if bare:
-            out.append({
-                "type": "scatter", "mode": "markers", "yaxis": "y2", "legendgroup": state,
-                "name": name + (" (no value, at the bottom)" if state != "over_budget"
-                                else " (at the bottom)"),
-                "x": [t[x_key] for t in bare], "y": [STRIP_Y] * len(bare),
-                "text": [_why(t) for t in bare], "marker": marker,
-                "hovertemplate": f"%{{text}}<br>{xlabel} %{{x}}<extra></extra>", **kw,
-            })  # fmt: skip
-    return out
 
 
 def history_figure(
@@ -216,7 +123,7 @@ def history_figure(
     name = plot_text(metric)
     xtitle = "trial" if by == "number" else "seconds since the first trial started"
     xlabel = "trial" if by == "number" else "at second"
-    others = _state_traces(trials, by, name, xlabel)
+    others = state_traces(trials, by, name, xlabel)
     if not done and not any(tr.get("yaxis") != "y2" for tr in others):
         return None
     x = [t.get(by) for t in done]
@@ -244,7 +151,7 @@ def history_figure(
             },
             *others,
         ],
-        "layout": layout(**_strip_layout(others, axis(xtitle), axis(name))),
+        "layout": layout(**strip_layout(others, axis(xtitle), axis(name))),
     }
 
 
@@ -283,7 +190,7 @@ def pareto_figure(
         rest = [t for t in trials if t.get("state") != "complete" and is_number(t.get(key))
                 and t[key] > 0]  # fmt: skip
         shared = {"visible": not data}
-        traces = _state_traces(rest, key, name, label, **shared)
+        traces = state_traces(rest, key, name, label, **shared)
         if not pts and not traces:
             continue
         if pts:
@@ -318,7 +225,7 @@ def pareto_figure(
     return {
         "data": data,
         "layout": layout(
-            **_strip_layout(
+            **strip_layout(
                 data,
                 axis(
                     first["xaxis.title.text"],

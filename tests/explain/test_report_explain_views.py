@@ -17,6 +17,7 @@ import pytest
 from explain.record import Explanations
 from explain.report import explain_section as es
 from explain.report import local_plots as lp
+from explain.report import method_trust as mt
 from explain.report import render_html
 from explain.report.beeswarm import beeswarm_figure, beeswarm_outputs
 from explain.report.sections import Figures
@@ -65,15 +66,15 @@ def test_the_views_prefer_a_method_that_passed_every_check() -> None:
         _check("sensitivity", "c", "skipped"),
     ]
     exp = _exp(checks, ["a", "b", "c"], flagged="a")  # the explainer's own flag: a
-    assert es.method_statuses(exp) == {"a": "fail", "b": "warn", "c": "pass"}
-    assert es.chosen_method(exp, ["a", "b", "c"]) == "c"
-    assert es.chosen_method(exp, ["a", "b"]) == "b"  # only warned: second best
-    assert es.chosen_method(exp, ["a"]) is None  # failed: never drawn
+    assert mt.method_statuses(exp) == {"a": "fail", "b": "warn", "c": "pass"}
+    assert mt.chosen_method(exp, ["a", "b", "c"]) == "c"
+    assert mt.chosen_method(exp, ["a", "b"]) == "b"  # only warned: second best
+    assert mt.chosen_method(exp, ["a"]) is None  # failed: never drawn
     # unchecked methods come after warned ones; ties go to the explainer's flag
-    assert es.chosen_method(exp, ["d", "b"]) == "b"
+    assert mt.chosen_method(exp, ["d", "b"]) == "b"
     both = _exp([_check("completeness", "x", "pass"), _check("completeness", "y", "pass")],
                 ["x", "y"], flagged="y")  # fmt: skip
-    assert es.chosen_method(both, ["x", "y"]) == "y"
+    assert mt.chosen_method(both, ["x", "y"]) == "y"
 
 
 def test_the_trust_table_names_each_failure_in_plain_words() -> None:
@@ -85,7 +86,7 @@ def test_the_trust_table_names_each_failure_in_plain_words() -> None:
         _check("completeness", "ig", "pass"),
     ]
     exp = {**_exp(checks, ["ig", "gc", "sg"]), "modality": "image"}
-    trust = es._trust(exp, es.method_statuses(exp))
+    trust = mt.trust_table(exp, mt.method_statuses(exp))
     assert trust["columns"] == ["completeness", "infidelity", "sensitivity", "randomisation"]
     rows = {r["method"]: r for r in trust["rows"]}
     assert rows["gc"]["cells"] == ["fail", "", "", "fail"] and not rows["gc"]["shown"]
@@ -151,7 +152,7 @@ def test_methods_say_applicable_and_computed_not_chosen() -> None:
         "global": {m: {"overall": [1.0]} for m in ("m0", "m2", "m4")},
         "checks": [],
     }
-    got = es._methods(exp, {})
+    got = mt.method_rows(exp, {})
     assert (got["n_applicable"], got["n_computed"]) == (6, 3)
     assert [r["method"] for r in got["rows"] if r["computed"]] == ["m0", "m2", "m4"]
     html = render_html({**fx.tabular_classification(), "explanations": exp})

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from explain.report import check_plots as cp
 from explain.report import explain_plots as ep
 from explain.report import local_plots as lp
 from explain.report import plots, winner_plots
@@ -177,7 +178,7 @@ def test_agreement_matrix_is_symmetric() -> None:
         {"method": "ig vs occ", "value": 0.2},
         {"method": "broken", "value": 1.0},
     ]
-    methods, m = lp.agreement_matrix(rows)
+    methods, m = cp.agreement_matrix(rows)
     assert methods == ["dl", "ig", "occ"]
     assert m[0] == [1.0, 0.8, None] and m[1][2] == m[2][1] == 0.2
 

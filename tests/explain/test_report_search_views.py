@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from explain.report import plots, render_report
+from explain.report import plots, render_report, trial_states
 from explain.report.search_section import (
     MIN_IMPORTANCE_TRIALS,
     _leaderboard,
@@ -89,9 +89,9 @@ def test_history_shows_pruned_trials_at_their_last_value_and_the_rest_along_the_
     valued = [tr for tr in pruned if tr.get("yaxis") != "y2"]
     (bare,) = [tr for tr in pruned if tr.get("yaxis") == "y2"]
     assert valued[0]["x"] == [1, 4, 6] and valued[0]["y"] == [0.55, 0.40, 0.42]
-    assert bare["x"] == [8] and bare["y"] == [plots.STRIP_Y]
+    assert bare["x"] == [8] and bare["y"] == [trial_states.STRIP_Y]
     (over,) = named(fig, "over budget")
-    assert over["x"] == [2, 5] and over["yaxis"] == "y2" and over["y"] == [plots.STRIP_Y] * 2
+    assert over["x"] == [2, 5] and over["yaxis"] == "y2" and over["y"] == [trial_states.STRIP_Y] * 2
     assert all(OVER.replace(">", "&gt;") in text for text in over["text"])  # the reason, escaped
     (failed,) = named(fig, "failed")
     assert failed["x"] == [7] and failed["yaxis"] == "y2"

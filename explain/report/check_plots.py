@@ -1,0 +1,110 @@
+"""The quality checks' figures (Plotly dicts): deletion / insertion curves against the random
+order, and the rank agreement between methods."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from explain.report._format import plot_text, plot_texts
+from explain.report._style import COLORS, Figure, axis, is_number, layout
+
+AGREEMENT = [[0, "#b2182b"], [0.5, "#f7f7f7"], [1, "#2166ac"]]  # red disagree, blue agree
+
+
+def check_curves_figure(checks: Sequence[Mapping[str, Any]]) -> Figure | None:
+    """Deletion / insertion curves of each method against the random order, side by side."""
+    data: list[dict[str, Any]] = []
+    colors: dict[str, str] = {}
+    for c in checks:
+        extra = c.get("extra") or {}
+        frac, curve = extra.get("fractions"), extra.get("curve")
+        if c.get("name") not in ("deletion", "insertion") or not frac or not curve:
+            continue
+        side = "" if c["name"] == "deletion" else "2"
+        method = str(c.get("method"))
+        color = colors.setdefault(method, COLORS[len(colors) % len(COLORS)])
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": frac,
+                "y": curve,
+                "xaxis": "x" + side,
+                "yaxis": "y" + side,
+                "legendgroup": method,
+                "showlegend": side == "",
+                "name": plot_text(method),
+                "line": {"color": color, "width": 2},
+            }
+        )
+        if extra.get("random_curve"):
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": frac,
+                    "y": extra["random_curve"],
+                    "xaxis": "x" + side,
+                    "yaxis": "y" + side,
+                    "legendgroup": method,
+                    "showlegend": False,
+                    "name": plot_text(method) + " (random order)",
+                    "line": {"color": color, "dash": "dot", "width": 1},
+                }
+            )
+    if not data:
+        return None
+    return {
+        "data": data,
+        "layout": layout(
+            xaxis=axis("fraction removed (deletion)", domain=[0, 0.46]),
+            yaxis=axis("output"),
+            xaxis2=axis("fraction restored (insertion)", domain=[0.54, 1]),
+            yaxis2=axis("", anchor="x2"),
+        ),
+    }
+
+
+def agreement_matrix(agreement: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list]]:
+    """Methods and the symmetric matrix of their agreement values (1 on the diagonal, None
+    where a pair was not compared), from checks whose ``method`` reads ``"a vs b"``."""
+    pairs = {}
+    for c in agreement:
+        parts = str(c.get("method", "")).split(" vs ")
+        if len(parts) == 2 and is_number(c.get("value")):
+            pairs[(parts[0], parts[1])] = float(c["value"])
+    methods = sorted({m for p in pairs for m in p})
+    matrix = [
+        [1.0 if a == b else pairs.get((a, b), pairs.get((b, a))) for b in methods] for a in methods
+    ]
+    return methods, matrix
+
+
+def agreement_figure(agreement: Sequence[Mapping[str, Any]]) -> Figure | None:
+    """Rank agreement between methods as a heatmap (1 = the same ranking of inputs)."""
+    methods, matrix = agreement_matrix(agreement)
+    if len(methods) < 2:
+        return None
+    labels = plot_texts(methods)
+    return {
+        "data": [
+            {
+                "type": "heatmap",
+                "z": matrix,
+                "x": labels,
+                "y": labels,
+                "zmin": -1,
+                "zmax": 1,
+                "colorscale": AGREEMENT,
+                "text": matrix,
+                "texttemplate": "%{z:.2f}",
+                "hovertemplate": "%{y} vs %{x}: %{z:.3f}<extra></extra>",
+            }
+        ],
+        "layout": layout(
+            xaxis=axis(type="category", automargin=True),
+            yaxis=axis(type="category", autorange="reversed", automargin=True),
+            height=max(260, 60 * len(methods) + 120),
+        ),
+    }

@@ -1,0 +1,145 @@
+"""The explanations section's local cards: one card per explained example (merged across the
+categories that picked it), the output it explains, and its waterfall from the base value to
+the prediction, drawn with the best-trusted method."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from explain.report import explain_plots as ep
+from explain.report import local_plots as lp
+from explain.report._format import fmt_num
+from explain.report._style import Figure, is_number
+from explain.report.method_trust import badges, chosen_method
+from explain.report.schema import ReportData
+from explain.report.sections import Figures
+
+
+def unique_local(items: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """One entry per explained example: the same test example can be picked by two
+    categories (a misclassified one is often also uncertain; a confident one correct), and
+    is then shown once, with every category that picked it (``categories``)."""
+    out: dict[Any, dict[str, Any]] = {}
+    for item in items:
+        key = item.get("index")
+        cat = str(item.get("category") or "")
+        if key is not None and key in out:
+            if cat and cat not in out[key]["categories"]:
+                out[key]["categories"].append(cat)
+            continue
+        row = dict(item)
+        row["categories"] = [cat] if cat else []
+        out[key if key is not None else f"_{len(out)}"] = row
+    return list(out.values())
+
+
+def _base_value(item: Mapping[str, Any], exp: Mapping[str, Any], method: str) -> float | None:
+    """The base value a method's attributions start from for this example, where known."""
+    bases = item.get("base_values") if isinstance(item.get("base_values"), Mapping) else {}
+    if is_number(bases.get(method)):
+        return float(bases[method])
+    shap = exp.get("shap") if isinstance(exp.get("shap"), Mapping) else {}
+    rows, i = shap.get("base_values"), item.get("index")
+    ok = shap.get("method") == method and isinstance(rows, list) and isinstance(i, int)
+    if ok and 0 <= i < len(rows) and is_number(rows[i]):
+        return float(rows[i])
+    return None
+
+
+def _waterfall(
+    item: Mapping[str, Any],
+    exp: Mapping[str, Any],
+    method: str,
+    names: list[str],
+    units: lp.FeatureUnits | None,
+    axis_title: str,
+) -> Figure | None:
+    """Base value → prediction for one example and ``method``: per feature (tabular), or
+    the inputs that raise and those that lower the output (images, sequences)."""
+    base = _base_value(item, exp, method)
+    a = ep.as_array((item.get("attributions") or {}).get(method)).reshape(-1)
+    if base is None or not a.size:
+        return None
+    x_in = ep.as_array(item.get("input")).reshape(-1)
+    if (exp.get("modality") or "tabular") == "tabular":
+        labels = [
+            units.label(j, x_in[j]) if units and j < x_in.size else ep.names_for(names, a.size)[j]
+            for j in range(a.size)
+        ]
+        contrib, k = a, lp.LOCAL_FEATURES
+    else:
+        unit = "pixels" if exp.get("modality") == "image" else "time steps"
+        labels = [f"{unit} that raise it", f"{unit} that lower it"]
+        contrib, k = np.array([a[a > 0].sum(), a[a < 0].sum()]), 2
+    value = item.get("output_value")
+    pred = float(value) if is_number(value) else None
+    steps, end = lp.waterfall_steps(contrib, labels, base, pred, k)
+    where = (
+        "average output over training rows"
+        if method.startswith("shap")
+        else "output at the baseline"
+    )
+    return lp.waterfall_figure(steps, base, end, f"base value ({where})", axis_title)
+
+
+def local_cards(
+    exp: Mapping[str, Any],
+    figs: Figures,
+    status: Mapping[str, str],
+    units: lp.FeatureUnits | None = None,
+) -> list[dict[str, Any]]:
+    items = unique_local([i for i in exp.get("local") or [] if isinstance(i, Mapping)])
+    modality, names = exp.get("modality") or "tabular", list(exp.get("feature_names") or [])
+    classification = bool(exp.get("class_names"))
+    out = []
+    for item in lp.pick_local(items):
+        kept = {
+            m: v
+            for m, v in (item.get("attributions") or {}).items()
+            if status.get(str(m)) != "fail"
+        }
+        shown = {**item, "attributions": kept}
+        explains = lp.explained_output(item, classification)
+        with_base = [m for m in kept if _base_value(item, exp, m) is not None]
+        method = chosen_method(exp, with_base, status)
+        water = None
+        if method:
+            axis_title = lp.output_axis(item, classification)
+            water = figs.add(
+                "local-waterfall", _waterfall, shown, exp, method, names, units, axis_title
+            )
+        if modality == "tabular" and water:
+            figure = None  # the waterfall is this example's figure
+        elif modality == "tabular":
+            figure = figs.add("local", lp.tabular_local_figure, shown, names, units)
+        else:
+            figure = figs.add("local", lp.local_figure, shown, modality, names)
+        prob = item.get("probability")
+        out.append(
+            {
+                "index": item.get("index"),
+                "category": item.get("category") or "",
+                "categories": item.get("categories") or [],
+                "label": item.get("label"),
+                "predicted": item.get("predicted"),
+                "probability": fmt_num(prob, 3) if prob is not None else None,
+                "explains": explains,
+                "badges": badges([method] if figure is None and water else kept, status),
+                "waterfall_method": method,
+                "waterfall": water,
+                "figure": figure,
+            }
+        )
+    return out
+
+
+def feature_units(data: ReportData, exp: Mapping[str, Any]) -> lp.FeatureUnits | None:
+    """Feature values in the user's units (tabular), from run.json's preprocessing record."""
+    if (exp.get("modality") or "tabular") != "tabular":
+        return None
+    run = data.get("run") if isinstance(data.get("run"), Mapping) else {}
+    info = run.get("data_info") if isinstance(run.get("data_info"), Mapping) else {}
+    return lp.FeatureUnits(info.get("preprocessing"), list(exp.get("feature_names") or []))
