@@ -1,7 +1,7 @@
 """Pareto searches with and without nas's Pareto pruner, at equal wall time (issue 16, part 1).
 
     .venv/bin/python benchmarks/pareto_pruning.py DATASET [--timeout 600] [--seeds 0,1,2]
-        [--top 8] [--pair]
+        [--top 4] [--pair]
 
 For each seed, runs the real command twice in fresh run directories, once per arm:
 
@@ -14,7 +14,8 @@ seed side by side (one torch thread each, the default), so that they share the m
 equally; without it they run one after the other.
 
 The measure is the hypervolume of the *test-set* Pareto front: the --top K models nas keeps
-(the validation Pareto front, each retrained and tested once) as points (test error,
+(the validation Pareto front, each retrained and tested once; ``--timeout`` keeps the time for
+all K retrains, so a large K leaves little time to search) as points (test error,
 log10 parameters), the non-dominated ones among them, against the reference point
 (error 1.0, log10 params 7.0, i.e. 10 M parameters); larger is better. Prints one row per run
 and the mean per arm; writes benchmarks/results/pareto-pruning-<DATASET>.json.
@@ -105,7 +106,7 @@ def main() -> None:
     ap.add_argument("dataset")
     ap.add_argument("--timeout", type=float, default=600)
     ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--top", type=int, default=8)
+    ap.add_argument("--top", type=int, default=4)
     ap.add_argument("--pair", action="store_true")
     args = ap.parse_args()
     rows = []

@@ -94,7 +94,10 @@ def winner(data: ReportData, figs: Figures) -> dict[str, Any]:
             {
                 **s,
                 "n_params_s": fmt_num(s.get("n_params")),
-                "params_s": ", ".join(f"{k}={v}" for k, v in (s.get("params") or {}).items()),
+                "params_s": ", ".join(
+                    f"{k}={fmt_num(v, 4) if isinstance(v, float) else v}"
+                    for k, v in (s.get("params") or {}).items()
+                ),
             }
             for s in stages
         ],

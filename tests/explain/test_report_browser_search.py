@@ -39,9 +39,9 @@ Chromium, Page = hc.Chromium, hc.Page
 # Every text of a cell in the search tables, word by word: a word drawn on two lines, or wider
 # than its cell's content box, is a word broken (or cut) by a squeezed column; a one-line cell
 # must not overflow its box.
-BROKEN_WORDS = """(function () {
+BROKEN_WORDS = """(function (selector) {
   var out = [];
-  document.querySelectorAll("#search table td").forEach(function (td) {
+  document.querySelectorAll(selector || "#search table td").forEach(function (td) {
     var cs = getComputedStyle(td);
     var box = td.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
     var walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT), node;
@@ -63,7 +63,9 @@ BROKEN_WORDS = """(function () {
     }
   });
   return out;
-})()"""
+})"""
+EVERY_TABLE = BROKEN_WORDS + "('table td')"
+BROKEN_WORDS += "()"
 SQUEEZE = """(function () {
   var s = document.createElement("style");
   s.textContent = "#search table { table-layout: fixed !important; width: 100% !important; "
@@ -241,3 +243,46 @@ def test_the_csv_link_holds_every_row(page: Any) -> None:
         assert r[col["hyperparameters"]] == hparams_text(t["hparams"])
         assert r[col["reason"]] == (t["reason"] or "")  # commas quoted, read back whole
     assert any("," in r[col["reason"]] for r in body)  # the check above covered a quoted field
+
+
+def _at_800(browser: Chromium, path: Path) -> Any:
+    """A report opened at 800 x 900 (set before a reload, so it is laid out at that width)."""
+    p = Page(browser, path)
+    p.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+    )
+    p.evaluate("window.__before_reload = 1")
+    p.send("Page.reload")
+    deadline = time.monotonic() + 45
+    ready = "!window.__before_reload && document.body && document.body.hasAttribute("
+    while not p.evaluate(ready + "'data-plots-ready')"):
+        assert time.monotonic() < deadline, "the reloaded report never drew its plots"
+        time.sleep(0.1)
+    return p
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        fx.tabular_classification,
+        fx.image_classification,
+        fx.sequence_classification,
+        fx.regression,
+    ],  # fmt: skip
+)
+def test_no_table_of_any_section_breaks_a_word_at_800_px(
+    browser: Chromium, tmp_path: Path, build: Any
+) -> None:
+    """Every table of the page (the winner's architecture with its settings, the checks with
+    their values, the methods, ...): no word on two lines, none wider than its cell; tables
+    wider than their card scroll in it, and the page itself never scrolls sideways."""
+    data = build()
+    for stage in data.get("stages") or []:  # a float setting as the search records it
+        stage.setdefault("params", {})["dropout"] = 0.18906932206550758
+    p = _at_800(browser, render_report(data, tmp_path / "report.html"))
+    try:
+        assert p.evaluate(EVERY_TABLE) == []
+        assert p.evaluate("document.documentElement.scrollWidth") <= 800
+    finally:
+        p.close()
