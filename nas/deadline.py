@@ -6,8 +6,8 @@ trials, what is still to come:
 
 - the **retrain** of the winners: a trial's seconds per epoch x its best epoch x (train + val)
   / train x the kind's retrain factor (the final model trains on both, for its best epochs
-  times the factor); with
-  ``top`` winners, ``top`` times the largest such estimate among the candidates;
+  times the factor), summed over the models that would be kept now (``--top`` of a Pareto
+  front: its small models retrain quickly, so the front's sum, not ``top`` x its largest);
 - a **trial**: the median wall time of the completed trials.
 
 Two hooks use it. :meth:`Deadline.callback` is an Optuna study callback: after each trial it
@@ -104,15 +104,28 @@ class Deadline:
         best = trial.user_attrs.get("best_epoch") or trial.user_attrs.get("epochs") or 0
         return 0.0 if per_epoch is None else per_epoch * int(best) * self.scale
 
+    def winner_estimates(self, study: optuna.Study) -> list[float]:
+        """The retrain estimates of the models that would be kept now
+        (``nas.leaderboard.pick_winners``: the best, or the ``top`` of the Pareto front)."""
+        from nas.leaderboard import pick_winners
+
+        return [self.retrain_seconds(t) for t in pick_winners(study, self.top)]
+
     def reserve(self, study: optuna.Study, running: float = 0.0) -> float:
-        """Seconds to keep for the retrain: ``top`` x the largest estimate among the best
-        ``top`` completed trials and ``running`` (the trial in flight's own estimate)."""
-        done = _complete(study)
-        if done:
-            sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
-            done = sorted(done, key=lambda t: (sign * t.values[0], t.number))[: self.top]
-        estimates = [self.retrain_seconds(t) for t in done] + [running]
-        return self.top * max(estimates)
+        """Seconds to keep for the retrain of the models kept now (:meth:`winner_estimates`),
+        with ``running`` (the trial in flight's own estimate) in place of the quickest of them
+        when it is slower, or beside them while fewer than ``top`` are kept."""
+        return self.with_running(self.winner_estimates(study), running)
+
+    def with_running(self, estimates: list[float], running: float) -> float:
+        """The sum of ``estimates`` with ``running`` taking the quickest one's place (or a free
+        place)."""
+        kept = sorted(estimates)
+        if len(kept) < self.top:
+            kept.append(running)
+        elif kept and running > kept[0]:
+            kept[0] = running
+        return float(sum(kept))
 
     def trial_seconds(self, study: optuna.Study) -> float:
         """The median wall time of the completed trials (0 before any)."""
@@ -140,13 +153,13 @@ class _StopAtDeadline(Callback):
     def __init__(self, deadline: Deadline, trial: optuna.Trial) -> None:
         self.deadline, self.trial = deadline, trial
         self.start = self.deadline.clock()
-        # the completed trials' part of the reserve, read once (not from storage every epoch)
-        self.done_reserve = deadline.reserve(trial.study)
+        # the kept models' estimates, read once (not from storage every epoch)
+        self.estimates = deadline.winner_estimates(trial.study)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         per_epoch = (self.deadline.clock() - self.start) / epoch
         own = per_epoch * epoch * self.deadline.scale  # this trial's retrain, if it won now
-        reserve = max(self.done_reserve, self.deadline.top * own)
+        reserve = self.deadline.with_running(self.estimates, own)
         if self.deadline.left() < per_epoch + reserve:
             self.trial.set_user_attr(
                 "deadline", f"ended after epoch {epoch}: the --timeout was near (the retrain "

@@ -40,14 +40,33 @@ def test_retrain_estimate_is_seconds_per_epoch_times_best_epoch_times_data_scale
     assert d.retrain_seconds(best) == pytest.approx(2.0 * 6 * 4000 / 3250)
     # the reserve follows the best trial (0.9), not the slower worse one
     assert d.reserve(st) == pytest.approx(2.0 * 6 * 4000 / 3250)
-    # with top=2 both winners are retrained: twice the larger estimate (the 0.8 trial: 100 s)
-    assert Deadline(100, top=2, clock=Clock()).reserve(st) == pytest.approx(2 * 100.0)
+    # with top=2 both winners are retrained: the sum of their estimates (12 s + 100 s)
+    assert Deadline(100, top=2, clock=Clock()).reserve(st) == pytest.approx(12.0 + 100.0)
+    # a trial in flight slower than the quicker of them takes its place: 100 + 30
+    assert Deadline(100, top=2, clock=Clock()).reserve(st, running=30.0) == pytest.approx(130.0)
+    # top=3 with two kept: the trial in flight adds its own
+    assert Deadline(100, top=3, clock=Clock()).reserve(st, running=5.0) == pytest.approx(117.0)
     # a trial in flight that would take longer to retrain raises the reserve
     assert d.reserve(st, running=50.0) == 50.0
     assert d.trial_seconds(st) == 60.0  # median of 20 and 100
     # a kind that retrains for twice the best epochs (the classifier's) keeps twice the time
     twice = Deadline(100, scale=4000 / 3250, factor=2.0, clock=Clock())
     assert twice.retrain_seconds(best) == pytest.approx(2 * 2.0 * 6 * 4000 / 3250)
+
+
+def test_a_pareto_search_keeps_the_time_of_its_front_not_of_its_largest_models() -> None:
+    """--objectives accuracy,params --top 2: the kept models are the front's two most accurate
+    (pick_winners), and the reserve is their sum, not 2 x the largest trial's estimate."""
+    st = optuna.create_study(directions=["maximize", "minimize"])
+    rows = [(0.99, 1_000_000, 200.0), (0.98, 20_000, 20.0), (0.90, 2_000, 5.0),
+            (0.97, 2_000_000, 400.0)]  # (accuracy, params, seconds of 10 epochs)  # fmt: skip
+    for acc, params, seconds in rows:
+        attrs = {"seconds": seconds, "epochs": 10, "best_epoch": 10}
+        st.add_trial(optuna.trial.create_trial(values=[acc, params], user_attrs=attrs))
+    d = Deadline(100, top=2, clock=Clock())
+    # front: 0 (0.99, 1M), 1 (0.98, 20k), 2 (0.90, 2k); trial 3 is dominated by 0. The two
+    # kept are 0 and 1: 200 + 20 s, where 2 x the largest completed (trial 3's 400 s) was 800
+    assert d.reserve(st) == pytest.approx(220.0)
 
 
 def test_a_new_trial_starts_only_while_it_and_the_retrain_fit() -> None:
