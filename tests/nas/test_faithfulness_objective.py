@@ -87,6 +87,19 @@ def test_a_constant_model_scores_zero() -> None:
     assert faithfulness_score(m, data, seed=0)["faithfulness"] == 0.0
 
 
+def test_a_model_near_chance_scores_zero_however_its_gaps_look() -> None:
+    """The same linear rule at 1/100 of the weights: the predicted probability moves by a few
+    hundredths between input and baseline; its deletion order is as right as the full model's
+    (the gaps, divided by that tiny change, are as large or larger), but the score is 0."""
+    data, w = _linear_data()
+    full = faithfulness_score(_logistic(w), data, seed=0)
+    weak = faithfulness_score(_logistic(w / 100), data, seed=0)
+    assert full["faithfulness_span"] > 0.2 and weak["faithfulness_span"] < 0.05
+    assert weak["faithfulness_deletion"] > 0.1  # the order is right ...
+    assert weak["faithfulness"] == 0.0 and weak["faithfulness_gate"].startswith("output change")
+    assert full["faithfulness"] > 0.1
+
+
 def test_the_randomisation_gate_zeroes_the_score(monkeypatch: pytest.MonkeyPatch) -> None:
     import explain.randomisation as randomisation
     from explain.types import Check
