@@ -4,8 +4,9 @@ real blocks are exercised. Trained once per session, shared read-only."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import torch
@@ -147,3 +148,47 @@ class Planted:
 def planted() -> Planted:
     """The planted tasks' constants, data generator and spec builder."""
     return Planted(SHAPES, TAB_FEATURES, SEQ_STEP, QUADRANT, planted_data, planted_spec)
+
+
+def _headless_chromium() -> Any:
+    """tests/explain/headless_chromium.py as a module, once (tests/ is not a package; the test
+    modules load it under the same name, so its classes are the same objects)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    if "headless_chromium" not in sys.modules:
+        path = Path(__file__).with_name("headless_chromium.py")
+        spec = importlib.util.spec_from_file_location("headless_chromium", path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["headless_chromium"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["headless_chromium"]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium for a test module (network off per page); skips without one. A
+    JavaScript dialog would block the page: it is dismissed at once (and recorded as a problem
+    by the page)."""
+    hc = _headless_chromium()
+    binary = hc.find_chromium()
+    if binary is None:
+        pytest.skip(
+            "Chromium is not installed: run scripts/install-chromium.sh (as root, "
+            "it apt-get installs 'chromium') to run the browser tests."
+        )
+    chrome = hc.Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
+    try:
+        chrome.send("Browser.getVersion", timeout=60)
+    except (TimeoutError, RuntimeError) as exc:
+        chrome.close()
+        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
+    chrome.on_event = lambda e: (
+        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
+        if e["method"] == "Page.javascriptDialogOpening"
+        else None
+    )
+    yield chrome
+    chrome.close()

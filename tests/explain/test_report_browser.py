@@ -10,7 +10,6 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,30 +33,6 @@ fx = _load("report_fixtures")
 hc = _load("headless_chromium")
 Chromium, Page = hc.Chromium, hc.Page
 SECTIONS = ("overview", "search", "winner", "explanations", "reproduce")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
-    binary = hc.find_chromium()
-    if binary is None:
-        pytest.skip(
-            "Chromium is not installed: run scripts/install-chromium.sh (as root, "
-            "it apt-get installs 'chromium') to run the browser tests."
-        )
-    chrome = Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        chrome.send("Browser.getVersion", timeout=60)
-    except (TimeoutError, RuntimeError) as exc:
-        chrome.close()
-        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
-    # A dialog would block the page; dismiss it at once (it is recorded as a problem).
-    chrome.on_event = lambda e: (
-        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
-        if e["method"] == "Page.javascriptDialogOpening"
-        else None
-    )
-    yield chrome
-    chrome.close()
 
 
 @pytest.mark.parametrize("kind", [*fx.ALL, "bare"])

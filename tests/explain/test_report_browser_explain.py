@@ -6,12 +6,10 @@ from __future__ import annotations
 import copy
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from explain.report import render_report
 
@@ -30,29 +28,6 @@ def _load(name: str) -> Any:
 fx = _load("report_fixtures")
 hc = _load("headless_chromium")
 Chromium, Page = hc.Chromium, hc.Page
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
-    binary = hc.find_chromium()
-    if binary is None:
-        pytest.skip(
-            "Chromium is not installed: run scripts/install-chromium.sh (as root, "
-            "it apt-get installs 'chromium') to run the browser tests."
-        )
-    chrome = Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        chrome.send("Browser.getVersion", timeout=60)
-    except (TimeoutError, RuntimeError) as exc:
-        chrome.close()
-        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
-    chrome.on_event = lambda e: (
-        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
-        if e["method"] == "Page.javascriptDialogOpening"
-        else None
-    )
-    yield chrome
-    chrome.close()
 
 
 def _report_with_per_class_shap() -> tuple[dict[str, Any], np.ndarray]:

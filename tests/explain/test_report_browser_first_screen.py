@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,29 +30,6 @@ hc = _load("headless_chromium")
 decision = _load("test_report_decision")
 WIDTH, HEIGHT = 1400, 900
 FIRST_SCREEN = ("dec-interval", "dec-baselines", "dec-gap", "dec-explanations", "dec-why")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    binary = hc.find_chromium()
-    if binary is None:
-        pytest.skip(
-            "Chromium is not installed: run scripts/install-chromium.sh (as root, "
-            "it apt-get installs 'chromium') to run the browser tests."
-        )
-    chrome = hc.Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        chrome.send("Browser.getVersion", timeout=60)
-    except (TimeoutError, RuntimeError) as exc:
-        chrome.close()
-        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
-    chrome.on_event = lambda e: (
-        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
-        if e["method"] == "Page.javascriptDialogOpening"
-        else None
-    )
-    yield chrome
-    chrome.close()
 
 
 def _boxes(page: Any) -> dict[str, Any]:

@@ -76,30 +76,6 @@ SQUEEZE = """(function () {
 })()"""
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
-    binary = hc.find_chromium()
-    if binary is None:
-        pytest.skip(
-            "Chromium is not installed: run scripts/install-chromium.sh (as root, "
-            "it apt-get installs 'chromium') to run the browser tests."
-        )
-    chrome = Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        chrome.send("Browser.getVersion", timeout=60)
-    except (TimeoutError, RuntimeError) as exc:
-        chrome.close()
-        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
-    # A dialog would block the page; dismiss it at once (it is recorded as a problem).
-    chrome.on_event = lambda e: (
-        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
-        if e["method"] == "Page.javascriptDialogOpening"
-        else None
-    )
-    yield chrome
-    chrome.close()
-
-
 def search_data() -> dict[str, Any]:
     """The tabular fixture with what nas now records per trial: searched hyperparameters (one
     trial with sgd), depth, and the last reported value of the trials that have one."""

@@ -246,21 +246,6 @@ def test_the_check_catches_a_trace_type_outside_the_bundle(pages: dict[str, str]
     assert [t for t in found if t in all_trace_types()] == ["waterfall", "funnel"]
 
 
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    binary = hc.find_chromium()
-    if binary is None:
-        pytest.skip("Chromium is not installed: run scripts/install-chromium.sh (as root).")
-    chrome = hc.Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        chrome.send("Browser.getVersion", timeout=60)
-    except (TimeoutError, RuntimeError) as exc:
-        chrome.close()
-        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
-    yield chrome
-    chrome.close()
-
-
 def test_the_browser_registers_every_trace_type_the_report_uses(
     browser: Any, pages: dict[str, str], tmp_path: Path
 ) -> None:

@@ -9,7 +9,6 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -96,26 +95,6 @@ def test_malformed_gan_pieces_become_notes() -> None:
     assert view is not None and view["grid"]["figure"] is None
     html = render_html(data)
     assert '<section id="gan">' in html and "No latent traversals were computed." in html
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    binary = hc.find_chromium()
-    if binary is None:
-        pytest.skip("Chromium is not installed: run scripts/install-chromium.sh (as root).")
-    chrome = hc.Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        chrome.send("Browser.getVersion", timeout=60)
-    except (TimeoutError, RuntimeError) as exc:
-        chrome.close()
-        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
-    chrome.on_event = lambda e: (
-        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
-        if e["method"] == "Page.javascriptDialogOpening"
-        else None
-    )
-    yield chrome
-    chrome.close()
 
 
 @pytest.mark.parametrize("modality", MODALITIES)

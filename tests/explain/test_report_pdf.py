@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,29 +37,6 @@ HEADINGS = """Array.from(document.querySelectorAll('main > section')).map(s => [
     .map(h => h.textContent)])"""
 CLOSED_DETAILS = """Array.from(document.querySelectorAll('details:not([open])')).map(d =>
   Array.from(d.children).filter(c => c.tagName != 'SUMMARY').map(c => c.textContent).join(' '))"""
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    binary = hc.find_chromium()
-    if binary is None:
-        pytest.skip(
-            "Chromium is not installed: run scripts/install-chromium.sh (as root, "
-            "it apt-get installs 'chromium') to run the browser tests."
-        )
-    chrome = hc.Chromium(binary, tmp_path_factory.mktemp("chromium-profile"))
-    try:
-        chrome.send("Browser.getVersion", timeout=60)
-    except (TimeoutError, RuntimeError) as exc:
-        chrome.close()
-        pytest.skip(f"Chromium at {binary} did not answer on its debugging pipe: {exc}")
-    chrome.on_event = lambda e: (  # a dialog would block the page: dismiss it (and fail)
-        chrome.post("Page.handleJavaScriptDialog", {"accept": False}, e["sessionId"])
-        if e["method"] == "Page.javascriptDialogOpening"
-        else None
-    )
-    yield chrome
-    chrome.close()
 
 
 @pytest.mark.parametrize("kind", list(REPORTS))
