@@ -228,9 +228,11 @@ def assert_same_attribution(a: Attribution, b: Attribution) -> None:
 def schema_keys() -> set[str]:
     """The keys of the ``explanations`` part of SCHEMA.md (its two-space indented lines)."""
     text = SCHEMA.read_text(encoding="utf-8")
-    part = text[text.index("explanations     null, or:") : text.index("\ngan ")]
+    part = text[text.index("explanations     null, or:") :].splitlines()[1:]
     keys: set[str] = set()
-    for line in part.splitlines()[1:]:
+    for line in part:
+        if line and not line[0].isspace():  # the next top-level key: the part has ended
+            break
         if m := re.match(r"^  ([a-z_]+(?:, [a-z_]+)*)(?:\s{2,}|$)", line):
             keys.update(m.group(1).split(", "))
     return keys
