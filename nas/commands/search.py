@@ -111,6 +111,7 @@ def search(
         typer.Option(
             min=-1.0,
             max=1.0,
+            rich_help_panel="Explanation quality",
             help="Constraint: each trial's faithfulness score (0 = explanations no better than "
             "a random order) must reach this; the winner is chosen among the trials that do.",
         ),
