@@ -14,7 +14,7 @@ from torch import nn
 
 from nas.data.taskdata import Split, TaskData
 from nas.errors import NasError
-from nas.faithfulness import EXAMPLES, faithfulness_score, scored_rows
+from nas.faithfulness import EXAMPLES, GATE_ROWS, faithfulness_score, scored_rows
 from nas.leaderboard import pick_winners
 from nas.study import MIN_FAITHFULNESS, make_pruner, parse_objectives
 
@@ -106,12 +106,16 @@ def test_the_randomisation_gate_zeroes_the_score(monkeypatch: pytest.MonkeyPatch
 
     data, w = _linear_data()
 
-    def failed(*args: Any, **kwargs: Any) -> Check:
+    seen: list[int] = []
+
+    def failed(model: Any, X: Any, *args: Any, **kwargs: Any) -> Check:
+        seen.append(len(X))
         return Check(name="randomisation", method="integrated_gradients", value=0.95,
                      threshold=0.5, status="fail", detail="survives re-initialisation")  # fmt: skip
 
     monkeypatch.setattr(randomisation, "randomisation_check", failed)
     s = faithfulness_score(_logistic(w), data, seed=0)
+    assert seen == [GATE_ROWS]  # the gate re-explains a fixed 16 of the 64 scored rows
     assert s["faithfulness"] == 0.0 and s["faithfulness_deletion"] > 0.1
     assert s["faithfulness_gate"].startswith("failed randomisation")
 
