@@ -13,7 +13,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
-from nas.leaderboard import status_of
+from nas.leaderboard import pick_winners, status_of
 
 
 class SearchProgress:
@@ -101,14 +101,13 @@ def _finished(study: optuna.Study) -> int:
 
 
 def best_line(study: optuna.Study, metric: str) -> str:
-    """'best: accuracy 0.981 (trial 12, cnn, 23,456 params, 1.2 MFLOPs, 0.31 ms)' or a dash."""
-    done = [
-        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
-    ]
-    if not done:
+    """'best: accuracy 0.981 (trial 12, cnn, 23,456 params, 1.2 MFLOPs, 0.31 ms)' or a dash:
+    the trial that would win if the search ended now (``pick_winners``: feasible first, under
+    ``--min-faithfulness``; a Pareto front's most accurate)."""
+    winners = pick_winners(study, 1)
+    if not winners:
         return "best: - (no completed trial yet)"
-    maximize = study.directions[0] == optuna.study.StudyDirection.MAXIMIZE
-    best = (max if maximize else min)(done, key=lambda t: t.values[0])
+    best = winners[0]
     a = best.user_attrs
     return (
         f"best: val {metric} {best.values[0]:.4f} (trial {best.number}, {a.get('family')}, "

@@ -409,3 +409,11 @@ def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> 
         "best: val accuracy 0.7500 (trial 0, fnn, 1,234 params, 2.00 MFLOPs, 0.50 ms)"
     )
     assert best_line(optuna.create_study(), "accuracy").startswith("best: - ")
+    # under --min-faithfulness the line names the best trial that meets it, as the search will
+    constrained = optuna.create_study(direction="maximize")
+    for value, c in ((0.99, 0.1), (0.97, -0.1)):
+        feasibility = {"constraints:min_faithfulness": c}
+        constrained.add_trial(
+            optuna.trial.create_trial(value=value, user_attrs=attrs, system_attrs=feasibility)
+        )
+    assert best_line(constrained, "accuracy").startswith("best: val accuracy 0.9700 (trial 1,")
