@@ -35,14 +35,13 @@ def as_count(x: Any) -> int | None:
     return int(v) if v is not None and v >= 1 else None
 
 
-def wilson(k: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson's score interval of a proportion of ``k`` successes in ``n`` trials."""
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return (0.0 if k <= 0 else max(0.0, centre - half)), (
-        1.0 if k >= n else min(1.0, centre + half)
-    )
+def wilson(k: float, n: int) -> tuple[float, float]:
+    """Wilson's score interval (95 %) of a proportion of ``k`` successes in ``n`` trials
+    (SciPy's ``binomtest(...).proportion_ci(method="wilson")``)."""
+    from scipy.stats import binomtest
+
+    ci = binomtest(int(round(k)), n).proportion_ci(confidence_level=0.95, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def newcombe(p1: float, n1: int, p2: float, n2: int) -> tuple[float, float]:
