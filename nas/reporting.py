@@ -25,6 +25,7 @@ from nas.errors import NasError, StorageError
 from nas.findings import alerts, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import status_of
+from nas.pareto_pruner import intermediate_of
 
 _MAX_ROC_POINTS = 200
 
@@ -107,9 +108,10 @@ def _study_data(
     rows = []
     for t in all_trials:
         a = t.user_attrs
-        # the last value the trial reported (a pruned trial's standing when it was stopped)
-        steps = [s for s, v in t.intermediate_values.items() if np.isfinite(v)]
-        last_step = max(steps) if steps else None
+        # the last value the trial reported (a pruned trial's standing when it was stopped);
+        # a multi-objective trial keeps them as a user attribute (nas.pareto_pruner)
+        reported = {s: v for s, v in intermediate_of(t).items() if np.isfinite(v)}
+        last_step = max(reported) if reported else None
         rows.append({
             "number": t.number, "state": status_of(t), "family": a.get("family"),
             "params": a.get("params"), "flops": a.get("flops"),
@@ -120,7 +122,7 @@ def _study_data(
             "end_s": (t.datetime_complete - t0).total_seconds()
             if t0 and t.datetime_complete else None,
             "last_step": last_step,
-            "last_value": float(t.intermediate_values[last_step]) if steps else None,
+            "last_value": reported[last_step] if reported else None,
             "hparams": {str(k): v if isinstance(v, bool | int | float | str) or v is None
                         else str(v) for k, v in t.params.items()},
             "depth": _depth(a.get("spec")),

@@ -83,3 +83,16 @@ def test_hparams_are_the_searched_parameters(rows: list[dict[str, Any]]) -> None
 
 def test_depth_counts_the_blocks_of_the_recorded_spec(rows: list[dict[str, Any]]) -> None:
     assert [r["depth"] for r in rows] == [1, 2, 3, 4, 2]
+
+
+def test_a_pareto_trial_s_last_value_comes_from_its_intermediate_attribute(tmp_path: Any) -> None:
+    """Optuna refuses Trial.report in multi-objective studies; nas.pareto_pruner keeps the
+    metric per epoch in the ``intermediate`` user attribute, and the report reads it there."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    study = optuna.create_study(study_name="front", storage=url,
+                                directions=["maximize", "minimize"])  # fmt: skip
+    attrs = {"intermediate": {"1": 0.41, "2": 0.57, "10": 0.66}, "status": "pruned"}
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED,
+                                              user_attrs=attrs))  # fmt: skip
+    rows, _, _ = _study_data(tmp_path, SearchConfig.create("iris", study="front"), url)
+    assert (rows[0]["last_step"], rows[0]["last_value"]) == (10, 0.66)  # 10 > 2, not "2" > "10"
