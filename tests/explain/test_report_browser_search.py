@@ -99,20 +99,10 @@ def search_data() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def page(browser: Chromium, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The report opened at 800 x 900 (set before a reload, so it is laid out at that width)."""
-    path = render_report(search_data(), tmp_path_factory.mktemp("search") / "report.html")
-    p = Page(browser, path)
+    p = _at_800(
+        browser, render_report(search_data(), tmp_path_factory.mktemp("search") / "report.html")
+    )
     try:
-        p.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-        )
-        p.evaluate("window.__before_reload = 1")
-        p.send("Page.reload")
-        deadline = time.monotonic() + 45
-        ready = "!window.__before_reload && document.body && document.body.hasAttribute("
-        while not p.evaluate(ready + "'data-plots-ready')"):
-            assert time.monotonic() < deadline, "the reloaded report never drew its plots"
-            time.sleep(0.1)
         yield p
     finally:
         p.close()
