@@ -109,17 +109,19 @@ def measure_baselines(data: TaskData, seed: int = 0) -> dict[str, Any]:
 
 
 def read_baselines(best_dir: Path) -> dict[str, Any] | None:
-    """``best/baselines.json`` as report data; None when the run has none (or it is not
-    readable: the report then says the baselines were not measured)."""
+    """``best/baselines.json`` as report data; None when the run has none; only a ``note``
+    when the file is there but damaged (the report says so, rather than "not measured")."""
     path = Path(best_dir) / FILE
     if not path.is_file():
         return None
+    damaged = {"note": f"{path} is damaged (not the JSON nas wrote); a new search measures "
+                       "the baselines again."}  # fmt: skip
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return damaged
     if not isinstance(data, dict) or not isinstance(data.get("baselines"), list):
-        return None
+        return damaged
     return data
 
 

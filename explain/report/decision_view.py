@@ -177,6 +177,8 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
         "baselines": base,
         "baselines_note": None
         if base
+        else f"Baselines: {_m(data.get('baselines'))['note']}"
+        if _m(data.get("baselines")).get("note")
         else "Baselines: not measured for this run (made with nas "
         f"{version or 'of an unknown version'}, before nas measured baselines at the end of a "
         "search; a new search measures them)."

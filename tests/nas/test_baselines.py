@@ -99,6 +99,10 @@ def test_save_baselines_writes_the_file_and_a_failure_is_a_warning(tmp_path: Pat
     stored = json.loads((tmp_path / "best" / "baselines.json").read_text())
     assert stored["metric"] == "accuracy" and len(stored["baselines"]) == 2
     assert baselines.read_baselines(tmp_path / "best") == stored
+    assert baselines.read_baselines(tmp_path / "nowhere") is None  # not measured
+    (tmp_path / "best" / "baselines.json").write_text("{not json")
+    damaged = baselines.read_baselines(tmp_path / "best")
+    assert set(damaged) == {"note"} and "baselines.json is damaged" in damaged["note"]
     broken = SimpleNamespace(baselines=lambda td, s: 1 / 0)
     save_baselines(result, broken, _classification(), settings)  # type: ignore[arg-type]
     assert result.warnings and "could not be measured" in result.warnings[0]
