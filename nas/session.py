@@ -26,6 +26,7 @@ from nas.result import SearchResult
 from nas.study import make_pruner, make_sampler, open_storage, redact, storage_url
 from nas.train import configure_threads
 from nas.trial import SearchSettings
+from nas.warm_start import fit_to_budget
 from nas.worker import (
     CATCH,
     RUN_ATTR,
@@ -111,10 +112,12 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     st.set_user_attr(SESSION_ATTR, len(st.get_trials(deepcopy=False)))
     if RUN_ATTR not in st.user_attrs:  # what `nas worker` processes read to join the study
         st.set_user_attr(RUN_ATTR, config.to_dict())
+    objective = kind.objective(td, settings, state)
     if config.warm_start and not st.get_trials(deepcopy=False):
         for params in starting_points(config.space, SpaceContext.of(td)):
-            st.enqueue_trial(params, user_attrs={"warm_start": True})
-    objective = kind.objective(td, settings, state)
+            params, fitted = fit_to_budget(params, objective)  # shrunk to the budget if need be
+            attrs = {"warm_start": True, **({"fitted_to_budget": fitted} if fitted else {})}
+            st.enqueue_trial(params, user_attrs=attrs)
     n_trials, timeout = config.n_trials, config.timeout
     if timeout is not None:
         objective.deadline = Deadline.for_data(

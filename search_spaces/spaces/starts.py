@@ -105,3 +105,40 @@ def replayed(
     trial = _Replay(point)
     sample(trial, ctx, config)
     return trial.kept
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+class _Probe(_Replay):
+    """A replay that also notes, for each numeric parameter the space asks for and the point
+    sets, the values the space allows at or below the point's, largest first."""
+
+    def __init__(self, point: Mapping[str, Any]):
+        super().__init__(point)
+        self.lower: dict[str, list[Any]] = {}
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        v = super().suggest_categorical(name, choices)
+        if name in self.kept and _number(v) and all(_number(c) for c in choices):
+            self.lower[name] = sorted({c for c in choices if c <= v}, reverse=True)
+        return v
+
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1, **kw: Any) -> int:
+        v = super().suggest_int(name, low, high, step=step, **kw)
+        if name in self.kept:
+            self.lower[name] = list(range(v, low - 1, -step))
+        return v
+
+
+def lower_values(
+    point: Mapping[str, Any], sample: SpaceFn, ctx: SpaceContext, config: Mapping[str, Dim]
+) -> dict[str, list[Any]]:
+    """Per numeric parameter of ``point`` that ``sample`` asks for under ``config`` (widths,
+    depths, kernels, growth factors, but also batch sizes): the allowed values at or below the
+    point's, the point's own first. Floats sampled from a range (rates, dropout) are left out.
+    What a smaller version of a starting point may take (``nas.warm_start``)."""
+    probe = _Probe(point)
+    sample(probe, ctx, config)
+    return {k: v for k, v in probe.lower.items() if len(v) > 1}

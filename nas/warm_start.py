@@ -1,0 +1,113 @@
+"""Starting points that fit the budget: a known-good design shrunk until it meets
+``--max-params`` / ``--max-flops`` / ``--max-memory``, instead of a first trial that is refused.
+
+A starting point (``search_spaces.spaces.starts``) is a design for the data, not for the
+user's budget: under ``--max-params 5000`` every built-in one is over it, and the search then
+starts from nothing. :func:`fit_to_budget` keeps the design's choices (kernel family, norm,
+activation, training recipe) and lowers only the numbers that size the model, chosen by
+measurement: a numeric parameter the space asks for takes part when its smallest allowed value
+changes the model's parameter count (widths, depths, kernels, growth factors; a batch size does
+not). Of every combination of those parameters at or below the point's values, the one with
+the most parameters that meets the budget is kept (ties: the earliest in the enumeration,
+i.e. the one closest to the point's own values in its first parameters). The search then starts
+from the largest version of a known-good design that the user can afford, and the sampler is
+free to go elsewhere. A latency limit is not fitted (it would need timed forward passes for
+every candidate); a point that no combination fits is kept as it is and refused as today.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from nas.errors import NasError
+from search_spaces.errors import SpaceError
+from search_spaces.spaces import space_info
+from search_spaces.spaces.starts import _Replay, lower_values, replayed
+
+MAX_CANDIDATES = 4096  # combinations built and counted at most per point (a few seconds)
+
+
+def _params(model: Any) -> int:
+    return sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0
+
+
+def _build(objective: Any, point: Mapping[str, Any]) -> Any:
+    spec = objective.s.space.sample(_Replay(point), objective.ctx)
+    objective.check_spec(spec)
+    return objective.build(spec)
+
+
+def _size_params(
+    objective: Any, point: Mapping[str, Any], lower: dict[str, list[Any]], base: int
+) -> dict[str, list[Any]]:
+    """The parameters of ``lower`` whose smallest value changes the model's parameter count."""
+    kept = {}
+    for name, values in lower.items():
+        try:
+            n = _params(_build(objective, {**point, name: values[-1]}))
+        except (NasError, SpaceError, ValueError, RuntimeError):
+            n = -1  # a value the family cannot build at this size: still worth trying others
+        if n != base:
+            kept[name] = values
+    while kept and _product(kept) > MAX_CANDIDATES:  # keep each dimension's nearest values
+        longest = max(kept, key=lambda k: len(kept[k]))
+        kept[longest] = kept[longest][:-1] if len(kept[longest]) > 2 else kept[longest]
+        if all(len(v) <= 2 for v in kept.values()):
+            break
+    return kept
+
+
+def _product(lower: Mapping[str, list[Any]]) -> int:
+    n = 1
+    for v in lower.values():
+        n *= len(v)
+    return n
+
+
+def fit_to_budget(
+    point: dict[str, Any], objective: Any
+) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """``point``, or the largest smaller version of it that meets the objective's budget
+    (latency aside), with a note ``{"params_before": ..., "params": ...}`` when it was shrunk.
+
+    ``objective`` is the search kind's ``TrialObjective`` (its space, context, ``build``,
+    ``cost`` and budget are what a trial of the point would use)."""
+    budget = replace(objective.s.budget, max_latency_ms=None)
+    if budget.is_empty:
+        return point, None
+    try:
+        model = _build(objective, point)
+        cost = objective.cost(model, latency=False)
+    except (NasError, SpaceError, ValueError, RuntimeError):
+        return point, None  # the trial itself will say what is wrong with it
+    if not budget.check(cost):
+        return point, None
+    info = space_info(objective.s.space.name)
+    lower = lower_values(point, info.sample, objective.ctx, objective.s.space.config)
+    size = _size_params(objective, point, lower, _params(model))
+    if not size:
+        return point, None
+    names = list(size)
+    sized = []
+    for i, values in enumerate(itertools.product(*(size[n] for n in names))):
+        candidate = {**point, **dict(zip(names, values))}
+        try:
+            n = _params(_build(objective, candidate))
+        except (NasError, SpaceError, ValueError, RuntimeError):
+            continue
+        if budget.max_params is None or n <= budget.max_params:
+            sized.append((-n, i, candidate))
+    for minus_n, _, candidate in sorted(sized, key=lambda t: (t[0], t[1])):
+        fitted = _build(objective, candidate)
+        if not budget.check(objective.cost(fitted, latency=False)):
+            kept = replayed(candidate, info.sample, objective.ctx, objective.s.space.config)
+            return kept, {"params_before": int(cost.params), "params": -minus_n}
+    return point, None
+
+
+__all__ = ["fit_to_budget"]

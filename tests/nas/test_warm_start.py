@@ -1,0 +1,143 @@
+"""Starting points fitted to the budget (nas.warm_start): known answers counted by hand."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+import torch
+
+import nas
+from nas.cost.budget import Budget
+from nas.data.taskdata import Split, TaskData
+from nas.kinds.registry import get_kind
+from nas.trial import SearchSettings
+from nas.warm_start import _build, fit_to_budget
+from search_spaces import SpaceContext
+from search_spaces.spaces import Space, space_info, starting_points
+from search_spaces.spaces.starts import lower_values
+
+
+def _sequence_data(n: int = 90, length: int = 40, classes: int = 10) -> TaskData:
+    """MNIST-1D's shape (40 steps, one channel, 10 classes), random values."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, length, 1, generator=g)
+    y = torch.arange(n) % classes
+    splits = [Split(X[i::3], y[i::3]) for i in range(3)]
+    return TaskData(name="seq", task="classification", modality="sequence",
+                    input_shape=(length, 1), output_size=classes, train=splits[0],
+                    val=splits[1], test=splits[2])  # fmt: skip
+
+
+def _objective(space: str, budget: Budget, data: TaskData | None = None):
+    data = data or _sequence_data()
+    kind = get_kind("classifier")
+    s = SearchSettings(space=Space(space), metric="accuracy", objectives=("accuracy",),
+                       budget=budget)  # fmt: skip
+    return kind.objective(data, s, kind.prepare(data, s, {}, leader=True))
+
+
+def _start(obj, family: str = "cnn") -> dict:
+    points = starting_points(obj.s.space, SpaceContext.of(obj.data))
+    return next(p for p in points if p.get("family", obj.s.space.name) == family)
+
+
+def conv1d_params(blocks: int, width: int, kernel: int, classes: int = 10) -> int:
+    """By hand: a bias-free conv per block (first from 1 channel), batch norm's weight and bias,
+    global pooling, one linear head."""
+    convs = width * 1 * kernel + (blocks - 1) * width * width * kernel
+    return convs + blocks * 2 * width + width * classes + classes
+
+
+def test_the_hand_count_matches_the_starting_point() -> None:
+    obj = _objective("cnn", Budget())
+    model = _build(obj, _start(obj))
+    assert conv1d_params(5, 32, 5) == 21_290 == sum(p.numel() for p in model.parameters())
+
+
+def test_the_cnn_start_shrinks_to_the_largest_version_under_5000() -> None:
+    obj = _objective("cnn", Budget(max_params=5000))
+    point = _start(obj)
+    fitted, note = fit_to_budget(point, obj)
+    # Every combination at or below (5 blocks, 32 wide, kernel 5), counted by hand: the largest
+    # under 5,000 is 4 blocks of 16, kernel 5 (4,218). 5 x 16 x k5 is 5,530; 2 x 32 x k5 is
+    # 5,738; 5 x 16 x k3 is 3,450; 2 x 32 x k3 is 3,626.
+    sizes = {(b, w, k): conv1d_params(b, w, k) for b in range(1, 6) for w in (16, 32)
+             for k in (3, 5)}  # fmt: skip
+    best = max((n, key) for key, n in sizes.items() if n <= 5000)
+    assert best == (4218, (4, 16, 5))
+    assert (fitted["cnn.n_blocks"], fitted["cnn.channels"], fitted["cnn.kernel"]) == (4, 16, 5)
+    assert note == {"params_before": 21_290, "params": 4218}
+    assert sum(p.numel() for p in _build(obj, fitted).parameters()) == 4218
+    # the design is kept: only the sizing numbers changed
+    changed = {k for k in point if fitted.get(k) != point[k]}
+    assert changed == {"cnn.n_blocks", "cnn.channels"}
+
+
+def test_a_point_within_the_budget_is_left_alone() -> None:
+    obj = _objective("cnn", Budget(max_params=21_290))
+    point = _start(obj)
+    assert fit_to_budget(point, obj) == (point, None)
+    obj = _objective("cnn", Budget())
+    assert fit_to_budget(point, obj) == (point, None)
+
+
+def test_a_budget_nothing_fits_keeps_the_point() -> None:
+    obj = _objective("cnn", Budget(max_params=100))  # the smallest conv net has ~250
+    point = _start(obj)
+    assert fit_to_budget(point, obj) == (point, None)
+
+
+def test_a_flops_budget_is_fitted_too() -> None:
+    obj = _objective("cnn", Budget(max_flops=200_000))
+    point = _start(obj)
+    fitted, note = fit_to_budget(point, obj)
+    assert note is not None
+    cost = obj.cost(_build(obj, fitted), latency=False)
+    assert cost.flops <= 200_000 < obj.cost(_build(obj, point), latency=False).flops
+
+
+def test_only_numbers_that_size_the_model_are_lowered() -> None:
+    obj = _objective("cnn", Budget(max_params=5000))
+    point = _start(obj)
+    lower = lower_values(point, space_info("cnn").sample, obj.ctx, obj.s.space.config)
+    # the probe offers every numeric dimension at or below the point's value ...
+    assert lower["cnn.channels"] == [32, 16] and lower["cnn.n_blocks"] == [5, 4, 3, 2, 1]
+    assert lower["cnn.kernel"] == [5, 3] and "train.batch_size" in lower
+    assert "cnn.dropout" not in lower and "cnn.batch_norm" not in lower  # float range, bool
+    # ... and the fit keeps the recipe: the batch size does not change the parameter count
+    fitted, _ = fit_to_budget(point, obj)
+    assert fitted["train.batch_size"] == point["train.batch_size"]
+    assert fitted["train.lr"] == point["train.lr"]
+
+
+def test_every_family_start_fits_or_says_why(tmp_path) -> None:
+    """Under 5,000 parameters on MNIST-1D's shape, each auto start is fitted below the budget
+    or kept (a bidirectional GRU of 32 alone is 6,912: a bool is not lowered)."""
+    obj = _objective("auto", Budget(max_params=5000))
+    for point in starting_points(obj.s.space, obj.ctx):
+        fitted, note = fit_to_budget(point, obj)
+        n = sum(p.numel() for p in _build(obj, fitted).parameters())
+        if note is None:
+            assert fitted == point and n > 5000
+        else:
+            assert n == note["params"] <= 5000 < note["params_before"]
+
+
+def test_a_search_enqueues_the_fitted_start(tmp_path) -> None:
+    out = tmp_path / "run"
+    nas.search("digits", space="cnn", budget=nas.Budget(max_params=5000), n_trials=1,
+               epochs=1, out=out, finalize=False, reports_dir=None)  # fmt: skip
+    url = f"sqlite:///{out}/study.db"
+    (name,) = optuna.get_all_study_names(url)
+    first = optuna.load_study(study_name=name, storage=url).trials[0]
+    assert first.user_attrs["warm_start"] is True
+    note = first.user_attrs["fitted_to_budget"]
+    assert note["params"] == first.user_attrs["params"] <= 5000 < note["params_before"]
+    assert first.user_attrs["status"] == "complete"  # trained, not refused
+
+
+@pytest.mark.parametrize("budget", [Budget(max_latency_ms=0.001)])
+def test_a_latency_budget_is_not_fitted(budget: Budget) -> None:
+    obj = _objective("cnn", budget)
+    point = _start(obj)
+    assert fit_to_budget(point, obj) == (point, None)
