@@ -52,10 +52,26 @@ def origin_of_trials(run: Path) -> dict[str, Any]:
             return None
         t = max(trials, key=lambda t: (t.values[0], -t.number))
         return {"trial": t.number, "val": t.values[0], "family": t.user_attrs.get("family"),
-                "params": t.user_attrs.get("params")}  # fmt: skip
+                "params": t.user_attrs.get("params"),
+                "fitted_to_budget": t.user_attrs.get("fitted_to_budget")}  # fmt: skip
 
     return {"best_warm_start": best(warm), "best_sampled": best(sampled),
-            "warm_start_trials": len(warm), "sampled_trials": len(sampled)}  # fmt: skip
+            "warm_start_trials": len(warm), "sampled_trials": len(sampled),
+            **faithfulness_cost(done)}  # fmt: skip
+
+
+def faithfulness_cost(done: list[Any]) -> dict[str, Any]:
+    """With --min-faithfulness or a faithfulness objective: the scoring time over the training
+    time of the complete trials (a trial's ``seconds`` include its scoring), and how many of
+    them were feasible."""
+    scored = [t for t in done if "faithfulness_seconds" in t.user_attrs]
+    if not scored:
+        return {}
+    score_s = sum(t.user_attrs["faithfulness_seconds"] for t in scored)
+    train_s = sum(t.user_attrs["seconds"] for t in scored) - score_s
+    feasible = [t for t in scored if all(v <= 0 for v in t.constraints.values())]
+    return {"faithfulness_share": round(score_s / train_s, 4), "scored_trials": len(scored),
+            "feasible_trials": len(feasible)}  # fmt: skip
 
 
 def run_one(dataset: str, timeout: str, seed: int, tag: str, extra: list[str]) -> dict[str, Any]:
