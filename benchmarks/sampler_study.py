@@ -14,7 +14,7 @@ Per dataset, seed and arm, one real command in a fresh run directory
 Every arm starts from the same starting points (the default ``--warm-start``), so tpe and
 random differ only in what they sample after them. Test accuracy is read from the run's
 ``best/metrics.json`` (held-out split, measured once). Prints per cell: n, mean, std and a 95 %
-interval of the mean (Student t), and writes benchmarks/results/sampler_study.json.
+interval of the mean (Student t), and writes benchmarks/results/sampler_study-<BUDGET>s.json.
 ``--parallel 2`` runs two commands at a time (one torch thread each): every arm then shares
 the machine the same way, but trials are slower than alone; the table says which was used.
 """
@@ -115,7 +115,7 @@ def main() -> None:
                          "ci95": [lo, hi], "mean_trials": trials})  # fmt: skip
             print(f"| {dataset} | {arm} | {len(cell)} | {mean:.4f} | {sd:.4f} | "
                   f"[{lo:.4f}, {hi:.4f}] | {trials:.1f} |")  # fmt: skip
-    out = ROOT / "benchmarks" / "results" / "sampler_study.json"
+    out = ROOT / "benchmarks" / "results" / f"sampler_study-{float(a.budget):g}s.json"
     out.write_text(json.dumps({"budget": float(a.budget), "seeds": seeds,
                                "parallel": a.parallel, "cpus": os.cpu_count(),
                                "cells": rows, "runs": runs}, indent=2) + "\n")  # fmt: skip
