@@ -16,7 +16,12 @@ from nas import run as rundir
 from nas.data import TaskData
 from nas.errors import NasError
 from nas.kinds._base import SearchKind
-from nas.leaderboard import check_impossible_budget, feasible_count, pick_winners
+from nas.leaderboard import (
+    check_impossible_budget,
+    constraint_price,
+    feasible_count,
+    pick_winners,
+)
 from nas.result import SearchResult
 from nas.trial import SearchSettings
 
@@ -42,14 +47,9 @@ def finalize_run(
             f"No trial completed ({counts}); nothing to retrain. First reason: {first or '-'}. "
             "Check the budget, the space and the data, then run the same command again."
         )
-    if settings.min_faithfulness is not None:
-        feasible, complete = feasible_count(st)
-        if not feasible:
-            result.warnings.append(
-                f"no trial reached --min-faithfulness {settings.min_faithfulness:g} (of "
-                f"{complete} complete; see the faithfulness column): the winner is the best of "
-                "all of them. Lower the bound, or search longer."
-            )
+    note = constraint_note(st, settings)
+    if note:
+        result.warnings.append(note)
     top_dir = result.run_dir / "top"
     if top_dir.exists():
         if not rundir.is_run_dir(result.run_dir):  # never someone else's top/ (run_search checks)
@@ -116,6 +116,39 @@ def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> 
             copy_report(result, result.report_path, Path(options.reports_dir))
 
 
+def constraint_note(st: optuna.Study, settings: SearchSettings) -> str | None:
+    """What ``--min-faithfulness`` did to the winner, when it did something: no trial met it
+    (the winner is the best of all), or it kept a worse winner than the best trial (both named,
+    with the gap)."""
+    bound = settings.min_faithfulness
+    if bound is None:
+        return None
+    feasible, complete = feasible_count(st)
+    if not feasible:
+        return (
+            f"no trial reached --min-faithfulness {bound:g} (of {complete} complete; see the "
+            "faithfulness column): the winner is the best of all of them. Lower the bound, or "
+            "search longer."
+        )
+    price = constraint_price(st)
+    if price is None:
+        return None
+    w, b = price
+
+    def faith(t: optuna.trial.FrozenTrial) -> str:
+        value = t.user_attrs.get("faithfulness")
+        return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+    return (
+        f"--min-faithfulness {bound:g} kept {feasible} of {complete} complete trials; its "
+        f"winner (trial {w.number}: validation {settings.metric} {w.values[0]:.4f}, "
+        f"faithfulness {faith(w)}) is {abs(w.values[0] - b.values[0]):.4f} worse than the best "
+        f"trial that misses the bound (trial {b.number}: {b.values[0]:.4f}, faithfulness "
+        f"{faith(b)}). Lower the bound to keep that model; leaderboard.csv lists every trial's "
+        "faithfulness."
+    )
+
+
 def copy_report(result: SearchResult, report: Path, folder: Path) -> None:
     """Copy ``report`` into ``folder`` as ``<run name>.html``; a failure is one of the
     result's warnings, since the search and ``RUN/report.html`` are already done."""
@@ -129,4 +162,4 @@ def copy_report(result: SearchResult, report: Path, folder: Path) -> None:
         )
 
 
-__all__ = ["copy_report", "explain_and_report", "finalize_run", "save_baselines"]
+__all__ = ["constraint_note", "copy_report", "explain_and_report", "finalize_run", "save_baselines"]

@@ -60,7 +60,7 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
         if "faithfulness" in a:  # scored: an objective or a constraint (nas.faithfulness)
             row["faithfulness"] = _round(a["faithfulness"])
         if t.constraints:
-            row["feasible"] = _feasible(t)
+            row["feasible"] = is_feasible(t)
         rows.append(row)
     return rows
 
@@ -121,24 +121,43 @@ def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial
     sign = -1.0 if study.directions[0] == optuna.study.StudyDirection.MAXIMIZE else 1.0
     # best_trials keeps to the front of the feasible trials; [] when none is feasible
     front = study.best_trials if len(study.directions) > 1 else None
-    pool = front or [t for t in done if _feasible(t)] or done
+    pool = front or [t for t in done if is_feasible(t)] or done
     return sorted(pool, key=lambda t: (sign * t.values[0], t.number))[: max(1, top)]
 
 
-def _feasible(trial: optuna.trial.FrozenTrial) -> bool:
+def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether the trial met its constraints (Trial.set_constraint; none: feasible)."""
     return all(v <= 0 for v in trial.constraints.values())
+
+
+def constraint_price(
+    study: optuna.Study,
+) -> tuple[optuna.trial.FrozenTrial, optuna.trial.FrozenTrial] | None:
+    """(winner, best) when a one-objective study's constraint changed its winner: the best
+    feasible trial and the better trial that misses the constraint; None when the constraint
+    cost nothing (the best trial is feasible, or none is)."""
+    if len(study.directions) > 1:
+        return None
+    winners = pick_winners(study, 1)
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if not winners or not is_feasible(winners[0]):
+        return None
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    best = min(done, key=lambda t: (sign * t.values[0], t.number))
+    return None if best.number == winners[0].number else (winners[0], best)
 
 
 def feasible_count(study: optuna.Study) -> tuple[int, int]:
     """(feasible, complete) trials of the study."""
     done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return sum(_feasible(t) for t in done), len(done)
+    return sum(is_feasible(t) for t in done), len(done)
 
 
 __all__ = [
     "STATUSES",
+    "constraint_price",
     "feasible_count",
+    "is_feasible",
     "check_impossible_budget",
     "leaderboard_rows",
     "make_stop_on_impossible",

@@ -24,7 +24,7 @@ from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
 from nas.findings import alerts, verdict
 from nas.kinds import get_kind
-from nas.leaderboard import status_of
+from nas.leaderboard import is_feasible, status_of
 from nas.pareto_pruner import intermediate_of
 
 _MAX_ROC_POINTS = 200
@@ -126,6 +126,9 @@ def _study_data(
             "hparams": {str(k): v if isinstance(v, bool | int | float | str) or v is None
                         else str(v) for k, v in t.params.items()},
             "depth": _depth(a.get("spec")),
+            # --min-faithfulness: the score and whether the trial met the bound
+            "faithfulness": a.get("faithfulness"),
+            "feasible": is_feasible(t) if t.constraints else None,
         })  # fmt: skip
     importances = None
     complete = [t for t in all_trials if t.state == optuna.trial.TrialState.COMPLETE]

@@ -74,8 +74,48 @@ def _strip(points: list[tuple[str, float | None, str]], band: tuple[float, float
 
 def _why(data: ReportData, best: Mapping[str, Any], metric: str, up: bool) -> str | None:
     run = _m(data.get("run"))
-    sizes = _m(_m(run.get("data_info")).get("sizes"))
     trials = [t for t in data.get("trials") or [] if isinstance(t, Mapping)]
+    bound = d.as_number(run.get("min_faithfulness"))
+    if bound is None:
+        return _why_among(data, best, metric, up, trials)
+    # under --min-faithfulness the winner competed with the feasible trials only: compare it
+    # with them, and say what the bound cost
+    done = [t for t in trials if t.get("state") == "complete" and d.as_number(t.get("metric"))
+            is not None]  # fmt: skip
+    ok = [t for t in done if t.get("feasible")]
+    win = next((t for t in done if t.get("number") == best.get("trial")), None)
+    if not ok or win is None or not win.get("feasible"):
+        return _why_among(data, best, metric, up, trials)  # finalize warned: none was feasible
+    text = _why_among(data, best, metric, up, ok) or ""
+    sign = 1.0 if up else -1.0
+    missed = [t for t in done if not t.get("feasible")
+              and sign * (float(t["metric"]) - float(win["metric"])) > 0]  # fmt: skip
+    said = f" Under --min-faithfulness {bound:g}, {len(ok)} of {len(done)} complete trials met it"
+    if not missed:
+        return text + said + "; no trial that misses it scored better."
+    b = max(missed, key=lambda t: sign * float(t["metric"]))
+    w, shown = float(win["metric"]), d.as_number(_m(best.get("val")).get(metric))
+    scale = shown / w if shown is not None and w else 1.0  # standardized -> units
+    f = d.as_number(b.get("faithfulness"))
+    cost = (
+        f"; the best trial that misses it, trial {b['number']} ({b.get('family') or '?'}, "
+        f"faithfulness {fmt_num(f) if f is not None else '?'}), scored "
+        f"{fmt_num(float(b['metric']) * scale)} on validation, "
+        f"{fmt_num(abs(float(b['metric']) - w) * scale, 3)} better than the winner: that is "
+        "what the bound costs."
+    )
+    return text + said + cost
+
+
+def _why_among(
+    data: ReportData,
+    best: Mapping[str, Any],
+    metric: str,
+    up: bool,
+    trials: list[Mapping[str, Any]],
+) -> str | None:
+    run = _m(data.get("run"))
+    sizes = _m(_m(run.get("data_info")).get("sizes"))
     t = d.ties(trials, best.get("trial"), metric, sizes.get("val"), up)
     if t is None:
         return None

@@ -106,6 +106,8 @@ class TrialRow(TypedDict, total=False):
     last_step: int | None  # the step (epoch) of last_value
     hparams: dict[str, Any]  # the searched parameters as Optuna sampled them (t.params)
     depth: int | None  # blocks in its architecture (a GAN's generator); None: no spec recorded
+    faithfulness: float | None  # its score (nas.faithfulness), when scored
+    feasible: bool | None  # met --min-faithfulness; None: no constraint
 
 
 # --- the winner -----------------------------------------------------------------------------

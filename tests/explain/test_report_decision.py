@@ -225,3 +225,32 @@ def test_user_strings_in_the_decision_are_escaped() -> None:
     data["baselines"]["baselines"][0]["name"] = fx.XSS_FEATURE
     html = render_html(data)
     assert fx.XSS_FEATURE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+def test_under_min_faithfulness_the_winner_is_compared_with_feasible_trials() -> None:
+    """The winner met --min-faithfulness 0.45; the runner-up among the feasible trials is
+    named, and the better trial that misses the bound is named with what the bound cost."""
+    data = breast_cancer()
+    data["run"]["min_faithfulness"] = 0.45
+    win = next(t for t in data["trials"] if t["number"] == data["best"]["trial"])
+    done = [t for t in data["trials"] if t["state"] == "complete" and t is not win]
+    for t in data["trials"]:
+        t["feasible"], t["faithfulness"] = None, None
+    win.update(feasible=True, faithfulness=0.52)
+    done[0].update(metric=0.99, values=[0.99], feasible=True, faithfulness=0.47)
+    for t in done[1:]:
+        t.update(feasible=False, faithfulness=0.30)
+    done[1].update(metric=1.0, values=[1.0])  # better than nothing, tied with the winner
+    text = _decision_text(render_html(data))
+    n_done = len(done) + 1
+    assert f"Under --min-faithfulness 0.45, 2 of {n_done} complete trials met it" in text
+    assert f"the runner-up, trial {done[0]['number']}, scored 0.99" in text
+    assert "no trial that misses it scored better" in text  # 1.0 ties the winner's 1.0
+    win.update(metric=0.97, values=[0.97])  # now the trial that misses the bound is better
+    done[0].update(metric=0.96, values=[0.96])
+    data["best"]["val"] = {"accuracy": 0.97}
+    text = _decision_text(render_html(data))
+    assert (
+        f"the best trial that misses it, trial {done[1]['number']} (" in text
+        and "faithfulness 0.3), scored 1 on validation, 0.03 better than the winner" in text
+    )

@@ -15,7 +15,7 @@ from torch import nn
 from nas.data.taskdata import Split, TaskData
 from nas.errors import NasError
 from nas.faithfulness import EXAMPLES, GATE_ROWS, faithfulness_score, scored_rows
-from nas.leaderboard import pick_winners
+from nas.leaderboard import constraint_price, pick_winners
 from nas.study import MIN_FAITHFULNESS, make_pruner, parse_objectives
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -137,6 +137,56 @@ def test_with_no_feasible_trial_every_trial_competes() -> None:
     for acc in (0.8, 0.9):
         study.add_trial(_trial(acc, 0.2))
     assert [t.number for t in pick_winners(study, 1)] == [1]
+
+
+def test_the_price_of_a_binding_constraint_names_both_trials() -> None:
+    study = optuna.create_study(direction="maximize")
+    for acc, c in [(0.99, 0.1), (0.95, -0.05), (0.97, 0.0), (0.90, -0.3)]:
+        study.add_trial(_trial(acc, c))
+    winner, best = constraint_price(study)
+    assert (winner.number, best.number) == (2, 0)  # 0.97 feasible, 0.99 misses by 0.1
+    assert best.values[0] - winner.values[0] == pytest.approx(0.02)
+
+
+def test_no_price_when_the_best_trial_is_feasible_or_none_is() -> None:
+    study = optuna.create_study(direction="maximize")
+    for acc, c in [(0.99, -0.1), (0.95, 0.05)]:
+        study.add_trial(_trial(acc, c))
+    assert constraint_price(study) is None
+    study = optuna.create_study(direction="maximize")
+    for acc in (0.8, 0.9):
+        study.add_trial(_trial(acc, 0.2))
+    assert constraint_price(study) is None  # none feasible: its own warning
+    study = optuna.create_study(direction="minimize")  # rmse: the best is the lowest
+    for err, c in [(0.5, 0.1), (0.7, -0.1), (0.6, 0.2)]:
+        study.add_trial(_trial(err, c))
+    winner, best = constraint_price(study)
+    assert (winner.number, best.number) == (1, 0)
+
+
+def test_the_run_says_what_the_constraint_cost() -> None:
+    import dataclasses
+
+    from nas.finalize import constraint_note
+    from nas.trial import SearchSettings
+    from search_spaces.spaces import Space
+
+    settings = SearchSettings(space=Space("fnn"), metric="accuracy", objectives=("accuracy",),
+                              min_faithfulness=0.45)  # fmt: skip
+    study = optuna.create_study(direction="maximize")
+    for acc, faith in [(0.988, 0.33), (0.485, 0.46), (0.95, 0.40)]:
+        study.add_trial(optuna.trial.create_trial(
+            value=acc, user_attrs={"faithfulness": faith},
+            system_attrs={f"constraints:{MIN_FAITHFULNESS}": 0.45 - faith}))  # fmt: skip
+    note = constraint_note(study, settings)
+    assert note == (
+        "--min-faithfulness 0.45 kept 1 of 3 complete trials; its winner (trial 1: validation "
+        "accuracy 0.4850, faithfulness 0.460) is 0.5030 worse than the best trial that misses "
+        "the bound (trial 0: 0.9880, faithfulness 0.330). Lower the bound to keep that model; "
+        "leaderboard.csv lists every trial's faithfulness."
+    )
+    unconstrained = dataclasses.replace(settings, min_faithfulness=None)
+    assert constraint_note(study, unconstrained) is None
 
 
 def test_a_pareto_front_of_feasible_trials() -> None:
