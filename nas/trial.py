@@ -233,6 +233,10 @@ class TrialObjective(ABC):
         """Raise NasError when the space gave a spec this kind cannot train."""
         return None
 
+    def budget_part(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The part of ``model`` the budget applies to (what :meth:`cost` measures)."""
+        return model
+
     def record_model(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
         """Anything more to record about the model before training."""
         return None

@@ -32,8 +32,10 @@ from search_spaces.spaces.starts import _Replay, lower_values, replayed
 MAX_CANDIDATES = 4096  # combinations built and counted at most per point (a few seconds)
 
 
-def _params(model: Any) -> int:
-    return sum(p.numel() for p in model.parameters()) if isinstance(model, torch.nn.Module) else 0
+def _params(objective: Any, model: Any) -> int:
+    """The parameter count the budget applies to (a GAN's generator)."""
+    part = objective.budget_part(model)
+    return sum(p.numel() for p in part.parameters()) if isinstance(part, torch.nn.Module) else 0
 
 
 def _build(objective: Any, point: Mapping[str, Any]) -> Any:
@@ -49,7 +51,7 @@ def _size_params(
     kept = {}
     for name, values in lower.items():
         try:
-            n = _params(_build(objective, {**point, name: values[-1]}))
+            n = _params(objective, _build(objective, {**point, name: values[-1]}))
         except (NasError, SpaceError, ValueError, RuntimeError):
             n = -1  # a value the family cannot build at this size: still worth trying others
         if n != base:
@@ -89,7 +91,7 @@ def fit_to_budget(
         return point, None
     info = space_info(objective.s.space.name)
     lower = lower_values(point, info.sample, objective.ctx, objective.s.space.config)
-    size = _size_params(objective, point, lower, _params(model))
+    size = _size_params(objective, point, lower, _params(objective, model))
     if not size:
         return point, None
     names = list(size)
@@ -97,7 +99,7 @@ def fit_to_budget(
     for i, values in enumerate(itertools.product(*(size[n] for n in names))):
         candidate = {**point, **dict(zip(names, values))}
         try:
-            n = _params(_build(objective, candidate))
+            n = _params(objective, _build(objective, candidate))
         except (NasError, SpaceError, ValueError, RuntimeError):
             continue
         if budget.max_params is None or n <= budget.max_params:

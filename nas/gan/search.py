@@ -163,6 +163,9 @@ class GanObjective(TrialObjective):
     def cost(self, model: torch.nn.Module, **kwargs: Any) -> Cost:
         return generator_cost(model, **kwargs)  # type: ignore[arg-type]
 
+    def budget_part(self, model: torch.nn.Module) -> torch.nn.Module:
+        return model.generator  # type: ignore[return-value]
+
     def record_model(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
         d_params = sum(p.numel() for n, p in model.named_parameters()
                        if n.startswith(("discriminator.", "label_embed_d.")))  # fmt: skip

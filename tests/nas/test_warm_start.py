@@ -141,3 +141,25 @@ def test_a_latency_budget_is_not_fitted(budget: Budget) -> None:
     obj = _objective("cnn", budget)
     point = _start(obj)
     assert fit_to_budget(point, obj) == (point, None)
+
+
+def test_a_gan_start_fits_its_generator_and_keeps_its_discriminator() -> None:
+    """A GAN's budget is its generator's: the fit lowers the generator's numbers only."""
+    from nas.data import load_data
+
+    data = load_data(dataset="digits")
+    kind = get_kind("gan")
+    s = SearchSettings(space=Space("gan"), metric="fcd", objectives=("fcd",),
+                       budget=Budget(max_params=50_000))  # fmt: skip
+    obj = kind.objective(data, s, kind.prepare(data, s, {}, leader=True))
+    (point,) = starting_points(s.space, obj.ctx)
+    fitted, note = fit_to_budget(point, obj)
+    before, after = _build(obj, point), _build(obj, fitted)
+    g = obj.cost(after, latency=False).params
+    assert note == {"params_before": obj.cost(before, latency=False).params, "params": g}
+    assert g <= 50_000 < note["params_before"]
+
+    def d_params(m: torch.nn.Module) -> int:
+        return sum(p.numel() for p in m.discriminator.parameters())
+
+    assert d_params(after) == d_params(before)
