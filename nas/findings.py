@@ -130,8 +130,10 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
     params, flops = cost.get("params"), cost.get("flops")
     params_txt = f"{params:,}" if isinstance(params, (int, float)) else "?"
     flops_txt = f"{flops / 1e6:.3g}" if isinstance(flops, (int, float)) else "?"
+    bound = run.get("min_faithfulness")
+    best_txt = "the best" if bound is None else f"the best that met --min-faithfulness {bound:g}"
     return (
-        f"Of {n} trials, the best is a {best.get('family')} network with {params_txt} "
+        f"Of {n} trials, {best_txt} is a {best.get('family')} network with {params_txt} "
         f"parameters and {flops_txt} MFLOPs per example; retrained on "
         f"train + validation it scores test {metric} {test_txt} on "
         f"{sizes.get('test', '?')} held-out examples.{within}"

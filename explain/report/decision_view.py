@@ -86,7 +86,7 @@ def _why(data: ReportData, best: Mapping[str, Any], metric: str, up: bool) -> st
     win = next((t for t in done if t.get("number") == best.get("trial")), None)
     if not ok or win is None or not win.get("feasible"):
         return _why_among(data, best, metric, up, trials)  # finalize warned: none was feasible
-    text = _why_among(data, best, metric, up, ok) or ""
+    text = _why_among(data, best, metric, up, ok, among=" that met the bound") or ""
     sign = 1.0 if up else -1.0
     missed = [t for t in done if not t.get("feasible")
               and sign * (float(t["metric"]) - float(win["metric"])) > 0]  # fmt: skip
@@ -113,6 +113,7 @@ def _why_among(
     metric: str,
     up: bool,
     trials: list[Mapping[str, Any]],
+    among: str = "",
 ) -> str | None:
     run = _m(data.get("run"))
     sizes = _m(_m(run.get("data_info")).get("sizes"))
@@ -125,11 +126,12 @@ def _why_among(
     n_done = 1 + sum(1 for x in trials if x.get("state") == "complete" and x is not t["winner"])
     text = (
         f"Why this winner: the best validation {metric} ({fmt_num(w * scale)}) of "
-        f"{n_done} complete trial{'s' if n_done != 1 else ''}"
+        f"{n_done} complete trial{'s' if n_done != 1 else ''}{among}"
     )
     ru = t["runner_up"]
     if ru is None:
-        return text + "; no other trial completed, so there is nothing to compare it with."
+        alone = f"; no other trial{among or ' completed'}"
+        return text + alone + ", so there is nothing to compare it with."
     text += (
         f"; the runner-up, trial {ru['number']}, scored {fmt_num(float(ru['metric']) * scale)} "
         f"(a margin of {fmt_num(t['margin'] * scale, 3)})"

@@ -113,7 +113,12 @@ def overview(data: ReportData) -> dict[str, Any]:
                 ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in counts.items() if v)
                 or str(len(data.get("trials") or [])),
             ),
-        ],
+        ]
+        + (
+            [("constraint", f"faithfulness ≥ {fmt_num(run['min_faithfulness'])}")]
+            if run.get("min_faithfulness") is not None
+            else []
+        ),
         "winner": best
         and [
             ("family", best.get("family") or "–"),

@@ -15,7 +15,7 @@ import pytest
 
 from explain.report import decision as d
 from explain.report import render_html
-from nas.findings import alerts
+from nas.findings import alerts, verdict
 
 
 def _load(name: str) -> Any:
@@ -244,7 +244,10 @@ def test_under_min_faithfulness_the_winner_is_compared_with_feasible_trials() ->
     text = _decision_text(render_html(data))
     n_done = len(done) + 1
     assert f"Under --min-faithfulness 0.45, 2 of {n_done} complete trials met it" in text
-    assert f"the runner-up, trial {done[0]['number']}, scored 0.99" in text
+    runner_up = f"the runner-up, trial {done[0]['number']}, scored 0.99"
+    assert f"of 2 complete trials that met the bound; {runner_up}" in text
+    assert "faithfulness ≥ 0.45" in render_html(data)  # the search card's constraint row
+    assert "the best that met --min-faithfulness 0.45 is a" in verdict(data)
     assert "no trial that misses it scored better" in text  # 1.0 ties the winner's 1.0
     win.update(metric=0.97, values=[0.97])  # now the trial that misses the bound is better
     done[0].update(metric=0.96, values=[0.96])
