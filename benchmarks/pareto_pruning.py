@@ -18,7 +18,7 @@ The measure is the hypervolume of the *test-set* Pareto front: the --top K model
 all K retrains, so a large K leaves little time to search) as points (test error,
 log10 parameters), the non-dominated ones among them, against the reference point
 (error 1.0, log10 params 7.0, i.e. 10 M parameters); larger is better. Prints one row per run
-and the mean per arm; writes benchmarks/results/pareto-pruning-<DATASET>.json.
+and the mean per arm; writes benchmarks/results/pareto-pruning-<DATASET>-<TIMEOUT>.json.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def main() -> None:
         hv = [r["hypervolume"] for r in rows if r["pruner"] == p]
         summary[p] = {"mean": statistics.mean(hv), "values": hv}
         print(f"{p}: mean hypervolume {statistics.mean(hv):.4f} over {len(hv)} seeds")
-    out = ROOT / "benchmarks" / "results" / f"pareto-pruning-{args.dataset}.json"
+    out = ROOT / "benchmarks" / "results" / f"pareto-pruning-{args.dataset}-{args.timeout:g}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
         "command": " ".join(["benchmarks/pareto_pruning.py", *sys.argv[1:]]),
