@@ -18,6 +18,7 @@ every candidate); a point that no combination fits is kept as it is and refused 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -27,7 +28,7 @@ import torch
 from nas.errors import NasError
 from search_spaces.errors import SpaceError
 from search_spaces.spaces import space_info
-from search_spaces.spaces.starts import _Replay, lower_values, replayed
+from search_spaces.spaces.starts import ReplayTrial, lower_values, replayed
 
 MAX_CANDIDATES = 4096  # combinations built and counted at most per point (a few seconds)
 
@@ -39,7 +40,7 @@ def _params(objective: Any, model: Any) -> int:
 
 
 def _build(objective: Any, point: Mapping[str, Any]) -> Any:
-    spec = objective.s.space.sample(_Replay(point), objective.ctx)
+    spec = objective.s.space.sample(ReplayTrial(point), objective.ctx)
     objective.check_spec(spec)
     return objective.build(spec)
 
@@ -56,19 +57,13 @@ def _size_params(
             n = -1  # a value the family cannot build at this size: still worth trying others
         if n != base:
             kept[name] = values
-    while kept and _product(kept) > MAX_CANDIDATES:  # keep each dimension's nearest values
+    # too many combinations: drop the farthest value of the longest list until they fit
+    while math.prod(len(v) for v in kept.values()) > MAX_CANDIDATES:
         longest = max(kept, key=lambda k: len(kept[k]))
-        kept[longest] = kept[longest][:-1] if len(kept[longest]) > 2 else kept[longest]
-        if all(len(v) <= 2 for v in kept.values()):
+        if len(kept[longest]) <= 2:
             break
+        kept[longest] = kept[longest][:-1]
     return kept
-
-
-def _product(lower: Mapping[str, list[Any]]) -> int:
-    n = 1
-    for v in lower.values():
-        n *= len(v)
-    return n
 
 
 def fit_to_budget(

@@ -69,7 +69,7 @@ def family_point(
     return starting_points
 
 
-class _Replay:
+class ReplayTrial:
     """A trial that answers from ``point`` where the space allows the value (else the first
     choice or the low end) and keeps the values it used: the params worth enqueueing."""
 
@@ -102,7 +102,7 @@ def replayed(
     point: dict[str, Any], sample: SpaceFn, ctx: SpaceContext, config: Mapping[str, Dim]
 ) -> dict[str, Any]:
     """The part of ``point`` that ``sample`` under ``config`` really asks for and allows."""
-    trial = _Replay(point)
+    trial = ReplayTrial(point)
     sample(trial, ctx, config)
     return trial.kept
 
@@ -111,7 +111,7 @@ def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
-class _Probe(_Replay):
+class _Probe(ReplayTrial):
     """A replay that also notes, for each numeric parameter the space asks for and the point
     sets, the values the space allows at or below the point's, largest first."""
 

@@ -163,3 +163,18 @@ def test_a_gan_start_fits_its_generator_and_keeps_its_discriminator() -> None:
         return sum(p.numel() for p in m.discriminator.parameters())
 
     assert d_params(after) == d_params(before)
+
+
+def test_too_many_combinations_keep_each_dimensions_nearest_values(monkeypatch) -> None:
+    import nas.warm_start as ws
+
+    monkeypatch.setattr(ws, "MAX_CANDIDATES", 8)
+    obj = _objective("cnn", Budget(max_params=5000))
+    point = _start(obj)
+    lower = lower_values(point, space_info("cnn").sample, obj.ctx, obj.s.space.config)
+    base = sum(p.numel() for p in _build(obj, point).parameters())
+    size = ws._size_params(obj, point, lower, base)
+    # n_blocks 5..1, channels 32/16, kernel 5/3 (20 combinations) -> n_blocks trimmed to 5, 4
+    assert size == {"cnn.n_blocks": [5, 4], "cnn.channels": [32, 16], "cnn.kernel": [5, 3]}
+    fitted, note = fit_to_budget(point, obj)
+    assert note == {"params_before": 21_290, "params": 4218}  # 4 x 16 x k5 is still among them
