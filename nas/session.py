@@ -36,7 +36,7 @@ from nas.worker import (
     heartbeat_kwargs,
     retry_history,
     session_running,
-    spawn_workers,
+    start_workers,
     stop_workers,
 )
 from search_spaces import SpaceContext
@@ -124,7 +124,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
             timeout, td, top=config.top, start=started, factor=kind.retrain_factor
         )
     left = None if timeout is None else max(1.0, objective.deadline.left())  # same end
-    workers = spawn_workers(url, config.study, config.jobs - 1, n_trials=n_trials,
+    workers = start_workers(url, config.study, config.jobs - 1, data=td, n_trials=n_trials,
                             timeout=left, heartbeat=options.heartbeat)  # fmt: skip
     interrupted = False
     try:

@@ -104,9 +104,11 @@ def work(
     threads: int | None = 1,
     index: int = 1,
     heartbeat: int | None = 10,
+    data: TaskData | None = None,
 ) -> int:
     """Join ``study`` on ``storage`` (default: ``$NAS_STORAGE_URL``) and run trials; return
-    how many this worker ran."""
+    how many this worker ran. ``data``: the leader's loaded data (a worker forked from it),
+    else the data is loaded from the study's record and checked against its fingerprint."""
     started = time.time()  # --timeout counts from here
     storage = storage or os.environ.get(STORAGE_ENV)
     if not storage:
@@ -137,7 +139,8 @@ def work(
             "--timeout SECONDS so that it stops."
         )
     configure_threads(threads)
-    data, settings = config.load_data(), config.settings()
+    settings = config.settings()
+    data = data if data is not None else config.load_data()
     changed = config.data_changed(data.fingerprint, now="here")
     if changed:
         raise NasError(
@@ -208,7 +211,103 @@ def spawn_workers(
     return procs
 
 
-def stop_workers(procs: list[subprocess.Popen[bytes]], *, interrupt: bool) -> list[int]:
+class ForkedWorker:
+    """A worker forked from the leader, with the part of ``subprocess.Popen`` that
+    :func:`stop_workers` uses (``pid``, ``poll``, ``send_signal``, ``wait``)."""
+
+    def __init__(self, process: Any):
+        self.process = process  # a multiprocessing Process of the "fork" context
+
+    @property
+    def pid(self) -> int:
+        return int(self.process.pid)
+
+    def poll(self) -> int | None:
+        return self.process.exitcode  # type: ignore[no-any-return]
+
+    def send_signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def wait(self) -> int:
+        self.process.join()
+        return int(self.process.exitcode)
+
+
+def can_fork() -> bool:
+    """Whether workers may be forked from this process: on Linux, and only while it runs one
+    thread (forking a process with other threads may deadlock the child on a lock one of them
+    held). Elsewhere, or with threads, workers are started as new processes instead."""
+    import threading
+
+    return sys.platform.startswith("linux") and threading.active_count() == 1
+
+
+def start_workers(
+    storage: str,
+    study: str,
+    n: int,
+    *,
+    data: TaskData,
+    n_trials: int | None,
+    timeout: float | None,
+    heartbeat: int | None,
+) -> list[Any]:
+    """Start ``n`` workers on this machine for the search this process leads.
+
+    Forked from the leader where :func:`can_fork`: a worker then shares the leader's imports
+    and loaded ``data`` and runs its first trial at once, where a new process spends ~3 s
+    importing torch, Optuna and scikit-learn and loading the data again (measured on the
+    parallel-scaling benchmark: BENCHMARKS.md). A forked worker opens its own connection to
+    the storage and never touches the leader's. Otherwise :func:`spawn_workers`.
+    """
+    if n <= 0:
+        return []
+    if not can_fork():
+        return spawn_workers(storage, study, n, n_trials=n_trials, timeout=timeout,
+                             heartbeat=heartbeat)  # fmt: skip
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = []
+    for i in range(1, n + 1):
+        process = context.Process(
+            target=_forked_worker,
+            args=(storage, study, i, data, n_trials, timeout, heartbeat),
+            name=f"nas-worker-{i}",
+        )
+        process.start()
+        workers.append(ForkedWorker(process))
+    return workers
+
+
+def _forked_worker(
+    storage: str,
+    study: str,
+    index: int,
+    data: TaskData,
+    n_trials: int | None,
+    timeout: float | None,
+    heartbeat: int | None,
+) -> None:
+    """A forked worker's body: what ``nas worker`` does, with the leader's data; its exit code
+    says how it ended (0, 2 for a NasError said in one line, 130 after Ctrl-C), as the
+    command's would, and it prints no traceback for either."""
+    code = 0
+    try:
+        ran = work(storage, study, n_trials=n_trials,
+                   timeout=None if timeout is None else max(1.0, timeout),
+                   threads=1, index=index, heartbeat=heartbeat, data=data)  # fmt: skip
+        print(f"worker {index}: ran {ran} trial(s) of study {study!r}.", file=sys.stderr)
+    except KeyboardInterrupt:
+        code = 130
+    except NasError as e:
+        print(f"worker {index}: error: {e}", file=sys.stderr)
+        code = 2
+    sys.stderr.flush()
+    sys.exit(code)
+
+
+def stop_workers(procs: list[Any], *, interrupt: bool) -> list[int]:
     """Wait for the workers (after a Ctrl-C: ask them to stop first); their exit codes."""
     import signal
 
@@ -219,6 +318,7 @@ def stop_workers(procs: list[subprocess.Popen[bytes]], *, interrupt: bool) -> li
 
 
 __all__ = [
+    "ForkedWorker",
     "RUN_ATTR",
     "SESSION_ATTR",
     "STORAGE_ENV",
@@ -228,7 +328,9 @@ __all__ = [
     "retry_history",
     "session_running",
     "settings_from_record",
+    "can_fork",
     "spawn_workers",
+    "start_workers",
     "stop_workers",
     "work",
 ]

@@ -340,6 +340,77 @@ def test_two_processes_share_one_postgresql_study(
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
+def test_jobs_2_forks_a_worker_that_shares_the_study_and_the_loaded_data(
+    tmp_path: Path, make_space: Callable[..., Path], procs: Procs
+) -> None:
+    """On Linux the second process is forked from the leader (no second import of torch, no
+    second load of the data): a child of the leader's, it runs trials of the same study from
+    its first second, and says how many it ran, as `nas worker` does."""
+    n, out, name = 6, tmp_path / "run", "fork-two"
+    url = f"sqlite:///{out / 'study.db'}"
+    leader = procs.start(search_args(make_space(SLOW_SPACE), out, name, n, "--jobs", "2"),
+                         "leader")  # fmt: skip
+    wait_until(lambda: (out / "run.json").is_file(), procs, [leader], 120, "run.json")
+    watch = StudyWatch(url, name)
+    try:
+        leader_id = f"{HOST}:{leader.pid}"
+        first = wait_until(lambda: [t for t in watch.trials()
+                                    if t.user_attrs.get("worker") not in (None, leader_id)],
+                           procs, [leader], 120, "a trial of the worker")  # fmt: skip
+        worker_pid = int(first[0].user_attrs["worker"].rsplit(":", 1)[1])
+        with open(f"/proc/{worker_pid}/stat") as f:  # alive now, mid-trial: its parent
+            parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        with open(f"/proc/{worker_pid}/cmdline") as f:
+            argv = f.read().split("\0")
+        assert parent == leader.pid
+        assert "search" in argv and "worker" not in argv  # forked, not a new `nas worker`
+        assert procs.wait(leader, 300) == 0, procs.logs()
+        trials = watch.trials()
+    finally:
+        watch.close()
+    assert_search_finished(out, trials, n)
+    by_worker = Counter(t.user_attrs["worker"] for t in trials)
+    mine, theirs = by_worker[f"{HOST}:{leader.pid}"], by_worker[f"{HOST}:{worker_pid}"]
+    assert mine >= 1 and theirs >= 1 and mine + theirs == n, by_worker
+    assert f"worker 1: ran {theirs} trial(s) of study '{name}'" in procs.err(leader)
+    assert_quiet(procs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
+def test_ctrl_c_with_a_forked_worker_fails_both_trials_and_says_one_line(
+    tmp_path: Path, make_space: Callable[..., Path], procs: Procs
+) -> None:
+    n, out, name = 6, tmp_path / "run", "fork-ctrl-c"
+    url = f"sqlite:///{out / 'study.db'}"
+    leader = procs.start(search_args(make_space(SLOW_SPACE), out, name, n, "--jobs", "2"),
+                         "leader")  # fmt: skip
+    wait_until(lambda: (out / "run.json").is_file(), procs, [leader], 120, "run.json")
+    watch = StudyWatch(url, name)
+
+    def both_mid_trial() -> list[optuna.trial.FrozenTrial] | None:
+        running = [t for t in watch.trials() if t.state == TrialState.RUNNING
+                   and 1 <= len(t.intermediate_values) < EPOCHS - 1]  # fmt: skip
+        return running if len({t.user_attrs.get("worker") for t in running}) == 2 else None
+
+    try:
+        running = wait_until(both_mid_trial, procs, [leader], 240, "two trials mid-way")
+        os.killpg(leader.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: both processes
+        assert procs.wait(leader, 60) == 130, procs.logs()
+        after = {t.number: t for t in watch.trials()}
+    finally:
+        watch.close()
+    stderr = procs.err(leader)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert [line for line in stderr.splitlines() if line.startswith("interrupted: ")], stderr
+    for t in running:  # neither process left its trial RUNNING
+        assert after[t.number].state == TrialState.FAIL, after[t.number]
+        assert after[t.number].user_attrs["reason"].startswith("interrupted (Ctrl-C)")
+    assert not (out / "best").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
 def test_a_worker_killed_mid_trial_is_failed_retried_and_the_search_finishes(
     tmp_path: Path, make_space: Callable[..., Path], procs: Procs
 ) -> None:

@@ -1,0 +1,110 @@
+"""How `nas search --jobs N` starts its workers: forked from the leader on Linux while it runs one
+thread, else as new `nas worker` processes; a forked worker ends as the command would (0, 2 with
+one line for a NasError, 130 after Ctrl-C, no traceback). The searches themselves are in
+tests/nas/test_scale.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from nas import worker
+
+
+def test_no_workers_for_one_job() -> None:
+    assert worker.start_workers("sqlite:///x.db", "s", 0, data=None, n_trials=None,  # type: ignore[arg-type]
+                                timeout=None, heartbeat=None) == []  # fmt: skip
+
+
+def test_fork_only_while_one_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert worker.can_fork() is (threading.active_count() == 1)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert worker.can_fork() is False  # a lock another thread holds would stay held
+    finally:
+        stop.set()
+        other.join()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert worker.can_fork() is False
+
+
+def test_without_fork_the_workers_are_nas_worker_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[list[str]] = []
+
+    def popen(cmd: list[str], env: dict[str, str], **kwargs: Any) -> Any:
+        started.append(cmd)
+        return SimpleNamespace()
+
+    monkeypatch.setattr(worker, "can_fork", lambda: False)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    procs = worker.start_workers("sqlite:///x.db", "s", 2, data=None, n_trials=4,  # type: ignore[arg-type]
+                                 timeout=30.0, heartbeat=10)  # fmt: skip
+    assert len(procs) == 2 and len(started) == 2
+    for i, cmd in enumerate(started, start=1):
+        assert cmd[1:4] == ["-m", "nas.cli", "worker"]
+        assert cmd[cmd.index("--index") + 1] == str(i)
+
+
+def test_a_forked_worker_says_a_nas_error_in_one_line_and_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    with pytest.raises(SystemExit) as stop:
+        worker._forked_worker(url, "nope", 1, None, 3, None, None)  # type: ignore[arg-type]
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("worker 1: error: Study 'nope' does not exist")
+
+
+def test_a_forked_worker_ends_130_on_ctrl_c_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(worker, "work", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        worker._forked_worker("sqlite:///x.db", "s", 1, None, 3, None, None)  # type: ignore[arg-type]
+    assert stop.value.code == 130
+    assert capsys.readouterr().err == ""
+
+
+def test_a_forked_worker_reports_its_trials_and_passes_the_leaders_data(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: dict[str, Any] = {}
+
+    def work(storage: str, study: str, **kwargs: Any) -> int:
+        seen.update(kwargs, storage=storage, study=study)
+        return 5
+
+    data = object()
+    monkeypatch.setattr(worker, "work", work)
+    with pytest.raises(SystemExit) as stop:
+        worker._forked_worker("sqlite:///x.db", "s", 2, data, 9, 0.2, 10)  # type: ignore[arg-type]
+    assert stop.value.code == 0
+    assert seen["data"] is data and seen["index"] == 2 and seen["threads"] == 1
+    assert seen["timeout"] == 1.0 and seen["n_trials"] == 9  # at least a second, as spawned
+    assert capsys.readouterr().err == "worker 2: ran 5 trial(s) of study 's'.\n"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
+def test_a_forked_worker_process_reports_its_exit_code_through_stop_workers(
+    tmp_path: Path,
+) -> None:
+    """A real fork: the child meets a study that does not exist, ends with 2, and
+    stop_workers hands that code back, as it does a spawned worker's."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    procs = worker.start_workers(url, "nope", 1, data=None, n_trials=3,  # type: ignore[arg-type]
+                                 timeout=None, heartbeat=None)  # fmt: skip
+    assert all(isinstance(p, worker.ForkedWorker) for p in procs) == worker.can_fork()
+    assert worker.stop_workers(procs, interrupt=False) == [2]
