@@ -1,21 +1,25 @@
 """Reproduce the parallel-scaling numbers of BENCHMARKS.md: trials per minute, --jobs 1 vs 2.
 
-    .venv/bin/python benchmarks/parallel_scaling.py [TRIALS] [EPOCHS]
+    .venv/bin/python benchmarks/parallel_scaling.py [TRIALS] [EPOCHS] [REPEATS]
 
-Runs the same search three times, in fresh run directories, one after the other:
+Runs the same search, in fresh run directories, one after the other:
 
     nas search --dataset digits --space <SPACE below> --trials 16 --epochs 3 --seed 0 \\
         --pruner none --no-warm-start --no-report --no-explain --jobs J [--threads 2]
 
-with ``--jobs 1``, ``--jobs 2`` and ``--jobs 1 --threads 2``. Every trial trains the same small
+with ``--jobs 1`` and ``--jobs 2`` in turn, REPEATS times (default 3: a shared machine's speed
+drifts by more than the effect measured, so each pair is compared within itself and the median
+pair ratio is the result), then ``--jobs 1 --threads 2`` once. Every trial trains the same small
 CNN (only the learning rate is searched, and nothing is pruned), so the runs do the same work.
 Each process has one torch thread by default, so ``--jobs 2`` over ``--jobs 1`` is the gain of
 a second process; the ``--threads 2`` run shows what a second intra-op thread gives instead.
 
 Two rates per run: the search phase (finished trials over the span from the first trial's start
 to the last one's end, read from the study: process start-up and the final retraining left out)
-and end to end (finished trials over the wall time of the whole command). Prints a Markdown
-table and the ratios; writes benchmarks/results/parallel_scaling.json.
+and end to end (finished trials over the wall time of the whole command); and, with two
+processes, the worker's lag (from the first trial's start to the first start of a trial by the
+second process: its start-up). Prints a Markdown table and the ratios; writes
+benchmarks/results/parallel_scaling.json.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -92,6 +97,10 @@ def run_once(
     last = max(t.datetime_complete for t in done)
     span = (last - first).total_seconds()
     workers = {t.user_attrs.get("worker") for t in done}
+    first_by = {}
+    for t in sorted(done, key=lambda t: t.datetime_start):
+        first_by.setdefault(t.user_attrs.get("worker"), t.datetime_start)
+    lag = (max(first_by.values()) - first).total_seconds() if len(first_by) > 1 else None
     return {
         "jobs": jobs,
         "threads_per_process": threads,
@@ -102,6 +111,7 @@ def run_once(
         "wall_seconds": round(wall, 1),
         "trials_per_minute_search": round(60 * len(done) / span, 2),
         "trials_per_minute_end_to_end": round(60 * len(done) / wall, 2),
+        "worker_lag_seconds": None if lag is None else round(lag, 2),
         "mean_trial_seconds": round(
             sum((t.datetime_complete - t.datetime_start).total_seconds() for t in done) / len(done),
             2,
@@ -119,19 +129,35 @@ def main() -> None:
     space.parent.mkdir(parents=True, exist_ok=True)
     space.write_text(SPACE, encoding="utf-8")
 
-    runs = [run_once(j, t, trials, epochs, space) for j, t in ((1, None), (2, None), (1, 2))]
-    one, two, two_threads = runs
-    one["threads_per_process"], two["threads_per_process"] = 1, 1  # the default
+    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
+    load_before = round(os.getloadavg()[0], 2)
+    pairs = []
+    for r in range(repeats):
+        one, two = (run_once(j, None, trials, epochs, space) for j in (1, 2))
+        one["threads_per_process"] = two["threads_per_process"] = 1  # the default
+        one["repeat"] = two["repeat"] = r
+        pairs.append((one, two))
+    two_threads = run_once(1, 2, trials, epochs, space)
+    runs = [run for pair in pairs for run in pair] + [two_threads]
+    search = [ratio(two, one, "search") for one, two in pairs]
+    end = [ratio(two, one, "end_to_end") for one, two in pairs]
+    two_median = sorted((two for _, two in pairs), key=lambda r: r["trials_per_minute_search"])
+    two = two_median[len(two_median) // 2]
     result = {
         "benchmark": "parallel_scaling",
         "dataset": "digits",
         "space": SPACE,
         "trials": trials,
         "epochs": epochs,
+        "repeats": repeats,
         "runs": runs,
-        # --jobs 2 over --jobs 1 (one thread each), and over one process with two threads
-        "speedup_search": ratio(two, one, "search"),
-        "speedup_end_to_end": ratio(two, one, "end_to_end"),
+        # --jobs 2 over --jobs 1 (one thread each) per pair, and their medians
+        "speedup_search_per_pair": search,
+        "speedup_end_to_end_per_pair": end,
+        "speedup_search": statistics.median(search),
+        "speedup_end_to_end": statistics.median(end),
+        "worker_lag_seconds": [two["worker_lag_seconds"] for _, two in pairs],
+        # the median --jobs 2 run over one process with two threads
         "speedup_search_vs_two_threads": ratio(two, two_threads, "search"),
         "speedup_end_to_end_vs_two_threads": ratio(two, two_threads, "end_to_end"),
         "cpus": os.cpu_count(),
@@ -141,23 +167,25 @@ def main() -> None:
     }
     (dest / "parallel_scaling.json").write_text(json.dumps(result, indent=2) + "\n")
 
-    print("| jobs | threads/process | trials | mean trial s | search s | trials/min (search) "
-          "| wall s | trials/min (end to end) |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|")
+    print("| run | jobs | threads/process | trials | mean trial s | worker lag s | search s "
+          "| trials/min (search) | wall s | trials/min (end to end) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in runs:
+        lag = r["worker_lag_seconds"]
         print(
-            f"| {r['jobs']} | {r['threads_per_process']} | {r['finished_trials']} | "
-            f"{r['mean_trial_seconds']} | {r['search_seconds']} | "
+            f"| {r.get('repeat', '-')} | {r['jobs']} | {r['threads_per_process']} | "
+            f"{r['finished_trials']} | {r['mean_trial_seconds']} | "
+            f"{'-' if lag is None else lag} | {r['search_seconds']} | "
             f"{r['trials_per_minute_search']} | {r['wall_seconds']} | "
             f"{r['trials_per_minute_end_to_end']} |"
         )
     print(
-        f"\n--jobs 2 / --jobs 1: {result['speedup_search']}x trials per minute in the search "
-        f"phase, {result['speedup_end_to_end']}x end to end; over --jobs 1 --threads 2: "
+        f"\n--jobs 2 / --jobs 1 per pair: {search} in the search phase (median "
+        f"{result['speedup_search']}x), {end} end to end (median {result['speedup_end_to_end']}x);"
+        f" the median --jobs 2 run over --jobs 1 --threads 2: "
         f"{result['speedup_search_vs_two_threads']}x and "
         f"{result['speedup_end_to_end_vs_two_threads']}x ({os.cpu_count()} CPUs; load average "
-        f"{one['load_average_before']} before the first run, {result['load_average_after']} "
-        "after the last)."
+        f"{load_before} before the first run, {result['load_average_after']} after the last)."
     )
 
 
