@@ -103,14 +103,21 @@ def _finished(study: optuna.Study) -> int:
 def best_line(study: optuna.Study, metric: str) -> str:
     """'best: accuracy 0.981 (trial 12, cnn, 23,456 params, 1.2 MFLOPs, 0.31 ms)' or a dash:
     the trial that would win if the search ended now (``pick_winners``: feasible first, under
-    ``--min-faithfulness``; a Pareto front's most accurate)."""
+    ``--min-faithfulness``; a Pareto front's most accurate). A starting point says so (and,
+    when it was shrunk to the budget, from what size): the search has not beaten it yet."""
     winners = pick_winners(study, 1)
     if not winners:
         return "best: - (no completed trial yet)"
     best = winners[0]
     a = best.user_attrs
+    start = ""
+    if a.get("warm_start"):
+        fitted = a.get("fitted_to_budget")
+        start = (f", a starting point fitted to the budget from {fitted['params_before']:,} "
+                 "params" if isinstance(fitted, dict) and "params_before" in fitted
+                 else ", a starting point")  # fmt: skip
     return (
         f"best: val {metric} {best.values[0]:.4f} (trial {best.number}, {a.get('family')}, "
         f"{a.get('params', 0):,} params, {a.get('flops', 0) / 1e6:.2f} MFLOPs, "
-        f"{a.get('latency_ms') or 0:.2f} ms)"
+        f"{a.get('latency_ms') or 0:.2f} ms{start})"
     )

@@ -1,6 +1,7 @@
 """Workers: more processes on the same study — Optuna's own distributed mode, no scheduler.
 
-``nas search --jobs N`` starts N-1 ``nas worker`` processes on this machine; on other machines
+``nas search --jobs N`` starts N-1 workers on this machine (forked from the search process on
+Linux, else ``nas worker`` processes: :func:`start_workers`); on other machines
 ``nas worker --storage URL --study NAME`` joins the same study (PostgreSQL for many hosts). A
 worker reads everything it needs from the study itself (the leader stores the run settings as
 the study's user attribute ``nas_run``), runs trials until the study has its total or the time

@@ -417,3 +417,17 @@ def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> 
             optuna.trial.create_trial(value=value, user_attrs=attrs, system_attrs=feasibility)
         )
     assert best_line(constrained, "accuracy").startswith("best: val accuracy 0.9700 (trial 1,")
+    # a starting point leads: the line says so, and from what size it was fitted to the budget
+    starts = optuna.create_study(direction="maximize")
+    fitted = {**attrs, "warm_start": True, "fitted_to_budget": {"params_before": 21290,
+                                                                "params": 1234}}  # fmt: skip
+    starts.add_trial(optuna.trial.create_trial(value=0.9, user_attrs=fitted))
+    assert best_line(starts, "accuracy") == (
+        "best: val accuracy 0.9000 (trial 0, fnn, 1,234 params, 2.00 MFLOPs, 0.50 ms, "
+        "a starting point fitted to the budget from 21,290 params)"
+    )
+    starts.add_trial(optuna.trial.create_trial(value=0.95, user_attrs={**attrs,
+                                                                       "warm_start": True}))
+    assert best_line(starts, "accuracy").endswith("0.50 ms, a starting point)")
+    starts.add_trial(optuna.trial.create_trial(value=0.97, user_attrs=attrs))  # sampled: beat it
+    assert best_line(starts, "accuracy").endswith("0.50 ms)")
