@@ -10,9 +10,10 @@ with every trial wrapped to read /proc/self/status before and after it: VmRSS, t
 RssFile: pages of the shared libraries touched so far). Writes
 benchmarks/results/memory-trace-TAG.json: one row per trial, the trials that raised the peak
 (by how much over the memory they started with: a trial's own peak is seen only when it raises
-the process's), the memory after the imports and after the first trial, the growth per trial
-between trials (a least-squares slope), and the peak of the whole command (the final
-retraining and test included). Linux only (it reads /proc).
+the process's; and what one training batch of theirs saves for backward), the memory after
+the imports and after the first trial, the growth per trial between trials (a least-squares
+slope), and the peak of the whole command (the final retraining and test included).
+Linux only (it reads /proc).
 """
 
 from __future__ import annotations
@@ -47,6 +48,46 @@ def slope(xs: list[float], ys: list[float]) -> float:
     mx, my = sum(xs) / n, sum(ys) / n
     var = sum((x - mx) ** 2 for x in xs)
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+
+
+def saved_for_backward_mb(spec: dict[str, Any]) -> float:
+    """MB of the tensors one training batch of ``spec`` keeps for its backward pass (read with
+    ``torch.autograd.graph.saved_tensors_hooks``; the weights themselves not counted): the
+    activation memory that sets a trial's peak."""
+    import torch
+
+    from search_spaces.build import build_model
+    from search_spaces.spec import ArchSpec
+
+    arch = ArchSpec.from_dict(spec)
+    model = build_model(arch).train()
+    weights = {p.data_ptr() for p in model.parameters()}
+    saved: dict[tuple[int, int], int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        if t.data_ptr() not in weights:
+            saved[(t.data_ptr(), t.numel())] = t.numel() * t.element_size()
+        return t
+
+    batch = int(spec["train"]["batch_size"])
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(torch.randn(batch, *arch.input_shape))
+    return round(sum(saved.values()) / 2**20, 1)
+
+
+def annotate(result: dict[str, Any], run_dir: Path) -> None:
+    """Add to each trial that raised the peak what its training batch saves for backward."""
+    import optuna
+
+    storage = optuna.storages.RDBStorage(f"sqlite:///{run_dir / 'study.db'}")
+    try:
+        name = storage.get_all_studies()[0].study_name
+        trials = optuna.load_study(study_name=name, storage=storage).trials
+    finally:
+        storage.engine.dispose()
+    for row in result["raised_the_peak"]:
+        spec = trials[row["trial"]].user_attrs.get("spec")
+        row["saved_for_backward_mb"] = saved_for_backward_mb(spec) if spec else None
 
 
 def main() -> None:
@@ -117,6 +158,7 @@ def main() -> None:
         "trials": rows,
         "date": time.strftime("%Y-%m-%d"),
     }
+    annotate(result, Path(args[args.index("--out") + 1]))  # after the peak was read
     dest = ROOT / "benchmarks" / "results" / f"memory-trace-{tag}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps(result, indent=2) + "\n")
@@ -127,7 +169,8 @@ def main() -> None:
           f"{result['command_peak_mb']} MB")  # fmt: skip
     for r in raised:
         print(f"  trial {r['trial']} ({r['family']}, {r['params']:,} params, {r['status']}): "
-              f"{r['over_start']} MB over its start, peak now {r['peak_so_far']} MB")  # fmt: skip
+              f"{r['over_start']} MB over its start, peak now {r['peak_so_far']} MB; a training "
+              f"batch saves {r['saved_for_backward_mb']} MB for backward")  # fmt: skip
     print(f"wrote {dest.relative_to(ROOT)}")
 
 
