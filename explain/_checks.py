@@ -26,7 +26,10 @@ from explain.types import Attribution, Check
 ExplainFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], Any]
 
 TASKS = ("classification", "regression")
-_ROWS_PER_FORWARD = 4096  # bounds the memory of one forward pass when we batch many inputs
+# Bounds the memory of one forward pass when the checks batch many inputs (perturbed copies of
+# every example): 4,096 rows of the MNIST-1D CNN peaked 90 MB higher than 1,024 rows
+# (benchmarks/memory_trace.py, BENCHMARKS "Memory"), and a forward costs the same per row.
+ROWS_PER_FORWARD = 1024
 
 
 def finite(x: Any) -> float | None:
@@ -168,8 +171,8 @@ def outputs(
     """``select(model(X))`` in chunks of rows, in eval mode."""
     parts = []
     with eval_mode(model):
-        for i in range(0, X.shape[0], _ROWS_PER_FORWARD):
-            sl = slice(i, i + _ROWS_PER_FORWARD)
+        for i in range(0, X.shape[0], ROWS_PER_FORWARD):
+            sl = slice(i, i + ROWS_PER_FORWARD)
             parts.append(select(model(X[sl]), targets[sl].to(X.device), task, probs).cpu())
     return torch.cat(parts) if parts else torch.zeros(0)
 

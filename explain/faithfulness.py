@@ -18,6 +18,7 @@ from scipy.integrate import trapezoid
 from torch import nn
 
 from explain._checks import (
+    ROWS_PER_FORWARD,
     as_numpy,
     as_targets,
     as_tensor,
@@ -101,6 +102,10 @@ def infidelity(
             out = captum_infidelity(
                 forward, perturb, Xt, attr.to(Xt.device), baselines=base, target=t,
                 n_perturb_samples=n_perturb, normalize=normalize,
+                # perturbations in slices of at most ROWS_PER_FORWARD rows (all of them in
+                # one forward pass is n x n_perturb rows: 3,200 for 200 examples)
+                max_examples_per_batch=min(max(Xt.shape[0], ROWS_PER_FORWARD),
+                                           Xt.shape[0] * n_perturb),
             )  # fmt: skip
         return out.detach().cpu().numpy().astype(np.float64)
 
