@@ -129,6 +129,11 @@ def _study_data(
             # --min-faithfulness: the score and whether the trial met the bound
             "faithfulness": a.get("faithfulness"),
             "feasible": is_feasible(t) if t.constraints else None,
+            # one of nas's starting points (enqueued before sampling), and the size it had
+            # before it was fitted to the budget (nas.warm_start)
+            "warm_start": bool(a.get("warm_start")),
+            "fitted_from": (a.get("fitted_to_budget") or {}).get("params_before")
+            if isinstance(a.get("fitted_to_budget"), dict) else None,
         })  # fmt: skip
     importances = None
     complete = [t for t in all_trials if t.state == optuna.trial.TrialState.COMPLETE]

@@ -128,6 +128,10 @@ def _why_among(
         f"Why this winner: the best validation {metric} ({fmt_num(w * scale)}) of "
         f"{n_done} complete trial{'s' if n_done != 1 else ''}{among}"
     )
+    if t["winner"].get("warm_start"):  # the search has not beaten the point it started from
+        before = d.as_number(t["winner"].get("fitted_from"))
+        fitted = f", shrunk to the budget from {fmt_si(before)} parameters" if before else ""
+        text += f" (a starting point nas tries before sampling{fitted})"
     ru = t["runner_up"]
     if ru is None:
         alone = f"; no other trial{among or ' completed'}"

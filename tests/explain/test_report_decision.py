@@ -257,3 +257,19 @@ def test_under_min_faithfulness_the_winner_is_compared_with_feasible_trials() ->
         f"the best trial that misses it, trial {done[1]['number']} (" in text
         and "faithfulness 0.3), scored 1 on validation, 0.03 better than the winner" in text
     )
+
+
+def test_a_winning_starting_point_is_named_as_one() -> None:
+    """A winner nas enqueued before sampling (and fitted to the budget) is not an architecture
+    the search found: the first screen says so; a sampled winner gets no such words."""
+    data = breast_cancer()
+    text = _decision_text(render_html(data))
+    assert "starting point" not in text
+    win = next(t for t in data["trials"] if t["number"] == data["best"]["trial"])
+    win.update(warm_start=True)
+    text = _decision_text(render_html(data))
+    assert " complete trials (a starting point nas tries before sampling); the runner-up" in text
+    win.update(fitted_from=21_290)
+    text = _decision_text(render_html(data))
+    assert "(a starting point nas tries before sampling, shrunk to the budget from 21.3 k " \
+        "parameters); the runner-up" in text
