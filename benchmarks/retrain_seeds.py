@@ -1,0 +1,80 @@
+"""How much of a run's test score is its final retrain's seed: the winner retrained under other
+seeds, on the same split, each tested once.
+
+    .venv/bin/python benchmarks/retrain_seeds.py TAG RUN_DIR [RUN_DIR ...] [--seeds 5]
+
+For each run directory (a finished ``nas search``, e.g. the ``runs/bench-digits-r2-sS-sS`` that
+``benchmarks/search_accuracy.py digits --timeout 600 --seeds S --tag digits-r2-sS`` leaves), the
+winner the run picked is retrained exactly as ``nas search`` retrains it
+(``nas.kinds.classifier.retrain_and_test``: train + validation, 2x its best epoch), with the
+run's seed + 1000 k for k = 0 .. SEEDS-1 (k = 0 is the run's own retrain and reproduces its
+score). The data split does not move: it is seeded when the data is loaded. Nothing is selected
+on these scores; they measure the spread a single retrain carries. Writes
+benchmarks/results/retrain-seeds-TAG.json and prints one line per run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    seeds = 5
+    if "--seeds" in args:
+        i = args.index("--seeds")
+        seeds = int(args[i + 1])
+        del args[i : i + 2]
+    if len(args) < 2:
+        sys.exit(__doc__)
+    tag, runs = args[0], [Path(a) for a in args[1:]]
+
+    import optuna
+
+    from nas.config import SearchConfig
+    from nas.kinds.classifier import retrain_and_test
+    from nas.leaderboard import pick_winners
+    from nas.study import read_study
+    from nas.train import configure_threads
+
+    configure_threads(1)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    results = []
+    for run in runs:
+        config = SearchConfig.read(run)
+        data = config.load_data()
+        config = config.resolve(data)
+        settings = config.settings()
+        study, recorded = SearchConfig.study_location(run)
+        winner = pick_winners(read_study(run, study, None, recorded), 1)[0]
+        scores = []
+        for k in range(seeds):
+            final = retrain_and_test(data, winner, replace(settings, seed=settings.seed + 1000 * k))
+            scores.append(round(float(final.metrics["test"][settings.metric]), 4))
+        row = {
+            "run": str(run), "seed": settings.seed, "trial": winner.number,
+            "family": winner.user_attrs.get("family"), "params": winner.user_attrs.get("params"),
+            "metric": settings.metric, "n_test": len(data.test.y), "retrain_seeds": seeds,
+            "test": scores, "mean": round(statistics.mean(scores), 4),
+            "min": min(scores), "max": max(scores),
+        }  # fmt: skip
+        results.append(row)
+        print(f"{run.name}: trial {winner.number} ({row['family']}, {row['params']:,} params): "
+              f"test {settings.metric} {scores} (the run's own: {scores[0]}), mean "
+              f"{row['mean']}", flush=True)  # fmt: skip
+    dest = ROOT / "benchmarks" / "results" / f"retrain-seeds-{tag}.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps({"benchmark": "retrain_seeds", "runs": results,
+                                "date": time.strftime("%Y-%m-%d")}, indent=2) + "\n")  # fmt: skip
+    print(f"wrote {dest.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
