@@ -40,7 +40,7 @@ def hparams_text(hparams: Any) -> str:
 
 def _leaderboard(trials: list[Mapping[str, Any]], winner: Any = None) -> list[dict[str, Any]]:
     """Rows of (sort key, shown text) cells, the winner first, then by trial number; each row
-    says whether it is the winner and its state (for its class)."""
+    says whether it is the winner, whether it is a starting point, and its state (its class)."""
     ordered = sorted(trials, key=lambda t: (t.get("number") != winner, plots.trial_order(t)))
     rows = []
     for t in ordered[:MAX_LEADERBOARD]:
@@ -60,6 +60,7 @@ def _leaderboard(trials: list[Mapping[str, Any]], winner: Any = None) -> list[di
         ]
         rows.append({
             "winner": winner is not None and t.get("number") == winner,
+            "start": bool(t.get("warm_start")),  # one of nas's starting points (not sampled)
             "state": str(t.get("state") or ""),
             "cells": [(k if plots.is_number(k) else str(k or ""), text) for k, text in cells],
         })  # fmt: skip

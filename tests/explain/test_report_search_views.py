@@ -249,6 +249,15 @@ def test_rendered_leaderboard_marks_the_winner_and_escapes_hparams(tmp_path: Pat
     family = data["trials"][win]["family"]
     assert f"{family}.units={8 * (win + 1)} · train.opt=&lt;b&gt;x&lt;/b&gt;" in first_cells
     assert sum("badge-winner" in cells for _, cells in bodies) == 1
+    assert "badge-start" not in table  # the fixture's trials were all sampled
+    data["trials"][win]["warm_start"] = True  # the winner is a starting point: both badges
+    html = render_report(data, tmp_path / "s.html").read_text(encoding="utf-8")
+    table = html[html.index('id="leaderboard"') :]
+    table = table[: table.index("</table>")]
+    assert table.count('class="badge badge-start"') == 1
+    assert (f'{win} <span class="badge badge-winner">winner</span> <span class="badge '
+            'badge-start" title="a starting point nas tries before sampling">start</span>'
+            in table)  # fmt: skip
     heads = re.findall(r"<th scope=\"col\" tabindex=\"0\">(.*?)</th>", table)
     assert heads[3] == "accuracy" and heads[8:] == ["depth", "hyperparameters", "reason"]
     m = re.search(r'<script type="application/json" id="report-figures">(.*?)</script>', html, re.S)
