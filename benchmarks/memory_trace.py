@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -41,13 +42,10 @@ def status() -> dict[str, int]:
 
 
 def slope(xs: list[float], ys: list[float]) -> float:
-    """The least-squares slope of ys over xs (0 for fewer than two points)."""
-    n = len(xs)
-    if n < 2:
+    """The least-squares slope of ys over xs (0 for fewer than two distinct xs)."""
+    if len(set(xs)) < 2:
         return 0.0
-    mx, my = sum(xs) / n, sum(ys) / n
-    var = sum((x - mx) ** 2 for x in xs)
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+    return statistics.linear_regression(xs, ys).slope
 
 
 def saved_for_backward_mb(spec: dict[str, Any]) -> float:

@@ -14,6 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.text import Text
 
 from nas.leaderboard import pick_winners, status_of
+from nas.warm_start import fitted_from
 
 
 class SearchProgress:
@@ -112,10 +113,9 @@ def best_line(study: optuna.Study, metric: str) -> str:
     a = best.user_attrs
     start = ""
     if a.get("warm_start"):
-        fitted = a.get("fitted_to_budget")
-        start = (f", a starting point fitted to the budget from {fitted['params_before']:,} "
-                 "params" if isinstance(fitted, dict) and "params_before" in fitted
-                 else ", a starting point")  # fmt: skip
+        before = fitted_from(a)
+        start = ", a starting point" + (
+            f" fitted to the budget from {before:,} params" if before is not None else "")
     return (
         f"best: val {metric} {best.values[0]:.4f} (trial {best.number}, {a.get('family')}, "
         f"{a.get('params', 0):,} params, {a.get('flops', 0) / 1e6:.2f} MFLOPs, "

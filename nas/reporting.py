@@ -26,6 +26,7 @@ from nas.findings import alerts, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import is_feasible, status_of
 from nas.pareto_pruner import intermediate_of
+from nas.warm_start import fitted_from
 
 _MAX_ROC_POINTS = 200
 
@@ -132,8 +133,7 @@ def _study_data(
             # one of nas's starting points (enqueued before sampling), and the size it had
             # before it was fitted to the budget (nas.warm_start)
             "warm_start": bool(a.get("warm_start")),
-            "fitted_from": (a.get("fitted_to_budget") or {}).get("params_before")
-            if isinstance(a.get("fitted_to_budget"), dict) else None,
+            "fitted_from": fitted_from(a),
         })  # fmt: skip
     importances = None
     complete = [t for t in all_trials if t.state == optuna.trial.TrialState.COMPLETE]

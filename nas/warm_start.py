@@ -107,4 +107,12 @@ def fit_to_budget(
     return point, None
 
 
-__all__ = ["fit_to_budget"]
+def fitted_from(attrs: dict[str, Any]) -> int | None:
+    """The parameter count a starting point had before it was fitted to the budget, read from
+    its trial's user attributes (``fitted_to_budget``); None when it was not fitted."""
+    note = attrs.get("fitted_to_budget")
+    before = note.get("params_before") if isinstance(note, dict) else None
+    return before if isinstance(before, int) else None
+
+
+__all__ = ["fit_to_budget", "fitted_from"]

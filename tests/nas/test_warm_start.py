@@ -178,3 +178,13 @@ def test_too_many_combinations_keep_each_dimensions_nearest_values(monkeypatch) 
     assert size == {"cnn.n_blocks": [5, 4], "cnn.channels": [32, 16], "cnn.kernel": [5, 3]}
     fitted, note = fit_to_budget(point, obj)
     assert note == {"params_before": 21_290, "params": 4218}  # 4 x 16 x k5 is still among them
+
+
+def test_fitted_from_reads_the_size_before_fitting_and_nothing_else() -> None:
+    from nas.warm_start import fitted_from
+
+    assert fitted_from({"fitted_to_budget": {"params_before": 21290, "params": 4218}}) == 21290
+    for attrs in ({}, {"fitted_to_budget": None}, {"fitted_to_budget": "21290"},
+                  {"fitted_to_budget": {"params": 4218}},
+                  {"fitted_to_budget": {"params_before": "many"}}):  # fmt: skip
+        assert fitted_from(attrs) is None
