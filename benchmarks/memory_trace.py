@@ -12,7 +12,8 @@ benchmarks/results/memory-trace-TAG.json: one row per trial, the trials that rai
 (by how much over the memory they started with: a trial's own peak is seen only when it raises
 the process's; and what one training batch of theirs saves for backward), the memory after
 the imports and after the first trial, the growth per trial between trials (a least-squares
-slope), and the peak of the whole command (the final retraining and test included).
+slope), the peak of the whole command (the final retraining and test included), and how many
+trials ran their steps in micro-batches (``nas.train.loop.STEP_MEMORY_MB``).
 Linux only (it reads /proc).
 """
 
@@ -49,28 +50,19 @@ def slope(xs: list[float], ys: list[float]) -> float:
 
 
 def saved_for_backward_mb(spec: dict[str, Any]) -> float:
-    """MB of the tensors one training batch of ``spec`` keeps for its backward pass (read with
-    ``torch.autograd.graph.saved_tensors_hooks``; the weights themselves not counted): the
-    activation memory that sets a trial's peak."""
+    """MB one whole training batch of ``spec`` would keep for its backward pass
+    (``nas.train.loop.saved_bytes``: the activations, the weights not counted): what sets a
+    trial's peak unless its steps run in micro-batches (the trial's ``micro_batch``)."""
     import torch
 
+    from nas.train.loop import saved_bytes
     from search_spaces.build import build_model
     from search_spaces.spec import ArchSpec
 
     arch = ArchSpec.from_dict(spec)
-    model = build_model(arch).train()
-    weights = {p.data_ptr() for p in model.parameters()}
-    saved: dict[tuple[int, int], int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        if t.data_ptr() not in weights:
-            saved[(t.data_ptr(), t.numel())] = t.numel() * t.element_size()
-        return t
-
     batch = int(spec["train"]["batch_size"])
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        model(torch.randn(batch, *arch.input_shape))
-    return round(sum(saved.values()) / 2**20, 1)
+    x = torch.randn(batch, *arch.input_shape)
+    return round(saved_bytes(build_model(arch), x) / 2**20, 1)
 
 
 def annotate(result: dict[str, Any], run_dir: Path) -> None:
@@ -86,6 +78,8 @@ def annotate(result: dict[str, Any], run_dir: Path) -> None:
     for row in result["raised_the_peak"]:
         spec = trials[row["trial"]].user_attrs.get("spec")
         row["saved_for_backward_mb"] = saved_for_backward_mb(spec) if spec else None
+        row["micro_batch"] = trials[row["trial"]].user_attrs.get("micro_batch")
+    result["trials_in_micro_batches"] = sum("micro_batch" in t.user_attrs for t in trials)
 
 
 def main() -> None:
@@ -166,9 +160,13 @@ def main() -> None:
           f"{result['search_peak_mb']} MB, command peak "
           f"{result['command_peak_mb']} MB")  # fmt: skip
     for r in raised:
-        print(f"  trial {r['trial']} ({r['family']}, {r['params']:,} params, {r['status']}): "
-              f"{r['over_start']} MB over its start, peak now {r['peak_so_far']} MB; a training "
-              f"batch saves {r['saved_for_backward_mb']} MB for backward")  # fmt: skip
+        print(
+            f"  trial {r['trial']} ({r['family']}, {r['params']:,} params, {r['status']}): "
+            f"{r['over_start']} MB over its start, peak now {r['peak_so_far']} MB; a whole "
+            f"training batch keeps {r['saved_for_backward_mb']} MB for backward"
+            + (f", its steps ran in passes of {r['micro_batch']}" if r["micro_batch"] else "")
+        )
+    print(f"trials whose steps ran in micro-batches: {result['trials_in_micro_batches']}")
     print(f"wrote {dest.relative_to(ROOT)}")
 
 

@@ -24,7 +24,7 @@ from nas.kinds.registry import get_kind
 from nas.leaderboard import check_impossible_budget, leaderboard_rows, make_stop_on_impossible
 from nas.result import SearchResult
 from nas.study import make_pruner, make_sampler, open_storage, redact, storage_url
-from nas.train import configure_threads
+from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 from nas.warm_start import fit_to_budget
 from nas.worker import (
@@ -67,6 +67,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     # --timeout counts from here (or from the process's start): the search and its retrain
     # end by it
     started = time.time() if options.started is None else options.started
+    limit_kernel_cache()  # before anything runs a convolution
     run_dir = rundir.check_run_dir(
         Path(options.out)
         if options.out is not None

@@ -186,6 +186,21 @@ def record_cost(trial: optuna.Trial, cost: Cost) -> None:
         trial.set_user_attr(key, getattr(cost, key))
 
 
+class MicroBatchRecord(Callback):
+    """Records ``micro_batch`` on the trial when its steps run in passes smaller than a batch
+    (``nas.train.loop.micro_batch``), pruned trials included."""
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        self.trial = trial
+
+    def on_train_begin(self, logs: dict[str, Any]) -> None:
+        split, n = logs.get("micro_batch"), logs.get("n_train")
+        spec = self.trial.user_attrs.get("spec") or {}
+        batch = (spec.get("train") or {}).get("batch_size")
+        if split is not None and batch is not None and n is not None and split < min(batch, n):
+            self.trial.set_user_attr("micro_batch", split)
+
+
 class TrialObjective(ABC):
     """The function Optuna calls per trial: sample, build with the trial's seed, measure the
     cost and reject an over-budget model before training, train with the pruning and deadline
@@ -282,7 +297,7 @@ class TrialObjective(ABC):
                 if self.prune
                 else ParetoPruningCallback(trial, self.monitor)
             ]
-            callbacks += self.extra_callbacks()
+            callbacks += [MicroBatchRecord(trial), *self.extra_callbacks()]
             if self.s.trial_timeout:
                 callbacks.append(DeadlineCallback(start, self.s.trial_timeout))
             if self.deadline is not None:

@@ -25,7 +25,7 @@ from nas.errors import NasError
 from nas.kinds import get_kind
 from nas.leaderboard import make_stop_on_impossible
 from nas.study import make_pruner, make_sampler, open_storage
-from nas.train import configure_threads
+from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 
 RUN_ATTR = "nas_run"  # the study user attribute holding the run settings
@@ -140,6 +140,7 @@ def work(
             "--timeout SECONDS so that it stops."
         )
     configure_threads(threads)
+    limit_kernel_cache()
     settings = config.settings()
     data = data if data is not None else config.load_data()
     changed = config.data_changed(data.fingerprint, now="here")

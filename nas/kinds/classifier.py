@@ -135,6 +135,7 @@ def retrain_and_test(
             "schedule_epochs": planned,
             "best_epoch": best,
             "seconds": result.seconds,
+            "micro_batch": result.micro_batch,
             "history": [_curve_row(h) for h in result.history],
         },
         "search_curve": trial.user_attrs.get("curve", []),

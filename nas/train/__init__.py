@@ -6,7 +6,7 @@
 - :mod:`nas.train.optim`: :func:`make_optimizer`, :func:`make_scheduler`,
   :func:`steps_per_epoch`.
 - :mod:`nas.train.evaluation`: :func:`predict` and :func:`evaluate`.
-- :mod:`nas.train.threads`: :func:`configure_threads`.
+- :mod:`nas.train.threads`: :func:`configure_threads`, :func:`limit_kernel_cache`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from nas.train.callbacks import Callback, LambdaCallback, StopTraining
 from nas.train.evaluation import EVAL_BATCH_SIZE, evaluate, predict
 from nas.train.loop import TrainResult, merge_train_val, train_model
 from nas.train.optim import make_optimizer, make_scheduler, steps_per_epoch
-from nas.train.threads import configure_threads
+from nas.train.threads import configure_threads, limit_kernel_cache
 
 __all__ = [
     "EVAL_BATCH_SIZE",
@@ -25,6 +25,7 @@ __all__ = [
     "TrainResult",
     "configure_threads",
     "evaluate",
+    "limit_kernel_cache",
     "make_optimizer",
     "make_scheduler",
     "merge_train_val",

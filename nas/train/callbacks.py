@@ -18,7 +18,8 @@ class Callback:
     """
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
-        """Before the first epoch; logs: epochs, steps_per_epoch, n_train, metric, device."""
+        """Before the first epoch; logs: epochs, steps_per_epoch, n_train, metric, device,
+        micro_batch (examples per forward/backward pass: the batch size unless split)."""
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         """After each epoch; logs: the epoch's history row plus ``metric`` and ``steps``."""

@@ -5,6 +5,10 @@ epoch's logs to its trial and raises ``optuna.TrialPruned``, which propagates ou
 :func:`train_model` unchanged, like any exception a callback raises except :class:`StopTraining`
 (which ends training cleanly). In-memory tensors are batched by slicing with a permuted index;
 there is no per-sample DataLoader. Epochs are numbered from 1.
+
+On the CPU a step whose batch would keep more than :data:`STEP_MEMORY_MB` for its backward pass
+runs as micro-batches whose gradients add up to the batch's (gradient accumulation; see
+:func:`micro_batch`): the same optimizer step in less memory.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ from nas.train.evaluation import EVAL_BATCH_SIZE, _outputs
 from nas.train.optim import make_optimizer, make_scheduler, steps_per_epoch
 from search_spaces.spec import TrainSpec
 
+#: The most one forward/backward pass of a training step may keep for its backward pass on the
+#: CPU, in MiB (the activations autograd saves; the weights not counted). The sequence models of
+#: the auto space on MNIST-1D keep up to ~100 MB per batch, and one that kept 70 MB raised a
+#: search's peak by 158 MB; a 200k GRU that keeps 43.7 MB, run in passes of 23, peaked 59 MB
+#: over its start instead of 93 MB (benchmarks/memory_trace.py, BENCHMARKS.md "Memory").
+STEP_MEMORY_MB = 16.0
+
 
 @dataclass
 class TrainResult:
@@ -43,6 +54,7 @@ class TrainResult:
     best_val_metric: float | None
     metric: str  # the name of val_metric
     stop_reason: str  # completed | patience | callback
+    micro_batch: int | None = None  # examples per forward/backward pass (the batch when unsplit)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy."""
@@ -77,6 +89,64 @@ def _targets(y: torch.Tensor, task: str, device: torch.device) -> torch.Tensor:
     return (y.long().reshape(-1) if task == "classification" else y.float()).to(device)
 
 
+def _has_batch_norm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+def saved_bytes(model: nn.Module, x: torch.Tensor) -> int:
+    """Bytes one training-mode forward pass of ``x`` keeps for its backward pass: the distinct
+    storages autograd saves (``torch.autograd.graph.saved_tensors_hooks``), the model's own
+    weights not counted. The CPU's random state is restored afterwards (dropout draws masks)."""
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    saved: dict[int, int] = {}
+    alive: list[torch.Tensor] = []  # keeps each storage's address its own until the count ends
+
+    def pack(t: torch.Tensor) -> None:
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in weights:
+            saved[storage.data_ptr()] = storage.nbytes()
+            alive.append(t.detach())
+        # Nothing goes back to autograd: a pack hook that returned ``t`` itself would tie a
+        # saved output to its own graph node, a cycle Python cannot collect (~14 MB a probe).
+
+    def unpack(_: None) -> torch.Tensor:
+        raise RuntimeError("saved_bytes' probe pass has no backward pass")
+
+    was_training = model.training
+    model.train()
+    try:
+        hooks = torch.autograd.graph.saved_tensors_hooks(pack, unpack)
+        with torch.random.fork_rng(devices=[]), hooks:
+            model(x)
+    finally:
+        model.train(was_training)
+    return sum(saved.values())
+
+
+def micro_batch(
+    model: nn.Module, X: torch.Tensor, batch_size: int, limit_mb: float | None = STEP_MEMORY_MB
+) -> int:
+    """Examples per forward/backward pass so that one pass keeps at most ``limit_mb`` MiB for
+    its backward pass; ``batch_size`` when a whole batch already does, when there is no limit,
+    and when the model has batch norm (its statistics are the batch's, so splitting the batch
+    would change the step). At least 1.
+
+    Two probe passes of k and 2k rows of ``X`` (k <= 8) give the bytes kept per example (their
+    difference over k) and the fixed part; the largest count within the limit follows."""
+    if limit_mb is None or batch_size < 2 or _has_batch_norm(model):
+        return batch_size
+    k = min(8, batch_size // 2, len(X) // 2)
+    if k < 1:
+        return batch_size
+    small = saved_bytes(model, X[:k].clone())
+    large = saved_bytes(model, X[: 2 * k].clone())
+    per_example = (large - small) / k
+    if per_example <= 0:
+        return batch_size
+    fits = k + math.floor((limit_mb * 2**20 - small) / per_example)
+    return max(1, min(batch_size, fits))
+
+
 def _diverged(
     what: str, value: float, epoch: int, batch: int, step: int, lr: float
 ) -> TrainingError:
@@ -101,6 +171,7 @@ def train_model(
     metric: str | None = None,
     monitor: str = "val_loss",
     schedule_epochs: int | None = None,
+    step_memory_mb: float | None = STEP_MEMORY_MB,
 ) -> TrainResult:
     """Train ``model`` in place on ``data.train`` for up to ``epochs`` epochs; return the record.
 
@@ -114,11 +185,23 @@ def train_model(
     The learning-rate schedule is planned over ``schedule_epochs`` (default ``epochs``); a
     longer plan that stops after ``epochs`` replays the first epochs of a longer run, which is
     how a search's winner is retrained for its best epoch count under the schedule it had.
+
+    On the CPU, a batch that would keep more than ``step_memory_mb`` MiB for its backward pass
+    is fed in micro-batches whose loss gradients are summed, weighted by their share of the
+    batch, before the one optimizer step (:func:`micro_batch`; ``None``: never split; models
+    with batch norm and GPU training are never split).
     """
     task_loss = _task_loss(data.task)
     _check_positive("epochs", epochs)
     if patience is not None:
         _check_positive("patience (or None)", patience)
+    if step_memory_mb is not None and not (
+        isinstance(step_memory_mb, (int, float))
+        and not isinstance(step_memory_mb, bool)
+        and math.isfinite(step_memory_mb)
+        and step_memory_mb > 0
+    ):
+        raise NasError(f"step_memory_mb must be a number > 0 or None, got {step_memory_mb!r}.")
     if schedule_epochs is None or schedule_epochs < epochs:
         schedule_epochs = epochs
     if monitor not in ("val_loss", "val_metric"):
@@ -157,6 +240,7 @@ def train_model(
             use_val=use_val,
             metric=metric,
             monitor=monitor,
+            step_memory_mb=step_memory_mb if dev.type == "cpu" else None,
         )
 
 
@@ -176,6 +260,7 @@ def _fit(
     use_val: bool,
     metric: str,
     monitor: str,
+    step_memory_mb: float | None,
 ) -> TrainResult:
     start = time.perf_counter()
     X, y, n = fit.X.to(dev), _targets(fit.y, data.task, dev), len(fit)
@@ -183,6 +268,7 @@ def _fit(
         vX, vy = data.val.X.to(dev), _targets(data.val.y, data.task, dev)
     n_classes = data.output_size if data.task == "classification" else None
     bs, spe = min(train.batch_size, n), steps_per_epoch(n, train.batch_size)
+    chunk = micro_batch(model, X, bs, step_memory_mb)
     optimizer = make_optimizer(model, train)
     scheduler = make_scheduler(optimizer, train, schedule_epochs * spe)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -200,6 +286,7 @@ def _fit(
                 "n_train": n,
                 "metric": metric,
                 "device": str(dev),
+                "micro_batch": chunk,
             }
         )
     for epoch in range(1, epochs + 1):
@@ -208,16 +295,32 @@ def _fit(
         perm = torch.randperm(n, generator=gen).to(dev)
         for b in range(spe):
             idx = perm[b * bs : (n if b == spe - 1 else (b + 1) * bs)]
-            data_loss = task_loss(model(X[idx]), y[idx])
-            loss = data_loss
-            if l1_params:
-                loss = loss + train.l1 * sum(p.abs().sum() for p in l1_params)
             lr = float(optimizer.param_groups[0]["lr"])
-            value = float(loss.detach())  # one sync per step buys a precise divergence report
-            if not math.isfinite(value):
-                raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if chunk >= bs or chunk >= len(idx):  # unsplit (the last batch may be longer)
+                data_loss = task_loss(model(X[idx]), y[idx])
+                loss = data_loss
+                if l1_params:
+                    loss = loss + train.l1 * sum(p.abs().sum() for p in l1_params)
+                value = float(loss.detach())  # one sync per step buys a precise divergence report
+                if not math.isfinite(value):
+                    raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
+                loss.backward()
+            else:  # micro-batches: each part's mean loss weighted by its share of the batch
+                data_loss = torch.zeros((), device=dev)
+                for part in torch.split(idx, chunk):
+                    piece = task_loss(model(X[part]), y[part]) * (len(part) / len(idx))
+                    value = float(piece.detach())
+                    if not math.isfinite(value):
+                        raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
+                    piece.backward()
+                    data_loss += piece.detach()
+                if l1_params:
+                    penalty = train.l1 * sum(p.abs().sum() for p in l1_params)
+                    value = float(data_loss + penalty.detach())
+                    if not math.isfinite(value):
+                        raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
+                    penalty.backward()
             if train.grad_clip > 0:
                 norm = float(nn.utils.clip_grad_norm_(params, train.grad_clip))
                 if not math.isfinite(norm):
@@ -281,7 +384,15 @@ def _fit(
         best_val_metric=row.get("val_metric"),
         metric=metric,
         stop_reason=stop_reason,
+        micro_batch=chunk,
     )
 
 
-__all__ = ["TrainResult", "merge_train_val", "train_model"]
+__all__ = [
+    "STEP_MEMORY_MB",
+    "TrainResult",
+    "merge_train_val",
+    "micro_batch",
+    "saved_bytes",
+    "train_model",
+]

@@ -185,7 +185,7 @@ def test_callback_exceptions_propagate_unchanged(exc: BaseException) -> None:
         train_model(mlp(), blob_data(), TrainSpec(batch_size=50), epochs=5, callbacks=[callback])
     assert info.value is exc
     assert callback.began == {"epochs": 5, "steps_per_epoch": 4, "n_train": 200,
-                              "metric": "accuracy", "device": "cpu"}
+                              "metric": "accuracy", "device": "cpu", "micro_batch": 50}
 
 
 def test_stop_training_ends_cleanly_and_callbacks_see_logs() -> None:
