@@ -2,6 +2,7 @@
 seeds, on the same split, each tested once.
 
     .venv/bin/python benchmarks/retrain_seeds.py TAG RUN_DIR [RUN_DIR ...] [--seeds 5]
+        [--ensemble E]
 
 For each run directory (a finished ``nas search``, e.g. the ``runs/bench-digits-r2-sS-sS`` that
 ``benchmarks/search_accuracy.py digits --timeout 600 --seeds S --tag digits-r2-sS`` leaves), the
@@ -9,7 +10,10 @@ winner the run picked is retrained exactly as ``nas search`` retrains it
 (``nas.kinds.classifier.retrain_and_test``: train + validation, 2x its best epoch), with the
 run's seed + 1000 k for k = 0 .. SEEDS-1 (k = 0 is the run's own retrain and reproduces its
 score). The data split does not move: it is seeded when the data is loaded. Nothing is selected
-on these scores; they measure the spread a single retrain carries. Writes
+on these scores; they measure the spread a single retrain carries. With ``--ensemble E`` the
+retrains are also taken E at a time (seeds 0..E-1, E..2E-1, ...) and each group is scored as
+an ensemble (classifiers only), the average of its members' class probabilities: what shipping
+an average of E retrains instead of one would have scored. Writes
 benchmarks/results/retrain-seeds-TAG.json and prints one line per run.
 """
 
@@ -27,16 +31,19 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def main() -> None:
     args = sys.argv[1:]
-    seeds = 5
-    if "--seeds" in args:
-        i = args.index("--seeds")
-        seeds = int(args[i + 1])
-        del args[i : i + 2]
+    seeds, ensemble = 5, 0
+    for flag in ("--seeds", "--ensemble"):
+        if flag in args:
+            i = args.index(flag)
+            value = int(args[i + 1])
+            seeds, ensemble = (value, ensemble) if flag == "--seeds" else (seeds, value)
+            del args[i : i + 2]
     if len(args) < 2:
         sys.exit(__doc__)
     tag, runs = args[0], [Path(a) for a in args[1:]]
 
     import optuna
+    import torch
 
     from nas.config import SearchConfig
     from nas.kinds.classifier import retrain_and_test
@@ -52,12 +59,17 @@ def main() -> None:
         data = config.load_data()
         config = config.resolve(data)
         settings = config.settings()
+        if ensemble and data.task != "classification":
+            sys.exit(f"--ensemble scores classifiers; {run} is a {data.task} run.")
         study, recorded = SearchConfig.study_location(run)
         winner = pick_winners(read_study(run, study, None, recorded), 1)[0]
-        scores = []
+        scores, probabilities = [], []
         for k in range(seeds):
             final = retrain_and_test(data, winner, replace(settings, seed=settings.seed + 1000 * k))
             scores.append(round(float(final.metrics["test"][settings.metric]), 4))
+            if ensemble:  # a classifier's logits -> class probabilities
+                outputs = torch.as_tensor(final.predictions["outputs"])
+                probabilities.append(torch.softmax(outputs, 1))
         row = {
             "run": str(run), "seed": settings.seed, "trial": winner.number,
             "family": winner.user_attrs.get("family"), "params": winner.user_attrs.get("params"),
@@ -65,10 +77,21 @@ def main() -> None:
             "test": scores, "mean": round(statistics.mean(scores), 4),
             "min": min(scores), "max": max(scores),
         }  # fmt: skip
+        if ensemble:
+            y = torch.as_tensor(data.test.y).long()
+            groups = [probabilities[i : i + ensemble]
+                      for i in range(0, seeds - ensemble + 1, ensemble)]  # fmt: skip
+            row["ensemble"] = ensemble
+            row["ensemble_test"] = [
+                round(float((torch.stack(g).mean(0).argmax(1) == y).float().mean()), 4)
+                for g in groups
+            ]
         results.append(row)
         print(f"{run.name}: trial {winner.number} ({row['family']}, {row['params']:,} params): "
               f"test {settings.metric} {scores} (the run's own: {scores[0]}), mean "
-              f"{row['mean']}", flush=True)  # fmt: skip
+              f"{row['mean']}"
+              + (f"; ensembles of {ensemble}: {row['ensemble_test']}" if ensemble else ""),
+              flush=True)  # fmt: skip
     dest = ROOT / "benchmarks" / "results" / f"retrain-seeds-{tag}.json"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(json.dumps({"benchmark": "retrain_seeds", "runs": results,
