@@ -115,7 +115,8 @@ def best_line(study: optuna.Study, metric: str) -> str:
     if a.get("warm_start"):
         before = fitted_from(a)
         start = ", a starting point" + (
-            f" fitted to the budget from {before:,} params" if before is not None else "")
+            f" fitted to the budget from {before:,} params" if before is not None else ""
+        )
     return (
         f"best: val {metric} {best.values[0]:.4f} (trial {best.number}, {a.get('family')}, "
         f"{a.get('params', 0):,} params, {a.get('flops', 0) / 1e6:.2f} MFLOPs, "

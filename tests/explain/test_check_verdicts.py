@@ -258,8 +258,12 @@ def test_infidelity_fits_the_scale_and_fails_a_sign_flip() -> None:
     assert got[100].extra["scale"] == pytest.approx(0.01, rel=1e-6)
     # the value is Captum's normalised infidelity, divided by the mean squared output drop
     wrong = 0.5 + exact  # a wrong explanation: a nonzero value
-    kw = {"target": t, "baselines": torch.zeros_like(X), "n_perturb_samples": 16,
-          "max_examples_per_batch": 1024}  # as nas slices them: 10 perturbations per call
+    kw = {
+        "target": t,
+        "baselines": torch.zeros_like(X),
+        "n_perturb_samples": 16,
+        "max_examples_per_batch": 1024,
+    }  # as nas slices them: 10 perturbations per call
     assert ROWS_PER_FORWARD == 1024  # fmt: skip
     energy = captum_infidelity(model, _masks(), X, torch.zeros_like(X), **kw)
     norm = captum_infidelity(model, _masks(), X, torch.as_tensor(wrong), normalize=True, **kw)

@@ -271,5 +271,7 @@ def test_a_winning_starting_point_is_named_as_one() -> None:
     assert " complete trials (a starting point nas tries before sampling); the runner-up" in text
     win.update(fitted_from=21_290)
     text = _decision_text(render_html(data))
-    assert "(a starting point nas tries before sampling, shrunk to the budget from 21.3 k " \
+    assert (
+        "(a starting point nas tries before sampling, shrunk to the budget from 21.3 k "
         "parameters); the runner-up" in text
+    )

@@ -426,8 +426,9 @@ def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> 
         "best: val accuracy 0.9000 (trial 0, fnn, 1,234 params, 2.00 MFLOPs, 0.50 ms, "
         "a starting point fitted to the budget from 21,290 params)"
     )
-    starts.add_trial(optuna.trial.create_trial(value=0.95, user_attrs={**attrs,
-                                                                       "warm_start": True}))
+    starts.add_trial(
+        optuna.trial.create_trial(value=0.95, user_attrs={**attrs, "warm_start": True})
+    )
     assert best_line(starts, "accuracy").endswith("0.50 ms, a starting point)")
     starts.add_trial(optuna.trial.create_trial(value=0.97, user_attrs=attrs))  # sampled: beat it
     assert best_line(starts, "accuracy").endswith("0.50 ms)")

@@ -68,9 +68,18 @@ def test_roc_auc_binary_known_answer() -> None:
 def test_roc_auc_multiclass_one_vs_rest() -> None:
     y_true = np.array([0, 1, 2, 0, 1, 2])
     assert compute_metrics("classification", y_true, one_hot_logits(list(y_true), 3))[
-        "roc_auc"] == pytest.approx(1.0)
-    proba = np.array([[0.8, 0.1, 0.1], [0.1, 0.3, 0.6], [0.1, 0.5, 0.4],
-                      [0.7, 0.2, 0.1], [0.25, 0.15, 0.6], [0.3, 0.4, 0.3]])
+        "roc_auc"
+    ] == pytest.approx(1.0)
+    proba = np.array(
+        [
+            [0.8, 0.1, 0.1],
+            [0.1, 0.3, 0.6],
+            [0.1, 0.5, 0.4],
+            [0.7, 0.2, 0.1],
+            [0.25, 0.15, 0.6],
+            [0.3, 0.4, 0.3],
+        ]
+    )
     # one-vs-rest pairs ranked right: class 0 4/4 + 4/4, class 1 2/4 + 1/4, class 2 2/4 + 2/4
     expected = (1.0 + 3 / 8 + 4 / 8) / 3
     m = compute_metrics("classification", y_true, proba, from_logits=False)
@@ -94,8 +103,9 @@ def test_hard_labels_and_tensors_accepted() -> None:
     m = compute_metrics("classification", y_true, torch.tensor([0, 1, 0, 0]), n_classes=2)
     assert m["accuracy"] == pytest.approx(0.75)
     assert m["roc_auc"] is None and m["log_loss"] is None
-    from_tensor = compute_metrics("classification", y_true, torch.tensor(one_hot_logits(
-        [0, 1, 0, 0], 2)))
+    from_tensor = compute_metrics(
+        "classification", y_true, torch.tensor(one_hot_logits([0, 1, 0, 0], 2))
+    )
     assert from_tensor["accuracy"] == pytest.approx(0.75)
 
 
@@ -122,7 +132,8 @@ def test_regression_known_answers() -> None:
 def test_regression_shapes_and_multi_output() -> None:
     y = torch.tensor([[1.0], [2.0], [3.0]])
     assert compute_metrics("regression", y, torch.tensor([1.0, 2.0, 5.0]))["rmse"] == (
-        pytest.approx(math.sqrt(4 / 3)))
+        pytest.approx(math.sqrt(4 / 3))
+    )
     y2 = np.array([[0.0, 0.0], [2.0, 2.0]])
     p2 = np.array([[0.0, 1.0], [2.0, 3.0]])  # first output exact, second off by 1
     assert compute_metrics("regression", y2, p2)["mae"] == pytest.approx(0.5)
@@ -147,7 +158,14 @@ def test_metric_value_matches_compute_metrics() -> None:
 
 def test_direction_table() -> None:
     assert set(metrics_for("classification")) == {
-        "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "log_loss"}
+        "accuracy",
+        "balanced_accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "log_loss",
+    }
     assert set(metrics_for("regression")) == {"mae", "mse", "rmse", "r2"}
     assert all(info.direction in ("maximize", "minimize") for info in METRICS.values())
     assert metric_direction("accuracy") == "maximize"

@@ -38,9 +38,16 @@ def blobs(n: int, seed: int, flip: bool = False) -> Split:
 
 
 def blob_data(n_train: int = 200, flip_val: bool = False) -> TaskData:
-    return TaskData(name="blobs", task="classification", modality="tabular", input_shape=(4,),
-                    output_size=2, train=blobs(n_train, 1), val=blobs(100, 2, flip=flip_val),
-                    test=blobs(100, 3))
+    return TaskData(
+        name="blobs",
+        task="classification",
+        modality="tabular",
+        input_shape=(4,),
+        output_size=2,
+        train=blobs(n_train, 1),
+        val=blobs(100, 2, flip=flip_val),
+        test=blobs(100, 3),
+    )
 
 
 def linear_data() -> TaskData:
@@ -52,8 +59,16 @@ def linear_data() -> TaskData:
         X = torch.randn(n, 5, generator=g)
         return Split(X, X @ w + 0.05 * torch.randn(n, 2, generator=g))
 
-    return TaskData(name="linear", task="regression", modality="tabular", input_shape=(5,),
-                    output_size=2, train=split(256), val=split(128), test=split(128))
+    return TaskData(
+        name="linear",
+        task="regression",
+        modality="tabular",
+        input_shape=(5,),
+        output_size=2,
+        train=split(256),
+        val=split(128),
+        test=split(128),
+    )
 
 
 def mlp(n_in: int = 4, n_out: int = 2, seed: int = 0, dropout: float = 0.0) -> nn.Module:
@@ -91,14 +106,21 @@ def test_evaluate_reports_all_metrics() -> None:
 def test_regression_mse_falls() -> None:
     data = linear_data()
     model = mlp(5, 2)
-    result = train_model(model, data, TrainSpec(lr=0.01, batch_size=32, schedule="none"),
-                         epochs=20, seed=0, patience=None)
+    result = train_model(
+        model,
+        data,
+        TrainSpec(lr=0.01, batch_size=32, schedule="none"),
+        epochs=20,
+        seed=0,
+        patience=None,
+    )
     assert result.metric == "rmse"
     losses = [row["val_loss"] for row in result.history]
     assert losses[-1] < 0.1 * losses[0]
     # the MSE loss averages over both targets, as sklearn's mse does
     assert evaluate(model, data.val, "regression")["mse"] == pytest.approx(
-        result.best_val_loss, rel=1e-4)
+        result.best_val_loss, rel=1e-4
+    )
 
 
 def test_l1_penalty_shrinks_weights() -> None:
@@ -106,8 +128,9 @@ def test_l1_penalty_shrinks_weights() -> None:
     plain, sparse = mlp(seed=5), mlp(seed=5)
     base = TrainSpec(optimizer="adam", lr=0.02, schedule="none", batch_size=32)
     train_model(plain, data, base, epochs=8, seed=0, patience=None)
-    train_model(sparse, data, TrainSpec(**{**base.to_dict(), "l1": 0.01}), epochs=8, seed=0,
-                patience=None)
+    train_model(
+        sparse, data, TrainSpec(**{**base.to_dict(), "l1": 0.01}), epochs=8, seed=0, patience=None
+    )
     assert weight_l1(sparse) < 0.8 * weight_l1(plain)
 
 
@@ -122,8 +145,14 @@ def test_weight_decay_spares_biases() -> None:
 def test_early_stopping_restores_best_weights() -> None:
     data = blob_data(flip_val=True)  # learning the train labels only makes val worse
     model = mlp()
-    result = train_model(model, data, TrainSpec(optimizer="adam", lr=0.02, batch_size=32),
-                         epochs=30, patience=3, seed=0)
+    result = train_model(
+        model,
+        data,
+        TrainSpec(optimizer="adam", lr=0.02, batch_size=32),
+        epochs=30,
+        patience=3,
+        seed=0,
+    )
     assert result.stopped_early and result.stop_reason == "patience"
     assert result.epochs_run == result.best_epoch + 3 < 30
     assert result.best_val_loss == min(row["val_loss"] for row in result.history)
@@ -133,8 +162,16 @@ def test_early_stopping_restores_best_weights() -> None:
 
 def test_early_stopping_on_a_maximized_metric() -> None:
     data = blob_data(flip_val=True)
-    result = train_model(mlp(), data, TrainSpec(lr=0.02, batch_size=32), epochs=30, patience=2,
-                         seed=0, monitor="val_metric", metric="balanced_accuracy")
+    result = train_model(
+        mlp(),
+        data,
+        TrainSpec(lr=0.02, batch_size=32),
+        epochs=30,
+        patience=2,
+        seed=0,
+        monitor="val_metric",
+        metric="balanced_accuracy",
+    )
     assert result.stopped_early
     assert result.best_val_metric == max(row["val_metric"] for row in result.history)
 
@@ -184,16 +221,22 @@ def test_callback_exceptions_propagate_unchanged(exc: BaseException) -> None:
     with pytest.raises(type(exc)) as info:
         train_model(mlp(), blob_data(), TrainSpec(batch_size=50), epochs=5, callbacks=[callback])
     assert info.value is exc
-    assert callback.began == {"epochs": 5, "steps_per_epoch": 4, "n_train": 200,
-                              "metric": "accuracy", "device": "cpu", "micro_batch": 50}
+    assert callback.began == {
+        "epochs": 5,
+        "steps_per_epoch": 4,
+        "n_train": 200,
+        "metric": "accuracy",
+        "device": "cpu",
+        "micro_batch": 50,
+    }
 
 
 def test_stop_training_ends_cleanly_and_callbacks_see_logs() -> None:
     seen: list[dict[str, Any]] = []
-    callbacks = [LambdaCallback(lambda epoch, logs: seen.append(logs)),
-                 RaiseAt(2, StopTraining())]
-    result = train_model(mlp(), blob_data(), TrainSpec(batch_size=50), epochs=5,
-                         callbacks=callbacks, seed=0)
+    callbacks = [LambdaCallback(lambda epoch, logs: seen.append(logs)), RaiseAt(2, StopTraining())]
+    result = train_model(
+        mlp(), blob_data(), TrainSpec(batch_size=50), epochs=5, callbacks=callbacks, seed=0
+    )
     assert result.stopped_early and result.stop_reason == "callback"
     assert result.epochs_run == 2 and [logs["epoch"] for logs in seen] == [1, 2]
     assert set(seen[0]) >= {"train_loss", "val_loss", "val_metric", "lr", "metric", "steps"}
@@ -208,8 +251,10 @@ def test_same_seed_same_history_and_rng_restored() -> None:
 
     (h1, m1), (h2, m2), (h3, _) = run(7), run(7), run(8)
     assert h1 == h2 and h1 != h3
-    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(),
-                                                m2.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True)
+    )
     model = mlp(dropout=0.3)
     state = torch.get_rng_state()  # the caller's RNG stream is left where it was
     train_model(model, blob_data(), TrainSpec(), epochs=1, seed=1)
@@ -238,8 +283,9 @@ def test_final_retrain_on_train_and_val() -> None:
     merged = merge_train_val(data)
     assert len(merged) == 300 and torch.equal(merged.X[200:], data.val.X)
     callback = RaiseAt(99, Boom())
-    result = train_model(mlp(), data, TrainSpec(batch_size=100), epochs=4, use_val=False,
-                         callbacks=[callback])
+    result = train_model(
+        mlp(), data, TrainSpec(batch_size=100), epochs=4, use_val=False, callbacks=[callback]
+    )
     assert callback.began["n_train"] == 300
     assert result.epochs_run == 4 and result.steps == 12 and result.best_epoch == 4
     assert result.best_val_loss is None and all(r["val_loss"] is None for r in result.history)
@@ -250,8 +296,14 @@ def test_result_is_json_able() -> None:
     result = train_model(mlp(), blob_data(), TrainSpec(), epochs=2)
     record = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert record["epochs_run"] == 2 and len(record["history"]) == 2
-    assert set(record["history"][0]) == {"epoch", "train_loss", "val_loss", "val_metric", "lr",
-                                         "seconds"}
+    assert set(record["history"][0]) == {
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_metric",
+        "lr",
+        "seconds",
+    }
 
 
 def test_predict_is_batched_and_keeps_mode() -> None:
@@ -269,8 +321,16 @@ def test_bad_arguments_raise_nas_errors() -> None:
         train_model(mlp(), blob_data(), TrainSpec(), epochs=1, metric="rmse")
     with pytest.raises(ShapeError, match="output"):
         train_model(mlp(5, 3), linear_data(), TrainSpec(), epochs=1)
-    gen = TaskData(name="g", task="generation", modality="tabular", input_shape=(4,),
-                   output_size=4, train=blobs(8, 0), val=blobs(8, 1), test=blobs(8, 2))
+    gen = TaskData(
+        name="g",
+        task="generation",
+        modality="tabular",
+        input_shape=(4,),
+        output_size=4,
+        train=blobs(8, 0),
+        val=blobs(8, 1),
+        test=blobs(8, 2),
+    )
     with pytest.raises(NasError, match="generation"):
         train_model(mlp(), gen, TrainSpec(), epochs=1)
 
