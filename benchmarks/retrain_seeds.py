@@ -29,15 +29,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def option(args: list[str], flag: str, default: int) -> int:
+    """The integer after ``flag`` in ``args`` (both removed), or ``default``."""
+    if flag not in args:
+        return default
+    i = args.index(flag)
+    value = int(args[i + 1])
+    del args[i : i + 2]
+    return value
+
+
 def main() -> None:
     args = sys.argv[1:]
-    seeds, ensemble = 5, 0
-    for flag in ("--seeds", "--ensemble"):
-        if flag in args:
-            i = args.index(flag)
-            value = int(args[i + 1])
-            seeds, ensemble = (value, ensemble) if flag == "--seeds" else (seeds, value)
-            del args[i : i + 2]
+    seeds, ensemble = option(args, "--seeds", 5), option(args, "--ensemble", 0)
     if len(args) < 2:
         sys.exit(__doc__)
     tag, runs = args[0], [Path(a) for a in args[1:]]

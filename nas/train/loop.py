@@ -269,6 +269,7 @@ def _fit(
     n_classes = data.output_size if data.task == "classification" else None
     bs, spe = min(train.batch_size, n), steps_per_epoch(n, train.batch_size)
     chunk = micro_batch(model, X, bs, step_memory_mb)
+    split = chunk < bs  # the last batch may be longer than bs; unsplit, it stays whole
     optimizer = make_optimizer(model, train)
     scheduler = make_scheduler(optimizer, train, schedule_epochs * spe)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -297,30 +298,21 @@ def _fit(
             idx = perm[b * bs : (n if b == spe - 1 else (b + 1) * bs)]
             lr = float(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad(set_to_none=True)
-            if chunk >= bs or chunk >= len(idx):  # unsplit (the last batch may be longer)
-                data_loss = task_loss(model(X[idx]), y[idx])
-                loss = data_loss
-                if l1_params:
-                    loss = loss + train.l1 * sum(p.abs().sum() for p in l1_params)
-                value = float(loss.detach())  # one sync per step buys a precise divergence report
-                if not math.isfinite(value):
-                    raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
-                loss.backward()
-            else:  # micro-batches: each part's mean loss weighted by its share of the batch
-                data_loss = torch.zeros((), device=dev)
-                for part in torch.split(idx, chunk):
-                    piece = task_loss(model(X[part]), y[part]) * (len(part) / len(idx))
-                    value = float(piece.detach())
-                    if not math.isfinite(value):
-                        raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
-                    piece.backward()
-                    data_loss += piece.detach()
-                if l1_params:
-                    penalty = train.l1 * sum(p.abs().sum() for p in l1_params)
-                    value = float(data_loss + penalty.detach())
-                    if not math.isfinite(value):
-                        raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
-                    penalty.backward()
+            data_loss = torch.zeros((), device=dev)
+            for part in torch.split(idx, chunk) if split else (idx,):
+                piece = task_loss(model(X[part]), y[part])
+                if split:  # each part's mean loss weighted by its share of the batch
+                    piece = piece * (len(part) / len(idx))
+                piece.backward()
+                data_loss += piece.detach()
+            loss = data_loss
+            if l1_params:
+                penalty = train.l1 * sum(p.abs().sum() for p in l1_params)
+                penalty.backward()
+                loss = loss + penalty.detach()
+            value = float(loss)  # one sync per step buys a precise divergence report
+            if not math.isfinite(value):  # raised before the optimizer steps on it
+                raise _diverged("loss", value, epoch, b + 1, steps + 1, lr)
             if train.grad_clip > 0:
                 norm = float(nn.utils.clip_grad_norm_(params, train.grad_clip))
                 if not math.isfinite(norm):
