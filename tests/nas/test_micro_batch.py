@@ -191,3 +191,20 @@ def test_a_search_process_caps_the_kernel_cache(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_passes_of_one_make_the_step_plain_autograd_makes_on_the_whole_batch() -> None:
+    """Known answer outside the training loop: one SGD step, w - lr * (gradient of the batch's
+    mean cross-entropy), from torch.autograd.grad on all 32 rows at once."""
+    d = data(n=32)
+    spec = TrainSpec(optimizer="sgd", lr=0.1, batch_size=32, schedule="none", grad_clip=0.0)
+    reference = wide()
+    loss = nn.functional.cross_entropy(reference(d.train.X), d.train.y)
+    grads = torch.autograd.grad(loss, list(reference.parameters()))
+    expected = [p.detach() - 0.1 * g for p, g in zip(reference.parameters(), grads)]
+    model = wide()
+    result = train_model(model, d, spec, epochs=1, seed=0, patience=None,
+                         step_memory_mb=4040 / MIB)  # fmt: skip
+    assert result.micro_batch == 1 and result.steps == 1
+    for p, e in zip(model.parameters(), expected):
+        torch.testing.assert_close(p.detach(), e, rtol=1e-5, atol=1e-6)
