@@ -21,6 +21,7 @@ TASKS = ("classification", "regression", "generation")
 MODALITIES = ("tabular", "image", "sequence")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("none", "cosine", "onecycle")
+AUGMENTS = ("none", "shift")  # shift: images moved by up to 1/8 of a side while training
 
 JSON = Any  # str | int | float | bool | None | list[JSON] | dict[str, JSON]
 
@@ -101,10 +102,14 @@ class TrainSpec:
     schedule: str = "cosine"  # learning-rate schedule over the epochs: none, cosine or onecycle
     momentum: float = 0.9  # only used by sgd
     grad_clip: float = 1.0  # max gradient norm; 0 disables clipping
+    # Training inputs only (never validation, test or prediction): "shift" moves each image
+    # by a random whole number of pixels, up to 1/8 of its height and width (nas.train.augment).
+    augment: str = "none"
 
     def __post_init__(self) -> None:
         check_choice("spec", "train.optimizer", self.optimizer, OPTIMIZERS)
         check_choice("spec", "train.schedule", self.schedule, SCHEDULES)
+        check_choice("spec", "train.augment", self.augment, AUGMENTS)
         for name in ("lr", "weight_decay", "l1", "momentum", "grad_clip"):
             value = check_float(
                 "spec", f"train.{name}", getattr(self, name), 0.0, low_open=name == "lr"
@@ -113,7 +118,12 @@ class TrainSpec:
         check_int("spec", "train.batch_size", self.batch_size, 1)
 
     def to_dict(self) -> dict[str, JSON]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        """Every field; ``augment`` only when it is not "none", so that a spec without it
+        reads and writes as it did before the field existed."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if self.augment == "none":
+            del out["augment"]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, JSON]) -> TrainSpec:
@@ -162,6 +172,11 @@ class ArchSpec:
             check_type("spec", f"blocks[{i}]", b, BlockSpec)
         object.__setattr__(self, "blocks", blocks)
         check_type("spec", "head", self.head, BlockSpec)
+        if self.train.augment == "shift" and self.modality != "image":
+            raise SpecError(
+                f"train.augment 'shift' moves images; this is a {self.modality} model, "
+                "so use augment 'none'."
+            )
         if self.schema_version != SCHEMA_VERSION:
             raise SpecError(
                 f"spec schema_version {self.schema_version!r} is not supported by this nas "
@@ -232,4 +247,8 @@ class ArchSpec:
 
         parts = [describe_block(b) for b in self.blocks] + [describe_block(self.head)]
         t = self.train
-        return f"{self.family}: {' > '.join(parts)} | {t.optimizer} lr={t.lr:.2g} bs={t.batch_size}"
+        moved = "" if t.augment == "none" else f" {t.augment}"
+        return (
+            f"{self.family}: {' > '.join(parts)} | {t.optimizer} lr={t.lr:.2g} "
+            f"bs={t.batch_size}{moved}"
+        )

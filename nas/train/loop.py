@@ -27,6 +27,7 @@ from nas import metrics
 from nas.data.taskdata import Split, TaskData
 from nas.errors import DataError, NasError, ShapeError, TrainingError
 from nas.train._checks import _check_positive
+from nas.train.augment import AUGMENTS
 from nas.train.callbacks import Callback, StopTraining
 from nas.train.evaluation import EVAL_BATCH_SIZE, _outputs
 from nas.train.optim import make_optimizer, make_scheduler, steps_per_epoch
@@ -209,6 +210,11 @@ def train_model(
     metric = metrics.check_metric(metric or metrics.default_metric(data.task), data.task)
     if use_val and len(data.val) == 0:
         raise DataError(f"Dataset {data.name!r} has an empty val split; pass use_val=False.")
+    if train.augment != "none" and data.modality != "image":
+        raise NasError(
+            f"train.augment {train.augment!r} moves images; {data.name!r} holds "
+            f"{data.modality} inputs, so use augment 'none'."
+        )
     fit = data.train if use_val else merge_train_val(data)
     if len(fit) == 0:
         raise DataError(f"Dataset {data.name!r} has no training examples.")
@@ -272,6 +278,9 @@ def _fit(
     split = chunk < bs  # the last batch may be longer than bs; unsplit, it stays whole
     optimizer = make_optimizer(model, train)
     scheduler = make_scheduler(optimizer, train, schedule_epochs * spe)
+    move = AUGMENTS.get(train.augment)  # None: the inputs as they are
+    # its own generator, so that the batches (gen's) are those of the same run without it
+    moves = torch.Generator().manual_seed((gen.initial_seed() + 1) % 2**63)
     params = [p for p in model.parameters() if p.requires_grad]
     l1_params = [p for p in params if p.ndim >= 2] if train.l1 > 0 else []
     maximize = monitor == "val_metric" and metrics.metric_direction(metric) == "maximize"
@@ -300,7 +309,8 @@ def _fit(
             optimizer.zero_grad(set_to_none=True)
             data_loss = torch.zeros((), device=dev)
             for part in torch.split(idx, chunk) if split else (idx,):
-                piece = task_loss(model(X[part]), y[part])
+                inputs = X[part] if move is None else move(X[part], moves)
+                piece = task_loss(model(inputs), y[part])
                 if split:  # each part's mean loss weighted by its share of the batch
                     piece = piece * (len(part) / len(idx))
                 piece.backward()

@@ -16,7 +16,7 @@ from typing import Any
 
 from search_spaces.blocks import get_block
 from search_spaces.errors import SpaceError, SpecError
-from search_spaces.spec import OPTIMIZERS, SCHEDULES
+from search_spaces.spec import AUGMENTS, OPTIMIZERS, SCHEDULES
 from search_spaces.validation import check_bool, check_choice, check_float, check_int
 
 
@@ -114,6 +114,7 @@ _RANGES: dict[str, Allowed] = {
     "rnn.cell": _choice(("gru", "lstm", "rnn")),
     "train.optimizer": _choice(OPTIMIZERS),
     "train.schedule": _choice(SCHEDULES),
+    "train.augment": _choice(AUGMENTS),
     "train.lr": _float(0.0, low_open=True),
     "cnn.growth": _float(1.0, 4.0),
     **dict.fromkeys(

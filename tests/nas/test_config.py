@@ -45,11 +45,11 @@ def test_a_version_1_run_json_loads_with_its_kind_and_every_value(folder: Path, 
     same = [k for k in old if k in new and k != "space"]
     assert {k: new[k] for k in same} == {k: old[k] for k in same}
     # the space keeps every recorded dimension; those added since (the CNN's net-wide growth
-    # and pooling period of issue 11) come in at their defaults
+    # and pooling period, and the images' augment, of issue 11) come in at their defaults
     old_dims, new_dims = old["space"]["dims"], new["space"]["dims"]
     assert {k: new_dims[k] for k in old_dims} == old_dims
     added = set(new_dims) - set(old_dims)
-    assert added <= {"cnn.growth", "cnn.pool_every"}
+    assert added <= {"cnn.growth", "cnn.pool_every", "train.augment"}
     assert {k: new["space"][k] for k in ("space", "source")} == {
         k: old["space"][k] for k in ("space", "source")
     }
