@@ -40,7 +40,7 @@ from nas.worker import (
     stop_workers,
 )
 from search_spaces import SpaceContext
-from search_spaces.spaces import starting_points
+from search_spaces.spaces import Fixed, starting_points
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         versions=_versions(),
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
-    notes = _check_resume(run_dir, config)
+    notes = _check_resume(run_dir, config) + _unused_augment(config, td.modality)
     config.write(run_dir)
     state = kind.prepare(td, settings, config.extras, leader=True)
 
@@ -147,6 +147,21 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         finalize_run(result, st, td, settings, config.top, kind, state)
         explain_and_report(result, kind, options)
     return result
+
+
+def _unused_augment(config: SearchConfig, modality: str) -> list[str]:
+    """A note when the space asks for ``train.augment`` where it cannot apply: shifts move the
+    images a classifier or regressor trains on; other inputs, and GANs, train as they are."""
+    dim = config.space.config.get("train.augment")
+    if dim is None or dim == Fixed("none"):
+        return []
+    if modality == "image" and config.kind != "gan":
+        return []
+    what = "a GAN search" if config.kind == "gan" else f"{modality} inputs"
+    return [
+        f"the space asks for train.augment, which moves images; with {what} every trial "
+        "trains on the inputs as they are (drop augment from the space file)."
+    ]
 
 
 def _check_resume(run_dir: Path, config: SearchConfig) -> list[str]:

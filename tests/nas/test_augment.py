@@ -220,3 +220,19 @@ def test_a_space_file_can_ask_for_augment(tmp_path: Path) -> None:
     path.write_text('space = "cnn"\n[train]\naugment = "rotate"\n')
     with pytest.raises(SpaceError, match="'rotate'; choose one of \\['none', 'shift'\\]"):
         load_space_toml(path)
+
+
+def test_a_search_says_when_the_augment_it_asks_for_cannot_apply(tmp_path: Path) -> None:
+    import nas
+
+    space = tmp_path / "moved.toml"
+    space.write_text('space = "fnn"\n[train]\naugment = { choices = ["none", "shift"] }\n')
+    result = nas.search(dataset="iris", space=str(space), n_trials=2, epochs=1, seed=0,
+                        finalize=False, out=tmp_path / "run")  # fmt: skip
+    assert any("train.augment, which moves images; with tabular inputs" in w
+               for w in result.warnings)  # fmt: skip
+    assert all(t.user_attrs["spec"]["train"].get("augment", "none") == "none"
+               for t in result.study.trials)  # fmt: skip
+    plain = nas.search(dataset="iris", space="fnn", n_trials=1, epochs=1, seed=0,
+                       finalize=False, out=tmp_path / "plain")  # fmt: skip
+    assert not any("augment" in w for w in plain.warnings)
