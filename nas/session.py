@@ -91,7 +91,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         versions=_versions(),
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
-    notes = _check_resume(run_dir, config) + _unused_augment(config, td.modality)
+    notes = _check_resume(run_dir, config) + _unused_augment(config, kind, td.modality)
     config.write(run_dir)
     state = kind.prepare(td, settings, config.extras, leader=True)
 
@@ -149,15 +149,15 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     return result
 
 
-def _unused_augment(config: SearchConfig, modality: str) -> list[str]:
+def _unused_augment(config: SearchConfig, kind: Any, modality: str) -> list[str]:
     """A note when the space asks for ``train.augment`` where it cannot apply: shifts move the
-    images a classifier or regressor trains on; other inputs, and GANs, train as they are."""
+    images of a kind that trains ArchSpecs; other inputs, and other kinds, train as they are."""
     dim = config.space.config.get("train.augment")
     if dim is None or dim == Fixed("none"):
         return []
-    if modality == "image" and config.kind != "gan":
+    if modality == "image" and kind.uses_augment:
         return []
-    what = "a GAN search" if config.kind == "gan" else f"{modality} inputs"
+    what = f"{modality} inputs" if kind.uses_augment else f"a {kind.name} search"
     return [
         f"the space asks for train.augment, which moves images; with {what} every trial "
         "trains on the inputs as they are (drop augment from the space file)."

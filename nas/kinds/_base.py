@@ -52,6 +52,8 @@ class SearchKind(ABC):
     #: Whether its trials can score their explanations (``--objectives ...,faithfulness``,
     #: ``--min-faithfulness``): its trial function implements ``quality``.
     scores_faithfulness: ClassVar[bool] = False
+    #: Whether its trials train with the space's ``train.augment`` (an ArchSpec's TrainSpec).
+    uses_augment: ClassVar[bool] = False
     explain_errors: ClassVar[tuple[type[BaseException], ...]] = (NasError, RuntimeError,
                                                                  ValueError)  # fmt: skip
 

@@ -188,6 +188,7 @@ class ClassifierKind(SearchKind):
     name = "classifier"
     retrain_factor = float(RETRAIN_FACTOR)
     scores_faithfulness = True
+    uses_augment = True
 
     def objectives(
         self, objectives: str | Sequence[str] | None, metric: str | None, task: str

@@ -5,6 +5,7 @@ asks it only of images."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import optuna
 import pytest
@@ -222,11 +223,16 @@ def test_a_space_file_can_ask_for_augment(tmp_path: Path) -> None:
         load_space_toml(path)
 
 
+def _moved_space(folder: Path) -> Path:
+    space = folder / "moved.toml"
+    space.write_text('space = "fnn"\n[train]\naugment = { choices = ["none", "shift"] }\n')
+    return space
+
+
 def test_a_search_says_when_the_augment_it_asks_for_cannot_apply(tmp_path: Path) -> None:
     import nas
 
-    space = tmp_path / "moved.toml"
-    space.write_text('space = "fnn"\n[train]\naugment = { choices = ["none", "shift"] }\n')
+    space = _moved_space(tmp_path)
     result = nas.search(dataset="iris", space=str(space), n_trials=2, epochs=1, seed=0,
                         finalize=False, out=tmp_path / "run")  # fmt: skip
     assert any("train.augment, which moves images; with tabular inputs" in w
@@ -236,3 +242,12 @@ def test_a_search_says_when_the_augment_it_asks_for_cannot_apply(tmp_path: Path)
     plain = nas.search(dataset="iris", space="fnn", n_trials=1, epochs=1, seed=0,
                        finalize=False, out=tmp_path / "plain")  # fmt: skip
     assert not any("augment" in w for w in plain.warnings)
+
+
+def test_a_gan_search_says_it_does_not_shift(tmp_path: Path) -> None:
+    from nas.gan.kind import GanKind
+    from nas.session import _unused_augment
+
+    config = SimpleNamespace(space=load_space_toml(_moved_space(tmp_path)))
+    note = _unused_augment(config, GanKind(), "image")
+    assert note and "with a gan search every trial trains on the inputs as they are" in note[0]
