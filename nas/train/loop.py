@@ -278,9 +278,12 @@ def _fit(
     split = chunk < bs  # the last batch may be longer than bs; unsplit, it stays whole
     optimizer = make_optimizer(model, train)
     scheduler = make_scheduler(optimizer, train, schedule_epochs * spe)
-    move = AUGMENTS.get(train.augment)  # None: the inputs as they are
+    # every augment a TrainSpec allows but "none" has a function; a missing one fails loudly
+    move = None if train.augment == "none" else AUGMENTS[train.augment]
     # its own generator, so that the batches (gen's) are those of the same run without it
-    moves = torch.Generator().manual_seed((gen.initial_seed() + 1) % 2**63)
+    moves = (
+        None if move is None else torch.Generator().manual_seed((gen.initial_seed() + 1) % 2**63)
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     l1_params = [p for p in params if p.ndim >= 2] if train.l1 > 0 else []
     maximize = monitor == "val_metric" and metrics.metric_direction(metric) == "maximize"

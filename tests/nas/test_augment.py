@@ -36,6 +36,13 @@ def moved_by_hand(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return out
 
 
+def test_every_augment_a_spec_allows_has_its_function() -> None:
+    from nas.train.augment import AUGMENTS as FUNCTIONS
+    from search_spaces.spec import AUGMENTS as NAMES
+
+    assert set(NAMES) == {"none", *FUNCTIONS}
+
+
 def test_max_shift_is_an_eighth_of_a_side_and_at_least_one_pixel() -> None:
     assert [max_shift(s) for s in (3, 8, 16, 28, 32, 64)] == [1, 1, 2, 4, 4, 8]
 
