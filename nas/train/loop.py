@@ -179,7 +179,10 @@ def train_model(
     With ``use_val`` the model is scored on ``data.val`` after every epoch; training stops after
     ``patience`` epochs without improvement of ``monitor`` (``"val_loss"`` or ``"val_metric"``,
     the latter in ``metric``'s direction; ``patience=None`` never stops) and the best epoch's
-    weights are restored. With ``use_val=False`` it trains on train+val for exactly ``epochs``.
+    weights are restored. Epochs with the same ``monitor`` value are told apart by their
+    validation loss (the lower is better, and counts as an improvement): the best epoch of an
+    accuracy that reaches 1.000 at epoch 7 and keeps it to epoch 20 is the one of those with
+    the lowest loss, not the 7th. With ``use_val=False`` it trains on train+val for exactly ``epochs``.
     ``seed`` fixes batch order and dropout (the global RNG is restored afterwards); the model's
     initialisation is the caller's. A non-finite loss or gradient norm raises TrainingError.
 
@@ -289,7 +292,8 @@ def _fit(
     maximize = monitor == "val_metric" and metrics.metric_direction(metric) == "maximize"
     sign = -1.0 if maximize else 1.0
     history: list[dict[str, Any]] = []
-    best: dict[str, Any] = {"score": math.inf, "epoch": None, "row": None, "state": None}
+    best: dict[str, Any] = {"score": (math.inf, math.inf), "epoch": None, "row": None,
+                            "state": None}  # fmt: skip
     steps, bad_epochs, stop_reason = 0, 0, "completed"
     for cb in callbacks:
         cb.on_train_begin(
@@ -352,9 +356,13 @@ def _fit(
                 )
             row["val_metric"] = metrics.metric_value(metric, data.task, vy, out, n_classes)
             score = row["val_loss"] if monitor == "val_loss" else row["val_metric"]
-            if score is not None and sign * score < best["score"]:
+            # Epochs tied on the metric are told apart by their validation loss. A saturated
+            # accuracy (1.000 from epoch 7 of 20 on digits) otherwise keeps the first of them:
+            # a model in the middle of its schedule, whose retrain then stops there too.
+            key = (sign * score, row["val_loss"]) if score is not None else None
+            if key is not None and key < best["score"]:
                 state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-                best.update(score=sign * score, epoch=epoch, row=row, state=state)
+                best.update(score=key, epoch=epoch, row=row, state=state)
                 bad_epochs = 0
             else:
                 bad_epochs += 1

@@ -365,3 +365,47 @@ def test_a_longer_schedule_plan_replays_the_first_epochs_of_the_longer_run(sched
     # a plan shorter than the epochs is the epochs' own
     again = train_model(mlp(seed=1), data, spec, epochs=3, schedule_epochs=2, patience=None, seed=3)
     assert [h["lr"] for h in again.history] == [h["lr"] for h in squeezed.history]
+
+
+def test_epochs_tied_on_the_metric_are_told_apart_by_validation_loss() -> None:
+    """Accuracy on two far-apart blobs is 1.000 after the first epochs and stays there while
+    the loss keeps falling: the best epoch is the tied epoch of lowest loss (found here from
+    the history), not the first to reach 1.000, and its weights are the ones returned."""
+    data = blob_data()
+    model = mlp()
+    result = train_model(model, data, TrainSpec(lr=0.02, batch_size=32), epochs=12,
+                         patience=None, seed=0, monitor="val_metric")  # fmt: skip
+    accs = [row["val_metric"] for row in result.history]
+    top = max(accs)
+    tied = [row for row in result.history if row["val_metric"] == top]
+    first = tied[0]["epoch"]
+    lowest = min(tied, key=lambda row: row["val_loss"])["epoch"]
+    assert top == 1.0 and len(tied) >= 3 and lowest > first  # the case this is about
+    assert result.best_epoch == lowest and result.best_val_metric == 1.0
+    assert result.best_val_loss == tied[[r["epoch"] for r in tied].index(lowest)]["val_loss"]
+    assert val_loss(model, data) == pytest.approx(result.best_val_loss, abs=1e-6)
+
+
+def test_a_tie_with_a_lower_loss_resets_patience() -> None:
+    """Patience counts epochs without a better (metric, loss) pair: on saturated accuracy a
+    falling loss is an improvement. The stop is replayed from the history by hand; on the
+    metric alone the same history would have stopped earlier."""
+    data = blob_data()
+    result = train_model(mlp(), data, TrainSpec(lr=0.02, batch_size=32), epochs=12,
+                         patience=2, seed=0, monitor="val_metric")  # fmt: skip
+
+    def stop(key: Any) -> tuple[int, int]:  # (epoch it stops after, best epoch) under key
+        best, best_epoch, bad = None, 0, 0
+        for row in result.history:
+            k = key(row)
+            if best is None or k < best:
+                best, best_epoch, bad = k, row["epoch"], 0
+            else:
+                bad += 1
+            if bad >= 2:
+                return row["epoch"], best_epoch
+        return result.history[-1]["epoch"], best_epoch
+
+    assert stop(lambda r: (-r["val_metric"], r["val_loss"])) == (
+        result.epochs_run, result.best_epoch)  # fmt: skip
+    assert stop(lambda r: -r["val_metric"])[0] < result.epochs_run
