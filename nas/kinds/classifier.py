@@ -91,9 +91,9 @@ def retrain_and_test(
     (:func:`nas.train.train_model`): a digits CNN at accuracy 1.000 from epoch 7 to 20 of its
     trial has best epoch 17, and its retrain runs 34 epochs of 40, not 14 at the cycle's peak
     learning rate (test 0.9963 / 1.000 / 0.9963 / 0.9963 over four retrain seeds instead of
-    0.9963 / 0.9852 / 0.9963 / 0.9815). Longer final training is what searches on short proxies do: the 5-block MNIST-1D CNN
-    retrained for 40 epochs instead of 20 tested 0.993, 0.993, 0.994 over seeds 0-2 instead of
-    0.989, 0.992, 0.991 (issue 11)."""
+    0.9963 / 0.9852 / 0.9963 / 0.9815). Longer final training is what searches on short
+    proxies do: the 5-block MNIST-1D CNN retrained for 40 epochs instead of 20 tested 0.993,
+    0.993, 0.994 over seeds 0-2 instead of 0.989, 0.992, 0.991 (issue 11)."""
     spec = ArchSpec.from_dict(trial.user_attrs["spec"])
     seed = trial_seed(settings.seed, trial.number)
     model = seeded(build_model, spec, seed)

@@ -182,7 +182,8 @@ def train_model(
     weights are restored. Epochs with the same ``monitor`` value are told apart by their
     validation loss (the lower is better, and counts as an improvement): the best epoch of an
     accuracy that reaches 1.000 at epoch 7 and keeps it to epoch 20 is the one of those with
-    the lowest loss, not the 7th. With ``use_val=False`` it trains on train+val for exactly ``epochs``.
+    the lowest loss, not the 7th. With ``use_val=False`` it trains on train+val for exactly
+    ``epochs``.
     ``seed`` fixes batch order and dropout (the global RNG is restored afterwards); the model's
     initialisation is the caller's. A non-finite loss or gradient norm raises TrainingError.
 
