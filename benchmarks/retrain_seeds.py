@@ -2,7 +2,7 @@
 seeds, on the same split, each tested once.
 
     .venv/bin/python benchmarks/retrain_seeds.py TAG RUN_DIR [RUN_DIR ...] [--seeds 5]
-        [--ensemble E]
+        [--ensemble E] [--best-epoch-from-curve]
 
 For each run directory (a finished ``nas search``, e.g. the ``runs/bench-digits-r2-sS-sS`` that
 ``benchmarks/search_accuracy.py digits --timeout 600 --seeds S --tag digits-r2-sS`` leaves), the
@@ -15,6 +15,12 @@ retrains are also taken E at a time (seeds 0..E-1, E..2E-1, ...) and each group 
 an ensemble (classifiers only), the average of its members' class probabilities: what shipping
 an average of E retrains instead of one would have scored. Writes
 benchmarks/results/retrain-seeds-TAG.json and prints one line per run.
+
+With ``--best-epoch-from-curve`` the winner's best epoch is read again from its recorded
+learning curve under today's rule (the highest validation accuracy, and among epochs tied on
+it the lowest validation loss; ``nas.train.train_model``) instead of the one its run recorded:
+what the same trial records now, for a run searched before ties were told apart (classifiers
+searched on accuracy).
 """
 
 from __future__ import annotations
@@ -39,8 +45,16 @@ def option(args: list[str], flag: str, default: int) -> int:
     return value
 
 
+def best_epoch_from_curve(curve: list[dict]) -> int:
+    """The epoch train_model keeps now: the highest val_metric (accuracy), ties to the lowest
+    val_loss, then the earliest."""
+    return min(curve, key=lambda r: (-r["val_metric"], r["val_loss"], r["epoch"]))["epoch"]
+
+
 def main() -> None:
     args = sys.argv[1:]
+    from_curve = "--best-epoch-from-curve" in args
+    args = [a for a in args if a != "--best-epoch-from-curve"]
     seeds, ensemble = option(args, "--seeds", 5), option(args, "--ensemble", 0)
     if len(args) < 2:
         sys.exit(__doc__)
@@ -67,6 +81,15 @@ def main() -> None:
             sys.exit(f"--ensemble scores classifiers; {run} is a {data.task} run.")
         study, recorded = SearchConfig.study_location(run)
         winner = pick_winners(read_study(run, study, None, recorded), 1)[0]
+        recorded_best = winner.user_attrs.get("best_epoch")
+        if from_curve:
+            if settings.metric != "accuracy":
+                sys.exit(f"--best-epoch-from-curve reads accuracy curves; {run} ranks on "
+                         f"{settings.metric}.")  # fmt: skip
+            winner.user_attrs = {
+                **winner.user_attrs,
+                "best_epoch": best_epoch_from_curve(winner.user_attrs["curve"]),
+            }
         scores, probabilities = [], []
         for k in range(seeds):
             final = retrain_and_test(data, winner, replace(settings, seed=settings.seed + 1000 * k))
@@ -78,6 +101,8 @@ def main() -> None:
             "run": str(run), "seed": settings.seed, "trial": winner.number,
             "family": winner.user_attrs.get("family"), "params": winner.user_attrs.get("params"),
             "metric": settings.metric, "n_test": len(data.test.y), "retrain_seeds": seeds,
+            "best_epoch_recorded": recorded_best, "best_epoch": winner.user_attrs["best_epoch"],
+            "retrain_epochs": final.metrics["retrain"]["epochs"],
             "test": scores, "mean": round(statistics.mean(scores), 4),
             "min": min(scores), "max": max(scores),
         }  # fmt: skip
@@ -91,7 +116,8 @@ def main() -> None:
                 for g in groups
             ]
         results.append(row)
-        print(f"{run.name}: trial {winner.number} ({row['family']}, {row['params']:,} params): "
+        print(f"{run.name}: trial {winner.number} ({row['family']}, {row['params']:,} params, "
+              f"best epoch {row['best_epoch']}, retrained {row['retrain_epochs']} epochs): "
               f"test {settings.metric} {scores} (the run's own: {scores[0]}), mean "
               f"{row['mean']}"
               + (f"; ensembles of {ensemble}: {row['ensemble_test']}" if ensemble else ""),

@@ -180,9 +180,10 @@ def train_model(
     ``patience`` epochs without improvement of ``monitor`` (``"val_loss"`` or ``"val_metric"``,
     the latter in ``metric``'s direction; ``patience=None`` never stops) and the best epoch's
     weights are restored. Epochs with the same ``monitor`` value are told apart by their
-    validation loss (the lower is better, and counts as an improvement): the best epoch of an
-    accuracy that reaches 1.000 at epoch 7 and keeps it to epoch 20 is the one of those with
-    the lowest loss, not the 7th. With ``use_val=False`` it trains on train+val for exactly
+    validation loss: the best epoch of an accuracy that reaches 1.000 at epoch 7 and keeps it
+    to epoch 20 is the one of those with the lowest loss, not the 7th. Patience counts epochs
+    without a better ``monitor`` value, so a tie changes which epoch is kept, not when
+    training stops. With ``use_val=False`` it trains on train+val for exactly
     ``epochs``.
     ``seed`` fixes batch order and dropout (the global RNG is restored afterwards); the model's
     initialisation is the caller's. A non-finite loss or gradient norm raises TrainingError.
@@ -360,13 +361,14 @@ def _fit(
             # Epochs tied on the metric are told apart by their validation loss. A saturated
             # accuracy (1.000 from epoch 7 of 20 on digits) otherwise keeps the first of them:
             # a model in the middle of its schedule, whose retrain then stops there too.
+            # Patience still counts epochs without a better score: a tie kept for its lower
+            # loss changes which epoch is kept, not when training stops.
             key = (sign * score, row["val_loss"]) if score is not None else None
+            better = key is not None and key[0] < best["score"][0]
             if key is not None and key < best["score"]:
                 state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 best.update(score=key, epoch=epoch, row=row, state=state)
-                bad_epochs = 0
-            else:
-                bad_epochs += 1
+            bad_epochs = 0 if better else bad_epochs + 1
         row["seconds"] = time.perf_counter() - t0
         history.append(row)
         for cb in callbacks:
