@@ -25,6 +25,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from retrain_seeds import open_run  # noqa: E402
 
 
 def main() -> None:
@@ -35,24 +38,18 @@ def main() -> None:
 
     import optuna
 
-    from nas.config import SearchConfig
     from nas.kinds.classifier import retrain_and_test
-    from nas.study import read_study
     from nas.train import configure_threads
 
     configure_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     rows = []
     for run in runs:
-        config = SearchConfig.read(run)
-        data = config.load_data()
-        settings = config.resolve(data).settings()
+        data, settings, study = open_run(run)
         if settings.metric != "accuracy":
             sys.exit(f"{run} ranks on {settings.metric}; this reads accuracy curves.")
-        study, recorded = SearchConfig.study_location(run)
         done = optuna.trial.TrialState.COMPLETE
-        trials = [t for t in read_study(run, study, None, recorded).trials
-                  if t.state == done and t.user_attrs.get("curve")]  # fmt: skip
+        trials = [t for t in study.trials if t.state == done and t.user_attrs.get("curve")]
         last = {t.number: t.user_attrs["curve"][-1]["val_metric"] for t in trials}
         winner = min(trials, key=lambda t: (-last[t.number], t.number))
         own = json.loads((run / "best" / "metrics.json").read_text())

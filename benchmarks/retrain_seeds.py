@@ -31,6 +31,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,19 @@ def best_epoch_from_curve(curve: list[dict]) -> int:
     return min(curve, key=lambda r: (-r["val_metric"], r["val_loss"], r["epoch"]))["epoch"]
 
 
+def open_run(run: Path) -> tuple[Any, Any, Any]:
+    """A finished run directory's (data, settings, study): the same split, the resolved
+    settings its retrain obeys, and its study read from the run's own storage."""
+    from nas.config import SearchConfig
+    from nas.study import read_study
+
+    config = SearchConfig.read(run)
+    data = config.load_data()
+    settings = config.resolve(data).settings()
+    study, recorded = SearchConfig.study_location(run)
+    return data, settings, read_study(run, study, None, recorded)
+
+
 def main() -> None:
     args = sys.argv[1:]
     from_curve = "--best-epoch-from-curve" in args
@@ -63,24 +77,18 @@ def main() -> None:
     import optuna
     import torch
 
-    from nas.config import SearchConfig
     from nas.kinds.classifier import retrain_and_test
     from nas.leaderboard import pick_winners
-    from nas.study import read_study
     from nas.train import configure_threads
 
     configure_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     results = []
     for run in runs:
-        config = SearchConfig.read(run)
-        data = config.load_data()
-        config = config.resolve(data)
-        settings = config.settings()
+        data, settings, study = open_run(run)
         if ensemble and data.task != "classification":
             sys.exit(f"--ensemble scores classifiers; {run} is a {data.task} run.")
-        study, recorded = SearchConfig.study_location(run)
-        winner = pick_winners(read_study(run, study, None, recorded), 1)[0]
+        winner = pick_winners(study, 1)[0]
         recorded_best = winner.user_attrs.get("best_epoch")
         if from_curve:
             if settings.metric != "accuracy":
