@@ -29,6 +29,7 @@ from typing import Any
 import optuna
 
 from nas.train import Callback, StopTraining
+from nas.trial import recorded_best_epoch
 
 COMPLETE = optuna.trial.TrialState.COMPLETE
 IMPORTED = time.time()  # when nas.deadline was imported: the fallback start of a process
@@ -101,8 +102,9 @@ class Deadline:
     def retrain_seconds(self, trial: optuna.trial.FrozenTrial) -> float:
         """The expected retrain of ``trial``: per-epoch time x best epoch x data scale."""
         per_epoch = seconds_per_epoch(trial)
-        best = trial.user_attrs.get("best_epoch") or trial.user_attrs.get("epochs") or 0
-        return 0.0 if per_epoch is None else per_epoch * int(best) * self.scale
+        if per_epoch is None:
+            return 0.0
+        return per_epoch * recorded_best_epoch(trial, trial.user_attrs["epochs"]) * self.scale
 
     def winner_estimates(self, study: optuna.Study) -> list[float]:
         """The retrain estimates of the models that would be kept now

@@ -26,7 +26,7 @@ import torch
 
 from nas.cost import Budget, Cost
 from nas.data.taskdata import TaskData
-from nas.errors import NasError, TrainingError, TrialTimeoutError
+from nas.errors import NasError, StorageError, TrainingError, TrialTimeoutError
 from nas.pareto_pruner import ParetoPruningCallback
 from nas.study import COST_OBJECTIVES, MIN_FAITHFULNESS, QUALITY_OBJECTIVES
 from nas.train import Callback
@@ -161,6 +161,24 @@ def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
         trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
         trial.set_user_attr("seconds", time.perf_counter() - start)
         raise
+
+
+def recorded_best_epoch(trial: optuna.trial.FrozenTrial, default: int) -> int:
+    """The best epoch :meth:`TrialObjective.finish` recorded on ``trial``; ``default`` when it
+    recorded none (or 0). A value that is not a whole number >= 1 comes from an edited or
+    damaged storage and raises :class:`StorageError` naming the trial and the fix."""
+    value = trial.user_attrs.get("best_epoch")
+    if not value:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise StorageError(
+            f"Trial {trial.number} of the study records best_epoch {value!r}, not a whole "
+            "number of epochs >= 1: its storage was edited or damaged. Restore study.db from a "
+            "copy, or re-run the search into a new --out folder."
+        )
+    return value
 
 
 def release_memory() -> None:
@@ -356,6 +374,7 @@ __all__ = [
     "SearchSettings",
     "TrialObjective",
     "record_cost",
+    "recorded_best_epoch",
     "release_memory",
     "seeded",
     "time_limit",

@@ -19,7 +19,7 @@ from nas.kinds.registry import register_kind
 from nas.metrics import check_metric, compute_metrics, default_metric
 from nas.study import parse_objectives
 from nas.train import Callback, predict, train_model
-from nas.trial import SearchSettings, TrialObjective, seeded, trial_seed
+from nas.trial import SearchSettings, TrialObjective, recorded_best_epoch, seeded, trial_seed
 from search_spaces import ArchSpec, NasModel, build_model
 
 _CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_metric", "lr", "seconds")
@@ -97,7 +97,7 @@ def retrain_and_test(
     spec = ArchSpec.from_dict(trial.user_attrs["spec"])
     seed = trial_seed(settings.seed, trial.number)
     model = seeded(build_model, spec, seed)
-    best = max(1, int(trial.user_attrs.get("best_epoch") or settings.epochs))
+    best = max(1, recorded_best_epoch(trial, settings.epochs))
     epochs = RETRAIN_FACTOR * best
     planned = RETRAIN_FACTOR * max(best, int(settings.epochs))
     result = train_model(

@@ -125,3 +125,33 @@ def test_search_and_retrain_end_within_the_timeout(tmp_path: Path, cli) -> None:
     assert wall <= timeout * 1.1 + 2.0, wall
     metrics = json.loads((tmp_path / "run" / "best" / "metrics.json").read_text())
     assert metrics["retrain"]["epochs"] >= 1
+
+
+@pytest.mark.parametrize("value", ["abc", -3, 2.5, True])
+def test_a_best_epoch_that_is_not_a_whole_number_of_epochs_is_named_not_multiplied(
+    value: object,
+) -> None:
+    """A study edited by hand: the estimate (and the retrain, which reads it the same way)
+    refuses the record with the trial's number instead of computing with it."""
+    from nas.errors import StorageError
+    from nas.trial import recorded_best_epoch
+
+    trial = optuna.trial.create_trial(
+        value=0.5, user_attrs={"seconds": 10.0, "epochs": 5, "best_epoch": value}
+    )
+    with pytest.raises(StorageError, match=r"records best_epoch .* study\.db"):
+        Deadline(60.0).retrain_seconds(trial)
+    with pytest.raises(StorageError):
+        recorded_best_epoch(trial, 5)
+
+
+def test_a_recorded_best_epoch_is_read_as_it_was_written() -> None:
+    from nas.trial import recorded_best_epoch
+
+    def trial(**attrs: object) -> optuna.trial.FrozenTrial:
+        return optuna.trial.create_trial(value=0.5, user_attrs=attrs)
+
+    assert recorded_best_epoch(trial(best_epoch=7), 20) == 7
+    assert recorded_best_epoch(trial(best_epoch=7.0), 20) == 7  # JSON may give a float
+    assert recorded_best_epoch(trial(best_epoch=0), 20) == 20  # none recorded: the default
+    assert recorded_best_epoch(trial(), 20) == 20

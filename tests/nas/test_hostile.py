@@ -467,3 +467,25 @@ def test_data_notes_are_printed_after_the_search(
     result = cli("search", "--dataset", "iris")
     assert result.exit_code == 0, (result.stderr, result.exception)
     assert result.stderr.splitlines() == [f"note: {n}" for n in notes]
+
+
+def test_a_tampered_best_epoch_in_the_study_gets_one_line_when_the_search_retrains(
+    here: Path, cli: Callable[..., Any], finished_run
+) -> None:
+    """The retrain's length comes from the study (each trial's best_epoch): a value that is not
+    a whole number of epochs >= 1, written into study.db, ends the resumed search with one line
+    naming the trial and the fix, not a traceback from int()."""
+    with contextlib.closing(sqlite3.connect(here / RUN / "study.db")) as db, db:
+        db.execute("UPDATE trial_user_attributes SET value_json = '\"abc\"' "
+                   "WHERE key = 'best_epoch'")  # fmt: skip
+    args = list(finished_run.args)
+    args[args.index("--out") + 1] = str(here / RUN)
+    args[args.index("--trials") + 1] = "4"  # one more trial, then the winners are retrained
+    result = cli(*args)
+    assert result.exit_code == 2, (result.exit_code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    # the live view of the one new trial comes first; the error is one line, the last
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith("error: Trial "), result.stderr
+    assert result.stderr.splitlines()[-1] == errors[0]
+    assert "best_epoch 'abc'" in errors[0] and "new --out folder" in errors[0]
