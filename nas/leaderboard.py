@@ -53,7 +53,10 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
             "params": a.get("params"), "flops": a.get("flops"),
             "latency_ms": _round(a.get("latency_ms")), "memory_mb": _round(a.get("memory_mb")),
             "metric": _round(values[0], 6) if values else None,
-            "seconds": _round(a.get("seconds"), 2), "epochs": a.get("epochs"), "reason": reason,
+            "seconds": _round(a.get("seconds"), 2), "epochs": a.get("epochs"),
+            # examples per forward/backward pass when the trial's steps were split to stay
+            # within the step memory limit (nas.train.loop.micro_batch); empty when unsplit
+            "micro_batch": a.get("micro_batch"), "reason": reason,
         }  # fmt: skip
         for name, v in zip(objectives[1:], values[1:]):
             row[f"objective_{name}"] = v

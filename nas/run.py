@@ -48,7 +48,7 @@ from search_spaces.gan import GanSpec
 
 LEADERBOARD_COLUMNS = (
     "number", "state", "family", "params", "flops", "latency_ms", "memory_mb", "metric",
-    "seconds", "epochs", "reason",
+    "seconds", "epochs", "micro_batch", "reason",
 )  # fmt: skip
 
 

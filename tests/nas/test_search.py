@@ -272,7 +272,7 @@ def test_trial_seed_depends_on_seed_and_number_only() -> None:
 def test_status_of_and_the_leaderboard_rows() -> None:
     study = optuna.create_study(directions=["maximize", "minimize"])
     attrs = {"family": "fnn", "params": 10, "flops": 20, "latency_ms": 0.123456,
-             "seconds": 1.23456, "epochs": 3}  # fmt: skip
+             "seconds": 1.23456, "epochs": 3, "micro_batch": 25}  # fmt: skip
     study.add_trial(optuna.trial.create_trial(values=[0.9, 10.0], user_attrs=attrs))
     study.add_trial(optuna.trial.create_trial(
         state=TrialState.PRUNED, user_attrs={"status": "pruned", "reason": "pruned by the pruner"}
@@ -287,8 +287,25 @@ def test_status_of_and_the_leaderboard_rows() -> None:
     assert [r["number"] for r in rows] == [0, 1, 2, 3, 4]
     assert rows[0]["metric"] == 0.9 and rows[0]["objective_params"] == 10.0
     assert rows[0]["latency_ms"] == 0.1235 and rows[0]["seconds"] == 1.23
+    assert rows[0]["micro_batch"] == 25 and rows[1]["micro_batch"] is None  # split / unsplit
     assert "worker died" in rows[3]["reason"]  # a FAIL without a reason still explains itself
     assert rows[4]["reason"] is None and rows[4]["metric"] is None
+
+
+def test_leaderboard_csv_says_which_trials_trained_in_micro_batches(tmp_path: Path) -> None:
+    """The trial attribute MicroBatchRecord sets reaches the CSV a user reads (a column the
+    writer does not know would be dropped silently)."""
+    from nas import run as rundir
+    from nas.reading import read_leaderboard
+
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(value=0.9, user_attrs={"micro_batch": 25}))
+    study.add_trial(optuna.trial.create_trial(value=0.8, user_attrs={"epochs": 2}))
+    path = tmp_path / "leaderboard.csv"
+    rundir.write_leaderboard(path, leaderboard_rows(study, ["accuracy"]))
+    board = read_leaderboard(path)
+    assert board["micro_batch"][0] == 25 and math.isnan(board["micro_batch"][1])
+    assert list(board.columns).index("micro_batch") == list(board.columns).index("epochs") + 1
 
 
 @pytest.mark.parametrize("direction", ["maximize", "minimize"])
