@@ -1,6 +1,6 @@
 """What is reachable on nas's digits splits without nas (issue 11, item 3: test >= 0.993).
 
-    .venv/bin/python benchmarks/digits_reference.py [--seeds 0,1,2,3,4] [--cnn-seeds 3]
+    .venv/bin/python benchmarks/digits_reference.py [--seeds 0,1,2,3,4] [--cnn-seeds 3] [--tag T]
 
 ``nas search --dataset digits --seed S`` splits the 1,797 images by S into 1,257 training, 270
 validation and 270 test images; its winner is retrained on train + validation and tested once on
@@ -17,7 +17,8 @@ tested once on the same test rows:
 
 It prints each model's test accuracy per split with the test images it gets wrong, and the
 images that most of the models get wrong (hard for everything on that split). Nothing is chosen
-on the test scores. Writes benchmarks/results/digits-reference.json.
+on the test scores. Writes benchmarks/results/digits-reference.json (digits-reference-T.json
+with ``--tag T``).
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--seeds", default="0,1,2,3,4")
     p.add_argument("--cnn-seeds", type=int, default=3)
+    p.add_argument("--tag", default="")
     a = p.parse_args()
     torch.set_num_threads(1)
     rows = []
@@ -125,7 +127,7 @@ def main() -> None:
         hard = row["wrong_by_most"] or "none"
         print(f"split {seed} ({row['n_test']} test images): {scores}; wrong for most: {hard}",
               flush=True)  # fmt: skip
-    out = ROOT / "benchmarks" / "results" / "digits-reference.json"
+    out = ROOT / "benchmarks" / "results" / f"digits-reference{'-' + a.tag if a.tag else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {"benchmark": "digits_reference", "seeds": a.seeds, "cnn_seeds": a.cnn_seeds,
               "splits": rows, "date": time.strftime("%Y-%m-%d")}  # fmt: skip
