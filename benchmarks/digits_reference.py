@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -34,11 +35,13 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
-
-from nas.data import load_data
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from handwritten_cnn import fit_one_cycle  # noqa: E402
+
+from nas.data import load_data  # noqa: E402
 
 
 def cnn() -> nn.Sequential:
@@ -50,23 +53,10 @@ def cnn() -> nn.Sequential:
 
 
 def train_cnn(X: torch.Tensor, y: torch.Tensor, X_test: torch.Tensor, seed: int,
-              epochs: int = 40, bs: int = 64) -> np.ndarray:  # fmt: skip
+              epochs: int = 40) -> np.ndarray:  # fmt: skip
     torch.manual_seed(seed)
     model = cnn()
-    n = len(X)
-    steps = (n + bs - 1) // bs
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * steps)
-    for _ in range(epochs):
-        model.train()
-        perm = torch.randperm(n)
-        for b in range(steps):
-            idx = perm[b * bs : (b + 1) * bs]
-            loss = F.cross_entropy(model(X[idx]), y[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
+    fit_one_cycle(model, X, y, epochs)  # AdamW, one-cycle, batch 64, as the MNIST-1D reference
     model.eval()
     with torch.no_grad():
         return model(X_test).argmax(1).numpy()

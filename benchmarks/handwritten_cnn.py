@@ -41,13 +41,11 @@ def net(channels: tuple[int, ...]) -> nn.Sequential:
     return nn.Sequential(*layers, nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(c_in, 10))
 
 
-def run(channels: tuple[int, ...], seed: int, epochs: int) -> dict[str, float]:
-    data = load_data(dataset="mnist1d", seed=seed)
-    X = torch.cat([data.train.X, data.val.X]).transpose(1, 2)  # (N, 1, 40)
-    y = torch.cat([data.train.y, data.val.y]).long()
-    torch.manual_seed(seed)
-    model = net(channels)
-    n, bs = len(X), 64
+def fit_one_cycle(model: nn.Module, X: torch.Tensor, y: torch.Tensor, epochs: int,
+                  bs: int = 64) -> float:  # fmt: skip
+    """Train ``model`` in place: AdamW (lr 3e-3, weight decay 1e-2), one-cycle over ``epochs``
+    epochs of shuffled batches of ``bs`` (torch's global RNG); the seconds it took."""
+    n = len(X)
     steps = (n + bs - 1) // bs
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * steps)
@@ -62,7 +60,16 @@ def run(channels: tuple[int, ...], seed: int, epochs: int) -> dict[str, float]:
             loss.backward()
             opt.step()
             sched.step()
-    seconds = time.perf_counter() - start
+    return time.perf_counter() - start
+
+
+def run(channels: tuple[int, ...], seed: int, epochs: int) -> dict[str, float]:
+    data = load_data(dataset="mnist1d", seed=seed)
+    X = torch.cat([data.train.X, data.val.X]).transpose(1, 2)  # (N, 1, 40)
+    y = torch.cat([data.train.y, data.val.y]).long()
+    torch.manual_seed(seed)
+    model = net(channels)
+    seconds = fit_one_cycle(model, X, y, epochs)
     model.eval()
     with torch.no_grad():
         pred = model(data.test.X.transpose(1, 2)).argmax(1)
