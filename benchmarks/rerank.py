@@ -45,8 +45,10 @@ RULES = ("last-epoch", "val-loss")
 
 def best_epoch_row(t: Any) -> dict[str, Any]:
     """The curve row of the trial's recorded best epoch (its last epoch when none is recorded)."""
+    from nas.trial import recorded_best_epoch
+
     curve = t.user_attrs["curve"]
-    best = int(t.user_attrs.get("best_epoch") or len(curve))
+    best = recorded_best_epoch(t, len(curve))
     return next((r for r in curve if r.get("epoch") == best), curve[-1])
 
 
