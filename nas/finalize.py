@@ -20,6 +20,7 @@ from nas.leaderboard import (
     check_impossible_budget,
     constraint_price,
     feasible_count,
+    metric_scale,
     pick_winners,
 )
 from nas.result import SearchResult
@@ -134,6 +135,7 @@ def constraint_note(st: optuna.Study, settings: SearchSettings) -> str | None:
     if price is None:
         return None
     w, b = price
+    scale = metric_scale(st)  # the test metrics' units (a regression's target units)
 
     def faith(t: optuna.trial.FrozenTrial) -> str:
         value = t.user_attrs.get("faithfulness")
@@ -141,11 +143,11 @@ def constraint_note(st: optuna.Study, settings: SearchSettings) -> str | None:
 
     return (
         f"--min-faithfulness {bound:g} kept {feasible} of {complete} complete trials; its "
-        f"winner (trial {w.number}: validation {settings.metric} {w.values[0]:.4f}, "
-        f"faithfulness {faith(w)}) is {abs(w.values[0] - b.values[0]):.4f} worse than the best "
-        f"trial that misses the bound (trial {b.number}: {b.values[0]:.4f}, faithfulness "
-        f"{faith(b)}). Lower the bound to keep that model; leaderboard.csv lists every trial's "
-        "faithfulness."
+        f"winner (trial {w.number}: validation {settings.metric} {w.values[0] * scale:.4f}, "
+        f"faithfulness {faith(w)}) is {abs(w.values[0] - b.values[0]) * scale:.4f} worse than "
+        f"the best trial that misses the bound (trial {b.number}: {b.values[0] * scale:.4f}, "
+        f"faithfulness {faith(b)}). Lower the bound to keep that model; leaderboard.csv lists "
+        "every trial's faithfulness."
     )
 
 

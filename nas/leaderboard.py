@@ -17,6 +17,19 @@ from nas.trial import SearchSettings
 STATUSES = ("complete", "pruned", "over_budget", "failed", "running")
 
 
+#: The study user attribute holding the kind's ``metric_scale`` (set by the search): what turns
+#: a trial's value into the units the test metrics are shown in (a regression's target units).
+SCALE_ATTR = "nas_metric_scale"
+
+
+def metric_scale(study: optuna.Study) -> float:
+    """The study's ``SCALE_ATTR``; 1 when absent (a run from before it, a classification) or
+    not a positive finite number (a damaged study)."""
+    value = study.user_attrs.get(SCALE_ATTR, 1.0)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok and math.isfinite(value) and value > 0 else 1.0
+
+
 def status_of(t: optuna.trial.FrozenTrial) -> str:
     """complete / pruned / over_budget / failed / running / queued, from state and attrs."""
     if t.state == optuna.trial.TrialState.COMPLETE:
@@ -31,8 +44,10 @@ def status_of(t: optuna.trial.FrozenTrial) -> str:
 
 
 def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str, Any]]:
-    """One dict per trial, in trial order (the rows of leaderboard.csv)."""
+    """One dict per trial, in trial order (the rows of leaderboard.csv); ``metric`` in the
+    units the test metrics are shown in (``metric_scale``)."""
     rows = []
+    scale = metric_scale(study)
     waiting = optuna.trial.TrialState.WAITING
     trials = study.get_trials(deepcopy=False)
     # Optuna's RetryFailedTrialCallback: a dead worker's trial -> the trial that re-runs it
@@ -52,7 +67,7 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
             "number": t.number, "state": status_of(t), "family": a.get("family"),
             "params": a.get("params"), "flops": a.get("flops"),
             "latency_ms": _round(a.get("latency_ms")), "memory_mb": _round(a.get("memory_mb")),
-            "metric": _round(values[0], 6) if values else None,
+            "metric": _round(values[0] * scale, 6) if values else None,
             "seconds": _round(a.get("seconds"), 2), "epochs": a.get("epochs"),
             # examples per forward/backward pass when the trial's steps were split to stay
             # within the step memory limit (nas.train.loop.micro_batch); empty when unsplit
@@ -157,12 +172,14 @@ def feasible_count(study: optuna.Study) -> tuple[int, int]:
 
 
 __all__ = [
+    "SCALE_ATTR",
     "STATUSES",
     "constraint_price",
     "feasible_count",
     "is_feasible",
     "check_impossible_budget",
     "leaderboard_rows",
+    "metric_scale",
     "make_stop_on_impossible",
     "pick_winners",
     "status_of",

@@ -24,7 +24,7 @@ from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
 from nas.findings import alerts, verdict
 from nas.kinds import get_kind
-from nas.leaderboard import is_feasible, status_of
+from nas.leaderboard import is_feasible, metric_scale, status_of
 from nas.pareto_pruner import intermediate_of
 from nas.warm_start import fitted_from
 
@@ -104,6 +104,7 @@ def _study_data(
     all_trials = [
         t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.WAITING
     ]
+    scale = metric_scale(study)  # a trial's value -> the test metrics' units (regression)
     starts = [t.datetime_start for t in all_trials if t.datetime_start is not None]
     t0 = min(starts) if starts else None
     rows = []
@@ -117,13 +118,14 @@ def _study_data(
             "number": t.number, "state": status_of(t), "family": a.get("family"),
             "params": a.get("params"), "flops": a.get("flops"),
             "latency_ms": a.get("latency_ms"), "memory_mb": a.get("memory_mb"),
-            "metric": t.values[0] if t.values else None, "values": list(t.values or []),
+            "metric": t.values[0] * scale if t.values else None,
+            "values": [v * scale if i == 0 else v for i, v in enumerate(t.values or [])],
             "seconds": a.get("seconds"), "epochs": a.get("epochs"), "reason": a.get("reason"),
             "start_s": (t.datetime_start - t0).total_seconds() if t0 and t.datetime_start else None,
             "end_s": (t.datetime_complete - t0).total_seconds()
             if t0 and t.datetime_complete else None,
             "last_step": last_step,
-            "last_value": reported[last_step] if reported else None,
+            "last_value": reported[last_step] * scale if reported else None,
             "hparams": {str(k): v if isinstance(v, bool | int | float | str) or v is None
                         else str(v) for k, v in t.params.items()},
             "depth": _depth(a.get("spec")),

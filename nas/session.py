@@ -21,7 +21,12 @@ from nas.deadline import Deadline
 from nas.errors import NasError
 from nas.finalize import explain_and_report, finalize_run
 from nas.kinds.registry import get_kind
-from nas.leaderboard import check_impossible_budget, leaderboard_rows, make_stop_on_impossible
+from nas.leaderboard import (
+    SCALE_ATTR,
+    check_impossible_budget,
+    leaderboard_rows,
+    make_stop_on_impossible,
+)
 from nas.result import SearchResult
 from nas.study import make_pruner, make_sampler, open_storage, redact, storage_url
 from nas.train import configure_threads, limit_kernel_cache
@@ -111,6 +116,9 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         st.set_metric_names(names)
     # Trials still RUNNING from an earlier, stopped session will never finish: not counted.
     st.set_user_attr(SESSION_ATTR, len(st.get_trials(deepcopy=False)))
+    # what the leaderboard, the live view and the report multiply a trial's value by to show it
+    # in the test metrics' units (a regression's standardized errors -> the target's units)
+    st.set_user_attr(SCALE_ATTR, kind.metric_scale(td, settings.metric))
     if RUN_ATTR not in st.user_attrs:  # what `nas worker` processes read to join the study
         st.set_user_attr(RUN_ATTR, config.to_dict())
     objective = kind.objective(td, settings, state)

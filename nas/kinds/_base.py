@@ -112,6 +112,12 @@ class SearchKind(ABC):
 
         return exportable(model, rows, seed=seed)
 
+    def metric_scale(self, data: TaskData, metric: str) -> float:
+        """What turns a trial's validation ``metric`` into the units the test metrics are
+        shown in (the leaderboard, the live view and the report multiply by it; the study
+        keeps the value the sampler optimized); 1 when they agree."""
+        return 1.0
+
     def baselines(self, data: TaskData, settings: SearchSettings) -> dict[str, Any] | None:
         """Baselines scored on the test split beside the winner (``best/baselines.json``);
         None when this kind has none."""

@@ -142,7 +142,9 @@ def retrain_and_test(
             "micro_batch": result.micro_batch,
             "history": [_curve_row(h) for h in result.history],
         },
-        "search_curve": trial.user_attrs.get("curve", []),
+        "search_curve": curve_in_units(
+            trial.user_attrs.get("curve", []), metric_scale(data, settings.metric)
+        ),
         "summary": spec.summary(),
     }
     if data.task == "regression":
@@ -153,17 +155,31 @@ def retrain_and_test(
 _SCALE_POWER = {"mae": 1, "rmse": 1, "mse": 2}  # r2 and the classification metrics: unitless
 
 
-def val_in_units(data: TaskData, metric: str, trial: optuna.trial.FrozenTrial) -> float | None:
-    """The trial's validation metric in the target's own units, like the test metrics: a
-    standardized error times the target's train std (squared for MSE; the mean std over
-    several targets))."""
-    value = trial.values[0] if trial.values else None
+def metric_scale(data: TaskData, metric: str) -> float:
+    """A regression's standardized error metric -> the target's own units, like the test
+    metrics: the target's train std (squared for MSE; the mean over several targets); 1 for
+    r2, the classification metrics and anything without a train std."""
     std = data.preprocessing.get("y_std")
     power = _SCALE_POWER.get(metric)
-    if value is None or data.task != "regression" or std is None or power is None:
-        return value
-    scale = float(np.mean(np.asarray(std, dtype=np.float64) ** power))
-    return float(value) * scale
+    if data.task != "regression" or std is None or power is None:
+        return 1.0
+    return float(np.mean(np.asarray(std, dtype=np.float64) ** power))
+
+
+def val_in_units(data: TaskData, metric: str, trial: optuna.trial.FrozenTrial) -> float | None:
+    """The trial's validation metric in the target's own units (``metric_scale``)."""
+    value = trial.values[0] if trial.values else None
+    return None if value is None else float(value) * metric_scale(data, metric)
+
+
+def curve_in_units(curve: Any, scale: float) -> list[dict[str, Any]]:
+    """A trial's recorded learning curve with its validation metric in the target's units
+    (the losses stay the standardized ones the model trained on)."""
+    rows = [dict(r) for r in curve or [] if isinstance(r, dict)]
+    for r in rows:
+        if isinstance(r.get("val_metric"), (int, float)):
+            r["val_metric"] = float(r["val_metric"]) * scale
+    return rows
 
 
 def per_class_metrics(
@@ -215,6 +231,9 @@ class ClassifierKind(SearchKind):
     ) -> FinalModel:
         return retrain_and_test(data, trial, settings, rank=rank)
 
+    def metric_scale(self, data: TaskData, metric: str) -> float:
+        return metric_scale(data, metric)
+
     def baselines(self, data: TaskData, settings: SearchSettings) -> dict[str, Any] | None:
         from nas.baselines import measure_baselines
 
@@ -243,6 +262,8 @@ __all__ = [
     "CLASSIFIER",
     "ClassifierKind",
     "Objective",
+    "curve_in_units",
+    "metric_scale",
     "per_class_metrics",
     "retrain_and_test",
     "val_in_units",

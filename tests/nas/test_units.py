@@ -58,6 +58,48 @@ def test_test_and_val_errors_are_in_the_targets_units(tmp_path: Path) -> None:
     assert shown.exit_code == 0 and "(errors in units of price)" in shown.stdout
 
 
+def test_every_validation_error_shown_is_in_the_targets_units(tmp_path: Path) -> None:
+    """The study optimizes the standardized RMSE (about 10 / std(y) = 0.017 here); the
+    leaderboard, the live view, the report's trial rows and the winner's learning curve show it
+    in price, like the test metrics: near the noise's 10, never 0.017 unlabelled."""
+    from nas.leaderboard import SCALE_ATTR
+    from nas.progress import best_line
+    from nas.reporting import _study_data
+
+    space = tmp_path / "space.toml"
+    space.write_text(LINEAR, encoding="utf-8")
+    run = tmp_path / "run"
+    result = nas.search(
+        data=linear_csv(tmp_path / "lin.csv"), target="price", space=str(space),
+        out=run, n_trials=2, epochs=40, threads=1, pruner="none", seed=0,
+    )  # fmt: skip
+    y_std = json.loads((run / "run.json").read_text())["data_info"]["preprocessing"]["y_std"]
+    y_std = float(np.mean(y_std))
+    assert 500 < y_std < 650  # std of 1000 * U(-1, 1): 577
+    study = result.study
+    assert study.user_attrs[SCALE_ATTR] == pytest.approx(y_std)
+    values = {t.number: t.values[0] for t in study.trials}
+    assert all(v < 0.1 for v in values.values())  # the study keeps the standardized value
+    board = pd.read_csv(run / "leaderboard.csv")
+    for number, metric in zip(board["number"], board["metric"]):
+        assert metric == pytest.approx(values[number] * y_std, rel=1e-5)
+        assert 5 <= metric <= 30
+    metrics = json.loads((run / "best" / "metrics.json").read_text())
+    win = metrics["trial"]
+    assert metrics["val"]["rmse"] == pytest.approx(values[win] * y_std, rel=1e-9)
+    line = best_line(study, "rmse")
+    assert f"val rmse {values[win] * y_std:.4f} (trial {win}," in line
+    rows, _, _ = _study_data(run, result.config, None)
+    for r in rows:
+        assert r["metric"] == pytest.approx(values[r["number"]] * y_std)
+        assert r["values"][0] == r["metric"]
+        last = study.trials[r["number"]].intermediate_values
+        assert r["last_value"] == pytest.approx(last[max(last)] * y_std)  # its last epoch's
+    curve = [r["val_metric"] for r in metrics["search_curve"]]
+    assert min(curve) == pytest.approx(metrics["val"]["rmse"], rel=1e-6)  # best epoch's
+    assert all(c > 5 for c in curve)
+
+
 def test_the_overfit_alert_names_the_unit() -> None:
     data = {
         "run": {"metric": "rmse", "directions": ["minimize"]},
