@@ -47,7 +47,7 @@ def report_view(exp: Explanations, max_local: int = 4) -> dict[str, Any]:
                     "predicted": label(exp.predicted[i]),
                     "probability": None
                     if np.isnan(exp.probability[i])
-                    else round(float(exp.probability[i]), 4),
+                    else float(exp.probability[i]),  # unrounded: the report rounds it once
                     "input": _r(exp.X[i], 4),
                     "attributions": a_i,
                 }

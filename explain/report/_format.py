@@ -85,6 +85,21 @@ def fmt_num(value: Any, digits: int = 4) -> str:
     return f"{value:.{digits}g}"
 
 
+def fmt_prob(value: Any) -> str:
+    """A probability to three decimals that reads 1 or 0 only when it is: ``0.702``,
+    ``> 0.999`` (0.99948), ``< 0.001``."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return fmt_num(value)
+    p = float(value)
+    if not math.isfinite(p) or p in (0.0, 1.0) or not 0.0 < p < 1.0:
+        return fmt_num(value)
+    if p >= 0.9995:
+        return "> 0.999"
+    if p < 0.0005:
+        return "< 0.001"
+    return f"{p:.3f}"
+
+
 def fmt_si(value: Any) -> str:
     """A count in short form: ``12.3 k``, ``4.56 M``, ``1.2 G``."""
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):

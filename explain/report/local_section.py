@@ -11,7 +11,7 @@ import numpy as np
 
 from explain.report import explain_plots as ep
 from explain.report import local_plots as lp
-from explain.report._format import fmt_num
+from explain.report._format import fmt_prob
 from explain.report._style import Figure, is_number
 from explain.report.method_trust import badges, chosen_method
 from explain.report.schema import ReportData
@@ -125,7 +125,7 @@ def local_cards(
                 "categories": item.get("categories") or [],
                 "label": item.get("label"),
                 "predicted": item.get("predicted"),
-                "probability": fmt_num(prob, 3) if prob is not None else None,
+                "probability": fmt_prob(prob) if prob is not None else None,
                 "explains": explains,
                 "badges": badges([method] if figure is None and water else kept, status),
                 "waterfall_method": method,

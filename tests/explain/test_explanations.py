@@ -261,6 +261,7 @@ def test_report_view_is_json_shaped_as_the_schema(
     for item in view["local"]:
         assert item["category"] in categories and item["label"] in ("no", "yes")
         assert item["predicted"] in ("no", "yes") and 0 < item["probability"] <= 1
+        assert item["probability"] == float(exp.probability[item["index"]])  # not rounded
         assert list(np.shape(item["input"])) == shape
         assert set(item["attributions"]) == set(exp.attributions)
         assert all(list(np.shape(v)) == shape for v in item["attributions"].values())

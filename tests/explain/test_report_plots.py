@@ -15,7 +15,7 @@ from explain.report import check_plots as cp
 from explain.report import explain_plots as ep
 from explain.report import local_plots as lp
 from explain.report import plots, winner_plots
-from explain.report._format import clean, plot_text, round_sig, script_json
+from explain.report._format import clean, fmt_prob, plot_text, round_sig, script_json
 from explain.report.attention_plots import attention_figure
 from explain.report.beeswarm import beeswarm_data
 
@@ -38,6 +38,24 @@ def trial(number: int, metric: float | None, state: str = "complete", **kw: Any)
 )
 def test_best_so_far(values: list, maximize: bool, expected: list) -> None:
     assert plots.best_so_far(values, maximize) == expected
+
+
+@pytest.mark.parametrize(
+    ("p", "shown"),
+    [
+        (0.99947816, "0.999"),  # was "1": rounded to 0.9995 first, then to 3 digits
+        (0.99945587, "0.999"),
+        (0.99996, "> 0.999"),  # "1.000" to three decimals, and it is not 1
+        (0.70248473, "0.702"),  # was "0.703" (0.7025 after the first rounding)
+        (0.5, "0.500"),
+        (0.0004, "< 0.001"),
+        (1.0, "1"),
+        (0.0, "0"),
+        (None, "–"),
+    ],
+)
+def test_a_probability_is_rounded_once_and_never_reads_1_unless_it_is(p, shown) -> None:
+    assert fmt_prob(p) == shown
 
 
 def test_pareto_mask_maximize_and_minimize() -> None:
