@@ -44,7 +44,8 @@ def _scored(data: TaskData, y_test: np.ndarray, outputs: np.ndarray) -> dict[str
         m = compute_metrics(data.task, y_test, outputs, data.output_size, from_logits=False)
         m.pop("confusion_matrix", None)
         return m
-    return compute_metrics(data.task, data.inverse_target(y_test), data.inverse_target(outputs))
+    truth = data.targets_in_units(data.test)  # y_test's values as read
+    return compute_metrics(data.task, truth, data.inverse_target(outputs))
 
 
 def measure_baselines(data: TaskData, seed: int = 0) -> dict[str, Any]:

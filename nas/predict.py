@@ -207,7 +207,7 @@ class Predictor:
             data = self.config.load_data()
             self.notes = []
             outputs = model_outputs(self.model, data.test.X, batch_size=BATCH).numpy()
-            y = data.inverse_target(data.test.y.numpy())
+            y = data.targets_in_units(data.test)  # as read: not back from float32
             if self.task == "classification":
                 y = np.asarray(self.class_names)[y]
             table = pd.DataFrame({self.target_name: list(y) if np.ndim(y) == 1 else y[:, 0]})

@@ -139,18 +139,25 @@ def assemble(
     target_name: str = "target",
     preprocessing: dict[str, Any] | None = None,
     seed: int = 0,
+    y_units: np.ndarray | None = None,
 ) -> TaskData:
-    """Slice prepared arrays into the three splits as tensors (X float32; y int64 or float32)."""
+    """Slice prepared arrays into the three splits as tensors (X float32; y int64 or float32);
+    a regression's targets as read (``y_units``, before standardization) go with each split."""
     X = np.ascontiguousarray(X, dtype=np.float32)
     if task == "classification":
         y = np.asarray(y, dtype=np.int64).reshape(-1)
         output_size = len(class_names)
+        y_units = None
     else:
         y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
         output_size = int(y.shape[1])
+        if y_units is not None:
+            y_units = np.asarray(y_units, dtype=np.float64).reshape(y.shape)
 
     def part(idx: np.ndarray) -> Split:
-        return Split(X=torch.from_numpy(X[idx].copy()), y=torch.from_numpy(y[idx].copy()))
+        units = None if y_units is None else y_units[idx].copy()
+        return Split(X=torch.from_numpy(X[idx].copy()), y=torch.from_numpy(y[idx].copy()),
+                     y_units=units)  # fmt: skip
 
     train, val, test = indices
     return TaskData(
@@ -210,7 +217,9 @@ def from_arrays(
         prep["inputs"] = {"method": "scale", "divisor": float(input_divisor), "fitted_on": None}
     else:
         X, prep["inputs"] = standardize_inputs(np.asarray(X), indices[0], modality)
+    y_units = None
     if task == "regression":
+        y_units = np.asarray(y, dtype=np.float64)
         y, target_record = standardize_targets(y, indices[0])
         prep.update(target_record)
     return assemble(
@@ -225,4 +234,5 @@ def from_arrays(
         target_name=target_name,
         preprocessing=prep,
         seed=seed,
+        y_units=y_units,
     )

@@ -136,7 +136,9 @@ def load_csv(
     X, feature_names, feature_prep = _fit_features(frame[features], indices, path.name)
     prep.update(feature_prep)
     notes.extend(_imputation_note(prep["imputation"], path.name))
+    y_units = None
     if task == "regression":
+        y_units = np.asarray(y, dtype=np.float64)
         y, target_prep = standardize_targets(y, indices[0])
         prep.update(target_prep)
     data = assemble(
@@ -151,6 +153,7 @@ def load_csv(
         target_name=target,
         preprocessing=prep,
         seed=seed,
+        y_units=y_units,
     )
     data.notes = notes
     return data

@@ -19,11 +19,14 @@ class Split:
     """One part of the data: inputs ``X`` (float32, ``(N, *input_shape)``) and targets ``y``.
 
     ``y`` is int64 ``(N,)`` class indices for classification, float32 ``(N, output_size)`` for
-    regression.
+    regression (standardized); a regression's ``y_units`` keeps its targets as read, float64
+    in the target's own units (float32 standardized values do not invert exactly: 75 came back
+    as 75.0000042).
     """
 
     X: torch.Tensor
     y: torch.Tensor
+    y_units: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0])
@@ -81,6 +84,13 @@ class TaskData:
             "fingerprint": self.fingerprint,
             "notes": list(self.notes),
         }
+
+    def targets_in_units(self, split: Split) -> np.ndarray:
+        """``split``'s targets in their own units: as read when the split keeps them
+        (``Split.y_units``), else ``inverse_target`` of its standardized ``y``."""
+        if split.y_units is not None and self.task == "regression":
+            return np.asarray(split.y_units, dtype=np.float64)
+        return self.inverse_target(split.y.numpy())
 
     def inverse_target(self, y: ArrayT) -> ArrayT:
         """Undo the train-fitted target standardization of a regression task: original units.

@@ -118,7 +118,7 @@ def retrain_and_test(
     outputs = predict(model, data.test.X).numpy()
     # regression in the target's own units (the model sees standardized targets)
     test = compute_metrics(
-        data.task, data.inverse_target(data.test.y.numpy()), data.inverse_target(outputs), n_classes
+        data.task, data.targets_in_units(data.test), data.inverse_target(outputs), n_classes
     )
     predictions = {"y_true": data.test.y.numpy(), "outputs": outputs}
     if data.task == "classification":

@@ -166,6 +166,28 @@ def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> Non
     assert (table["prediction"] == table[target]).mean() == pytest.approx(accuracy)
 
 
+def test_a_builtin_regressions_targets_come_back_as_read(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """diabetes's targets are whole numbers: ``nas predict`` prints them as they are (75, not
+    75.0000042 back from float32 standardized values), and the test RMSE is against them."""
+    from sklearn.datasets import load_diabetes
+
+    run = tmp_path / "run-diabetes"
+    args = ("--trials", "1", "--epochs", "2", "--space", write_space(tmp_path), *LEAN)
+    assert cli("search", "--dataset", "diabetes", "--out", run, *args).exit_code == 0
+    result = cli("predict", run, "-o", tmp_path / "d.csv")
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(tmp_path / "d.csv")
+    target = nas.load_predictor(run).target_name
+    truth = load_diabetes().target  # independent of nas
+    test = split_indices(len(truth), None, seed=0, val_fraction=0.15, test_fraction=0.15)[2]
+    assert table[target].tolist() == truth[test].tolist()  # exactly
+    rmse = float(np.sqrt(np.mean((table["prediction"] - truth[test]) ** 2)))
+    metrics = json.loads((run / "best" / "metrics.json").read_text())["test"]
+    assert metrics["rmse"] == pytest.approx(rmse, rel=1e-5)
+
+
 def test_a_hundred_thousand_rows_take_seconds(classify_run: tuple[Path, Path]) -> None:
     run, _ = classify_run
     rng = np.random.default_rng(3)
