@@ -6,6 +6,8 @@ and loads back (``explanations.json`` + ``attributions.npz``, no pickles).
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,8 +84,11 @@ class Explanations:
         """Read what :meth:`save` wrote (``allow_pickle=False``)."""
         folder = Path(folder)
         meta = json.loads((folder / "explanations.json").read_text())
-        with np.load(folder / "attributions.npz", allow_pickle=False) as z:
-            arrays = {k: z[k] for k in z.files}
+        try:
+            with np.load(folder / "attributions.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (zipfile.BadZipFile, EOFError, zlib.error) as e:  # a truncated or foreign file
+            raise ValueError(f"{folder / 'attributions.npz'} is damaged ({e})") from None
         attrs = {}
         for m, info in meta["methods"].items():
             side = {k.split("/", 2)[2]: v for k, v in arrays.items()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import pickle
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -155,7 +156,14 @@ def reason(e: BaseException, limit: int = 240) -> str:
 def load_spec(folder: Path) -> ArchSpec | GanSpec:
     """The ArchSpec (or, for a GAN run, the GanSpec) stored in ``folder/spec.json``."""
     path = Path(folder) / "spec.json"
+    if path.exists() and not path.is_file():
+        raise NasError(f"{path} is not a file; {RETRAIN}.")
     if not path.is_file():
+        if path.parent.name == "best" and (path.parent.parent / "run.json").is_file():
+            raise NasError(
+                f"{path} does not exist: the run has no saved winner (interrupted before it "
+                f"was retrained, or best/ was removed); {RETRAIN}."
+            )
         raise NasError(f"{str(path)!r} does not exist; pass a run directory or its best/ folder.")
     text = json.dumps(read_object(path, RETRAIN))  # names the file if it is not JSON at all
     try:
@@ -173,7 +181,9 @@ def load_model(path: str | Path) -> NasModel | GanModel:
     never arbitrary pickled objects.
     """
     folder = Path(path)
-    if (folder / "best" / "spec.json").is_file():
+    if (folder / "best" / "spec.json").is_file() or (
+        (folder / "run.json").is_file() and not (folder / "spec.json").exists()
+    ):  # a run directory (its best/ may be gone: then load_spec names best/spec.json)
         folder = folder / "best"
     spec = load_spec(folder)
     weights = check_weights(folder)
@@ -183,7 +193,9 @@ def load_model(path: str | Path) -> NasModel | GanModel:
         raise NasError(f"{folder / 'spec.json'} describes no model nas can build ({reason(e)}); "
                        f"{RETRAIN}.") from None  # fmt: skip
     try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns of a plain pickle before refusing it
+            warnings.simplefilter("ignore")
+            state = torch.load(weights, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # never repeat torch's advice to load it unsafely
         raise NasError(
             f"{weights} does not load safely (torch.load with weights_only=True refused it): "

@@ -310,6 +310,10 @@ def test_regression_explanations_round_trip_and_have_no_classes(
     assert all(g["per_class"] == {} for g in view["global"].values())
     assert {i["category"] for i in view["local"]} <= {"low_error", "high_error"}
     assert all(i["probability"] is None for i in view["local"])
+    npz = tmp_path / "r" / "attributions.npz"
+    npz.write_bytes(npz.read_bytes()[: npz.stat().st_size // 2])  # a copy cut short
+    with pytest.raises(ValueError, match="attributions.npz is damaged"):
+        Explanations.load(tmp_path / "r")  # the report's alert, not a BadZipFile traceback
 
 
 def test_method_names_are_checked(trained: Any) -> None:
