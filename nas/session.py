@@ -28,7 +28,7 @@ from nas.leaderboard import (
     make_stop_on_impossible,
 )
 from nas.result import SearchResult
-from nas.study import make_pruner, make_sampler, open_storage, redact, storage_url
+from nas.study import checkpoint, make_pruner, make_sampler, open_storage, redact, storage_url
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 from nas.warm_start import fit_to_budget
@@ -144,6 +144,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     finally:
         stop_workers(workers, interrupt=interrupted)  # retrain once, after every worker is done
         write_leaderboard(st, names, run_dir)
+        checkpoint(url)  # study.db alone holds every trial, even after an interrupt
     grace = heartbeat_kwargs(url, options.heartbeat).get("grace_period")
     while (_wait_for_other_machines(st, grace=grace, to_total=n_trials is not None)
            and n_trials is not None and counted_trials(st) < n_trials):  # fmt: skip
@@ -154,6 +155,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     if options.finalize:
         finalize_run(result, st, td, settings, config.top, kind, state)
         explain_and_report(result, kind, options)
+    checkpoint(url)
     return result
 
 

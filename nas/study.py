@@ -196,6 +196,27 @@ def _retry_callback(max_retry: int | None) -> dict[str, Any]:
         return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry)}
 
 
+def checkpoint(url: str) -> None:
+    """Merge a SQLite study file's write-ahead log into the file (``wal_checkpoint(TRUNCATE)``),
+    so that ``study.db`` alone holds every trial: a process that exits with its connections
+    open leaves them in ``study.db-wal``, which a copy of ``study.db`` without it lacks. Does
+    nothing for other storages; a busy or failing checkpoint is left to SQLite's own."""
+    import contextlib
+    import sqlite3
+
+    file = re.match(r"^sqlite(\+\w+)?:///([^?]+)$", url)
+    if not file or _in_memory(url):
+        return
+    db = Path(file[2])
+    if not db.with_name(db.name + "-wal").exists():
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        pass
+
+
 def _in_memory(url: str) -> bool:
     return url.rstrip("/") == "sqlite:" or ":memory:" in url or "mode=memory" in url
 

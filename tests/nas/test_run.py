@@ -142,3 +142,31 @@ def test_save_model_dir_round_trips(tmp_path: Path, finished_run) -> None:
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == [
         "metrics.json", "model.pt", "spec.json",
     ]  # fmt: skip
+
+
+def test_study_db_alone_holds_every_trial_when_the_search_ends(tmp_path: Path) -> None:
+    """SQLite keeps recent commits in study.db-wal while a connection is open; the search
+    merges it into study.db before it returns, so a copy of study.db alone (read here with
+    ``immutable``, which ignores the -wal file) has every trial the leaderboard lists."""
+    import contextlib
+    import sqlite3
+
+    import pandas as pd
+
+    from tests.conftest import LEAN, invoke, write_space
+
+    run = tmp_path / "run"
+    with contextlib.chdir(tmp_path):
+        result = invoke("search", "--dataset", "iris", "--space", write_space(tmp_path),
+                        "--trials", "4", "--epochs", "2", "--out", run, *LEAN)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    board = pd.read_csv(run / "leaderboard.csv")
+    uri = f"file:{run / 'study.db'}?immutable=1"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        states = [s for (s,) in db.execute("SELECT state FROM trials ORDER BY number")]
+        attrs = db.execute("SELECT count(*) FROM trial_user_attributes").fetchone()[0]
+    assert len(states) == len(board) == 4 and "RUNNING" not in states
+    assert states.count("COMPLETE") == int((board["state"] == "complete").sum())
+    assert attrs > 4 * 5  # the trials' records too (params, flops, curve, ...)
+    wal = run / "study.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
