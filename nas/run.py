@@ -202,6 +202,35 @@ def is_run_dir(path: str | Path) -> bool:
     return {"schema_version", "kind"} <= record.keys() or {"study", "space"} <= record.keys()
 
 
+_OPTUNA_TABLES = {"studies", "trials", "version_info"}  # what every Optuna RDB schema has
+
+
+def _check_leftover_study(db: Path) -> None:
+    """A StorageError unless ``db`` (in a folder without run.json) is what an interrupted first
+    attempt leaves: absent, empty, or an Optuna study; a user's own SQLite file or any other
+    file named study.db is never written into."""
+    import contextlib
+    import sqlite3
+    from urllib.parse import quote
+
+    if not db.is_file() or db.stat().st_size == 0:
+        return
+    try:
+        uri = f"file:{quote(str(db.resolve()))}?mode=ro"
+        query = "SELECT name FROM sqlite_master WHERE type='table'"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            tables = {t for (t,) in conn.execute(query)}
+    except sqlite3.Error as e:
+        tables, why = set(), f"not a SQLite database: {e}"
+    else:
+        why = "its tables: " + (", ".join(sorted(tables)[:5]) or "none")
+    if not tables >= _OPTUNA_TABLES:
+        raise StorageError(
+            f"Output folder {str(db.parent)!r} has no run.json and its study.db is not an "
+            f"Optuna study ({why}); nas would write into it. Pass --out a new or empty folder."
+        )
+
+
 def check_run_dir(path: str | Path) -> Path:
     """``path`` if nas may write there: a new or empty folder, or a run directory (to resume);
     a StorageError naming the folder and the fix otherwise (nas deletes and replaces folders
@@ -217,6 +246,7 @@ def check_run_dir(path: str | Path) -> Path:
             "readable folder with --out."
         ) from None
     if all(name in _STORAGE_LEFTOVERS for name in entries):
+        _check_leftover_study(folder / "study.db")
         return folder
     why = (
         "its run.json is not the record of a nas search"

@@ -122,6 +122,19 @@ def npz(rel: str, **arrays: Any) -> Callable[[Path], None]:
     return damage
 
 
+def user_sqlite(rel: str) -> Callable[[Path], None]:
+    """A user's own SQLite database at ``here/rel`` (a table of customers, no Optuna)."""
+
+    def damage(here: Path) -> None:
+        (here / rel).parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(here / rel)) as db:
+            db.execute("CREATE TABLE customers (id INTEGER, name TEXT)")
+            db.execute("INSERT INTO customers VALUES (1, 'Ada')")
+            db.commit()
+
+    return damage
+
+
 def several(*damages: Callable[[Path], None]) -> Callable[[Path], None]:
     def damage(here: Path) -> None:
         for d in damages:
@@ -323,6 +336,12 @@ CASES: dict[str, Case] = {
                              damage=write("bad.toml", BAD_TOML)),
     "search/missing toml[...]": case("search --dataset iris --space s[1].toml", "s[1].toml"),
     "search/unknown dataset": case("search --dataset nope", "nope"),
+    "search/--out holds a user's study.db": case(
+        "search --dataset iris --out <here>/mine", "<here>/mine", "not an Optuna study",
+        "customers", damage=user_sqlite("mine/study.db")),
+    "search/--out holds a text study.db": case(
+        "search --dataset iris --out <here>/mine", "<here>/mine", "not an Optuna study",
+        damage=write("mine/study.db", "my notes\n")),
     # -------- nas worker
     "worker/no options": case("worker", "--storage"),
     "worker/no study": case("worker --storage <here>/j.log", "--study"),
