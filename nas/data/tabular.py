@@ -77,6 +77,8 @@ def load_csv(
         "dropped_columns": list(drop) + row_index,
     }
 
+    for column in [*features, target]:
+        _check_stray_text(frame[column], column, path.name)
     missing_target = frame[target].isna().to_numpy()
     frame = frame.loc[~missing_target].reset_index(drop=True)
     dropped = int(missing_target.sum())
@@ -157,6 +159,35 @@ def load_csv(
     )
     data.notes = notes
     return data
+
+
+#: A text column whose cells are numbers but for at most this share (and more than
+#: MIN_DISTINCT_NUMBERS distinct numbers) is a numeric column with typos, not categories.
+STRAY_SHARE = 0.05
+MIN_DISTINCT_NUMBERS = 20
+
+
+def _check_stray_text(series: pd.Series, column: str, file_name: str) -> None:
+    """A DataError for a numeric column with a few cells that are not numbers (``12.5``, ``abc``,
+    ``13.1``, ...): read as text it would become a column of categories, one per number, and
+    the search would train on that without a word."""
+    if _is_numeric(series) or pd.api.types.is_bool_dtype(series):
+        return
+    present = series.dropna()
+    if present.empty:
+        return
+    numbers = pd.to_numeric(present.astype(str).str.strip(), errors="coerce")
+    bad = present[numbers.isna()]
+    if bad.empty or len(bad) > STRAY_SHARE * len(present):
+        return  # all numbers (read as such already), or a text column
+    if numbers.nunique() <= MIN_DISTINCT_NUMBERS:
+        return  # a few codes and some text: categories
+    rows = ", ".join(str(int(i) + 1) for i in bad.index[:3]) + (", ..." if len(bad) > 3 else "")
+    raise DataError(
+        f"Column {column!r} of {file_name} holds numbers but for {len(bad)} cell(s) that are "
+        f"not (e.g. {str(bad.iloc[0])!r}; data row(s) {rows}); correct them, or empty them to "
+        "have them imputed."
+    )
 
 
 def _imputation_note(imputed: list[dict[str, Any]], file_name: str) -> list[str]:

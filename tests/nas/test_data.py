@@ -481,3 +481,30 @@ def test_errors_name_the_problem_and_the_fix(tmp_path: Path, case: str) -> None:
     assert "\n" not in message  # the CLI prints it as one line
     for word in words:
         assert word in message, f"{word!r} not in {message!r}"
+
+
+def test_a_numeric_column_with_a_stray_word_is_refused_not_read_as_categories(
+    tmp_path: Path,
+) -> None:
+    """One 'abc' among 200 measurements made pandas read the column as text, and the search
+    trained on 199 one-hot categories without a word; codes mixed with words stay categories."""
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=200)
+    frame = pd.DataFrame({"a": a.astype(object), "b": rng.normal(size=200),
+                          "label": np.where(a > 0, "yes", "no")})  # fmt: skip
+    frame.loc[3, "a"] = "abc"
+    frame.to_csv(tmp_path / "typo.csv", index=False)
+    with pytest.raises(DataError, match=r"Column 'a' of typo\.csv holds numbers but for 1 cell"):
+        load_file(tmp_path / "typo.csv", target="label")
+    try:
+        load_file(tmp_path / "typo.csv", target="label")
+    except DataError as e:
+        assert "'abc'" in str(e) and "data row(s) 4" in str(e)
+    frame["a"] = a  # fixed: loads, with a as one standardized number
+    frame.to_csv(tmp_path / "fixed.csv", index=False)
+    assert load_file(tmp_path / "fixed.csv", target="label").input_shape == (2,)
+    frame["a"] = rng.choice(["1", "2", "3", "other"], 200)  # codes and a word: categories
+    frame.to_csv(tmp_path / "codes.csv", index=False)
+    assert load_file(tmp_path / "codes.csv", target="label").input_shape == (5,)
