@@ -154,6 +154,9 @@ class Predictor:
         """The rows of ``X`` (a DataFrame keeps its columns) with ``prediction`` and, for
         classification, ``proba_<class>`` columns; metrics when targets ``y`` (or ``X``'s
         target column) are given, regression in the target's own units."""
+        if y is not None and len(np.asarray(y)) != len(X):
+            raise DataError(f"{source} has {len(X)} rows of inputs but {len(np.asarray(y))} "
+                            "targets; give a target for every row, or none.")  # fmt: skip
         outputs = self.outputs(X, source)
         if isinstance(X, pd.DataFrame):
             table = X.reset_index(drop=True).copy()
@@ -171,7 +174,9 @@ class Predictor:
             proba = _softmax(outputs)
             for j, name in enumerate(self.class_names):
                 table[f"proba_{name}"] = proba[:, j]
-        metrics = self._metrics(outputs, y) if y is not None else None
+        with warnings.catch_warnings():  # scikit-learn's on one row or one class: not news
+            warnings.simplefilter("ignore", UserWarning)
+            metrics = self._metrics(outputs, y) if y is not None else None
         return Prediction(table, metrics, list(self.notes))
 
     def _metrics(self, outputs: np.ndarray, y: Any) -> dict[str, Any] | None:
@@ -181,6 +186,8 @@ class Predictor:
             names = [label_name(v) for v in y.reshape(-1)]
             known = np.array([n in index for n in names])
             if not known.any():
+                self.notes.append(f"none of the {len(names)} target value(s) is a label the run "
+                                  f"knows (e.g. {names[0]!r}); no metrics.")  # fmt: skip
                 return None
             if not known.all():
                 self.notes.append(f"{int((~known).sum())} row(s) have a label the run never saw; "
@@ -190,6 +197,9 @@ class Predictor:
         values = pd.DataFrame(y.reshape(len(y), -1)).apply(pd.to_numeric, errors="coerce")
         values = values.to_numpy(dtype=np.float64)
         good = np.isfinite(values).all(axis=1)
+        if not good.all():
+            self.notes.append(f"{int((~good).sum())} row(s) have a target that is not a number; "
+                              "the metrics leave them out.")  # fmt: skip
         if not good.any():
             return None
         predicted = self._decide(outputs).reshape(len(outputs), -1)

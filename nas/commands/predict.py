@@ -37,14 +37,21 @@ def predict(
     Example: nas predict runs/churn --data new.csv -o predictions.csv
     """
     start = time.perf_counter()
-    predictor = load_predictor(run_dir)
-    result = predictor.predict_file(data)
     name = data.stem if data is not None else "test"
     path = output if output is not None else run_dir / "predictions" / f"{name}.csv"
     if path.exists() and path.is_dir():
         raise NasError(f"{path} is a folder; give -o a file name such as predictions.csv.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    result.table.to_csv(path, index=False)
+    if data is not None and path.exists() and path.resolve() == data.resolve():
+        raise NasError(f"-o {path} is the input file, which nas would overwrite; give -o "
+                       "another file name.")  # fmt: skip
+    predictor = load_predictor(run_dir)
+    result = predictor.predict_file(data)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        result.table.to_csv(path, index=False)
+    except OSError as e:
+        raise NasError(f"Cannot write {path} ({e.strerror or e}); give -o a file in a folder "
+                       "you can write to.") from None  # fmt: skip
     seconds = time.perf_counter() - start
     for note in result.notes:
         out.print(f"note: {note}", markup=False, soft_wrap=True)

@@ -130,6 +130,9 @@ def load_npz(
         )
     if len(X) == 0:
         raise DataError(f"{name} holds no examples (X has shape {X.shape}); add data.")
+    if 0 in X.shape[1:]:
+        raise DataError(f"X in {name} has shape {X.shape}: each example is empty; save at least "
+                        "one feature (and step, channel or pixel) per example.")  # fmt: skip
     check_enough_rows(len(X), f"{name} holds {len(X)} example(s)")
     if X.dtype.kind == "f" and not np.isfinite(X).all():
         bad = ~np.isfinite(X)

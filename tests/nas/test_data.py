@@ -508,3 +508,12 @@ def test_a_numeric_column_with_a_stray_word_is_refused_not_read_as_categories(
     frame["a"] = rng.choice(["1", "2", "3", "other"], 200)  # codes and a word: categories
     frame.to_csv(tmp_path / "codes.csv", index=False)
     assert load_file(tmp_path / "codes.csv", target="label").input_shape == (5,)
+
+
+def test_an_npz_whose_examples_are_empty_is_refused_at_load(tmp_path: Path) -> None:
+    """X of shape (100, 0) ran the whole --timeout of failing trials before saying so."""
+    y = np.arange(100) % 2
+    for shape in [(100, 0), (100, 0, 3)]:
+        np.savez(tmp_path / "empty.npz", X=np.zeros(shape, np.float32), y=y)
+        with pytest.raises(DataError, match=r"each example is empty"):
+            load_file(tmp_path / "empty.npz")

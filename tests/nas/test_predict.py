@@ -123,6 +123,31 @@ def test_new_categories_and_gaps_are_noted_and_bad_input_is_one_line(
         nas.load_predictor(run).predict(rows.drop(columns="a"))
 
 
+def test_unwritable_output_unknown_labels_and_the_input_as_output(
+    classify_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    run, data = classify_run
+    rows = test_rows(data, "churned", classify=True)
+    rows.to_csv(tmp_path / "new.csv", index=False)
+    before = (tmp_path / "new.csv").read_bytes()
+    cases = [
+        (("-o", tmp_path / "new.csv"), "is the input file"),  # would overwrite the user's rows
+        (("-o", tmp_path / "new.csv" / "p.csv"), "Cannot write"),  # a file as its folder
+        (("-o", "/proc/nas-p.csv"), "Cannot write"),
+    ]
+    for args, words in cases:
+        failed: Result = invoke("predict", run, "--data", tmp_path / "new.csv", *args)
+        assert failed.exit_code == 2, failed.output
+        assert words in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in failed.stderr
+    assert (tmp_path / "new.csv").read_bytes() == before
+    rows.assign(churned="maybe").to_csv(tmp_path / "maybe.csv", index=False)
+    result = invoke("predict", run, "--data", tmp_path / "maybe.csv", "-o", tmp_path / "m.csv")
+    assert result.exit_code == 0, result.output
+    assert "none of the" in result.output and "'maybe'" in result.output  # said, not silent
+    assert "against" not in result.output
+
+
 def test_regression_predictions_are_in_the_targets_units(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, 300)
@@ -152,6 +177,9 @@ def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> Non
     test = split_indices(200, y, seed=0, val_fraction=0.15, test_fraction=0.15,
                          class_names=["0", "1"])[2]  # fmt: skip
     assert torch.equal(predictor.inputs(X[test]), data.test.X)  # the loader's own transform
+    np.savez(tmp_path / "short_y.npz", X=X[:10], y=np.array([0, 1, 1]))
+    failed = cli("predict", run, "--data", tmp_path / "short_y.npz", "-o", tmp_path / "s.csv")
+    assert failed.exit_code == 2 and "10 rows of inputs but 3 targets" in failed.stderr
     np.savez(tmp_path / "new.npz", X=X[:10])
     result = cli("predict", run, "--data", tmp_path / "new.npz", "-o", tmp_path / "n.csv")
     assert result.exit_code == 0, result.output
