@@ -22,7 +22,7 @@ _BUDGET = (
     ("max_params", "parameters", fmt_si),
     ("max_flops", "FLOPs", fmt_si),
     ("max_latency_ms", "latency (ms)", fmt_num),
-    ("max_memory_mb", "memory (MB)", fmt_num),
+    ("max_memory_mb", "memory (MiB)", fmt_num),
 )
 
 
@@ -130,7 +130,7 @@ def overview(data: ReportData) -> dict[str, Any]:
                 f"{fmt_num(cost.get('latency_ms'), 3)} ms per example"
                 + (f" ({cost['device']})" if cost.get("device") else ""),
             ),
-            ("memory", f"{fmt_num(cost.get('memory_mb'), 3)} MB"),
+            ("memory", f"{fmt_num(cost.get('memory_mb'), 3)} MiB"),
         ],
         "summary": best.get("summary"),
         "metrics": [(k, fmt_num(v)) for k, v in test.items() if plots.is_number(v)],

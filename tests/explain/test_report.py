@@ -212,3 +212,14 @@ def test_malformed_pieces_become_notes_not_crashes() -> None:
     assert "This figure could not be drawn from the data" in html
     assert "No confusion matrix was recorded." in html
     assert all(f'id="{s}"' in html for s in SECTIONS)
+
+
+def test_the_winners_memory_is_labelled_in_the_unit_it_is_measured_in() -> None:
+    """cost.memory_mb is MiB (bytes / 2**20), as the terminal prints it: the overview said
+    "0.46 MB" for 482,672 bytes (0.483 MB, 0.460 MiB)."""
+    from explain.report.sections import overview
+
+    data = fx.tabular_classification()
+    data["best"]["cost"]["memory_mb"] = 482_672 / 2**20
+    rows = dict(overview(data)["winner"])
+    assert rows["memory"] == "0.46 MiB"
