@@ -109,18 +109,18 @@ def replace_dir(dest: Path, fill: Callable[[Path], None]) -> Path:
 
 def write_json(path: Path, data: Any) -> None:
     """Atomically write JSON (NaN and infinities become null)."""
-    write_text_atomic(path, json.dumps(_json_safe(data), indent=2) + "\n")
+    write_text_atomic(path, json.dumps(json_safe(data), indent=2) + "\n")
 
 
-def _json_safe(x: Any) -> Any:
+def json_safe(x: Any) -> Any:
     if isinstance(x, float):
         return x if x == x and abs(x) != float("inf") else None
     if isinstance(x, Mapping):
-        return {str(k): _json_safe(v) for k, v in x.items()}
+        return {str(k): json_safe(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_json_safe(v) for v in x]
+        return [json_safe(v) for v in x]
     if hasattr(x, "item") and callable(x.item):  # numpy / torch scalars
-        return _json_safe(x.item())
+        return json_safe(x.item())
     return x
 
 

@@ -3,6 +3,7 @@ the check and latencies recorded in ``RUN/export/export.json``."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from nas.exporting._describe import KIND, describe
 from nas.exporting._export import export_model, get_format
 from nas.kinds import get_kind
 from nas.reading import load_model, read_json, readable_run_dir
-from nas.run import write_json
+from nas.run import json_safe, write_json
 
 FOLDER = "export"  # in the run directory: the default output, and the record
 RECORD = "export.json"  # {format: ExportReport.to_dict() + where its preprocessing.json is}
@@ -46,16 +47,18 @@ def export(
     out = _output_path(run_dir, fmt.suffix, path)
     beside = out.parent / PREPROCESSING
     _check_overwritable(beside)
+    kind = get_kind(config.kind)
+    target = kind.exportable(model, lambda: config.load_data().val.X, seed=config.seed)
+    described = describe(target, config.data_info)
+    _check_same_model(beside, described)
     record_dir = run_dir / FOLDER
     try:
         record_dir.mkdir(exist_ok=True)
     except OSError as e:
         raise StorageError(f"Cannot write to {record_dir} ({e.strerror or e}); make the run "
                            "directory writable.") from None  # fmt: skip
-    kind = get_kind(config.kind)
-    target = kind.exportable(model, lambda: config.load_data().val.X, seed=config.seed)
     report = export_model(target, fmt.name, out, threads=threads)
-    write_json(beside, describe(target, config.data_info))
+    write_json(beside, described)
     records = read_exports(run_dir)
     records[fmt.name] = {**report.to_dict(), "preprocessing": str(beside.resolve())}
     write_json(record_dir / RECORD, records)
@@ -105,6 +108,19 @@ def _check_overwritable(path: Path) -> None:
         raise NasError(
             f"{path} exists and was not written by nas export (it writes {PREPROCESSING} "
             "beside the model); choose another folder for the model (-o)."
+        )
+
+
+def _check_same_model(path: Path, described: dict[str, Any]) -> None:
+    """A preprocessing.json nas wrote for another model (another run, or another winner) is
+    not replaced: the model exported beside it would be left with this one's preprocessing."""
+    if not path.exists():
+        return
+    if read_json(path) != json.loads(json.dumps(json_safe(described))):
+        raise NasError(
+            f"{path} describes another exported model ({read_json(path).get('architecture')}); "
+            "export this one into another folder (-o), so that each model keeps its own "
+            f"{PREPROCESSING}."
         )
 
 

@@ -315,3 +315,21 @@ def test_export_keeps_the_runs_own_files(run_copy: Path, tmp_path: Path) -> None
     result = invoke("export", run_copy, "-f", "torchscript", "-o", tmp_path / "mine" / "m.pt")
     assert result.exit_code == 2 and "was not written by nas export" in result.stderr
     assert sorted(p.name for p in (tmp_path / "mine").iterdir()) == ["preprocessing.json"]
+
+
+def test_a_folder_keeps_one_models_preprocessing(run_copy: Path, tmp_path: Path) -> None:
+    """Two exports into one folder share its preprocessing.json: the same run's again is fine
+    (the same file); another model's would leave the first with the wrong one, so it is
+    refused, and nothing in the folder changes."""
+    out = tmp_path / "out"
+    args = ("-f", "torchscript", "--threads", "1")
+    assert invoke("export", run_copy, *args, "-o", out / "a.pt").exit_code == 0
+    assert invoke("export", run_copy, *args, "-o", out / "b.pt").exit_code == 0  # same model
+    about = json.loads((out / "preprocessing.json").read_text())
+    about["architecture"] = "another model's"  # as another run's export writes it
+    about["preprocessing"]["inputs"]["mean"] = [0.0] * len(about["preprocessing"]["inputs"]["mean"])
+    (out / "preprocessing.json").write_text(json.dumps(about))
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = invoke("export", run_copy, *args, "-o", out / "c.pt")
+    assert result.exit_code == 2 and "describes another exported model" in result.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
