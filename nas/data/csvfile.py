@@ -25,10 +25,7 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str]:
         sample = handle.read(_SNIFF_BYTES)
     if len(sample) == _SNIFF_BYTES and b"\n" in sample:
         sample = sample[: sample.rindex(b"\n")]  # whole lines only, for the sniffer
-    try:
-        text, encoding = sample.decode("utf-8-sig"), "utf-8-sig"
-    except UnicodeDecodeError:
-        text, encoding = sample.decode("latin-1"), "latin-1"
+    text, encoding = _decode(sample)
     if not text.strip():
         raise DataError(f"{path} is empty; give a CSV with a header row and at least one data row.")
     delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text)
@@ -46,6 +43,24 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str]:
     if frame.empty:
         raise DataError(f"{path} has a header but no data rows; add rows to the file.")
     return _tidy(frame, delimiter), delimiter
+
+
+def _decode(sample: bytes) -> tuple[str, str]:
+    """The file's first bytes as text, and the encoding that read them (UTF-8, else Latin-1)."""
+    try:
+        return sample.decode("utf-8-sig"), "utf-8-sig"
+    except UnicodeDecodeError:
+        return sample.decode("latin-1"), "latin-1"
+
+
+def column_as_written(path: Path, delimiter: str, position: int) -> pd.Series:
+    """Column ``position`` of a file :func:`read_table` read, row for row, as the text of its
+    cells (stripped, blanks missing): "01" and "1", which pandas reads as one number."""
+    with path.open("rb") as handle:
+        _, encoding = _decode(handle.read(_SNIFF_BYTES))
+    frame = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True,
+                        na_values=_NA_TOKENS, usecols=[position], dtype=str)  # fmt: skip
+    return frame.iloc[:, 0].str.strip().replace("", pd.NA)
 
 
 def _column_names(path: Path, text: str, delimiter: str, parsed: list[str]) -> list[str]:

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nas.data.csvfile import clean_name, read_table
+from nas.data.csvfile import clean_name, column_as_written, read_table
 from nas.data.prepare import (
     TASK_RULE,
     assemble,
@@ -50,6 +50,7 @@ def load_csv(
     check_split_args(seed, val_fraction, test_fraction)
     task = check_task(task)
     frame, delimiter = read_table(path)
+    positions = {name: i for i, name in enumerate(frame.columns)}  # in the file, for re-reading
     # pandas' to_csv writes the row index as an unnamed first column: not a feature
     row_index = [c for c in frame.columns if c.startswith("Unnamed: ") and _is_row_number(frame[c])]
     frame = frame.drop(columns=row_index)
@@ -116,6 +117,8 @@ def load_csv(
         notes.append(task_note(inferred, y_values, repr(target)))
     task = task or inferred
     if task == "classification":
+        if _is_numeric(y_series):
+            _check_one_spelling(path, delimiter, positions[target], ~missing_target, y_series)
         y, class_names = encode_labels(y_values, target)
     elif not _is_numeric(y_series):
         example = y_series.iloc[0]
@@ -165,6 +168,29 @@ def load_csv(
 #: MIN_DISTINCT_NUMBERS distinct numbers) is a numeric column with typos, not categories.
 STRAY_SHARE = 0.05
 MIN_DISTINCT_NUMBERS = 20
+
+
+def _check_one_spelling(
+    path: Path, delimiter: str, position: int, kept: np.ndarray, numbers: pd.Series
+) -> None:
+    """A DataError when a numeric class column writes one number several ways ("01" and "1"):
+    read as numbers they would silently be one class; as text, two."""
+    try:
+        written = column_as_written(path, delimiter, position)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError):
+        return  # read_table read it: this second look is only a check
+    if len(written) != len(kept):
+        return
+    written = written[kept].reset_index(drop=True)
+    spellings = written.groupby(numbers.to_numpy()).unique()
+    several = [sorted(map(str, s)) for s in spellings if len(s) > 1]
+    if several:
+        shown = " and ".join(repr(v) for v in several[0][:3])
+        raise DataError(
+            f"Target {numbers.name!r} of {path.name} writes one class label several ways "
+            f"({shown}): as numbers they are one class, as text {len(several[0])}. Write each "
+            "class one way (e.g. '1' everywhere, or text labels such as 'c01')."
+        )
 
 
 def _check_stray_text(series: pd.Series, column: str, file_name: str) -> None:

@@ -517,3 +517,19 @@ def test_an_npz_whose_examples_are_empty_is_refused_at_load(tmp_path: Path) -> N
         np.savez(tmp_path / "empty.npz", X=np.zeros(shape, np.float32), y=y)
         with pytest.raises(DataError, match=r"each example is empty"):
             load_file(tmp_path / "empty.npz")
+
+
+def test_a_class_label_written_two_ways_is_refused_not_merged(tmp_path: Path) -> None:
+    """'01' and '1' are one number: pandas read them as one, and a three-class target became
+    two classes with only a note of '2 distinct values'."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=200)
+    labels = np.where(a > 0.5, "01", np.where(a > -0.5, "1", "2"))
+    rows = "\n".join(f"{x:.4f},{v}" for x, v in zip(a, labels))
+    (tmp_path / "codes.csv").write_text("a,label\n" + rows + "\n")
+    with pytest.raises(DataError, match=r"writes one class label several ways \('01' and '1'\)"):
+        load_file(tmp_path / "codes.csv", target="label")
+    one_way = np.where(labels == "01", "3", labels)  # each class one way: three classes
+    rows = "\n".join(f"{x:.4f},{v}" for x, v in zip(a, one_way))
+    (tmp_path / "fixed.csv").write_text("a,label\n" + rows + "\n")
+    assert load_file(tmp_path / "fixed.csv", target="label").class_names == ["1", "2", "3"]
