@@ -158,12 +158,13 @@ def _reader(url: str) -> optuna.storages.BaseStorage:
 
 def _read_only_sqlite(db: Path) -> optuna.storages.RDBStorage:
     """A SQLite study file opened read-only: ``immutable`` when no process writes it (no -wal
-    file beside it: then SQLite creates no -wal / -shm either), else ``mode=ro``, which reads
-    the trials still in the -wal file of a running or killed search."""
+    file beside it, or an empty one: then SQLite creates no -wal / -shm either), else
+    ``mode=ro``, which reads the trials still in the -wal file of a running or killed search."""
     import sqlite3
     from urllib.parse import quote
 
-    mode = "mode=ro" if db.with_name(db.name + "-wal").exists() else "immutable=1"
+    wal = db.with_name(db.name + "-wal")  # empty once nas.study.checkpoint merged it
+    mode = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "immutable=1"
     uri = f"file:{quote(str(db.resolve()))}?{mode}"
 
     def connect() -> sqlite3.Connection:

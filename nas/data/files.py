@@ -171,6 +171,11 @@ def load_npz(
                 f"y in {name} has dtype {y.dtype}, which cannot be regressed; use "
                 "task='classification' or save numeric targets."
             )
+        constant = np.all(y == y[:1], axis=0)
+        if np.any(constant):
+            which = "y" if not multi_output else f"y's column(s) {np.flatnonzero(constant)[:3]}"
+            raise DataError(f"{which} in {name} has one value in all {len(y)} examples: there is "
+                            "nothing to predict. Choose another target.")  # fmt: skip
     width = X.shape[1] if modality in ("tabular", "image") else X.shape[2]
     default = [f"{'channel' if modality == 'image' else 'x'}{i}" for i in range(width)]
     feature_names = _given_names(arrays, "feature_names", default, name)

@@ -70,6 +70,9 @@ def load_csv(
                 f"{role} {name!r} is not in {path.name}{did_you_mean(str(name), columns)}; "
                 f"columns: {listing}."
             )
+    if target in drop:
+        raise DataError(f"Column {target!r} is both the target and a column to drop; drop only "
+                        "feature columns (--drop).")  # fmt: skip
     features = [c for c in columns if c != target and c not in drop]
     if not features:
         raise DataError(f"{path.name} has no feature columns besides target {target!r}; add some.")
@@ -128,6 +131,11 @@ def load_csv(
         )
     else:
         y, class_names = y_values, []
+        if len(np.unique(y_values)) < 2:
+            raise DataError(
+                f"Target {target!r} of {path.name} has one value ({y_values[0]:g}) in all "
+                f"{len(y_values)} rows: there is nothing to predict. Choose another target."
+            )
 
     indices = split_indices(
         len(frame),

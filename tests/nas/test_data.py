@@ -533,3 +533,20 @@ def test_a_class_label_written_two_ways_is_refused_not_merged(tmp_path: Path) ->
     rows = "\n".join(f"{x:.4f},{v}" for x, v in zip(a, one_way))
     (tmp_path / "fixed.csv").write_text("a,label\n" + rows + "\n")
     assert load_file(tmp_path / "fixed.csv", target="label").class_names == ["1", "2", "3"]
+
+
+def test_a_constant_regression_target_and_a_dropped_target_are_refused(tmp_path: Path) -> None:
+    """A target of one value was searched and reported r2 0.0000; --drop of the target was
+    ignored without a word."""
+    rng = np.random.default_rng(0)
+    rows = "\n".join(f"{x:.4f},5.5" for x in rng.normal(size=60))
+    (tmp_path / "flat.csv").write_text("a,price\n" + rows + "\n")
+    with pytest.raises(DataError, match=r"'price' of flat\.csv has one value \(5\.5\) in all 60"):
+        load_file(tmp_path / "flat.csv", target="price", task="regression")
+    np.savez(tmp_path / "flat.npz", X=rng.normal(size=(60, 2)), y=np.full(60, 5.5))
+    with pytest.raises(DataError, match=r"y in flat\.npz has one value in all 60 examples"):
+        load_file(tmp_path / "flat.npz", task="regression")
+    rows = "\n".join(f"{x:.4f},{x * 3:.4f}" for x in rng.normal(size=60))
+    (tmp_path / "ok.csv").write_text("a,price\n" + rows + "\n")
+    with pytest.raises(DataError, match=r"'price' is both the target and a column to drop"):
+        load_file(tmp_path / "ok.csv", target="price", drop=["price"])

@@ -170,3 +170,13 @@ def test_study_db_alone_holds_every_trial_when_the_search_ends(tmp_path: Path) -
     assert attrs > 4 * 5  # the trials' records too (params, flops, curve, ...)
     wal = run / "study.db-wal"
     assert not wal.exists() or wal.stat().st_size == 0
+    # reading it then opens study.db as immutable: not even SQLite's -shm file is touched
+    import shutil
+
+    copy = Path(shutil.copytree(run, tmp_path / "copy"))
+    if not (copy / "study.db-wal").exists():  # as a process that exits with it open leaves it
+        (copy / "study.db-wal").write_bytes(b"")
+    before = {p.name: p.read_bytes() for p in copy.glob("study.db*")}
+    with contextlib.chdir(tmp_path):
+        assert invoke("report", copy, "-o", tmp_path / "r.html").exit_code == 0
+    assert {p.name: p.read_bytes() for p in copy.glob("study.db*")} == before
