@@ -152,11 +152,13 @@ def constraint_note(st: optuna.Study, settings: SearchSettings) -> str | None:
 
 
 def copy_report(result: SearchResult, report: Path, folder: Path) -> None:
-    """Copy ``report`` into ``folder`` as ``<run name>.html``; a failure is one of the
+    """Copy ``report`` into ``folder`` (``nas.reporting.copy_into``); a failure is one of the
     result's warnings, since the search and ``RUN/report.html`` are already done."""
     try:
+        from nas.reporting import copy_into
+
         folder.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(report, folder / f"{Path(result.run_dir).name}.html")
+        copy_into(report, Path(result.run_dir), folder)
     except OSError as e:
         result.warnings.append(
             f"the report is at {report}, but copying it into {str(folder)!r} failed "

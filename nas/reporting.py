@@ -8,7 +8,6 @@ which kind it holds."""
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import warnings
 import zipfile
@@ -274,13 +273,41 @@ def write_report(
     if copy_to is not None:
         folder = rundir.ensure_writable(Path(copy_to))
         try:
-            shutil.copyfile(out, folder / f"{run_dir.name}.html")
+            copy_into(out, run_dir, folder)
         except OSError as e:
             raise StorageError(
                 f"The report is at {out}, but copying it into {folder} failed "
                 f"({e.strerror or e}); choose a writable folder."
             ) from None
     return out
+
+
+_GENERATOR = b'<meta name="generator" content="nas explain.report">'
+_RUN_MARK = b'<meta name="nas-run" content="%s">'
+
+
+def copy_into(report: Path, run_dir: Path, folder: Path) -> Path:
+    """Copy ``report`` into ``folder`` as ``<run name>.html``, replacing only an earlier copy of
+    the same run's report: another run of the same folder name (``a/digits``, ``b/digits``)
+    gets ``<run name>-2.html`` and so on, and a file that is not a nas report is never
+    overwritten. The copy carries the run's mark (a hash of its path, not the path)."""
+    import hashlib
+
+    mark = hashlib.sha256(str(Path(run_dir).resolve()).encode()).hexdigest()[:16].encode()
+    html = report.read_bytes()
+    if _GENERATOR in html:
+        html = html.replace(_GENERATOR, _GENERATOR + b"\n" + _RUN_MARK % mark, 1)
+    name = Path(run_dir).name
+    for k in range(1, 1000):
+        dest = folder / (f"{name}.html" if k == 1 else f"{name}-{k}.html")
+        if dest.exists():
+            with dest.open("rb") as f:
+                head = f.read(4096)
+            if _RUN_MARK % mark not in head:
+                continue  # another run's report, or someone's own file
+        rundir.write_bytes_atomic(dest, html)
+        return dest
+    raise OSError(f"{folder} holds 999 reports named {name}*.html")
 
 
 def _check_destination(dest: Path) -> None:

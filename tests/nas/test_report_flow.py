@@ -130,7 +130,9 @@ def test_search_explains_the_winner_and_writes_the_report_twice(searched: Search
     assert (run / "explain" / "attributions.npz").is_file()
     report = run / "report.html"
     copy = searched.cwd / "reports" / "run.html"  # reports/<run dir name>.html, from the cwd
-    assert report.is_file() and copy.read_bytes() == report.read_bytes()
+    assert report.is_file()
+    mark = rb'\n<meta name="nas-run" content="[0-9a-f]{16}">'  # which run the copy is of
+    assert re.sub(mark, b"", copy.read_bytes(), count=1) == report.read_bytes() != copy.read_bytes()
     assert f"report:{report}" in "".join(searched.stdout.split())  # however Rich wrapped it
     data = collect(run)
     exp = data["explanations"]
@@ -138,6 +140,28 @@ def test_search_explains_the_winner_and_writes_the_report_twice(searched: Search
     assert "integrated_gradients" in exp["global"]
     html = report.read_text(encoding="utf-8")
     assert "integrated_gradients" in html and "completeness" in html
+
+
+def test_the_reports_folder_never_loses_another_runs_report_or_a_users_file(
+    tmp_path: Path,
+) -> None:
+    from nas.reporting import copy_into
+
+    page = tmp_path / "page.html"
+    page.write_text('<html><head>\n<meta name="generator" content="nas explain.report">\n'
+                    "<title>r</title></head></html>")  # fmt: skip
+    folder = tmp_path / "reports"
+    a, b = tmp_path / "a" / "digits", tmp_path / "b" / "digits"
+    assert copy_into(page, a, folder) == folder / "digits.html"
+    assert copy_into(page, b, folder) == folder / "digits-2.html"  # same name, another run
+    assert copy_into(page, a, folder) == folder / "digits.html"  # its own copy, replaced
+    assert copy_into(page, b, folder) == folder / "digits-2.html"
+    (folder / "notes.html").write_text("my notes")
+    assert copy_into(page, tmp_path / "notes", folder) == folder / "notes-2.html"
+    assert (folder / "notes.html").read_text() == "my notes"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "digits-2.html", "digits.html", "notes-2.html", "notes.html"]  # fmt: skip
+    assert str(tmp_path).encode() not in (folder / "digits.html").read_bytes()  # a hash only
 
 
 @pytest.mark.parametrize("flag", ["--no-explain", "--no-report"])
