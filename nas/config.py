@@ -35,7 +35,9 @@ _NAME_OK = re.compile(r"[^A-Za-z0-9._-]+")
 _STUDY_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 # What decides the value of a trial: a re-run in the same run directory must keep them all, or
 # its trials would not be comparable with the earlier ones (a new seed is a new data split).
-RESUME_FIELDS = ("study", "dataset", "data", "data_fingerprint", "target", "drop", "task", "seed",
+# the data first: a run of another dataset is named by its dataset, not by the study name
+# derived from it
+RESUME_FIELDS = ("dataset", "data", "data_fingerprint", "target", "study", "drop", "task", "seed",
                  "metric", "objectives", "space_name", "budget", "epochs", "patience",
                  "kind", "min_faithfulness")  # fmt: skip
 

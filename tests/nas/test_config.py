@@ -99,6 +99,9 @@ def test_resume_compares_typed_fields_and_says_which_differs() -> None:
     assert base.resume_conflict(base) is None
     assert base.resume_conflict(replace(base, n_trials=99, timeout=5.0, jobs=2)) is None
     assert base.resume_conflict(replace(base, seed=1)) == "seed=0, not 1"
+    # another dataset is named as such, not by the study name derived from it
+    other = replace(base, dataset="iris", study="iris-auto")
+    assert base.resume_conflict(other) == "dataset='digits', not 'iris'"
     assert base.resume_conflict(replace(base, drop=("x",))) == "drop=[], not ['x']"
     smaller = replace(base, budget=Budget(max_params=1000))
     assert base.resume_conflict(smaller).startswith("budget={")
