@@ -95,16 +95,20 @@ def model_fingerprint(model_dir: str | Path) -> str:
 
 def explains_current_winner(run_dir: str | Path) -> bool:
     """Whether ``RUN/explain/`` holds explanations of the model now in ``RUN/best/`` (True
-    for folders written before fingerprints were recorded: nothing to compare)."""
+    for folders written before fingerprints were recorded: nothing to compare); a ValueError
+    when its record of the model explained is damaged (not JSON, not an object)."""
     run_dir = Path(run_dir)
     source = run_dir / "explain" / SOURCE
     if not source.is_file():
         return True
     try:
         recorded = rundir.read_json(source).get("model")
-        return recorded == model_fingerprint(run_dir / "best")
     except (NasError, OSError, AttributeError):
-        return False
+        raise ValueError(f"{source} is damaged") from None
+    try:
+        return recorded == model_fingerprint(run_dir / "best")
+    except (NasError, OSError):
+        return False  # no readable winner to compare with
 
 
 def report_view(explain_dir: str | Path) -> dict[str, Any]:

@@ -80,10 +80,10 @@ def _explanations(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str] 
     if not (explain_dir / "explanations.json").is_file():
         return None, None
     retry = f"run `nas explain {run_dir}` to explain the current winner."
-    if not explains_current_winner(run_dir):
-        text = f"The explanations in {explain_dir} are of an earlier winner: not shown; {retry}"
-        return None, {"level": "warn", "text": text}
     try:
+        if not explains_current_winner(run_dir):
+            text = f"The explanations in {explain_dir} are of an earlier winner: not shown; {retry}"
+            return None, {"level": "warn", "text": text}
         return report_view(explain_dir), None
     except (OSError, ValueError, KeyError, TypeError) as e:  # a damaged or foreign folder
         text = f"The explanations in {explain_dir} could not be read ({e!r}); {retry}"

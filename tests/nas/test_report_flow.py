@@ -251,6 +251,12 @@ def test_a_report_never_shows_explanations_of_an_earlier_winner(
     data = collect(run)
     assert data["explanations"] is not None
     assert not any("earlier winner" in a["text"] for a in data["alerts"])
+    (run / "explain" / "source.json").write_text("garbage{")  # its record of the model, damaged
+    data = collect(run)
+    assert data["explanations"] is None
+    texts = [a["text"] for a in data["alerts"]]
+    assert any("could not be read" in t and "source.json is damaged" in t for t in texts), texts
+    assert not any("earlier winner" in t for t in texts)
 
 
 # --- in a browser -----------------------------------------------------------------------------
