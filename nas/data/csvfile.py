@@ -25,6 +25,12 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str]:
         sample = handle.read(_SNIFF_BYTES)
     if len(sample) == _SNIFF_BYTES and b"\n" in sample:
         sample = sample[: sample.rindex(b"\n")]  # whole lines only, for the sniffer
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{path} is UTF-16 text; save it as UTF-8 (CSV UTF-8 in a spreadsheet's "
+                        "Save As) and pass that file.")  # fmt: skip
+    if b"\x00" in sample:  # text files hold no NUL bytes; binary ones (xlsx, zip, npz) do
+        raise DataError(f"{path} is not a text file (it holds binary data); give a CSV/TSV, "
+                        "e.g. exported from a spreadsheet as CSV.")  # fmt: skip
     text, encoding = _decode(sample)
     if not text.strip():
         raise DataError(f"{path} is empty; give a CSV with a header row and at least one data row.")

@@ -550,3 +550,13 @@ def test_a_constant_regression_target_and_a_dropped_target_are_refused(tmp_path:
     (tmp_path / "ok.csv").write_text("a,price\n" + rows + "\n")
     with pytest.raises(DataError, match=r"'price' is both the target and a column to drop"):
         load_file(tmp_path / "ok.csv", target="price", drop=["price"])
+
+
+def test_a_binary_or_utf16_file_named_csv_is_named_as_such(tmp_path: Path) -> None:
+    """Random bytes were reported as 'Cannot parse ... as a semicolon-separated file'."""
+    (tmp_path / "sheet.csv").write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(range(256)) * 4)
+    with pytest.raises(DataError, match=r"sheet\.csv is not a text file"):
+        load_file(tmp_path / "sheet.csv", target="label")
+    (tmp_path / "u16.csv").write_text("a,label\n1,x\n2,y\n", encoding="utf-16")
+    with pytest.raises(DataError, match=r"u16\.csv is UTF-16 text; save it as UTF-8"):
+        load_file(tmp_path / "u16.csv", target="label")
