@@ -124,9 +124,19 @@ class TabularTransform:
         column is a DataError naming it."""
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
+            by_case = {str(c).strip().casefold(): str(c) for c in frame.columns}
+            near = [(c, by_case[c.casefold()]) for c in missing if c.casefold() in by_case]
+            hint = (
+                " ({} in the data: names must match exactly)".format(
+                    ", ".join(f"{have!r} for {want!r}" for want, have in near[:3])
+                )
+                if near
+                else ""
+            )
             raise DataError(
                 f"{source} lacks feature column(s) {', '.join(map(repr, missing))} that the model "
-                f"was trained on; add them (the features are {', '.join(map(repr, self.columns))})."
+                f"was trained on{hint}; add them (the features are "
+                f"{', '.join(map(repr, self.columns))})."
             )
         blocks: list[np.ndarray] = []
         out = Applied(np.empty(0))

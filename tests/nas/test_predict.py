@@ -115,7 +115,9 @@ def test_new_categories_and_gaps_are_noted_and_bad_input_is_one_line(
     bad = rows.astype({"a": object})
     bad.loc[2, "a"] = "oops"
     bad.to_csv(tmp_path / "bad.csv", index=False)
-    for name, words in [("missing.csv", "lacks feature column(s) 'b'"), ("bad.csv", "'oops'")]:
+    rows.rename(columns={"a": "A"}).to_csv(tmp_path / "case.csv", index=False)
+    for name, words in [("missing.csv", "lacks feature column(s) 'b'"), ("bad.csv", "'oops'"),
+                        ("case.csv", "'A' for 'a' in the data")]:  # fmt: skip
         failed: Result = invoke("predict", run, "--data", tmp_path / name)
         assert failed.exit_code == 2
         assert words in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
