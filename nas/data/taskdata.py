@@ -88,7 +88,7 @@ class TaskData:
     def targets_in_units(self, split: Split) -> np.ndarray:
         """``split``'s targets in their own units: as read when the split keeps them
         (``Split.y_units``), else ``inverse_target`` of its standardized ``y``."""
-        if split.y_units is not None and self.task == "regression":
+        if self.task == "regression" and split.y_units is not None:
             return np.asarray(split.y_units, dtype=np.float64)
         return self.inverse_target(split.y.numpy())
 

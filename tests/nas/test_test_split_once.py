@@ -38,6 +38,11 @@ class GuardedSplit:
         self._read()
         return self._split.y
 
+    @property
+    def y_units(self) -> Any:  # a regression's targets as read: a read of the test split too
+        self._read()
+        return self._split.y_units
+
     def __len__(self) -> int:  # the size is no peek at the values
         return len(self._split)
 
