@@ -48,6 +48,17 @@ class Numeric:
     mean: float
     std: float
 
+    @property
+    def binary(self) -> bool:
+        """Whether the training values were all 0 or 1 (False / True): only then their mean m
+        and standard deviation s (the population one, scikit-learn's) meet s² = m (1 - m)."""
+        m = self.mean
+        if self.median not in (0.0, 0.5, 1.0) or not 0.0 <= m <= 1.0:  # 0.5: as many 0s as 1s
+            return False
+        if m in (0.0, 1.0):  # a constant 0 or 1 (its scale is recorded as 1)
+            return True
+        return abs(self.std**2 - m * (1.0 - m)) <= 1e-6
+
 
 @dataclass(frozen=True)
 class Categorical:
@@ -152,6 +163,12 @@ class TabularTransform:
 
     def _numeric(self, c: str, series: pd.Series, source: str, out: Applied) -> np.ndarray:
         if series.dtype == bool:
+            if not self.numeric[c].binary:
+                spec = self.numeric[c]
+                raise DataError(
+                    f"Column {c!r} of {source} holds True/False, but the model was trained on "
+                    f"numbers there (mean {spec.mean:.4g}, std {spec.std:.4g}); give the numbers."
+                )
             values = series.to_numpy(dtype=np.float64)
         else:
             values = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)

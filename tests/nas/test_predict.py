@@ -116,13 +116,33 @@ def test_new_categories_and_gaps_are_noted_and_bad_input_is_one_line(
     bad.loc[2, "a"] = "oops"
     bad.to_csv(tmp_path / "bad.csv", index=False)
     rows.rename(columns={"a": "A"}).to_csv(tmp_path / "case.csv", index=False)
+    rows.assign(a=rows["a"] > 0).to_csv(tmp_path / "flags.csv", index=False)  # was 1/0, silently
     for name, words in [("missing.csv", "lacks feature column(s) 'b'"), ("bad.csv", "'oops'"),
-                        ("case.csv", "'A' for 'a' in the data")]:  # fmt: skip
+                        ("case.csv", "'A' for 'a' in the data"),
+                        ("flags.csv", "'a' of flags.csv holds True/False")]:  # fmt: skip
         failed: Result = invoke("predict", run, "--data", tmp_path / name)
         assert failed.exit_code == 2
         assert words in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
     with pytest.raises(DataError, match="lacks feature"):
         nas.load_predictor(run).predict(rows.drop(columns="a"))
+
+
+def test_true_false_is_read_as_1_0_only_where_training_had_only_0_and_1() -> None:
+    import pandas as pd
+
+    from nas.data.transform import TabularTransform
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"flag": rng.random(100) > 0.3, "zero_one": rng.integers(0, 2, 100),
+                          "ones": np.ones(100, int), "x": rng.normal(size=100),
+                          "counts": rng.integers(0, 3, 100)})  # fmt: skip
+    fitted = TabularTransform.fit(frame, np.arange(80))
+    binary = {c: fitted.numeric[c].binary for c in frame.columns}
+    assert binary == {"flag": True, "zero_one": True, "ones": True, "x": False, "counts": False}
+    new = frame.assign(zero_one=frame["zero_one"] == 1)  # the same values as True/False
+    assert np.array_equal(fitted.apply(new).X, fitted.apply(frame).X)
+    with pytest.raises(DataError, match=r"'counts' of the data holds True/False"):
+        fitted.apply(frame.assign(counts=frame["counts"] > 0))
 
 
 def test_unwritable_output_unknown_labels_and_the_input_as_output(
