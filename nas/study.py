@@ -144,7 +144,7 @@ def _reader(url: str) -> optuna.storages.BaseStorage:
     """The storage at ``url``, to read: a SQLite or journal file must exist (then SQLite is
     opened read-only); a server's URL opens as given."""
     journal = _journal_path(url)
-    sqlite_file = re.match(r"^sqlite(\+\w+)?:///([^?]+)$", url)
+    sqlite_file = _SQLITE_FILE.match(url)
     path = journal if journal is not None else Path(sqlite_file[2]) if sqlite_file else None
     if path is not None and not path.is_file():
         raise StorageError(
@@ -205,7 +205,7 @@ def checkpoint(url: str) -> None:
     import contextlib
     import sqlite3
 
-    file = re.match(r"^sqlite(\+\w+)?:///([^?]+)$", url)
+    file = _SQLITE_FILE.match(url)
     if not file or _in_memory(url):
         return
     db = Path(file[2])
@@ -216,6 +216,9 @@ def checkpoint(url: str) -> None:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     except sqlite3.Error:
         pass
+
+
+_SQLITE_FILE = re.compile(r"^sqlite(\+\w+)?:///([^?]+)$")  # group 2: the file's path
 
 
 def _in_memory(url: str) -> bool:

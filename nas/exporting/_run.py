@@ -46,11 +46,16 @@ def export(
     model = load_model(run_dir)
     out = _output_path(run_dir, fmt.suffix, path)
     beside = out.parent / PREPROCESSING
-    _check_overwritable(beside)
+    existing = _check_overwritable(beside)  # before the data loads: a wrong -o fails fast
     kind = get_kind(config.kind)
     target = kind.exportable(model, lambda: config.load_data().val.X, seed=config.seed)
     described = describe(target, config.data_info)
-    _check_same_model(beside, described)
+    if existing is not None and existing != json.loads(json.dumps(json_safe(described))):
+        raise NasError(
+            f"{beside} describes another exported model ({existing.get('architecture')}); "
+            "export this one into another folder (-o), so that each model keeps its own "
+            f"{PREPROCESSING}."
+        )
     record_dir = run_dir / FOLDER
     try:
         record_dir.mkdir(exist_ok=True)
@@ -96,12 +101,16 @@ def _output_path(run_dir: Path, suffix: str, path: str | os.PathLike[str] | None
     return out
 
 
-def _check_overwritable(path: Path) -> None:
-    """``path`` may be (re)written: absent, or a preprocessing.json nas wrote."""
+def _check_overwritable(path: Path) -> dict[str, Any] | None:
+    """What a preprocessing.json nas wrote at ``path`` holds (None when absent), for the caller
+    to compare with the model it exports: another model's is kept, since the model exported
+    beside it would be left with this one's preprocessing. A file nas did not write is never
+    replaced (a NasError)."""
     if not path.exists():
-        return
+        return None
     try:
-        ours = read_json(path).get("kind") == KIND
+        existing = read_json(path)
+        ours = existing.get("kind") == KIND
     except (NasError, AttributeError):
         ours = False
     if not ours:
@@ -109,19 +118,7 @@ def _check_overwritable(path: Path) -> None:
             f"{path} exists and was not written by nas export (it writes {PREPROCESSING} "
             "beside the model); choose another folder for the model (-o)."
         )
-
-
-def _check_same_model(path: Path, described: dict[str, Any]) -> None:
-    """A preprocessing.json nas wrote for another model (another run, or another winner) is
-    not replaced: the model exported beside it would be left with this one's preprocessing."""
-    if not path.exists():
-        return
-    if read_json(path) != json.loads(json.dumps(json_safe(described))):
-        raise NasError(
-            f"{path} describes another exported model ({read_json(path).get('architecture')}); "
-            "export this one into another folder (-o), so that each model keeps its own "
-            f"{PREPROCESSING}."
-        )
+    return existing
 
 
 __all__ = ["FOLDER", "PREPROCESSING", "RECORD", "export", "read_exports"]
