@@ -97,6 +97,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
     notes = _check_resume(run_dir, config) + _unused_augment(config, kind, td.modality)
+    _check_joined_study(store, config, url, resuming=(run_dir / "run.json").is_file())
     config.write(run_dir)
     state = kind.prepare(td, settings, config.extras, leader=True)
 
@@ -199,6 +200,36 @@ def _check_resume(run_dir: Path, config: SearchConfig) -> list[str]:
             "its earlier trials could not be compared with this data; recorded it from now on."
         ]
     return []
+
+
+def _check_joined_study(
+    store: optuna.storages.BaseStorage, config: SearchConfig, url: str, *, resuming: bool
+) -> None:
+    """Refuse to add trials to a study of the storage that another search started with other
+    settings (a shared --storage, another --out): its trials were scored on other data, another
+    split or another budget, and its winner would be picked from both. A study that nas did not
+    create, already holding trials, is refused too, unless this run directory is resumed (a run
+    from before nas recorded its settings in the study)."""
+    try:
+        study_id = store.get_study_id_from_name(config.study)
+    except KeyError:
+        return  # a new study
+    where = f"study {config.study!r} in {redact(url)}"
+    record = store.get_study_user_attrs(study_id).get(RUN_ATTR)
+    if record is None:
+        if resuming or not store.get_all_trials(study_id, deepcopy=False):
+            return
+        raise NasError(
+            f"{where} already holds trials that nas did not start (it records no nas settings); "
+            "pass another --study name."
+        )
+    what = SearchConfig.from_dict(record, source=where).resume_conflict(config)
+    if what:
+        raise NasError(
+            f"{where} holds a search with {what}; its trials cannot be mixed with this "
+            "search's. Join it with the same settings (or `nas worker --storage URL --study "
+            "NAME`, which reads them from the study), or pass another --study."
+        )
 
 
 def _optimize(
