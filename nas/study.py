@@ -22,6 +22,7 @@ COST_OBJECTIVES = {"params": "params", "flops": "flops", "latency": "latency_ms"
 QUALITY_OBJECTIVES = ("faithfulness",)
 MIN_FAITHFULNESS = "min_faithfulness"  # the constraint's name (Trial.set_constraint)
 _RDB = re.compile(r"^(sqlite|postgresql|postgres|mysql)(\+\w+)?://")
+_PG_NO_DRIVER = re.compile(r"^postgres(?:ql)?://")
 
 
 def redact(url: str) -> str:
@@ -84,6 +85,7 @@ def open_storage(
             "postgresql://USER:PASS@HOST:PORT/DB, or a journal file PATH.log."
         )
     kwargs: dict = {}
+    given, url = url, with_driver(url)
     if url.startswith("sqlite"):
         # Several processes may share one SQLite file: wait for the lock instead of failing.
         kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
@@ -96,18 +98,35 @@ def open_storage(
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             storage = optuna.storages.RDBStorage(url, **kwargs)
     except ImportError as e:
+        fix = (
+            "run `pip install 'nas[postgres]'`"
+            if url.startswith("postgres")
+            else "install a MySQL driver (`pip install pymysql`) and name it: mysql+pymysql://…"
+        )
         raise StorageError(
-            f"The driver for {redact(url)!r} is not installed ({e}); for "
-            "PostgreSQL run `pip install 'nas[postgres]'`."
+            f"The driver for {redact(given)!r} is not installed ({e}); {fix}."
         ) from None
     except Exception as e:  # sqlalchemy raises many kinds: bad host, auth, missing db
         raise StorageError(
-            f"Cannot open storage {redact(url)!r}: {str(e).splitlines()[0]}. "
+            f"Cannot open storage {redact(given)!r}: {str(e).splitlines()[0]}. "
             "Check the URL, that the server runs and the database exists."
         ) from None
     if url.startswith("sqlite") and not _in_memory(url):
         _fast_sqlite(storage.engine)
     return storage
+
+
+def with_driver(url: str) -> str:
+    """A PostgreSQL URL that names no driver (``postgresql://`` or ``postgres://``) with the
+    driver that is installed, psycopg2 (what ``nas[postgres]`` installs) else psycopg 3:
+    SQLAlchemy's default is psycopg2 before 2.1 and psycopg 3 from 2.1, and ``postgres://`` is
+    no dialect of its own. Any other URL as given."""
+    if not _PG_NO_DRIVER.match(url):
+        return url
+    import importlib.util
+
+    driver = next((d for d in ("psycopg2", "psycopg") if importlib.util.find_spec(d)), None)
+    return _PG_NO_DRIVER.sub(f"postgresql+{driver}://", url, count=1) if driver else url
 
 
 def read_study(

@@ -303,6 +303,31 @@ def postgres_url() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+def test_a_postgresql_url_without_a_driver_opens_with_the_installed_one(
+    postgres_url: str, scheme: str
+) -> None:
+    # the form --storage's help and nas's messages show; SQLAlchemy 2.1 would pick psycopg 3
+    from nas.study import open_storage, with_driver
+
+    plain = postgres_url.replace("postgresql+psycopg2://", f"{scheme}://", 1)
+    assert with_driver(plain) == postgres_url
+    storage = open_storage(plain)
+    try:
+        study = optuna.create_study(study_name=f"plain-{scheme}", storage=storage)
+        study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=1)
+        assert len(optuna.load_study(study_name=f"plain-{scheme}", storage=storage).trials) == 1
+    finally:
+        storage.engine.dispose()
+
+
+def test_with_driver_leaves_other_urls_as_given() -> None:
+    from nas.study import with_driver
+
+    for url in ("postgresql+psycopg://u@h/db", "sqlite:///x.db", "mysql://u@h/db", "a.log"):
+        assert with_driver(url) == url
+
+
 # ---------------------------------------------------------------- many workers, one study
 
 
