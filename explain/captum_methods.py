@@ -203,7 +203,8 @@ def _smoothgrad(job: Job) -> Output:
             vals = job.per_chunk(lambda x, t, b: nt.attribute(x, target=t, abs=False, **kw))
             vals = vals.abs() if job.p["abs"] else vals
     label = None if ig else "none (gradients at noisy copies of the input)"
-    return Output(vals, params={"stdevs": kw["stdevs"]}, baseline=label)
+    signs = {"abs": False} if ig else {}  # averaged integrated gradients keep their signs
+    return Output(vals, params={"stdevs": kw["stdevs"], **signs}, baseline=label)
 
 
 def _cam_to_input(cam: torch.Tensor, shape: tuple[int, ...], modality: str) -> torch.Tensor:

@@ -218,6 +218,7 @@ def deletion_insertion(
     task: str = "classification",
     steps: int = 20,
     seed: int = 0,
+    magnitude: bool = False,
 ) -> tuple[Check, Check]:
     """Deletion and insertion curves (Petsiuk et al., 2018) against a random order.
 
@@ -226,6 +227,10 @@ def deletion_insertion(
     baseline and puts the elements back in the same order. A faithful order makes deletion fall
     and insertion rise faster than a random order (seeded, same steps): the AUC gap to random,
     in units of the mean ``|f(x) - f(baseline)|``, must exceed ``DELETION_MARGIN`` to pass.
+
+    A ``magnitude`` map (|gradient|: how much, not which way) claims no direction, so its
+    curves track how far the output is from its value at the input: deletion must move it away,
+    and insertion bring it back, faster than the random order.
     """
     check_task(task)
     if steps < 2:
@@ -252,12 +257,20 @@ def deletion_insertion(
         reason = "the output at the baseline equals the output at the inputs; nothing to remove."
         return skipped("deletion", method, reason), skipped("insertion", method, reason)
     what = "probability of the target" if task == "classification" else "output"
+    signs = {"deletion": -1, "insertion": 1}  # the way a faithful curve leaves the random one
+    if magnitude:  # distance from f(x): the first column of deletion, the last of insertion
+        what = f"distance of the {what} from its value at the input"
+        f_x = del_c[:, :1]
+        del_c, del_r, ins_c, ins_r = (np.abs(c - f_x) for c in (del_c, del_r, ins_c, ins_r))
+        signs = {"deletion": 1, "insertion": -1}
     checks = []
-    for name, curve, rnd, sign in (("deletion", del_c, del_r, -1), ("insertion", ins_c, ins_r, 1)):
+    for name, curve, rnd in (("deletion", del_c, del_r), ("insertion", ins_c, ins_r)):
+        sign = signs[name]
         auc, auc_r = float(trapezoid(curve.mean(0), frac)), float(trapezoid(rnd.mean(0), frac))
         gap = sign * (auc - auc_r) / span  # > 0 when better than random
         status = "pass" if gap > DELETION_MARGIN else "warn" if gap > 0 else "fail"
         word = "below" if sign < 0 else "above"
+        verb = "removed" if name == "deletion" else "restored"
         checks.append(
             Check(
                 name=name,
@@ -266,9 +279,9 @@ def deletion_insertion(
                 threshold=finite(auc_r + sign * DELETION_MARGIN * span),
                 status=status,
                 detail=(
-                    f"area under the {what} as inputs are {'removed' if sign < 0 else 'restored'} "
-                    f"in attribution order: {auc:.3f} vs {auc_r:.3f} in random order; a faithful "
-                    f"order is clearly {word} random."
+                    f"area under the {what} as inputs are {verb} in attribution order: "
+                    f"{auc:.3f} vs {auc_r:.3f} in random order; a faithful order is clearly "
+                    f"{word} random."
                 ),
                 extra={
                     "fractions": floats(frac),
@@ -278,6 +291,7 @@ def deletion_insertion(
                     "gap": finite(gap),
                     "span": finite(span),
                     "output": what,
+                    "magnitude": magnitude,
                 },
             )
         )

@@ -254,17 +254,32 @@ def run_checks(
             why = f"attributions of shape {values.shape} are not over the inputs {tuple(Xt.shape)}."
             checks += [skipped(c, name, why) for c in _INPUT_CHECKS]
             continue
-        checks += timed(
-            "infidelity",
-            name,
-            partial(infidelity, model, Xt, values, t, ref, judge_sign=own, **common),
-        )
+        if attr.magnitude:
+            why = (f"{name} here is a magnitude map (|gradient|, no signs): it does not predict "
+                   "how the output changes, which infidelity tests; deletion and insertion judge "
+                   "how far its order moves the output.")  # fmt: skip
+            checks.append(skipped("infidelity", name, why))
+        else:
+            checks += timed(
+                "infidelity",
+                name,
+                partial(infidelity, model, Xt, values, t, ref, judge_sign=own, **common),
+            )
         checks += timed(
             "deletion",
             name,
             partial(
-                deletion_insertion, model, Xt, values, t, ref, task=task, steps=steps, **common
-            ),
+                deletion_insertion,
+                model,
+                Xt,
+                values,
+                t,
+                ref,
+                task=task,
+                steps=steps,
+                magnitude=attr.magnitude,
+                **common,
+            ),  # fmt: skip
         )
         fn = fns.get(name)
         if fn is None:

@@ -55,6 +55,14 @@ class Attribution:
     # Large side arrays a report may draw (e.g. attention maps); kept out of meta() and JSON.
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
+    @property
+    def magnitude(self) -> bool:
+        """Whether ``values`` are magnitudes (Captum's ``abs=True``, as saliency's |gradient|):
+        how much each element matters, not which way it moves the output. Such a map predicts
+        no output change, so the checks that read attributions as signed contributions judge
+        it by how far the output moves instead."""
+        return bool(self.params.get("abs", False))
+
     def meta(self) -> dict[str, Any]:
         """JSON-able metadata (everything but the arrays)."""
         out = {

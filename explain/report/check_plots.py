@@ -34,7 +34,8 @@ def check_curves_figure(checks: Sequence[Mapping[str, Any]]) -> Figure | None:
                 "yaxis": "y" + side,
                 "legendgroup": method,
                 "showlegend": side == "",
-                "name": plot_text(method),
+                # a magnitude map's curves are the output's distance from its value at the input
+                "name": plot_text(method + (" (|change|)" if extra.get("magnitude") else "")),
                 "line": {"color": color, "width": 2},
             }
         )

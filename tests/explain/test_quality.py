@@ -240,6 +240,40 @@ def test_deletion_insertion_separate_true_from_reversed_order(task: str) -> None
     assert_json([dele, ins, rdel, rins])
 
 
+def test_a_magnitude_map_is_judged_by_how_far_the_output_moves_not_by_a_sign() -> None:
+    # y = w . x: |gradient| = |w| on every row, the true order of importance but no sign,
+    # while w . x rises for some rows and falls for others.
+    model, X = linear_model(outputs=1), inputs(128)
+    t = torch.zeros(len(X), dtype=torch.long)
+    sal = Saliency(model).attribute(X, target=t, abs=True).detach().numpy()
+    w = model.weight.detach().numpy()[0]
+    np.testing.assert_allclose(sal, np.broadcast_to(np.abs(w), sal.shape), rtol=1e-6)
+    assert 0.3 < np.mean(exact_linear(model, X, t).sum(1) > 0) < 0.7  # outputs of both signs
+    attrs = {"saliency": attribution("saliency", sal, t, params={"abs": True})}
+    checks = {c.name: c for c in run_checks(model, X, t, attrs, task="regression")}
+    assert checks["infidelity"].status == "skipped", checks["infidelity"]
+    assert "magnitude map" in checks["infidelity"].detail
+    dele, ins = checks["deletion"], checks["insertion"]
+    assert (dele.status, ins.status) == ("pass", "pass"), (dele, ins)
+    assert dele.extra["magnitude"] and "distance" in dele.extra["output"]
+    # removing every input moves w . x to the bias: the distance ends at mean |w . x|, and
+    # starts at 0 (nothing removed); insertion ends at 0 (everything restored)
+    out = X.numpy() @ w
+    assert dele.extra["curve"][0] == ins.extra["curve"][-1] == 0.0
+    assert dele.extra["curve"][-1] == pytest.approx(np.mean(np.abs(out)), rel=1e-5)
+    # the same magnitudes in the reverse order of importance fail, on either task
+    wrong = np.broadcast_to(1 / np.abs(w), sal.shape)  # the least important first
+    rdel, rins = deletion_insertion(model, X, wrong, t, None, task="regression", magnitude=True)
+    assert (rdel.status, rins.status) == ("fail", "fail"), (rdel, rins)
+    # a signed method's checks are as before: exact contributions pass infidelity at scale 1
+    attrs = {"exact": attribution("exact", exact_linear(model, X, t), t)}
+    signed = {c.name: c for c in run_checks(model, X, t, attrs, task="regression")}
+    assert signed["infidelity"].status == "pass"
+    assert signed["infidelity"].extra["scale"] == pytest.approx(1.0, rel=1e-4)
+    assert not signed["deletion"].extra["magnitude"]
+    assert_json(list(checks.values()))
+
+
 # ---------------------------------------------------------------- infidelity
 
 
