@@ -93,17 +93,24 @@ class Predictor:
             X = X.apply(pd.to_numeric, errors="raise") if not X.empty else X
         arr = np.asarray(X)
         shape = tuple(self.config.data_info.get("input_shape") or ())
-        if arr.ndim == len(shape) and shape:
+        if shape and arr.shape == shape:  # one example
             arr = arr[None]
         if tuple(arr.shape[1:]) != shape:
+            lacks = len(shape) > 1 and shape[0] == 1 and tuple(arr.shape[1:]) == shape[1:]
+            hint = (f"; these look like {len(arr)} examples without the channel axis: add it "
+                    "(X[:, None])" if lacks else "")  # fmt: skip
             raise DataError(
-                f"{source} has examples of shape {tuple(arr.shape[1:])}; the model takes "
-                f"{shape} (as the run's data had). Reshape the inputs."
+                f"{source} has {len(arr)} example(s) of shape {tuple(arr.shape[1:])}; the model "
+                f"takes {shape} (as the run's data had){hint}. Reshape the inputs."
             )
         if arr.dtype.kind not in "biuf":
             raise DataError(f"{source} has dtype {arr.dtype}; the model takes numbers.")
         if not np.isfinite(arr).all():
             raise DataError(f"{source} holds NaN/inf values; impute or remove them first.")
+        if arr.dtype.kind == "f" and (np.abs(arr) > np.finfo(np.float32).max).any():
+            top = np.finfo(np.float32).max
+            raise DataError(f"{source} holds values beyond float32's range (the model's inputs, "
+                            f"up to {top:.3g}); check their units.")  # fmt: skip
         return arr
 
     def _note(self, imputed: dict[str, int], unknown: dict[str, list[str]], source: str) -> None:
@@ -228,9 +235,11 @@ class Predictor:
         if file.suffix.lower() == ".npz":
             arrays = _read_npz(file)
             return self.predict_table(arrays["X"], arrays.get("y"), source=file.name)
+        origin = self.preprocessing.get("source")  # a built-in's is its name
         if (
             isinstance(self.transform, ArrayTransform)
-            and self.preprocessing.get("source", {}).get("format") == "npz"
+            and isinstance(origin, dict)
+            and origin.get("format") == "npz"
         ):
             raise DataError(f"{self.run_dir} was searched on an NPZ file; give an NPZ (X, "
                             "optionally y) to predict, not a CSV.")  # fmt: skip

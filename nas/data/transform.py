@@ -186,7 +186,16 @@ class TabularTransform:
         if gaps.any():
             out.imputed[c] = int(gaps.sum())
             values = np.where(gaps, spec.median, values)
-        return ((values - spec.mean) / spec.std)[:, None]
+        scaled = (values - spec.mean) / spec.std
+        beyond = np.abs(scaled) > np.finfo(np.float32).max  # inf once the model's float32
+        if beyond.any():
+            row = int(np.argmax(beyond))
+            raise DataError(
+                f"Column {c!r} of {source} holds {values[row]:.4g} (row {row}), beyond what the "
+                f"model's float32 inputs hold once scaled (training mean {spec.mean:.4g}, std "
+                f"{spec.std:.4g}); check the column's units, or remove the row."
+            )
+        return scaled[:, None]
 
     def _categorical(self, c: str, series: pd.Series, out: Applied) -> np.ndarray:
         spec = self.categorical[c]

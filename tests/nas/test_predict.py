@@ -117,9 +117,15 @@ def test_new_categories_and_gaps_are_noted_and_bad_input_is_one_line(
     bad.to_csv(tmp_path / "bad.csv", index=False)
     rows.rename(columns={"a": "A"}).to_csv(tmp_path / "case.csv", index=False)
     rows.assign(a=rows["a"] > 0).to_csv(tmp_path / "flags.csv", index=False)  # was 1/0, silently
+    huge = rows.copy()
+    huge.loc[4, "a"] = 1e39  # finite as read, inf in float32: NaN outputs, empty probabilities
+    huge.to_csv(tmp_path / "huge.csv", index=False)
+    huge.assign(churned="no").to_csv(tmp_path / "huge_y.csv", index=False)  # was a traceback
     for name, words in [("missing.csv", "lacks feature column(s) 'b'"), ("bad.csv", "'oops'"),
                         ("case.csv", "'A' for 'a' in the data"),
-                        ("flags.csv", "'a' of flags.csv holds True/False")]:  # fmt: skip
+                        ("flags.csv", "'a' of flags.csv holds True/False"),
+                        ("huge.csv", "'a' of huge.csv holds 1e+39 (row 4), beyond"),
+                        ("huge_y.csv", "of huge_y.csv holds 1e+39 (row 4), beyond")]:  # fmt: skip
         failed: Result = invoke("predict", run, "--data", tmp_path / name)
         assert failed.exit_code == 2
         assert words in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
@@ -206,14 +212,44 @@ def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> Non
     result = cli("predict", run, "--data", tmp_path / "new.npz", "-o", tmp_path / "n.csv")
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "n.csv")) == 10
+    np.savez(tmp_path / "huge.npz", X=np.full((2, 4), 1e39))  # inf once float32
+    failed = cli("predict", run, "--data", tmp_path / "huge.npz", "-o", tmp_path / "h.csv")
+    assert failed.exit_code == 2 and "beyond float32's range" in failed.stderr
     iris = tmp_path / "run-iris"
     assert cli("search", "--dataset", "iris", "--out", iris, *args).exit_code == 0
     result = cli("predict", iris, "-o", tmp_path / "iris.csv")
     assert result.exit_code == 0, result.output
     table = pd.read_csv(tmp_path / "iris.csv")
     accuracy = json.loads((iris / "best" / "metrics.json").read_text())["test"]["accuracy"]
-    target = nas.load_predictor(iris).target_name
-    assert (table["prediction"] == table[target]).mean() == pytest.approx(accuracy)
+    predictor = nas.load_predictor(iris)
+    assert (table["prediction"] == table[predictor.target_name]).mean() == pytest.approx(accuracy)
+    # the built-in's rows as a CSV of its feature columns (was an AttributeError)
+    from sklearn.datasets import load_iris
+
+    rows = load_iris(as_frame=True).frame[predictor.feature_names]
+    rows.to_csv(tmp_path / "iris_rows.csv", index=False)
+    again = cli("predict", iris, "--data", tmp_path / "iris_rows.csv", "-o", tmp_path / "i2.csv")
+    assert again.exit_code == 0, again.output
+    expected = predictor.predict(rows.to_numpy(dtype=np.float32)).tolist()
+    assert pd.read_csv(tmp_path / "i2.csv")["prediction"].tolist() == expected
+
+
+def test_image_arrays_without_the_channel_axis_are_named(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(120, 1, 4, 4)).astype(np.float32)
+    np.savez(tmp_path / "img.npz", X=X, y=(X[:, 0, 0, 0] > 0).astype(np.int64))
+    run = tmp_path / "run-img"
+    args = ("--trials", "1", "--epochs", "2", "--space", write_space(tmp_path), *LEAN)
+    assert cli("search", "--data", tmp_path / "img.npz", "--out", run, *args).exit_code == 0
+    np.savez(tmp_path / "flat.npz", X=X[:30, 0])  # (30, 4, 4): was read as one (30, 4, 4) example
+    failed = cli("predict", run, "--data", tmp_path / "flat.npz", "-o", tmp_path / "f.csv")
+    assert failed.exit_code == 2, failed.output
+    assert "30 example(s) of shape (4, 4)" in failed.stderr and "X[:, None]" in failed.stderr
+    predictor = nas.load_predictor(run)
+    one, batch = predictor.outputs(X[0]), predictor.outputs(X[:1])  # one example, as it is
+    assert one.shape == batch.shape == (1, 2) and np.array_equal(one, batch)
 
 
 def test_a_builtin_regressions_targets_come_back_as_read(
