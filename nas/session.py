@@ -82,10 +82,14 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     kind = get_kind(config.kind)
     config = config.resolve(td)
     settings = config.settings()
-    run_dir = rundir.ensure_writable(run_dir)
     url = storage_url(options.storage, run_dir)
-    # Bad names and URLs fail here, before run.json records a search that never ran.
-    store = open_storage(url, **heartbeat_kwargs(url, options.heartbeat))
+    # Bad names and URLs fail here, before run.json records a search that never ran, and a
+    # --storage of its own before the run directory is made.
+    opening = heartbeat_kwargs(url, options.heartbeat)
+    store = open_storage(url, **opening) if options.storage is not None else None
+    run_dir = rundir.ensure_writable(run_dir)
+    if store is None:
+        store = open_storage(url, **opening)
     multi = len(config.objectives) > 1
     optuna_sampler = make_sampler(config.sampler, config.seed, multi)
     optuna_pruner = make_pruner(config.pruner, config.epochs, multi, config.objectives)
@@ -120,8 +124,9 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     # what the leaderboard, the live view and the report multiply a trial's value by to show it
     # in the test metrics' units (a regression's standardized errors -> the target's units)
     st.set_user_attr(SCALE_ATTR, kind.metric_scale(td, settings.metric))
-    if RUN_ATTR not in st.user_attrs:  # what `nas worker` processes read to join the study
-        st.set_user_attr(RUN_ATTR, config.to_dict())
+    # what `nas worker` processes read to join the study: this session's settings (the same
+    # search, checked above, with its new --trials or --timeout)
+    st.set_user_attr(RUN_ATTR, config.to_dict())
     objective = kind.objective(td, settings, state)
     if config.warm_start and not st.get_trials(deepcopy=False):
         for params in starting_points(config.space, SpaceContext.of(td)):

@@ -159,18 +159,25 @@ def read_study(
         ) from None
 
 
+def storage_file(url: str) -> Path | None:
+    """The file a SQLite or journal URL names (None for a server or an in-memory database)."""
+    journal = _journal_path(url)
+    if journal is not None:
+        return journal
+    sqlite_file = _SQLITE_FILE.match(url)
+    return Path(sqlite_file[2]) if sqlite_file and not _in_memory(url) else None
+
+
 def _reader(url: str) -> optuna.storages.BaseStorage:
     """The storage at ``url``, to read: a SQLite or journal file must exist (then SQLite is
     opened read-only); a server's URL opens as given."""
-    journal = _journal_path(url)
-    sqlite_file = _SQLITE_FILE.match(url)
-    path = journal if journal is not None else Path(sqlite_file[2]) if sqlite_file else None
+    path = storage_file(url)
     if path is not None and not path.is_file():
         raise StorageError(
             f"{path} (from --storage {redact(url)}) does not exist; pass the storage the "
             "search wrote (its study.db or journal file)."
         )
-    if sqlite_file and path is not None and not _in_memory(url):
+    if path is not None and _journal_path(url) is None:
         return _read_only_sqlite(path)
     return open_storage(url)
 

@@ -24,7 +24,7 @@ from nas.deadline import Deadline
 from nas.errors import NasError
 from nas.kinds import get_kind
 from nas.leaderboard import make_stop_on_impossible
-from nas.study import make_pruner, make_sampler, open_storage
+from nas.study import make_pruner, make_sampler, open_storage, storage_file
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 
@@ -118,6 +118,12 @@ def work(
             "storage."
         )
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    file = storage_file(storage)
+    if file is not None and not file.is_file():  # opening it would create an empty one
+        raise NasError(
+            f"{file} (from --storage) does not exist; a worker joins a study that "
+            "`nas search ... --storage URL --study NAME` started: pass that storage."
+        )
     store = open_storage(storage, **heartbeat_kwargs(storage, heartbeat))
     try:
         loaded = optuna.load_study(study_name=study, storage=store)

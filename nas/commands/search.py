@@ -212,9 +212,11 @@ def render_result(result: Any) -> None:
         if best.is_dir()
         else []
     )
+    config = getattr(result, "config", None)
+    storage = getattr(config, "storage", None)  # as recorded: a password is ***
+    study = f"{d}/study.db" if (d / "study.db").is_file() or not storage else storage
     out.print(
-        f"artifacts: {d}/leaderboard.csv, {d}/best/ ({', '.join(files) or 'none yet'}), "
-        f"{d}/study.db",
+        f"artifacts: {d}/leaderboard.csv, {d}/best/ ({', '.join(files) or 'none yet'}), {study}",
         markup=False,
     )
 

@@ -13,6 +13,7 @@ import pytest
 import nas
 from nas.cost import Budget
 from nas.errors import NasError
+from nas.worker import RUN_ATTR
 
 pytestmark = pytest.mark.usefixtures("restore_global_state")
 
@@ -61,6 +62,8 @@ def test_the_same_search_from_another_folder_joins_the_shared_study(
     search(tmp_path / "a", tiny_space, url)
     joined = search(tmp_path / "b", tiny_space, url, n_trials=3)  # the scale-out recipe
     assert len(joined.study.trials) == trial_count(url, "shared") == 3
+    # a `nas worker` started without --trials reads the total of the latest session (was 2)
+    assert joined.study.user_attrs[RUN_ATTR]["n_trials"] == 3
 
 
 def test_a_study_nas_did_not_start_is_refused_once_it_holds_trials(
@@ -76,3 +79,37 @@ def test_a_study_nas_did_not_start_is_refused_once_it_holds_trials(
     with pytest.raises(NasError, match="holds trials that nas did not start"):
         search(tmp_path / "b", tiny_space, url)
     assert trial_count(url, "shared") == 1
+
+
+def test_the_artifacts_line_names_the_storage_the_trials_are_in(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    from tests.conftest import LEAN, invoke
+
+    url = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    out = tmp_path / "run"
+    result = invoke("search", "--dataset", "iris", "--space", tiny_space, "--trials", "1",
+                    "--epochs", "2", "--storage", url, "--out", out, "--no-explain",
+                    "--no-report", *LEAN)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = "".join(result.stdout.split())  # the terminal's width folds the line
+    artifacts = text[text.index("artifacts:") :]
+    assert url in artifacts and not (out / "study.db").exists()
+    assert f"{out}/study.db" not in artifacts  # named before, though it does not exist
+
+
+def test_a_storage_that_does_not_open_leaves_nothing_behind(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    from tests.conftest import LEAN, invoke
+
+    out = tmp_path / "never"
+    bad = "postgresql+psycopg2://nobody@127.0.0.1:1/nas"  # no server listens on port 1
+    result = invoke("search", "--dataset", "iris", "--space", tiny_space, "--trials", "1",
+                    "--storage", bad, "--out", out, *LEAN)  # fmt: skip
+    assert result.exit_code == 2 and "Cannot open storage" in result.stderr
+    assert not out.exists()  # was left as an empty folder
+    journal = tmp_path / "missing.log"
+    joined = invoke("worker", "--storage", journal, "--study", "shared", "--trials", "1")
+    assert joined.exit_code == 2 and "missing.log (from --storage) does not exist" in joined.stderr
+    assert not journal.exists()  # was created, empty
