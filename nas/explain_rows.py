@@ -116,13 +116,11 @@ def explain_rows(
                         "rows to explain.")  # fmt: skip
     if file.suffix.lower() == ".npz":
         raw: Any = _read_npz(file)["X"]
-    elif predictor.preprocessing.get("source", {}).get("format") == "npz":
+    elif predictor.searched_npz():
         raise DataError(f"{run} was searched on an NPZ file; give an NPZ (X) of rows to "
                         "explain, not a CSV.")  # fmt: skip
     else:
-        from nas.data.csvfile import read_table
-
-        raw = read_table(file)[0]
+        raw = predictor.read_csv(file)
     n = len(raw)
     if wanted is None:
         if n > MAX_DEFAULT_ROWS:

@@ -8,6 +8,7 @@ own units.
 
 from __future__ import annotations
 
+import re
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -235,16 +236,25 @@ class Predictor:
         if file.suffix.lower() == ".npz":
             arrays = _read_npz(file)
             return self.predict_table(arrays["X"], arrays.get("y"), source=file.name)
-        origin = self.preprocessing.get("source")  # a built-in's is its name
-        if (
-            isinstance(self.transform, ArrayTransform)
-            and isinstance(origin, dict)
-            and origin.get("format") == "npz"
-        ):
+        if self.searched_npz():
             raise DataError(f"{self.run_dir} was searched on an NPZ file; give an NPZ (X, "
                             "optionally y) to predict, not a CSV.")  # fmt: skip
-        frame, _ = read_table(file)
-        return self.predict_table(frame, source=file.name)
+        return self.predict_table(self.read_csv(file), source=file.name)
+
+    def searched_npz(self) -> bool:
+        """Whether the run searched an NPZ file (then new rows come as an NPZ, not a CSV)."""
+        origin = self.preprocessing.get("source")  # a built-in's is its name
+        return (isinstance(self.transform, ArrayTransform) and isinstance(origin, dict)
+                and origin.get("format") == "npz")  # fmt: skip
+
+    def read_csv(self, file: Path) -> pd.DataFrame:
+        """The rows of a CSV/TSV file, with the columns that were text in training read as text
+        (a file whose codes are all digits, ``01``, would otherwise read 1: an unseen category),
+        and a class column too where the labels are such codes."""
+        text = list(getattr(self.transform, "categorical", {}))
+        if self.task == "classification" and any(_code(n) for n in self.class_names):
+            text.append(self.target_name)
+        return read_table(file, text=text)[0]
 
 
 def _fill(predictor: Predictor, table: pd.DataFrame, outputs: np.ndarray) -> Prediction:
@@ -275,13 +285,26 @@ def _softmax(outputs: np.ndarray) -> np.ndarray:
     return z / z.sum(axis=1, keepdims=True)
 
 
+_INTEGER = re.compile(r"[+-]?\d+")  # as numbers print: int() also reads "1_2" and " 3"
+
+
+def _code(name: str) -> bool:
+    """A label of digits that no number prints as (``01``): text, though pandas reads 1."""
+    return bool(_INTEGER.fullmatch(name)) and label_name(int(name)) != name
+
+
 def _labels(names: list[str]) -> np.ndarray:
-    for kind in (int, float):
-        try:
-            return np.array([kind(n) for n in names])
-        except ValueError:
-            continue
-    return np.array(names, dtype=object)
+    """The class labels as the user's values: integers where every label is one as numbers
+    print, floats where every one reads as a plain number, else the text."""
+    if all(_INTEGER.fullmatch(n) and not _code(n) for n in names):
+        return np.array([int(n) for n in names])
+    try:
+        values = [float(n) for n in names]
+    except ValueError:
+        return np.array(names, dtype=object)
+    if all(label_name(v) == n for v, n in zip(values, names, strict=True)):
+        return np.array(values)
+    return np.array(names, dtype=object)  # "1_2", "01.5": not as a number prints
 
 
 def load_predictor(run_dir: str | PathLike[str]) -> Predictor:

@@ -44,6 +44,14 @@ def predict(
     if data is not None and path.exists() and path.resolve() == data.resolve():
         raise NasError(f"-o {path} is the input file, which nas would overwrite; give -o "
                        "another file name.")  # fmt: skip
+    own = run_dir.resolve()
+    if (
+        path.exists()
+        and own in path.resolve().parents
+        and own / "predictions" not in (path.resolve().parents)
+    ):  # run.json, the weights, the study: a run that no longer loads
+        raise NasError(f"-o {path} is a file of the run {run_dir}, which nas would overwrite; "
+                       "give -o a file outside it (or under its predictions/).")  # fmt: skip
     predictor = load_predictor(run_dir)
     result = predictor.predict_file(data)
     try:

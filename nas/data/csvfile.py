@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,10 @@ _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _CANDIDATES = "".join(_DELIMITER_NAMES)
 
 
-def read_table(path: Path) -> tuple[pd.DataFrame, str]:
-    """The rows of a CSV/TSV file and the delimiter found (comma, semicolon, tab or pipe)."""
+def read_table(path: Path, text: Collection[str] = ()) -> tuple[pd.DataFrame, str]:
+    """The rows of a CSV/TSV file and the delimiter found (comma, semicolon, tab or pipe).
+    The columns named in ``text`` stay text as written even where every cell is a number
+    (codes such as ``01``, which pandas reads as 1)."""
     with path.open("rb") as handle:
         sample = handle.read(_SNIFF_BYTES)
     if len(sample) == _SNIFF_BYTES and b"\n" in sample:
@@ -31,10 +34,10 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str]:
     if b"\x00" in sample:  # text files hold no NUL bytes; binary ones (xlsx, zip, npz) do
         raise DataError(f"{path} is not a text file (it holds binary data); give a CSV/TSV, "
                         "e.g. exported from a spreadsheet as CSV.")  # fmt: skip
-    text, encoding = _decode(sample)
-    if not text.strip():
+    decoded, encoding = _decode(sample)
+    if not decoded.strip():
         raise DataError(f"{path} is empty; give a CSV with a header row and at least one data row.")
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(text)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else _sniff_delimiter(decoded)
     try:
         frame = pd.read_csv(
             path, sep=delimiter, encoding=encoding, skipinitialspace=True, na_values=_NA_TOKENS
@@ -45,10 +48,21 @@ def read_table(path: Path) -> tuple[pd.DataFrame, str]:
             f"Cannot parse {path} as a {_DELIMITER_NAMES[delimiter]}-separated file: {message}. "
             "Check that every row has as many fields as the header."
         ) from err
-    frame.columns = _column_names(path, text, delimiter, [str(c) for c in frame.columns])
+    names = _column_names(path, decoded, delimiter, [str(c) for c in frame.columns])
+    frame.columns = names
     if frame.empty:
         raise DataError(f"{path} has a header but no data rows; add rows to the file.")
+    again = [i for i, c in enumerate(names) if c in text and not _is_text(frame.iloc[:, i])]
+    if again:  # the same cells, as written (usecols keeps the file's order)
+        cells = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True,
+                            na_values=_NA_TOKENS, usecols=again, dtype=str)  # fmt: skip
+        for j, i in enumerate(again):
+            frame[names[i]] = cells.iloc[:, j].to_numpy(dtype=object)
     return _tidy(frame, delimiter), delimiter
+
+
+def _is_text(series: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series))
 
 
 def _decode(sample: bytes) -> tuple[str, str]:

@@ -408,6 +408,13 @@ def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> 
     assert best_line(study, "accuracy") == (
         "best: val accuracy 0.7500 (trial 0, fnn, 1,234 params, 2.00 MFLOPs, 0.50 ms)"
     )
+    # a dead worker's trial (1) retried as a new one: the retry takes its place in the count
+    # (the bar had read 6/5)
+    retry = optuna.trial.create_trial(value=0.6, user_attrs=attrs,
+                                      system_attrs={"retry_history": [1]})  # fmt: skip
+    study.add_trial(retry)
+    view(study, study.trials[-1])
+    assert task.completed == 5
     assert best_line(optuna.create_study(), "accuracy").startswith("best: - ")
     # under --min-faithfulness the line names the best trial that meets it, as the search will
     constrained = optuna.create_study(direction="maximize")

@@ -8,6 +8,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -158,10 +159,12 @@ def test_unwritable_output_unknown_labels_and_the_input_as_output(
     rows = test_rows(data, "churned", classify=True)
     rows.to_csv(tmp_path / "new.csv", index=False)
     before = (tmp_path / "new.csv").read_bytes()
+    record = (run / "run.json").read_bytes()
     cases = [
         (("-o", tmp_path / "new.csv"), "is the input file"),  # would overwrite the user's rows
         (("-o", tmp_path / "new.csv" / "p.csv"), "Cannot write"),  # a file as its folder
         (("-o", "/proc/nas-p.csv"), "Cannot write"),
+        (("-o", run / "run.json"), "is a file of the run"),  # the run would no longer load
     ]
     for args, words in cases:
         failed: Result = invoke("predict", run, "--data", tmp_path / "new.csv", *args)
@@ -169,6 +172,9 @@ def test_unwritable_output_unknown_labels_and_the_input_as_output(
         assert words in failed.stderr and len(failed.stderr.strip().splitlines()) == 1
         assert "Traceback" not in failed.stderr
     assert (tmp_path / "new.csv").read_bytes() == before
+    assert (run / "run.json").read_bytes() == record
+    for _ in range(2):  # its own predictions/ folder is nas's to write, again and again
+        assert invoke("predict", run, "--data", tmp_path / "new.csv").exit_code == 0
     rows.assign(churned="maybe").to_csv(tmp_path / "maybe.csv", index=False)
     result = invoke("predict", run, "--data", tmp_path / "maybe.csv", "-o", tmp_path / "m.csv")
     assert result.exit_code == 0, result.output
@@ -285,3 +291,45 @@ def test_a_hundred_thousand_rows_take_seconds(classify_run: tuple[Path, Path]) -
     labels = predictor.predict(frame)
     seconds = time.perf_counter() - start
     assert len(labels) == n and seconds < 10, seconds
+
+
+def test_codes_written_with_leading_zeros_stay_text_in_new_rows(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """Training read '01' / '02' / 'x' as text (one cell is not a number); a new file with
+    digit codes only was read by pandas as 1 / 2: unseen categories, predicted as none."""
+    rng = np.random.default_rng(4)
+    code = rng.choice(["01", "02", "x"], 300)
+    frame = pd.DataFrame({"v": rng.normal(size=300), "code": code,
+                          "label": np.where(code == "01", "A", "B")})  # fmt: skip
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    run = search_csv(tmp_path, tmp_path / "train.csv", "label")
+    digits = frame[frame["code"] != "x"].head(40)
+    digits.to_csv(tmp_path / "digits.csv", index=False)
+    assert pd.read_csv(tmp_path / "digits.csv")["code"].dtype.kind == "i"  # pandas reads 1, 2
+    result = cli("predict", run, "--data", tmp_path / "digits.csv", "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.output
+    assert "never seen" not in result.output
+    written = pd.read_csv(tmp_path / "p.csv", dtype={"code": str})
+    assert written["code"].tolist() == digits["code"].tolist()  # '01', not 1
+    predictor = nas.load_predictor(run)
+    expected = predictor.predict(digits.drop(columns="label"))  # the codes as text
+    assert written["prediction"].tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    ("names", "labels"),
+    [
+        (["0", "1", "2"], [0, 1, 2]),
+        (["-1", "1"], [-1, 1]),
+        (["0.5", "1.5"], [0.5, 1.5]),
+        (["0_1", "1_2", "2_3"], ["0_1", "1_2", "2_3"]),  # int("1_2") is 12
+        (["01", "02"], ["01", "02"]),  # codes: int("01") is 1
+        (["a", "b"], ["a", "b"]),
+    ],
+)
+def test_class_labels_come_back_as_written(names: list[str], labels: list[Any]) -> None:
+    from nas.predict import _labels
+
+    got = _labels(names)
+    assert got.tolist() == labels and [type(v) for v in got.tolist()] == [type(v) for v in labels]
