@@ -188,7 +188,8 @@ class _NASEstimator(BaseEstimator):
     def _validate(self, *args: Any, **kwargs: Any) -> Any:
         """scikit-learn's ``validate_data``, its (few) two-line messages made one line."""
         try:
-            return validate_data(self, *args, dtype=np.float32, **kwargs)
+            # float64, as scikit-learn's own: the run standardizes it before float32
+            return validate_data(self, *args, dtype=np.float64, **kwargs)
         except ValueError as e:
             if "\n" not in str(e):
                 raise

@@ -180,7 +180,7 @@ def load_npz(
     default = [f"{'channel' if modality == 'image' else 'x'}{i}" for i in range(width)]
     feature_names = _given_names(arrays, "feature_names", default, name)
     data = from_arrays(
-        X.astype(np.float32),
+        X,  # as saved: standardized in float64, then float32 (1.7e9 + u collapsed in float32)
         y,
         name=name,
         task=task,

@@ -333,3 +333,25 @@ def test_class_labels_come_back_as_written(names: list[str], labels: list[Any]) 
 
     got = _labels(names)
     assert got.tolist() == labels and [type(v) for v in got.tolist()] == [type(v) for v in labels]
+
+
+def test_npz_and_estimator_inputs_are_standardized_before_float32(tmp_path: Path) -> None:
+    """Timestamps 1.7e9 + u (u = 0 ... 255) are 3 distinct values in float32, but 256 after
+    standardizing in float64: the label u >= 128 is learnable only from the latter."""
+    from nas.data.files import load_npz
+    from nas.estimators import NASClassifier
+
+    u = np.arange(600) % 256
+    X = (1.7e9 + u).astype(np.float64)[:, None]
+    assert len(np.unique(X.astype(np.float32))) <= 3
+    np.savez(tmp_path / "ts.npz", X=X, y=(u >= 128).astype(np.int64))
+    data = load_npz(tmp_path / "ts.npz", task=None, seed=0, val_fraction=0.15, test_fraction=0.15)
+    train = data.train.X.numpy()[:, 0]
+    assert train.dtype == np.float32 and len(np.unique(train)) > 200
+    mean, std = data.preprocessing["inputs"]["mean"][0], data.preprocessing["inputs"]["std"][0]
+    rows = split_indices(600, (u >= 128).astype(np.int64), seed=0, val_fraction=0.15,
+                         test_fraction=0.15, class_names=["0", "1"])[0]  # fmt: skip
+    assert std == pytest.approx(np.std(X[rows]), rel=1e-9)  # the train rows' own
+    np.testing.assert_allclose(train, (X[rows, 0] - mean) / std, atol=1e-5)
+    checked = NASClassifier()._validate(X)  # what fit() saves for the search
+    assert checked.dtype == np.float64 and np.array_equal(checked, X)
