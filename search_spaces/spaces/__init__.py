@@ -137,6 +137,11 @@ def load_space_toml(path: str | Path) -> Space:
         raise SpaceError(f"{p.name}: space = {base!r} is unknown; use one of {space_names()}.")
     config = default_config()
     if "families" in doc:
+        if base != "auto":
+            raise SpaceError(
+                f'{p.name}: families lists the families space = "auto" may choose, and this '
+                f'file\'s space is {base!r}; remove families, or set space = "auto".'
+            )
         fams = doc.pop("families")
         fams = fams if isinstance(fams, list) else [fams]
         known = family_names()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from search_spaces.errors import SpaceError
-from search_spaces.spaces._ranges import check_values
+from search_spaces.spaces._ranges import ODD, check_values
 from search_spaces.spec import MODALITIES, TASKS, ArchSpec, BlockSpec, TrainSpec
 
 
@@ -97,6 +97,14 @@ def parse_dim(key: str, value: Any, default: Dim) -> Dim:
     where, _, name = key.rpartition(": ")
     bounds = [dim.low, dim.high] if isinstance(dim, (IntRange, FloatRange)) else _values(dim)
     check_values(where or "space", name, list(bounds))
+    if name in ODD:  # a conv kernel with 'same' padding: every value the trials may take
+        values = range(dim.low, dim.high + 1) if isinstance(dim, IntRange) else bounds
+        even = [v for v in values if isinstance(v, int) and v % 2 == 0]
+        if even:
+            raise SpaceError(
+                f"{key} may be {even[0]}, an even kernel; 'same' padding needs odd ones (e.g. "
+                f"{{ choices = [3, 5, 7] }})."
+            )
     return dim
 
 
@@ -113,7 +121,9 @@ def _parse_dim(key: str, value: Any, default: Dim) -> Dim:
             _check_ints(key, vals, want_int)
             return Choice(tuple(vals))
         if {"low", "high"} <= set(value) <= {"low", "high", "log"}:
-            lo, hi, log = value["low"], value["high"], bool(value.get("log", False))
+            lo, hi, log = value["low"], value["high"], value.get("log", False)
+            if not isinstance(log, bool):  # bool("false") is True
+                raise SpaceError(f"{key}: log must be true or false, got {log!r}.")
             if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi)):
                 raise SpaceError(f"{key}: low and high must be numbers, got {lo!r} and {hi!r}.")
             if lo > hi or (log and lo <= 0):

@@ -126,6 +126,10 @@ _RANGES: dict[str, Allowed] = {
 }  # the GAN's named choices (loss, families, cell, ...) are the gan space's own check
 
 
+#: Dimensions whose every value must be odd: a conv kernel with 'same' padding.
+ODD = frozenset({"cnn.kernel"})
+
+
 def allowed(dimension: str) -> Allowed | None:
     """The rule of a dimension (``"fnn.units"``), or None for one nas has no rule for."""
     if dimension in _RANGES:
@@ -154,4 +158,4 @@ def check_values(where: str, dimension: str, values: Sequence[Any]) -> None:
             raise SpaceError(str(e).replace(": parameter ", ": dimension ", 1)) from None
 
 
-__all__ = ["Allowed", "allowed", "check_values"]
+__all__ = ["ODD", "Allowed", "allowed", "check_values"]

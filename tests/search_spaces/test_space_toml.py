@@ -171,6 +171,31 @@ def test_every_default_dimension_round_trips_through_its_toml_form(key: str) -> 
     ("text", "needles"),
     [
         pytest.param(
+            "[cnn]\nkernel = 4\n",
+            ["space.toml: cnn.kernel may be 4, an even kernel", "odd"],
+            id="even-kernel",  # was accepted, then failed every trial
+        ),
+        pytest.param(
+            "[cnn]\nkernel = { choices = [3, 4] }\n",
+            ["cnn.kernel may be 4"],
+            id="even-kernel-choice",
+        ),
+        pytest.param(
+            "[cnn]\nkernel = { low = 3, high = 7 }\n",
+            ["cnn.kernel may be 4"],
+            id="kernel-range",
+        ),
+        pytest.param(
+            '[train]\nlr = { low = 1e-4, high = 1e-2, log = "false" }\n',
+            ["train.lr", "log must be true or false", "'false'"],
+            id="log-as-text",  # bool("false") read it as true
+        ),
+        pytest.param(
+            'space = "cnn"\nfamilies = ["fnn"]\n',
+            ["families lists the families", "space is 'cnn'"],
+            id="families-without-auto",  # was ignored: every sample a CNN
+        ),
+        pytest.param(
             "[cnn]\nchanels = 16\n",
             ["unknown dimension 'cnn.chanels'", "Did you mean 'cnn.channels'", "Known:"],
             id="unknown-dimension",
