@@ -21,6 +21,11 @@ class TrainingError(NasError, RuntimeError):
     """Training failed in a way that ends a trial (non-finite loss); never ends the search."""
 
 
+class ModelTooLargeError(NasError, RuntimeError):
+    """A sampled model whose training would not fit in this machine's memory; its trial ends
+    as failed before a byte of it is allocated."""
+
+
 class TrialTimeoutError(NasError, RuntimeError):
     """A trial ran past its per-trial time limit (``--trial-timeout``); it ends as failed."""
 
@@ -28,6 +33,7 @@ class TrialTimeoutError(NasError, RuntimeError):
 __all__ = [
     "BudgetError",
     "DataError",
+    "ModelTooLargeError",
     "NasError",
     "ShapeError",
     "SpaceError",

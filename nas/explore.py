@@ -8,6 +8,7 @@ from typing import Any
 
 import optuna
 
+from nas.cost import check_fits_memory, count_params, params_before_building
 from nas.data import load_data
 from nas.kinds import kind_for_space
 from search_spaces import SpaceContext, get_space
@@ -44,6 +45,9 @@ def sample_architectures(
     for _ in range(n):
         trial = study.ask()
         spec = sp.sample(trial, ctx)
+        shapes = params_before_building(kind.build_of, spec)
+        if shapes is not None:  # before the weights are allocated: a huge sample is named
+            check_fits_memory(count_params(shapes), f"sample {trial.number} of space {space!r}")
         cost = kind.cost_of(spec, ctx.input_shape, warmup=2, repeats=5)  # the deployable part
         study.tell(trial, 0.0)
         rows.append(

@@ -45,8 +45,9 @@ def finalize_run(
         reasons = result.leaderboard.get("reason")
         first = next((r for r in (reasons if reasons is not None else []) if r), "")
         raise NasError(
-            f"No trial completed ({counts}); nothing to retrain. First reason: {first or '-'}. "
-            "Check the budget, the space and the data, then run the same command again."
+            f"No trial completed ({counts}); nothing to retrain. First reason: "
+            f"{str(first or '-').rstrip('.')}. Fix what it names (the budget, the space or the "
+            "data) and search again; a changed space or budget needs another --out."
         )
     note = constraint_note(st, settings)
     if note:

@@ -108,7 +108,9 @@ def check_impossible_budget(study: optuna.Study, settings: SearchSettings) -> No
         f"No architecture met the budget in {len(over)} samples of space "
         f"{settings.space.name!r} (the smallest seen had "
         + ", ".join(f"{k}={v:,.4g}" for k, v in smallest.items() if v is not None)
-        + f"); raise the limits ({', '.join(hints) or 'see above'}) or use a smaller space."
+        + f"): the budget is below most of this space; raise the limits "
+        f"({', '.join(hints) or 'see above'}), or declare a smaller space in a TOML file "
+        "(fewer blocks, narrower layers: README, 'Declaring a space in TOML')."
     )
 
 

@@ -24,9 +24,15 @@ from typing import Any
 import optuna
 import torch
 
-from nas.cost import Budget, Cost
+from nas.cost import Budget, Cost, check_fits_memory, count_params, params_before_building
 from nas.data.taskdata import TaskData
-from nas.errors import NasError, StorageError, TrainingError, TrialTimeoutError
+from nas.errors import (
+    ModelTooLargeError,
+    NasError,
+    StorageError,
+    TrainingError,
+    TrialTimeoutError,
+)
 from nas.pareto_pruner import ParetoPruningCallback
 from nas.study import COST_OBJECTIVES, MIN_FAITHFULNESS, QUALITY_OBJECTIVES
 from nas.train import Callback
@@ -151,6 +157,8 @@ def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
             kind = "diverged"
         elif isinstance(e, TrialTimeoutError):
             kind = "time limit"
+        elif isinstance(e, ModelTooLargeError):
+            kind = "too large"
         else:
             kind = type(e).__name__
         history = getattr(e, "history", None)  # GAN training keeps the epochs it ran
@@ -300,6 +308,7 @@ class TrialObjective(ABC):
             self.check_spec(spec)
             trial.set_user_attr("family", self.family(spec))
             trial.set_user_attr("spec", spec.to_dict())
+            self.before_building(trial, spec, start)
             model = seeded(self.build, spec, trial_seed(self.s.seed, trial.number))
             cost, violations = self.measure(model)
             record_cost(trial, cost)
@@ -325,6 +334,25 @@ class TrialObjective(ABC):
             if self.s.scores_faithfulness:
                 self.score_quality(trial, model)
         return self.finish(trial, result, start)
+
+    def before_building(self, trial: optuna.Trial, spec: Any, start: float) -> None:
+        """Count the sample's parameters on torch's meta device, before anything is allocated:
+        over ``--max-params``, the trial is stopped there (the other costs unmeasured); too
+        large to train on this machine, it fails with the reason (a space with units = 1e11
+        would otherwise allocate until the memory ran out)."""
+        shapes = params_before_building(self.build, spec)
+        if shapes is None:
+            return
+        params, limit = count_params(self.budget_part(shapes)), self.s.budget.max_params
+        if limit is not None and params > limit:
+            reason = f"over budget{self.budget_label}: params {params:,} > max_params {limit:,}"
+            trial.set_user_attr("params", params)
+            self.record_model(trial, shapes)  # shapes are all it reads (a GAN's critic size)
+            trial.set_user_attr("status", "over_budget")
+            trial.set_user_attr("reason", reason)
+            trial.set_user_attr("seconds", time.perf_counter() - start)
+            raise optuna.TrialPruned(reason)
+        check_fits_memory(count_params(shapes), "the sampled model")
 
     def score_quality(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
         """Score the trained model's explanations; record the score, its parts, its cost and

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 from nas.cost.budget import Budget, Cost
 from nas.cost.flops import count_flops
-from nas.cost.measure import ENERGY_PJ_PER_FLOP, count_params, measure_cost
+from nas.cost.measure import (
+    ENERGY_PJ_PER_FLOP,
+    check_fits_memory,
+    count_params,
+    measure_cost,
+    params_before_building,
+)
 
 __all__ = [
     "ENERGY_PJ_PER_FLOP",
     "Budget",
     "Cost",
+    "check_fits_memory",
     "count_flops",
     "count_params",
     "measure_cost",
+    "params_before_building",
 ]

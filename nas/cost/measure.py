@@ -3,6 +3,10 @@ exact params, FLOPs, latency, memory and an energy estimate."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -10,7 +14,7 @@ from nas.cost._prepare import _checked_shape, _prepared
 from nas.cost.budget import Cost
 from nas.cost.flops import _count_flops
 from nas.cost.runtime import _activation_bytes, _median_ms, _state_bytes, _tensor_bytes
-from nas.errors import BudgetError
+from nas.errors import BudgetError, ModelTooLargeError
 
 #: Energy per FLOP of a laptop CPU, in picojoules. A 28 W 4-core laptop chip with one AVX-512 FMA
 #: unit peaks near 4 x 2.8 GHz x 32 FLOP/cycle = 358 GFLOP/s, i.e. about 80 pJ/FLOP at the
@@ -31,6 +35,49 @@ def count_params(model: nn.Module, *, trainable_only: bool = False) -> int:
             "measure_cost, which does."
         )
     return sum(p.numel() for p in params)
+
+
+#: Bytes one parameter takes while it trains: float32 weight, gradient and two Adam moments.
+TRAINING_BYTES_PER_PARAM = 16
+
+
+def params_before_building(build: Callable[[Any], nn.Module], spec: Any) -> nn.Module | None:
+    """``build(spec)`` on torch's meta device: the model's shapes without their storage, so the
+    parameters of any sample (``units = 1e11`` included) are counted before a byte of it is
+    allocated. None when a block cannot be built there; the model is then measured as before,
+    once built."""
+    try:
+        with torch.device("meta"):
+            return build(spec)
+    except RuntimeError as e:
+        if "overflow" in str(e):  # "Storage size calculation overflowed": > 2**63 elements
+            raise ModelTooLargeError(
+                "the sampled model has a layer larger than a tensor can hold "
+                f"({' '.join(str(e).split())[:120]}); narrow the space (units, channels, blocks)."
+            ) from None
+        return None
+    except Exception:  # noqa: BLE001 -- a block that needs real tensors to build
+        return None
+
+
+def check_fits_memory(params: int, what: str = "this model") -> None:
+    """A ModelTooLargeError when training ``params`` parameters would need more memory than
+    this machine has (weights, gradients and Adam's two moments, activations aside)."""
+    total = _physical_memory()
+    need = params * TRAINING_BYTES_PER_PARAM
+    if total is not None and need > total:
+        raise ModelTooLargeError(
+            f"{what} has {params:,} parameters: training it needs {need / 2**30:,.1f} GiB for "
+            f"its weights, gradients and optimizer state alone, more than this machine's "
+            f"{total / 2**30:,.1f} GiB; narrow the space (units, channels, blocks)."
+        )
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not POSIX: no check
+        return None
 
 
 def measure_cost(

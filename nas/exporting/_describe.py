@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from nas.data.transform import OTHER
 from nas.exporting._target import Exportable
 
 KIND = "nas-export-preprocessing"  # marks the file as nas's (it may overwrite only its own)
@@ -55,6 +56,17 @@ def describe(target: Exportable, data_info: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _input_steps(prep: Mapping[str, Any]) -> list[str]:
+    if "transform" in prep:  # a CSV's columns: the one record every reader of new rows applies
+        return [
+            "Build the model's input from the columns preprocessing.transform.columns names, "
+            "in that order. A numeric column (preprocessing.transform.numeric[column]): fill a "
+            "missing value with its median, then (value - mean) / std. A text column "
+            "(preprocessing.transform.categorical[column]): fill a missing value with its "
+            "fill, then one 0/1 feature per entry of its categories, in that order, and when "
+            "its other list is not empty one more, last, set to 1 for any value that list "
+            f"holds ('{OTHER}', rare categories); a value in neither list sets all its "
+            "features to 0. inputs[0].feature_names names the features this gives, in order."
+        ]
     steps = []
     if "imputation" in prep:
         steps.append("Fill missing values per column as preprocessing.imputation records.")

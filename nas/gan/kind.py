@@ -80,9 +80,12 @@ class GanKind(SearchKind):
     def family_of(self, spec: Any) -> str:
         return "gan"
 
+    def build_of(self, spec: Any) -> torch.nn.Module:
+        return build_gan(spec)
+
     def cost_of(self, spec: Any, input_shape: Sequence[int], **kwargs: Any) -> Cost:
         """The generator's cost, the deployable part."""
-        return generator_cost(build_gan(spec), **kwargs)
+        return generator_cost(self.build_of(spec), **kwargs)
 
     def exportable(self, model: torch.nn.Module, rows: Any = None, *, seed: int = 0) -> Any:
         """The generator, fed ``z`` and a one-hot label: no data rows needed."""

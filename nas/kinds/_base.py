@@ -98,12 +98,17 @@ class SearchKind(ABC):
         """The family a spec of this kind is listed under."""
         return str(spec.family)
 
+    def build_of(self, spec: Any) -> torch.nn.Module:
+        """The untrained model of ``spec``."""
+        from search_spaces import build_model
+
+        return build_model(spec)
+
     def cost_of(self, spec: Any, input_shape: Sequence[int], **kwargs: Any) -> Cost:
         """The cost of the deployable part of ``spec`` (``measure_cost`` keywords pass on)."""
         from nas.cost import measure_cost
-        from search_spaces import build_model
 
-        return measure_cost(build_model(spec), tuple(input_shape), **kwargs)
+        return measure_cost(self.build_of(spec), tuple(input_shape), **kwargs)
 
     def exportable(self, model: torch.nn.Module, rows: Any = None, *, seed: int = 0) -> Any:
         """What ``nas export`` writes of this kind's model (an ``Exportable``), checked on

@@ -333,3 +333,70 @@ def test_a_folder_keeps_one_models_preprocessing(run_copy: Path, tmp_path: Path)
     result = invoke("export", run_copy, *args, "-o", out / "c.pt")
     assert result.exit_code == 2 and "describes another exported model" in result.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def _rows_as_the_steps_say(about: Mapping[str, Any], frame: Any) -> np.ndarray:
+    """What preprocessing.json's steps say, done with numpy alone (no nas): the input a user
+    builds from raw rows to feed the exported model."""
+    spec = about["preprocessing"]["transform"]
+    blocks = []
+    for column in spec["columns"]:
+        values = frame[column].to_numpy(dtype=object)
+        if column in spec["numeric"]:
+            num = spec["numeric"][column]
+            x = np.array([num["median"] if v is None or v != v else float(v) for v in values])
+            blocks.append(((x - num["mean"]) / num["std"])[:, None])
+            continue
+        cat = spec["categorical"][column]
+        text = [cat["fill"] if v is None or v != v else str(v) for v in values]
+        onehot = [[float(t == c) for c in cat["categories"]] for t in text]
+        if cat["other"]:
+            onehot = [row + [float(t in cat["other"])] for row, t in zip(onehot, text)]
+        blocks.append(np.array(onehot))
+    return np.concatenate(blocks, axis=1)
+
+
+def test_preprocessing_json_alone_prepares_new_rows_as_nas_does(tmp_path: Path) -> None:
+    """New rows with a gap in a column that had none in training, an unseen category and a
+    rare one (a column of 80 categories keeps 49: the rest share one '<other>' feature): the
+    steps of preprocessing.json, followed without nas, give what nas feeds the model. They had
+    named preprocessing.imputation, which lists only the columns with gaps in training
+    (standalone code gave NaN), and did not mention '<other>' (a KeyError)."""
+    import pandas as pd
+
+    import nas
+
+    rng = np.random.default_rng(7)
+    n = 400
+    city = np.array([f"c{i:02d}" for i in range(80)])[np.minimum(rng.geometric(0.05, n), 79)]
+    frame = pd.DataFrame({"a": rng.normal(size=n), "city": city, "b": rng.normal(size=n) * 9})
+    frame["y"] = np.where(frame["a"] + (frame["city"] == "c01") > 0.3, "yes", "no")
+    frame.loc[3, "b"] = np.nan  # gaps only in b
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    run = tmp_path / "run"
+    space = tmp_path / "s.toml"
+    space.write_text('space = "fnn"\n[fnn]\nn_blocks = 1\nunits = 8\n', encoding="utf-8")
+    searched = invoke("search", "--data", tmp_path / "t.csv", "--target", "y", "--space", space,
+                      "--trials", "1", "--epochs", "1", "--out", run, "--no-explain",
+                      "--no-report", "--threads", "1")  # fmt: skip
+    assert searched.exit_code == 0, searched.output
+    done = invoke("export", run, "-f", "torchscript", "-o", tmp_path / "x" / "m.pt",
+                  "--threads", "1")  # fmt: skip
+    assert done.exit_code == 0, done.output
+    about = json.loads((tmp_path / "x" / "preprocessing.json").read_text())
+    assert about["preprocessing"]["transform"]["categorical"]["city"]["other"]  # rare ones
+    assert "imputation" not in " ".join(about["steps"])
+    new = frame.drop(columns="y").head(40).copy()
+    new.loc[0, "a"], new.loc[1, "city"], new.loc[2, "city"] = np.nan, None, "never-seen"
+    rare = about["preprocessing"]["transform"]["categorical"]["city"]["other"][0]
+    new.loc[4, "city"] = rare
+    mine = _rows_as_the_steps_say(about, new)
+    assert np.isfinite(mine).all() and mine.shape[1] == len(about["inputs"][0]["feature_names"])
+    names = about["inputs"][0]["feature_names"]
+    city = [i for i, name in enumerate(names) if name.startswith("city=")]
+    assert names[city[-1]] == "city=<other>" and len(city) == 50  # max_categories
+    assert mine[4, city[-1]] == 1.0 and mine[2, city].sum() == 0.0  # unseen: all zeros
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # nas notes the unseen category
+        theirs = nas.load_predictor(run).inputs(new).numpy()
+    np.testing.assert_allclose(mine, theirs, atol=1e-6)

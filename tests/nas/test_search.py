@@ -118,6 +118,25 @@ def test_over_budget_samples_never_take_an_optimizer_step(
         return original_train(*args, **kwargs)
 
     monkeypatch.setattr(search_mod, "train_model", spy)
+    built: list[tuple[int, int]] = []  # (trial, parameters) of each model built in a trial
+    running: list[int] = []  # with real storage, not on the meta device
+    original_build, original_call = search_mod.Objective.build, search_mod.Objective.__call__
+
+    def build(self: Any, spec: Any) -> Any:
+        model = original_build(self, spec)
+        if running and not any(p.is_meta for p in model.parameters()):
+            built.append((running[-1], sum(p.numel() for p in model.parameters())))
+        return model
+
+    def call(self: Any, trial: Any) -> Any:
+        running.append(trial.number)
+        try:
+            return original_call(self, trial)
+        finally:
+            running.pop()
+
+    monkeypatch.setattr(search_mod.Objective, "build", build)
+    monkeypatch.setattr(search_mod.Objective, "__call__", call)
     result = run_search(tmp_path / "run", make_space(TWO_SIZES), n_trials=6, sampler="random",
                         budget=Budget(max_params=500), finalize=False)  # fmt: skip
     rows = {r["number"]: r for r in leaderboard_rows(result.study, ["accuracy"])}
@@ -126,6 +145,8 @@ def test_over_budget_samples_never_take_an_optimizer_step(
     over = [n for n, r in rows.items() if r["state"] == "over_budget"]
     done = [n for n, r in rows.items() if r["state"] == "complete"]
     assert over and done, rows  # the random sampler drew both sizes
+    # counted on torch's meta device: the over-budget ones were never allocated
+    assert sorted(built) == [(n, 35) for n in sorted(done)]
 
     for n in over:
         row = rows[n]
@@ -145,6 +166,27 @@ def test_over_budget_samples_never_take_an_optimizer_step(
         assert rows[n]["epochs"] == 2 and rows[n]["latency_ms"] > 0
         assert steps_per_trial[n] > 0
         assert trial_seed(0, n) in trained
+
+
+def test_a_sample_too_large_for_this_machine_fails_before_it_is_allocated(
+    tmp_path: Path, make_space: Callable[..., Path], cli: Callable[..., Any]
+) -> None:
+    # two blocks of 1e9 units: ~1e18 parameters, 1.5e10 GiB to train; a layer of 1e11 x 1e11
+    # is more elements than a tensor can hold. Both were tracebacks (`nas spaces`) or
+    # allocation errors.
+    huge = 'space = "fnn"\n[fnn]\nn_blocks = 2\nunits = {}\n'
+    for units, words in ((10**9, "parameters: training it needs"),
+                         (10**11, "larger than a tensor can hold")):  # fmt: skip
+        space = make_space(huge.format(units))
+        shown = cli("spaces", space, "--dataset", "iris", "--sample", "1")
+        assert shown.exit_code == 2 and words in shown.stderr, shown.output
+        assert len(shown.stderr.strip().splitlines()) == 1
+    with pytest.raises(NasError, match=r"First reason: too large: the sampled model has"):
+        run_search(tmp_path / "run", make_space(huge.format(10**9)))
+    with open(tmp_path / "run" / "leaderboard.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["state"] for r in rows] == ["failed"] * 3
+    assert all("more than this machine's" in r["reason"] for r in rows)
 
 
 def test_every_sample_over_budget_is_reported_as_an_impossible_budget(
