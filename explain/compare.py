@@ -2,8 +2,10 @@
 
 The models were explained on the same examples with the same methods; here each one's
 attributions reduce to one value per unit (feature, time step or pixel: the unit a reader
-ranks), and two models agree as far as they rank those units alike (Spearman's rho, from
-``scipy.stats.spearmanr``). Two numbers per pair of models and method:
+ranks), and two models agree as far as they rank those units alike: Spearman's rho with each
+unit weighted by its share of the two maps (:func:`rank_agreement`), so that the units that
+carry the evidence decide it, not the chance order of those that carry almost none. Two numbers
+per pair of models and method:
 
 - ``global``: rho between their global maps (mean |attribution| per unit over the examples);
 - ``local``: the mean over examples of rho between their |attribution| per unit on that example.
@@ -15,12 +17,11 @@ still look at the same evidence when they rank the same inputs high. Pure functi
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
+from scipy.stats import rankdata
 
 from explain.errors import ExplainError
 from explain.record import Explanations
@@ -50,16 +51,23 @@ def global_map(exp: Explanations, method: str) -> np.ndarray:
 
 
 def rank_agreement(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
-    """Spearman's rho between two maps of the same units; NaN when either is constant (no
-    ranking to agree with)."""
+    """Weighted Spearman's rho between two maps of the same units (|attribution| per unit):
+    the correlation of their ranks (``scipy.stats.rankdata``, ties averaged) with unit i
+    weighted by its share of the two maps, ``|a_i| / sum|a| + |b_i| / sum|b|``
+    (``numpy.cov``'s ``aweights``). With equal weights it is plain Spearman's rho; weighted,
+    two models that put their evidence on the same units agree even where the units they
+    both ignore (noise features, each a percent of a map) fall in a chance order, which plain
+    rho counts as much as the units that matter (0.33 for maps that correlate at 0.9999).
+    NaN when either map is constant (no ranking to agree with)."""
     a, b = np.ravel(np.asarray(a, dtype=np.float64)), np.ravel(np.asarray(b, dtype=np.float64))
     if a.shape != b.shape:
         raise ExplainError(f"Maps of {a.size} and {b.size} units cannot be compared.")
     if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
         return float("nan")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(spearmanr(a, b).statistic)
+    weights = np.abs(a) / np.abs(a).sum() + np.abs(b) / np.abs(b).sum()
+    cov = np.cov(rankdata(a), rankdata(b), aweights=weights)
+    spread = cov[0, 0] * cov[1, 1]
+    return float(cov[0, 1] / np.sqrt(spread)) if spread > 0 else float("nan")
 
 
 def local_agreement(a: np.ndarray, b: np.ndarray) -> float:

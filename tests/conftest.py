@@ -10,7 +10,9 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import optuna
 import pytest
 import torch
@@ -106,3 +108,18 @@ def make_space(tmp_path: Path) -> Callable[..., Path]:
         return write_space(tmp_path, text, name)
 
     return make
+
+
+def weighted_rho(a: Any, b: Any) -> float:
+    """Spearman's rho with unit i weighted by a_i / sum(a) + b_i / sum(b), written out (what
+    explain.compare.rank_agreement computes with numpy.cov); NaN for a constant map."""
+    from scipy.stats import rankdata
+
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    w = a / a.sum() + b / b.sum()
+    ra, rb = rankdata(a), rankdata(b)
+    ma, mb = (w * ra).sum() / w.sum(), (w * rb).sum() / w.sum()
+    cov = (w * (ra - ma) * (rb - mb)).sum()
+    return float(cov / np.sqrt((w * (ra - ma) ** 2).sum() * (w * (rb - mb) ** 2).sum()))

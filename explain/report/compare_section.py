@@ -166,7 +166,7 @@ def map_figure(
 
 
 def agreement_figure(labels: Sequence[str], agreement: Mapping[str, Any]) -> Figure | None:
-    """Two model x model heatmaps of Spearman's rho: of the global maps (left) and the mean
+    """Two model x model heatmaps of weighted Spearman's rho: of the global maps (left) and the mean
     over examples (right), on one scale from -1 to 1."""
     parts = [(key, title) for key, title in (("global", "global map"), ("local", "per example"))
              if agreement.get(key) is not None]  # fmt: skip

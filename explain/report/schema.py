@@ -288,7 +288,7 @@ class Comparison(TypedDict, total=False):
     checked: bool
     dropped: dict[str, str]
     models: list[ComparedModel]
-    agreement: dict[str, list[list[float | None]]]  # global, local: K x K Spearman's rho
+    agreement: dict[str, list[list[float | None]]]  # global, local: K x K weighted Spearman's rho
     families: dict[str, Any]  # names, global, local, pairs: F x F
 
 

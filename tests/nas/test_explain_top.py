@@ -15,9 +15,9 @@ import numpy as np
 import optuna
 import pytest
 import torch
-from scipy.stats import spearmanr
 
 from explain.explanations import Explanations
+from tests.conftest import weighted_rho
 
 IG = "integrated_gradients"
 
@@ -105,7 +105,7 @@ def test_every_model_is_explained_alike(explained: tuple[Path, object, dict[str,
         assert set(model["checks"]) == {IG} and model["checks"][IG] in {"pass", "warn", "fail"}
 
 
-def test_the_agreement_is_spearman_of_the_stored_maps(
+def test_the_agreement_is_weighted_spearman_of_the_stored_maps(
     explained: tuple[Path, object, dict[str, str]],
 ) -> None:
     run, _, _ = explained
@@ -121,9 +121,9 @@ def test_the_agreement_is_spearman_of_the_stored_maps(
     for i in range(3):
         np.testing.assert_allclose(comparison["models"][i]["global"], values[i].mean(0), atol=2e-6)
         for j in range(i + 1, 3):
-            want = spearmanr(values[i].mean(0), values[j].mean(0)).statistic
+            want = weighted_rho(values[i].mean(0), values[j].mean(0))
             assert g[i, j] == pytest.approx(want, abs=1e-5)
-            rows = [spearmanr(a, b).statistic for a, b in zip(values[i], values[j], strict=True)]
+            rows = [weighted_rho(a, b) for a, b in zip(values[i], values[j], strict=True)]
             assert loc[i, j] == pytest.approx(np.nanmean(rows), abs=1e-5)
     # one family: its mean over the three pairs
     fam = comparison["families"]
