@@ -1,7 +1,8 @@
 """What the winner's test score is worth: two baselines measured once on the same split, and
 the test score's bootstrap interval from the stored predictions.
 
-``measure_baselines`` runs in a search's finalize step, where the data is at hand: a trivial
+``fit_baselines`` runs as the search starts (its time is part of ``--timeout``'s) and
+``score_baselines`` in its finalize step, once the winner is tested: a trivial
 predictor (the train + validation majority class, or mean) and a strong classical one
 (scikit-learn's LogisticRegression, or Ridge, on the same preprocessed train + validation arrays,
 flattened, as the final retrain sees them), both scored on the test split with the run's own
@@ -15,6 +16,7 @@ import json
 import time
 import warnings
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +50,18 @@ def _scored(data: TaskData, y_test: np.ndarray, outputs: np.ndarray) -> dict[str
     return compute_metrics(data.task, truth, data.inverse_target(outputs))
 
 
-def measure_baselines(data: TaskData, seed: int = 0) -> dict[str, Any]:
-    """The trivial and the classical baseline of ``data``, scored on its test split."""
+@dataclass
+class Fitted:
+    """The baselines fitted on train + validation, before the search (their time is part of
+    ``--timeout``'s), to be scored on the test split once the winner is tested."""
+
+    trivial: dict[str, Any]  # name, detail, and the constant output (class frequencies, mean)
+    classical: dict[str, Any]  # name, detail, the fitted scikit-learn model, its seconds
+
+
+def fit_baselines(data: TaskData, seed: int = 0) -> Fitted:
+    """The trivial and the classical baseline of ``data``, fitted on train + validation (the
+    test split is not read)."""
     from sklearn.linear_model import LogisticRegression, Ridge
 
     y = np.concatenate([data.train.y.numpy(), data.val.y.numpy()])
@@ -64,49 +76,68 @@ def measure_baselines(data: TaskData, seed: int = 0) -> dict[str, Any]:
         parts = [_flat(data.train.X[idx[idx < n_train]]),
                  _flat(data.val.X[idx[idx >= n_train] - n_train])]  # fmt: skip
         Xf, yf = np.concatenate(parts), y[rows]
-    X_test, y_test = _flat(data.test.X), data.test.y.numpy()
     fitted_on = f"train + validation ({len(Xf):,} rows" + (
         f", a random {cap:,} of {n:,})" if rows is not None else ")"
     )
-    out: list[dict[str, Any]] = []
-    t0 = time.perf_counter()
     if data.task == "classification":
         k = data.output_size
         freq = np.bincount(y.astype(int), minlength=k) / len(y)
-        trivial = np.tile(freq, (len(y_test), 1))
         top = int(freq.argmax())
         label = data.class_names[top] if top < len(data.class_names) else str(top)
-        name = "majority class"
-        detail = (
+        trivial = {"name": "majority class", "output": freq, "detail": (
             f"always predicts train + validation's most frequent class ({label}, {freq[top]:.1%})"
-        )
+        )}  # fmt: skip
     else:
-        mean = y.mean(axis=0, keepdims=True)
-        trivial = np.repeat(mean, len(y_test), axis=0)
-        name, detail = "mean predictor", "always predicts the train + validation mean target"
-    out.append({"name": name, "kind": "trivial", "detail": detail,
-                "metrics": _scored(data, y_test, trivial),
-                "seconds": time.perf_counter() - t0})  # fmt: skip
+        trivial = {"name": "mean predictor", "output": y.mean(axis=0),
+                   "detail": "always predicts the train + validation mean target"}  # fmt: skip
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lbfgs stopped at MAX_ITER: a capped baseline, said so
         if data.task == "classification":
-            model = LogisticRegression(max_iter=MAX_ITER).fit(Xf, yf.astype(int))
-            proba = np.zeros((len(X_test), data.output_size))
-            proba[:, model.classes_] = model.predict_proba(X_test)
-            name, outputs = "logistic regression", proba
-            how = f"scikit-learn LogisticRegression(max_iter={MAX_ITER})"
+            model: Any = LogisticRegression(max_iter=MAX_ITER).fit(Xf, yf.astype(int))
+            name, how = (
+                "logistic regression",
+                f"scikit-learn LogisticRegression(max_iter={MAX_ITER})",
+            )
         else:
             model = Ridge(alpha=1.0).fit(Xf, yf)
-            name, outputs = "ridge regression", model.predict(X_test).reshape(y_test.shape)
-            how = "scikit-learn Ridge(alpha=1.0)"
+            name, how = "ridge regression", "scikit-learn Ridge(alpha=1.0)"
+    classical = {"name": name, "model": model, "seconds": time.perf_counter() - t0,
+                 "detail": f"{how} on the {width:,} preprocessed inputs, flattened, fitted on "
+                           f"{fitted_on}"}  # fmt: skip
+    return Fitted(trivial, classical)
+
+
+def score_baselines(fitted: Fitted, data: TaskData) -> dict[str, Any]:
+    """The fitted baselines scored on the test split, with the run's own metrics."""
+    X_test, y_test = _flat(data.test.X), data.test.y.numpy()
+    t0 = time.perf_counter()
+    constant = np.asarray(fitted.trivial["output"])
+    trivial = np.repeat(constant.reshape(1, -1), len(y_test), axis=0)
+    if data.task != "classification":
+        trivial = trivial.reshape((len(y_test), *np.shape(y_test)[1:]))
+    out: list[dict[str, Any]] = [{
+        "name": fitted.trivial["name"], "kind": "trivial", "detail": fitted.trivial["detail"],
+        "metrics": _scored(data, y_test, trivial), "seconds": time.perf_counter() - t0,
+    }]  # fmt: skip
+    model = fitted.classical["model"]
+    t0 = time.perf_counter()
+    if data.task == "classification":
+        outputs = np.zeros((len(X_test), data.output_size))
+        outputs[:, model.classes_] = model.predict_proba(X_test)
+    else:
+        outputs = model.predict(X_test).reshape(y_test.shape)
     out.append({
-        "name": name, "kind": "classical",
-        "detail": f"{how} on the {width:,} preprocessed inputs, flattened, fitted on "
-        f"{fitted_on}",
-        "metrics": _scored(data, y_test, outputs), "seconds": time.perf_counter() - t0,
+        "name": fitted.classical["name"], "kind": "classical", "detail": fitted.classical["detail"],
+        "metrics": _scored(data, y_test, outputs),
+        "seconds": fitted.classical["seconds"] + time.perf_counter() - t0,
     })  # fmt: skip
     return {"split": "test", "n_test": len(y_test), "fitted_on": "train+val", "baselines": out}
+
+
+def measure_baselines(data: TaskData, seed: int = 0) -> dict[str, Any]:
+    """The trivial and the classical baseline of ``data``, fitted and scored on its test split."""
+    return score_baselines(fit_baselines(data, seed), data)
 
 
 def read_baselines(best_dir: Path) -> dict[str, Any] | None:
@@ -175,4 +206,12 @@ def bootstrap_interval(
             "method": f"percentile bootstrap, {BOOTSTRAP} resamples"}  # fmt: skip
 
 
-__all__ = ["FILE", "bootstrap_interval", "measure_baselines", "read_baselines"]
+__all__ = [
+    "FILE",
+    "Fitted",
+    "bootstrap_interval",
+    "fit_baselines",
+    "measure_baselines",
+    "read_baselines",
+    "score_baselines",
+]

@@ -74,7 +74,7 @@ def finalize_run(
             result.spec, result.model, result.cost = final.spec, final.model, final.cost
             result.metrics = final.metrics
         result.pareto.append(final.metrics)
-    save_baselines(result, kind, td, settings)
+    save_baselines(result, kind, td, settings, state)
     rundir.write_json(result.run_dir / "summary.json", {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "counts": result.counts,
         "best": result.metrics.get("test"), "top": [m["trial"] for m in result.pareto],
@@ -82,13 +82,13 @@ def finalize_run(
 
 
 def save_baselines(
-    result: SearchResult, kind: SearchKind, td: TaskData, settings: SearchSettings
+    result: SearchResult, kind: SearchKind, td: TaskData, settings: SearchSettings, state: Any
 ) -> None:
-    """Score the kind's baselines on the test split into ``best/baselines.json``; a failure is
-    one of the result's warnings (the winner is already saved, and the report says the
-    baselines were not measured)."""
+    """Score the kind's baselines (fitted as the search started, in ``state``) on the test
+    split into ``best/baselines.json``; a failure is one of the result's warnings (the winner is
+    already saved, and the report says the baselines were not measured)."""
     try:
-        baselines = kind.baselines(td, settings)
+        baselines = kind.baselines(td, settings, state)
         if baselines is not None:
             baselines["metric"] = settings.metric
             rundir.write_json(result.run_dir / "best" / "baselines.json", baselines)

@@ -123,9 +123,12 @@ class SearchKind(ABC):
         keeps the value the sampler optimized); 1 when they agree."""
         return 1.0
 
-    def baselines(self, data: TaskData, settings: SearchSettings) -> dict[str, Any] | None:
-        """Baselines scored on the test split beside the winner (``best/baselines.json``);
-        None when this kind has none."""
+    def baselines(
+        self, data: TaskData, settings: SearchSettings, state: Any = None
+    ) -> dict[str, Any] | None:
+        """Baselines scored on the test split beside the winner (``best/baselines.json``),
+        from what :meth:`prepare` fitted into ``state`` when it did; None when this kind has
+        none."""
         return None
 
     # --- after the search ----------------------------------------------------------------

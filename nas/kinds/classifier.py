@@ -4,7 +4,7 @@ metric; the winners are retrained on train + validation and tested once on the t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -218,6 +218,22 @@ class ClassifierKind(SearchKind):
         metric = names[0] if check_metric(names[0], task) else metric
         return metric, names, directions
 
+    def prepare(
+        self, data: TaskData, settings: SearchSettings, extras: Mapping[str, Any], *, leader: bool
+    ) -> Any:
+        """The leader fits the baselines on train + validation now, so that their time is part
+        of ``--timeout``'s rather than added after the final retrain; they are scored on the
+        test split once the winner is tested (:meth:`baselines`). A failure is kept and said
+        then: a baseline never costs the search its result."""
+        if not leader:
+            return None
+        from nas.baselines import fit_baselines
+
+        try:
+            return fit_baselines(data, seed=settings.seed)
+        except Exception as e:  # noqa: BLE001 -- reported by save_baselines, after the winner
+            return e
+
     def objective(self, data: TaskData, settings: SearchSettings, state: Any) -> TrialFunction:
         return Objective(data, settings)
 
@@ -234,10 +250,15 @@ class ClassifierKind(SearchKind):
     def metric_scale(self, data: TaskData, metric: str) -> float:
         return metric_scale(data, metric)
 
-    def baselines(self, data: TaskData, settings: SearchSettings) -> dict[str, Any] | None:
-        from nas.baselines import measure_baselines
+    def baselines(
+        self, data: TaskData, settings: SearchSettings, state: Any = None
+    ) -> dict[str, Any] | None:
+        from nas.baselines import Fitted, fit_baselines, score_baselines
 
-        return measure_baselines(data, seed=settings.seed)
+        if isinstance(state, Exception):
+            raise state
+        fitted = state if isinstance(state, Fitted) else fit_baselines(data, seed=settings.seed)
+        return score_baselines(fitted, data)
 
     def explain(
         self,

@@ -353,7 +353,8 @@ def test_nas_worker_reads_the_storage_url_from_the_environment(
     assert "No storage URL" in line and worker.STORAGE_ENV in line
     monkeypatch.setenv(worker.STORAGE_ENV, f"sqlite:///{tmp_path / 'w.db'}")
     line = one_error_line(cli("worker", "--storage", "", "--study", "s"))
-    assert "Study 's' does not exist" in line  # it opened the storage the variable names
+    assert "w.db (from --storage) does not exist" in line  # the storage the variable names
+    assert not (tmp_path / "w.db").exists()  # a worker creates no empty study file
 
 
 # --- a failed copy of the report ---------------------------------------------------------
