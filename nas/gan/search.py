@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -121,9 +122,17 @@ class _Patience(Callback):
 
 
 def generator_cost(model: GanModel, **kwargs: Any) -> Cost:
-    """Cost of the generator alone, on its input ``(latent_dim + label_dim,)``."""
+    """Cost of what ``nas export`` ships of a GAN: the generator on its input ``(latent_dim +
+    label_dim,)``, and a conditional one's label embedding (n_classes x label_dim parameters,
+    and their bytes; its lookup costs no FLOPs)."""
     width = model.spec.latent_dim + model.spec.label_dim
-    return measure_cost(model.generator, (width,), **kwargs)
+    cost = measure_cost(model.generator, (width,), **kwargs)
+    embed = model.label_embed_g
+    if embed is None:
+        return cost
+    n = embed.weight.numel()
+    return replace(cost, params=cost.params + n, trainable_params=cost.trainable_params + n,
+                   memory_mb=cost.memory_mb + n * embed.weight.element_size() / 2**20)  # fmt: skip
 
 
 def curve_row(h: dict[str, Any]) -> dict[str, Any]:
@@ -164,7 +173,8 @@ class GanObjective(TrialObjective):
         return generator_cost(model, **kwargs)  # type: ignore[arg-type]
 
     def budget_part(self, model: torch.nn.Module) -> torch.nn.Module:
-        return model.generator  # type: ignore[return-value]
+        # what nas export ships: the generator and a conditional one's label embedding
+        return torch.nn.ModuleList([model.generator, model.label_embed_g or torch.nn.Identity()])
 
     def record_model(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
         d_params = sum(p.numel() for n, p in model.named_parameters()

@@ -208,3 +208,28 @@ def test_spaces_samples_gan_architectures_with_the_generator_cost(cli) -> None:
     rows = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert len(rows) == 2 and all(r["family"] == "gan" for r in rows)
     assert all(r["spec"]["type"] == "gan" and r["params"] > 0 for r in rows)
+
+
+def test_a_conditional_generators_cost_counts_its_label_embedding(digits) -> None:  # noqa: ANN001
+    """What `nas export` ships of a conditional GAN is the generator and its label embedding
+    (10 classes x label_dim); the budget left the embedding out."""
+    from nas.cost import count_params
+    from nas.gan.export import GeneratorInputs
+    from nas.gan.search import generator_cost
+    from search_spaces import SpaceContext
+    from search_spaces.gan import build_gan
+
+    config = _known_good_config()
+    config["gan.conditional"] = Fixed(True)
+    settings = _settings(config)
+    study = optuna.create_study()
+    spec = settings.space.sample(study.ask(), SpaceContext.of(digits))
+    gan = build_gan(spec)
+    assert gan.label_embed_g is not None
+    embed = gan.spec.n_classes * gan.spec.label_dim
+    assert gan.label_embed_g.weight.numel() == embed == 10 * gan.spec.label_dim
+    shipped = count_params(GeneratorInputs(gan))  # the exported module, counted by torch
+    cost = generator_cost(gan, latency=False)
+    assert cost.params == shipped == count_params(gan.generator) + embed
+    objective = GanObjective(digits, settings, classifier=feature_classifier(digits, seed=0))
+    assert count_params(objective.budget_part(gan)) == shipped
