@@ -10,10 +10,12 @@ is up, and never retrains: the final retraining and the report happen once, in t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import optuna
@@ -288,6 +290,25 @@ def start_workers(
     return workers
 
 
+@contextlib.contextmanager
+def interrupt_once() -> Iterator[None]:
+    """Within it, SIGINT raises KeyboardInterrupt once, then is ignored: a worker gets Ctrl-C
+    from the terminal and again from its leader (``stop_workers``), and a second one while
+    Optuna recorded the interrupted trial as failed left it RUNNING, with a traceback. The
+    handler before it is restored after."""
+    import signal
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    before = signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def _forked_worker(
     storage: str,
     study: str,
@@ -302,9 +323,10 @@ def _forked_worker(
     command's would, and it prints no traceback for either."""
     code = 0
     try:
-        ran = work(storage, study, n_trials=n_trials,
-                   timeout=None if timeout is None else max(1.0, timeout),
-                   threads=1, index=index, heartbeat=heartbeat, data=data)  # fmt: skip
+        with interrupt_once():
+            ran = work(storage, study, n_trials=n_trials,
+                       timeout=None if timeout is None else max(1.0, timeout),
+                       threads=1, index=index, heartbeat=heartbeat, data=data)  # fmt: skip
         print(f"worker {index}: ran {ran} trial(s) of study {study!r}.", file=sys.stderr)
     except KeyboardInterrupt:
         code = 130
@@ -333,6 +355,7 @@ __all__ = [
     "StudyTotal",
     "counted_trials",
     "heartbeat_kwargs",
+    "interrupt_once",
     "retry_history",
     "session_running",
     "settings_from_record",

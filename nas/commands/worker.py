@@ -29,15 +29,9 @@ def worker(
     Start the study with `nas search ... --storage URL --study NAME` on one machine (it retrains
     and reports once at the end); run `nas worker --storage URL --study NAME` on the others.
     """
-    from nas.worker import work
+    from nas.worker import interrupt_once, work
 
-    n = work(
-        storage,
-        study,
-        n_trials=trials,
-        timeout=timeout,
-        threads=threads,
-        index=index,
-        heartbeat=heartbeat or None,
-    )
+    with interrupt_once():  # Ctrl-C reaches it from the terminal and from a leader here
+        n = work(storage, study, n_trials=trials, timeout=timeout, threads=threads,
+                 index=index, heartbeat=heartbeat or None)  # fmt: skip
     err.print(f"worker {index}: ran {n} trial(s) of study {study!r}.", markup=False)
