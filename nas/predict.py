@@ -73,7 +73,8 @@ class Predictor:
 
     def _frame(self, X: Any, columns: list[str], source: str) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
-            extra = [c for c in X.columns if c not in columns and c != self.target_name]
+            extra = [c for c in X.columns if c not in columns and c != self.target_name
+                     and not _output_column(c)]  # fmt: skip
             if extra:
                 shown = ", ".join(map(repr, extra[:5])) + (" ..." if len(extra) > 5 else "")
                 self.notes.append(f"{len(extra)} column(s) of {source} the model does not use "
@@ -90,8 +91,23 @@ class Predictor:
 
     def _array(self, X: Any, source: str) -> np.ndarray:
         if isinstance(X, pd.DataFrame):
+            missing = [c for c in self.feature_names if c not in X.columns]
+            if missing:
+                raise DataError(
+                    f"{source} lacks feature column(s) {', '.join(map(repr, missing[:5]))} that "
+                    f"the model was trained on; add them (the model takes {len(self.feature_names)}"
+                    " columns, in the order of load_predictor(RUN).feature_names)."
+                )
             X = self._frame(X, self.feature_names, source)[self.feature_names]
-            X = X.apply(pd.to_numeric, errors="raise") if not X.empty else X
+            numbers = X.apply(pd.to_numeric, errors="coerce")
+            bad = numbers.isna() & X.notna()
+            if bad.to_numpy().any():
+                row, col = (int(i[0]) for i in np.nonzero(bad.to_numpy()))
+                raise DataError(
+                    f"Column {X.columns[col]!r} of {source} holds text ({X.iat[row, col]!r} in row "
+                    f"{row}) but the model was trained on numbers; fix the column."
+                )
+            X = numbers
         arr = np.asarray(X)
         shape = tuple(self.config.data_info.get("input_shape") or ())
         if shape and arr.shape == shape:  # one example
@@ -173,15 +189,22 @@ class Predictor:
         else:
             table = pd.DataFrame(index=range(len(outputs)))
         predicted = self._decide(outputs)
+        added: dict[str, np.ndarray] = {}
         if predicted.ndim == 1:
-            table["prediction"] = predicted
+            added["prediction"] = predicted
         else:
             for j in range(predicted.shape[1]):
-                table[f"prediction_{j}"] = predicted[:, j]
+                added[f"prediction_{j}"] = predicted[:, j]
         if self.task == "classification":
             proba = _softmax(outputs)
             for j, name in enumerate(self.class_names):
-                table[f"proba_{name}"] = proba[:, j]
+                added[f"proba_{name}"] = proba[:, j]
+        replaced = [c for c in added if c in table.columns]
+        if replaced:  # a table predicted before, say: its columns hold the new predictions
+            self.notes.append(f"column(s) {', '.join(map(repr, replaced))} of {source} were "
+                              "replaced by this model's predictions.")  # fmt: skip
+        for column, values in added.items():
+            table[column] = values
         with warnings.catch_warnings():  # scikit-learn's on one row or one class: not news
             warnings.simplefilter("ignore", UserWarning)
             metrics = self._metrics(outputs, y) if y is not None else None
@@ -283,6 +306,11 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 def _softmax(outputs: np.ndarray) -> np.ndarray:
     z = np.exp(outputs - outputs.max(axis=1, keepdims=True))
     return z / z.sum(axis=1, keepdims=True)
+
+
+def _output_column(name: Any) -> bool:
+    """A column nas predict writes (noted as replaced, not as ignored, in a table's input)."""
+    return str(name) == "prediction" or str(name).startswith(("prediction_", "proba_"))
 
 
 _INTEGER = re.compile(r"[+-]?\d+")  # as numbers print: int() also reads "1_2" and " 3"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -175,6 +176,13 @@ def test_unwritable_output_unknown_labels_and_the_input_as_output(
     assert (run / "run.json").read_bytes() == record
     for _ in range(2):  # its own predictions/ folder is nas's to write, again and again
         assert invoke("predict", run, "--data", tmp_path / "new.csv").exit_code == 0
+    # a table predicted before, predicted again: its columns are replaced, and said so
+    again = invoke("predict", run, "--data", run / "predictions" / "new.csv", "-o",
+                   tmp_path / "again.csv")  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "'prediction', 'proba_no', 'proba_yes' of new.csv were replaced" in again.output
+    assert "ignored" not in again.output
+    assert list(pd.read_csv(tmp_path / "again.csv").columns).count("prediction") == 1
     rows.assign(churned="maybe").to_csv(tmp_path / "maybe.csv", index=False)
     result = invoke("predict", run, "--data", tmp_path / "maybe.csv", "-o", tmp_path / "m.csv")
     assert result.exit_code == 0, result.output
@@ -238,6 +246,13 @@ def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> Non
     assert again.exit_code == 0, again.output
     expected = predictor.predict(rows.to_numpy(dtype=np.float32)).tolist()
     assert pd.read_csv(tmp_path / "i2.csv")["prediction"].tolist() == expected
+    first = predictor.feature_names[0]  # a DataFrame from Python: named, as a CSV's columns
+    with pytest.raises(DataError, match=f"lacks feature column.s. '{re.escape(first)}'"):
+        predictor.predict(rows.drop(columns=first))  # was pandas' KeyError
+    texty = rows.astype({first: object})
+    texty.loc[3, first] = "a"
+    with pytest.raises(DataError, match=r"holds text \('a' in row 3\)"):
+        predictor.predict(texty)  # was pandas' "Unable to parse string"
 
 
 def test_image_arrays_without_the_channel_axis_are_named(
