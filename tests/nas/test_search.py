@@ -474,3 +474,20 @@ def test_a_killed_search_keeps_its_trials_and_resumes(
         rows = list(csv.DictReader(f))
     assert len(rows) == len(after)
     assert [r["state"] for r in rows if r["state"] == "running"] == ["running"] * len(orphans)
+
+
+def test_a_winner_slower_after_its_retrain_than_max_latency_is_said() -> None:
+    from types import SimpleNamespace
+
+    from nas.finalize import latency_note
+
+    trial = optuna.trial.create_trial(value=0.9, user_attrs={"latency_ms": 0.352})
+    settings = SimpleNamespace(budget=Budget(max_latency_ms=0.4))
+    (note,) = latency_note(trial, SimpleNamespace(latency_ms=0.46), settings, 1)  # type: ignore[arg-type]
+    assert note.startswith("the winner measured 0.46 ms") and "--max-latency-ms 0.4" in note
+    assert "(its trial measured 0.352 ms)" in note
+    assert latency_note(trial, SimpleNamespace(latency_ms=0.39), settings, 1) == []  # type: ignore[arg-type]
+    free = SimpleNamespace(budget=Budget())
+    assert latency_note(trial, SimpleNamespace(latency_ms=9.0), free, 1) == []  # type: ignore[arg-type]
+    (front,) = latency_note(trial, SimpleNamespace(latency_ms=0.5), settings, 2)  # type: ignore[arg-type]
+    assert front.startswith("model 2 of the front measured 0.5 ms")
