@@ -22,6 +22,7 @@ import torch
 
 from nas.config import SearchConfig
 from nas.data.csvfile import read_table
+from nas.data.files import SUPPORTED_SUFFIXES
 from nas.data.prepare import label_name
 from nas.data.transform import ArrayTransform, TabularTransform, fitted_transform
 from nas.errors import DataError, NasError
@@ -256,6 +257,12 @@ class Predictor:
         file = Path(path)
         if not file.is_file():
             raise DataError(f"{file} is not a file; give a CSV/TSV or NPZ of rows to predict.")
+        if file.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise DataError(
+                f"Unsupported data file type {file.suffix or '(no extension)'!r} for "
+                f"{file.name}; give a {', '.join(SUPPORTED_SUFFIXES)} file (arrays: "
+                "numpy.savez(path, X=inputs))."
+            )
         if file.suffix.lower() == ".npz":
             arrays = _read_npz(file)
             return self.predict_table(arrays["X"], arrays.get("y"), source=file.name)
@@ -292,6 +299,9 @@ def _fill(predictor: Predictor, table: pd.DataFrame, outputs: np.ndarray) -> Pre
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    if not zipfile.is_zipfile(path):  # np.load reads a text file as a pickle, and says so
+        raise DataError(f"{path.name} is not an NPZ archive; save the rows with "
+                        "numpy.savez(path, X=inputs).")  # fmt: skip
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {key: stored[key] for key in stored.files}

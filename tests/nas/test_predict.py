@@ -226,6 +226,12 @@ def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> Non
     result = cli("predict", run, "--data", tmp_path / "new.npz", "-o", tmp_path / "n.csv")
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "n.csv")) == 10
+    np.save(tmp_path / "rows.npy", X[:3])  # an .npy was read as a CSV: "not a CSV"
+    (tmp_path / "text.npz").write_text("a,b\n1,2\n")  # was "contains pickled data"
+    for name, words in (("rows.npy", "Unsupported data file type '.npy'"),
+                        ("text.npz", "text.npz is not an NPZ archive")):  # fmt: skip
+        failed = cli("predict", run, "--data", tmp_path / name, "-o", tmp_path / "z.csv")
+        assert failed.exit_code == 2 and words in failed.stderr, failed.output
     np.savez(tmp_path / "huge.npz", X=np.full((2, 4), 1e39))  # inf once float32
     failed = cli("predict", run, "--data", tmp_path / "huge.npz", "-o", tmp_path / "h.csv")
     assert failed.exit_code == 2 and "beyond float32's range" in failed.stderr
