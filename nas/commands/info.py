@@ -131,10 +131,16 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         markup=False,
     )
     board = info["leaderboard"]
+    best = info["best"]
     if board is not None:
+        from nas.commands.search import top_table
+
+        metric = (best or {}).get("metric") or config.metric
+        table = top_table(board, config.directions[0] == "minimize", str(metric))
+        if table is not None:  # what the search printed at its end, read from leaderboard.csv
+            out.print(table)
         states = board["state"].astype(str).value_counts().sort_index().items()
         out.print("trials: " + ", ".join(f"{k} {v}" for k, v in states), markup=False)
-    best = info["best"]
     if best:
         out.print(f"[bold]winner[/] (trial {best['trial']}): {escape(best['summary'])}")
         out.print(
@@ -144,7 +150,20 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
             markup=False,
             soft_wrap=True,
         )
-        for line in get_kind(config.kind).show_lines(best):
+        kind = get_kind(config.kind)
+        cost = best.get("cost")
+        if isinstance(cost, dict) and all(
+            isinstance(cost.get(k), int | float)
+            for k in ("params", "flops", "latency_ms", "memory_mb")
+        ):
+            from nas.commands.search import cost_line
+
+            out.print(cost_line(cost, kind.cost_label), markup=False)
+        for line in kind.show_lines(best):
             out.print(line, markup=False)
+        top = sorted(p.parent.name for p in Path(run_dir, "top").glob("*/metrics.json"))
+        if top:
+            out.print(f"kept: {len(top)} models of the Pareto front in {run_dir}/top/"
+                      f"{{{','.join(top)}}}", markup=False)  # fmt: skip
     else:
         out.print("no winner yet: run the same `nas search` command to finish the search.")

@@ -161,26 +161,39 @@ def search(
     render_result(result)
 
 
+def top_table(board: Any, minimize: bool, metric: str) -> Table | None:
+    """The five best complete trials of a leaderboard (validation), or None when none is."""
+    done = board[board["state"] == "complete"] if len(board) else board
+    if not len(done):
+        return None
+    table = Table(title="top trials (validation)")
+    for col in ("trial", "family", f"val {metric}", "params", "MFLOPs", "latency ms", "s"):
+        table.add_column(col, justify="right")
+    for _, r in done.sort_values("metric", ascending=minimize).head(5).iterrows():
+        table.add_row(
+            str(r["number"]),
+            escape(str(r["family"])),
+            f"{r['metric']:.4f}",
+            f"{int(r['params']):,}",
+            f"{r['flops'] / 1e6:.3f}",
+            f"{r['latency_ms']:.3f}",
+            f"{r['seconds']:.1f}",
+        )
+    return table
+
+
+def cost_line(c: Any, label: str) -> str:
+    """The winner's cost in one line (a Cost, or its recorded dict)."""
+    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
+    return (f"cost{label}: {get('params'):,} params, {get('flops') / 1e6:.3f} MFLOPs, "
+            f"{get('latency_ms'):.3f} ms (batch 1), {get('memory_mb'):.2f} MiB")  # fmt: skip
+
+
 def render_result(result: Any) -> None:
     """The top trials, the winner's test metrics, and where the artifacts are."""
-    board = result.leaderboard
-    done = board[board["state"] == "complete"] if len(board) else board
-    if len(done):
-        asc = result.study.directions[0].name == "MINIMIZE"
-        table = Table(title="top trials (validation)")
-        metric = getattr(result, "metrics", {}).get("metric") or "metric"
-        for col in ("trial", "family", f"val {metric}", "params", "MFLOPs", "latency ms", "s"):
-            table.add_column(col, justify="right")
-        for _, r in done.sort_values("metric", ascending=asc).head(5).iterrows():
-            table.add_row(
-                str(r["number"]),
-                escape(str(r["family"])),
-                f"{r['metric']:.4f}",
-                f"{int(r['params']):,}",
-                f"{r['flops'] / 1e6:.3f}",
-                f"{r['latency_ms']:.3f}",
-                f"{r['seconds']:.1f}",
-            )
+    metric = getattr(result, "metrics", {}).get("metric") or "metric"
+    table = top_table(result.leaderboard, result.study.directions[0].name == "MINIMIZE", metric)
+    if table is not None:
         out.print(table)
     counts = result.counts
     out.print("trials: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
@@ -194,13 +207,7 @@ def render_result(result: Any) -> None:
         out.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
                   + (f" (errors in units of {units})" if units else ""), markup=False,
                   soft_wrap=True)  # fmt: skip
-        c = result.cost
-        part = _kind(result).cost_label
-        out.print(
-            f"cost{part}: {c.params:,} params, {c.flops / 1e6:.3f} MFLOPs, "
-            f"{c.latency_ms:.3f} ms (batch 1), {c.memory_mb:.2f} MiB",
-            markup=False,
-        )
+        out.print(cost_line(result.cost, _kind(result).cost_label), markup=False)
     for w in getattr(result, "warnings", []):
         err.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
     if getattr(result, "report_path", None) is not None:

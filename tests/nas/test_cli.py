@@ -127,6 +127,9 @@ def test_show_prints_the_summary(cli: Cli, finished_run) -> None:
     assert "trials:" in result.stdout
     assert f"winner (trial {metrics['trial']})" in result.stdout
     assert f"accuracy {metrics['test']['accuracy']:.4f}" in result.stdout
+    # what the search printed at its end: the top trials and the winner's cost
+    assert "top trials (validation)" in result.stdout
+    assert f"cost: {metrics['cost']['params']:,} params" in result.stdout
 
 
 def test_show_of_a_folder_without_a_run_is_one_line(cli: Cli, tmp_path: Path) -> None:

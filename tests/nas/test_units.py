@@ -56,6 +56,8 @@ def test_test_and_val_errors_are_in_the_targets_units(tmp_path: Path) -> None:
     assert result is not None
     shown = invoke("show", tmp_path / "run")
     assert shown.exit_code == 0 and "(errors in units of price)" in shown.stdout
+    val = f"{metrics['val']['rmse']:.4f}"  # the table: smallest error first, in price
+    assert "val rmse" in shown.stdout and val in shown.stdout.split("trials:")[0]
 
 
 def test_every_validation_error_shown_is_in_the_targets_units(tmp_path: Path) -> None:
