@@ -119,8 +119,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         st.set_metric_names(names)
-    # Trials still RUNNING from an earlier, stopped session will never finish: not counted.
-    st.set_user_attr(SESSION_ATTR, len(st.get_trials(deepcopy=False)))
+    st.set_user_attr(SESSION_ATTR, _session_start(st, url, options.heartbeat, config.n_trials))
     # what the leaderboard, the live view and the report multiply a trial's value by to show it
     # in the test metrics' units (a regression's standardized errors -> the target's units)
     st.set_user_attr(SCALE_ATTR, kind.metric_scale(td, settings.metric))
@@ -152,7 +151,8 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         write_leaderboard(st, names, run_dir)
         checkpoint(url)  # study.db alone holds every trial, even after an interrupt
     grace = heartbeat_kwargs(url, options.heartbeat).get("grace_period")
-    while (_wait_for_other_machines(st, grace=grace, to_total=n_trials is not None)
+    say = _say if options.progress else None
+    while (_wait_for_other_machines(st, grace=grace, to_total=n_trials is not None, say=say)
            and n_trials is not None and counted_trials(st) < n_trials):  # fmt: skip
         # a dead worker's trial was failed and re-queued meanwhile: run its retry here
         _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
@@ -163,6 +163,19 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         explain_and_report(result, kind, options)
     checkpoint(url)
     return result
+
+
+def _session_start(st: optuna.Study, url: str, heartbeat: int | None, n_trials: int | None) -> int:
+    """The first trial number this session counts as running (``SESSION_ATTR``). Trials an
+    earlier, stopped session left RUNNING never finish: without heartbeats they are not
+    counted. With heartbeats and a trial total they are, like a live worker's: silent for the
+    grace period (a killed search re-run at once) they are failed, and their retry takes their
+    place within the total, which the search waits for before it retrains."""
+    trials = st.get_trials(deepcopy=False)
+    if n_trials is None or not heartbeat_kwargs(url, heartbeat):
+        return len(trials)
+    running = [t.number for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+    return min(running, default=len(trials))
 
 
 def _unused_augment(config: SearchConfig, kind: Any, modality: str) -> list[str]:
@@ -281,7 +294,13 @@ def _optimize(
     check_impossible_budget(st, settings)
 
 
-def _wait_for_other_machines(st: optuna.Study, *, grace: float | None, to_total: bool) -> bool:
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _wait_for_other_machines(
+    st: optuna.Study, *, grace: float | None, to_total: bool, say: Any = None
+) -> bool:
     """Wait for the trials that ``nas worker`` processes of other machines are still running:
     they count toward the total, and the winners are picked once, from every trial. With
     heartbeats (``grace``: seconds without one before a trial counts as dead) a dead worker's
@@ -291,10 +310,15 @@ def _wait_for_other_machines(st: optuna.Study, *, grace: float | None, to_total:
     the trials that start meanwhile (the retry of a dead worker's trial) are waited for too.
 
     True when a dead worker's trial was failed and re-queued for a retry that is still to run.
+    ``say`` tells the user what the search waits for.
     """
     if not grace:
         return False
     pending = {t.number for t in session_running(st)}
+    if pending and say is not None:
+        say(f"waiting for trial(s) {', '.join(map(str, sorted(pending)))}, still running: "
+            f"another machine's, or left by a stopped search (failed and retried after "
+            f"{grace:.0f} s without a heartbeat).")  # fmt: skip
     done = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     longest = max(((t.datetime_complete - t.datetime_start).total_seconds() for t in done
                    if t.datetime_complete and t.datetime_start), default=0.0)  # fmt: skip
