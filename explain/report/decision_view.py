@@ -187,6 +187,34 @@ def _retrain(best: Mapping[str, Any]) -> str | None:
     return text + "; then tested once."
 
 
+def _no_better(
+    trivial: Mapping[str, Any] | None,
+    test: float | None,
+    interval: Mapping[str, Any] | None,
+    up: bool,
+    metric: str,
+    data: ReportData,
+) -> str:
+    """What the explanations' checks cannot say, when the winner is no better than the trivial
+    baseline (as good or worse, or that baseline inside its 95% interval): the checks find an
+    explanation faithful to the model, and a model fitted to noise has faithful explanations."""
+    if not data.get("explanations") or trivial is None or test is None:
+        return ""
+    value = trivial.get("value")
+    if value is None:
+        return ""
+    no_better = (test <= value) if up else (test >= value)
+    if interval:
+        no_better = no_better or interval["lo"] <= value <= interval["hi"]
+    if not no_better:
+        return ""
+    return (
+        f" But the model is no better than the {trivial['name']} (test {metric} "
+        f"{fmt_num(test)} against {fmt_num(value)}): its explanations may be faithful to what "
+        "it computes, but it has found no pattern in the data for them to show."
+    )
+
+
 def decision_view(data: ReportData) -> dict[str, Any] | None:
     """What the first screen shows to decide whether to ship the winner; None without one."""
     run, best = _m(data.get("run")), _m(data.get("best"))
@@ -240,6 +268,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
         "why": _why(data, best, metric, up),
         "search": _search(data),
         "explanations": d.explanation_line(_m(data.get("explanations")) or None)
+        + _no_better(trivial, d.as_number(test), interval, up, metric, data)
         if data.get("gan") is None
         else "Explanations: of the generator and the discriminator, in the GAN section.",
         "retrain": _retrain(best),

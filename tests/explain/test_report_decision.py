@@ -275,3 +275,21 @@ def test_a_winning_starting_point_is_named_as_one() -> None:
         "(a starting point nas tries before sampling, shrunk to the budget from 21.3 k "
         "parameters); the runner-up" in text
     )
+
+
+def test_explanations_of_a_model_no_better_than_the_majority_class_say_so() -> None:
+    """Labels drawn at random: test accuracy 0.50 against the majority class's 0.51. The checks
+    pass (the explanations follow the model), and the line said only 'passed every check'."""
+    data = breast_cancer()
+    data["best"]["test"]["accuracy"] = 43 / 86
+    data["baselines"]["baselines"][0]["metrics"]["accuracy"] = 44 / 86
+    text = _decision_text(render_html(data))
+    assert "Explanations: passed every check: integrated_gradients" in text
+    assert "But the model is no better than the majority class (test accuracy 0.5 against" in text
+    assert "found no pattern in the data" in text
+    # the same, inside the winner's interval though below it: 0.90 +- 0.065 holds 0.86
+    data["best"]["test"]["accuracy"] = 77 / 86
+    data["baselines"]["baselines"][0]["metrics"]["accuracy"] = 74 / 86
+    assert "no better than the majority class" in _decision_text(render_html(data))
+    # a model clearly better says nothing of the kind
+    assert "no better than" not in _decision_text(render_html(breast_cancer()))
