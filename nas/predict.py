@@ -144,8 +144,25 @@ class Predictor:
 
     # --- outputs -------------------------------------------------------------------------
     def outputs(self, X: Any, source: str = "the data") -> np.ndarray:
-        """The model's raw outputs (logits; standardized regression values), batched."""
-        return model_outputs(self.model, self.inputs(X, source), batch_size=BATCH).numpy()
+        """The model's raw outputs (logits; standardized regression values), batched. A row
+        whose output is not a number (inputs so far from training that the network overflows,
+        1e30 where it saw 5 +- 3) is a DataError naming it: its argmax would be a label."""
+        inputs = self.inputs(X, source)
+        out = model_outputs(self.model, inputs, batch_size=BATCH).numpy()
+        bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
+        if bad.any():
+            row = int(np.argmax(bad))
+            flat = inputs[row].reshape(-1).double().abs()
+            j = int(flat.argmax())
+            names = list(getattr(self.transform, "feature_names", None) or self.feature_names)
+            where = f"{names[j]!r}, " if len(names) == len(flat) else ""
+            raise DataError(
+                f"{source}: the model gives no finite output for {int(bad.sum())} row(s), first "
+                f"row {row}, whose inputs lie far outside what it was trained on ({where}"
+                f"{float(flat[j]):.3g} after the run's scaling, where training inputs lie within "
+                "a few units of 0); check the values' units."
+            )
+        return out
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted labels (the original values) or regression values in the target's units."""

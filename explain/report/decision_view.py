@@ -25,22 +25,63 @@ def _units(best: Mapping[str, Any], metric: str) -> str:
     return f" {units}" if units and metric in ("mae", "rmse") else ""
 
 
-def _baselines(data: ReportData, metric: str, interval: dict[str, Any] | None) -> list[dict]:
+def _baselines(
+    data: ReportData, metric: str, interval: dict[str, Any] | None, up: bool = True
+) -> list[dict]:
     rows = []
     for b in _m(data.get("baselines")).get("baselines") or []:
         if not isinstance(b, Mapping):
             continue
         value = d.as_number(_m(b.get("metrics")).get(metric))
-        inside = None
+        relation, beats = "", False
         if value is not None and interval:
-            inside = interval["lo"] <= value <= interval["hi"]
+            if interval["lo"] <= value <= interval["hi"]:
+                relation = "inside the winner's 95% interval"
+            else:
+                beats = value > interval["hi"] if up else value < interval["lo"]
+                relation = ("better than the winner, beyond its 95% interval" if beats
+                            else "outside the winner's 95% interval")  # fmt: skip
         rows.append({
             "name": str(b.get("name") or "baseline"), "kind": str(b.get("kind") or ""),
             "value": value, "value_s": fmt_num(value), "detail": str(b.get("detail") or ""),
-            "relation": "" if inside is None else "inside the winner's 95% interval"
-            if inside else "outside the winner's 95% interval",
+            "relation": relation, "beats": beats,
         })  # fmt: skip
     return rows
+
+
+def _baseline_verdict(
+    base: list[dict], test: float | None, up: bool, metric: str
+) -> dict[str, str] | None:
+    """The one sentence a shipping decision needs from the baselines: one beats the winner
+    (beyond its 95% interval, or better though within it), or the winner is no better than
+    the trivial one; None when the winner is better than every baseline."""
+    if test is None:
+        return None
+    better = [b for b in base if b["value"] is not None
+              and (b["value"] > test if up else b["value"] < test)]  # fmt: skip
+    beyond = [b for b in better if b["beats"]]
+    if beyond:
+        b = beyond[0]
+        return {"cls": "bad", "text": (
+            f"The {b['name']} beats the winner on this test split ({metric} {b['value_s']} "
+            f"against {fmt_num(test)}, beyond the winner's 95% interval): ship it instead, or "
+            "search longer or in another space.")}  # fmt: skip
+    trivial = next((b for b in base if b["kind"] == "trivial"), None)
+    if (
+        trivial is not None
+        and trivial["value"] is not None
+        and (trivial in better or trivial["relation"].startswith("inside"))
+    ):
+        return {"cls": "bad", "text": (
+            f"The winner is no better than the {trivial['name']} ({metric} {fmt_num(test)} "
+            f"against {trivial['value_s']}): it has found no pattern in the data.")}  # fmt: skip
+    if better:
+        b = better[0]
+        text = (f"The {b['name']} scores {b['value_s']}, better than the winner's "
+                f"{fmt_num(test)} though inside its 95% interval: on this test split they "
+                "cannot be told apart.")  # fmt: skip
+        return {"cls": "unk", "text": text}
+    return None
 
 
 def _strip(points: list[tuple[str, float | None, str]], band: tuple[float, float] | None,
@@ -225,7 +266,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
     sizes = _m(_m(run.get("data_info")).get("sizes"))
     test = _m(best.get("test")).get(metric)
     interval = d.score_interval(metric, test, sizes.get("test"), _m(data.get("test_interval")))
-    base = _baselines(data, metric, interval)
+    base = _baselines(data, metric, interval, up)
     units = _units(best, metric)
     g = d.gap(metric, _m(best.get("val")).get(metric), test, sizes.get("val"),
               sizes.get("test"), up)  # fmt: skip
@@ -266,6 +307,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
             "within": g["within"] if g["gap"] > 0 else True,
         },
         "why": _why(data, best, metric, up),
+        "verdict": _baseline_verdict(base, d.as_number(test), up, metric),
         "search": _search(data),
         "explanations": d.explanation_line(_m(data.get("explanations")) or None)
         + _no_better(trivial, d.as_number(test), interval, up, metric, data)

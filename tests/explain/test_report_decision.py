@@ -15,6 +15,7 @@ import pytest
 
 from explain.report import decision as d
 from explain.report import render_html
+from explain.report.decision_view import decision_view
 from nas.findings import alerts, verdict
 
 
@@ -293,3 +294,31 @@ def test_explanations_of_a_model_no_better_than_the_majority_class_say_so() -> N
     assert "no better than the majority class" in _decision_text(render_html(data))
     # a model clearly better says nothing of the kind
     assert "no better than" not in _decision_text(render_html(breast_cancer()))
+
+
+def test_a_baseline_better_than_the_winner_is_said_on_the_first_screen() -> None:
+    """A logistic regression above the winner's interval had read 'outside the winner's 95%
+    interval', the words the majority class below it got, and nothing more."""
+    data = breast_cancer()
+    text = _decision_text(render_html(data))  # logistic regression 0.9767, inside 0.886-0.982
+    assert "better than the winner's 0.9535 though inside its 95% interval" in text
+    data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 86 / 86
+    text = _decision_text(render_html(data))
+    assert "better than the winner, beyond its 95% interval" in text  # its row
+    assert ("The logistic regression beats the winner on this test split (accuracy 1 against "
+            "0.9535, beyond the winner's 95% interval): ship it instead") in text  # fmt: skip
+    assert "outside the winner's 95% interval" in text  # the majority class, below it
+    # a regression: lower is better, so a ridge below the interval beats the winner
+    reg = copy.deepcopy(fx.regression())  # test rmse 54.66, interval 50.05-59.27
+    reg["baselines"] = {"metric": "rmse", "baselines": [
+        {"name": "mean predictor", "kind": "trivial", "metrics": {"rmse": 77.0}},
+        {"name": "ridge regression", "kind": "classical", "metrics": {"rmse": 45.0}},
+    ]}  # fmt: skip
+    view = decision_view(reg)
+    assert view is not None and view["better"] == "lower is better"
+    assert view["verdict"] == {"cls": "bad", "text": (
+        "The ridge regression beats the winner on this test split (rmse 45 against 54.66, "
+        "beyond the winner's 95% interval): ship it instead, or search longer or in another "
+        "space.")}  # fmt: skip
+    reg["baselines"]["baselines"][1]["metrics"]["rmse"] = 60.0  # worse: nothing to say
+    assert decision_view(reg)["verdict"] is None  # type: ignore[index]

@@ -376,3 +376,29 @@ def test_npz_and_estimator_inputs_are_standardized_before_float32(tmp_path: Path
     np.testing.assert_allclose(train, (X[rows, 0] - mean) / std, atol=1e-5)
     checked = NASClassifier()._validate(X)  # what fit() saves for the search
     assert checked.dtype == np.float64 and np.array_equal(checked, X)
+
+
+def test_a_row_the_model_gives_no_finite_output_for_is_refused(
+    classify_run: tuple[Path, Path],
+) -> None:
+    """1e30 in a column trained on values near 0 fits float32 once scaled, but the network
+    overflowed to NaN: the row was written as a label (the argmax of NaN) with empty
+    probabilities, exit 0."""
+    run, data = classify_run
+    rows = test_rows(data, "churned", classify=True).drop(columns="churned").head(6)
+    predictor = nas.load_predictor(run)
+    real = predictor.model
+
+    class Overflows(torch.nn.Module):  # what a far input does to this network, row 2
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = real(x)
+            return torch.where((x.abs() > 1e20).any(dim=1, keepdim=True), torch.nan, out)
+
+    predictor.model = Overflows()
+    far = rows.copy()
+    far.loc[2, "a"] = 1e30
+    with pytest.raises(
+        DataError, match=r"no finite output for 1 row\(s\), first row 2, .*'a', 1e\+30"
+    ):
+        predictor.predict(far)
+    assert len(predictor.predict(rows)) == 6  # the same rows without it
