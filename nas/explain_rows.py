@@ -87,10 +87,9 @@ def explain_rows(
     import time
 
     from explain.explanations import explain_model
-    from nas.predict import BATCH, _read_npz, load_predictor
+    from nas.predict import _read_npz, load_predictor, row_outputs
     from nas.reading import load_spec
     from nas.train import configure_threads
-    from nas.train import predict as model_outputs
 
     start = time.perf_counter()
     wanted = parse_rows(rows)
@@ -138,7 +137,7 @@ def explain_rows(
     notes = list(predictor.notes)
     configure_threads(threads)
     train = _run_data(run, config)
-    outputs = model_outputs(predictor.model, X, batch_size=BATCH).numpy()
+    outputs = row_outputs(predictor.model, X)
     classify = task == "classification"
     dummy = torch.as_tensor(outputs.argmax(1) if classify else outputs)
     new = dataclasses.replace(train, test=type(train.test)(X, dummy))

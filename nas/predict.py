@@ -30,7 +30,10 @@ from nas.metrics import compute_metrics
 from nas.reading import load_model, readable_run_dir
 from nas.train import predict as model_outputs
 
-BATCH = 4096  # rows per forward pass
+# Rows per forward pass, the last pass padded with zeros: every row is computed in a pass of
+# the same shape, so its output does not depend on which other rows came with it (float32
+# kernels round differently by batch size: scikit-learn's subset-invariance check failed).
+BATCH = 64
 
 
 @dataclass
@@ -148,7 +151,7 @@ class Predictor:
         whose output is not a number (inputs so far from training that the network overflows,
         1e30 where it saw 5 +- 3) is a DataError naming it: its argmax would be a label."""
         inputs = self.inputs(X, source)
-        out = model_outputs(self.model, inputs, batch_size=BATCH).numpy()
+        out = row_outputs(self.model, inputs)
         bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
         if bad.any():
             row = int(np.argmax(bad))
@@ -265,7 +268,7 @@ class Predictor:
                 )
             data = self.config.load_data()
             self.notes = []
-            outputs = model_outputs(self.model, data.test.X, batch_size=BATCH).numpy()
+            outputs = row_outputs(self.model, data.test.X)
             y = data.targets_in_units(data.test)  # as read: not back from float32
             if self.task == "classification":
                 y = np.asarray(self.class_names)[y]
@@ -302,6 +305,14 @@ class Predictor:
         if self.task == "classification" and any(_code(n) for n in self.class_names):
             text.append(self.target_name)
         return read_table(file, text=text)[0]
+
+
+def row_outputs(model: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
+    """The model's outputs for ``inputs`` in passes of exactly :data:`BATCH` rows (the last
+    padded with zeros): a row's output is the same whichever rows come with it."""
+    pad = (-len(inputs)) % BATCH
+    padded = torch.cat([inputs, inputs.new_zeros((pad, *inputs.shape[1:]))]) if pad else inputs
+    return model_outputs(model, padded, batch_size=BATCH).numpy()[: len(inputs)]
 
 
 def _fill(predictor: Predictor, table: pd.DataFrame, outputs: np.ndarray) -> Prediction:
