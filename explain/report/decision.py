@@ -190,17 +190,23 @@ def wall_seconds(trials: Sequence[Mapping[str, Any]]) -> float | None:
 
 def check_verdict(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Per method, the checks it did not pass: ``{passed: [methods that passed every check
-    they ran], warned: {method: [check]}, failed: {method: [check]}}``."""
+    they ran], warned: {method: [check]}, failed: {method: [check]}, broken: {method: [check
+    that could not run (an error, not one that does not apply)]}}``."""
     by: dict[str, dict[str, list[str]]] = {}
     for c in checks:
         if not isinstance(c, Mapping) or not c.get("method"):
             continue
-        m = by.setdefault(str(c["method"]), {"pass": [], "warn": [], "fail": [], "skipped": []})
-        m.setdefault(str(c.get("status")), []).append(str(c.get("name")))
+        m = by.setdefault(str(c["method"]), {"pass": [], "warn": [], "fail": [], "skipped": [],
+                                             "broken": []})  # fmt: skip
+        status = str(c.get("status"))
+        if status == "skipped" and str(c.get("detail") or "").startswith("could not run"):
+            status = "broken"  # an error, not a check that does not apply
+        m.setdefault(status, []).append(str(c.get("name")))
     return {
         "passed": [m for m, s in by.items() if s["pass"] and not s["warn"] and not s["fail"]],
         "warned": {m: s["warn"] for m, s in by.items() if s["warn"] and not s["fail"]},
         "failed": {m: s["fail"] for m, s in by.items() if s["fail"]},
+        "broken": {m: s["broken"] for m, s in by.items() if s["broken"]},
     }
 
 
@@ -214,10 +220,12 @@ def explanation_line(exp: Mapping[str, Any] | None) -> str:
     v = check_verdict(checks)
     parts = []
     if v["passed"]:
-        parts.append("passed every check: " + ", ".join(v["passed"]))
+        ran = " it ran" if any(m in v["broken"] for m in v["passed"]) else ""
+        parts.append(f"passed every check{ran}: " + ", ".join(v["passed"]))
     else:
         parts.append("no method passed every check")
-    for verb, by_method in (("warned on", v["warned"]), ("failed", v["failed"])):
+    for verb, by_method in (("warned on", v["warned"]), ("failed", v["failed"]),
+                            ("could not run", v["broken"])):  # fmt: skip
         grouped: dict[tuple[str, ...], list[str]] = {}
         for m, names in by_method.items():
             grouped.setdefault(tuple(names), []).append(m)

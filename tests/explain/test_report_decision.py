@@ -151,9 +151,19 @@ def test_the_explanation_verdict_names_who_passed_every_check() -> None:
     ]
     v = d.check_verdict(checks)
     assert v == {"passed": ["ig"], "warned": {"shap": ["infidelity"]},
-                 "failed": {"saliency": ["randomisation"]}}  # fmt: skip
+                 "failed": {"saliency": ["randomisation"]}, "broken": {}}  # fmt: skip
     line = d.explanation_line({"checks": checks})
     assert "passed every check: ig" in line and "saliency failed randomisation" in line
+    # a check that could not run (an error) is not a pass; one that does not apply is
+    checks += [
+        {"name": "randomisation", "method": "ig", "status": "skipped",
+         "detail": "could not run: RuntimeError: out of memory"},
+        {"name": "completeness", "method": "saliency", "status": "skipped",
+         "detail": "saliency makes no completeness claim"},
+    ]  # fmt: skip
+    line = d.explanation_line({"checks": checks})
+    assert "passed every check it ran: ig" in line and "ig could not run randomisation" in line
+    assert "saliency could not run" not in line
 
 
 def test_the_overfit_alert_fires_only_beyond_noise() -> None:
