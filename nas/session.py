@@ -14,6 +14,7 @@ from typing import Any
 
 import optuna
 import pandas as pd
+from optuna.trial import TrialState
 
 from nas import run as rundir
 from nas.config import SearchConfig, check_study_name
@@ -85,11 +86,16 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     url = storage_url(options.storage, run_dir)
     # Bad names and URLs fail here, before run.json records a search that never ran, and a
     # --storage of its own before the run directory is made.
+    notes = _check_resume(run_dir, config)  # another search in this folder: refused first
     opening = heartbeat_kwargs(url, options.heartbeat)
+    resuming = (run_dir / "run.json").is_file()
     store = open_storage(url, **opening) if options.storage is not None else None
+    if store is not None:  # a refused join leaves no folder behind
+        _check_joined_study(store, config, url, resuming=resuming)
     run_dir = rundir.ensure_writable(run_dir)
     if store is None:
         store = open_storage(url, **opening)
+        _check_joined_study(store, config, url, resuming=resuming)
     multi = len(config.objectives) > 1
     optuna_sampler = make_sampler(config.sampler, config.seed, multi)
     optuna_pruner = make_pruner(config.pruner, config.epochs, multi, config.objectives)
@@ -100,8 +106,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         versions=_versions(),
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
-    notes = _check_resume(run_dir, config) + _unused_augment(config, kind, td.modality)
-    _check_joined_study(store, config, url, resuming=(run_dir / "run.json").is_file())
+    notes += _unused_augment(config, kind, td.modality)
     config.write(run_dir)
     state = kind.prepare(td, settings, config.extras, leader=True)
 
@@ -119,7 +124,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         st.set_metric_names(names)
-    st.set_user_attr(SESSION_ATTR, _session_start(st, url, options.heartbeat, config.n_trials))
+    st.set_user_attr(SESSION_ATTR, _session_orphans(st, url, options.heartbeat, config.n_trials))
     # what the leaderboard, the live view and the report multiply a trial's value by to show it
     # in the test metrics' units (a regression's standardized errors -> the target's units)
     st.set_user_attr(SCALE_ATTR, kind.metric_scale(td, settings.metric))
@@ -152,10 +157,16 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         checkpoint(url)  # study.db alone holds every trial, even after an interrupt
     grace = heartbeat_kwargs(url, options.heartbeat).get("grace_period")
     say = _say if options.progress else None
-    while (_wait_for_other_machines(st, grace=grace, to_total=n_trials is not None, say=say)
-           and n_trials is not None and counted_trials(st) < n_trials):  # fmt: skip
-        # a dead worker's trial was failed and re-queued meanwhile: run its retry here
+    while True:
+        _wait_for_other_machines(st, grace=grace, to_total=n_trials is not None, say=say)
+        before = None if n_trials is None else counted_trials(st)
+        if before is None or before >= n_trials:
+            break
+        # short of the total: a dead worker's trial was failed and re-queued (during the wait,
+        # or during this session's trials, whose count was fixed as they started): run it here
         _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
+        if counted_trials(st) <= before:
+            break  # nothing more could run (the deadline)
     result = SearchResult(run_dir, st, write_leaderboard(st, names, run_dir), data=td,
                           config=config, warnings=notes)  # fmt: skip
     if options.finalize:
@@ -165,17 +176,17 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     return result
 
 
-def _session_start(st: optuna.Study, url: str, heartbeat: int | None, n_trials: int | None) -> int:
-    """The first trial number this session counts as running (``SESSION_ATTR``). Trials an
-    earlier, stopped session left RUNNING never finish: without heartbeats they are not
-    counted. With heartbeats and a trial total they are, like a live worker's: silent for the
-    grace period (a killed search re-run at once) they are failed, and their retry takes their
-    place within the total, which the search waits for before it retrains."""
-    trials = st.get_trials(deepcopy=False)
-    if n_trials is None or not heartbeat_kwargs(url, heartbeat):
-        return len(trials)
-    running = [t.number for t in trials if t.state == optuna.trial.TrialState.RUNNING]
-    return min(running, default=len(trials))
+def _session_orphans(
+    st: optuna.Study, url: str, heartbeat: int | None, n_trials: int | None
+) -> list[int]:
+    """The RUNNING trials this session does not count (``SESSION_ATTR``). Trials an earlier,
+    stopped session left RUNNING never finish without heartbeats: not counted. With heartbeats
+    and a trial total they count, like a live worker's: silent for the grace period (a killed
+    search re-run at once) they are failed, and their retry takes their place within the
+    total, which the search waits for before it retrains."""
+    if n_trials is not None and heartbeat_kwargs(url, heartbeat):
+        return []
+    return [t.number for t in st.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
 
 
 def _unused_augment(config: SearchConfig, kind: Any, modality: str) -> list[str]:

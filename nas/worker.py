@@ -35,9 +35,10 @@ RUN_ATTR = "nas_run"  # the study user attribute holding the run settings
 # of the machine could read its password (``ps``); ``nas worker`` reads it when --storage is
 # not given (or is empty).
 STORAGE_ENV = "NAS_STORAGE_URL"
-# The number of the first trial of the latest `nas search` session: a trial numbered below it
-# that is still RUNNING belongs to a process that was stopped before, and will never finish.
-SESSION_ATTR = "nas_session_first_trial"
+# The trials the latest `nas search` session found RUNNING and does not count: they belong to
+# a process that was stopped before and, without heartbeats to fail them, will never finish.
+# (A trial queued before the session, a starting design, runs in it with its old number.)
+SESSION_ATTR = "nas_session_orphans"
 CATCH = (NasError, RuntimeError, ValueError)  # a trial failing this way never ends the search
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)  # fmt: skip
@@ -45,10 +46,11 @@ RUNNING = optuna.trial.TrialState.RUNNING
 
 
 def session_running(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The trials some worker of the current session is running (orphans of a stopped earlier
-    session excluded)."""
-    first = study.user_attrs.get(SESSION_ATTR, 0)
-    return [t for t in study.get_trials(deepcopy=False, states=(RUNNING,)) if t.number >= first]
+    """The trials some worker of the current session is running (the orphans it found of a
+    stopped earlier session excluded)."""
+    orphans = set(study.user_attrs.get(SESSION_ATTR) or ())
+    return [t for t in study.get_trials(deepcopy=False, states=(RUNNING,))
+            if t.number not in orphans]  # fmt: skip
 
 
 def counted_trials(study: optuna.Study) -> int:

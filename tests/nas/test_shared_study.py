@@ -52,7 +52,7 @@ def test_a_search_with_other_settings_is_refused_by_a_shared_study(
         search(tmp_path / "b", tiny_space, url, n_trials=4, **change)
     assert named in str(err.value) and "nas worker" in str(err.value)
     assert trial_count(url, "shared") == 2  # nothing was added to the study
-    assert not (tmp_path / "b" / "run.json").exists()  # nor recorded as a search
+    assert not (tmp_path / "b").exists()  # nor a folder made for it
 
 
 def test_the_same_search_from_another_folder_joins_the_shared_study(
@@ -113,3 +113,54 @@ def test_a_storage_that_does_not_open_leaves_nothing_behind(
     joined = invoke("worker", "--storage", journal, "--study", "shared", "--trials", "1")
     assert joined.exit_code == 2 and "missing.log (from --storage) does not exist" in joined.stderr
     assert not journal.exists()  # was created, empty
+
+
+def test_a_killed_trial_failed_during_the_rerun_is_made_up_within_the_total(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    """A search killed mid-trial and re-run at once: its trial counts as running; when its
+    heartbeat goes stale while the re-run's trials run (their count fixed as they started),
+    it is failed and its retry takes a slot, and the re-run had ended one short of --trials."""
+    import time
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    search(tmp_path / "a", tiny_space, url, n_trials=3, heartbeat=1)
+    storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=3)
+    try:
+        study = optuna.load_study(study_name="shared", storage=storage)
+        killed = study.ask()  # what a killed process leaves: RUNNING, its heartbeat stopped
+        storage.record_heartbeat(killed._trial_id)
+    finally:
+        storage.engine.dispose()
+    time.sleep(3.5)  # stale by the time the re-run starts its first trial
+    again = search(tmp_path / "a", tiny_space, url, n_trials=6, heartbeat=1)
+    trials = again.study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    assert retried == {killed.number}
+    assert trials[killed.number].state == optuna.trial.TrialState.FAIL
+    counted = [t for t in trials if t.number not in retried and t.state.is_finished()]
+    assert len(counted) == 6  # was 5
+    assert not [t for t in trials if t.state == optuna.trial.TrialState.RUNNING]
+
+
+def test_starting_designs_queued_before_a_rerun_count_when_they_run(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    """Trials queued by an interrupted session (starting designs) run in the next one with
+    their old, lower numbers; the session had counted only trials numbered from its start, so
+    a second process started one trial too many."""
+    from nas.worker import SESSION_ATTR, counted_trials, session_running
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    search(tmp_path / "a", tiny_space, url, n_trials=1)
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        study = optuna.load_study(study_name="shared", storage=storage)
+        study.enqueue_trial({})  # left WAITING, numbered 1
+        running = study.ask()  # this session's first trial picks it up, as number 1
+        assert running.number == 1
+        study.set_user_attr(SESSION_ATTR, [])  # what a session with nothing RUNNING records
+        assert [t.number for t in session_running(study)] == [1]
+        assert counted_trials(study) == 2  # the finished one and the running one
+    finally:
+        storage.engine.dispose()
