@@ -208,9 +208,13 @@ class SearchConfig:
         """What makes ``new`` a different search from this one (then its trials cannot join
         this study), in words; None when it may resume this one."""
         mine, theirs = self.to_dict(), new.to_dict()
+        fingerprints = self.data_fingerprint is not None and new.data_fingerprint is not None
         for name in RESUME_FIELDS:
             if name == "data_fingerprint" and self.data_fingerprint is None:
                 continue  # a record older than fingerprints: nothing to compare
+            if name == "data" and fingerprints:
+                continue  # the bytes decide: the same ones at another path (moved, or another
+                # machine's mount) are the same data, other ones are named as other data
             if _value(self, name) != _value(new, name):
                 if name == "data_fingerprint":
                     return (

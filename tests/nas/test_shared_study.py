@@ -164,3 +164,26 @@ def test_starting_designs_queued_before_a_rerun_count_when_they_run(
         assert counted_trials(study) == 2  # the finished one and the running one
     finally:
         storage.engine.dispose()
+
+
+def test_the_same_data_at_another_path_joins(tmp_path: Path, tiny_space: Path) -> None:
+    """Machines mount the data at different paths: the same bytes (fingerprint) join the
+    study, other bytes under the same name do not."""
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    for where in ("m1", "m2", "m3"):
+        (tmp_path / where).mkdir()
+    frame.to_csv(tmp_path / "m1" / "iris.csv", index=False)
+    frame.to_csv(tmp_path / "m2" / "iris.csv", index=False)
+    frame.assign(target=frame["target"][::-1].to_numpy()).to_csv(tmp_path / "m3" / "iris.csv",
+                                                                 index=False)  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    common = {"dataset": None, "target": "target", "task": "classification"}
+    search(tmp_path / "a", tiny_space, url, data=str(tmp_path / "m1" / "iris.csv"), **common)
+    joined = search(tmp_path / "b", tiny_space, url, data=str(tmp_path / "m2" / "iris.csv"),
+                    n_trials=3, **common)  # fmt: skip
+    assert len(joined.study.trials) == 3
+    with pytest.raises(NasError, match="other data"):
+        search(tmp_path / "c", tiny_space, url, data=str(tmp_path / "m3" / "iris.csv"),
+               n_trials=4, **common)  # fmt: skip
