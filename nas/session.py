@@ -40,7 +40,6 @@ from nas.worker import (
     StudyTotal,
     counted_trials,
     heartbeat_kwargs,
-    retry_history,
     session_running,
     start_workers,
     stop_workers,
@@ -311,7 +310,7 @@ def _say(text: str) -> None:
 
 def _wait_for_other_machines(
     st: optuna.Study, *, grace: float | None, to_total: bool, say: Any = None
-) -> bool:
+) -> None:
     """Wait for the trials that ``nas worker`` processes of other machines are still running:
     they count toward the total, and the winners are picked once, from every trial. With
     heartbeats (``grace``: seconds without one before a trial counts as dead) a dead worker's
@@ -320,11 +319,12 @@ def _wait_for_other_machines(
     most twice the longest trial so far (a minute at least). With a trial total (``to_total``)
     the trials that start meanwhile (the retry of a dead worker's trial) are waited for too.
 
-    True when a dead worker's trial was failed and re-queued for a retry that is still to run.
-    ``say`` tells the user what the search waits for.
+    ``say`` tells the user what the search waits for. A dead worker's trial it fails is
+    re-queued for a retry (Optuna's RetryFailedTrialCallback), which the caller runs when the
+    study is short of its total.
     """
     if not grace:
-        return False
+        return
     pending = {t.number for t in session_running(st)}
     if pending and say is not None:
         say(f"waiting for trial(s) {', '.join(map(str, sorted(pending)))}, still running: "
@@ -341,8 +341,6 @@ def _wait_for_other_machines(
             time.sleep(1.0)
             running = {t.number for t in session_running(st)}
             pending = running if to_total else pending & running
-    waiting = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
-    return any(retry_history(t) for t in waiting)
 
 
 def write_leaderboard(st: optuna.Study, names: list[str], run_dir: Path) -> pd.DataFrame:
