@@ -4,6 +4,7 @@ on other terms into one study, and its winner would be picked from both."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -125,13 +126,15 @@ def test_a_killed_trial_failed_during_the_rerun_is_made_up_within_the_total(
 
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     search(tmp_path / "a", tiny_space, url, n_trials=3, heartbeat=1)
-    storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=3)
-    try:
-        study = optuna.load_study(study_name="shared", storage=storage)
-        killed = study.ask()  # what a killed process leaves: RUNNING, its heartbeat stopped
-        storage.record_heartbeat(killed._trial_id)
-    finally:
-        storage.engine.dispose()
+    with warnings.catch_warnings():  # heartbeats are experimental, and meant for optimize()
+        warnings.simplefilter("ignore")
+        storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=3)
+        try:
+            study = optuna.load_study(study_name="shared", storage=storage)
+            killed = study.ask()  # what a killed process leaves: RUNNING, its heartbeat stopped
+            storage.record_heartbeat(killed._trial_id)
+        finally:
+            storage.engine.dispose()
     time.sleep(3.5)  # stale by the time the re-run starts its first trial
     again = search(tmp_path / "a", tiny_space, url, n_trials=6, heartbeat=1)
     trials = again.study.get_trials(deepcopy=False)
