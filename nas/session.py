@@ -123,7 +123,8 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         st.set_metric_names(names)
-    st.set_user_attr(SESSION_ATTR, _session_orphans(st, url, options.heartbeat, config.n_trials))
+    orphans = _session_orphans(st, store, url, options.heartbeat, config.n_trials)
+    st.set_user_attr(SESSION_ATTR, orphans)
     # what the leaderboard, the live view and the report multiply a trial's value by to show it
     # in the test metrics' units (a regression's standardized errors -> the target's units)
     st.set_user_attr(SCALE_ATTR, kind.metric_scale(td, settings.metric))
@@ -176,16 +177,27 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
 
 
 def _session_orphans(
-    st: optuna.Study, url: str, heartbeat: int | None, n_trials: int | None
+    st: optuna.Study,
+    store: optuna.storages.BaseStorage,
+    url: str,
+    heartbeat: int | None,
+    n_trials: int | None,
 ) -> list[int]:
     """The RUNNING trials this session does not count (``SESSION_ATTR``). Trials an earlier,
     stopped session left RUNNING never finish without heartbeats: not counted. With heartbeats
     and a trial total they count, like a live worker's: silent for the grace period (a killed
     search re-run at once) they are failed, and their retry takes their place within the
-    total, which the search waits for before it retrains."""
-    if n_trials is not None and heartbeat_kwargs(url, heartbeat):
-        return []
-    return [t.number for t in st.get_trials(deepcopy=False, states=(TrialState.RUNNING,))]
+    total, which the search waits for before it retrains. Each gets a heartbeat now: a trial
+    killed before its first one has none, and Optuna never fails a trial without one (the
+    re-run waited 90 s for it, then ended one short); a live worker's next beat follows."""
+    running = st.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if n_trials is None or not heartbeat_kwargs(url, heartbeat):
+        return [t.number for t in running]
+    study_id = store.get_study_id_from_name(st.study_name)
+    for t in running:
+        trial_id = store.get_trial_id_from_study_id_trial_number(study_id, t.number)
+        store.record_heartbeat(trial_id)  # type: ignore[attr-defined]
+    return []
 
 
 def _unused_augment(config: SearchConfig, kind: Any, modality: str) -> list[str]:

@@ -4,6 +4,7 @@ on other terms into one study, and its winner would be picked from both."""
 
 from __future__ import annotations
 
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -122,8 +123,6 @@ def test_a_killed_trial_failed_during_the_rerun_is_made_up_within_the_total(
     """A search killed mid-trial and re-run at once: its trial counts as running; when its
     heartbeat goes stale while the re-run's trials run (their count fixed as they started),
     it is failed and its retry takes a slot, and the re-run had ended one short of --trials."""
-    import time
-
     url = f"sqlite:///{tmp_path / 'shared.db'}"
     search(tmp_path / "a", tiny_space, url, n_trials=3, heartbeat=1)
     with warnings.catch_warnings():  # heartbeats are experimental, and meant for optimize()
@@ -190,3 +189,27 @@ def test_the_same_data_at_another_path_joins(tmp_path: Path, tiny_space: Path) -
     with pytest.raises(NasError, match="other data"):
         search(tmp_path / "c", tiny_space, url, data=str(tmp_path / "m3" / "iris.csv"),
                n_trials=4, **common)  # fmt: skip
+
+
+def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried_too(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    """Killed between its creation and its first heartbeat, a trial has none, and Optuna
+    never finds such a trial stale: the re-run waited for it until its limit, then ended one
+    short of --trials with it RUNNING (1 run in 2 of the killed-search test)."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    search(tmp_path / "a", tiny_space, url, n_trials=2, heartbeat=1)
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        killed = optuna.load_study(study_name="shared", storage=storage).ask()  # no heartbeat
+    finally:
+        storage.engine.dispose()
+    start = time.monotonic()
+    again = search(tmp_path / "a", tiny_space, url, n_trials=4, heartbeat=1)
+    assert time.monotonic() - start < 40  # not the wait's limit (60 s and more)
+    trials = again.study.get_trials(deepcopy=False)
+    assert trials[killed.number].state == optuna.trial.TrialState.FAIL
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    assert retried == {killed.number}
+    counted = [t for t in trials if t.number not in retried and t.state.is_finished()]
+    assert len(counted) == 4
