@@ -26,7 +26,11 @@ def export(
     ] = FormatName("onnx"),
     output: Annotated[
         Path | None,
-        typer.Option("-o", "--output", help="File to write (default: RUN_DIR/export/model.*)."),
+        typer.Option(
+            "-o",
+            "--output",
+            help="File to write, or a folder to write model.* in (default: RUN_DIR/export/).",
+        ),
     ] = None,
     threads: Annotated[
         int | None, typer.Option(min=1, help="Threads of the latency runs (default: all cores).")

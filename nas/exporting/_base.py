@@ -33,6 +33,7 @@ class Format(ABC):
     name: str  # as typed after --format
     title: str  # as written in messages
     suffix: str  # of the default file name, model<suffix>
+    suffixes: tuple[str, ...]  # the endings an -o file name may have
     runtime: str  # what runs the exported file
     packages: tuple[str, ...] = ()  # optional packages it needs (the "export" extra)
 

@@ -33,6 +33,7 @@ class OnnxFormat(Format):
     name = "onnx"
     title = "ONNX"
     suffix = ".onnx"
+    suffixes = (".onnx",)
     runtime = "onnxruntime"
 
     packages = ("onnx", "onnxscript", "onnxruntime")  # the exporter needs the first two

@@ -10,6 +10,7 @@ from typing import Any
 
 from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
+from nas.exporting._base import Format
 from nas.exporting._describe import KIND, describe
 from nas.exporting._export import export_model, get_format
 from nas.kinds import get_kind
@@ -44,7 +45,7 @@ def export(
     run_dir = readable_run_dir(run)
     config = SearchConfig.read(run_dir)
     model = load_model(run_dir)
-    out = _output_path(run_dir, fmt.suffix, path)
+    out = _output_path(run_dir, fmt, path)
     beside = out.parent / PREPROCESSING
     existing = _check_overwritable(beside)  # before the data loads: a wrong -o fails fast
     kind = get_kind(config.kind)
@@ -83,13 +84,21 @@ def read_exports(run: str | os.PathLike[str]) -> dict[str, Any]:
     return record if isinstance(record, dict) else {}
 
 
-def _output_path(run_dir: Path, suffix: str, path: str | os.PathLike[str] | None) -> Path:
+def _output_path(run_dir: Path, fmt: Format, path: str | os.PathLike[str] | None) -> Path:
+    """Where ``-o path`` writes: a folder (one that exists, ends in a separator or has no
+    suffix) gets ``model<suffix>`` inside it, as ``cp`` would; a file name must end as the
+    format's files do, and stay out of the run's own files."""
+    suffix = fmt.suffix
     if path is None:
         return run_dir / FOLDER / f"model{suffix}"
     out = Path(path)
-    if out.is_dir():
-        raise NasError(f"path (-o) {out} is a folder; name the file to write, e.g. "
-                       f"{out / ('model' + suffix)}.")  # fmt: skip
+    if out.is_dir() or str(path).endswith(("/", os.sep)) or not out.suffix:
+        out = out / f"model{suffix}"  # a folder, existing or to make, as cp and mv read one
+    elif not out.name.endswith(fmt.suffixes):
+        raise NasError(f"path (-o) {out} does not end in {' or '.join(fmt.suffixes)}, "
+                       f"the suffix of this format's files; name it e.g. "
+                       f"{out.with_name(out.name.split('.')[0] + suffix)}, or pick the format that "
+                       "writes it (--format).")  # fmt: skip
     if out.name == PREPROCESSING:
         raise NasError(f"path (-o) {out}: {PREPROCESSING} is the file nas writes beside "
                        f"the model; name the model e.g. model{suffix}.")  # fmt: skip

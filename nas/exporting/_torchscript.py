@@ -27,6 +27,7 @@ class TorchScriptFormat(Format):
     name = "torchscript"
     title = "TorchScript"
     suffix = ".torchscript.pt"
+    suffixes = (".pt", ".pth")  # what torch.jit.save's examples and users name them
     runtime = "torch.jit"
 
     def runtime_version(self) -> str:

@@ -400,3 +400,24 @@ def test_preprocessing_json_alone_prepares_new_rows_as_nas_does(tmp_path: Path) 
         warnings.simplefilter("ignore", UserWarning)  # nas notes the unseen category
         theirs = nas.load_predictor(run).inputs(new).numpy()
     np.testing.assert_allclose(mine, theirs, atol=1e-6)
+
+
+def test_dash_o_names_a_folder_or_a_file_of_the_format(run_copy: Path, tmp_path: Path) -> None:
+    """-o as a folder (existing, ending in a separator, or without a suffix) writes
+    model<suffix> inside it, never a file named like the folder; a file whose suffix is
+    another format's is refused before anything is written."""
+    args = ("-f", "torchscript", "--threads", "1")
+    for given, folder in ((tmp_path / "made", tmp_path / "made"),
+                          (f"{tmp_path / 'slash'}/", tmp_path / "slash")):  # fmt: skip
+        result = invoke("export", run_copy, *args, "-o", given)
+        assert result.exit_code == 0, result.output
+        assert folder.is_dir()
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "model.torchscript.pt", "preprocessing.json"]  # fmt: skip
+        assert torch.jit.load(str(folder / "model.torchscript.pt")) is not None
+    assert invoke("export", run_copy, *args, "-o", tmp_path / "made").exit_code == 0  # exists now
+    result = invoke("export", run_copy, *args, "-o", tmp_path / "wrong.onnx")
+    assert result.exit_code == 2
+    assert "does not end in .pt or .pth" in result.stderr and "--format" in result.stderr
+    assert not (tmp_path / "wrong.onnx").exists()
+    assert not (tmp_path / "preprocessing.json").exists()
