@@ -23,11 +23,12 @@ import torch
 from nas.config import SearchConfig
 from nas.data.csvfile import read_table
 from nas.data.files import SUPPORTED_SUFFIXES
+from nas.data.fingerprint import file_fingerprint
 from nas.data.prepare import label_name
 from nas.data.transform import ArrayTransform, TabularTransform, fitted_transform
 from nas.errors import DataError, NasError
 from nas.metrics import compute_metrics
-from nas.reading import load_model, readable_run_dir
+from nas.reading import load_model, read_json, readable_run_dir
 from nas.train import predict as model_outputs
 
 # Rows per forward pass, the last pass padded with zeros: every row is computed in a pass of
@@ -39,12 +40,13 @@ BATCH = 64
 @dataclass
 class Prediction:
     """A table of predictions (the input's rows plus the prediction and, for classification,
-    one probability column per class), the test metrics when the target was given, and
-    notes on how the rows were read."""
+    one probability column per class), the test metrics when the target was given, notes on
+    how the rows were read, and a caveat on the metrics when the rows are the run's own."""
 
     table: pd.DataFrame
     metrics: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    caveat: str | None = None  # the metrics are not a test score: the rows trained the model
 
 
 class Predictor:
@@ -285,11 +287,27 @@ class Predictor:
             )
         if file.suffix.lower() == ".npz":
             arrays = _read_npz(file)
-            return self.predict_table(arrays["X"], arrays.get("y"), source=file.name)
-        if self.searched_npz():
+            result = self.predict_table(arrays["X"], arrays.get("y"), source=file.name)
+        elif self.searched_npz():
             raise DataError(f"{self.run_dir} was searched on an NPZ file; give an NPZ (X, "
                             "optionally y) to predict, not a CSV.")  # fmt: skip
-        return self.predict_table(self.read_csv(file), source=file.name)
+        else:
+            result = self.predict_table(self.read_csv(file), source=file.name)
+        if result.metrics is not None and file_fingerprint(file) == self.config.data_fingerprint:
+            result.caveat = self._own_rows(file.name)
+        return result
+
+    def _own_rows(self, name: str) -> str:
+        """Why metrics on the very file the run searched are no test score, with the one that is."""
+        metric = self.config.metric
+        try:
+            tested = read_json(self.run_dir / "best" / "metrics.json")["test"][metric]
+            held_out = f"; its test {metric}, on rows held out from all of that, is {tested:.4g}"
+        except (NasError, KeyError, TypeError, ValueError):
+            held_out = ""
+        return (f"{name} is the file this run searched on: most of its rows trained the model or "
+                f"chose it, so these metrics overstate what new rows will get{held_out} "
+                f"({self.run_dir / 'best' / 'metrics.json'}).")  # fmt: skip
 
     def searched_npz(self) -> bool:
         """Whether the run searched an NPZ file (then new rows come as an NPZ, not a CSV)."""

@@ -72,3 +72,5 @@ def predict(
         shown = ", ".join(f"{k} {v:.4g}" for k, v in scalars.items())
         out.print(f"against {predictor.target_name!r}: {shown}{units}", markup=False,
                   soft_wrap=True)  # fmt: skip
+    if result.caveat:
+        out.print(f"note: {result.caveat}", markup=False, soft_wrap=True)

@@ -100,6 +100,28 @@ def test_cli_writes_the_predictions_and_scores_a_present_target(
     assert list(written.columns[-2:]) == ["proba_no", "proba_yes"]
     accuracy = json.loads((run / "best" / "metrics.json").read_text())["test"]["accuracy"]
     assert f"accuracy {accuracy:.4g}" in result.output
+    assert "overstate" not in result.output  # rows of the file, but not the file searched
+
+
+def test_metrics_on_the_searched_file_itself_say_they_are_no_test_score(
+    classify_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The training file scored again mixes the rows that trained the model with the test
+    rows: the metrics come with a note naming the run's real test score."""
+    run, data = classify_run
+    result = invoke("predict", run, "--data", data, "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.output
+    accuracy = json.loads((run / "best" / "metrics.json").read_text())["test"]["accuracy"]
+    lines = result.output.splitlines()
+    scored = next(i for i, line in enumerate(lines) if line.startswith("against 'churned'"))
+    note = " ".join(lines[scored + 1 :])
+    assert "churn.csv is the file this run searched on" in note and "overstate" in note
+    assert f"test accuracy, on rows held out from all of that, is {accuracy:.4g}" in note
+    caveat = nas.load_predictor(run).predict_file(data).caveat
+    assert caveat is not None and caveat in " ".join(result.output.split())
+    unlabelled = pd.read_csv(data).drop(columns="churned")  # no metrics, so nothing to caveat
+    unlabelled.to_csv(tmp_path / "rows.csv", index=False)
+    assert nas.load_predictor(run).predict_file(tmp_path / "rows.csv").caveat is None
 
 
 def test_new_categories_and_gaps_are_noted_and_bad_input_is_one_line(
