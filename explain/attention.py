@@ -62,14 +62,16 @@ def token_owner(model: nn.Module, modality: str, shape: tuple[int, ...]) -> np.n
     if found is None:
         raise ExplainError("the model has no transformer token embedding to map tokens from.")
     name, emb = found
-    patch = capabilities_of(emb).token_patch
+    caps = capabilities_of(emb)
+    patch, offset = caps.token_patch, caps.token_offset or (0,) * len(caps.token_patch)
     layout, dims, direct = _embed_input(model, name, modality, shape)
-    grid = _token_grid(patch, layout, dims)
+    grid = caps.token_grid or _token_grid(patch, layout, dims)
     spatial = _spatial(modality, shape)
     if modality == "image" and len(grid) == 2:
         (gh, gw), (h, w) = grid, spatial
         if direct:
-            ii, jj = np.arange(h) // patch[0], np.arange(w) // patch[1]
+            ii = (np.arange(h) + offset[0]) // patch[0]
+            jj = (np.arange(w) + offset[1]) // patch[1]
         else:
             ii, jj = np.arange(h) * gh // h, np.arange(w) * gw // w
         own = ii[:, None] * gw + jj[None, :]
@@ -77,7 +79,7 @@ def token_owner(model: nn.Module, modality: str, shape: tuple[int, ...]) -> np.n
     (n,) = grid
     length = spatial[0]
     if direct and patch:
-        idx = np.arange(length) // patch[0]
+        idx = (np.arange(length) + offset[0]) // patch[0]
     elif direct:
         idx = np.arange(length)
     else:

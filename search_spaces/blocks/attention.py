@@ -36,8 +36,13 @@ class TokenEmbedding(nn.Module):
     def __init__(self, tokenizer: nn.Module, n_tokens: int, d: int, p: Mapping[str, Any]):
         super().__init__()
         self.tokenizer = tokenizer
-        patch = capabilities_of(tokenizer).token_patch
-        self.CAPABILITIES = Capabilities(token_embedding=True, token_patch=patch)
+        tok = capabilities_of(tokenizer)
+        self.CAPABILITIES = Capabilities(
+            token_embedding=True,
+            token_patch=tok.token_patch,
+            token_grid=tok.token_grid,
+            token_offset=tok.token_offset,
+        )
         self.cls_token = nn.Parameter(torch.zeros(1, 1, d)) if p["cls"] else None
         total = n_tokens + (1 if p["cls"] else 0)
         self.positions = p["positions"]
@@ -88,31 +93,52 @@ class Rows(nn.Module):
 
 
 class Patches(nn.Module):
-    """(B, C, H, W) -> (B, H/p * W/p, d) with a stride-p conv (the ViT patch embedding)."""
+    """(B, C, H, W) -> (B, H/p * W/p, d) with a stride-p conv (the ViT patch embedding).
+
+    Given the image's ``side`` (H, W), an image whose sides are not multiples of ``p`` is
+    zero-padded at the bottom and right to whole patches, as timm's ``dynamic_img_pad``, so
+    every pixel feeds a token; without it (``embed_patch.v1``) the remainder is never seen.
+    """
 
     CAPABILITIES = UNKNOWN  # a composite: its conv is read; the patch side is set per instance
 
-    def __init__(self, c: int, d: int, p: int):
+    def __init__(self, c: int, d: int, p: int, side: tuple[int, int] | None = None):
         super().__init__()
         self.proj = nn.Conv2d(c, d, kernel_size=p, stride=p)
-        self.CAPABILITIES = Capabilities(token_patch=(p, p))
+        self.pad = (0, 0) if side is None else ((-side[0]) % p, (-side[1]) % p)
+        grid = () if side is None else (-(-side[0] // p), -(-side[1] // p))
+        self.CAPABILITIES = Capabilities(token_patch=(p, p), token_grid=grid,
+                                         token_offset=(0, 0) if grid else ())  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if any(self.pad):
+            x = nn.functional.pad(x, (0, self.pad[1], 0, self.pad[0]))
         return self.proj(x).flatten(2).transpose(1, 2)
 
 
 class Windows(nn.Module):
-    """(B, T, F) -> (B, T/w, d): one token per stride-w window of steps."""
+    """(B, T, F) -> (B, T/w, d): one token per stride-w window of steps.
+
+    Given the sequence's ``steps``, a length that is not a multiple of ``w`` is zero-padded at
+    the start, so the last window ends at the last step and every step feeds a token; without
+    it (``embed_steps.v1``) the last steps are never seen.
+    """
 
     CAPABILITIES = UNKNOWN  # a composite: its conv is read; the window is set per instance
 
-    def __init__(self, f: int, d: int, w: int):
+    def __init__(self, f: int, d: int, w: int, steps: int | None = None):
         super().__init__()
         self.proj = nn.Conv1d(f, d, kernel_size=w, stride=w)
-        self.CAPABILITIES = Capabilities(token_patch=(w,))
+        self.lead = 0 if steps is None else (-steps) % w
+        grid = () if steps is None else (-(-steps // w),)
+        self.CAPABILITIES = Capabilities(token_patch=(w,), token_grid=grid,
+                                         token_offset=(self.lead,) if grid else ())  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x.transpose(1, 2)).transpose(1, 2)
+        x = x.transpose(1, 2)
+        if self.lead:
+            x = nn.functional.pad(x, (self.lead, 0))
+        return self.proj(x).transpose(1, 2)
 
 
 def _embed_params(**extra: Any) -> dict[str, Any]:
@@ -144,51 +170,99 @@ def build_embed_tabular(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, 
     return _embedded(FeatureTokenizer(f, p["d_model"]), f, p)
 
 
-@register(
-    "embed_patch.v1",
-    family="transformer",
-    accepts=("grid2d",),
-    params=_embed_params(patch=p_int(0, low=0, doc="patch side; 0 = one token per row")),
-    doc="Image tokens: square patches, or rows.",
-    capabilities=_EMBEDDING,
-    describe=lambda p: (
-        f"embed_{'rows' if p['patch'] == 0 else 'patch' + str(p['patch'])}(d{p['d_model']})"
-    ),
-)
-def build_embed_patch(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]:
+_PATCH = _embed_params(patch=p_int(0, low=0, doc="patch side; 0 = one token per row"))
+_WINDOW = _embed_params(window=p_int(1, low=1, doc="steps per token (stride = window)"))
+
+
+def _describe_patch(p: Mapping[str, Any]) -> str:
+    return f"embed_{'rows' if p['patch'] == 0 else 'patch' + str(p['patch'])}(d{p['d_model']})"
+
+
+def _describe_steps(p: Mapping[str, Any]) -> str:
+    return f"embed_steps(d{p['d_model']}{',w' + str(p['window']) if p['window'] > 1 else ''})"
+
+
+def _patches(shape: Shape, p: Mapping[str, Any], kind: str, pad: bool) -> tuple[nn.Module, Shape]:
     c, h, w = shape.dims
     d, k = p["d_model"], p["patch"]
     if k == 0:
         return _embedded(nn.Sequential(Rows(), nn.Linear(c * w, d)), h, p)
     if k > h or k > w:
         raise ShapeError(
-            f"embed_patch.v1: patch {k} is larger than the {h}x{w} image; "
+            f"{kind}: patch {k} is larger than the {h}x{w} image; "
             f"use a patch of at most {min(h, w)} (or 0 for rows)."
         )
+    if pad:
+        return _embedded(Patches(c, d, k, side=(h, w)), -(-h // k) * -(-w // k), p)
     return _embedded(Patches(c, d, k), (h // k) * (w // k), p)
+
+
+def _windows(shape: Shape, p: Mapping[str, Any], kind: str, pad: bool) -> tuple[nn.Module, Shape]:
+    t, f = shape.dims
+    d, w = p["d_model"], p["window"]
+    if w == 1:
+        return _embedded(nn.Linear(f, d), t, p)
+    if w > t:
+        raise ShapeError(f"{kind}: window {w} is longer than the {t} steps; use at most {t}.")
+    if pad:
+        return _embedded(Windows(f, d, w, steps=t), -(-t // w), p)
+    return _embedded(Windows(f, d, w), t // w, p)
+
+
+@register(
+    "embed_patch.v1",
+    family="transformer",
+    accepts=("grid2d",),
+    params=_PATCH,
+    doc="Image tokens: square patches (of sides that are not multiples of the patch, the "
+    "remainder is never seen; embed_patch.v2 pads it), or rows.",
+    capabilities=_EMBEDDING,
+    describe=_describe_patch,
+)
+def build_embed_patch(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]:
+    return _patches(shape, p, "embed_patch.v1", pad=False)
+
+
+@register(
+    "embed_patch.v2",
+    family="transformer",
+    accepts=("grid2d",),
+    params=_PATCH,
+    doc="Image tokens: square patches, the image zero-padded at the bottom and right to whole "
+    "patches so every pixel is seen; or rows.",
+    capabilities=_EMBEDDING,
+    describe=_describe_patch,
+)
+def build_embed_patch_v2(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]:
+    return _patches(shape, p, "embed_patch.v2", pad=True)
 
 
 @register(
     "embed_steps.v1",
     family="transformer",
     accepts=("seq",),
-    params=_embed_params(window=p_int(1, low=1, doc="steps per token (stride = window)")),
-    doc="Sequence tokens: one per step, or one per strided window of steps.",
+    params=_WINDOW,
+    doc="Sequence tokens: one per step, or one per strided window of steps (of a length that "
+    "is not a multiple of the window, the last steps are never seen; embed_steps.v2 pads).",
     capabilities=_EMBEDDING,
-    describe=lambda p: (
-        f"embed_steps(d{p['d_model']}{',w' + str(p['window']) if p['window'] > 1 else ''})"
-    ),
+    describe=_describe_steps,
 )
 def build_embed_steps(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]:
-    t, f = shape.dims
-    d, w = p["d_model"], p["window"]
-    if w == 1:
-        return _embedded(nn.Linear(f, d), t, p)
-    if w > t:
-        raise ShapeError(
-            f"embed_steps.v1: window {w} is longer than the {t} steps; use at most {t}."
-        )
-    return _embedded(Windows(f, d, w), t // w, p)
+    return _windows(shape, p, "embed_steps.v1", pad=False)
+
+
+@register(
+    "embed_steps.v2",
+    family="transformer",
+    accepts=("seq",),
+    params=_WINDOW,
+    doc="Sequence tokens: one per step, or one per strided window of steps, the sequence "
+    "zero-padded at the start so the last window ends at the last step and every step is seen.",
+    capabilities=_EMBEDDING,
+    describe=_describe_steps,
+)
+def build_embed_steps_v2(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]:
+    return _windows(shape, p, "embed_steps.v2", pad=True)
 
 
 @register(

@@ -36,6 +36,12 @@ class Capabilities:
     # Input elements per token along each axis: ``(p, p)`` square patches, ``(w,)`` windows of
     # steps; ``()`` one token per feature, step or image row. Set on tokenizers and embeddings.
     token_patch: tuple[int, ...] = ()
+    # Tokens along each axis when the tokenizer pads its input to whole patches or windows
+    # (``()``: as many whole ones as fit, a remainder unseen), and the zeros padded before the
+    # first element along each axis (windows of steps are padded at the start, so that the
+    # last one ends at the last step; images at the bottom and right).
+    token_grid: tuple[int, ...] = ()
+    token_offset: tuple[int, ...] = ()
     # Produces convolutional feature maps worth a Grad-CAM (a conv block, not a bare layer).
     spatial: bool = False
 

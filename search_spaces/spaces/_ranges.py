@@ -65,10 +65,10 @@ _BLOCK_PARAMS = {
                                        "activation")),
 }  # fmt: skip
 _OTHER_PARAMS = {  # dimension -> (block kind, its parameter)
-    "transformer.d_model": ("embed_steps.v1", "d_model"),
-    "transformer.positions": ("embed_steps.v1", "positions"),
-    "transformer.window": ("embed_steps.v1", "window"),
-    "transformer.patch": ("embed_patch.v1", "patch"),
+    "transformer.d_model": ("embed_steps.v2", "d_model"),
+    "transformer.positions": ("embed_steps.v2", "positions"),
+    "transformer.window": ("embed_steps.v2", "window"),
+    "transformer.patch": ("embed_patch.v2", "patch"),
     "transformer.pool": ("seq_pool.v1", "mode"),
     "head.hidden": ("classify.v1", "hidden"),
     "head.dropout": ("classify.v1", "dropout"),

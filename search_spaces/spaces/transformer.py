@@ -54,10 +54,10 @@ def embedding(
     if ctx_modality == "image":
         patch = int(s(f"{prefix}.patch", "transformer.patch"))
         patch = patch if patch <= min_side else 0
-        return BlockSpec("embed_patch.v1", {**common, "positions": positions, "patch": patch})
+        return BlockSpec("embed_patch.v2", {**common, "positions": positions, "patch": patch})
     window = int(s(f"{prefix}.window", "transformer.window"))
     window = window if window <= steps // 2 else 1  # keep at least two tokens
-    return BlockSpec("embed_steps.v1", {**common, "positions": positions, "window": window})
+    return BlockSpec("embed_steps.v2", {**common, "positions": positions, "window": window})
 
 
 def encoder_blocks(s: Sampler, pool: str, prefix: str = "transformer") -> list[BlockSpec]:

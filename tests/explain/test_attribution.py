@@ -281,13 +281,15 @@ def test_every_sampled_architecture_explains(family: str, modality: str, task: s
         ),
         ("image", (1, 6, 5), [BlockSpec("embed_patch.v1", {"d_model": 8, "patch": 0})]),
         ("sequence", (12, 2), [BlockSpec("embed_steps.v1", {"d_model": 8, "window": 5})]),
+        ("sequence", (12, 2), [BlockSpec("embed_steps.v2", {"d_model": 8, "window": 5})]),
+        ("image", (1, 7, 6), [BlockSpec("embed_patch.v2", {"d_model": 8, "patch": 4})]),
         (
             "image",
             (1, 8, 8),
             [RELU_CNN[0], BlockSpec("embed_patch.v1", {"d_model": 8, "patch": 1})],
         ),
     ],
-    ids=["patches+cls", "rows", "windows", "cnn_stem"],
+    ids=["patches+cls", "rows", "windows", "padded_windows", "padded_patches", "cnn_stem"],
 )
 def test_token_attributions_map_back_to_the_input(
     modality: str, shape: tuple[int, ...], blocks: list[BlockSpec]
@@ -301,8 +303,15 @@ def test_token_attributions_map_back_to_the_input(
     v = a.values
     if blocks[0].params.get("patch") == 4:  # one value per 4x4 patch, over all channels
         assert np.allclose(v[:, :, :4, :4], v[:, :1, :1, :1])
-    if blocks[0].params.get("window") == 5:  # steps 10 and 11 feed no token
+    if blocks[0].kind == "embed_steps.v1":  # steps 10 and 11 feed no token
         assert (v[:, 10:] == 0).all() and np.allclose(v[:, :5], v[:, :1, :1])
+    if blocks[0].kind == "embed_steps.v2":  # 3 zeros first: tokens read steps 0-1, 2-6, 7-11
+        assert np.allclose(v[:, :2], v[:, :1, :1]) and np.allclose(v[:, 7:], v[:, 7:8, :1])
+        assert np.allclose(v[:, 2:7], v[:, 2:3, :1]) and not np.allclose(v[:, 6], v[:, 7])
+        assert (v[:, 10:] != 0).all()  # the last steps are seen
+    if blocks[0].kind == "embed_patch.v2":  # 7x6 padded to 8x8: 4 patches, every pixel seen
+        assert tokens.shape[1] == 4 and (v != 0).all()
+        assert np.allclose(v[:, :, 4:, 4:], v[:, :, 4:5, 4:5])  # the bottom-right patch
     att = attribute(model, X, "attention")
     assert att.values.shape == X.shape and np.isfinite(att.values).all()
 

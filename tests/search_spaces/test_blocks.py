@@ -104,6 +104,16 @@ BLOCK_CASES: dict[str, list[tuple[Shape, dict[str, Any]]]] = {
         (SEQ, {"d_model": 6, "window": 3, "cls": True, "positions": "sinusoidal"}),
         (SEQ, {"d_model": 5, "window": 7, "positions": "none"}),
     ],
+    "embed_patch.v2": [
+        (IMG, {"d_model": 8}),
+        (IMG, {"d_model": 8, "patch": 2, "cls": True, "positions": "sinusoidal"}),
+        (IMG, {"d_model": 7, "patch": 5, "positions": "none"}),  # 8x6 padded to 10x10
+    ],
+    "embed_steps.v2": [
+        (SEQ, {"d_model": 8}),
+        (SEQ, {"d_model": 6, "window": 3, "cls": True, "positions": "sinusoidal"}),
+        (SEQ, {"d_model": 5, "window": 7, "positions": "none"}),
+    ],
     "tfm_encoder.v1": [
         (Shape("seq", (5, 8)), {"ff": 16}),
         (
@@ -211,6 +221,35 @@ def test_registered_defaults_pass_their_own_rules(kind: str) -> None:
     for name, rule in block.params.items():
         if rule.default is not ...:
             assert rule.check(kind, name, rule.default) == rule.default
+
+
+@pytest.mark.parametrize(
+    ("kind", "shape", "params", "read", "tokens"),
+    [  # 7 steps in windows of 3: v1 reads steps 0-5, v2 pads 2 zeros first and reads all 7
+        ("embed_steps.v1", SEQ, {"window": 3}, (6,), 2),
+        ("embed_steps.v2", SEQ, {"window": 3}, (7,), 3),
+        # 8x6 in patches of 5: v1 reads rows 0-4, columns 0-4; v2 pads to 10x10, four patches
+        ("embed_patch.v1", IMG, {"patch": 5}, (5, 5), 1),
+        ("embed_patch.v2", IMG, {"patch": 5}, (8, 6), 4),
+    ],
+)
+def test_padded_embeddings_read_every_input_element(
+    kind: str, shape: Shape, params: dict[str, Any], read: tuple[int, ...], tokens: int
+) -> None:
+    """The output's gradient with respect to each input element: v1 drops the remainder of a
+    length or side that is not a multiple of the window or patch (gradient exactly 0), v2
+    zero-pads it (steps at the start, images at the bottom and right) and reads all of it."""
+    torch.manual_seed(0)
+    block = get_block(kind)
+    module, out = block.build(shape, block.validate({"d_model": 4, "positions": "none", **params}))
+    assert out.dims == (tokens, 4)
+    x = torch.randn(2, *shape.dims, requires_grad=True)
+    module(x).sum().backward()
+    assert x.grad is not None
+    grad = x.grad.abs()[0] if shape.layout == "seq" else x.grad.abs()[0].amax(dim=0)
+    seen = torch.zeros_like(grad, dtype=torch.bool)
+    seen[tuple(slice(n) for n in read)] = True  # (steps,) or (rows, columns)
+    assert (grad[seen] > 0).all() and (grad[~seen] == 0).all()
 
 
 def test_embedding_marks_cls_and_pool_reads_it() -> None:
