@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ import torch
 from scipy.stats import rankdata
 from torch import nn
 
+from explain.errors import ExplainError
 from explain.types import Attribution, Check
 
 #: ``explain_fn(model, X, targets) -> attributions shaped like X`` (numpy array or tensor).
@@ -175,6 +176,26 @@ def outputs(
             sl = slice(i, i + ROWS_PER_FORWARD)
             parts.append(select(model(X[sl]), targets[sl].to(X.device), task, probs).cpu())
     return torch.cat(parts) if parts else torch.zeros(0)
+
+
+def rank_agreement(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
+    """Weighted Spearman's rho between two maps of the same units (|attribution| per unit):
+    the correlation of their ranks (``scipy.stats.rankdata``, ties averaged) with unit i
+    weighted by its share of the two maps, ``|a_i| / sum|a| + |b_i| / sum|b|``
+    (``numpy.cov``'s ``aweights``). With equal weights it is plain Spearman's rho; weighted,
+    two models that put their evidence on the same units agree even where the units they
+    both ignore (noise features, each a percent of a map) fall in a chance order, which plain
+    rho counts as much as the units that matter (0.33 for maps that correlate at 0.9999).
+    NaN when either map is constant (no ranking to agree with)."""
+    a, b = np.ravel(np.asarray(a, dtype=np.float64)), np.ravel(np.asarray(b, dtype=np.float64))
+    if a.shape != b.shape:
+        raise ExplainError(f"Maps of {a.size} and {b.size} units cannot be compared.")
+    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    weights = np.abs(a) / np.abs(a).sum() + np.abs(b) / np.abs(b).sum()
+    cov = np.cov(rankdata(a), rankdata(b), aweights=weights)
+    spread = cov[0, 0] * cov[1, 1]
+    return float(cov[0, 1] / np.sqrt(spread)) if spread > 0 else float("nan")
 
 
 def rowwise_spearman(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

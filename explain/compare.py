@@ -21,8 +21,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
+from explain._checks import rank_agreement
 from explain.errors import ExplainError
 from explain.record import Explanations
 from explain.views import reduce_to_units
@@ -48,26 +48,6 @@ def unit_maps(values: np.ndarray) -> np.ndarray:
 def global_map(exp: Explanations, method: str) -> np.ndarray:
     """Mean |attribution| per unit over the explained examples, flattened."""
     return unit_maps(_values(exp, method)).mean(axis=0)
-
-
-def rank_agreement(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
-    """Weighted Spearman's rho between two maps of the same units (|attribution| per unit):
-    the correlation of their ranks (``scipy.stats.rankdata``, ties averaged) with unit i
-    weighted by its share of the two maps, ``|a_i| / sum|a| + |b_i| / sum|b|``
-    (``numpy.cov``'s ``aweights``). With equal weights it is plain Spearman's rho; weighted,
-    two models that put their evidence on the same units agree even where the units they
-    both ignore (noise features, each a percent of a map) fall in a chance order, which plain
-    rho counts as much as the units that matter (0.33 for maps that correlate at 0.9999).
-    NaN when either map is constant (no ranking to agree with)."""
-    a, b = np.ravel(np.asarray(a, dtype=np.float64)), np.ravel(np.asarray(b, dtype=np.float64))
-    if a.shape != b.shape:
-        raise ExplainError(f"Maps of {a.size} and {b.size} units cannot be compared.")
-    if a.size < 2 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    weights = np.abs(a) / np.abs(a).sum() + np.abs(b) / np.abs(b).sum()
-    cov = np.cov(rankdata(a), rankdata(b), aweights=weights)
-    spread = cov[0, 0] * cov[1, 1]
-    return float(cov[0, 1] / np.sqrt(spread)) if spread > 0 else float("nan")
 
 
 def local_agreement(a: np.ndarray, b: np.ndarray) -> float:

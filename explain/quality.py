@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from scipy.stats import spearmanr
 from torch import nn
 
 from explain._checks import (
@@ -28,6 +27,7 @@ from explain._checks import (
     check_task,
     finite,
     outputs,
+    rank_agreement,
     relative_to,
     rowwise_spearman,
     skipped,
@@ -158,7 +158,11 @@ def completeness(attr: Attribution, f_x: Any, f_baseline: Any = None) -> Check:
 
 
 def agreement(attrs: Mapping[str, Attribution]) -> list[Check]:
-    """Spearman's rho between each pair of methods' global importances (mean |attr|).
+    """Weighted Spearman's rho between each pair of methods' global importances (mean |attr|),
+    each feature weighted by its share of the two maps (:func:`rank_agreement`, as across the
+    front): two methods that put 90 % of the evidence on the same two features agree, whatever
+    chance order they give eighteen features of half a percent each, which plain rho counts
+    as much (0.54 where the weighted rho is 0.84, on y = 3 x0 - 2 x1 with 18 noise features).
 
     Disagreement is a warning, not proof of error: methods differ in baseline and in what they
     ask (local gradient vs path integral vs Shapley value). Still, two explanations of one model
@@ -181,7 +185,7 @@ def agreement(attrs: Mapping[str, Attribution]) -> list[Check]:
                 skipped("agreement", pair, "a global importance is constant; no ranking.")
             )
             continue
-        rho = float(spearmanr(ga, gb).statistic)
+        rho = rank_agreement(ga, gb)
         extra: dict[str, Any] = {}
         if va.shape == vb.shape:
             per = rowwise_spearman(np.abs(va), np.abs(vb))
@@ -194,9 +198,10 @@ def agreement(attrs: Mapping[str, Attribution]) -> list[Check]:
                 threshold=AGREEMENT_PASS,
                 status=verdict_above(rho, AGREEMENT_PASS, AGREEMENT_WARN),
                 detail=(
-                    f"rank correlation of the two methods' global feature importances: "
-                    f"{rho:.2f}; 1 is the same ranking. Low agreement is a warning (one of them "
-                    "is off, or they answer different questions), not proof of which."
+                    f"rank correlation of the two methods' global feature importances, each "
+                    f"feature weighted by its share of the two: {rho:.2f}; 1 is the same "
+                    "ranking. Low agreement is a warning (one of them is off, or they answer "
+                    "different questions), not proof of which."
                 ),
                 extra=extra,
             )

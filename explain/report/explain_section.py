@@ -209,9 +209,9 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
         "local_hidden": max(0, n_local - len(local)),
         "agreement": panel(
             "Agreement between methods",
-            "Rank correlation of the methods' "
-            "attributions: near 1 they point at the same inputs, near 0 they do"
-            " not agree.",
+            "Rank correlation of the methods' global importances, each input weighted by "
+            "its share of the two (so the chance order of inputs both ignore does not count): "
+            "near 1 they point at the same inputs, near 0 they do not agree.",
             figs.add("agreement", lambda: cp.agreement_figure(agreement)),
             "Fewer than two methods were compared.",
             rows=check_rows(agreement),

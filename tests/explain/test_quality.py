@@ -29,6 +29,7 @@ from explain.quality import (
 from explain.randomisation import reinitialise
 from explain.types import Attribution, Check
 from search_spaces import ArchSpec, BlockSpec, build_model
+from tests.conftest import weighted_rho
 
 D = 12  # features of the tabular toy problems
 STATUSES = {"pass", "warn", "fail", "skipped"}
@@ -324,6 +325,35 @@ def test_agreement_of_identical_and_anti_correlated_methods() -> None:
     assert by_pair["a vs reversed"].value == pytest.approx(-1.0)
     assert by_pair["a vs reversed"].status != "pass"
     assert_json(checks)
+
+
+def test_methods_agreeing_on_the_evidence_are_not_told_apart_by_the_noise_order() -> None:
+    """y = 3 x0 - 2 x1 with 18 noise features: two methods of one model put 90 % of the evidence
+    on x0 and x1 and give the noise (half a percent each) independent chance orders. Plain
+    Spearman read most such pairs as disagreeing (below the 0.5 bar); weighted by each
+    feature's share, every one of 50 pairs agrees, while a method whose evidence is on x2 and
+    x3 instead still fails."""
+    t = torch.zeros(4, dtype=torch.long)
+    plain, statuses = [], set()
+    for seed in range(50):
+        rng = np.random.default_rng(seed)
+        first = np.r_[54.0, 36.0, rng.uniform(0.3, 0.7, 18)]
+        second = np.r_[52.0, 38.0, rng.uniform(0.3, 0.7, 18)]
+        elsewhere = np.r_[0.5, 0.6, 54.0, 36.0, rng.uniform(0.3, 0.7, 16)]
+        plain.append(spearmanr(first, second).statistic)
+        checks = agreement({
+            "ig": attribution("ig", np.tile(first, (4, 1)), t),
+            "shap": attribution("shap", np.tile(second, (4, 1)), t),
+            "other": attribution("other", np.tile(elsewhere, (4, 1)), t),
+        })  # fmt: skip
+        by_pair = {c.method: c for c in checks}
+        expected = weighted_rho(first, second)  # written out by hand in tests/conftest.py
+        assert by_pair["ig vs shap"].value == pytest.approx(expected, abs=1e-6)
+        statuses.add(by_pair["ig vs shap"].status)
+        assert by_pair["ig vs other"].status == "fail" and by_pair["ig vs other"].value < 0.2
+    assert statuses == {"pass"}
+    assert np.mean(np.array(plain) < 0.5) > 0.7  # the false alarms plain rho raised
+    assert "weighted by its share" in by_pair["ig vs shap"].detail
 
 
 # ---------------------------------------------------------------- helpers and run_checks
