@@ -27,7 +27,7 @@ import torch
 
 from nas import run as rundir
 from nas.config import SearchConfig
-from nas.errors import DataError, NasError
+from nas.errors import NasError
 
 FOLDER = "explain-new"  # in the run directory, one folder per explained file
 TASKS = ("classification", "regression")
@@ -87,7 +87,7 @@ def explain_rows(
     import time
 
     from explain.explanations import explain_model
-    from nas.predict import _read_npz, load_predictor, row_outputs
+    from nas.predict import load_predictor, row_outputs
     from nas.reading import load_spec
     from nas.train import configure_threads
 
@@ -110,16 +110,7 @@ def explain_rows(
         )
     predictor = load_predictor(run)
     file = Path(data)
-    if not file.is_file():
-        raise DataError(f"{file} is not a file; give a CSV/TSV (or an NPZ for an NPZ run) of "
-                        "rows to explain.")  # fmt: skip
-    if file.suffix.lower() == ".npz":
-        raw: Any = _read_npz(file)["X"]
-    elif predictor.searched_npz():
-        raise DataError(f"{run} was searched on an NPZ file; give an NPZ (X) of rows to "
-                        "explain, not a CSV.")  # fmt: skip
-    else:
-        raw = predictor.read_csv(file)
+    raw, _ = predictor.read_file(file, to="explain")
     n = len(raw)
     if wanted is None:
         if n > MAX_DEFAULT_ROWS:

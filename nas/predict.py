@@ -277,22 +277,8 @@ class Predictor:
             table = pd.DataFrame({self.target_name: list(y) if np.ndim(y) == 1 else y[:, 0]})
             return _fill(self, table, outputs)
         file = Path(path)
-        if not file.is_file():
-            raise DataError(f"{file} is not a file; give a CSV/TSV or NPZ of rows to predict.")
-        if file.suffix.lower() not in SUPPORTED_SUFFIXES:
-            raise DataError(
-                f"Unsupported data file type {file.suffix or '(no extension)'!r} for "
-                f"{file.name}; give a {', '.join(SUPPORTED_SUFFIXES)} file (arrays: "
-                "numpy.savez(path, X=inputs))."
-            )
-        if file.suffix.lower() == ".npz":
-            arrays = _read_npz(file)
-            result = self.predict_table(arrays["X"], arrays.get("y"), source=file.name)
-        elif self.searched_npz():
-            raise DataError(f"{self.run_dir} was searched on an NPZ file; give an NPZ (X, "
-                            "optionally y) to predict, not a CSV.")  # fmt: skip
-        else:
-            result = self.predict_table(self.read_csv(file), source=file.name)
+        X, y = self.read_file(file)
+        result = self.predict_table(X, y, source=file.name)
         if result.metrics is not None and file_fingerprint(file) == self.config.data_fingerprint:
             result.caveat = self._own_rows(file.name)
         return result
@@ -309,11 +295,39 @@ class Predictor:
                 f"chose it, so these metrics overstate what new rows will get{held_out} "
                 f"({self.run_dir / 'best' / 'metrics.json'}).")  # fmt: skip
 
+    def read_file(self, file: Path, to: str = "predict") -> tuple[Any, np.ndarray | None]:
+        """The rows of a CSV/TSV (a DataFrame) or an NPZ (``X`` and its ``y`` if any) given to
+        this run, which must be of the kind the run searched: a CSV run's columns are checked
+        by name, which an NPZ's arrays do not have."""
+        if not file.is_file():
+            raise DataError(f"{file} is not a file; give a CSV/TSV or NPZ of rows to {to}.")
+        if file.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise DataError(
+                f"Unsupported data file type {file.suffix or '(no extension)'!r} for "
+                f"{file.name}; give a {', '.join(SUPPORTED_SUFFIXES)} file (arrays: "
+                "numpy.savez(path, X=inputs))."
+            )
+        if file.suffix.lower() == ".npz":
+            if self._searched("csv"):
+                columns = list(getattr(self.transform, "columns", self.feature_names))
+                shown = ", ".join(map(repr, columns[:4])) + (", ..." if len(columns) > 4 else "")
+                raise DataError(f"{self.run_dir} was searched on a CSV file; give a CSV/TSV "
+                                f"with its columns ({shown}) to {to}, not an NPZ, whose "
+                                "arrays have no column names to check.")  # fmt: skip
+            arrays = _read_npz(file)
+            return arrays["X"], arrays.get("y")
+        if self.searched_npz():
+            raise DataError(f"{self.run_dir} was searched on an NPZ file; give an NPZ (X, "
+                            f"optionally y) to {to}, not a CSV.")  # fmt: skip
+        return self.read_csv(file), None
+
+    def _searched(self, form: str) -> bool:
+        origin = self.preprocessing.get("source")  # a built-in's is its name
+        return isinstance(origin, dict) and origin.get("format") == form
+
     def searched_npz(self) -> bool:
         """Whether the run searched an NPZ file (then new rows come as an NPZ, not a CSV)."""
-        origin = self.preprocessing.get("source")  # a built-in's is its name
-        return (isinstance(self.transform, ArrayTransform) and isinstance(origin, dict)
-                and origin.get("format") == "npz")  # fmt: skip
+        return isinstance(self.transform, ArrayTransform) and self._searched("npz")
 
     def read_csv(self, file: Path) -> pd.DataFrame:
         """The rows of a CSV/TSV file, with the columns that were text in training read as text

@@ -212,6 +212,25 @@ def test_unwritable_output_unknown_labels_and_the_input_as_output(
     assert "against" not in result.output
 
 
+def test_a_csv_run_refuses_an_npz_of_as_many_columns(
+    classify_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The churn run's three feature columns, as one NPZ of three unnamed numeric columns (any
+    regression set): predicted, it had been written with exit 0 and a note of unseen colors."""
+    run, _ = classify_run
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "other.npz", X=rng.normal(size=(40, 3)), y=rng.normal(size=40))
+    for command in (("predict", run, "--data", tmp_path / "other.npz", "-o", tmp_path / "o.csv"),
+                    ("explain", run, "--data", tmp_path / "other.npz", "--rows", "0")):  # fmt: skip
+        failed = invoke(*command)
+        assert failed.exit_code == 2, failed.output
+        assert (
+            "was searched on a CSV file" in failed.stderr and "'a', 'color', 'b'" in failed.stderr
+        )
+        assert len(failed.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o.csv").exists() and not (run / "explain-new" / "other").exists()
+
+
 def test_regression_predictions_are_in_the_targets_units(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     x = rng.uniform(-1, 1, 300)
