@@ -75,7 +75,16 @@ class Predictor:
             self._note(applied.imputed, applied.unknown, source)
             return torch.from_numpy(applied.X)
         arr = self._array(X, source)
-        return torch.from_numpy(self.transform.apply(arr))
+        with np.errstate(over="ignore"):  # beyond float32 once scaled: refused just below
+            scaled = self.transform.apply(arr)
+        if not np.isfinite(scaled).all():
+            where = tuple(int(i[0]) for i in np.nonzero(~np.isfinite(scaled)))
+            raise DataError(
+                f"{source} holds {float(arr[where]):.4g} (example {where[0]}), beyond what the "
+                "model's float32 inputs hold once scaled as in training; check the inputs' "
+                "units, or remove the example."
+            )
+        return torch.from_numpy(scaled)
 
     def _frame(self, X: Any, columns: list[str], source: str) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):
@@ -130,10 +139,6 @@ class Predictor:
             raise DataError(f"{source} has dtype {arr.dtype}; the model takes numbers.")
         if not np.isfinite(arr).all():
             raise DataError(f"{source} holds NaN/inf values; impute or remove them first.")
-        if arr.dtype.kind == "f" and (np.abs(arr) > np.finfo(np.float32).max).any():
-            top = np.finfo(np.float32).max
-            raise DataError(f"{source} holds values beyond float32's range (the model's inputs, "
-                            f"up to {top:.3g}); check their units.")  # fmt: skip
         return arr
 
     def _note(self, imputed: dict[str, int], unknown: dict[str, list[str]], source: str) -> None:

@@ -137,6 +137,22 @@ def test_integer_labels_come_back_as_integers(space: str) -> None:
     assert predicted.dtype.kind == "i" and set(predicted.tolist()) <= {-5, 10, 20}
 
 
+def test_what_fit_accepts_predict_accepts(space: str) -> None:
+    """A column in units of 1e39 fits (standardized in float64 it is ordinary), so predicting
+    the same rows works and gives what the search tested; only a value beyond float32 once
+    scaled as in training is refused."""
+    X, y = load_iris(return_X_y=True)
+    big = X.copy()
+    big[:, 0] *= 1e39
+    model = NASClassifier(space=space, n_trials=1, epochs=15).fit(big, y)
+    plain = NASClassifier(space=space, n_trials=1, epochs=15).fit(X, y)
+    np.testing.assert_allclose(model.predict_proba(big), plain.predict_proba(X), atol=1e-5)
+    beyond = big[:2].copy()
+    beyond[0, 0] = 1e39 * 1e39  # 1e78: far beyond float32 (3.4e38) once scaled
+    with pytest.raises(ValueError, match=r"holds 1e\+78 \(example 0\), beyond"):
+        model.predict(beyond)
+
+
 def test_regression_predicts_in_the_targets_units(space: str) -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(600, 1))
