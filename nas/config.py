@@ -119,8 +119,21 @@ class SearchConfig:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)
                                       or value < 1):  # fmt: skip
                 raise NasError(f"{name} must be an integer >= 1, got {value!r}.")
-        if timeout is not None and not timeout > 0:
-            raise NasError(f"timeout must be > 0 seconds, got {timeout!r}.")
+        if patience is not None and (isinstance(patience, bool) or not isinstance(patience, int)
+                                     or patience < 1):  # fmt: skip
+            raise NasError(
+                f"patience must be an integer >= 1 (epochs without improvement "
+                f"before a trial stops), or None for no early stop; got {patience!r}."
+            )
+        for name, seconds in (("timeout", timeout), ("trial_timeout", trial_timeout)):
+            if seconds is not None and (isinstance(seconds, bool)
+                                        or not isinstance(seconds, int | float)
+                                        or not seconds > 0):  # fmt: skip
+                raise NasError(f"{name} must be a number of seconds > 0 (or None for no "
+                               f"limit), got {seconds!r}.")  # fmt: skip
+        if budget is not None and not isinstance(budget, Budget):
+            raise NasError(f"budget must be a nas.Budget (e.g. nas.Budget(max_params=5000)), got "
+                           f"{type(budget).__name__} {budget!r}.")  # fmt: skip
         if min_faithfulness is not None and (
             isinstance(min_faithfulness, bool)
             or not isinstance(min_faithfulness, (int, float))

@@ -86,6 +86,9 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     # Bad names and URLs fail here, before run.json records a search that never ran, and a
     # --storage of its own before the run directory is made.
     notes = _check_resume(run_dir, config)  # another search in this folder: refused first
+    multi = len(config.objectives) > 1  # an unknown sampler or pruner leaves no folder either
+    optuna_sampler = make_sampler(config.sampler, config.seed, multi)
+    optuna_pruner = make_pruner(config.pruner, config.epochs, multi, config.objectives)
     opening = heartbeat_kwargs(url, options.heartbeat)
     resuming = (run_dir / "run.json").is_file()
     store = open_storage(url, **opening) if options.storage is not None else None
@@ -95,9 +98,6 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     if store is None:
         store = open_storage(url, **opening)
         _check_joined_study(store, config, url, resuming=resuming)
-    multi = len(config.objectives) > 1
-    optuna_sampler = make_sampler(config.sampler, config.seed, multi)
-    optuna_pruner = make_pruner(config.pruner, config.epochs, multi, config.objectives)
     config = replace(
         config,
         storage=redact(url),

@@ -54,7 +54,8 @@ def split_indices(
         n_test = math.ceil(test_fraction * n)
         n_val = math.ceil(val_fraction / (1 - test_fraction) * (n - n_test))
     sizes = {"train": n - n_val - n_test, "val": n_val, "test": n_test}
-    _check_split_sizes(sizes, labels, class_names)
+    shares = {"train": 1 - val_fraction - test_fraction, "val": val_fraction, "test": test_fraction}
+    _check_split_sizes(sizes, labels, class_names, shares)
     try:
         if canonical is None:
             rest, test = train_test_split(
@@ -76,7 +77,10 @@ def split_indices(
 
 
 def _check_split_sizes(
-    sizes: dict[str, int], labels: np.ndarray | None, class_names: Sequence[str]
+    sizes: dict[str, int],
+    labels: np.ndarray | None,
+    class_names: Sequence[str],
+    shares: dict[str, float],
 ) -> None:
     n = sum(sizes.values())
     if min(sizes.values()) < 1:
@@ -97,14 +101,11 @@ def _check_split_sizes(
     k = int(np.count_nonzero(counts))
     for part, size in sizes.items():
         if size < k:
-            fix = (
-                "lower val_fraction or test_fraction"
-                if part == "train"
-                else f"raise {part}_fraction"
-            )
             raise DataError(
                 f"The {part} split would hold {size} rows for {k} classes; stratified splitting "
-                f"needs at least one row per class. Add data or {fix}."
+                f"needs at least one row per class. Add data (the {part} split takes "
+                f"{shares[part]:.0%} of the rows: about {math.ceil(k / shares[part])} rows in "
+                "all), or merge rare classes."
             )
 
 

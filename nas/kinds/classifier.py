@@ -14,6 +14,7 @@ import torch
 
 from nas.cost import Cost, measure_cost
 from nas.data.taskdata import TaskData
+from nas.errors import NasError
 from nas.kinds._base import FinalModel, SearchKind, TrialFunction
 from nas.kinds.registry import register_kind
 from nas.metrics import check_metric, compute_metrics, default_metric
@@ -213,8 +214,16 @@ class ClassifierKind(SearchKind):
     def objectives(
         self, objectives: str | Sequence[str] | None, metric: str | None, task: str
     ) -> tuple[str, list[str], list[str]]:
+        given = metric
         metric = check_metric(metric or default_metric(task), task)
         names, directions = parse_objectives(objectives, metric)
+        if given is not None and names[0] != metric:
+            rest = "".join(f",{n}" for n in names[1:])
+            raise NasError(
+                f"metric {metric!r} and the objectives' first name {names[0]!r} disagree: the "
+                f"first objective is the metric the search ranks by. Give --objectives "
+                f"{metric}{rest}, or drop --metric."
+            )
         metric = names[0] if check_metric(names[0], task) else metric
         return metric, names, directions
 

@@ -35,7 +35,14 @@ def small(out: Path, space: Path, **kwargs: Any) -> nas.SearchResult:
         ({"n_trials": 0}, r"n_trials must be an integer >= 1, got 0"),
         ({"epochs": True}, r"epochs must be an integer >= 1, got True"),
         ({"top": 1.5}, r"top must be an integer >= 1, got 1.5"),
-        ({"timeout": 0}, r"timeout must be > 0 seconds"),
+        ({"timeout": 0}, r"timeout must be a number of seconds > 0"),
+        ({"patience": 0}, r"patience must be an integer >= 1"),
+        ({"trial_timeout": -1}, r"trial_timeout must be a number of seconds > 0"),
+        ({"budget": {"max_params": 1000}}, r"budget must be a nas.Budget"),
+        (
+            {"metric": "f1", "objectives": "accuracy,params"},
+            r"metric 'f1' and the objectives' first name 'accuracy' disagree.*f1,params",
+        ),  # fmt: skip
         ({"objectives": "accuracy,bogus"}, r"Unknown objective 'bogus'; after the metric"),
         ({"objectives": "rmse"}, r"rmse"),
         ({"metric": "rmse"}, r"rmse"),
@@ -57,6 +64,7 @@ def test_bad_arguments_fail_before_anything_is_recorded(
         nas.search(**settings)
     assert not (out / "run.json").exists()
     assert not (out / "leaderboard.csv").exists()
+    assert not (out / "study.db").exists()
 
 
 def test_parse_objectives_puts_the_metric_first() -> None:

@@ -88,8 +88,17 @@ def test_create_checks_its_arguments_and_names_the_study() -> None:
     for bad in ({"n_trials": 0}, {"epochs": 1.5}, {"top": True}, {"jobs": -1}):
         with pytest.raises(NasError, match="must be an integer >= 1"):
             SearchConfig.create("iris", **bad)
-    with pytest.raises(NasError, match="timeout must be > 0"):
-        SearchConfig.create("iris", timeout=0)
+    for bad in ({"timeout": 0}, {"timeout": "60"}, {"trial_timeout": -1},
+                {"trial_timeout": 0}, {"trial_timeout": "abc"}):  # fmt: skip
+        with pytest.raises(NasError, match=r"timeout must be a number of seconds > 0"):
+            SearchConfig.create("iris", **bad)
+    for patience in (0, -1, 2.5, True):  # had failed every trial without a schedule, mid-search
+        with pytest.raises(NasError, match="patience must be an integer >= 1"):
+            SearchConfig.create("iris", patience=patience)
+    assert SearchConfig.create("iris", patience=None).patience is None
+    for budget in ({"max_params": 1000}, 1000):  # had been an AttributeError after the data
+        with pytest.raises(NasError, match=r"budget must be a nas.Budget \(e.g. nas.Budget\("):
+            SearchConfig.create("iris", budget=budget)  # type: ignore[arg-type]
     with pytest.raises(NasError, match="Unknown search kind 'clasifier'.*classifier"):
         SearchConfig.create("iris", kind="clasifier")
 

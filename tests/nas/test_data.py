@@ -425,7 +425,7 @@ ERROR_CASES: dict[str, tuple[ErrorCase, list[str]]] = {
     ),
     "classes vs split size": (
         lambda p: load_file(_csv_rows(p, "a,y", [f"{i},{i % 5}" for i in range(15)]), target="y"),
-        ["5 classes", "at least one row per class"],
+        ["5 classes", "at least one row per class", "takes 15% of the rows: about 34 rows in all"],
     ),
     "unknown dataset": (lambda p: load_dataset("digit"), ["'digit'", "'digits'", "mnist1d"]),
     "dataset looks like a path": (lambda p: load_data(dataset="my.csv"), ["data=<path>"]),
