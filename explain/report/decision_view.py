@@ -84,6 +84,17 @@ def _baseline_verdict(
     return None
 
 
+def _gan_verdict(test: Mapping[str, Any]) -> dict[str, str] | None:
+    """A generator no closer to the real data than uniform random inputs, said first."""
+    fcd, noise = d.as_number(test.get("fcd")), d.as_number(test.get("noise_fcd"))
+    if fcd is None or noise is None or fcd < noise:
+        return None
+    return {"cls": "bad", "text": (
+        f"The generator's samples are no closer to the real test data than uniform random "
+        f"inputs (FCD {fmt_num(fcd)} against noise's {fmt_num(noise)}): do not use them; "
+        "search longer (more epochs), or in another space.")}  # fmt: skip
+
+
 def _strip(points: list[tuple[str, float | None, str]], band: tuple[float, float] | None,
            proportion: bool) -> dict[str, Any] | None:  # fmt: skip
     """Positions (percent of the width) of the score, its interval and the references on one
@@ -213,11 +224,15 @@ def _search(data: ReportData) -> str:
     return f"Search: {n} trials{took}: {parts}."
 
 
-def _retrain(best: Mapping[str, Any]) -> str | None:
+def _retrain(best: Mapping[str, Any], gan: bool) -> str | None:
     r = _m(best.get("retrain"))
     epochs, best_epoch = d.as_count(r.get("epochs")), d.as_count(r.get("best_epoch"))
     if epochs is None:
         return None
+    if gan:  # nas.gan.finalize: its validation FCD picks the epoch whose weights are kept
+        kept = f", keeping its best validation epoch's weights ({best_epoch})" if best_epoch else ""
+        return (f"Final model: the generator retrained on the training split with the search's "
+                f"seed for {epochs} epochs{kept}; then tested once.")  # fmt: skip
     text = f"Final model: retrained on train + validation for {epochs} epochs"
     if best_epoch:
         factor = epochs / best_epoch
@@ -307,13 +322,17 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
             "within": g["within"] if g["gap"] > 0 else True,
         },
         "why": _why(data, best, metric, up),
-        "verdict": _baseline_verdict(base, d.as_number(test), up, metric),
+        "verdict": _baseline_verdict(base, d.as_number(test), up, metric)
+        if data.get("gan") is None
+        else _gan_verdict(_m(best.get("test"))),
         "search": _search(data),
         "explanations": d.explanation_line(_m(data.get("explanations")) or None)
         + _no_better(trivial, d.as_number(test), interval, up, metric, data)
         if data.get("gan") is None
-        else "Explanations: of the generator and the discriminator, in the GAN section.",
-        "retrain": _retrain(best),
+        else "Explanations: of the generator and the discriminator, in the GAN section."
+        if _m(data.get("gan")).get("grid") or _m(data.get("gan")).get("discriminator")
+        else "Explanations: none were stored for this GAN; `nas explain RUN` computes them.",
+        "retrain": _retrain(best, data.get("gan") is not None),
     }
 
 

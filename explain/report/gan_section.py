@@ -44,8 +44,9 @@ def _scores(gan: Mapping[str, Any]) -> list[dict[str, str]]:
             "ref": f"floor {fmt_num(scores.get('floor_fcd'))} · noise "
             f"{fmt_num(scores.get('noise_fcd'))}",
             "how": "Fréchet distance between classifier features of generated and real test "
-            "examples; lower is better. The floor (two halves of the real data) is the best "
-            "reachable, noise the score of random inputs: good GANs sit near the floor.",
+            "examples; lower is better. The floor (as many real examples, scored the same "
+            "way) is the best reachable, noise the score of random inputs: good GANs sit near "
+            "the floor.",
         }
     ]
     for key, name, how in _SCORES:
@@ -71,6 +72,11 @@ def _position(gan: Mapping[str, Any]) -> str:
     if not (is_number(fcd) and is_number(lo) and is_number(hi)) or hi <= lo:
         return ""
     share = (fcd - lo) / (hi - lo)
+    if share >= 1:
+        return (
+            f"The FCD is above the noise's ({fmt_num(fcd)} against {fmt_num(hi)}): the generated "
+            "examples are further from real data than random inputs are."
+        )
     return (
         f"The FCD covers {100 * share:.0f} % of the way from the real-data floor to noise "
         "(0 % is as good as real data)."

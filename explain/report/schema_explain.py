@@ -133,7 +133,7 @@ class GanScores(TypedDict, total=False):
     """``gan.scores``: the generator's scores with the references that make them readable."""
 
     test: GanTestScores
-    floor_fcd: float  # FCD of two halves of the real data: the best reachable
+    floor_fcd: float  # FCD of as many real examples as generated ones: the best reachable
     noise_fcd: float  # FCD of random inputs
     classifier_accuracy: float  # the feature classifier on real test data
 

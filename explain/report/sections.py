@@ -24,6 +24,16 @@ _BUDGET = (
     ("max_latency_ms", "latency (ms)", fmt_num),
     ("max_memory_mb", "memory (MiB)", fmt_num),
 )
+# A GAN's test scores (nas.gan.finalize) by the names a reader knows them by.
+_METRIC_NAMES = {
+    "fcd": "FCD",
+    "cond_accuracy": "conditional accuracy",
+    "n": "test examples",
+    "halves_fcd": "FCD, real vs real (halves)",
+    "real_fcd": "FCD, real data (floor)",
+    "noise_fcd": "FCD, uniform noise",
+    "fcd_vs_noise": "FCD / noise's",
+}
 
 
 class Figures:
@@ -133,7 +143,9 @@ def overview(data: ReportData) -> dict[str, Any]:
             ("memory", f"{fmt_num(cost.get('memory_mb'), 3)} MiB"),
         ],
         "summary": best.get("summary"),
-        "metrics": [(k, fmt_num(v)) for k, v in test.items() if plots.is_number(v)],
+        "metrics": [
+            (_METRIC_NAMES.get(k, k), fmt_num(v)) for k, v in test.items() if plots.is_number(v)
+        ],  # fmt: skip
         "metric": run.get("metric"),
         "verdict": data.get("verdict"),
         "alerts": [a for a in data.get("alerts") or [] if isinstance(a, Mapping)],

@@ -171,14 +171,27 @@ def explain_gan_run(run_dir: Path, model: GanModel, data: TaskData, trial: int) 
 
 
 def report_data(run_dir: Path, best: dict[str, Any] | None) -> dict[str, Any] | None:
-    """The report's ``gan`` section: scores, floors, classifier and the stored explanations."""
+    """The report's ``gan`` section in the shape explain/report/SCHEMA.md gives it: the test
+    scores with their floor (real data) and noise references and the feature classifier's
+    accuracy, the final model's training curves, and the stored explanations' views (grid,
+    traversals, latent change, discriminator) at the top level; None for a run that is not a
+    GAN's."""
     if best is None or best.get("family") != "gan":
         return None
+    test = best.get("test") if isinstance(best.get("test"), dict) else {}
+    classifier = best.get("classifier") if isinstance(best.get("classifier"), dict) else {}
+    retrain = best.get("retrain") if isinstance(best.get("retrain"), dict) else {}
     out: dict[str, Any] = {
-        "scores": best.get("test"),
-        "classifier": best.get("classifier"),
+        "scores": {
+            "test": test,
+            "floor_fcd": test.get("real_fcd"),  # real data against the test split: the floor
+            "noise_fcd": test.get("noise_fcd"),
+            "classifier_accuracy": classifier.get("test_accuracy"),
+        },
+        "curves": retrain.get("history") or best.get("search_curve") or [],
+        "summary": _in_words(test),
+        "classifier": classifier,
         "cost_discriminator": best.get("cost_discriminator"),
-        "explanations": None,
     }
     path = Path(run_dir) / "explain" / "gan.json"
     if path.is_file():
@@ -186,13 +199,28 @@ def report_data(run_dir: Path, best: dict[str, Any] | None) -> dict[str, Any] | 
             stored = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             stored = {}
-        if stored.get("trial") == best.get("trial"):
-            out["explanations"] = stored.get("views")
+        views = stored.get("views") if isinstance(stored, dict) else None
+        if stored.get("trial") == best.get("trial") and isinstance(views, dict):
+            out.update(views)  # modality, data_shape, grid, traversals, discriminator, ...
     samples = Path(run_dir) / "best" / "samples.npz"
     if samples.is_file():
         with np.load(samples, allow_pickle=False) as z:
             out["samples"] = {k: _plain(z[k]) for k in z.files}
     return out
+
+
+def _in_words(test: dict[str, Any]) -> str | None:
+    """Where the test FCD sits against real data and noise, in one sentence."""
+    fcd, floor, noise = test.get("fcd"), test.get("real_fcd"), test.get("noise_fcd")
+    if not all(isinstance(v, int | float) for v in (fcd, floor, noise)):
+        return None
+    if fcd >= noise:
+        return (f"The generator's samples score FCD {fcd:.4g}, no closer to the real test data "
+                f"than uniform random inputs ({noise:.4g}): they are not yet realistic. Real "
+                f"data scores {floor:.4g}.")  # fmt: skip
+    return (f"The generator's samples score FCD {fcd:.4g}, between real data ({floor:.4g}, "
+            f"the best reachable) and uniform random inputs ({noise:.4g}); lower is "
+            "better.")  # fmt: skip
 
 
 __all__ = [

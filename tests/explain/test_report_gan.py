@@ -63,7 +63,7 @@ def test_gan_section_renders_with_its_cards(pages: dict[str, str], modality: str
         assert re.search(rf'<div class="plot" id="fig-{fid}-\d+">', html), fid
     # no ROC / confusion for a GAN, and the overview shows its scores
     assert "ROC curves" not in html and "Confusion matrix" not in html
-    assert '<div class="v">6.21</div><div class="k">fcd</div>' in html
+    assert '<div class="v">6.21</div><div class="k">FCD</div>' in html
 
 
 def test_no_external_links_and_the_class_name_is_escaped(pages: dict[str, str]) -> None:

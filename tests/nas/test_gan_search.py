@@ -192,14 +192,41 @@ def test_gan_search_end_to_end(tmp_path: Path, monkeypatch, cli, make_space) -> 
     from nas.reporting import collect
 
     data = collect(run)
-    assert data["gan"]["scores"]["fcd"] == test["fcd"]
+    assert data["gan"]["scores"]["test"]["fcd"] == test["fcd"]
     assert data["stages"][-1]["kind"] == "gen_out.v1"
     assert data["best"]["family"] == "gan" and "FCD" in data["verdict"]
+    # the report's GAN section reads what this run wrote (SCHEMA.md's shape): every score,
+    # reference and figure drawn; it had shown "–" and "none were computed" for all of them
+    from explain.report._format import fmt_num
+    from explain.report.decision_view import decision_view
+    from explain.report.gan_section import gan as gan_section
+    from explain.report.sections import Figures
+
+    view = gan_section(data, Figures())
+    assert view is not None
+    assert view["scores"][0]["value"] == fmt_num(test["fcd"]) != "–"
+    assert view["scores"][0]["ref"] == (f"floor {fmt_num(test['real_fcd'])} · noise "
+                                        f"{fmt_num(test['noise_fcd'])}")  # fmt: skip
+    shown = {row["name"]: row["value"] for row in view["scores"]}
+    assert shown["classifier accuracy"] == fmt_num(metrics["classifier"]["test_accuracy"], 3)
+    assert shown["conditional accuracy"] == fmt_num(test["cond_accuracy"], 3)
+    assert view["curves"]["figure"] is not None
+    assert len(data["gan"]["curves"]) == metrics["retrain"]["epochs"]
+    decision = decision_view(data)
+    assert decision["retrain"].startswith("Final model: the generator retrained on the training "
+                                          "split")  # not on train + validation  # fmt: skip
+    assert decision["verdict"] is None  # far better than noise: nothing to warn of
     if importlib.util.find_spec("explain.gan") is not None:  # written by `nas search` itself
         assert (run / "explain" / "gan.json").is_file()
-        assert data["gan"]["explanations"] is not None
+        for name in ("grid", "traversals", "change", "latent", "discriminator"):
+            assert view[name]["figure"] is not None, name
+        assert "in the GAN section" in decision["explanations"]
         explained = cli("explain", run)
         assert explained.exit_code == 0 and "gan.json" in explained.stdout
+    worse = {**data, "best": {**data["best"], "test": {**test, "fcd": 2 * test["noise_fcd"]}}}
+    verdict = decision_view(worse)["verdict"]
+    assert verdict["cls"] == "bad"
+    assert "no closer to the real test data than uniform" in verdict["text"]
 
 
 def test_spaces_samples_gan_architectures_with_the_generator_cost(cli) -> None:
