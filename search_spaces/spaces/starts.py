@@ -37,12 +37,27 @@ def conv_stack(prefix: str, *, width: int = 32, growth: float = 2.0) -> dict[str
     }
 
 
-def _allowed(dim: Dim, value: Any) -> bool:
+def _allowed(dim: Dim, value: Any) -> Any:
+    """``value`` as the dimension allows it: itself, or for a number the space no longer
+    allows (a TOML narrowing ``rnn.hidden`` to 16 or 32 under a start of 64) the nearest
+    allowed value at or below it (else the smallest); :data:`_NOT` when the dimension is not a
+    trial parameter (Fixed, one choice) or the value has no near one (another word)."""
     if isinstance(dim, Choice):
-        return value in dim.values and len(dim.values) > 1
-    if isinstance(dim, (IntRange, FloatRange)):
-        return dim.low < dim.high and dim.low <= value <= dim.high
-    return False  # Fixed: not a trial parameter
+        if len(dim.values) < 2:
+            return _NOT
+        if any(type(c) is type(value) and c == value for c in dim.values):
+            return value
+        if _number(value) and all(_number(c) for c in dim.values):
+            below = [c for c in dim.values if c <= value]
+            return max(below) if below else min(dim.values)
+        return _NOT
+    if isinstance(dim, (IntRange, FloatRange)) and dim.low < dim.high and _number(value):
+        near = min(max(value, dim.low), dim.high)
+        return int(near) if isinstance(dim, IntRange) else float(near)
+    return _NOT  # Fixed: not a trial parameter
+
+
+_NOT = object()  # no value of the dimension stands for the start's
 
 
 def block_key(param: str) -> str:
@@ -62,16 +77,21 @@ def family_point(
         kept = {}
         for param, value in {**point(ctx), **TRAIN_START}.items():
             key = param if param in config else key_of(param)
-            if key in config and _allowed(config[key], value):
-                kept[param] = value
+            near = _allowed(config[key], value) if key in config else _NOT
+            if near is not _NOT:
+                kept[param] = near
         return [kept]
 
     return starting_points
 
 
 class ReplayTrial:
-    """A trial that answers from ``point`` where the space allows the value (else the first
-    choice or the low end) and keeps the values it used: the params worth enqueueing."""
+    """A trial that answers from ``point`` as closely as the space allows and keeps the values
+    it used: the params worth enqueueing. A number the space no longer allows (a TOML that
+    narrows ``rnn.hidden`` to 16 or 32 under a start of 64) becomes the nearest allowed value at
+    or below it (else the smallest), so the start keeps its place and can still be fitted to a
+    budget; any other value the space does not allow is left to the sampler (the first choice
+    or the low end is answered, and not kept)."""
 
     def __init__(self, point: Mapping[str, Any]):
         self.point, self.kept = point, {}
@@ -82,18 +102,30 @@ class ReplayTrial:
             return self.point[name]
         return fallback
 
+    def _near(self, name: str, value: Any) -> Any:
+        self.kept[name] = value
+        return value
+
     def suggest_categorical(self, name: str, choices: Any) -> Any:
         v = self.point.get(name, ...)
         ok = any(type(c) is type(v) and c == v for c in choices)
+        if not ok and _number(v) and choices and all(_number(c) for c in choices):
+            below = [c for c in choices if c <= v]
+            return self._near(name, max(below) if below else min(choices))
         return self._take(name, ok, choices[0])
 
-    def suggest_int(self, name: str, low: int, high: int, **kw: Any) -> int:
+    def suggest_int(self, name: str, low: int, high: int, step: int = 1, **kw: Any) -> int:
         v = self.point.get(name)
+        if isinstance(v, int) and not isinstance(v, bool) and not low <= v <= high:
+            clamped = min(max(v, low), high)
+            return self._near(name, low + (clamped - low) // step * step)
         ok = isinstance(v, int) and not isinstance(v, bool) and low <= v <= high
         return self._take(name, ok, low)
 
     def suggest_float(self, name: str, low: float, high: float, **kw: Any) -> float:
         v = self.point.get(name)
+        if _number(v) and not low <= v <= high:
+            return self._near(name, float(min(max(v, low), high)))
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and low <= v <= high
         return self._take(name, ok, low)
 

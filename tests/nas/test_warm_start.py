@@ -188,3 +188,34 @@ def test_fitted_from_reads_the_size_before_fitting_and_nothing_else() -> None:
                   {"fitted_to_budget": {"params": 4218}},
                   {"fitted_to_budget": {"params_before": "many"}}):  # fmt: skip
         assert fitted_from(attrs) is None
+
+
+def gru_params(hidden: int, inputs: int = 1, classes: int = 10) -> int:
+    """By hand: a one-layer bidirectional GRU (3 gates, two biases each) and a linear head on
+    both directions' last step."""
+    per_direction = 3 * (hidden * inputs + hidden * hidden + 2 * hidden)
+    return 2 * per_direction + 2 * hidden * classes + classes
+
+
+def test_a_start_outside_a_narrowed_space_takes_the_nearest_size_and_still_fits() -> None:
+    """A TOML narrowing rnn.hidden to 16 or 32 under the GRU start of 64: the start keeps its
+    place at 32 (the nearest at or below), and under --max-params 5000 is fitted down to 16.
+    It had dropped hidden and left it to the sampler, so the start was never fitted, and a
+    search of one trial ended "No architecture met the budget"."""
+    from search_spaces.spaces import default_config
+    from search_spaces.spaces._base import Choice
+
+    config = {**default_config(), "rnn.hidden": Choice((16, 32))}
+    data = _sequence_data()
+    kind = get_kind("classifier")
+    for budget, hidden in ((Budget(), 32), (Budget(max_params=5000), 16)):
+        s = SearchSettings(space=Space("rnn", config), metric="accuracy",
+                           objectives=("accuracy",), budget=budget)  # fmt: skip
+        obj = kind.objective(data, s, kind.prepare(data, s, {}, leader=True))
+        point = _start(obj, "rnn")
+        assert point["rnn.hidden"] == 32
+        fitted, note = fit_to_budget(point, obj)
+        assert fitted["rnn.hidden"] == hidden
+        assert sum(p.numel() for p in _build(obj, fitted).parameters()) == gru_params(hidden)
+    assert note == {"params_before": gru_params(32), "params": gru_params(16)} == {
+        "params_before": 7370, "params": 2154}  # fmt: skip
