@@ -222,6 +222,17 @@ def _head_params() -> dict[str, Any]:
     }
 
 
+def _describe_head(name: str) -> Any:
+    """``classify(3)``, or with a hidden layer ``dense(64,relu) > classify(3)``: what the head
+    holds, so that a summary's parts add up to the model's parameters."""
+
+    def describe(p: Mapping[str, Any]) -> str:
+        hidden = f"dense({p['hidden']},{p['activation']}) > " if p.get("hidden") else ""
+        return f"{hidden}{name}({p['outputs']})"
+
+    return describe
+
+
 def _build_head(shape: Shape, p: Mapping[str, Any]) -> tuple[nn.Module, Shape]:
     return Head(shape.dims[0], p["outputs"], p), Shape("vec", (p["outputs"],))
 
@@ -232,7 +243,7 @@ register(
     accepts=("vec",),
     params=_head_params(),
     doc="Classification head: logits, one per class.",
-    describe=lambda p: f"classify({p['outputs']})",
+    describe=_describe_head("classify"),
 )(_build_head)
 register(
     "regress.v1",
@@ -240,7 +251,7 @@ register(
     accepts=("vec",),
     params=_head_params(),
     doc="Regression head: one output per target.",
-    describe=lambda p: f"regress({p['outputs']})",
+    describe=_describe_head("regress"),
 )(_build_head)
 
 HEAD_FOR_TASK = {"classification": "classify.v1", "regression": "regress.v1"}

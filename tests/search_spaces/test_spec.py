@@ -120,6 +120,14 @@ def test_with_train_and_replace_revalidate() -> None:
 def test_summary_reads_like_the_model() -> None:
     text = fnn_spec().summary()
     assert text.startswith("fnn: dense(8,relu) > classify(3) | sgd lr=0.01 bs=16")
+    # a head with a hidden layer says so: its parts add up to the model's parameters
+    # (4x8+8, 8x64+64, 64x3+3 = 811; the summary had read as 4x8+8 + 8x3+3 = 67)
+    from search_spaces import build_model
+
+    head = BlockSpec("classify.v1", {"outputs": 3, "hidden": 64, "activation": "gelu"})
+    spec = fnn_spec(head=head)
+    assert spec.summary().startswith("fnn: dense(8,relu) > dense(64,gelu) > classify(3) | sgd")
+    assert sum(p.numel() for p in build_model(spec).parameters()) == 40 + 576 + 195 == 811
 
 
 def test_train_spec_defaults_round_trip() -> None:
