@@ -12,7 +12,7 @@ import torch
 
 from nas.data.split import Indices, check_split_args, split_indices, split_record
 from nas.data.taskdata import Split, TaskData
-from nas.data.transform import ArrayTransform, label_name
+from nas.data.transform import ArrayTransform, label_name, mean_std
 from nas.errors import DataError
 
 LOADABLE_TASKS = ("classification", "regression")
@@ -105,6 +105,15 @@ def standardize_inputs(
     """``X`` standardized with the mean/std of the ``train`` rows, per feature or per channel
     (:class:`~nas.data.transform.ArrayTransform`, which ``nas predict`` rebuilds)."""
     transform = ArrayTransform.fit(X, train, modality)
+    with np.errstate(over="ignore"):  # beyond float32 once scaled: refused just below
+        scaled = transform.apply(X)
+    if not np.isfinite(scaled).all():
+        at = tuple(int(i[0]) for i in np.nonzero(~np.isfinite(scaled)))
+        raise DataError(
+            f"The inputs hold {float(X[at]):.4g} (example {at[0]}, at {list(at[1:])}), beyond what "
+            "float32 holds once standardized with the training rows' mean and std; it is not "
+            "in the training rows, which hold nothing near it. Check its units, or remove it."
+        )
     record = {
         "method": "standardize",
         "fitted_on": "train",
@@ -112,16 +121,14 @@ def standardize_inputs(
         "mean": transform.mean,
         "std": transform.std,
     }
-    return transform.apply(X), record
+    return scaled, record
 
 
 def standardize_targets(y: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
     """Regression targets ``(N, k)`` standardized with train statistics; records ``y_mean`` and
     ``y_std`` (undo with :meth:`TaskData.inverse_target`)."""
     y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-    mean = y[train].mean(axis=0)
-    std = y[train].std(axis=0)
-    std[(std == 0) | ~np.isfinite(std)] = 1.0
+    mean, std = mean_std(y[train], 0)
     scaled = ((y - mean) / std).astype(np.float32)
     return scaled, {"y_mean": [float(v) for v in mean], "y_std": [float(v) for v in std]}
 

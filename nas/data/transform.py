@@ -23,6 +23,29 @@ OTHER = "<other>"
 _STAT_AXES = {"tabular": (0,), "sequence": (0, 1), "image": (0, 2, 3)}
 
 
+def mean_std(values: np.ndarray, axis: int | tuple[int, ...] = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation along ``axis`` in float64, with std 1 for a constant.
+
+    Where the plain computation fails although the values vary (squares that overflow for
+    values near 1e300, or underflow to a std of 0 for values near 1e-300; scikit-learn's
+    StandardScaler then scales by 1 too), they are computed again on the values divided by
+    their largest magnitude, which neither overflows nor underflows. Elsewhere they are
+    numpy's own numbers, bit for bit."""
+    v = np.asarray(values, dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        mean, std = v.mean(axis=axis), v.std(axis=axis)
+        varies = np.ptp(v, axis=axis) > 0 if v.size else np.zeros_like(std, dtype=bool)
+        bad = (~np.isfinite(std) | ~np.isfinite(mean) | (std == 0)) & varies
+        if np.any(bad):
+            top = np.max(np.abs(v), axis=axis, keepdims=True)
+            u = v / np.where(top > 0, top, 1.0)
+            big = np.squeeze(top, axis=axis)
+            mean = np.where(bad, u.mean(axis=axis) * big, mean)
+            std = np.where(bad, u.std(axis=axis) * big, std)
+    std = np.where((std == 0) | ~np.isfinite(std), 1.0, std)  # a constant stays constant
+    return mean, std
+
+
 def label_name(value: Any) -> str:
     """A value as text: ``3.0`` reads ``"3"``, text stays as it is."""
     if isinstance(value, float | np.floating) and float(value).is_integer():
@@ -98,10 +121,14 @@ class TabularTransform:
         if numeric_cols:
             values = frame[numeric_cols].to_numpy(dtype=np.float64)[train]
             imputer = SimpleImputer(strategy="median").fit(values)
-            scaler = StandardScaler().fit(imputer.transform(values))
+            filled = imputer.transform(values)
+            scaler = StandardScaler().fit(filled)
+            mean, std = mean_std(filled)  # where the scaler's own overflow or underflow
             for j, c in enumerate(numeric_cols):
-                numeric[c] = Numeric(float(imputer.statistics_[j]), float(scaler.mean_[j]),
-                                     float(scaler.scale_[j]))  # fmt: skip
+                plain = scaler.scale_[j] != 1.0 or std[j] == 1.0  # numbers it got right
+                numeric[c] = Numeric(float(imputer.statistics_[j]),
+                                     float(scaler.mean_[j] if plain else mean[j]),
+                                     float(scaler.scale_[j] if plain else std[j]))  # fmt: skip
         categorical: dict[str, Categorical] = {}
         for c in frame.columns:
             if c in numeric:
@@ -248,9 +275,7 @@ class ArrayTransform:
     def fit(cls, X: np.ndarray, train: np.ndarray, modality: str) -> ArrayTransform:
         """Standardization with the mean / std of the ``train`` rows (constant: std 1)."""
         axes = _STAT_AXES[modality]
-        fit = X[train].astype(np.float64)
-        mean, std = fit.mean(axis=axes), fit.std(axis=axes)
-        std[(std == 0) | ~np.isfinite(std)] = 1.0  # a constant feature stays constant, not NaN
+        mean, std = mean_std(X[train], axes)  # a constant feature stays constant, not NaN
         return cls(modality, [float(v) for v in mean.reshape(-1)],
                    [float(v) for v in std.reshape(-1)])  # fmt: skip
 

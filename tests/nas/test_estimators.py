@@ -153,6 +153,32 @@ def test_what_fit_accepts_predict_accepts(space: str) -> None:
         model.predict(beyond)
 
 
+def test_magnitudes_near_float64s_ends_are_standardized_not_scaled_by_1(space: str) -> None:
+    """Squares of 1e300 overflow and of 1e-300 underflow: numpy's std is inf or 0 there, and
+    scikit-learn's scaler uses 1 for both, as for a constant. One cell of 1e300 had ended the
+    search with a NaN error from roc_auc_score; targets in units of 1e-300 had been fitted as
+    a constant (r2 0.0, no word). Standardized from the values over their largest magnitude,
+    both search as at ordinary scales."""
+    from nas.data.transform import mean_std
+
+    for scale in (1e300, 1e-300):
+        values = np.array([1.0, 2.0, 3.0, 4.0]) * scale
+        mean, std = mean_std(values)
+        assert np.isclose(mean / scale, 2.5) and np.isclose(std / scale, np.sqrt(1.25))
+    assert mean_std(np.full(5, 7.0))[1] == 1.0  # a constant still scales by 1
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(400, 2))
+    y = 3 * X[:, 0] - 2 * X[:, 1] + rng.normal(scale=0.05, size=400)
+    for scale in (1.0, 1e-300):
+        model = NASRegressor(space=space, n_trials=1, epochs=30).fit(X[:300], y[:300] * scale)
+        assert model.score(X[300:], y[300:] * scale) > 0.95, scale
+    tall = X.copy()
+    tall[0, 0] = 1e300  # not a training row: far beyond float32 once scaled by those rows
+    labels = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match=r"hold 1e\+300 \(example 0, at \[0\]\), beyond"):
+        NASClassifier(space=space, n_trials=1, epochs=5).fit(tall, labels)
+
+
 def test_regression_predicts_in_the_targets_units(space: str) -> None:
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, size=(600, 1))
