@@ -12,7 +12,7 @@ import numpy as np
 from explain.report._format import plot_text, plot_texts
 from explain.report._style import Figure, axis, layout
 from explain.report.explain_plots import as_array, names_for, top_features
-from explain.report.local_plots import FeatureUnits
+from explain.report.local_plots import FeatureUnits, TargetUnits
 
 BEESWARM_FEATURES = 15
 BEESWARM_POINTS = 300  # per feature: enough to see the shape, small in the file
@@ -106,10 +106,12 @@ def beeswarm_figure(
     names: Sequence[str],
     class_names: Sequence[str] = (),
     units: FeatureUnits | None = None,
+    target: TargetUnits | None = None,
 ) -> Figure | None:
     """The SHAP beeswarm: one row per feature, a dot per example, colour = the feature's value
     (5th to 95th percentile). One set of traces per output, ``meta`` = its index in
-    :func:`beeswarm_outputs`; only the first is visible (the page's selector switches)."""
+    :func:`beeswarm_outputs`; only the first is visible (the page's selector switches). A
+    regression's values are shown in the target's units when ``target`` gives its scale."""
     outputs = [o for o in beeswarm_outputs(shap, class_names) if as_array(o["values"]).size]
     outputs = [o for o in outputs if as_array(o["values"]).ndim == 2]
     if not outputs:
@@ -120,7 +122,8 @@ def beeswarm_figure(
     data: list[dict[str, Any]] = []
     labels: list[str] = []
     for k, o in enumerate(outputs):
-        rows = beeswarm_data(o["values"], o["inputs"], names, order=order)
+        scale = target.std if target is not None else 1.0
+        rows = beeswarm_data(as_array(o["values"]) * scale, o["inputs"], names, order=order)
         labels = labels or [r["name"] for r in rows]
         x_in = as_array(o["inputs"])
         for i, r in enumerate(rows):
@@ -161,10 +164,17 @@ def beeswarm_figure(
                 }
             )
     kind = shap.get("output_kind") or "output"
+    title = (
+        f"SHAP value: effect on the predicted {target.name} (its units)"
+        if target is not None
+        else "SHAP value: effect on the prediction (standardized)"
+        if not class_names
+        else f"SHAP value: effect on the selected class's {kind}"
+    )
     return {
         "data": data,
         "layout": layout(
-            xaxis=axis(f"SHAP value: effect on the selected class's {kind}"),
+            xaxis=axis(title),
             yaxis=axis(
                 tickvals=list(range(len(labels))),
                 ticktext=plot_texts(labels),

@@ -36,6 +36,7 @@ def _global_panels(
     figs: Figures,
     status: Mapping[str, str],
     units: lp.FeatureUnits | None = None,
+    target: lp.TargetUnits | None = None,
 ) -> list[Panel]:
     glob = {m: v for m, v in (exp.get("global") or {}).items() if isinstance(v, Mapping)}
     modality, names = exp.get("modality") or "tabular", list(exp.get("feature_names") or [])
@@ -131,6 +132,10 @@ def _global_panels(
             else "the examples whose explained (predicted) class is the one picked above"
             if len(outputs) > 1
             else "each example's own predicted class (the per-class values were not stored)"
+            if exp.get("class_names")
+            else f"each value in the predicted {target.name}'s own units"
+            if target is not None
+            else "each example's prediction"
         )
         out.append(
             panel(
@@ -139,7 +144,9 @@ def _global_panels(
                 f"high value of that feature (5th to 95th percentile); {which}.",
                 figs.add(
                     "beeswarm",
-                    lambda: beeswarm_figure(shap, names, list(exp.get("class_names") or []), units),
+                    lambda: beeswarm_figure(
+                        shap, names, list(exp.get("class_names") or []), units, target
+                    ),
                 ),
                 "The SHAP values could not be drawn.",
                 badges=badges([shap_m], status),
@@ -183,7 +190,8 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
     att_fid = figs.add("attention", attention_figure, attention) if attention else None
     checks = [c for c in exp.get("checks") or [] if isinstance(c, Mapping)]
     agreement = [c for c in exp.get("agreement") or [] if isinstance(c, Mapping)]
-    local = local_cards(exp, figs, status, units)
+    target = lp.TargetUnits.of(data)
+    local = local_cards(exp, figs, status, units, target)
     n_local = len(unique_local([i for i in exp.get("local") or [] if isinstance(i, Mapping)]))
     methods = method_rows(exp, status)
     return {
@@ -195,7 +203,7 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
         "trust": trust_table(exp, status),
         "dropped": [{"method": m, "why": why} for m, why in dropped_methods(exp).items()],
         "units_known": units.known if units else True,
-        "global": _global_panels(exp, figs, status, units),
+        "global": _global_panels(exp, figs, status, units, target),
         "attention": panel(
             "Attention maps",
             "Row = the token attending, column = the token "

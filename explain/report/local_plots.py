@@ -4,6 +4,7 @@ agreement are drawn in :mod:`check_plots`."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,35 @@ def pick_local(local: Sequence[Mapping[str, Any]], k: int = MAX_LOCAL) -> list[M
             if q and len(picked) < k:
                 picked.append(q.pop(0))
     return picked
+
+
+@dataclass(frozen=True)
+class TargetUnits:
+    """A regression target's scale, from the data's preprocessing record (run.json
+    ``data_info.preprocessing``: ``y_mean``, ``y_std``): the model's standardized output ``z``
+    is ``z * std + mean`` in the target's units, an attribution ``a`` is ``a * std``."""
+
+    mean: float
+    std: float
+    name: str
+
+    @classmethod
+    def of(cls, data: Mapping[str, Any]) -> TargetUnits | None:
+        """The scale of a one-target regression run's report data; None otherwise."""
+        run = data.get("run") if isinstance(data.get("run"), Mapping) else {}
+        info = run.get("data_info") if isinstance(run.get("data_info"), Mapping) else {}
+        prep = info.get("preprocessing") if isinstance(info.get("preprocessing"), Mapping) else {}
+        mean, std = prep.get("y_mean"), prep.get("y_std")
+        if info.get("task") != "regression" or not (isinstance(mean, list) and isinstance(std, list)
+                                                    and len(mean) == len(std) == 1):  # fmt: skip
+            return None
+        if not _finite(mean[0], std[0]):
+            return None
+        name = str(info.get("target_name") or run.get("target") or "target")
+        return cls(float(mean[0]), float(std[0]), name)
+
+    def value(self, z: float) -> float:
+        return z * self.std + self.mean
 
 
 class FeatureUnits:

@@ -11,7 +11,7 @@ import numpy as np
 
 from explain.report import explain_plots as ep
 from explain.report import local_plots as lp
-from explain.report._format import fmt_prob
+from explain.report._format import fmt_num, fmt_prob
 from explain.report._style import Figure, is_number
 from explain.report.method_trust import badges, chosen_method
 from explain.report.schema import ReportData
@@ -56,6 +56,7 @@ def _waterfall(
     names: list[str],
     units: lp.FeatureUnits | None,
     axis_title: str,
+    target: lp.TargetUnits | None = None,
 ) -> Figure | None:
     """Base value → prediction for one example and ``method``: per feature (tabular), or
     the inputs that raise and those that lower the output (images, sequences)."""
@@ -76,6 +77,9 @@ def _waterfall(
         contrib, k = np.array([a[a > 0].sum(), a[a < 0].sum()]), 2
     value = item.get("output_value")
     pred = float(value) if is_number(value) else None
+    if target is not None:  # a regression: in the target's units, not standardized ones
+        base, contrib = target.value(base), np.asarray(contrib, dtype=np.float64) * target.std
+        pred = target.value(pred) if pred is not None else None
     steps, end = lp.waterfall_steps(contrib, labels, base, pred, k)
     where = (
         "average output over training rows"
@@ -90,7 +94,10 @@ def local_cards(
     figs: Figures,
     status: Mapping[str, str],
     units: lp.FeatureUnits | None = None,
+    target: lp.TargetUnits | None = None,
 ) -> list[dict[str, Any]]:
+    """One card per picked example; a regression's true and predicted values (and its
+    waterfall) in the target's units when ``target`` gives its scale."""
     items = unique_local([i for i in exp.get("local") or [] if isinstance(i, Mapping)])
     modality, names = exp.get("modality") or "tabular", list(exp.get("feature_names") or [])
     classification = bool(exp.get("class_names"))
@@ -106,10 +113,12 @@ def local_cards(
         with_base = [m for m in kept if _base_value(item, exp, m) is not None]
         method = chosen_method(exp, with_base, status)
         water = None
+        scale = None if classification else target
         if method:
-            axis_title = lp.output_axis(item, classification)
+            axis_title = (f"predicted {target.name}" if scale is not None and target is not None
+                          else lp.output_axis(item, classification))  # fmt: skip
             water = figs.add(
-                "local-waterfall", _waterfall, shown, exp, method, names, units, axis_title
+                "local-waterfall", _waterfall, shown, exp, method, names, units, axis_title, scale
             )
         if modality == "tabular" and water:
             figure = None  # the waterfall is this example's figure
@@ -123,8 +132,8 @@ def local_cards(
                 "index": item.get("index"),
                 "category": item.get("category") or "",
                 "categories": item.get("categories") or [],
-                "label": item.get("label"),
-                "predicted": item.get("predicted"),
+                "label": _in_units(item.get("label"), scale),
+                "predicted": _in_units(item.get("predicted"), scale),
                 "probability": fmt_prob(prob) if prob is not None else None,
                 "explains": explains,
                 "badges": badges([method] if figure is None and water else kept, status),
@@ -134,6 +143,16 @@ def local_cards(
             }
         )
     return out
+
+
+def _in_units(shown: Any, target: lp.TargetUnits | None) -> Any:
+    """A regression's standardized value (as the explanations stored it, to 4 significant
+    digits) in the target's units."""
+    try:
+        z = float(shown)
+    except (TypeError, ValueError):
+        return shown
+    return fmt_num(target.value(z)) if target is not None and np.isfinite(z) else shown
 
 
 def feature_units(data: ReportData, exp: Mapping[str, Any]) -> lp.FeatureUnits | None:

@@ -299,6 +299,41 @@ def test_each_local_card_is_a_waterfall_that_adds_up() -> None:
     assert "Explains the logit (score before softmax) of class benign" in render_html(data)
 
 
+def test_a_regressions_cards_waterfalls_and_beeswarm_are_in_the_targets_units() -> None:
+    """Known answer: y_mean 100, y_std 20. A standardized label 0.5 reads 110, a waterfall from
+    base 0.1 with contributions a ends at (0.1 + sum a) * 20 + 100, SHAP values read x 20; the
+    cards had shown standardized values beside metrics in the target's units, and the beeswarm
+    a class's output."""
+    data = copy.deepcopy(fx.regression())
+    data["run"]["data_info"]["preprocessing"].update({"y_mean": [100.0], "y_std": [20.0]})
+    exp = data["explanations"]
+    for item in exp["local"]:
+        item["label"], item["predicted"] = "0.5", "-0.25"
+        a = np.asarray(item["attributions"]["integrated_gradients"], dtype=float)
+        item["base_values"] = {"integrated_gradients": 0.1}
+        item["output_value"] = 0.1 + float(a.sum())
+    rng = np.random.default_rng(0)
+    values = rng.normal(0, 0.3, (12, 10))
+    exp["shap"] = {"method": "shap_exact", "values": values.tolist(),
+                   "inputs": rng.normal(0, 1, (12, 10)).tolist(), "base_value": 0.0}  # fmt: skip
+    figs = Figures()
+    view = es.explanations(data, figs)
+    assert view["local"]
+    for card in view["local"]:
+        assert (card["label"], card["predicted"]) == ("110", "95")
+        fig = figs.figures[card["waterfall"]]
+        base, end = fig["data"][0]["x"]
+        item = next(i for i in exp["local"] if i["index"] == card["index"])
+        assert base == pytest.approx(102.0)  # 0.1 * 20 + 100
+        assert end == pytest.approx(item["output_value"] * 20 + 100, abs=1e-6)
+        assert fig["layout"]["xaxis"]["title"]["text"] == "predicted progression"
+    swarm = next(f for k, f in figs.figures.items() if k.startswith("fig-beeswarm"))
+    assert swarm["layout"]["xaxis"]["title"]["text"].startswith(
+        "SHAP value: effect on the predicted progression")  # fmt: skip
+    shown = np.sort(np.abs(np.concatenate([t["x"] for t in swarm["data"]])))
+    assert shown[-1] == pytest.approx(20 * np.abs(values).max(), rel=1e-3)
+
+
 # --- 7. feature values in the user's units ----------------------------------------------------
 
 
