@@ -148,12 +148,19 @@ def gap_sentence(
 
 
 def ties(
-    trials: Sequence[Mapping[str, Any]], winner: Any, metric: str, n_val: Any, maximize: bool
+    trials: Sequence[Mapping[str, Any]],
+    winner: Any,
+    metric: str,
+    n_val: Any,
+    maximize: bool,
+    size: str = "params",
 ) -> dict[str, Any] | None:
     """The winner's validation margin over the runner-up and the complete trials whose
     validation metric is within noise of the winner's (a binomial, or normal-residual,
     standard error on ``n_val`` examples; each trial against the winner); ``smallest`` is the
-    tied trial with the fewest parameters (the winner itself when it is the smallest)."""
+    tied trial lowest in ``size`` (a trial's "params", or the study's own cost: "flops",
+    "latency_ms", "memory_mb"), the better metric first among equals, and the winner itself
+    when it is the smallest."""
     done = [
         t for t in trials if t.get("state") == "complete" and as_number(t.get("metric")) is not None
     ]
@@ -175,8 +182,9 @@ def ties(
         se_t = standard_error(metric, float(t["metric"]), n) or 0.0
         if abs(w - float(t["metric"])) <= Z95 * math.hypot(se_w, se_t):
             tied.append(t)
-    sized = [t for t in [win, *tied] if as_number(t.get("params")) is not None]
-    smallest = min(sized, key=lambda t: (t["params"], t.get("number", 0))) if sized else None
+    sized = [t for t in [win, *tied] if as_number(t.get(size)) is not None]
+    smallest = (min(sized, key=lambda t: (t[size], -sign * float(t["metric"]), t.get("number", 0)))
+                if sized else None)  # fmt: skip
     out.update(tied=tied, smallest=smallest, known=True)
     return out
 

@@ -169,7 +169,8 @@ def _why_among(
 ) -> str | None:
     run = _m(data.get("run"))
     sizes = _m(_m(run.get("data_info")).get("sizes"))
-    t = d.ties(trials, best.get("trial"), metric, sizes.get("val"), up)
+    key, unit = _size(run)
+    t = d.ties(trials, best.get("trial"), metric, sizes.get("val"), up, size=key)
     if t is None:
         return None
     w = float(t["winner"]["metric"])
@@ -206,10 +207,31 @@ def _why_among(
         return text + "; the winner is also the smallest of them."
     return text + (
         f"; the smallest tied one is trial {small['number']} ({small.get('family') or '?'}, "
-        f"{fmt_si(small['params'])} parameters, validation "
+        f"{_sized(small[key], key)} {unit}, validation "
         f"{fmt_num(float(small['metric']) * scale)}) against the winner's "
-        f"{fmt_si(t['winner'].get('params'))}: consider it when size matters."
+        f"{_sized(t['winner'].get(key), key)}: consider it when size matters."
     )
+
+
+# a study's cost objective -> (the trial's field, its unit), as nas.study.COST_OBJECTIVES
+_COSTS = {
+    "params": ("params", "parameters"),
+    "flops": ("flops", "FLOPs"),
+    "latency": ("latency_ms", "ms of latency"),
+    "memory": ("memory_mb", "MiB of memory"),
+}
+
+
+def _size(run: Mapping[str, Any]) -> tuple[str, str]:
+    """What "smallest" means for this search: its first cost objective (a study of accuracy
+    and FLOPs ranks a tied trial by FLOPs, or it would name one its own front dominates), else
+    parameters."""
+    objectives = [str(o) for o in run.get("objectives") or []][1:]
+    return next((_COSTS[o] for o in objectives if o in _COSTS), _COSTS["params"])
+
+
+def _sized(value: Any, key: str) -> str:
+    return fmt_num(value, 3) if key in ("latency_ms", "memory_mb") else fmt_si(value)
 
 
 def _search(data: ReportData) -> str:

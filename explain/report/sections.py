@@ -13,7 +13,7 @@ from typing import Any
 
 from explain.report import plots
 from explain.report._format import fmt_num, fmt_si, pretty_json
-from explain.report._style import Figure
+from explain.report._style import Figure, is_number
 from explain.report.decision_view import decision_view
 from explain.report.schema import ReportData
 
@@ -34,6 +34,23 @@ _METRIC_NAMES = {
     "noise_fcd": "FCD, uniform noise",
     "fcd_vs_noise": "FCD / noise's",
 }
+
+
+def _pruner(run: Mapping[str, Any]) -> str:
+    """The pruner the search ran (nas.study.make_pruner): none for one epoch; for a study of a
+    metric and costs, nas's Pareto-rank halving in place of any named pruner but "none"; none
+    when faithfulness, scored after training, is an objective."""
+    name = str(run.get("pruner") or "–")
+    objectives = [str(o) for o in run.get("objectives") or []]
+    if name in ("none", "–") or not is_number(run.get("epochs")):
+        return name
+    if run["epochs"] < 2:
+        return f"none (asked: {name}; one epoch leaves nothing to prune)"
+    if len(objectives) < 2:
+        return name
+    if "faithfulness" in objectives[1:]:
+        return f"none (asked: {name}; faithfulness is scored after training)"
+    return f"Pareto-rank halving (asked: {name}, which judges one objective)"
 
 
 class Figures:
@@ -107,7 +124,7 @@ def overview(data: ReportData) -> dict[str, Any]:
         "search": [
             ("space", run.get("space_name") or "–"),
             ("sampler", run.get("sampler") or "–"),
-            ("pruner", run.get("pruner") or "–"),
+            ("pruner", _pruner(run)),
             ("epochs per trial", fmt_num(run.get("epochs"))),
             (
                 "objective",

@@ -141,6 +141,33 @@ def test_ties_name_the_smallest_trial_within_noise() -> None:
     assert t is not None and t["tied"] == [] and t["smallest"]["number"] == 7
 
 
+def test_a_study_of_flops_names_the_tied_trial_with_the_fewest_flops() -> None:
+    """The helper's wine search on accuracy and FLOPs: trial 1 has the fewest parameters but
+    469,440 FLOPs, and trial 0 (72,960 FLOPs, better accuracy) dominates it on the study's own
+    objectives; "the smallest tied one" had named trial 1. By FLOPs it is the winner itself."""
+    from explain.report.decision_view import decision_view
+
+    data = breast_cancer()
+    data["run"]["objectives"] = ["accuracy", "flops"]
+    data["run"]["data_info"]["sizes"]["val"] = 27
+    data["best"]["trial"], data["best"]["val"]["accuracy"] = 0, 0.963
+    data["trials"] = [
+        {"number": 0, "state": "complete", "metric": 0.963, "params": 40_000, "flops": 72_960},
+        {"number": 1, "state": "complete", "metric": 0.926, "params": 18_000, "flops": 469_440},
+        {"number": 2, "state": "complete", "metric": 0.926, "params": 90_000, "flops": 900_000},
+    ]
+    t = d.ties(data["trials"], 0, "accuracy", 27, True, size="flops")
+    assert t is not None and {x["number"] for x in t["tied"]} == {1, 2}
+    assert t["smallest"]["number"] == 0
+    assert d.ties(data["trials"], 0, "accuracy", 27, True)["smallest"]["number"] == 1  # params
+    why = decision_view(data)["why"]
+    assert "the winner is also the smallest of them" in why, why
+    data["trials"][0]["flops"] = 600_000  # now trial 1 is the one with fewer FLOPs
+    why = decision_view(data)["why"]
+    assert "the smallest tied one is trial 1" in why and "469 k FLOPs" in why, why
+    assert "against the winner's 600 k" in why, why
+
+
 def test_the_explanation_verdict_names_who_passed_every_check() -> None:
     checks = [
         {"name": "completeness", "method": "ig", "status": "pass"},

@@ -216,3 +216,17 @@ def test_a_replaced_section_renders_with_its_new_template(
     registered(template_dir=other)
     html = render_html(fx.bare())  # the cached template of the first toy is stale now
     assert '<section id="toy">TOY OF IRIS-AUTO</section>' in html and "toy-text" not in html
+
+
+def test_the_search_card_names_the_pruner_the_search_ran() -> None:
+    """nas.study.make_pruner: a study of a metric and costs runs Pareto-rank halving whatever
+    pruner was named (the card had said "hyperband"); with faithfulness or one epoch, none."""
+    from explain.report.sections import _pruner
+
+    run = {"pruner": "hyperband", "objectives": ["accuracy"], "epochs": 20}
+    assert _pruner(run) == "hyperband"
+    assert _pruner({**run, "objectives": ["accuracy", "flops"]}).startswith(
+        "Pareto-rank halving (asked: hyperband")  # fmt: skip
+    assert _pruner({**run, "objectives": ["accuracy", "faithfulness"]}).startswith("none (asked")
+    assert _pruner({**run, "epochs": 1}).startswith("none (asked: hyperband; one epoch")
+    assert _pruner({**run, "pruner": "none", "objectives": ["accuracy", "params"]}) == "none"
