@@ -45,7 +45,7 @@ from nas.worker import (
     stop_workers,
 )
 from search_spaces import SpaceContext
-from search_spaces.spaces import Fixed, starting_points
+from search_spaces.spaces import Choice, Fixed, IntRange, starting_points
 
 
 @dataclass(frozen=True)
@@ -106,6 +106,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
     notes += _unused_augment(config, kind, td.modality)
+    notes += _replaced_tokens(config, td)
     config.write(run_dir)
     state = kind.prepare(td, settings, config.extras, leader=True)
 
@@ -213,6 +214,37 @@ def _unused_augment(config: SearchConfig, kind: Any, modality: str) -> list[str]
         f"the space asks for train.augment, which moves images; with {what} every trial "
         "trains on the inputs as they are (drop augment from the space file)."
     ]
+
+
+def _replaced_tokens(config: SearchConfig, td: Any) -> list[str]:
+    """A note for transformer windows and patches the data is too small for: the space
+    (search_spaces/spaces/transformer.py) gives a window over half the steps one token per
+    step, and a patch over an image's side one token per row, which a trial takes silently."""
+    if config.space.name not in ("transformer", "auto"):
+        return []
+    shape = tuple(td.input_shape)
+    if td.modality == "sequence" and len(shape) == 2:
+        key, limit = "transformer.window", shape[0] // 2
+        what = f"half of the {shape[0]} steps ({limit})"
+        instead = "one token per step (window 1)"
+    elif td.modality == "image" and len(shape) == 3:
+        key, limit = "transformer.patch", min(shape[1:])
+        what = f"the {shape[1]}x{shape[2]} image's side ({limit})"
+        instead = "one token per image row (patch 0)"
+    else:
+        return []
+    dim = config.space.config.get(key)
+    if isinstance(dim, Fixed):
+        values = [dim.value]
+    elif isinstance(dim, Choice):
+        values = list(dim.values)
+    else:
+        values = [dim.high] if isinstance(dim, IntRange) else []
+    over = sorted({int(v) for v in values if isinstance(v, int | float) and v > limit})
+    if not over:
+        return []
+    return [f"{key} {', '.join(map(str, over))} is more than {what}: a trial that takes it "
+            f"uses {instead}; list values up to {limit} in the space file."]  # fmt: skip
 
 
 def _check_resume(run_dir: Path, config: SearchConfig) -> list[str]:
