@@ -78,17 +78,35 @@ def _global_panels(
                 )
             )
     elif modality == "sequence":
-        out.append(
-            panel(
-                "Global importance over time steps",
-                "Peaks mark the time steps the "
-                "model relies on most, averaged over examples; each method scaled to "
-                "its maximum.",
-                figs.add("global-seq", lambda: ep.sequence_global_figure(overall)),
-                badges=shown,
+        # (steps, channels) per method: which channel matters is lost in the per-step sums
+        maps = {m: np.abs(ep.as_array(v)) for m, v in overall.items()}
+        maps = {m: a for m, a in maps.items() if a.ndim == 2 and a.size}
+        steps = min((a.shape[0] for a in maps.values()), default=0)
+        channels = {m: a.sum(axis=0) for m, a in maps.items() if a.shape[1] > 1}
+        if channels:
+            fid = figs.add("global-channels", ep.tabular_global_figure, channels, names)
+            out.append(
+                panel(
+                    "Global importance per channel",
+                    "Which input channel the model relies on (mean |attribution| summed over "
+                    "time steps); each method scaled to its own maximum.",
+                    fid,
+                    features=_feature_table(channels, names) if fid in figs.figures else [],
+                    badges=shown,
+                )
             )
-        )
-        if per_class:
+        if steps != 1:  # one time step: nothing to draw over time (its channels are above)
+            out.append(
+                panel(
+                    "Global importance over time steps",
+                    "Peaks mark the time steps the "
+                    "model relies on most, averaged over examples; each method scaled to "
+                    "its maximum.",
+                    figs.add("global-seq", lambda: ep.sequence_global_figure(overall)),
+                    badges=shown,
+                )
+            )
+        if per_class and steps != 1:
             out.append(
                 panel(
                     f"Importance over time per class ({method})",

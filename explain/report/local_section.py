@@ -72,7 +72,7 @@ def _waterfall(
         ]
         contrib, k = a, lp.LOCAL_FEATURES
     else:
-        unit = "pixels" if exp.get("modality") == "image" else "time steps"
+        unit = "pixels" if exp.get("modality") == "image" else "inputs (step, channel)"
         labels = [f"{unit} that raise it", f"{unit} that lower it"]
         contrib, k = np.array([a[a > 0].sum(), a[a < 0].sum()]), 2
     value = item.get("output_value")

@@ -334,6 +334,28 @@ def test_a_regressions_cards_waterfalls_and_beeswarm_are_in_the_targets_units() 
     assert shown[-1] == pytest.approx(20 * np.abs(values).max(), rel=1e-3)
 
 
+@pytest.mark.parametrize("steps", [5, 1])
+def test_a_multichannel_sequence_shows_which_channel_matters(steps: int) -> None:
+    """(steps, channels) maps whose channel b carries most of the evidence: the per-channel
+    bars rank b first with its summed value (the report had only per-step curves, which sum
+    the channels away). One step draws no curve over time (it had drawn an empty chart)."""
+    data = copy.deepcopy(fx.sequence_classification())
+    exp = data["explanations"]
+    per_step = np.array([[0.1, 0.9, 0.2]] * steps) * np.arange(1, steps + 1)[:, None]
+    exp["feature_names"], exp["input_shape"] = ["a", "b", "c"], [steps, 3]
+    exp["global"] = {"integrated_gradients": {"overall": per_step.tolist(), "per_class": {},
+                                              "unit": "step"}}  # fmt: skip
+    figs = Figures()
+    panels = es.explanations(data, figs)["global"]
+    titles = [p["title"] for p in panels]
+    assert titles[0] == "Global importance per channel"
+    assert ("Global importance over time steps" in titles) is (steps > 1)
+    table = panels[0]["features"]
+    assert [row["name"] for row in table] == ["b", "c", "a"]
+    total = steps * (steps + 1) / 2  # the sum over steps of 1..steps
+    assert float(table[0]["values"][0]) == pytest.approx(0.9 * total, rel=1e-2)
+
+
 # --- 7. feature values in the user's units ----------------------------------------------------
 
 
