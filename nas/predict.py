@@ -397,8 +397,11 @@ def _code(name: str) -> bool:
 
 
 def _labels(names: list[str]) -> np.ndarray:
-    """The class labels as the user's values: integers where every label is one as numbers
+    """The class labels as the user's values: booleans where every label is ``True`` or
+    ``False`` (as Python and pandas print them), integers where every label is one as numbers
     print, floats where every one reads as a plain number, else the text."""
+    if names and set(names) <= {"False", "True"}:
+        return np.array([n == "True" for n in names])
     if all(_INTEGER.fullmatch(n) and not _code(n) for n in names):
         return np.array([int(n) for n in names])
     try:

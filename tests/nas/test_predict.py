@@ -388,6 +388,9 @@ def test_codes_written_with_leading_zeros_stay_text_in_new_rows(
         (["0_1", "1_2", "2_3"], ["0_1", "1_2", "2_3"]),  # int("1_2") is 12
         (["01", "02"], ["01", "02"]),  # codes: int("01") is 1
         (["a", "b"], ["a", "b"]),
+        (["False", "True"], [False, True]),  # bool labels (pandas reads a CSV's so too)
+        (["True"], [True]),
+        (["false", "true"], ["false", "true"]),  # text, as pandas leaves it
     ],
 )
 def test_class_labels_come_back_as_written(names: list[str], labels: list[Any]) -> None:
