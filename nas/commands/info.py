@@ -126,8 +126,10 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         f"task: {escape(str(config.task))}  space: {escape(config.space_name)}  "
         f"seed: {config.seed}"
     )
+    limits = {k: v for k, v in config.budget.to_dict().items() if v is not None}
+    shown = ", ".join(f"{k.removeprefix('max_')} <= {v:,g}" for k, v in limits.items())
     out.print(
-        f"budget: {config.budget.to_dict()}  objectives: {', '.join(config.objectives)}",
+        f"budget: {shown or 'none'}  objectives: {', '.join(config.objectives)}",
         markup=False,
     )
     board = info["leaderboard"]

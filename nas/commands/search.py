@@ -16,7 +16,7 @@ from search_spaces.spaces import space_help
 
 _PRUNER_HELP = (
     "Optuna pruner; with several --objectives any but none prunes by Pareto rank "
-    "(nas/pareto_pruner.py)."
+    "(the README's Pareto section)."
 )
 
 
@@ -60,7 +60,7 @@ def search(
         str | None,
         typer.Option(
             help="Pareto search, e.g. accuracy,params (or flops, latency, memory; faithfulness: "
-            "each trial's explanation quality, nas/faithfulness.py)."
+            "each trial's explanation quality)."
         ),
     ] = None,
     sampler: Annotated[SamplerName, typer.Option(help="Optuna sampler.")] = SamplerName("tpe"),
@@ -79,12 +79,12 @@ def search(
         Path | None, typer.Option("--out", help="Run directory (default runs/<study>).")
     ] = None,
     study: Annotated[
-        str | None, typer.Option(help="Study name (default <dataset>-<space>).")
+        str | None, typer.Option(help="Study name (default: dataset-space, e.g. iris-auto).")
     ] = None,
     storage: Annotated[
         str | None,
         typer.Option(
-            help="Optuna storage URL: sqlite:///…, postgresql://…, or a journal file .log."
+            help="Optuna storage: an sqlite:// or postgresql:// URL, or a journal file (.log)."
         ),
     ] = None,
     patience: Annotated[int, typer.Option(min=1, help="Early-stopping patience, epochs.")] = 5,
@@ -100,7 +100,8 @@ def search(
     heartbeat: Annotated[
         int,
         typer.Option(
-            min=0, help="Seconds between worker heartbeats (SQLite/PostgreSQL); 0 turns them off."
+            min=0,
+            help="Seconds between worker heartbeats (SQLite or PostgreSQL); 0 turns them off.",
         ),
     ] = 10,
     trial_timeout: Annotated[

@@ -130,6 +130,11 @@ def test_show_prints_the_summary(cli: Cli, finished_run) -> None:
     # what the search printed at its end: the top trials and the winner's cost
     assert "top trials (validation)" in result.stdout
     assert f"cost: {metrics['cost']['params']:,} params" in result.stdout
+    record = json.loads((finished_run.run_dir / "run.json").read_text())["budget"]
+    limits = {k: v for k, v in record.items() if v is not None}
+    expected = ", ".join(f"{k[4:]} <= {v:,g}" for k, v in limits.items()) or "none"
+    assert f"budget: {expected}  objectives:" in result.stdout  # not a dict of Nones
+    assert "None" not in result.stdout.splitlines()[1]
 
 
 def test_show_of_a_folder_without_a_run_is_one_line(cli: Cli, tmp_path: Path) -> None:
