@@ -127,6 +127,8 @@ class Predictor:
         shape = tuple(self.config.data_info.get("input_shape") or ())
         if shape and arr.shape == shape:  # one example
             arr = arr[None]
+            self.notes.append(f"{source} has the shape of one example, {shape}, and was read "
+                              "as one (stack several along a first axis).")  # fmt: skip
         if tuple(arr.shape[1:]) != shape:
             lacks = len(shape) > 1 and shape[0] == 1 and tuple(arr.shape[1:]) == shape[1:]
             hint = (f"; these look like {len(arr)} examples without the channel axis: add it "
@@ -158,6 +160,8 @@ class Predictor:
         whose output is not a number (inputs so far from training that the network overflows,
         1e30 where it saw 5 +- 3) is a DataError naming it: its argmax would be a label."""
         inputs = self.inputs(X, source)
+        if len(inputs) == 0:
+            raise DataError(f"{source} holds no rows to predict; give at least one.")
         out = row_outputs(self.model, inputs)
         bad = ~np.isfinite(out.reshape(len(out), -1)).all(axis=1)
         if bad.any():

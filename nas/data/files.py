@@ -219,7 +219,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     except ValueError as err:  # object arrays need pickle, which is refused for safety
         raise DataError(
             f"Cannot read {path.name} without pickle ({err}); save plain numeric or string "
-            "arrays (not dtype=object) with numpy.savez."
+            "arrays (not dtype=object) with numpy.savez. Sequences of different lengths make an "
+            "object array: pad them to one length first."
         ) from err
 
 

@@ -267,6 +267,12 @@ def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> Non
     result = cli("predict", run, "--data", tmp_path / "new.npz", "-o", tmp_path / "n.csv")
     assert result.exit_code == 0, result.output
     assert len(pd.read_csv(tmp_path / "n.csv")) == 10
+    np.savez(tmp_path / "one.npz", X=X[3])  # one example's shape: read as one, and said
+    result = cli("predict", run, "--data", tmp_path / "one.npz", "-o", tmp_path / "1.csv")
+    assert result.exit_code == 0 and "has the shape of one example, (4,)" in result.output
+    np.savez(tmp_path / "none.npz", X=X[:0])  # had said "the split is empty"
+    failed = cli("predict", run, "--data", tmp_path / "none.npz", "-o", tmp_path / "0.csv")
+    assert failed.exit_code == 2 and "none.npz holds no rows to predict" in failed.stderr
     np.save(tmp_path / "rows.npy", X[:3])  # an .npy was read as a CSV: "not a CSV"
     (tmp_path / "text.npz").write_text("a,b\n1,2\n")  # was "contains pickled data"
     for name, words in (("rows.npy", "Unsupported data file type '.npy'"),
