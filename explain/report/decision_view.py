@@ -96,9 +96,10 @@ def _gan_verdict(test: Mapping[str, Any]) -> dict[str, str] | None:
 
 
 def _strip(points: list[tuple[str, float | None, str]], band: tuple[float, float] | None,
-           proportion: bool) -> dict[str, Any] | None:  # fmt: skip
+           proportion: bool, nonnegative: bool = False) -> dict[str, Any] | None:  # fmt: skip
     """Positions (percent of the width) of the score, its interval and the references on one
-    axis: a picture of "score vs baselines" without a plotting library."""
+    axis: a picture of "score vs baselines" without a plotting library. The axis stays within
+    [0, 1] for a proportion and at or above 0 for an error (RMSE, MAE, MSE, FCD)."""
     values = [v for _, v, _ in points if v is not None] + list(band or ())
     if len(values) < 2:
         return None
@@ -107,6 +108,8 @@ def _strip(points: list[tuple[str, float | None, str]], band: tuple[float, float
     lo, hi = lo - pad, hi + pad
     if proportion:
         lo, hi = max(0.0, lo), min(1.0, hi)
+    if nonnegative and min(values) >= 0:
+        lo = max(0.0, lo)
 
     def at(v: float) -> float:
         return round(100 * (v - lo) / (hi - lo), 2)
@@ -337,7 +340,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
         if data.get("gan") is None
         else "Baselines: none for a GAN search (the GAN section sets its FCD beside the real "
         "data's floor and random inputs).",
-        "strip": _strip(points, band, metric in d.PROPORTIONS),
+        "strip": _strip(points, band, metric in d.PROPORTIONS, nonnegative=not up),
         "gap": g
         and {
             "text": d.gap_sentence(metric, g, sizes.get("val"), sizes.get("test"), units),

@@ -359,3 +359,15 @@ def test_a_baseline_better_than_the_winner_is_said_on_the_first_screen() -> None
         "space.")}  # fmt: skip
     reg["baselines"]["baselines"][1]["metrics"]["rmse"] = 60.0  # worse: nothing to say
     assert decision_view(reg)["verdict"] is None  # type: ignore[index]
+
+
+def test_the_score_strip_of_an_error_starts_at_zero_not_below() -> None:
+    """RMSE 1.2 beside a mean predictor's 18.5: the 8 % padding had drawn the axis from -0.906."""
+    from explain.report.decision_view import _strip
+
+    points = [("winner", 1.2, "score"), ("mean predictor", 18.5, "trivial")]
+    error = _strip(points, (1.0, 1.5), proportion=False, nonnegative=True)
+    assert error is not None and error["axis"][0] == "0"
+    assert error["marks"][0]["left"] == pytest.approx(100 * 1.2 / (18.5 + 0.08 * 17.5), abs=0.01)
+    signed = _strip([("winner", -0.2, "score"), ("mean", 0.0, "trivial")], None, False, True)
+    assert signed is not None and signed["axis"][0].startswith("-")  # r2-like: below 0 kept
