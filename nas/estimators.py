@@ -32,6 +32,7 @@ from nas.config import SearchConfig
 from nas.cost import Budget
 from nas.data.prepare import MIN_ROWS
 from nas.data.transform import label_name
+from nas.errors import DataError
 from nas.predict import Predictor, load_predictor
 from search_spaces.rebuild import build_spec, spec_from_dict
 
@@ -171,6 +172,9 @@ class _NASEstimator(BaseEstimator):
                 result = search(data=data, out=out, task=self._task, storage=storage,
                                 threads=self.threads, reports_dir=None,
                                 **self._settings())  # fmt: skip
+            except DataError as e:  # about the arrays given to fit, not nas's own file of them
+                said = str(e).replace(str(data), data.name).replace(data.name, "the data given")
+                raise type(e)(said) from None
             finally:  # a search sets both for the process
                 torch.set_num_threads(threads)
                 optuna.logging.set_verbosity(verbosity)

@@ -235,6 +235,17 @@ def test_bad_input_is_a_one_line_value_error(X: list, y: list, match: str) -> No
     assert "\n" not in str(info.value)
 
 
+def test_a_data_error_names_the_data_given_not_nas_s_own_file_of_it() -> None:
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    with pytest.raises(ValueError, match="^y in the data given has one value in all 50") as e:
+        NASRegressor(space="fnn", n_trials=1, epochs=1).fit(X, np.ones(50))
+    assert "npz" not in str(e.value)  # had said "y in data.npz", a file the user never made
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    with pytest.raises(ValueError, match="stratified splitting") as e:
+        NASClassifier(space="fnn", n_trials=1, epochs=1).fit(X, np.repeat(np.arange(40), 5))
+    assert "val_fraction" not in str(e.value)  # a setting fit does not take
+
+
 def test_nan_at_predict_is_a_value_error(fitted: NASClassifier) -> None:
     X, _ = iris_frame()
     X = X.copy()
