@@ -198,6 +198,12 @@ def _compute(
         else:
             y, p = _regression_inputs(y_true, y_pred)
             values = {name: _REGRESSION[name](y, p) for name in names}
+            if y.ndim == 2 and y.shape[1] > 1:  # outputs in their own units: each one's scores
+                values["per_output"] = [
+                    {"output": j, **{n: _finite_or_none(_REGRESSION[n](y[:, j], p[:, j]))
+                                     for n in names}}
+                    for j in range(y.shape[1])
+                ]  # fmt: skip
     return {
         k: v if isinstance(v, list) or v is None else _finite_or_none(v) for k, v in values.items()
     }
@@ -211,7 +217,9 @@ def compute_metrics(
     ``y_true``/``y_pred`` are numpy arrays or tensors. For classification ``y_pred`` is ``(N, C)``
     logits (or probabilities with ``from_logits=False``) or ``(N,)`` labels; ``n_classes``
     defaults to ``C`` (or to the largest label + 1). For regression both hold ``(N,)`` or
-    ``(N, k)`` values; multi-output scores are averaged uniformly over the outputs.
+    ``(N, k)`` values; multi-output scores are averaged uniformly over the outputs (RMSE too:
+    the mean of the outputs' RMSEs, not the root of the mean MSE), and ``per_output`` holds
+    each output's own, in its own units.
     """
     names = metrics_for(task)
     if task == "classification":

@@ -137,6 +137,18 @@ def test_regression_shapes_and_multi_output() -> None:
     y2 = np.array([[0.0, 0.0], [2.0, 2.0]])
     p2 = np.array([[0.0, 1.0], [2.0, 3.0]])  # first output exact, second off by 1
     assert compute_metrics("regression", y2, p2)["mae"] == pytest.approx(0.5)
+    # each output in its own units: metres off by 0.1, grams off by 1000
+    y3 = np.array([[1.0, 1000.0], [2.0, 3000.0], [3.0, 2000.0]])
+    p3 = y3 + np.array([[0.1, 1000.0], [-0.1, -1000.0], [0.1, 1000.0]])
+    m = compute_metrics("regression", y3, p3)
+    assert m["per_output"] == [
+        {"output": 0, "mae": pytest.approx(0.1), "mse": pytest.approx(0.01),
+         "rmse": pytest.approx(0.1), "r2": pytest.approx(1 - 0.03 / 2)},
+        {"output": 1, "mae": pytest.approx(1000.0), "mse": pytest.approx(1e6),
+         "rmse": pytest.approx(1000.0), "r2": pytest.approx(1 - 3e6 / 2e6)},
+    ]  # fmt: skip
+    assert m["rmse"] == pytest.approx((0.1 + 1000.0) / 2)  # the mean of the outputs' RMSEs
+    assert "per_output" not in compute_metrics("regression", y, torch.tensor([1.0, 2.0, 5.0]))
 
 
 def test_bad_inputs_raise_data_error() -> None:
