@@ -52,6 +52,11 @@ def finalize_run(
     note = constraint_note(st, settings)
     if note:
         result.warnings.append(note)
+    if top > len(winners):  # a front (or a search) with fewer trials than asked for
+        where = "best/ holds it" if len(winners) == 1 else f"top/1-{len(winners)} hold them"
+        n = f"{len(winners)} trial{'s' if len(winners) > 1 else ''}"
+        what = f"the Pareto front holds {n}" if len(st.directions) > 1 else f"{n} completed"
+        result.warnings.append(f"--top {top}: {what}, all kept; {where}.")
     top_dir = result.run_dir / "top"
     if top_dir.exists():
         if not rundir.is_run_dir(result.run_dir):  # never someone else's top/ (run_search checks)

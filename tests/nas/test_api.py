@@ -201,7 +201,10 @@ def test_search_result_and_show(tmp_path: Path, tiny_space: Path) -> None:
     assert result.test_metrics == result.metrics["test"]
     assert [m["rank"] for m in result.pareto] == [1, 2]
     assert sorted(p.name for p in (out / "top").iterdir()) == ["1", "2"]
+    assert not any(w.startswith("--top") for w in result.warnings)
     assert result.data is not None and result.data.name == "iris"
+    more = small(tmp_path / "three", tiny_space, top=3)  # 3 asked, 2 trials: said, not silent
+    assert "--top 3: 2 trials completed, all kept; top/1-2 hold them." in more.warnings
     shown = nas.show(out)
     assert shown["run"]["study"] == "iris-fnn" and shown["best"]["trial"] == result.metrics["trial"]
     loaded = nas.load_run(out)
