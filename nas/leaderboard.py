@@ -4,6 +4,7 @@ trials record (state, user attributes, values)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -128,7 +129,8 @@ def make_stop_on_impossible(settings: SearchSettings) -> Callable[[optuna.Study,
 
 
 def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
-    """The best trial, or the ``top`` Pareto-optimal trials ordered by the first objective.
+    """The best trial, or the ``top`` Pareto-optimal trials ordered by the first objective,
+    each spec once (a trial that sampled the winner's spec again is not another model).
 
     Under a constraint (``--min-faithfulness``) only the feasible trials compete, when there
     are any (Optuna's ``best_trials`` already keeps to them); with none feasible, all do, and
@@ -142,7 +144,15 @@ def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial
     # best_trials keeps to the front of the feasible trials; [] when none is feasible
     front = study.best_trials if len(study.directions) > 1 else None
     pool = front or [t for t in done if is_feasible(t)] or done
-    return sorted(pool, key=lambda t: (sign * t.values[0], t.number))[: max(1, top)]
+    ranked = sorted(pool, key=lambda t: (sign * t.values[0], t.number))
+    kept, seen = [], set()
+    for t in ranked:  # one model per spec: a trial that sampled the same one again is a copy
+        spec = t.user_attrs.get("spec")
+        key = json.dumps(spec, sort_keys=True) if spec is not None else f"trial {t.number}"
+        if key not in seen:
+            seen.add(key)
+            kept.append(t)
+    return kept[: max(1, top)]
 
 
 def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:

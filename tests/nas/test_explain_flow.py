@@ -101,7 +101,14 @@ def test_explain_all_methods(run_copy: Path) -> None:
     assert result.exit_code == 0, result.output + result.stderr
     exp = Explanations.load(run_copy / "explain")
     captum = [c.method for c in exp.choices if c.chosen and not c.method.startswith("shap")]
-    assert captum == ["integrated_gradients", "saliency", "deeplift", "gradient_shap", "occlusion"]
+    # DeepLift where every layer has a rule; a LayerNorm has none, so input x gradient instead
+    spec = json.loads((run_copy / "best" / "spec.json").read_text())
+    norm = any(b["params"].get("norm", "none") != "none" for b in spec["blocks"])
+    third = "input_x_gradient" if norm else "deeplift"
+    assert captum == ["integrated_gradients", "saliency", third, "gradient_shap", "occlusion"]
+    if norm:
+        (why,) = [c.reason for c in exp.choices if c.method == "deeplift"]
+        assert "LayerNorm has no DeepLift rule" in why
     assert list(exp.attributions) == [*captum, "shap_exact"]
     assert all(a.values.shape == (4, 4) for a in exp.attributions.values())
 

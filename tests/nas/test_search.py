@@ -496,3 +496,19 @@ def test_a_winner_slower_after_its_retrain_than_max_latency_is_said() -> None:
     assert latency_note(trial, SimpleNamespace(latency_ms=9.0), free, 1) == []  # type: ignore[arg-type]
     (front,) = latency_note(trial, SimpleNamespace(latency_ms=0.5), settings, 2)  # type: ignore[arg-type]
     assert front.startswith("model 2 of the front measured 0.5 ms")
+
+
+def test_the_top_models_are_distinct_specs() -> None:
+    """A trial that sampled the winner's spec again (a random sampler, a narrow space) is a
+    copy, not a second model for top/: --top 2 had kept two identical 32-unit networks."""
+    from nas.leaderboard import pick_winners
+
+    study = optuna.create_study(directions=["maximize", "minimize"])
+    for values, units in (((0.93, 2410), 32), ((0.93, 2410), 32), ((0.21, 85), 1),
+                          ((0.92, 2410), 32)):  # fmt: skip
+        trial = optuna.trial.create_trial(
+            values=list(values), user_attrs={"spec": {"units": units}}
+        )
+        study.add_trial(trial)
+    assert [t.number for t in pick_winners(study, 2)] == [0, 2]
+    assert [t.number for t in pick_winners(study, 5)] == [0, 2]
