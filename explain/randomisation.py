@@ -28,7 +28,10 @@ input elements that *differ from the baseline*:
   off the baseline 0.45 in ``|attr|`` and 0.08 signed.
 
 A model-blind explainer fails either way: its output does not change at all. The ``|attr|``
-curve is kept in ``extra`` for reference.
+curve is kept in ``extra`` for reference, and read once: a signed correlation of -0.5 or below
+whose ``|attr|`` one is 0.5 or above is the original map with its sign flipped (a re-initialised
+last layer flips a one-output model's output), a warn; a reversed order of sizes (both low) is
+a new map, a pass.
 """
 
 from __future__ import annotations
@@ -271,6 +274,12 @@ def randomisation_check(
         f"{share:.0%} of input elements that differ from the baseline; an explanation that "
         "depends on the model drops towards 0, one that ignores it stays near 1."
     )
+    if status == "pass" and value <= -RANDOMISATION_PASS and magnitude[-1] >= RANDOMISATION_PASS:
+        # reversed in sign, kept in size: the same map flipped (a re-initialised last layer
+        # flips a one-output model's sign), as much the input's imprint as +rho would be
+        status = "warn"
+        detail += (" But the sizes keep their order: it is largely the same map with its sign "
+                   "flipped, not a new one.")  # fmt: skip
     if status == "pass" and rho_repeat is not None and rho_repeat < REPEAT_MIN:
         status = "warn"
         detail += f" But two runs on the same model only agree to {rho_repeat:.2f}: inconclusive."

@@ -430,3 +430,29 @@ def test_the_report_says_what_each_verdict_rests_on() -> None:
     assert "approximate: complete in expectation only" in html
     assert "fitted scale -1: sign flipped" in html
     assert re.search(r"own sampling noise 1\.\d", html), "the noise floor is shown"
+
+
+def test_randomisation_warns_of_the_same_map_with_its_sign_flipped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Known answer: "randomisation" negates the weights, so gradient x input is the original
+    map times -1: signed rho -1, |attr| rho +1. That is the input's imprint with the output's
+    sign flipped, not a new explanation: a warn (it had passed as "decorrelated"). Reversing
+    the weights' order (the test above) changes the sizes' order too: still a pass."""
+    d = 40
+    X = torch.zeros(6, d)
+    X[:, :8] = 1.0
+    model = _Weights(torch.linspace(1.0, 2.0, d))
+
+    def negate(module: nn.Module, seed: int) -> None:
+        with torch.no_grad():
+            module.w.mul_(-1.0)
+
+    def grad_x_input(m: nn.Module, X: torch.Tensor, t: torch.Tensor) -> np.ndarray:
+        return (X * m.w.detach()).numpy()
+
+    monkeypatch.setattr(randomisation, "reinitialise", negate)
+    t = torch.zeros(6, dtype=torch.long)
+    c = randomisation_check(model, X, t, grad_x_input, method="gxi", repeat=False)
+    assert c.value == pytest.approx(-1.0) and c.extra["correlations_abs"][-1] == pytest.approx(1.0)
+    assert c.status == "warn" and "sign flipped" in c.detail, c
