@@ -21,7 +21,9 @@ def _units(best: dict[str, Any], metric: str) -> str:
     return f" (in {units}{'²' if metric == 'mse' else ''})"
 
 
-def _overfit(best: dict[str, Any], run: dict[str, Any]) -> str | None:
+def _overfit(
+    best: dict[str, Any], run: dict[str, Any], test_interval: dict[str, Any] | None = None
+) -> str | None:
     """The over-fitting alert: the validation → test gap when it is beyond the noise of the
     two splits' sizes (explain.report.decision.gap); when the sizes are not recorded, a gap
     over 5% of the scale, said to be unjudged."""
@@ -31,7 +33,7 @@ def _overfit(best: dict[str, Any], run: dict[str, Any]) -> str | None:
     sizes = (run.get("data_info") or {}).get("sizes") or {}
     maximize = (run.get("directions") or ["maximize"])[0] == "maximize"
     g = gap(metric, best.get("val", {}).get(metric), best.get("test", {}).get(metric),
-            sizes.get("val"), sizes.get("test"), maximize)  # fmt: skip
+            sizes.get("val"), sizes.get("test"), maximize, test_interval)  # fmt: skip
     if g is None or g["gap"] <= 0 or g["within"]:
         return None
     if g["within"] is None:
@@ -49,7 +51,8 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
     if best is None:
         out.append({"level": "error", "text": "No trial completed: there is no winner yet."})
     else:
-        over = _overfit(best, run)
+        interval = data.get("test_interval")
+        over = _overfit(best, run, interval if isinstance(interval, dict) else None)
         if over is not None:
             out.append({"level": "warn", "text": over})
         per_class = best.get("test", {}).get("per_class") or []

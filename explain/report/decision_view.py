@@ -309,7 +309,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
     base = _baselines(data, metric, interval, up)
     units = _units(best, metric)
     g = d.gap(metric, _m(best.get("val")).get(metric), test, sizes.get("val"),
-              sizes.get("test"), up)  # fmt: skip
+              sizes.get("test"), up, _m(data.get("test_interval")))  # fmt: skip
     version = _m(run.get("versions")).get("nas")
     trivial = next((b for b in base if b["kind"] == "trivial"), None)
     classical = next((b for b in base if b["kind"] == "classical"), None)

@@ -371,3 +371,21 @@ def test_the_score_strip_of_an_error_starts_at_zero_not_below() -> None:
     assert error["marks"][0]["left"] == pytest.approx(100 * 1.2 / (18.5 + 0.08 * 17.5), abs=0.01)
     signed = _strip([("winner", -0.2, "score"), ("mean", 0.0, "trivial")], None, False, True)
     assert signed is not None and signed["axis"][0].startswith("-")  # r2-like: below 0 kept
+
+
+def test_a_heavy_tailed_test_error_is_judged_by_its_bootstrap_spread() -> None:
+    """The helper's houses run: validation RMSE 16.37, test 35.43 on 90 rows each, one test
+    row off by 313 (an imputed size). The normal-residual SE, RMSE / sqrt(2n), puts the gap's
+    interval at 13.4-24.8 ("over-fitted"); the test's own bootstrap interval, 11.58-58.78,
+    holds the validation value. Its half toward validation, 23.85 / 1.96, is the test's SE."""
+    z = 1.959963984540054
+    plain = d.gap("rmse", 16.37, 35.43, 90, 90, False)
+    se_v, se_t = 16.37 / math.sqrt(180), 35.43 / math.sqrt(180)
+    assert plain["lo"] == pytest.approx(19.06 - z * math.hypot(se_v, se_t), abs=1e-6)
+    assert plain["within"] is False and plain["lo"] == pytest.approx(13.36, abs=0.01)
+    boot = {"lo": 11.578, "hi": 58.784}
+    g = d.gap("rmse", 16.37, 35.43, 90, 90, False, boot)
+    half = z * math.hypot(se_v, (35.43 - 11.578) / z)
+    assert (g["lo"], g["hi"]) == (pytest.approx(19.06 - half), pytest.approx(19.06 + half))
+    assert g["within"] is True and "bootstrap" in g["method"]
+    assert d.gap("accuracy", 1.0, 0.95, 85, 86, True, boot)["method"].startswith("Newcombe")
