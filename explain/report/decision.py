@@ -247,7 +247,7 @@ def explanation_line(exp: Mapping[str, Any] | None) -> str:
     parts = []
     if v["passed"]:
         ran = " it ran" if any(m in v["broken"] for m in v["passed"]) else ""
-        parts.append(f"passed every check{ran}: " + ", ".join(v["passed"]))
+        parts.append(" and ".join(v["passed"]) + f" passed every check{ran}")
     else:
         parts.append("no method passed every check")
     for verb, by_method in (("warned on", v["warned"]), ("failed", v["failed"]),

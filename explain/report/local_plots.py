@@ -136,15 +136,20 @@ def _finite(*xs: Any) -> bool:
     return all(is_number(x) for x in xs)
 
 
-def explained_output(item: Mapping[str, Any], classification: bool) -> str:
+def explained_output(
+    item: Mapping[str, Any], classification: bool, target: TargetUnits | None = None
+) -> str:
     """What a local example's attributions explain, in words: the methods explain the raw
-    output (a logit for a classifier) of the predicted class unless the data says otherwise."""
+    output (a logit for a classifier) of the predicted class unless the data says otherwise;
+    a regression's in the target's units when ``target`` gives them (as its waterfall)."""
     out = item.get("output") if isinstance(item.get("output"), Mapping) else {}
     kind = out.get("kind") or ("logit" if classification else "output")
     if kind == "logit":
         label = out.get("label", item.get("predicted"))
         own = " (the predicted class)" if str(label) == str(item.get("predicted")) else ""
         return f"the logit (score before softmax) of class {label}{own}"
+    if target is not None:
+        return f"the predicted {target.name}, in its units"
     return "the model's output (the standardized target)"
 
 

@@ -109,7 +109,7 @@ def local_cards(
             if status.get(str(m)) != "fail"
         }
         shown = {**item, "attributions": kept}
-        explains = lp.explained_output(item, classification)
+        explains = lp.explained_output(item, classification, None if classification else target)
         with_base = [m for m in kept if _base_value(item, exp, m) is not None]
         method = chosen_method(exp, with_base, status)
         water = None
@@ -127,11 +127,15 @@ def local_cards(
         else:
             figure = figs.add("local", lp.local_figure, shown, modality, names)
         prob = item.get("probability")
+        categories = list(item.get("categories") or [])
+        wrong = classification and str(item.get("label")) != str(item.get("predicted"))
+        if wrong and "misclassified" not in categories:  # picked as uncertain, say, and wrong
+            categories.append("misclassified")
         out.append(
             {
                 "index": item.get("index"),
                 "category": item.get("category") or "",
-                "categories": item.get("categories") or [],
+                "categories": categories,
                 "label": _in_units(item.get("label"), scale),
                 "predicted": _in_units(item.get("predicted"), scale),
                 "probability": fmt_prob(prob) if prob is not None else None,

@@ -180,7 +180,8 @@ def test_the_explanation_verdict_names_who_passed_every_check() -> None:
     assert v == {"passed": ["ig"], "warned": {"shap": ["infidelity"]},
                  "failed": {"saliency": ["randomisation"]}, "broken": {}}  # fmt: skip
     line = d.explanation_line({"checks": checks})
-    assert "passed every check: ig" in line and "saliency failed randomisation" in line
+    assert "Explanations: ig passed every check; " in line
+    assert "saliency failed randomisation" in line
     # a check that could not run (an error) is not a pass; one that does not apply is
     checks += [
         {"name": "randomisation", "method": "ig", "status": "skipped",
@@ -189,7 +190,7 @@ def test_the_explanation_verdict_names_who_passed_every_check() -> None:
          "detail": "saliency makes no completeness claim"},
     ]  # fmt: skip
     line = d.explanation_line({"checks": checks})
-    assert "passed every check it ran: ig" in line and "ig could not run randomisation" in line
+    assert "ig passed every check it ran" in line and "ig could not run randomisation" in line
     assert "saliency could not run" not in line
 
 
@@ -227,7 +228,7 @@ def test_the_first_screen_shows_what_a_decision_needs() -> None:
     assert "Newcombe" in text
     assert "1 other trial is tied with it within noise" in text
     assert "the smallest tied one is trial" in text and "1.2 k parameters" in text
-    assert "Explanations: passed every check: integrated_gradients" in text
+    assert "Explanations: integrated_gradients passed every check" in text
     assert "shap_permutation failed randomisation" in text
     assert "retrained on train + validation for 24 epochs (2× the search's best epoch, 12)" in text
     trials = fx.tabular_classification()["trials"]
@@ -322,7 +323,7 @@ def test_explanations_of_a_model_no_better_than_the_majority_class_say_so() -> N
     data["best"]["test"]["accuracy"] = 43 / 86
     data["baselines"]["baselines"][0]["metrics"]["accuracy"] = 44 / 86
     text = _decision_text(render_html(data))
-    assert "Explanations: passed every check: integrated_gradients" in text
+    assert "Explanations: integrated_gradients passed every check" in text
     assert "But the model is no better than the majority class (test accuracy 0.5 against" in text
     assert "found no pattern in the data" in text
     # the same, inside the winner's interval though below it: 0.90 +- 0.065 holds 0.86

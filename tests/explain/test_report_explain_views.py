@@ -174,6 +174,14 @@ def test_an_example_picked_by_two_categories_is_shown_once() -> None:
     card = next(i for i in view["local"] if i["index"] == local[1]["index"])
     assert card["categories"] == ["misclassified", "uncertain"]
     assert view["local_hidden"] == 0
+    # picked as uncertain only, and wrong: tagged misclassified too (it had shown "uncertain")
+    for item in local:
+        item["category"] = "uncertain"
+    view = es.explanations(data, Figures())
+    for card in view["local"]:
+        wrong = card["label"] != card["predicted"]
+        assert ("misclassified" in card["categories"]) is wrong, card
+    assert any(c["label"] != c["predicted"] for c in view["local"])
 
 
 # --- 5. the beeswarm, one output at a time ----------------------------------------------------
