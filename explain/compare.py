@@ -216,10 +216,20 @@ def answer(comparison: Mapping[str, Any]) -> dict[str, Any] | None:
     shown = "undefined" if not np.isfinite(rho) else f"{rho:.2f}"
     sentence = (
         f"The smallest model (#{a.get('rank')}, {a.get('family')}, {_size(a.get('params'))} "
-        f"params) agrees with {whom} (#{b.get('rank')}, {_size(b.get('params'))} params) at "
-        f"\u03c1 = {shown} on the global map of {comparison.get('method')}: {reading(rho)}."
+        f"params{_scored(a)}) agrees with {whom} (#{b.get('rank')}, {_size(b.get('params'))} "
+        f"params{_scored(b)}) at \u03c1 = {shown} on the global map of "
+        f"{comparison.get('method')}: {reading(rho)}."
     )
     return {"small": small, "other": other, "rho": rho, "sentence": sentence}
+
+
+def _scored(model: Mapping[str, Any]) -> str:
+    """", test accuracy 0.4815": how good a model is, beside how alike its evidence is (a
+    small model that shares the winner's evidence may still be no better than chance)."""
+    test, metric = model.get("test"), model.get("metric")
+    if not isinstance(test, int | float) or not np.isfinite(test) or not metric:
+        return ""
+    return f", test {metric} {test:.4g}"
 
 
 def _size(n: Any) -> str:

@@ -159,7 +159,7 @@ def map_figure(
         "layout": layout(
             height=18 * len(top) + 80,
             margin={"l": 10, "r": 10, "t": 10, "b": 45},
-            xaxis=axis("importance (1 = its largest)", range=[0, 1.05]),
+            xaxis=axis("importance (max 1)", range=[0, 1.05]),
             yaxis=axis(type="category", automargin=True),
         ),
     }

@@ -81,9 +81,9 @@ def test_the_section_shows_table_maps_heatmap_and_answer() -> None:
     assert '<a href="#compare">Across the front</a>' in html
     s = section(html)
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", s))
-    assert ("The smallest model (#3, fnn, 8.32k params) agrees with the winner (#1, 90.8k "
-            "params) at ρ = 0.82 on the global map of integrated_gradients: it looks at mostly "
-            "the same evidence.") in text  # fmt: skip
+    assert ("The smallest model (#3, fnn, 8.32k params, test accuracy 0.93) agrees with the "
+            "winner (#1, 90.8k params, test accuracy 0.9651) at ρ = 0.82 on the global map of "
+            "integrated_gradients: it looks at mostly the same evidence.") in text  # fmt: skip
     # the table: one row per model, a badge per method (a method a model lacks: unchecked)
     rows = re.findall(r"<tr><td>#(\d)</td>", s)
     assert rows == ["1", "2", "3"]
