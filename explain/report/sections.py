@@ -155,7 +155,8 @@ def overview(data: ReportData) -> dict[str, Any]:
             (
                 "latency",
                 f"{fmt_num(cost.get('latency_ms'), 3)} ms per example"
-                + (f" ({cost['device']})" if cost.get("device") else ""),
+                + (f" ({cost['device']})" if cost.get("device") else "")
+                + ", re-measured after the retrain (the leaderboard's is the trial's)",
             ),
             ("memory", f"{fmt_num(cost.get('memory_mb'), 3)} MiB"),
         ],
