@@ -224,7 +224,7 @@ def answer(comparison: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def _scored(model: Mapping[str, Any]) -> str:
-    """", test accuracy 0.4815": how good a model is, beside how alike its evidence is (a
+    """ ", test accuracy 0.4815": how good a model is, beside how alike its evidence is (a
     small model that shares the winner's evidence may still be no better than chance)."""
     test, metric = model.get("test"), model.get("metric")
     if not isinstance(test, int | float) or not np.isfinite(test) or not metric:

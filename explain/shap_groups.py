@@ -4,8 +4,9 @@ A grouping is an int array of one example's input shape mapping each element to 
 The masking explainers then play a game of G players, "group g present": a present group keeps
 the example's values, an absent one takes the background's (every background row in turn, the
 model outputs averaged: the interventional value function). Each group's Shapley value is spread
-equally over its elements, so summing an attribution over a group gives the group's value back
-(:func:`group_sums`), and every element-level view stays additive.
+equally over its elements (a one-hot group's goes to the category the example has), so summing
+an attribution over a group gives the group's value back (:func:`group_sums`), and every
+element-level view stays additive.
 
 This module is also the base the other ``shap_*`` modules share: :class:`ShapError`, a quiet
 import of SHAP, the inputs and targets explained, the seeded background sample, batched
@@ -185,16 +186,33 @@ def resolve_groups(
     if groups is not None:
         return check_groups(groups, shape), "given groups"
     if feature_names is not None and len(shape) == 1 and looks_one_hot(feature_names):
-        return check_groups(one_hot_groups(feature_names), shape), "one-hot columns"
+        return check_groups(one_hot_groups(feature_names), shape), ONE_HOT
     return None, ""
 
 
+ONE_HOT = "one-hot columns"  # resolve_groups' word for groups of one column's categories
+
+
 def spread_group_values(
-    group_values: np.ndarray, flat_groups: np.ndarray, input_shape: Sequence[int]
+    group_values: np.ndarray,
+    flat_groups: np.ndarray,
+    input_shape: Sequence[int],
+    present: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``(N, G)`` group values -> ``(N, *input_shape)``: each element gets value / group size."""
+    """``(N, G)`` group values -> ``(N, *input_shape)``: each element gets value / group size;
+    with ``present`` (``(N, D)``: an example's one-hot inputs), a one-hot group's value goes to
+    the category the example has (its column is 1), since "city = Paris" is what the player
+    stood for; a row with none of its group's categories (unseen) spreads it evenly. Either way
+    the group's elements sum to its value."""
     sizes = np.bincount(flat_groups, minlength=group_values.shape[1])
     per_element = group_values[:, flat_groups] / sizes[flat_groups]
+    if present is not None:
+        on = np.asarray(present, dtype=np.float64).reshape(len(group_values), -1) == 1.0
+        on = on & (sizes[flat_groups] > 1)[None, :]  # plain features keep their own value
+        count = sum_by_group(on.astype(np.float64), flat_groups)[:, flat_groups]
+        share = np.where(count == 1, on, 0.0)  # exactly one category of the group is on
+        onto = np.where(share.astype(bool), group_values[:, flat_groups], 0.0)
+        per_element = np.where(count == 1, onto, per_element)
     return per_element.reshape(len(group_values), *input_shape)
 
 

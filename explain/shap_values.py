@@ -38,6 +38,7 @@ from explain.shap_deep import (
     restored,
 )
 from explain.shap_groups import (
+    ONE_HOT,
     UNKNOWN_ROW_COST,
     RowCost,
     ShapError,
@@ -266,7 +267,8 @@ def _run(
                     return predict_rows(job.model, z)[:, target]
 
                 r = masked_values(predict, xs, bg, flat, plan, job.seed)
-                values[rows] = spread_group_values(r.values, flat, shape)
+                on = xs.reshape(len(rows), -1).cpu().numpy() if how == ONE_HOT else None
+                values[rows] = spread_group_values(r.values, flat, shape, on)
                 perms[rows], errors[rows] = r.permutations, r.estimated_error
             elif method == "shap_deep":
                 values[rows] = deep_values(job.model, xs, bg, target)
@@ -302,7 +304,8 @@ def _run(
         )
     if job.flat is not None and not masked:  # one value per group, as the masking explainers
         sums = sum_by_group(values.reshape(len(X), -1), job.flat)
-        values = spread_group_values(sums, job.flat, shape)
+        on = X.reshape(len(X), -1).cpu().numpy() if job.how == ONE_HOT else None
+        values = spread_group_values(sums, job.flat, shape, on)
     return values, base, params, job
 
 

@@ -339,7 +339,11 @@ def test_one_hot_features_are_grouped_from_their_names() -> None:
     X, bg = torch.eye(4)[:2].double(), torch.eye(4)[[1, 2, 3, 0, 2]].double()
     a = shap_explain(lin, X, bg, feature_names=["a", "c=x", "c=y", "b"], method="shap_exact")
     assert a.params["n_groups"] == 3 and "one-hot columns" in a.params["groups"]
-    assert a.values[0, 1] == a.values[0, 2] and a.delta.max() < 1e-6
+    assert a.values[0, 1] == a.values[0, 2] and a.delta.max() < 1e-6  # no category on: even
+    # Known answer, row 1 has c = x: the group's value, 2 (1 - 0.2) - (0 - 0.4) = 2.0 against
+    # the background's means (0.2 and 0.4), goes to c=x, the category it has; c=y gets 0 (it
+    # had been 1.0 each: c=y read as mattering as much as the category the row has)
+    assert a.values[1, 1] == pytest.approx(2.0) and a.values[1, 2] == 0.0
 
 
 def test_masking_a_large_image_uses_default_patches() -> None:
