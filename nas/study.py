@@ -295,6 +295,13 @@ def parse_objectives(
         ]
     if not names:
         raise NasError("--objectives is empty; give e.g. 'accuracy' or 'accuracy,params'.")
+    if names[0] not in METRICS and any(n in METRICS for n in names[1:]):
+        metric_given = next(n for n in names if n in METRICS)
+        rest = ",".join(n for n in names if n != metric_given)
+        raise NasError(
+            f"The first objective must be the metric, got {names[0]!r} before "
+            f"{metric_given!r}; give --objectives {metric_given},{rest}."
+        )
     if names[0] in COST_OBJECTIVES or names[0] in QUALITY_OBJECTIVES:
         names = [metric, *names]
     if names[0] not in METRICS:

@@ -126,10 +126,12 @@ def load_space_toml(path: str | Path) -> Space:
         import tomli as tomllib
 
     p = Path(path)
+    if p.is_dir():
+        raise SpaceError(f"Space file {str(p)!r} is a folder; give the .toml file in it.")
     if not p.is_file():
         raise SpaceError(f"Space file {str(p)!r} does not exist; check the path.")
-    try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    try:  # utf-8-sig: a byte-order mark (Windows editors write one) is not a TOML error
+        doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SpaceError(f"Space file {p.name} is not valid TOML ({e}); fix the syntax.") from e
     base = doc.pop("space", "auto")

@@ -55,6 +55,7 @@ def _choice(values: Sequence[Any]) -> Allowed:
 
 
 _BOOL = Allowed(bool)
+MAX_BLOCKS = 64  # blocks in one stack: deeper than any of these families trains on a CPU
 # Dimensions that are one block parameter: "<space>.<param>" -> the block kind that takes it.
 _BLOCK_PARAMS = {
     "fnn": ("dense.v1", ("units", "norm", "activation", "dropout", "residual")),
@@ -83,12 +84,7 @@ _OTHER_PARAMS = {  # dimension -> (block kind, its parameter)
 _RANGES: dict[str, Allowed] = {
     **dict.fromkeys(
         (
-            "fnn.n_blocks",
-            "cnn.n_blocks",
             "cnn.pool_every",
-            "hybrid.stem_blocks",
-            "gan.g_blocks",
-            "gan.d_blocks",
             "gan.critic_steps",
             "gan.wgan_critic_steps",
             "gan.batch_size",
@@ -97,6 +93,11 @@ _RANGES: dict[str, Allowed] = {
             "train.batch_size",
         ),
         _int(1),
+    ),  # fmt: skip
+    # depths: a TOML n_blocks of 100,000 had built for minutes (4 GB) before any budget check
+    **dict.fromkeys(
+        ("fnn.n_blocks", "cnn.n_blocks", "hybrid.stem_blocks", "gan.g_blocks", "gan.d_blocks"),
+        _int(1, MAX_BLOCKS),
     ),  # fmt: skip
     **dict.fromkeys(("gan.g_stem_blocks", "gan.g_upsamples"), _int(0)),
     **dict.fromkeys(
@@ -118,9 +119,10 @@ _RANGES: dict[str, Allowed] = {
     "train.lr": _float(0.0, low_open=True),
     "cnn.growth": _float(1.0, 4.0),
     **dict.fromkeys(
-        ("train.weight_decay", "train.l1", "train.momentum", "train.grad_clip", "gan.gp_weight"),
+        ("train.weight_decay", "train.l1", "train.grad_clip", "gan.gp_weight"),
         _float(0.0),
     ),  # fmt: skip
+    "train.momentum": _float(0.0, 0.999),  # 1 or more never forgets a step: it diverges
     **dict.fromkeys(("gan.lr_g", "gan.lr_d"), _float(0.0, 1.0, low_open=True)),
     **dict.fromkeys(("gan.beta1", "gan.beta2"), _float(0.0, 0.999999)),
 }  # the GAN's named choices (loss, families, cell, ...) are the gan space's own check

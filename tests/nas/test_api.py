@@ -76,8 +76,10 @@ def test_parse_objectives_puts_the_metric_first() -> None:
         ["rmse", "latency"], ["minimize", "minimize"],
     )  # fmt: skip
     for bad, match in ((" , ", "empty"), ("accuracy,params,params", "repeats"),
-                       ("params,bogus", "bogus")):  # fmt: skip
-        with pytest.raises(NasError, match=match):
+                       ("params,bogus", "bogus"),
+                       ("params,accuracy", r"must be the metric, got 'params' before 'accuracy'; "
+                        r"give --objectives accuracy,params")):  # fmt: skip
+        with pytest.raises(NasError, match=match):  # the order had read "Unknown 'accuracy'"
             parse_objectives(bad, "accuracy")
 
 

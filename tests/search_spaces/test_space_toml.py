@@ -312,3 +312,15 @@ def test_non_utf8_file_is_a_space_error(tmp_path: Path) -> None:
     path.write_bytes("[cnn]\n# caf\xe9\nkernel = 3\n".encode("latin-1"))
     with pytest.raises(SpaceError, match="not valid TOML"):
         load_space_toml(path)
+
+
+def test_a_byte_order_mark_is_no_syntax_error_and_a_folder_is_named(tmp_path: Path) -> None:
+    """A Windows editor's BOM before `space = "fnn"` had read "Invalid statement (line 1,
+    column 1)"; a folder named x.toml had been said not to exist."""
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'space = "fnn"\n[fnn]\nunits = 16\n')
+    space = load_space_toml(path)
+    assert space.name == "fnn" and space.config["fnn.units"] == Fixed(16)
+    (tmp_path / "x.toml").mkdir()
+    with pytest.raises(SpaceError, match="is a folder; give the .toml file in it"):
+        load_space_toml(tmp_path / "x.toml")

@@ -31,7 +31,11 @@ BAD = {  # TOML body -> what the one line must say (file, dimension, value, allo
     "[fnn]\nunits = 0": r"'fnn.units' is 0; use a value >= 1 \(in \[1, inf\]\)",
     "[fnn]\ndropout = 1.5": r"'fnn.dropout' is 1.5; use a value in \[0.0, 0.9\]",
     "[fnn]\ndropout = { low = 0.0, high = 1.0 }": r"'fnn.dropout' is 1.0; use a value in",
-    "[fnn]\nn_blocks = { low = 0, high = 2 }": r"'fnn.n_blocks' is 0; use a value >= 1",
+    "[fnn]\nn_blocks = { low = 0, high = 2 }": r"'fnn.n_blocks' is 0; use a value in \[1, 64\]",
+    # had built for minutes (4 GB) before any budget check could refuse it
+    "[fnn]\nn_blocks = 100000": r"'fnn.n_blocks' is 100000; use a value in \[1, 64\]",
+    "[cnn]\nn_blocks = { choices = [2, 65] }": r"'cnn.n_blocks' is 65",
+    "[train]\nmomentum = 5": r"'train.momentum' is 5.0; use a value in \[0.0, 0.999\]",  # diverged
     "[fnn]\nactivation = 'swish'": r"'fnn.activation' is 'swish'; choose one of \['relu'",
     "[fnn]\nresidual = 1": r"'fnn.residual' must be bool, got 1",
     "[cnn]\nkernel = 21": r"'cnn.kernel' is 21; use a value in \[1, 15\]",
