@@ -32,11 +32,14 @@ def nas_cli(*args: str | Path) -> object:
 
 
 def tree(folder: Path) -> dict[str, str]:
-    """Every file under ``folder`` with the sha256 of its content."""
+    """Every file under ``folder`` with the sha256 of its content, but SQLite's own -wal and
+    -shm beside study.db: they last as long as a connection does (the search's is closed
+    whenever its objects are collected, which deletes them) and hold nothing once the search
+    has merged its log into study.db, whose own content is compared."""
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and not p.name.endswith(("-wal", "-shm"))
     }
 
 
