@@ -424,7 +424,13 @@ def load_predictor(run_dir: str | PathLike[str]) -> Predictor:
     if config.data_info.get("task") not in ("classification", "regression"):
         raise NasError(f"{folder} is a {config.data_info.get('task')} run; nas predict "
                        "predicts with classifiers and regressors only.")  # fmt: skip
-    return Predictor(folder, config, load_model(folder))
+    model = load_model(folder)
+    if getattr(getattr(model, "spec", None), "task", None) not in ("classification", "regression"):
+        raise NasError(f"{folder} is a {config.kind} run: its model generates examples rather "
+                       "than predicting a target, and nas predict predicts with classifiers and "
+                       "regressors only. Draw its samples in Python: nas.load_model(RUN).sample("
+                       "n).")  # fmt: skip
+    return Predictor(folder, config, model)
 
 
 __all__ = ["Prediction", "Predictor", "load_predictor"]

@@ -189,6 +189,10 @@ def test_gan_search_end_to_end(tmp_path: Path, monkeypatch, cli, make_space) -> 
     assert isinstance(nas.load_run(run).spec, GanSpec)
     shown = cli("show", run)
     assert shown.exit_code == 0 and "GAN: test FCD" in shown.stdout
+    refused = cli("predict", run)  # had failed with "z must have shape (N, 32), got (64, ...)"
+    assert refused.exit_code == 2 and "generates examples rather than predicting" in refused.stderr
+    assert "nas.load_model(RUN).sample(n)" in refused.stderr
+    assert loaded.sample(3).shape == (3, 1, 8, 8)
     from nas.reporting import collect
 
     data = collect(run)
