@@ -40,6 +40,15 @@ def _global_panels(
 ) -> list[Panel]:
     glob = {m: v for m, v in (exp.get("global") or {}).items() if isinstance(v, Mapping)}
     modality, names = exp.get("modality") or "tabular", list(exp.get("feature_names") or [])
+    classes = bool(exp.get("class_names"))
+    scale = target.std if target is not None and not classes else 1.0
+    unit = (
+        f"mean |attribution|, in {target.name}'s units"
+        if target is not None and not classes
+        else "mean |attribution| of the logit explained"
+        if classes
+        else "mean |attribution| of the model's output (standardized)"
+    )
     overall = {
         m: v.get("overall")
         for m, v in glob.items()
@@ -83,16 +92,23 @@ def _global_panels(
         maps = {m: a for m, a in maps.items() if a.ndim == 2 and a.size}
         steps = min((a.shape[0] for a in maps.values()), default=0)
         channels = {m: a.sum(axis=0) for m, a in maps.items() if a.shape[1] > 1}
+        # a method that scores windows of steps across every channel (grouped SHAP) splits a
+        # window's value evenly over them: its channels are equal by construction, not found so
+        blind = [m for m, c in channels.items() if np.ptp(c) <= 1e-9 * max(float(c.max()), 1e-12)]
+        channels = {m: c for m, c in channels.items() if m not in blind}
         if channels:
             fid = figs.add("global-channels", ep.tabular_global_figure, channels, names)
+            left = (f" Left out: {', '.join(blind)}, which scores windows of steps across all "
+                    "channels, so cannot rank them." if blind else "")  # fmt: skip
             out.append(
                 panel(
                     "Global importance per channel",
                     "Which input channel the model relies on (mean |attribution| summed over "
-                    "time steps); each method scaled to its own maximum.",
+                    f"time steps); each method scaled to its own maximum.{left}",
                     fid,
-                    features=_feature_table(channels, names) if fid in figs.figures else [],
-                    badges=shown,
+                    features=_feature_table(channels, names, scale) if fid in figs.figures else [],
+                    features_unit=unit,
+                    badges=badges(list(channels), status),
                 )
             )
         if steps != 1:  # one time step: nothing to draw over time (its channels are above)
@@ -126,7 +142,8 @@ def _global_panels(
                 "(mean |attribution| over the explained examples); each method is "
                 "scaled to its own maximum.",
                 fid,
-                features=_feature_table(overall, names) if fid in figs.figures else [],
+                features=_feature_table(overall, names, scale) if fid in figs.figures else [],
+                features_unit=unit,
                 badges=shown,
             )
         )
@@ -178,9 +195,12 @@ def _global_panels(
     return out
 
 
-def _feature_table(overall: Mapping[str, Any], names: list[str]) -> list[dict[str, Any]]:
-    """Top features with each method's mean |attribution|, for readers who want the numbers."""
-    vecs = {m: np.abs(ep.as_array(v).reshape(-1)) for m, v in overall.items()}
+def _feature_table(
+    overall: Mapping[str, Any], names: list[str], scale: float = 1.0
+) -> list[dict[str, Any]]:
+    """Top features with each method's mean |attribution|, for readers who want the numbers
+    (times ``scale``: a regression's y_std, for the target's units)."""
+    vecs = {m: np.abs(ep.as_array(v).reshape(-1)) * scale for m, v in overall.items()}
     vecs = {m: v for m, v in vecs.items() if v.size}
     if not vecs:
         return []

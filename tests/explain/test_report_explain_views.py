@@ -338,6 +338,10 @@ def test_a_regressions_cards_waterfalls_and_beeswarm_are_in_the_targets_units() 
     swarm = next(f for k, f in figs.figures.items() if k.startswith("fig-beeswarm"))
     assert swarm["layout"]["xaxis"]["title"]["text"].startswith(
         "SHAP value: effect on the predicted progression")  # fmt: skip
+    table = next(p for p in view["global"] if p.get("features"))
+    assert table["features_unit"] == "mean |attribution|, in progression's units"
+    overall = np.abs(np.asarray(exp["global"][table["features"][0]["methods"][0]]["overall"]))
+    assert float(table["features"][0]["values"][0]) == pytest.approx(20 * overall.max(), rel=1e-2)
     shown = np.sort(np.abs(np.concatenate([t["x"] for t in swarm["data"]])))
     assert shown[-1] == pytest.approx(20 * np.abs(values).max(), rel=1e-3)
 
@@ -351,12 +355,18 @@ def test_a_multichannel_sequence_shows_which_channel_matters(steps: int) -> None
     exp = data["explanations"]
     per_step = np.array([[0.1, 0.9, 0.2]] * steps) * np.arange(1, steps + 1)[:, None]
     exp["feature_names"], exp["input_shape"] = ["a", "b", "c"], [steps, 3]
-    exp["global"] = {"integrated_gradients": {"overall": per_step.tolist(), "per_class": {},
-                                              "unit": "step"}}  # fmt: skip
+    even = np.repeat(per_step.sum(axis=1, keepdims=True) / 3, 3, axis=1)  # a window's value split
+    exp["global"] = {
+        "integrated_gradients": {"overall": per_step.tolist(), "per_class": {}, "unit": "step"},
+        "shap_permutation": {"overall": even.tolist(), "per_class": {}, "unit": "step"},
+    }
     figs = Figures()
     panels = es.explanations(data, figs)["global"]
     titles = [p["title"] for p in panels]
     assert titles[0] == "Global importance per channel"
+    # SHAP over windows of steps across channels has equal channels by construction: left out
+    assert panels[0]["features"][0]["methods"] == ["integrated_gradients"]
+    assert "Left out: shap_permutation" in panels[0]["help"]
     assert ("Global importance over time steps" in titles) is (steps > 1)
     table = panels[0]["features"]
     assert [row["name"] for row in table] == ["b", "c", "a"]
