@@ -18,6 +18,7 @@ from nas.cost import Cost
 from nas.errors import NasError
 from nas.kinds import get_kind
 from nas.leaderboard import leaderboard_rows
+from nas.reading import as_path
 from nas.result import SearchResult
 from nas.session import RunOptions, reload_study, run_search
 
@@ -88,7 +89,7 @@ def load_run(
     the search used another storage: the URL run.json records is never opened on its own,
     since a run directory may come from anyone.
     """
-    run_dir = Path(path)
+    run_dir = as_path(path)
     st = reload_study(run_dir, storage)  # the run's own study.db unless storage names one
     config = SearchConfig.read(run_dir)
     board = (
@@ -140,7 +141,15 @@ def explain(
     those of the winner's explanation), compares their attributions and stores everything in
     ``RUN/explain-top/`` (``comparison.json`` beside one folder per model); a
     :class:`nas.explaining.FrontExplanations` comes back. ``samples`` defaults to 200."""
-    run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
+    run_dir = run.run_dir if isinstance(run, SearchResult) else as_path(run)
+    if isinstance(methods, str):  # "integrated_gradients,shap", as the CLI takes them
+        methods = [m.strip() for m in methods.split(",") if m.strip()]
+    if data is not None and not isinstance(data, str | PathLike):
+        raise NasError(f"data is the path of a CSV/TSV or NPZ file of rows, got "
+                       f"{type(data).__name__}; write a DataFrame's rows to a file first "
+                       "(df.to_csv(path, index=False)).")  # fmt: skip
+    if isinstance(rows, bool):
+        raise NasError(f"rows are row numbers (an int, a list of ints, or '0-9'), got {rows!r}.")
     if top is not None:
         if data is not None or rows is not None:
             raise NasError("top explains the test examples of each model; drop data and rows.")
@@ -170,20 +179,20 @@ def report(
     its trials from ``RUN/study.db`` or, when the search used another storage, ``storage``."""
     from nas.reporting import write_report
 
-    run_dir = run.run_dir if isinstance(run, SearchResult) else Path(run)
+    run_dir = run.run_dir if isinstance(run, SearchResult) else as_path(run)
     return write_report(run_dir, path, storage=storage, copy_to=copy_to)
 
 
 def load_model(path: str | PathLike[str]) -> Any:
     """The trained winner of a run directory (or a model folder), rebuilt from its spec (a
     GanModel for a GAN run)."""
-    return rundir.load_model(Path(path))
+    return rundir.load_model(as_path(path))
 
 
 def show(path: str | PathLike[str]) -> dict[str, Any]:
     """The run's config (``config``, and as plain data ``run``), its leaderboard and the
     winner's metrics (``best``)."""
-    run_dir = Path(path)
+    run_dir = as_path(path)
     config = SearchConfig.read(run_dir)
     out: dict[str, Any] = {"run": config.to_dict(), "config": config, "leaderboard": None,
                            "best": None}  # fmt: skip

@@ -69,6 +69,9 @@ class Predictor:
         """The model's inputs for raw rows ``X`` (a DataFrame, or an array shaped as the run's
         data was); notes on imputed cells and unseen categories go to ``self.notes``."""
         self.notes = []
+        if isinstance(X, str | PathLike):
+            raise DataError(f"{source} is a path ({str(X)!r}); predict takes rows (a DataFrame "
+                            "or an array): give a file to predict_file(path).")  # fmt: skip
         if isinstance(self.transform, TabularTransform):
             frame = self._frame(X, self.transform.columns, source)
             applied = self.transform.apply(frame, source)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import pickle
 import warnings
 from collections.abc import Mapping
@@ -30,9 +31,18 @@ RETRAIN = (
 REDO = "the run's record is damaged; re-run the search into a new --out folder"
 
 
+def as_path(path: Any) -> Path:
+    """A run directory's path from a str or os.PathLike; a NasError for anything else (None,
+    a number, bytes had been TypeErrors from pathlib)."""
+    if not isinstance(path, str | os.PathLike):
+        raise NasError(f"a run directory is a path (str or pathlib.Path), got "
+                       f"{type(path).__name__} {path!r}.")  # fmt: skip
+    return Path(path)
+
+
 def readable_run_dir(path: str | Path) -> Path:
     """``path`` if it is a folder with a ``run.json``; else a NasError saying what it is."""
-    folder = Path(path)
+    folder = as_path(path)
     where = "the folder `nas search` wrote: its --out, runs/<study> by default"
     if not folder.exists():
         raise NasError(f"{folder} does not exist; is this a nas run directory? Pass {where}.")

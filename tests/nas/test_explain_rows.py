@@ -135,6 +135,19 @@ def test_the_python_path_and_the_default_rows(run: Path, new_csv: Path) -> None:
     assert np.allclose(stored["output"], again.table["output"])
     with pytest.raises(NasError, match="--data"):
         nas.explain(run, rows=[0])
+    # a comma-separated string of methods, as the CLI takes them (had been iterated by letter)
+    by_text = nas.explain(run, data=new_csv, rows=[0], methods="integrated_gradients")
+    assert by_text.methods == ["integrated_gradients"]
+    for bad, words in (({"data": pd.read_csv(new_csv)}, "write a DataFrame's rows to a file"),
+                       ({"data": new_csv, "rows": True}, "rows are row numbers")):  # fmt: skip
+        with pytest.raises(NasError, match=words):
+            nas.explain(run, **bad)
+    for path in (None, 5, b"run"):  # had been pathlib's TypeErrors
+        for call in (nas.load_run, nas.load_predictor, nas.load_model, nas.show):
+            with pytest.raises(NasError, match="a run directory is a path"):
+                call(path)  # type: ignore[arg-type]
+    with pytest.raises(NasError, match=r"is a path .*give a file to predict_file"):
+        nas.load_predictor(run).predict(str(new_csv))  # had said "the data has shape ()"
 
 
 def test_rows_syntax() -> None:
