@@ -181,6 +181,8 @@ def test_the_explanation_verdict_names_who_passed_every_check() -> None:
                  "failed": {"saliency": ["randomisation"]}, "broken": {}}  # fmt: skip
     line = d.explanation_line({"checks": checks})
     assert "Explanations: ig passed every check; " in line
+    three = [{"name": "completeness", "method": m, "status": "pass"} for m in ("a", "b", "c")]
+    assert d.explanation_line({"checks": three}) == "Explanations: a, b and c passed every check."
     assert "saliency failed randomisation" in line
     # a check that could not run (an error) is not a pass; one that does not apply is
     checks += [
