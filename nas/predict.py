@@ -77,17 +77,7 @@ class Predictor:
             applied = self.transform.apply(frame, source)
             self._note(applied.imputed, applied.unknown, source)
             return torch.from_numpy(applied.X)
-        arr = self._array(X, source)
-        with np.errstate(over="ignore"):  # beyond float32 once scaled: refused just below
-            scaled = self.transform.apply(arr)
-        if not np.isfinite(scaled).all():
-            where = tuple(int(i[0]) for i in np.nonzero(~np.isfinite(scaled)))
-            raise DataError(
-                f"{source} holds {float(arr[where]):.4g} (example {where[0]}), beyond what the "
-                "model's float32 inputs hold once scaled as in training; check the inputs' "
-                "units, or remove the example."
-            )
-        return torch.from_numpy(scaled)
+        return torch.from_numpy(self.transform.apply_finite(self._array(X, source), source))
 
     def _frame(self, X: Any, columns: list[str], source: str) -> pd.DataFrame:
         if isinstance(X, pd.DataFrame):

@@ -296,6 +296,20 @@ class ArrayTransform:
         std = np.asarray(self.std).reshape(shape)
         return ((X - mean) / std).astype(np.float32)
 
+    def apply_finite(self, X: np.ndarray, source: str = "the data") -> np.ndarray:
+        """:meth:`apply`, or a DataError naming the first value that is beyond float32 once
+        scaled as in training (1e39 where training's std is 50): its row, not an inf."""
+        with np.errstate(over="ignore"):  # refused just below, by name
+            scaled = self.apply(X)
+        if not np.isfinite(scaled).all():
+            at = tuple(int(i[0]) for i in np.nonzero(~np.isfinite(scaled)))
+            raise DataError(
+                f"{source} holds {float(np.asarray(X)[at]):.4g} (example {at[0]}, at "
+                f"{list(at[1:])}), beyond what the model's float32 inputs hold once scaled as in "
+                "training; check its units, or remove the example."
+            )
+        return scaled
+
 
 def fitted_transform(
     preprocessing: dict[str, Any], modality: str

@@ -149,7 +149,7 @@ def test_what_fit_accepts_predict_accepts(space: str) -> None:
     np.testing.assert_allclose(model.predict_proba(big), plain.predict_proba(X), atol=1e-5)
     beyond = big[:2].copy()
     beyond[0, 0] = 1e39 * 1e39  # 1e78: far beyond float32 (3.4e38) once scaled
-    with pytest.raises(ValueError, match=r"holds 1e\+78 \(example 0\), beyond"):
+    with pytest.raises(ValueError, match=r"holds 1e\+78 \(example 0, at \[0\]\), beyond"):
         model.predict(beyond)
 
 
@@ -175,7 +175,7 @@ def test_magnitudes_near_float64s_ends_are_standardized_not_scaled_by_1(space: s
     tall = X.copy()
     tall[0, 0] = 1e300  # not a training row: far beyond float32 once scaled by those rows
     labels = (X[:, 0] > 0).astype(int)
-    with pytest.raises(ValueError, match=r"hold 1e\+300 \(example 0, at \[0\]\), beyond"):
+    with pytest.raises(ValueError, match=r"holds 1e\+300 \(example 0, at \[0\]\), beyond"):
         NASClassifier(space=space, n_trials=1, epochs=5).fit(tall, labels)
 
 
