@@ -32,6 +32,7 @@ class SearchResult:
     report_path: Path | None = None  # the HTML report, when written
     warnings: list[str] = field(default_factory=list)  # things that went wrong after the search
     config: Any = None  # the run's nas.config.SearchConfig
+    said: int = 0  # how many of the warnings (the first ones) a live search printed as it began
 
     @property
     def counts(self) -> dict[str, int]:

@@ -108,6 +108,9 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     notes += _unused_augment(config, kind, td.modality)
     notes += _replaced_tokens(config, td)
     config.write(run_dir)
+    if options.progress:  # said before the search, while the user can still stop and mend it
+        for line in [f"note: {n}" for n in getattr(td, "notes", [])] + [f"warning: {w}" for w in notes]:
+            _say(line)
     state = kind.prepare(td, settings, config.extras, leader=True)
 
     configure_threads(options.threads, workers=config.jobs)
@@ -169,7 +172,8 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         if counted_trials(st) <= before:
             break  # nothing more could run (the deadline)
     result = SearchResult(run_dir, st, write_leaderboard(st, names, run_dir), data=td,
-                          config=config, warnings=notes)  # fmt: skip
+                          config=config, warnings=notes,
+                          said=len(notes) if options.progress else 0)  # fmt: skip
     if options.finalize:
         finalize_run(result, st, td, settings, config.top, kind, state)
         explain_and_report(result, kind, options)

@@ -157,9 +157,7 @@ def search(
         warm_start=warm_start, command="nas " + " ".join(sys.argv[1:]),
         started=deadline.COMMAND_STARTED,  # the console script's start: its wait, imports included
     )  # fmt: skip
-    for note in getattr(result.data, "notes", []) or []:  # what loading the data changed
-        err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
-    render_result(result)
+    render_result(result)  # the data's notes were said as the search began (nas.session)
 
 
 def top_table(board: Any, minimize: bool, metric: str) -> Table | None:
@@ -209,7 +207,7 @@ def render_result(result: Any) -> None:
                   + (f" (errors in units of {units})" if units else ""), markup=False,
                   soft_wrap=True)  # fmt: skip
         out.print(cost_line(result.cost, _kind(result).cost_label), markup=False)
-    for w in getattr(result, "warnings", []):
+    for w in getattr(result, "warnings", [])[getattr(result, "said", 0) :]:  # not said yet
         err.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
     if getattr(result, "report_path", None) is not None:
         out.print(f"report: {result.report_path}", markup=False)

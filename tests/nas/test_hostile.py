@@ -481,21 +481,42 @@ def test_user_text_is_printed_as_it_is_not_as_markup(here: Path, cli: Callable[.
     assert result.stdout.startswith("iris[/x] [bold]tiny  data: iris")
 
 
-def test_data_notes_are_printed_after_the_search(
-    cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+def test_data_notes_and_warnings_are_said_before_the_first_trial_and_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from types import SimpleNamespace
-
+    """A user who reads "3 missing values were filled" or a space's warning as the search
+    starts can stop it and mend the file; the summary at the end does not say them again."""
     import nas
-    import nas.commands.search as search_command
+    import nas.session as session
+    from nas.commands.search import render_result
 
-    notes = ["22 of 150 rows [short ones] were dropped", "the target 'y' was inferred"]
-    found = SimpleNamespace(data=SimpleNamespace(notes=notes))
-    monkeypatch.setattr(nas, "search", lambda **settings: found)
-    monkeypatch.setattr(search_command, "render_result", lambda result: None)
-    result = cli("search", "--dataset", "iris")
-    assert result.exit_code == 0, (result.stderr, result.exception)
-    assert result.stderr.splitlines() == [f"note: {n}" for n in notes]
+    rng = np.random.default_rng(0)
+    rows = ["a,b,y"] + [f"{a:.3f},{b:.3f},{int(a > b)}" for a, b in rng.normal(size=(90, 2))]
+    rows[5] = "0.1,,1"  # three missing cells
+    rows[9], rows[12] = ",0.2,0", "1.5,,1"
+    (tmp_path / "d.csv").write_text("\n".join(rows) + "\n")
+    space = tmp_path / "s.toml"
+    space.write_text('space = "fnn"\n[train]\naugment = { choices = ["none", "shift"] }\n')
+    before: list[str] = []
+    real = session._optimize
+    monkeypatch.setattr(
+        session, "_optimize", lambda *a: (before.append(capsys.readouterr().err), real(*a))[1]
+    )
+    result = nas.search(data=str(tmp_path / "d.csv"), target="y", space=str(space), n_trials=1,
+                        epochs=1, out=tmp_path / "run", threads=1, progress=True,
+                        finalize=False)  # fmt: skip
+    said = [line for line in before[0].splitlines() if line.startswith(("note:", "warning:"))]
+    assert said[0].startswith("note: task: classification, inferred from target 'y'")
+    assert said[1] == ("note: 3 missing feature value(s) of d.csv were filled in with the median "
+                       "or most frequent value of the training rows: 'a' (1), 'b' (2).")  # fmt: skip
+    assert said[2].startswith("warning: the space asks for train.augment") and len(said) == 3
+    assert result.said == len(result.warnings) == 1
+    result.warnings.append("a note of the retrain")
+    monkeypatch.setattr(result, "leaderboard", result.leaderboard.iloc[:0])
+    render_result(result)
+    end = capsys.readouterr().err
+    assert "a note of the retrain" in end
+    assert "augment" not in end and "missing" not in end and "inferred" not in end
 
 
 def test_a_tampered_best_epoch_in_the_study_gets_one_line_when_the_search_retrains(
