@@ -109,8 +109,10 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     notes += _replaced_tokens(config, td)
     config.write(run_dir)
     if options.progress:  # said before the search, while the user can still stop and mend it
-        for line in [f"note: {n}" for n in getattr(td, "notes", [])] + [f"warning: {w}" for w in notes]:
-            _say(line)
+        for note in getattr(td, "notes", []):
+            _say(f"note: {note}")
+        for warning in notes:
+            _say(f"warning: {warning}")
     state = kind.prepare(td, settings, config.extras, leader=True)
 
     configure_threads(options.threads, workers=config.jobs)
