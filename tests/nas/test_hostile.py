@@ -507,8 +507,8 @@ def test_data_notes_and_warnings_are_said_before_the_first_trial_and_once(
                         finalize=False)  # fmt: skip
     said = [line for line in before[0].splitlines() if line.startswith(("note:", "warning:"))]
     assert said[0].startswith("note: task: classification, inferred from target 'y'")
-    assert said[1] == ("note: 3 missing feature value(s) of d.csv were filled in with the "
-                       "median or most frequent value of the training rows: 'a' (1), 'b' (2).")  # fmt: skip
+    filled = "the median or most frequent value of the training rows: 'a' (1), 'b' (2)."
+    assert said[1] == f"note: 3 missing feature value(s) of d.csv were filled in with {filled}"
     assert said[2].startswith("warning: the space asks for train.augment") and len(said) == 3
     assert result.said == len(result.warnings) == 1
     result.warnings.append("a note of the retrain")
