@@ -78,7 +78,8 @@ def beeswarm_outputs(
     """The outputs a beeswarm can show, each with its SHAP values and inputs for the SAME
     output on every row: ``per_output`` (every output stored for every row) when present, else
     the rows whose explained output is that class (``targets``), else one "explained output"
-    (each row's own predicted class). Each: ``label``, ``values``, ``inputs``, ``all_rows``."""
+    (each row's own predicted class). Each: ``label``, ``values``, ``inputs``, ``all_rows``,
+    ``positions`` (each row's position in the test split: SHAP explains the first test rows)."""
     inputs = as_array(shap.get("inputs"))
     names = [str(c) for c in (shap.get("output_names") or class_names or [])]
     per = shap.get("per_output")
@@ -87,7 +88,8 @@ def beeswarm_outputs(
         x_in = as_array(per.get("inputs")) if per.get("inputs") is not None else inputs
         if vals.ndim == 3:
             return [{"label": names[k] if k < len(names) else str(k), "values": vals[k],
-                     "inputs": x_in, "all_rows": True} for k in range(vals.shape[0])]  # fmt: skip
+                     "inputs": x_in, "all_rows": True, "positions": np.arange(vals.shape[1])}
+                    for k in range(vals.shape[0])]  # fmt: skip
     values = as_array(shap.get("values"))
     targets = np.asarray(shap.get("targets") or [], dtype=int)
     if targets.size == len(values) and values.ndim == 2 and len(np.unique(targets)) > 1:
@@ -96,9 +98,10 @@ def beeswarm_outputs(
             rows = targets == k
             out.append({"label": names[k] if k < len(names) else str(k), "values": values[rows],
                         "inputs": inputs[rows] if inputs.shape == values.shape else None,
-                        "all_rows": False})  # fmt: skip
+                        "all_rows": False, "positions": np.flatnonzero(rows)})  # fmt: skip
         return out
-    return [{"label": "explained output", "values": values, "inputs": inputs, "all_rows": False}]
+    return [{"label": "explained output", "values": values, "inputs": inputs, "all_rows": False,
+             "positions": np.arange(len(values))}]  # fmt: skip
 
 
 def beeswarm_figure(
@@ -138,7 +141,8 @@ def beeswarm_figure(
                 )  # fmt: skip
                 if units is not None:
                     j = r["feature"]
-                    custom = plot_texts(units.label(j, x_in[n, j]) for n in r["rows"])
+                    at = o["positions"]
+                    custom = plot_texts(units.label(j, x_in[n, j], int(at[n])) for n in r["rows"])
             # "name = value" on every dot: the name once, in the template (a third of the size)
             shared = plot_text(f"{r['name']} = ")
             if custom and all(c.startswith(shared) for c in custom):

@@ -82,6 +82,7 @@ class FeatureUnits:
         self.scale: dict[int, tuple[float, float]] = {}  # feature -> (mean, std)
         self.onehot: dict[int, tuple[str, str]] = {}  # feature -> (column, category)
         self.suffix = " (model input value)"  # what the value is when nothing is known
+        self.filled = _filled(prep.get("imputation"))  # column -> test rows filled in
         transform, inputs = prep.get("transform"), prep.get("inputs")
         if isinstance(transform, Mapping) and transform.get("kind") == "tabular":
             numeric = transform.get("numeric") or {}
@@ -120,16 +121,32 @@ class FeatureUnits:
             return float(x) * std + mean
         return None
 
-    def label(self, j: int, x: float) -> str:
-        """``name = value`` in the user's units (unescaped: callers escape)."""
+    def label(self, j: int, x: float, row: Any = None) -> str:
+        """``name = value`` in the user's units (unescaped: callers escape); for test row
+        ``row`` (its position in the test split), marked when the file left the cell empty and
+        the value shown is the training median or most frequent category that filled it."""
         name = self.names[j] if j < len(self.names) else f"x{j}"
         if not np.isfinite(x):
             return name
         if j in self.onehot:
             col, cat = self.onehot[j]
-            return f"{col} = {cat}" if x >= 0.5 else f"{col} ≠ {cat}"
-        v = self.value(j, x)
-        return f"{name} = {v:.4g}" if v is not None else f"{name} = {x:.3g}{self.suffix}"
+            shown = f"{col} = {cat}" if x >= 0.5 else f"{col} ≠ {cat}"
+        else:
+            col, v = name, self.value(j, x)
+            shown = f"{name} = {v:.4g}" if v is not None else f"{name} = {x:.3g}{self.suffix}"
+        rows = self.filled.get(col)
+        return f"{shown} (missing, filled in)" if rows and row in rows else shown
+
+
+def _filled(imputation: Any) -> dict[str, set[int]]:
+    """Per column, the test rows whose cell was missing (run.json's imputation record; a
+    record older than ``test_rows`` marks none)."""
+    out: dict[str, set[int]] = {}
+    for item in imputation if isinstance(imputation, list) else []:
+        rows = item.get("test_rows") if isinstance(item, Mapping) else None
+        if isinstance(rows, list):
+            out[str(item.get("column"))] = {r for r in rows if isinstance(r, int)}
+    return out
 
 
 def _finite(*xs: Any) -> bool:
@@ -265,7 +282,7 @@ def tabular_local_figure(
     x_in = as_array(item.get("input")).reshape(-1)
     labels = names_for(names, size)
     ticks = [
-        (units.label(i, x_in[i]) if units else f"{labels[i]} = {x_in[i]:.3g}")
+        (units.label(i, x_in[i], item.get("index")) if units else f"{labels[i]} = {x_in[i]:.3g}")
         if i < x_in.size and np.isfinite(x_in[i])
         else labels[i]
         for i in order

@@ -67,7 +67,9 @@ def _waterfall(
     x_in = ep.as_array(item.get("input")).reshape(-1)
     if (exp.get("modality") or "tabular") == "tabular":
         labels = [
-            units.label(j, x_in[j]) if units and j < x_in.size else ep.names_for(names, a.size)[j]
+            units.label(j, x_in[j], item.get("index"))
+            if units and j < x_in.size
+            else ep.names_for(names, a.size)[j]
             for j in range(a.size)
         ]
         contrib, k = a, lp.LOCAL_FEATURES

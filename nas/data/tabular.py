@@ -303,4 +303,7 @@ def _imputation(
         "strategy": strategy,
         "fill_value": fill,
         "fitted_on": "train",
+        # the test rows (positions in the test split) whose cell was filled: the report marks
+        # such a value on the examples it explains, which are the first test rows
+        "test_rows": np.flatnonzero(gaps[indices[2]]).tolist(),
     }

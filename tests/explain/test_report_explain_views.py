@@ -415,6 +415,36 @@ def test_local_cards_label_features_in_the_users_units() -> None:
     assert view["units_known"]
 
 
+def test_a_filled_cell_is_marked_on_its_card_and_in_the_beeswarm() -> None:
+    data, _ = _tabular_with_bases()
+    names = data["explanations"]["feature_names"]
+    n = len(names)
+    prep = data["run"]["data_info"]["preprocessing"]
+    prep["inputs"].update(per="feature", mean=[0.0] * n, std=[1.0] * n)
+    first = es.explanations(data, Figures())["local"][0]
+    prep["imputation"] = [{"column": name, "missing": 1, "test_rows": [first["index"]]}
+                          for name in names]  # fmt: skip
+    figs = Figures()
+    view = es.explanations(data, figs)
+    for card in view["local"]:
+        labels = figs.figures[card["waterfall"]]["layout"]["yaxis"]["categoryarray"]
+        shown = [s for s in labels if " = " in s]
+        marked = [s for s in shown if s.endswith(" (missing, filled in)")]
+        assert shown and marked == (shown if card["index"] == first["index"] else [])
+    # the beeswarm, per class: row 2's "a" is marked in the view of the class row 2 explains
+    rng = np.random.default_rng(0)
+    values, inputs = rng.normal(size=(3, 12, 2)), rng.normal(size=(12, 2))
+    shap = {"values": values[0].tolist(), "inputs": inputs.tolist(),
+            "targets": [0, 1] * 6}  # fmt: skip
+    scaled = {"method": "standardize", "per": "feature", "mean": [0.0, 0.0], "std": [1.0, 1.0]}
+    filled = [{"column": "a", "test_rows": [2]}]
+    units = lp.FeatureUnits({"inputs": scaled, "imputation": filled}, ["a", "b"])
+    fig = beeswarm_figure(shap, ["a", "b"], ["c0", "c1"], units)
+    marked = [(t["hovertemplate"].split("<extra>")[1], n) for t in fig["data"]
+              for n, text in enumerate(t["customdata"]) if "filled in" in text]  # fmt: skip
+    assert marked == [("c0: a</extra>", 1)]  # row 2 is the second row explaining c0
+
+
 # --- the data behind the views (nas.explaining.report_view) -----------------------------------
 
 

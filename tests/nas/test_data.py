@@ -239,6 +239,34 @@ def test_csv_delimiters_quoted_headers_categoricals_and_gaps(tmp_path: Path, sep
     json.dumps(data.describe())
 
 
+def test_the_test_rows_whose_cells_were_filled_are_recorded_and_marked(tmp_path: Path) -> None:
+    """The report's cards show a filled cell's value (the training median) as what it is."""
+    from explain.report.local_plots import FeatureUnits
+
+    data = load_file(_write(tmp_path, "t.csv", _table_csv(",", rows=80)), target="label")
+    prep = data.preprocessing
+    mean, std = prep["inputs"]["mean"][0], prep["inputs"]["std"][0]
+    rows = [round((float(x) * std + mean) / 0.5) for x in data.test.X[:, 0]]  # petal = 0.5 i
+    imputed = {row["column"]: row for row in prep["imputation"]}
+    ages = [p for p, i in enumerate(rows) if i % 8 == 5]
+    colors = [p for p, i in enumerate(rows) if i % 10 == 3]
+    assert imputed["Age (years)"]["test_rows"] == ages and ages
+    assert imputed["Color"]["test_rows"] == colors and colors
+    assert len(ages) == imputed["Age (years)"]["per_split"]["test"]
+    units = FeatureUnits(json.loads(json.dumps(prep)), data.feature_names)
+    p, q = ages[0], next(p for p in range(len(rows)) if p not in ages)
+    median = imputed["Age (years)"]["fill_value"]
+    assert units.label(4, float(data.test.X[p, 4]), p) == (
+        f"Age (years) = {median:.4g} (missing, filled in)"
+    )
+    assert units.label(4, float(data.test.X[q, 4]), q) == f"Age (years) = {20 + rows[q]}"
+    assert units.label(4, float(data.test.X[p, 4])) == f"Age (years) = {median:.4g}"  # no row
+    c = colors[0]
+    fill = imputed["Color"]["fill_value"]
+    j = data.feature_names.index(f"Color={fill}")
+    assert units.label(j, 1.0, c) == f"Color = {fill} (missing, filled in)"
+
+
 def test_csv_decimal_commas_in_semicolon_files(tmp_path: Path) -> None:
     rows = [f"{i},5;{['a', 'b'][i % 2]}" for i in range(30)]
     data = load_file(_write(tmp_path, "eu.csv", "x;y\n" + "\n".join(rows) + "\n"), target="y")
