@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from nas.data.column_notes import column_notes
 from nas.data.csvfile import clean_name, column_as_written, read_table
 from nas.data.prepare import (
     TASK_RULE,
@@ -149,6 +150,7 @@ def load_csv(
     X, feature_names, feature_prep = _fit_features(frame[features], indices, path.name)
     prep.update(feature_prep)
     notes.extend(_imputation_note(prep["imputation"], path.name))
+    notes += column_notes(frame, features, target, task, indices, prep["transform"])
     y_units = None
     if task == "regression":
         y_units = np.asarray(y, dtype=np.float64)

@@ -282,7 +282,9 @@ def test_rows_left_out_and_the_inferred_task_are_noted(tmp_path: Path) -> None:
     assert data.notes[1].startswith("task: classification, inferred from target 'label'")
     assert "--task regression" in data.notes[1]
     assert data.describe()["notes"] == data.notes
-    assert load_data(data=path, target="label", task="classification").notes == data.notes[:1]
+    given = load_data(data=path, target="label", task="classification").notes
+    assert given == [data.notes[0], *data.notes[2:]]  # no task note when the task is given
+    assert [n.split()[1] for n in data.notes[2:]] == ["'a'", "'b'"]  # row numbers, see below
     assert load_data("iris").notes == []
 
 

@@ -1,0 +1,193 @@
+"""What a CSV's columns may be hiding, said as notes before the search (``TaskData.notes``;
+recorded in run.json's ``data_info.notes``, shown by ``nas show`` and the report).
+
+Each is a trap a real file sets, which scores hide: a perfect test score from a column that is
+the target under another name; an ID or row number a model can learn the file's order from;
+test rows that are copies of training rows; and columns nas reads otherwise than a person
+would think (numbers with a few words in them, dates, text of many values, a constant). None
+refuses the file: each names the column and what to do; the user knows what it means.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from nas.data.transform import OTHER, as_text, is_numeric, label_name
+
+MIN_ROWS = 20  # fewer rows say nothing about a column's pattern
+SAME_AS_TARGET_R = 0.999999  # |correlation| of a regression feature with its target: a copy
+DISTINCT_SHARE = 0.5  # duplicates are copies only where most rows are distinct
+NUMBER_SHARE = 0.5  # a text column this share of whose cells are numbers
+DATE_SHARE = 0.9  # a text column this share of whose cells read as dates
+_DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?")
+
+
+def column_notes(
+    frame: pd.DataFrame,
+    features: Sequence[str],
+    target: str,
+    task: str,
+    indices: tuple[np.ndarray, ...],
+    transform: dict[str, Any],
+) -> list[str]:
+    """The notes for the feature columns ``features`` of ``frame`` (the rows kept, in the
+    file's order), its ``target`` column, the split ``indices`` and the fitted ``transform``
+    record (``TabularTransform.to_dict``)."""
+    if len(frame) < MIN_ROWS:
+        return []
+    notes: list[str] = []
+    for c in features:
+        notes += _same_as_target(frame[c], frame[target], task, c, target)
+        notes += _identifier(frame[c], c)
+    notes += _copies(frame[list(features)], indices)
+    categorical = transform.get("categorical") or {}
+    train = indices[0]
+    capped = []  # (column, distinct values) of text read as its most frequent categories
+    for c in features:
+        said = _read_as(frame[c], c, categorical.get(c), train)
+        record = categorical.get(c)
+        if not said and isinstance(record, dict) and record.get("other"):
+            capped.append((c, len(record.get("categories") or []) + len(record["other"])))
+        notes += said
+    return notes + _capped(capped, categorical)
+
+
+def _capped(capped: list[tuple[str, int]], categorical: dict[str, Any]) -> list[str]:
+    """One note for the text columns of more values than become categories."""
+    if not capped:
+        return []
+    kept = len(categorical[capped[0][0]].get("categories") or [])
+    shown = ", ".join(f"{c!r} ({n})" for c, n in capped[:4])
+    more = f" and {len(capped) - 4} more" if len(capped) > 4 else ""
+    one = len(capped) == 1
+    return [
+        f"text column{'' if one else 's'} {shown}{more} {'has' if one else 'have'} more "
+        f"distinct values in the training rows than become categories: the {kept} most "
+        f"frequent of each are categories and the others share one {OTHER!r} feature; free "
+        "text or codes may need turning into numbers in the file."
+    ]
+
+
+def _drop(c: str) -> str:
+    return f"drop it with --drop {c} (drop=[{c!r}])"
+
+
+def _same_as_target(x: pd.Series, y: pd.Series, task: str, c: str, target: str) -> list[str]:
+    """A column that gives the target exactly: each of its values goes with one class (and
+    it repeats, so it is not an ID), or a regression's target up to a linear rescale."""
+    both = x.notna() & y.notna()
+    x, y = x[both], y[both]
+    if task == "classification":
+        distinct = x.nunique()
+        if distinct < 2 or distinct > len(x) / 2:
+            return []
+        if (y.groupby(x.to_numpy()).nunique() > 1).any():
+            return []
+        how = f"each of its {distinct} values goes with one class of {target!r}"
+    else:
+        if not is_numeric(x) or x.nunique() < 3:
+            return []
+        r = np.corrcoef(x.to_numpy(dtype=np.float64), y.to_numpy(dtype=np.float64))[0, 1]
+        if not abs(r) >= SAME_AS_TARGET_R:
+            return []
+        how = f"it is {target!r} up to a linear rescale (correlation {r:+.6f})"
+    return [
+        f"column {c!r} gives the target exactly in every row ({how}): if it is the target "
+        "under another name, or is known only after the outcome, a test score near perfect "
+        f"says nothing of new rows; {_drop(c)}."
+    ]
+
+
+def _identifier(x: pd.Series, c: str) -> list[str]:
+    """A column with a different value in every row: whole numbers in order or consecutive
+    (a row number, an ID), or text (names, keys)."""
+    if x.isna().any() or x.nunique() < len(x):
+        return []
+    if is_numeric(x):
+        v = x.to_numpy(dtype=np.float64)
+        if not np.all(v == np.round(v)):
+            return []
+        step = np.diff(v)
+        ordered = bool(np.all(step > 0) or np.all(step < 0))
+        if not ordered and v.max() - v.min() + 1 != len(v):
+            return []
+        how = "in increasing order" if ordered and step[0] > 0 else (
+            "in decreasing order" if ordered else "consecutive")  # fmt: skip
+        return [
+            f"column {c!r} holds a different whole number in every row, {how} (a row number "
+            "or an ID?): a model can learn where a row sits in the file instead of what it "
+            f"says, which new rows do not share; {_drop(c)} unless its value means something."
+        ]
+    if pd.api.types.is_bool_dtype(x):
+        return []
+    return [
+        f"column {c!r} has a different value in every row (an ID, a name or free text?): as "
+        f"categories it tells the model nothing it can use on new rows; {_drop(c)}."
+    ]
+
+
+def _copies(features: pd.DataFrame, indices: tuple[np.ndarray, ...]) -> list[str]:
+    """Test rows without gaps whose features repeat a training or validation row's exactly,
+    where most rows are distinct (so a repeat is a copy, not the few values a column takes)."""
+    rows = pd.util.hash_pandas_object(features, index=False).to_numpy()
+    if len(np.unique(rows)) < DISTINCT_SHARE * len(rows):
+        return []
+    whole = features.notna().all(axis=1).to_numpy()  # rows with a gap are alike in their gaps
+    train, val, test = indices
+    seen = set(rows[np.concatenate([train, val])].tolist())
+    copies = sum(1 for h in rows[test][whole[test]].tolist() if h in seen)
+    if not copies:
+        return []
+    return [
+        f"{copies} of the {len(test)} test rows repeat a training or validation row's "
+        "features exactly: the test score counts them, so it may overstate how the model does "
+        "on rows it has not seen; remove the duplicate rows from the file to test on new rows."
+    ]
+
+
+def _read_as(x: pd.Series, c: str, categorical: Any, train: np.ndarray) -> list[str]:
+    """How a column is read where a person might expect otherwise: a constant, numbers with
+    some words in them, or dates (text of many values: :func:`_capped`)."""
+    present = x.iloc[train].dropna()
+    if present.nunique() == 1:
+        value = label_name(present.iloc[0])
+        return [f"column {c!r} has one value ({value}) in every training row: it tells the "
+                f"model nothing; {_drop(c)}."]  # fmt: skip
+    if not isinstance(categorical, dict):
+        return []  # read as numbers
+    text = pd.Series(as_text(x)).dropna().str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    words = text[numbers.isna()]
+    if len(text) and len(words) < len(text) and numbers.notna().mean() >= NUMBER_SHARE:
+        return [
+            f"column {c!r} is read as categories, not numbers: {len(words)} of its "
+            f"{len(text)} cells are not numbers (e.g. {words.iloc[0]!r}); empty those cells "
+            "to have it read as numbers (empty cells are filled in)."
+        ]
+    other = list(categorical.get("other") or [])
+    kept = len(categorical.get("categories") or [])
+    if _dates(text):
+        shown = f"its {kept} most frequent values" if other else "each date a category"
+        return [
+            f"column {c!r} holds dates, read as categories ({shown}): the model cannot use "
+            "their order or distance; turn them into numbers in the file (e.g. days since "
+            "the first date)."
+        ]
+    return []
+
+
+def _dates(text: pd.Series) -> bool:
+    """Whether nearly every cell reads as a date written with digits (2024-03-01, 1/3/2024)."""
+    sample = text.iloc[:500]
+    if not len(sample) or sample.str.match(_DATE_LIKE).mean() < DATE_SHARE:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pandas warns when it guesses a format per cell
+        parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= DATE_SHARE)

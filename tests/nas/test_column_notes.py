@@ -1,0 +1,154 @@
+"""What a CSV's columns may be hiding, said before the search (nas/data/column_notes.py): a
+column that is the target under another name, an ID, test rows copied from training rows,
+and columns read otherwise than a person would think. Each case is built so the answer is
+known; clean data of scikit-learn's own gets none of them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nas.data import load_data
+from nas.data.split import split_indices
+
+
+def _notes(tmp_path: Path, frame: pd.DataFrame, target: str = "y", **kw: object) -> list[str]:
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    return load_data(data=path, target=target, **kw).notes
+
+
+def _column(notes: list[str], name: str) -> list[str]:
+    return [n for n in notes if n.startswith(f"column {name!r}")]
+
+
+def _signal(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    y = np.where(x[:, 0] + 0.5 * rng.normal(size=n) > 0, "yes", "no")
+    return pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2], "y": y})
+
+
+def test_a_column_that_is_the_target_under_another_name_is_said(tmp_path: Path) -> None:
+    frame = _signal()
+    frame["y_code"] = frame["y"].map({"yes": 1, "no": 0})
+    frame["x_rounded"] = frame["x0"].round(0)  # a few values, each with both classes
+    notes = _notes(tmp_path, frame, task="classification")
+    assert _column(notes, "y_code") == [
+        "column 'y_code' gives the target exactly in every row (each of its 2 values goes with "
+        "one class of 'y'): if it is the target under another name, or is known only after the "
+        "outcome, a test score near perfect says nothing of new rows; drop it with --drop "
+        "y_code (drop=['y_code'])."
+    ]
+    assert not _column(notes, "x_rounded") and not _column(notes, "x0")
+
+
+def test_a_regression_targets_rescaled_copy_is_said_and_a_strong_feature_is_not(
+    tmp_path: Path,
+) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=300)
+    y = 3 * x + 0.02 * rng.normal(size=300)  # correlation 0.99998: a feature, not a copy
+    frame = pd.DataFrame({"x": x, "cents": -100 * y + 7, "y": y})
+    notes = _notes(tmp_path, frame, task="regression")
+    (said,) = _column(notes, "cents")
+    assert "is 'y' up to a linear rescale (correlation -1.000000)" in said
+    assert not _column(notes, "x")
+
+
+@pytest.mark.parametrize(
+    ("make", "how"),
+    [
+        (lambda n, rng: np.arange(1000, 1000 + n), "in increasing order"),
+        (lambda n, rng: np.arange(n)[::-1] * 3, "in decreasing order"),
+        (lambda n, rng: rng.permutation(n) + 1, "consecutive"),
+    ],
+)
+def test_a_row_number_or_id_is_said(tmp_path: Path, make, how: str) -> None:  # noqa: ANN001
+    frame = _signal()
+    frame.insert(0, "row_id", make(len(frame), np.random.default_rng(2)))
+    (said,) = _column(_notes(tmp_path, frame), "row_id")
+    assert said.startswith(f"column 'row_id' holds a different whole number in every row, {how}")
+    assert said.endswith("drop it with --drop row_id (drop=['row_id']) unless its value means "
+                         "something.")  # fmt: skip
+
+
+def test_distinct_measurements_are_not_ids_but_distinct_text_is(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    frame = _signal()
+    frame["income"] = rng.permutation(np.arange(300) * 17 + 20_000)  # whole, distinct, gaps
+    frame["weight"] = rng.normal(70, 9, size=300)  # distinct floats
+    frame["name"] = [f"customer-{i:04d}-{rng.integers(1e6)}" for i in range(300)]
+    notes = _notes(tmp_path, frame)
+    assert not _column(notes, "income") and not _column(notes, "weight")
+    (said,) = _column(notes, "name")
+    assert said.startswith("column 'name' has a different value in every row (an ID, a name")
+
+
+def test_test_rows_copied_from_training_rows_are_counted(tmp_path: Path) -> None:
+    base = _signal(240)
+    copies = base.iloc[:60]
+    frame = pd.concat([base, copies], ignore_index=True)
+    frame.loc[5, "x1"] = np.nan  # a row with a gap, and its copy: not counted
+    frame.loc[245, "x1"] = np.nan
+    notes = _notes(tmp_path, frame)
+    labels = frame["y"].map({"no": 0, "yes": 1}).to_numpy()
+    train, val, test = split_indices(len(frame), labels, seed=0, val_fraction=0.15,
+                                     test_fraction=0.15, class_names=["no", "yes"])  # fmt: skip
+    key = [tuple(r) for r in frame[["x0", "x1", "x2"]].itertuples(index=False)]
+    seen = {key[i] for i in np.concatenate([train, val]) if not np.isnan(key[i][1])}
+    expected = sum(key[i] in seen for i in test)
+    assert expected > 5
+    (said,) = [n for n in notes if "test rows repeat" in n]
+    assert said.startswith(f"{expected} of the {len(test)} test rows repeat a training or "
+                           "validation row's features exactly")  # fmt: skip
+
+
+def test_repeats_of_the_few_values_columns_take_are_not_copies(tmp_path: Path) -> None:
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.integers(0, 2, size=(300, 3)), columns=["a", "b", "c"])
+    frame["y"] = (frame["a"] ^ frame["b"]).map({0: "n", 1: "p"})
+    assert not [n for n in _notes(tmp_path, frame) if "repeat" in n]
+
+
+def test_columns_read_otherwise_than_a_person_would_think_are_said(tmp_path: Path) -> None:
+    rng = np.random.default_rng(5)
+    frame = _signal()
+    mixed = np.round(rng.normal(50, 5, size=300), 1).astype(object)
+    mixed[rng.choice(300, 30, replace=False)] = "unknown"
+    frame["reading"] = mixed
+    months, days = rng.integers(1, 13, 300), rng.integers(1, 29, 300)
+    frame["signup"] = [f"2024-{m:02d}-{d:02d}" for m, d in zip(months, days, strict=True)]
+    frame["city"] = [f"City{i}" for i in rng.integers(0, 120, 300)]
+    frame["plant"] = 7
+    notes = _notes(tmp_path, frame)
+    assert _column(notes, "reading") == [
+        "column 'reading' is read as categories, not numbers: 30 of its 300 cells are not "
+        "numbers (e.g. 'unknown'); empty those cells to have it read as numbers (empty cells are "
+        "filled in)."
+    ]
+    (dates,) = _column(notes, "signup")
+    assert dates.startswith("column 'signup' holds dates, read as categories (its 49 most "
+                            "frequent values): the model cannot use their order")  # fmt: skip
+    assert _column(notes, "plant") == [
+        "column 'plant' has one value (7) in every training row: it tells the model nothing; "
+        "drop it with --drop plant (drop=['plant'])."
+    ]
+    (text,) = [n for n in notes if n.startswith("text column")]
+    distinct = frame["city"].nunique()  # about 120, nearly all of them in the 210 training rows
+    assert text.startswith("text column 'city' (")
+    assert int(text.split("(")[1].split(")")[0]) in range(distinct - 10, distinct + 1)
+    assert "the 49 most frequent of each are categories" in text
+
+
+@pytest.mark.parametrize("name", ["breast_cancer", "diabetes", "wine"])
+def test_clean_data_gets_no_column_note(tmp_path: Path, name: str) -> None:
+    from sklearn import datasets
+
+    bunch = getattr(datasets, f"load_{name}")(as_frame=True)
+    frame = bunch.frame.rename(columns={"target": "y"})
+    notes = _notes(tmp_path, frame)
+    assert [n for n in notes if not n.startswith("task:")] == []
