@@ -141,6 +141,7 @@ def retrain_and_test(
             "best_epoch": best,
             "seconds": result.seconds,
             "micro_batch": result.micro_batch,
+            "loss": result.loss,  # what was minimised: the metric's loss (train.loss_name)
             "history": [_curve_row(h) for h in result.history],
         },
         "search_curve": curve_in_units(

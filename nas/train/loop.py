@@ -56,6 +56,7 @@ class TrainResult:
     metric: str  # the name of val_metric
     stop_reason: str  # completed | patience | callback
     micro_batch: int | None = None  # examples per forward/backward pass (the batch when unsplit)
+    loss: str = ""  # what was minimised (loss_name): cross_entropy[_balanced], mse or l1
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy."""
@@ -67,22 +68,64 @@ def merge_train_val(data: TaskData) -> Split:
     return Split(torch.cat([data.train.X, data.val.X]), torch.cat([data.train.y, data.val.y]))
 
 
-def _regression_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    if out.shape != y.shape:
-        if out.numel() != y.numel():
-            raise ShapeError(
-                f"The model outputs shape {tuple(out.shape)} but the targets have "
-                f"shape {tuple(y.shape)}; the head's output size must match."
-            )
-        out = out.reshape(y.shape)
-    return F.mse_loss(out, y)
+#: Metrics that weigh every class alike (macro averages, balanced accuracy): a model trained
+#: for them sees each class's examples weighted by n / (k * n_class), scikit-learn's
+#: class_weight="balanced", so a rare class counts in the loss as in the metric.
+CLASS_BALANCED = ("balanced_accuracy", "f1", "precision", "recall")
+#: The training loss per task and validation metric: what the metric scores, where it differs
+#: from the default (the median error for MAE, the class-balanced loss for CLASS_BALANCED).
+LOSSES = {"classification": "cross_entropy", "regression": "mse"}
 
 
-def _task_loss(task: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def loss_name(task: str, metric: str | None) -> str:
+    """The loss :func:`train_model` minimises for ``task`` scored by validation ``metric``."""
+    if task == "classification" and metric in CLASS_BALANCED:
+        return "cross_entropy_balanced"
+    if task == "regression" and metric == "mae":
+        return "l1"
+    return LOSSES.get(task, "")
+
+
+def _regression_loss(l1: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    def loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if out.shape != y.shape:
+            if out.numel() != y.numel():
+                raise ShapeError(
+                    f"The model outputs shape {tuple(out.shape)} but the targets have "
+                    f"shape {tuple(y.shape)}; the head's output size must match."
+                )
+            out = out.reshape(y.shape)
+        return F.l1_loss(out, y) if l1 else F.mse_loss(out, y)
+
+    return loss
+
+
+def class_weights(y: torch.Tensor, classes: int) -> torch.Tensor:
+    """n / (k * n_c) per class c of the labels ``y`` (a class absent from them: weight 0). The
+    weights of ``y``'s own examples average exactly 1, so a batch's mean weighted loss is on
+    the scale of the plain loss, and a batch split into micro-batches sums to the same loss."""
+    counts = torch.bincount(y.long().reshape(-1), minlength=classes).double()
+    present = int((counts > 0).sum())
+    w = torch.where(counts > 0, len(y) / (present * counts.clamp(min=1)), 0.0)
+    return w.float()
+
+
+def _task_loss(
+    task: str, metric: str | None = None, y: torch.Tensor | None = None, classes: int = 0
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    name = loss_name(task, metric)
+    if name == "cross_entropy_balanced" and y is not None:
+        weights = class_weights(y, max(classes, int(y.max()) + 1))
+
+        def balanced(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            each = F.cross_entropy(out, target, reduction="none")
+            return (each * weights.to(out.device)[target]).mean()
+
+        return balanced
     if task == "classification":
         return F.cross_entropy
     if task == "regression":
-        return _regression_loss
+        return _regression_loss(l1=name == "l1")
     raise NasError(f"train_model trains classification and regression models, got task {task!r}.")
 
 
@@ -197,7 +240,7 @@ def train_model(
     batch, before the one optimizer step (:func:`micro_batch`; ``None``: never split; models
     with batch norm and GPU training are never split).
     """
-    task_loss = _task_loss(data.task)
+    _task_loss(data.task)  # an unknown task: refused before anything else
     _check_positive("epochs", epochs)
     if patience is not None:
         _check_positive("patience (or None)", patience)
@@ -223,6 +266,8 @@ def train_model(
     fit = data.train if use_val else merge_train_val(data)
     if len(fit) == 0:
         raise DataError(f"Dataset {data.name!r} has no training examples.")
+    # the loss the metric scores (loss_name); class weights from the rows trained on
+    task_loss = _task_loss(data.task, metric, fit.y, len(data.class_names or []))
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     with torch.random.fork_rng(
         devices=[dev] if dev.type == "cuda" else [], enabled=seed is not None
@@ -401,12 +446,16 @@ def _fit(
         metric=metric,
         stop_reason=stop_reason,
         micro_batch=chunk,
+        loss=loss_name(data.task, metric),
     )
 
 
 __all__ = [
+    "CLASS_BALANCED",
     "STEP_MEMORY_MB",
     "TrainResult",
+    "class_weights",
+    "loss_name",
     "merge_train_val",
     "micro_batch",
     "saved_bytes",
