@@ -131,6 +131,8 @@ def score_baselines(fitted: Fitted, data: TaskData) -> dict[str, Any]:
         "name": fitted.classical["name"], "kind": "classical", "detail": fitted.classical["detail"],
         "metrics": _scored(data, y_test, outputs),
         "seconds": fitted.classical["seconds"] + time.perf_counter() - t0,
+        # its size beside the winner's: a tie with a far smaller model is worth saying
+        "params": int(np.size(model.coef_) + np.size(model.intercept_)),
     })  # fmt: skip
     return {"split": "test", "n_test": len(y_test), "fitted_on": "train+val", "baselines": out}
 

@@ -44,17 +44,24 @@ def _baselines(
         rows.append({
             "name": str(b.get("name") or "baseline"), "kind": str(b.get("kind") or ""),
             "value": value, "value_s": fmt_num(value), "detail": str(b.get("detail") or ""),
-            "relation": relation, "beats": beats,
+            "relation": relation, "beats": beats, "params": d.as_count(b.get("params")),
         })  # fmt: skip
     return rows
 
 
 def _baseline_verdict(
-    base: list[dict], test: float | None, up: bool, metric: str
+    base: list[dict],
+    test: float | None,
+    up: bool,
+    metric: str,
+    interval: Mapping[str, Any] | None = None,
+    params: Any = None,
 ) -> dict[str, str] | None:
     """The one sentence a shipping decision needs from the baselines: one beats the winner
-    (beyond its 95% interval, or better though within it), or the winner is no better than
-    the trivial one; None when the winner is better than every baseline."""
+    (beyond its 95% interval), the winner is not shown to beat the trivial one, or the
+    classical one scores as well (better or worse, within the interval; a linear model, worth
+    considering when it is smaller); None when the winner is better than every baseline beyond
+    its interval."""
     if test is None:
         return None
     better = [b for b in base if b["value"] is not None
@@ -67,21 +74,47 @@ def _baseline_verdict(
             f"against {fmt_num(test)}, beyond the winner's 95% interval): ship it instead, or "
             "search longer or in another space.")}  # fmt: skip
     trivial = next((b for b in base if b["kind"] == "trivial"), None)
-    if (
-        trivial is not None
-        and trivial["value"] is not None
-        and (trivial in better or trivial["relation"].startswith("inside"))
-    ):
-        return {"cls": "bad", "text": (
-            f"The winner is no better than the {trivial['name']} ({metric} {fmt_num(test)} "
-            f"against {trivial['value_s']}): it has found no pattern in the data.")}  # fmt: skip
-    if better:
-        b = better[0]
-        text = (f"The {b['name']} scores {b['value_s']}, better than the winner's "
-                f"{fmt_num(test)} though inside its 95% interval: on this test split they "
-                "cannot be told apart.")  # fmt: skip
-        return {"cls": "unk", "text": text}
+    if trivial is not None and trivial["value"] is not None:
+        scores = f"{metric} {fmt_num(test)} against {trivial['value_s']}"
+        if trivial["relation"].startswith("inside"):
+            # the evidence is that the test split cannot tell them apart, not that the model
+            # learnt nothing (an AUC of 1.0 on 10 rows is within noise of a constant's too)
+            n = d.as_count((interval or {}).get("n"))
+            on = f" on these n = {n:,} test examples" if n else ""
+            return {"cls": "bad", "text": (
+                f"The winner is not shown to beat the {trivial['name']}{on} ({scores}, within "
+                "the winner's 95% interval).")}  # fmt: skip
+        if trivial in better:
+            return {"cls": "bad", "text": (
+                f"The winner scores no better than the {trivial['name']} ({scores}).")}  # fmt: skip
+    same = [b for b in base if b["kind"] == "classical" and b["value"] is not None and (
+        b in better or b["relation"].startswith("inside") or b["value"] == test)]  # fmt: skip
+    if same:
+        return {"cls": "unk", "text": _tie(same[0], test, up, interval, params)}
     return None
+
+
+def _tie(
+    b: Mapping[str, Any], test: float, up: bool, interval: Mapping[str, Any] | None, params: Any
+) -> str:
+    """A classical baseline the test split cannot tell from the winner, with its size beside
+    the winner's: a linear model that scores as well is the one to consider."""
+    name, value, win = b["name"], b["value_s"], fmt_num(test)
+    if b["value"] == test:
+        text = f"The {name} scores {value}, the same as the winner ({win})"
+    else:
+        how = "better than" if (b["value"] > test) == up else "worse than"
+        text = f"The {name} scores {value}, {how} the winner's {win}"
+        if interval:
+            text += " though inside its 95% interval: on this test split they cannot be told apart"
+    size, w = b["params"], d.as_count(params)
+    if size is None:  # a run from before nas recorded the baseline's size
+        against = f", against the winner's {w:,} parameters" if w else ""
+        return f"{text}; it is a linear model{against}: consider it."
+    if w is not None and size < w:
+        against = f" of {size:,} parameters against the winner's {w:,}"
+        return f"{text}; it is a linear model{against}: consider it."
+    return text + "."
 
 
 def _gan_verdict(test: Mapping[str, Any]) -> dict[str, str] | None:
@@ -285,14 +318,15 @@ def _no_better(
     if value is None:
         return ""
     no_better = (test <= value) if up else (test >= value)
-    if interval:
-        no_better = no_better or interval["lo"] <= value <= interval["hi"]
-    if not no_better:
+    inside = interval is not None and interval["lo"] <= value <= interval["hi"]
+    if not (no_better or inside):
         return ""
+    judged = "no better than" if no_better else "not shown to be better than"
+    within = ", within its 95% interval" if inside and not no_better else ""
     return (
-        f" But the model is no better than the {trivial['name']} (test {metric} "
-        f"{fmt_num(test)} against {fmt_num(value)}): its explanations may be faithful to what "
-        "it computes, but it has found no pattern in the data for them to show."
+        f" But the model is {judged} the {trivial['name']} (test {metric} {fmt_num(test)} "
+        f"against {fmt_num(value)}{within}): its explanations may be faithful to what it "
+        "computes, but this test split does not show that it learnt a pattern of the data."
     )
 
 
@@ -347,7 +381,9 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
             "within": g["within"] if g["gap"] > 0 else True,
         },
         "why": _why(data, best, metric, up),
-        "verdict": _baseline_verdict(base, d.as_number(test), up, metric)
+        "verdict": _baseline_verdict(
+            base, d.as_number(test), up, metric, interval, _m(best.get("cost")).get("params")
+        )
         if data.get("gan") is None
         else _gan_verdict(_m(best.get("test"))),
         "search": _search(data),

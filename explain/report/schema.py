@@ -222,6 +222,7 @@ class Baseline(TypedDict, total=False):
     detail: str  # what was fitted, on what
     metrics: dict[str, float | None]  # the run's test metrics of this baseline
     seconds: float
+    params: int  # the classical one's coefficients and intercepts (since nas recorded them)
 
 
 class Baselines(TypedDict, total=False):

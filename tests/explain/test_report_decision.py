@@ -327,11 +327,14 @@ def test_explanations_of_a_model_no_better_than_the_majority_class_say_so() -> N
     text = _decision_text(render_html(data))
     assert "Explanations: integrated_gradients passed every check" in text
     assert "But the model is no better than the majority class (test accuracy 0.5 against" in text
-    assert "found no pattern in the data" in text
+    assert "this test split does not show that it learnt a pattern of the data" in text
     # the same, inside the winner's interval though below it: 0.90 +- 0.065 holds 0.86
     data["best"]["test"]["accuracy"] = 77 / 86
     data["baselines"]["baselines"][0]["metrics"]["accuracy"] = 74 / 86
-    assert "no better than the majority class" in _decision_text(render_html(data))
+    assert (
+        "But the model is not shown to be better than the majority class (test accuracy 0.8953 "
+        "against 0.8605, within its 95% interval)" in _decision_text(render_html(data))
+    )
     # a model clearly better says nothing of the kind
     assert "no better than" not in _decision_text(render_html(breast_cancer()))
 
@@ -392,3 +395,38 @@ def test_a_heavy_tailed_test_error_is_judged_by_its_bootstrap_spread() -> None:
     assert (g["lo"], g["hi"]) == (pytest.approx(19.06 - half), pytest.approx(19.06 + half))
     assert g["within"] is True and "bootstrap" in g["method"]
     assert d.gap("accuracy", 1.0, 0.95, 85, 86, True, boot)["method"].startswith("Newcombe")
+
+
+def test_a_majority_class_within_the_interval_is_not_shown_beaten_not_patternless() -> None:
+    """97:3 data: the winner's accuracy 0.9767 on 86 rows equals the majority class's. The
+    screen said "it has found no pattern in the data", which a 10-row AUC of 1.0 also got:
+    the evidence is only that this test split cannot tell the two apart."""
+    data = breast_cancer()
+    data["best"]["test"]["accuracy"] = 84 / 86
+    data["baselines"]["baselines"][0]["metrics"]["accuracy"] = 84 / 86
+    view = decision_view(data)
+    assert view is not None and view["verdict"] == {"cls": "bad", "text": (
+        "The winner is not shown to beat the majority class on these n = 86 test examples "
+        "(accuracy 0.9767 against 0.9767, within the winner's 95% interval).")}  # fmt: skip
+    assert "no pattern" not in _decision_text(render_html(data))
+
+
+def test_a_linear_model_as_good_as_the_winner_is_named_with_its_size() -> None:
+    """A logistic regression that scores what the winner scores (0.9535 on 86 rows) had got no
+    word: only a baseline better than the winner was said."""
+    data = breast_cancer()
+    data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 82 / 86
+    winner = data["best"]["cost"]["params"]
+    view = decision_view(data)
+    assert view is not None and view["verdict"] == {"cls": "unk", "text": (
+        "The logistic regression scores 0.9535, the same as the winner (0.9535); it is a linear "
+        f"model, against the winner's {winner:,} parameters: consider it.")}  # fmt: skip
+    data["baselines"]["baselines"][1]["params"] = 31  # 30 inputs and an intercept
+    data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 80 / 86  # inside 0.886-0.982
+    assert decision_view(data)["verdict"]["text"] == (  # type: ignore[index]
+        "The logistic regression scores 0.9302, worse than the winner's 0.9535 though inside its "
+        "95% interval: on this test split they cannot be told apart; it is a linear model of 31 "
+        f"parameters against the winner's {winner:,}: consider it."
+    )
+    data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 70 / 86  # below the interval
+    assert decision_view(data)["verdict"] is None  # type: ignore[index]

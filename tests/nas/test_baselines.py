@@ -56,6 +56,7 @@ def test_the_majority_class_and_logistic_regression_are_scored_on_test() -> None
     assert trivial["metrics"]["roc_auc"] == pytest.approx(0.5)  # the same score for every row
     assert classical["name"] == "logistic regression"
     assert classical["metrics"]["accuracy"] == pytest.approx(1.0)
+    assert classical["params"] == 2  # one input's weight and the intercept
     assert "train + validation (10 rows)" in classical["detail"]
     assert out["n_test"] == 4 and out["fitted_on"] == "train+val"
 
