@@ -27,7 +27,7 @@ def _overfit(
     """The over-fitting alert: the validation → test gap when it is beyond the noise of the
     two splits' sizes (explain.report.decision.gap); when the sizes are not recorded, a gap
     over 5% of the scale, said to be unjudged."""
-    from explain.report.decision import gap, gap_sentence
+    from explain.report.decision import gap, gap_sentence, metric_label
 
     metric = run["metric"]
     sizes = (run.get("data_info") or {}).get("sizes") or {}
@@ -40,7 +40,8 @@ def _overfit(
         scale = 1.0 if metric in _UNIT_SCALE else max(abs(g["val"]), 1e-9)
         if g["gap"] / scale <= 0.05:
             return None
-    return gap_sentence(metric, g, sizes.get("val"), sizes.get("test"), _units(best, metric))
+    label = metric_label(metric)
+    return gap_sentence(label, g, sizes.get("val"), sizes.get("test"), _units(best, metric))
 
 
 def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
@@ -119,6 +120,8 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
     own = kind.verdict(data) if kind is not None else None
     if own is not None:
         return own
+    from explain.report.decision import metric_label
+
     metric = run["metric"]
     test = best.get("test", {}).get(metric)
     cost = best.get("cost", {})
@@ -138,7 +141,7 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
     return (
         f"Of {n} trials, {best_txt} is a {best.get('family')} network with {params_txt} "
         f"parameters and {flops_txt} MFLOPs per example; retrained on "
-        f"train + validation it scores test {metric} {test_txt} on "
+        f"train + validation it scores test {metric_label(metric)} {test_txt} on "
         f"{sizes.get('test', '?')} held-out examples.{within}"
     )
 

@@ -14,6 +14,7 @@ from explain.compare import answer
 from explain.report import explain_plots as ep
 from explain.report._format import fmt_num, fmt_si, plot_texts
 from explain.report._style import COLORS, DIVERGING, Figure, axis, layout
+from explain.report.decision import metric_label
 from explain.report.schema import ReportData
 from explain.report.sections import Figures
 
@@ -64,7 +65,7 @@ def compare(data: ReportData, figs: Figures) -> dict[str, Any] | None:
     said = _answer(c)
     return {
         "method": str(c.get("method") or "–"),
-        "metric": str(models[0].get("metric") or "test metric"),
+        "metric": metric_label(models[0].get("metric") or "test metric"),
         "n_examples": fmt_num(c.get("n_examples")),
         "unit": str(c.get("unit") or "feature"),
         "methods": methods,

@@ -22,6 +22,16 @@ PROPORTIONS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "ro
 _RELATIVE_SE = {"rmse": math.sqrt(0.5), "mse": math.sqrt(2.0), "mae": math.sqrt(math.pi / 2 - 1)}
 
 
+# nas.metrics' precision, recall and f1 average the classes' scores (macro averages): a recall of
+# 0.5 may be a minority class's 0 beside a majority's 1.0, so a reader is told which it is
+_MACRO = ("precision", "recall", "f1")
+
+
+def metric_label(name: Any) -> str:
+    """A metric's name as shown to people: ``macro f1`` for the macro averages, else as is."""
+    return f"macro {name}" if name in _MACRO else str(name)
+
+
 def as_number(x: Any) -> float | None:
     """``x`` as a finite float, else None."""
     if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
@@ -273,6 +283,7 @@ __all__ = [
     "explanation_line",
     "gap",
     "gap_sentence",
+    "metric_label",
     "newcombe",
     "score_interval",
     "standard_error",

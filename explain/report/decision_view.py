@@ -342,6 +342,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
     interval = d.score_interval(metric, test, sizes.get("test"), _m(data.get("test_interval")))
     base = _baselines(data, metric, interval, up)
     units = _units(best, metric)
+    label = d.metric_label(metric)  # the words; ``metric`` the key
     g = d.gap(metric, _m(best.get("val")).get(metric), test, sizes.get("val"),
               sizes.get("test"), up, _m(data.get("test_interval")))  # fmt: skip
     version = _m(run.get("versions")).get("nas")
@@ -356,7 +357,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
     ]  # fmt: skip
     band = (interval["lo"], interval["hi"]) if interval else None
     return {
-        "metric": metric,
+        "metric": label,
         "better": "higher is better" if up else "lower is better",
         "score": fmt_num(test),
         "units": units,
@@ -377,18 +378,18 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
         "strip": _strip(points, band, metric in d.PROPORTIONS, nonnegative=not up),
         "gap": g
         and {
-            "text": d.gap_sentence(metric, g, sizes.get("val"), sizes.get("test"), units),
+            "text": d.gap_sentence(label, g, sizes.get("val"), sizes.get("test"), units),
             "within": g["within"] if g["gap"] > 0 else True,
         },
         "why": _why(data, best, metric, up),
         "verdict": _baseline_verdict(
-            base, d.as_number(test), up, metric, interval, _m(best.get("cost")).get("params")
+            base, d.as_number(test), up, label, interval, _m(best.get("cost")).get("params")
         )
         if data.get("gan") is None
         else _gan_verdict(_m(best.get("test"))),
         "search": _search(data),
         "explanations": d.explanation_line(_m(data.get("explanations")) or None)
-        + _no_better(trivial, d.as_number(test), interval, up, metric, data)
+        + _no_better(trivial, d.as_number(test), interval, up, label, data)
         if data.get("gan") is None
         else "Explanations: of the generator and the discriminator, in the GAN section."
         if _m(data.get("gan")).get("grid") or _m(data.get("gan")).get("discriminator")

@@ -14,6 +14,7 @@ from typing import Any
 from explain.report import plots
 from explain.report._format import fmt_num, fmt_si, pretty_json
 from explain.report._style import Figure, is_number
+from explain.report.decision import metric_label
 from explain.report.decision_view import decision_view
 from explain.report.schema import ReportData
 
@@ -162,9 +163,11 @@ def overview(data: ReportData) -> dict[str, Any]:
         ],
         "summary": best.get("summary"),
         "metrics": [
-            (_METRIC_NAMES.get(k, k), fmt_num(v)) for k, v in test.items() if plots.is_number(v)
+            (_METRIC_NAMES.get(k, metric_label(k)), fmt_num(v))
+            for k, v in test.items()
+            if plots.is_number(v)
         ],  # fmt: skip
-        "metric": run.get("metric"),
+        "metric": metric_label(run.get("metric")),
         "verdict": data.get("verdict"),
         "alerts": [a for a in data.get("alerts") or [] if isinstance(a, Mapping)],
         "decision": decision_view(data),

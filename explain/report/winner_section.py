@@ -7,6 +7,7 @@ from typing import Any
 
 from explain.report import plots, winner_plots
 from explain.report._format import fmt_num, fmt_seconds
+from explain.report.decision import metric_label
 from explain.report.schema import ReportData
 from explain.report.sections import Figures, mapping, panel
 
@@ -112,5 +113,9 @@ def winner(data: ReportData, figs: Figures) -> dict[str, Any]:
         ]
         if retrain
         else [],
-        "val": [(k, fmt_num(v)) for k, v in mapping(best, "val").items() if plots.is_number(v)],
+        "val": [
+            (metric_label(k), fmt_num(v))
+            for k, v in mapping(best, "val").items()
+            if plots.is_number(v)
+        ],  # fmt: skip
     }

@@ -430,3 +430,28 @@ def test_a_linear_model_as_good_as_the_winner_is_named_with_its_size() -> None:
     )
     data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 70 / 86  # below the interval
     assert decision_view(data)["verdict"] is None  # type: ignore[index]
+
+
+def test_the_macro_averages_are_named_so_where_people_read_them() -> None:
+    """precision, recall and f1 average the classes (nas.metrics): a "recall 0.5" on 97:3 data
+    hides the minority class's 0. The report names them macro averages; the data keeps the keys."""
+    import re
+
+    data = breast_cancer()
+    data["run"]["metric"] = "f1"
+    data["best"]["test"].update(f1=0.5, precision=0.49, recall=0.51)
+    data["best"]["val"] = {"f1": 0.52}
+    data["baselines"] = None
+    html = render_html(data)
+    cards = {
+        k: v
+        for v, k in re.findall(r'<div class="v">([^<]*)</div><div class="k">([^<]*)</div>', html)
+    }
+    assert cards["macro recall"] == "0.51" and cards["macro precision"] == "0.49"
+    assert "recall" not in cards and "f1" not in cards
+    assert '<div class="metric main"><div class="v">0.5</div><div class="k">macro f1</div>' in html
+    text = _decision_text(html)
+    assert "test macro f1 (higher is better)" in text
+    assert "Validation macro f1 0.52 → test 0.5" in text
+    assert "scores test macro f1 0.5 on 86 held-out examples" in verdict(data)
+    assert data["best"]["test"]["f1"] == 0.5  # the stored key is unchanged
