@@ -190,16 +190,20 @@ def load_model(path: str | PathLike[str]) -> Any:
 
 
 def show(path: str | PathLike[str]) -> dict[str, Any]:
-    """The run's config (``config``, and as plain data ``run``), its leaderboard and the
-    winner's metrics (``best``)."""
+    """The run's config (``config``, and as plain data ``run``), its leaderboard, the
+    winner's metrics (``best``) and the report's judgement of them against the baselines
+    (``judged``, lines of text)."""
     run_dir = as_path(path)
     config = SearchConfig.read(run_dir)
     out: dict[str, Any] = {"run": config.to_dict(), "config": config, "leaderboard": None,
-                           "best": None}  # fmt: skip
+                           "best": None, "judged": []}  # fmt: skip
     if (run_dir / "leaderboard.csv").is_file():
         out["leaderboard"] = rundir.read_leaderboard(run_dir / "leaderboard.csv")
     if (run_dir / "best" / "metrics.json").is_file():
         out["best"] = rundir.read_metrics(run_dir / "best" / "metrics.json")
+        from nas.reporting import judged
+
+        out["judged"] = judged(run_dir, config, out["best"])
     return out
 
 

@@ -146,4 +146,24 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
     )
 
 
-__all__ = ["alerts", "verdict"]
+def baseline_lines(data: dict[str, Any]) -> list[str]:
+    """The baselines' scores on the winner's test rows and the report's verdict on them
+    (explain.report.decision_view, the same words), as one or two lines; none without
+    baselines."""
+    from explain.report.decision_view import decision_view
+
+    view = decision_view(data)
+    if view is None or not view["baselines"]:
+        return []
+    rows = f" {view['n']}" if view["n"] else ""
+    scores = ", ".join(
+        f"{b['name']} {b['value_s']}" + (f" ({b['relation']})" if b["relation"] else "")
+        for b in view["baselines"]
+    )
+    lines = [f"baselines on the same{rows} test rows, {view['metric']}: {scores}"]
+    if view["verdict"]:
+        lines.append(f"verdict: {view['verdict']['text']}")
+    return lines
+
+
+__all__ = ["alerts", "baseline_lines", "verdict"]

@@ -21,7 +21,7 @@ from nas import run as rundir
 from nas.baselines import bootstrap_interval, read_baselines
 from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
-from nas.findings import alerts, verdict
+from nas.findings import alerts, baseline_lines, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import is_feasible, metric_scale, status_of
 from nas.pareto_pruner import intermediate_of
@@ -56,12 +56,7 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
             raise NasError(f"{best_dir / 'spec.json'} describes no model nas can build "
                            f"({rundir.reason(e)}); {rundir.RETRAIN}.") from None  # fmt: skip
         data.update(_prediction_views(best_dir, config))
-        # what the test score is worth: baselines measured in finalize (read, never fitted
-        # here) and the score's bootstrap interval from the predictions
-        data["baselines"] = read_baselines(best_dir)
-        data["test_interval"] = (
-            bootstrap_interval(best_dir, config.task, config.metric or "", config.data_info) or None
-        )
+        data.update(_worth(run_dir, config))
         data["top"] = rundir.top_metrics(run_dir) or None
     data["explanations"], note = _explanations(run_dir)
     data["comparison"] = _comparison(run_dir)
@@ -69,6 +64,21 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     data["alerts"] = ([note] if note else []) + alerts(data)
     data["verdict"] = verdict(data, kind)
     return data
+
+
+def _worth(run_dir: Path, config: SearchConfig) -> dict[str, Any]:
+    """What the test score is worth: the baselines measured in finalize (read, never fitted
+    here) and the score's bootstrap interval from the predictions."""
+    best_dir = run_dir / "best"
+    interval = bootstrap_interval(best_dir, config.task, config.metric or "", config.data_info)
+    return {"baselines": read_baselines(best_dir), "test_interval": interval or None}
+
+
+def judged(run_dir: str | Path, config: SearchConfig, best: dict[str, Any]) -> list[str]:
+    """The report's first-screen judgement of the winner (``best``, its metrics.json) against
+    the baselines, as lines for a terminal: `nas search` and `nas show` give no other verdict."""
+    data = {"run": config.to_dict(), "best": best, **_worth(Path(run_dir), config)}
+    return baseline_lines(data)
 
 
 def _explanations(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str] | None]:

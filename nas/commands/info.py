@@ -145,13 +145,11 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         out.print("trials: " + ", ".join(f"{k} {v}" for k, v in states), markup=False)
     if best:
         out.print(f"[bold]winner[/] (trial {best['trial']}): {escape(best['summary'])}")
-        out.print(
-            "test: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in best["test"].items() if isinstance(v, float))
-            + (f" (errors in units of {best['target_units']})" if best.get("target_units") else ""),
-            markup=False,
-            soft_wrap=True,
-        )
+        from nas.commands.search import test_line
+
+        out.print(test_line(best["test"], best.get("target_units")), markup=False, soft_wrap=True)
+        for line in info["judged"]:
+            out.print(line, markup=False, soft_wrap=True)
         kind = get_kind(config.kind)
         cost = best.get("cost")
         if isinstance(cost, dict) and all(

@@ -188,6 +188,15 @@ def cost_line(c: Any, label: str) -> str:
             f"{get('latency_ms'):.3f} ms (batch 1), {get('memory_mb'):.2f} MiB")  # fmt: skip
 
 
+def test_line(test: dict[str, Any], units: str | None) -> str:
+    """The winner's test metrics in one line, the macro averages named so (metrics.json keeps
+    the keys ``precision``, ``recall``, ``f1``)."""
+    from explain.report.decision import metric_label
+
+    shown = ", ".join(f"{metric_label(k)} {v:.4f}" for k, v in test.items() if isinstance(v, float))
+    return f"test: {shown}" + (f" (errors in units of {units})" if units else "")
+
+
 def render_result(result: Any) -> None:
     """The top trials, the winner's test metrics, and where the artifacts are."""
     metric = getattr(result, "metrics", {}).get("metric") or "metric"
@@ -197,15 +206,13 @@ def render_result(result: Any) -> None:
     counts = result.counts
     out.print("trials: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
     if result.spec is not None:
-        test = result.metrics["test"]
-        shown = {k: v for k, v in test.items() if isinstance(v, float)}
         out.print(
             f"[bold]winner[/] (trial {result.metrics['trial']}): {escape(result.spec.summary())}"
         )
         units = result.metrics.get("target_units")
-        out.print("test: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
-                  + (f" (errors in units of {units})" if units else ""), markup=False,
-                  soft_wrap=True)  # fmt: skip
+        out.print(test_line(result.metrics["test"], units), markup=False, soft_wrap=True)
+        for line in _judged(result):
+            out.print(line, markup=False, soft_wrap=True)
         out.print(cost_line(result.cost, _kind(result).cost_label), markup=False)
     for w in getattr(result, "warnings", [])[getattr(result, "said", 0) :]:  # not said yet
         err.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
@@ -225,6 +232,15 @@ def render_result(result: Any) -> None:
         f"artifacts: {d}/leaderboard.csv, {d}/best/ ({', '.join(files) or 'none yet'}), {study}",
         markup=False,
     )
+
+
+def _judged(result: Any) -> list[str]:
+    """The baselines and the report's verdict on the winner (nas.reporting.judged); none for a
+    result without its record."""
+    from nas.reporting import judged
+
+    config = getattr(result, "config", None)
+    return judged(result.run_dir, config, result.metrics) if config is not None else []
 
 
 def _kind(result: Any) -> Any:

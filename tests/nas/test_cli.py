@@ -447,3 +447,61 @@ def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> 
     assert best_line(starts, "accuracy").endswith("0.50 ms, a starting point)")
     starts.add_trial(optuna.trial.create_trial(value=0.97, user_attrs=attrs))  # sampled: beat it
     assert best_line(starts, "accuracy").endswith("0.50 ms)")
+
+
+def _copy_run(finished_run, folder: Path) -> Path:
+    """A copy of the finished run, its study's -wal merged first (the search ran here)."""
+    import contextlib
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(finished_run.run_dir / "study.db")) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    run = folder / "run"
+    shutil.copytree(finished_run.run_dir, run)
+    return run
+
+
+def test_show_and_the_search_summary_judge_the_winner_against_the_baselines(
+    cli: Cli, finished_run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """97:3 data had printed only "test: accuracy 0.9711 …" where the majority class scores the
+    same: the baselines and the report's verdict on them are said on the command line too, and
+    the macro averages are named so (metrics.json keeps its keys)."""
+    import nas
+    from nas.commands.search import render_result
+
+    run = _copy_run(finished_run, tmp_path)
+    n = json.loads((run / "run.json").read_text())["data_info"]["sizes"]["test"]
+    metrics = json.loads((run / "best" / "metrics.json").read_text())
+    assert {"precision", "recall", "f1"} <= set(metrics["test"])
+    metrics["test"]["accuracy"] = 0.75
+    (run / "best" / "metrics.json").write_text(json.dumps(metrics))
+    (run / "best" / "baselines.json").write_text(json.dumps({
+        "metric": "accuracy", "split": "test", "n_test": n, "fitted_on": "train+val",
+        "baselines": [
+            {"name": "majority class", "kind": "trivial", "metrics": {"accuracy": 0.75}},
+            {"name": "logistic regression", "kind": "classical", "metrics": {"accuracy": 0.0},
+             "params": 15},
+        ],
+    }))  # fmt: skip
+    expected = [
+        f"baselines on the same {n} test rows, accuracy: majority class 0.75 (inside the "
+        "winner's 95% interval), logistic regression 0 (outside the winner's 95% interval)",
+        f"verdict: The winner is not shown to beat the majority class on these n = {n} test "
+        "examples (accuracy 0.75 against 0.75, within the winner's 95% interval).",
+    ]
+    shown = cli("show", run)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    test = next(i for i, line in enumerate(lines) if line.startswith("test: "))
+    assert lines[test + 1 : test + 3] == expected
+    assert "macro precision" in lines[test] and "macro recall" in lines[test]
+    assert "macro f1" in lines[test] and ", f1 " not in lines[test]
+    capsys.readouterr()
+    render_result(nas.load_run(run))
+    printed = capsys.readouterr().out.splitlines()
+    test = next(i for i, line in enumerate(printed) if line.startswith("test: "))
+    assert printed[test + 1 : test + 3] == expected and "macro f1" in printed[test]
+    (run / "best" / "baselines.json").unlink()  # a run from before nas measured them
+    shown = cli("show", run)
+    assert shown.exit_code == 0 and "baselines" not in shown.stdout
