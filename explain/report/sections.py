@@ -117,6 +117,8 @@ def overview(data: ReportData) -> dict[str, Any]:
             ("examples", " / ".join(f"{k} {fmt_num(v)}" for k, v in sizes.items()) or "–"),
             ("target", info.get("target_name") or run.get("target") or "–"),
         ],
+        # what loading did to the data (rows left out, values filled in, ...): every note
+        "data_notes": [str(n) for n in info.get("notes") or [] if n],
         "features": features[:16],
         "more_features": max(0, len(features) - 16),
         "classes": classes[:24],

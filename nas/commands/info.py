@@ -132,6 +132,8 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         f"budget: {shown or 'none'}  objectives: {', '.join(config.objectives)}",
         markup=False,
     )
+    for note in (config.data_info or {}).get("notes") or []:  # what loading did to the data
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
     board = info["leaderboard"]
     best = info["best"]
     if board is not None:

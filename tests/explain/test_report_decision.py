@@ -455,3 +455,18 @@ def test_the_macro_averages_are_named_so_where_people_read_them() -> None:
     assert "Validation macro f1 0.52 → test 0.5" in text
     assert "scores test macro f1 0.5 on 86 held-out examples" in verdict(data)
     assert data["best"]["test"]["f1"] == 0.5  # the stored key is unchanged
+
+
+def test_the_data_card_lists_every_note_of_the_data_escaped() -> None:
+    """run.json's data_info.notes ("107 of 800 rows ... left out") were in no view: the data
+    card lists them all, as text."""
+    data = breast_cancer()
+    notes = [f"note {i}: 12 rows with no value for target 'y' were left out" for i in range(7)]
+    data["run"]["data_info"]["notes"] = [*notes, fx.XSS_FEATURE]
+    html = render_html(data)
+    block = html[html.index('id="data-notes"') :]
+    items = block[: block.index("</ul>")].split("<li>")[1:]
+    assert [i.removesuffix("</li>").replace("&#39;", "'") for i in items[:7]] == notes
+    assert fx.XSS_FEATURE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in items[7]
+    del data["run"]["data_info"]["notes"]
+    assert 'id="data-notes"' not in render_html(data)  # no notes, no heading

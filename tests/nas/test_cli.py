@@ -505,3 +505,20 @@ def test_show_and_the_search_summary_judge_the_winner_against_the_baselines(
     (run / "best" / "baselines.json").unlink()  # a run from before nas measured them
     shown = cli("show", run)
     assert shown.exit_code == 0 and "baselines" not in shown.stdout
+
+
+def test_show_says_every_note_the_data_got_as_text(cli: Cli, finished_run, tmp_path: Path) -> None:
+    """run.json records what loading did to the data (rows left out, values filled in); `nas
+    show` said none of it."""
+    run = _copy_run(finished_run, tmp_path)
+    record = json.loads((run / "run.json").read_text())
+    notes = [
+        "107 of 800 rows of d.csv have no value for target 'y' and were left out.",
+        "282 missing feature values of d.csv were filled in [bold]as in training[/].",
+    ]
+    record["data_info"]["notes"] = notes
+    (run / "run.json").write_text(json.dumps(record))
+    shown = cli("show", run)
+    assert shown.exit_code == 0, shown.output
+    said = [line for line in shown.stdout.splitlines() if line.startswith("note: ")]
+    assert said == [f"note: {n}" for n in notes]  # all, in order, markup printed as written
