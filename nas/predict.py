@@ -237,25 +237,32 @@ class Predictor:
 
     def _metrics(self, outputs: np.ndarray, y: Any) -> dict[str, Any] | None:
         y = np.asarray(y)
+        # an empty target cell is a row without a label, not a label the run never saw
+        empty = pd.isna(y.reshape(len(y), -1)).any(axis=1)
+        if empty.any():
+            self.notes.append(f"{int(empty.sum())} row(s) have no label (empty target cell) and "
+                              "are left out of the metrics.")  # fmt: skip
         if self.task == "classification":
             index = {name: i for i, name in enumerate(self.class_names)}
             names = [label_name(v) for v in y.reshape(-1)]
-            known = np.array([n in index for n in names])
-            if not known.any():
-                self.notes.append(f"none of the {len(names)} target value(s) is a label the run "
-                                  f"knows (e.g. {names[0]!r}); no metrics.")  # fmt: skip
-                return None
-            if not known.all():
-                self.notes.append(f"{int((~known).sum())} row(s) have a label the run never saw; "
+            known = np.array([n in index for n in names]) & ~empty
+            unseen = [n for n, k, e in zip(names, known, empty, strict=True) if not (k or e)]
+            if unseen and not known.any():
+                self.notes.append(f"none of the {len(unseen)} target value(s) is a label the run "
+                                  f"knows (e.g. {unseen[0]!r}); no metrics.")  # fmt: skip
+            elif unseen:
+                self.notes.append(f"{len(unseen)} row(s) have a label the run never saw; "
                                   "the metrics leave them out.")  # fmt: skip
+            if not known.any():
+                return None
             labels = np.array([index[n] for n, k in zip(names, known, strict=True) if k])
             return compute_metrics("classification", labels, outputs[known], len(index))
         values = pd.DataFrame(y.reshape(len(y), -1)).apply(pd.to_numeric, errors="coerce")
         values = values.to_numpy(dtype=np.float64)
         good = np.isfinite(values).all(axis=1)
-        if not good.all():
-            self.notes.append(f"{int((~good).sum())} row(s) have a target that is not a number; "
-                              "the metrics leave them out.")  # fmt: skip
+        if (~good & ~empty).any():
+            self.notes.append(f"{int((~good & ~empty).sum())} row(s) have a target that is not a "
+                              "number; the metrics leave them out.")  # fmt: skip
         if not good.any():
             return None
         predicted = self._decide(outputs).reshape(len(outputs), -1)

@@ -466,3 +466,34 @@ def test_a_rows_output_does_not_depend_on_the_other_rows(classify_run: tuple[Pat
         mask = rng.random(len(rows)) < rng.random()
         if mask.any():
             assert np.array_equal(predictor.outputs(rows[mask]), full[mask])
+
+
+def test_rows_without_a_label_are_not_called_unseen_labels(
+    classify_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """A file whose target column has empty cells was told "107 row(s) have a label the run
+    never saw": those rows have no label at all. Both kinds are said, each by its name, and the
+    metrics are those of the other rows."""
+    run, data = classify_run
+    rows = test_rows(data, "churned", classify=True)
+    rows["churned"] = rows["churned"].astype(object)
+    rows.loc[[0, 1, 2], "churned"] = np.nan
+    rows.loc[[3, 4], "churned"] = "maybe"
+    predicted = nas.load_predictor(run).predict_table(rows)
+    assert predicted.notes == [
+        "3 row(s) have no label (empty target cell) and are left out of the metrics.",
+        "2 row(s) have a label the run never saw; the metrics leave them out.",
+    ]
+    kept = predicted.table.iloc[5:]
+    expected = float((kept["prediction"] == kept["churned"]).mean())
+    assert predicted.metrics is not None
+    assert predicted.metrics["accuracy"] == pytest.approx(expected)
+    rows.to_csv(tmp_path / "gaps.csv", index=False)  # the CLI: an empty cell, as in a file
+    shown = invoke("predict", run, "--data", tmp_path / "gaps.csv", "-o", tmp_path / "p.csv")
+    assert shown.exit_code == 0, shown.output
+    assert "note: 3 row(s) have no label (empty target cell) and are left out" in shown.stdout
+    assert "note: 2 row(s) have a label the run never saw" in shown.stdout
+    rows.loc[3:, "churned"] = np.nan  # no row has a label: no metrics, and no unseen label
+    predicted = nas.load_predictor(run).predict_table(rows)
+    assert predicted.metrics is None and len(predicted.notes) == 1
+    assert predicted.notes[0].startswith(f"{len(rows)} row(s) have no label (empty target cell)")
