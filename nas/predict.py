@@ -240,7 +240,8 @@ class Predictor:
         # an empty target cell is a row without a label, not a label the run never saw
         empty = pd.isna(y.reshape(len(y), -1)).any(axis=1)
         if empty.any():
-            self.notes.append(f"{int(empty.sum())} row(s) have no label (empty target cell) and "
+            what = "label" if self.task == "classification" else "target value"
+            self.notes.append(f"{int(empty.sum())} row(s) have no {what} (empty target cell) and "
                               "are left out of the metrics.")  # fmt: skip
         if self.task == "classification":
             index = {name: i for i, name in enumerate(self.class_names)}

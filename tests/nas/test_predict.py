@@ -245,6 +245,15 @@ def test_regression_predictions_are_in_the_targets_units(tmp_path: Path) -> None
     predicted = nas.load_predictor(run).predict(rows[["x"]])
     assert np.allclose(predicted, expected, rtol=1e-5, atol=1e-3)
     assert np.std(predicted) > 100  # hundreds of units, not standardized values
+    rows["price"] = rows["price"].astype(object)
+    rows.loc[[0, 1], "price"], rows.loc[2, "price"] = np.nan, "n/a"  # empty, and not a number
+    table = nas.load_predictor(run).predict_table(rows)
+    assert table.notes == [
+        "2 row(s) have no target value (empty target cell) and are left out of the metrics.",
+        "1 row(s) have a target that is not a number; the metrics leave them out.",
+    ]
+    rmse = float(np.sqrt(np.mean((expected[3:] - rows["price"][3:].astype(float)) ** 2)))
+    assert table.metrics is not None and table.metrics["rmse"] == pytest.approx(rmse, rel=1e-4)
 
 
 def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> None:
