@@ -66,10 +66,12 @@ def predict(
     out.print(f"wrote {path}: {len(result.table)} rows predicted in {seconds:.2f} s",
               markup=False, soft_wrap=True)  # fmt: skip
     if result.metrics:
+        from explain.report.decision import metric_label
+
         scalars = {k: v for k, v in result.metrics.items() if isinstance(v, float | int)}
         units = (f" (errors in {predictor.target_name}'s units)"
                  if predictor.task == "regression" else "")  # fmt: skip
-        shown = ", ".join(f"{k} {v:.4g}" for k, v in scalars.items())
+        shown = ", ".join(f"{metric_label(k)} {v:.4g}" for k, v in scalars.items())
         out.print(f"against {predictor.target_name!r}: {shown}{units}", markup=False,
                   soft_wrap=True)  # fmt: skip
     if result.caveat:

@@ -101,6 +101,8 @@ def test_cli_writes_the_predictions_and_scores_a_present_target(
     accuracy = json.loads((run / "best" / "metrics.json").read_text())["test"]["accuracy"]
     assert f"accuracy {accuracy:.4g}" in result.output
     assert "overstate" not in result.output  # rows of the file, but not the file searched
+    scored = next(line for line in result.output.splitlines() if line.startswith("against"))
+    assert ", macro f1 " in scored and ", f1 " not in scored  # averages of the classes' scores
 
 
 def test_metrics_on_the_searched_file_itself_say_they_are_no_test_score(
