@@ -59,10 +59,14 @@ class Fitted:
     classical: dict[str, Any]  # name, detail, the fitted scikit-learn model, its seconds
 
 
-def fit_baselines(data: TaskData, seed: int = 0) -> Fitted:
+def fit_baselines(data: TaskData, seed: int = 0, metric: str | None = None) -> Fitted:
     """The trivial and the classical baseline of ``data``, fitted on train + validation (the
-    test split is not read)."""
+    test split is not read), each for the validation ``metric`` as the search's models are
+    trained for it (nas.train.loss_name): a class-balanced logistic regression for a metric
+    that weighs the classes alike, the median for MAE."""
     from sklearn.linear_model import LogisticRegression, Ridge
+
+    from nas.train.loop import loss_name
 
     y = np.concatenate([data.train.y.numpy(), data.val.y.numpy()])
     n, width = len(y), int(np.prod(data.input_shape))
@@ -87,17 +91,25 @@ def fit_baselines(data: TaskData, seed: int = 0) -> Fitted:
         trivial = {"name": "majority class", "output": freq, "detail": (
             f"always predicts train + validation's most frequent class ({label}, {freq[top]:.1%})"
         )}  # fmt: skip
+    elif loss_name(data.task, metric) == "l1":  # the constant of least absolute error
+        trivial = {"name": "median predictor", "output": np.median(y, axis=0),
+                   "detail": "always predicts the train + validation median target (the "
+                             "constant of least absolute error)"}  # fmt: skip
     else:
         trivial = {"name": "mean predictor", "output": y.mean(axis=0),
                    "detail": "always predicts the train + validation mean target"}  # fmt: skip
+    balanced = loss_name(data.task, metric) == "cross_entropy_balanced"
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # lbfgs stopped at MAX_ITER: a capped baseline, said so
         if data.task == "classification":
-            model: Any = LogisticRegression(max_iter=MAX_ITER).fit(Xf, yf.astype(int))
+            weight = "balanced" if balanced else None  # as the search's models train
+            model: Any = LogisticRegression(max_iter=MAX_ITER, class_weight=weight)
+            model.fit(Xf, yf.astype(int))
             name, how = (
-                "logistic regression",
-                f"scikit-learn LogisticRegression(max_iter={MAX_ITER})",
+                "logistic regression" + (" (class-balanced)" if balanced else ""),
+                f"scikit-learn LogisticRegression(max_iter={MAX_ITER}"
+                + (', class_weight="balanced")' if balanced else ")"),
             )
         else:
             model = Ridge(alpha=1.0).fit(Xf, yf)
@@ -137,9 +149,9 @@ def score_baselines(fitted: Fitted, data: TaskData) -> dict[str, Any]:
     return {"split": "test", "n_test": len(y_test), "fitted_on": "train+val", "baselines": out}
 
 
-def measure_baselines(data: TaskData, seed: int = 0) -> dict[str, Any]:
+def measure_baselines(data: TaskData, seed: int = 0, metric: str | None = None) -> dict[str, Any]:
     """The trivial and the classical baseline of ``data``, fitted and scored on its test split."""
-    return score_baselines(fit_baselines(data, seed), data)
+    return score_baselines(fit_baselines(data, seed, metric), data)
 
 
 def read_baselines(best_dir: Path) -> dict[str, Any] | None:

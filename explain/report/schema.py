@@ -218,6 +218,7 @@ class Baseline(TypedDict, total=False):
     """One of ``baselines.baselines``: a reference model scored on the winner's test split."""
 
     name: str  # "majority class", "logistic regression", "mean predictor", "ridge regression"
+    # ("median predictor" for MAE; "logistic regression (class-balanced)" for balanced metrics)
     kind: Literal["trivial", "classical"]
     detail: str  # what was fitted, on what
     metrics: dict[str, float | None]  # the run's test metrics of this baseline

@@ -240,7 +240,7 @@ class ClassifierKind(SearchKind):
         from nas.baselines import fit_baselines
 
         try:
-            return fit_baselines(data, seed=settings.seed)
+            return fit_baselines(data, seed=settings.seed, metric=settings.metric)
         except Exception as e:  # noqa: BLE001 -- reported by save_baselines, after the winner
             return e
 
@@ -267,7 +267,8 @@ class ClassifierKind(SearchKind):
 
         if isinstance(state, Exception):
             raise state
-        fitted = state if isinstance(state, Fitted) else fit_baselines(data, seed=settings.seed)
+        fitted = (state if isinstance(state, Fitted)
+                  else fit_baselines(data, seed=settings.seed, metric=settings.metric))  # fmt: skip
         return score_baselines(fitted, data)
 
     def explain(

@@ -92,6 +92,43 @@ def test_regression_baselines_are_in_the_targets_units() -> None:
     assert ridge["metrics"]["rmse"] < 0.25 * rmse  # alpha = 1 shrinks a little, no more
 
 
+def test_the_baselines_are_fitted_for_the_metric_as_the_models_are() -> None:
+    """balanced_accuracy: a class-balanced logistic regression (the models train on the
+    class-balanced loss); mae: the median, the constant of least absolute error."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    y = (rng.random(2000) < 0.1).astype(int)  # one in ten, overlapping the other class
+    x = (rng.normal(size=2000) + 1.2 * y).tolist()
+    train, val, test = ((x[a:b], y[a:b].tolist()) for a, b in ((0, 1200), (1200, 1500),
+                                                                (1500, 2000)))  # fmt: skip
+    data = TaskData("rare", "classification", "tabular", (1,), 2, _split(*train), _split(*val),
+                    _split(*test), class_names=["a", "b"])  # fmt: skip
+    _, plain = baselines.measure_baselines(data)["baselines"]
+    _, fair = baselines.measure_baselines(data, metric="balanced_accuracy")["baselines"]
+    assert plain["name"] == "logistic regression"
+    assert fair["name"] == "logistic regression (class-balanced)"
+    assert 'class_weight="balanced"' in fair["detail"]
+    by_hand = LogisticRegression(max_iter=200, class_weight="balanced")
+    by_hand.fit(np.array(x[:1500]).reshape(-1, 1), y[:1500])
+    predicted = by_hand.predict(np.array(x[1500:]).reshape(-1, 1))
+    recalls = [np.mean(predicted[y[1500:] == c] == c) for c in (0, 1)]
+    assert fair["metrics"]["balanced_accuracy"] == pytest.approx(np.mean(recalls), abs=1e-9)
+    assert fair["metrics"]["balanced_accuracy"] > plain["metrics"]["balanced_accuracy"] + 0.1
+
+    fit = [0.0, 0.0, 1.0, 1.0, 9.0, 50.0]  # median 1, mean 10.17
+    test = [0.0, 2.0, 3.0]
+    reg = TaskData("skew", "regression", "tabular", (1,), 1, _split(fit[:4], fit[:4], True),
+                   _split(fit[4:], fit[4:], True), _split(test, test, True),
+                   preprocessing={"y_mean": [0.0], "y_std": [1.0]})  # fmt: skip
+    (median, _), (mean, _) = (
+        baselines.measure_baselines(reg, metric=m)["baselines"] for m in ("mae", "rmse")
+    )
+    assert median["name"] == "median predictor" and mean["name"] == "mean predictor"
+    assert median["metrics"]["mae"] == pytest.approx((1 + 1 + 2) / 3)
+    assert mean["metrics"]["mae"] == pytest.approx(np.mean(np.abs(np.array(test) - 61 / 6)))
+
+
 def test_save_baselines_writes_the_file_and_a_failure_is_a_warning(tmp_path: Path) -> None:
     (tmp_path / "best").mkdir()
     result = SimpleNamespace(run_dir=tmp_path, warnings=[])
