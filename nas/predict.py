@@ -25,7 +25,7 @@ from nas.data.csvfile import read_table
 from nas.data.files import SUPPORTED_SUFFIXES
 from nas.data.fingerprint import file_fingerprint
 from nas.data.prepare import label_name
-from nas.data.transform import ArrayTransform, TabularTransform, fitted_transform
+from nas.data.transform import OTHER, ArrayTransform, TabularTransform, fitted_transform
 from nas.errors import DataError, NasError
 from nas.metrics import compute_metrics
 from nas.reading import load_model, read_json, readable_run_dir
@@ -141,11 +141,15 @@ class Predictor:
             shown = ", ".join(f"{c!r} ({n})" for c, n in imputed.items())
             self.notes.append(f"missing values of {source} were filled in as in training "
                               f"(the training rows' median / most frequent): {shown}.")  # fmt: skip
+        categorical = getattr(self.transform, "categorical", {}) or {}
         for column, values in unknown.items():
             shown = ", ".join(map(repr, values[:5])) + (" ..." if len(values) > 5 else "")
+            spec = categorical.get(column)
+            how = (f"encoded as the rare categories are ({OTHER!r})"
+                   if spec is not None and spec.unseen_to_other and spec.other
+                   else "encoded as none of the known ones (all zeros)")  # fmt: skip
             self.notes.append(f"column {column!r} of {source} holds categories never seen in "
-                              f"training ({shown}); encoded as none of the known ones (all "
-                              "zeros, handle_unknown='ignore').")  # fmt: skip
+                              f"training ({shown}); {how}.")  # fmt: skip
 
     # --- outputs -------------------------------------------------------------------------
     def outputs(self, X: Any, source: str = "the data") -> np.ndarray:

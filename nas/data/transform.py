@@ -4,8 +4,9 @@ from that record, and applied both to the loaded rows and to new ones (``nas pre
 
 Tabular (CSV): per numeric column a median fill and a standardization; per text column a
 most-frequent fill and a one-hot encoding of the recorded categories (rare ones share an
-``<other>`` feature; a category never seen in training is all zeros, as the encoder was told:
-``handle_unknown='ignore'``). Arrays (NPZ, built-ins): the recorded scaling of ``inputs``.
+``<other>`` feature, and so does a category never seen in training, as scikit-learn's
+``handle_unknown='infrequent_if_exist'`` does; without rare ones an unseen category is all
+zeros). Arrays (NPZ, built-ins): the recorded scaling of ``inputs``.
 """
 
 from __future__ import annotations
@@ -91,6 +92,10 @@ class Categorical:
     fill: str
     categories: list[str]
     other: list[str] = field(default_factory=list)
+    # a category never seen in training goes to <other> when there is one, as the rare ones
+    # do (scikit-learn's handle_unknown="infrequent_if_exist"); a record written before this
+    # field (False) keeps all zeros, as its model was tested with
+    unseen_to_other: bool = False
 
 
 @dataclass
@@ -141,7 +146,7 @@ class TabularTransform:
             rare = encoder.infrequent_categories_[0]
             other = [] if rare is None else [str(v) for v in rare]
             kept = [str(v) for v in encoder.categories_[0] if str(v) not in set(other)]
-            categorical[c] = Categorical(str(imputer.statistics_[0]), kept, other)
+            categorical[c] = Categorical(str(imputer.statistics_[0]), kept, other, True)
         return cls([str(c) for c in frame.columns], numeric, categorical)
 
     @property
@@ -241,9 +246,11 @@ class TabularTransform:
             out.unknown[c] = sorted({str(v) for v in values[unseen]})
         width = len(spec.categories) + bool(spec.other)
         codes = np.minimum(codes, len(spec.categories))  # every rare category: <other>
+        to_other = spec.unseen_to_other and bool(spec.other)
         onehot = np.zeros((len(values), width + 1))
-        onehot[np.arange(len(values)), np.where(unseen, width, codes)] = 1.0
-        return onehot[:, :width]  # an unseen category: all zeros
+        unseen_code = width - 1 if to_other else width  # width: a column dropped below
+        onehot[np.arange(len(values)), np.where(unseen, unseen_code, codes)] = 1.0
+        return onehot[:, :width]  # an unseen category: <other>, or all zeros without one
 
     def to_dict(self) -> dict[str, Any]:
         return {

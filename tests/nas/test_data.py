@@ -588,3 +588,43 @@ def test_a_binary_or_utf16_file_named_csv_is_named_as_such(tmp_path: Path) -> No
     (tmp_path / "u16.csv").write_text("a,label\n1,x\n2,y\n", encoding="utf-16")
     with pytest.raises(DataError, match=r"u16\.csv is UTF-16 text; save it as UTF-8"):
         load_file(tmp_path / "u16.csv", target="label")
+
+
+def test_an_unseen_category_goes_to_other_where_rare_ones_do_and_old_records_keep_zeros() -> None:
+    """scikit-learn's handle_unknown='infrequent_if_exist': a category never seen in training
+    is read as the rare ones are; a column without rare ones, or a run recorded before this
+    rule, keeps all zeros, as its model was tested with."""
+    import pandas as pd
+
+    from nas.data.transform import TabularTransform
+
+    rng = np.random.default_rng(0)
+    cities = [f"c{i:02d}" for i in np.minimum(rng.geometric(0.05, 400), 79)]
+    frame = pd.DataFrame({"city": cities, "kind": rng.choice(["a", "b"], 400)})
+    fitted = TabularTransform.fit(frame, np.arange(400))
+    assert fitted.categorical["city"].other and not fitted.categorical["kind"].other
+    new = pd.DataFrame({"city": ["never-seen", fitted.categorical["city"].other[0]],
+                        "kind": ["z", "a"]})  # fmt: skip
+    X = fitted.apply(new).X
+    names = fitted.feature_names
+    other = names.index("city=<other>")
+    kinds = [i for i, n in enumerate(names) if n.startswith("kind=")]
+    assert X[0, other] == X[1, other] == 1.0 and X[0, : other + 1].sum() == 1.0
+    assert X[0, kinds].sum() == 0.0  # no rare 'kind': an unseen one is all zeros
+    record = fitted.to_dict()
+    for spec in record["categorical"].values():
+        del spec["unseen_to_other"]  # a run.json written before the rule
+    X_old = TabularTransform.from_dict(record).apply(new).X
+    assert X_old[0, : other + 1].sum() == 0.0 and X_old[1, other] == 1.0
+    from types import SimpleNamespace
+
+    from nas.predict import Predictor
+
+    said = SimpleNamespace(transform=fitted, notes=[])
+    Predictor._note(said, {}, {"city": ["never-seen"], "kind": ["z"]}, "new.csv")  # type: ignore[arg-type]
+    assert said.notes == [
+        "column 'city' of new.csv holds categories never seen in training ('never-seen'); "
+        "encoded as the rare categories are ('<other>').",
+        "column 'kind' of new.csv holds categories never seen in training ('z'); encoded as "
+        "none of the known ones (all zeros).",
+    ]

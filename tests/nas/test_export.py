@@ -351,7 +351,9 @@ def _rows_as_the_steps_say(about: Mapping[str, Any], frame: Any) -> np.ndarray:
         text = [cat["fill"] if v is None or v != v else str(v) for v in values]
         onehot = [[float(t == c) for c in cat["categories"]] for t in text]
         if cat["other"]:
-            onehot = [row + [float(t in cat["other"])] for row, t in zip(onehot, text)]
+            known = set(cat["categories"]) if cat.get("unseen_to_other") else None
+            onehot = [row + [float(t in cat["other"] or (known is not None and t not in known))]
+                      for row, t in zip(onehot, text)]  # fmt: skip
         blocks.append(np.array(onehot))
     return np.concatenate(blocks, axis=1)
 
@@ -395,7 +397,10 @@ def test_preprocessing_json_alone_prepares_new_rows_as_nas_does(tmp_path: Path) 
     names = about["inputs"][0]["feature_names"]
     city = [i for i, name in enumerate(names) if name.startswith("city=")]
     assert names[city[-1]] == "city=<other>" and len(city) == 50  # max_categories
-    assert mine[4, city[-1]] == 1.0 and mine[2, city].sum() == 0.0  # unseen: all zeros
+    assert mine[4, city[-1]] == 1.0 and mine[2, city[-1]] == mine[2, city].sum() == 1.0  # unseen
+    bare = {**about["preprocessing"]["transform"]["categorical"]["city"], "unseen_to_other": False}
+    about["preprocessing"]["transform"]["categorical"]["city"] = bare  # as a run before it
+    assert _rows_as_the_steps_say(about, new)[2, city].sum() == 0.0  # unseen: all zeros
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # nas notes the unseen category
         theirs = nas.load_predictor(run).inputs(new).numpy()
