@@ -1,11 +1,12 @@
 """What a CSV's columns may be hiding, said as notes before the search (``TaskData.notes``;
 recorded in run.json's ``data_info.notes``, shown by ``nas show`` and the report).
 
-Each is a trap a real file sets, which scores hide: a perfect test score from a column that is
-the target under another name; an ID or row number a model can learn the file's order from;
-test rows that are copies of training rows; and columns nas reads otherwise than a person
-would think (numbers with a few words in them, dates, text of many values, a constant). None
-refuses the file: each names the column and what to do; the user knows what it means.
+Each is a trap a real file sets, which scores hide: a target with a long tail; a perfect test
+score from a column that is the target under another name; an ID or row number a model can
+learn the file's order from; test rows that are copies of training rows; and columns nas reads
+otherwise than a person would think (numbers with a few words in them, dates, text of many
+values, a constant). None refuses the file: each names the column and what to do; the user
+knows what it means.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SAME_AS_TARGET_R = 0.999999  # |correlation| of a regression feature with its ta
 DISTINCT_SHARE = 0.5  # duplicates are copies only where most rows are distinct
 NUMBER_SHARE = 0.5  # a text column this share of whose cells are numbers
 DATE_SHARE = 0.9  # a text column this share of whose cells read as dates
+SKEW = 2.0  # a positive regression target's skewness above which its tail is said
 _DATE_LIKE = re.compile(r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T]\d{1,2}:\d{2}(:\d{2})?)?")
 
 
@@ -41,7 +43,7 @@ def column_notes(
     record (``TabularTransform.to_dict``)."""
     if len(frame) < MIN_ROWS:
         return []
-    notes: list[str] = []
+    notes: list[str] = _skewed_target(frame[target].iloc[indices[0]], task, target)
     for c in features:
         notes += _same_as_target(frame[c], frame[target], task, c, target)
         notes += _identifier(frame[c], c)
@@ -71,6 +73,26 @@ def _capped(capped: list[tuple[str, int]], categorical: dict[str, Any]) -> list[
         f"distinct values in the training rows than become categories: the {kept} most "
         f"frequent of each are categories and the others share one {OTHER!r} feature; free "
         "text or codes may need turning into numbers in the file."
+    ]
+
+
+def _skewed_target(y: pd.Series, task: str, target: str) -> list[str]:
+    """A positive regression target with a long right tail (prices, counts, durations): the
+    squared error is dominated by its largest values, and a network may predict below 0."""
+    if task != "regression" or not is_numeric(y):
+        return []
+    v = y.to_numpy(dtype=np.float64)
+    if len(v) < MIN_ROWS or v.min() <= 0:
+        return []
+    skew = float(np.mean((v - v.mean()) ** 3) / v.std() ** 3) if v.std() > 0 else 0.0
+    if skew < SKEW:
+        return []
+    ratio = v.max() / np.median(v)
+    return [
+        f"target {target!r} is positive with a long right tail (skewness {skew:.1f} in the "
+        f"training rows; its largest value {ratio:.0f}x the median): squared errors are "
+        "dominated by the largest values, and the model may predict below 0; a column "
+        f"log({target}) as the target may fit better (its predictions are then logarithms)."
     ]
 
 

@@ -152,3 +152,21 @@ def test_clean_data_gets_no_column_note(tmp_path: Path, name: str) -> None:
     frame = bunch.frame.rename(columns={"target": "y"})
     notes = _notes(tmp_path, frame)
     assert [n for n in notes if not n.startswith("task:")] == []
+
+
+def test_a_positive_target_with_a_long_tail_is_said(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=400)
+    price = np.exp(11 + x + 0.8 * rng.normal(size=400))  # log-normal: skewness far above 2
+    notes = _notes(tmp_path, pd.DataFrame({"x": x, "price": price}), target="price")
+    (said,) = [n for n in notes if n.startswith("target 'price'")]
+    train = split_indices(400, None, seed=0, val_fraction=0.15, test_fraction=0.15)[0]
+    v = price[train]
+    skew = np.mean((v - v.mean()) ** 3) / v.std() ** 3
+    assert said.startswith(f"target 'price' is positive with a long right tail (skewness "
+                           f"{skew:.1f} in the training rows; its largest value "
+                           f"{v.max() / np.median(v):.0f}x the median)")  # fmt: skip
+    symmetric = pd.DataFrame({"x": x, "y": 50 + 3 * x + rng.normal(size=400)})
+    assert not [n for n in _notes(tmp_path, symmetric) if n.startswith("target")]
+    centred = pd.DataFrame({"x": x, "y": price - np.median(price)})  # a tail, but signed
+    assert not [n for n in _notes(tmp_path, centred) if n.startswith("target")]
