@@ -150,7 +150,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         )
     left = None if timeout is None else max(1.0, objective.deadline.left())  # same end
     workers = start_workers(url, config.study, config.jobs - 1, data=td, n_trials=n_trials,
-                            timeout=left, heartbeat=options.heartbeat)  # fmt: skip
+                            timeout=left, heartbeat=options.heartbeat, store=store)  # fmt: skip
     interrupted = False
     try:
         _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)

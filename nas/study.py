@@ -223,6 +223,17 @@ def _retry_callback(max_retry: int | None) -> dict[str, Any]:
         return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry)}
 
 
+def release_connections(storage: Any) -> None:
+    """Close the pooled database connections of an RDB ``storage`` (they reopen when next
+    used). Called before workers are forked: a SQLite connection must not cross ``fork`` (its
+    POSIX locks stay with the parent, so a child that closed or used it could see the
+    write-ahead log as nobody's and remove it under a live writer; SQLite's own rule:
+    https://www.sqlite.org/howtocorrupt.html, section 2.6)."""
+    engine = getattr(storage, "engine", None)
+    if engine is not None:
+        engine.dispose()
+
+
 def checkpoint(url: str) -> None:
     """Merge a SQLite study file's write-ahead log into the file (``wal_checkpoint(TRUNCATE)``),
     so that ``study.db`` alone holds every trial: a process that exits with its connections

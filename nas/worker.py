@@ -26,7 +26,7 @@ from nas.deadline import Deadline
 from nas.errors import NasError
 from nas.kinds import get_kind
 from nas.leaderboard import make_stop_on_impossible
-from nas.study import make_pruner, make_sampler, open_storage, storage_file
+from nas.study import make_pruner, make_sampler, open_storage, release_connections, storage_file
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 
@@ -263,8 +263,10 @@ def start_workers(
     n_trials: int | None,
     timeout: float | None,
     heartbeat: int | None,
+    store: Any = None,
 ) -> list[Any]:
-    """Start ``n`` workers on this machine for the search this process leads.
+    """Start ``n`` workers on this machine for the search this process leads (``store``: the
+    leader's open storage, whose connections are closed first).
 
     Forked from the leader where :func:`can_fork`: a worker then shares the leader's imports
     and loaded ``data`` and runs its first trial at once, where a new process spends ~3 s
@@ -274,6 +276,7 @@ def start_workers(
     """
     if n <= 0:
         return []
+    release_connections(store)  # none may cross fork (nas.study.release_connections)
     if not can_fork():
         return spawn_workers(storage, study, n, n_trials=n_trials, timeout=timeout,
                              heartbeat=heartbeat)  # fmt: skip
@@ -284,7 +287,7 @@ def start_workers(
     for i in range(1, n + 1):
         process = context.Process(
             target=_forked_worker,
-            args=(storage, study, i, data, n_trials, timeout, heartbeat),
+            args=(storage, study, i, data, n_trials, timeout, heartbeat, os.getpid()),
             name=f"nas-worker-{i}",
         )
         process.start()
@@ -319,12 +322,15 @@ def _forked_worker(
     n_trials: int | None,
     timeout: float | None,
     heartbeat: int | None,
+    leader: int,
 ) -> None:
     """A forked worker's body: what ``nas worker`` does, with the leader's data; its exit code
     says how it ended (0, 2 for a NasError said in one line, 130 after Ctrl-C), as the
-    command's would, and it prints no traceback for either."""
+    command's would, and it prints no traceback for either. It dies with its leader
+    (:func:`_die_with`)."""
     code = 0
     try:
+        _die_with(leader)
         with interrupt_once():
             ran = work(storage, study, n_trials=n_trials,
                        timeout=None if timeout is None else max(1.0, timeout),
@@ -337,6 +343,22 @@ def _forked_worker(
         code = 2
     sys.stderr.flush()
     sys.exit(code)
+
+
+def _die_with(leader: int) -> None:
+    """Have the kernel kill this forked worker when its leader dies (Linux's
+    PR_SET_PDEATHSIG), and exit now if it already has. A worker that outlived a leader killed
+    with ``kill -9`` went on adding trials while the re-run search counted its trial as a dead
+    worker's and retried it; killed with it, its trial is left RUNNING and the re-run retries
+    it once its heartbeat stops, as for any lost worker."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1  # <linux/prctl.h>
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL))
+    if os.getppid() != leader:  # the leader died before the call above: nothing would kill us
+        os._exit(1)
 
 
 def stop_workers(procs: list[Any], *, interrupt: bool) -> list[int]:

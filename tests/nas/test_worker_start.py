@@ -5,6 +5,7 @@ tests/nas/test_scale.py."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -15,6 +16,13 @@ from typing import Any
 import pytest
 
 from nas import worker
+
+
+@pytest.fixture(autouse=True)
+def _no_death_signal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """_forked_worker called in this process must not tie pytest's life to its parent's (the
+    real fork is tested in a child process below)."""
+    monkeypatch.setattr(worker, "_die_with", lambda leader: None)
 
 
 def test_no_workers_for_one_job() -> None:
@@ -60,7 +68,7 @@ def test_a_forked_worker_says_a_nas_error_in_one_line_and_exits_2(
     (tmp_path / "empty.db").touch()  # a database with no study (a missing file is named)
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     with pytest.raises(SystemExit) as stop:
-        worker._forked_worker(url, "nope", 1, None, 3, None, None)  # type: ignore[arg-type]
+        worker._forked_worker(url, "nope", 1, None, 3, None, None, 0)  # type: ignore[arg-type]
     assert stop.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("worker 1: error: Study 'nope' does not exist")
@@ -74,7 +82,7 @@ def test_a_forked_worker_ends_130_on_ctrl_c_without_a_traceback(
 
     monkeypatch.setattr(worker, "work", interrupted)
     with pytest.raises(SystemExit) as stop:
-        worker._forked_worker("sqlite:///x.db", "s", 1, None, 3, None, None)  # type: ignore[arg-type]
+        worker._forked_worker("sqlite:///x.db", "s", 1, None, 3, None, None, 0)  # type: ignore[arg-type]
     assert stop.value.code == 130
     assert capsys.readouterr().err == ""
 
@@ -91,7 +99,7 @@ def test_a_forked_worker_reports_its_trials_and_passes_the_leaders_data(
     data = object()
     monkeypatch.setattr(worker, "work", work)
     with pytest.raises(SystemExit) as stop:
-        worker._forked_worker("sqlite:///x.db", "s", 2, data, 9, 0.2, 10)  # type: ignore[arg-type]
+        worker._forked_worker("sqlite:///x.db", "s", 2, data, 9, 0.2, 10, 0)  # type: ignore[arg-type]
     assert stop.value.code == 0
     assert seen["data"] is data and seen["index"] == 2 and seen["threads"] == 1
     assert seen["timeout"] == 1.0 and seen["n_trials"] == 9  # at least a second, as spawned
@@ -133,3 +141,61 @@ print("restored", signal.getsignal(signal.SIGINT) is before)
                           timeout=60)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:3] == ["first raised", "second ignored", "restored True"]
+
+
+def _dead(pid: int) -> bool:
+    """Whether process ``pid`` is gone (or a zombie nobody reaped yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fork is used on Linux only")
+def test_a_forked_worker_dies_with_its_leader_killed_with_sigkill(tmp_path: Path) -> None:
+    """A worker that outlived a `kill -9` of its leader went on adding trials the re-run then
+    counted as a dead worker's and ran again; now the kernel kills it with its leader."""
+    import os
+    import signal
+    import time
+
+    leader = subprocess.Popen(
+        [sys.executable, "-c", (
+            "import sys, time\n"
+            "from nas import worker\n"
+            "worker.work = lambda *a, **k: time.sleep(120)\n"
+            f"procs = worker.start_workers('sqlite:///{tmp_path / 'x.db'}', 's', 1, data=None, "
+            "n_trials=3, timeout=None, heartbeat=None)\n"
+            "print(procs[0].pid, flush=True)\n"
+            "time.sleep(120)\n")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        child = int(leader.stdout.readline())  # type: ignore[union-attr]
+        time.sleep(0.5)
+        assert not _dead(child)  # the worker runs while its leader does
+        os.kill(leader.pid, signal.SIGKILL)
+        leader.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not _dead(child) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _dead(child), "the forked worker outlived its killed leader"
+    finally:
+        leader.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGKILL)
+
+
+def test_the_leaders_connections_are_closed_before_workers_are_forked(tmp_path: Path) -> None:
+    """A SQLite connection must not cross fork: the leader's pool is emptied first."""
+    import optuna
+
+    from nas.study import open_storage, release_connections
+
+    store = open_storage(f"sqlite:///{tmp_path / 's.db'}")
+    optuna.create_study(storage=store, study_name="s").ask()
+    assert store.engine.pool.checkedin() >= 1  # type: ignore[attr-defined]
+    release_connections(store)
+    assert store.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
+    assert len(optuna.load_study(study_name="s", storage=store).trials) == 1  # reopens on use
