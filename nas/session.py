@@ -29,7 +29,15 @@ from nas.leaderboard import (
     make_stop_on_impossible,
 )
 from nas.result import SearchResult
-from nas.study import checkpoint, make_pruner, make_sampler, open_storage, redact, storage_url
+from nas.study import (
+    checkpoint,
+    make_pruner,
+    make_sampler,
+    open_storage,
+    redact,
+    session_seed,
+    storage_url,
+)
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 from nas.warm_start import fit_to_budget
@@ -125,6 +133,8 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
         sampler=optuna_sampler,
         pruner=optuna_pruner,
     )
+    # a resumed study: a sampler seeded as before would propose the first session's trials again
+    st.sampler = make_sampler(config.sampler, session_seed(config.seed, 0, st), multi)
     names = list(config.objectives)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

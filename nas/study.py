@@ -333,6 +333,17 @@ def parse_objectives(
     ]
 
 
+def session_seed(seed: int, index: int, study: optuna.Study) -> int:
+    """The sampler seed of worker ``index`` (0: the search process) joining ``study``: the
+    search's seed for a new study, as before; offset by the trials the study already holds
+    (queued ones aside) when it resumes. A resumed search whose sampler had the first
+    session's seed proposed that session's architectures again: trials 5-8 of a re-run to 10
+    repeated trials 1-4. Still one seed per history, so a resumed search is reproducible."""
+    held = sum(t.state != optuna.trial.TrialState.WAITING
+               for t in study.get_trials(deepcopy=False))  # fmt: skip
+    return seed + 7919 * index + 104729 * held
+
+
 def make_sampler(name: str, seed: int, multi_objective: bool) -> optuna.samplers.BaseSampler:
     """An Optuna sampler by name, seeded. A constrained search (``--min-faithfulness``) needs
     nothing more: each trial sets its constraint with ``Trial.set_constraint``, which TPE,

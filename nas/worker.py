@@ -26,7 +26,14 @@ from nas.deadline import Deadline
 from nas.errors import NasError
 from nas.kinds import get_kind
 from nas.leaderboard import make_stop_on_impossible
-from nas.study import make_pruner, make_sampler, open_storage, release_connections, storage_file
+from nas.study import (
+    make_pruner,
+    make_sampler,
+    open_storage,
+    release_connections,
+    session_seed,
+    storage_file,
+)
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 
@@ -163,7 +170,7 @@ def work(
     st = optuna.load_study(
         study_name=study, storage=store,
         # A different seed per worker, or they would all propose the same architectures.
-        sampler=make_sampler(config.sampler, config.seed + 7919 * index, multi),
+        sampler=make_sampler(config.sampler, session_seed(config.seed, index, loaded), multi),
         pruner=make_pruner(config.pruner, settings.epochs, multi, config.objectives),
     )  # fmt: skip
     callbacks: list[Any] = [make_stop_on_impossible(settings)]

@@ -512,3 +512,18 @@ def test_the_top_models_are_distinct_specs() -> None:
         study.add_trial(trial)
     assert [t.number for t in pick_winners(study, 2)] == [0, 2]
     assert [t.number for t in pick_winners(study, 5)] == [0, 2]
+
+
+def test_a_resumed_search_proposes_new_architectures_and_is_reproducible(tmp_path: Path) -> None:
+    """Its sampler had the first session's seed: a run to 5 trials continued to 10 proposed
+    trials 1-4 again as 5-8. Now 10 distinct ones, and the same two sessions give the same."""
+    runs = []
+    for name in ("a", "b"):
+        for total in (5, 10):
+            result = nas.search(dataset="breast_cancer", space="fnn", n_trials=total, epochs=1,
+                                out=tmp_path / name, finalize=False, threads=1, seed=3)  # fmt: skip
+        runs.append([t.params for t in result.study.trials])
+    first, second = runs
+    assert len(first) == 10 and first == second  # one seed per history
+    keys = [tuple(sorted(p.items())) for p in first]
+    assert len(set(keys)) == 10, [i for i, k in enumerate(keys) if keys.index(k) != i]
