@@ -48,6 +48,7 @@ from nas.worker import (
     StudyTotal,
     counted_trials,
     heartbeat_kwargs,
+    requeue_interrupted,
     session_running,
     start_workers,
     stop_workers,
@@ -148,6 +149,7 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     # search, checked above, with its new --trials or --timeout)
     st.set_user_attr(RUN_ATTR, config.to_dict())
     objective = kind.objective(td, settings, state)
+    requeue_interrupted(st)  # what a Ctrl-C stopped runs again, in the place it held
     if config.warm_start and not st.get_trials(deepcopy=False):
         for params in starting_points(config.space, SpaceContext.of(td)):
             params, fitted = fit_to_budget(params, objective)  # shrunk to the budget if need be

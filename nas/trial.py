@@ -146,7 +146,7 @@ def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         trial.set_user_attr("status", "failed")
-        trial.set_user_attr("reason", "interrupted (Ctrl-C); a re-run continues the study")
+        trial.set_user_attr("reason", "interrupted (Ctrl-C); a re-run runs it again")
         trial.set_user_attr("seconds", time.perf_counter() - start)
         raise
     except optuna.TrialPruned:

@@ -50,6 +50,8 @@ CATCH = (NasError, RuntimeError, ValueError)  # a trial failing this way never e
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)  # fmt: skip
 RUNNING = optuna.trial.TrialState.RUNNING
+INTERRUPTED = "interrupted (Ctrl-C)"  # how a trial Ctrl-C stopped begins its reason
+RETRY_OF = "retry_of"  # user attr of a trial that runs an interrupted one's params again
 
 
 def session_running(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -64,11 +66,32 @@ def counted_trials(study: optuna.Study) -> int:
     """Trials that count toward the study's total: the finished ones, and those running now.
 
     A trial of a dead worker that Optuna's retry callback re-queued is not counted: its retry
-    takes its place, so a lost machine does not eat into the total.
+    takes its place, so a lost machine does not eat into the total. Nor is one a Ctrl-C
+    interrupted: a re-run runs it again (:func:`requeue_interrupted`).
     """
     trials = study.get_trials(deepcopy=False, states=FINISHED)
     retried = {n for t in study.get_trials(deepcopy=False) for n in retry_history(t)}
-    return sum(t.number not in retried for t in trials) + len(session_running(study))
+    return sum(t.number not in retried and not interrupted(t) for t in trials) + len(
+        session_running(study)
+    )
+
+
+def interrupted(trial: optuna.trial.FrozenTrial) -> bool:
+    """Whether ``trial`` failed because Ctrl-C stopped it (nas.trial.trial_outcome)."""
+    reason = trial.user_attrs.get("reason")
+    return trial.state == optuna.trial.TrialState.FAIL and str(reason).startswith(INTERRUPTED)
+
+
+def requeue_interrupted(study: optuna.Study) -> list[int]:
+    """Queue again, once each, the architectures a Ctrl-C stopped (a starting design stays
+    one), so that a re-run runs them as a lost worker's are; the numbers queued again."""
+    trials = study.get_trials(deepcopy=False)
+    queued = {t.user_attrs.get(RETRY_OF) for t in trials}
+    again = [t for t in trials if interrupted(t) and t.number not in queued]
+    for t in again:
+        attrs = {k: v for k, v in t.user_attrs.items() if k in ("warm_start", "fitted_to_budget")}
+        study.enqueue_trial(t.params, user_attrs={**attrs, RETRY_OF: t.number})
+    return [t.number for t in again]
 
 
 def retry_history(trial: optuna.trial.FrozenTrial) -> list[int]:
@@ -385,6 +408,8 @@ __all__ = [
     "STORAGE_ENV",
     "StudyTotal",
     "counted_trials",
+    "interrupted",
+    "requeue_interrupted",
     "heartbeat_kwargs",
     "interrupt_once",
     "retry_history",

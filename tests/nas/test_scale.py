@@ -215,14 +215,18 @@ def leaderboard(run_dir: Path) -> dict[int, dict[str, str]]:
         return {int(r["number"]): r for r in csv.DictReader(f)}
 
 
-def assert_search_finished(run_dir: Path, trials: list[optuna.trial.FrozenTrial], n: int) -> None:
-    """n trials numbered 0..n-1, all finished; the winner and the summary written."""
-    assert [t.number for t in trials] == list(range(n))
+def assert_search_finished(
+    run_dir: Path, trials: list[optuna.trial.FrozenTrial], n: int, skip: int = 0
+) -> None:
+    """n trials, all finished (numbered 0..n-1, or 0..n+skip-1 when ``skip`` interrupted ones
+    were left out of ``trials``); the winner and the summary written."""
+    assert len(trials) == n and trials[-1].number == n + skip - 1
     assert Counter(t.state in FINISHED for t in trials) == {True: n}, [t.state for t in trials]
     for name in ("best/spec.json", "best/model.pt", "best/metrics.json", "summary.json"):
         assert (run_dir / name).is_file(), name
     board = leaderboard(run_dir)  # written after every worker's last trial ended
-    assert sorted(board) == list(range(n)) and "running" not in {r["state"] for r in board.values()}
+    assert sorted(board) == list(range(n + skip))
+    assert "running" not in {r["state"] for r in board.values()}
 
 
 # ---------------------------------------------------------------- a real PostgreSQL server
@@ -524,8 +528,11 @@ def test_ctrl_c_fails_the_running_trial_exits_130_and_a_rerun_finishes(
         after = watch.trials()
     finally:
         watch.close()
-    assert_search_finished(out, after, n)  # the failed trial counts toward the total
+    # the interrupted trial does not count toward the total: the re-run runs it again
+    (again_of,) = [t for t in after if t.user_attrs.get("retry_of") == running.number]
+    assert again_of.params == stopped.params and again_of.state == TrialState.COMPLETE
     assert after[running.number].state == TrialState.FAIL
+    assert_search_finished(out, [t for t in after if t.number != running.number], n, skip=1)
     for number, old in done.items():
         assert (after[number].params, after[number].values) == (old.params, old.values)
 

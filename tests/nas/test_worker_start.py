@@ -199,3 +199,22 @@ def test_the_leaders_connections_are_closed_before_workers_are_forked(tmp_path: 
     release_connections(store)
     assert store.engine.pool.checkedin() == 0  # type: ignore[attr-defined]
     assert len(optuna.load_study(study_name="s", storage=store).trials) == 1  # reopens on use
+
+
+def test_an_interrupted_trial_is_queued_again_once_and_not_counted() -> None:
+    import optuna
+
+    st = optuna.create_study()
+    first = st.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    first.set_user_attr("warm_start", True)
+    first.set_user_attr("reason", "interrupted (Ctrl-C); a re-run runs it again")
+    st.tell(first, state=optuna.trial.TrialState.FAIL)
+    other = st.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    other.set_user_attr("reason", "diverged: loss became nan")
+    st.tell(other, state=optuna.trial.TrialState.FAIL)
+    assert worker.counted_trials(st) == 1  # the diverged one counts, the interrupted one not
+    assert worker.requeue_interrupted(st) == [0]
+    assert worker.requeue_interrupted(st) == []  # once
+    (queued,) = st.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert queued.system_attrs["fixed_params"] == st.trials[0].params  # what it will run
+    assert queued.user_attrs == {"warm_start": True, "retry_of": 0}  # a starting design stays one
