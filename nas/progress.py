@@ -98,13 +98,14 @@ def deadline_line(study: optuna.Study, deadline: Any) -> str:
 
 def _finished(study: optuna.Study) -> int:
     """Trials that ended (complete, pruned, over budget, failed): not queued, not running, and
-    not a dead worker's trial that a retry replaces (as the study's total counts them)."""
-    from nas.worker import retry_history
+    not a dead worker's trial that a retry replaces nor one Ctrl-C interrupted (as the study's
+    total counts them)."""
+    from nas.worker import interrupted, retry_history
 
     trials = study.get_trials(deepcopy=False)
     retried = {n for t in trials for n in retry_history(t)}
     return sum(status_of(t) not in ("running", "queued") and t.number not in retried
-               for t in trials)  # fmt: skip
+               and not interrupted(t) for t in trials)  # fmt: skip
 
 
 def best_line(study: optuna.Study, metric: str) -> str:
