@@ -36,6 +36,7 @@ from nas.study import (
     open_storage,
     redact,
     session_seed,
+    storage_kept,
     storage_url,
 )
 from nas.train import configure_threads, limit_kernel_cache
@@ -163,36 +164,38 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     left = None if timeout is None else max(1.0, objective.deadline.left())  # same end
     workers = start_workers(url, config.study, config.jobs - 1, data=td, n_trials=n_trials,
                             timeout=left, heartbeat=options.heartbeat, store=store)  # fmt: skip
-    interrupted = False
-    try:
-        _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
-    finally:
-        stop_workers(workers, interrupt=interrupted)  # retrain once, after every worker is done
-        write_leaderboard(st, names, run_dir)
-        checkpoint(url)  # study.db alone holds every trial, even after an interrupt
-    grace = heartbeat_kwargs(url, options.heartbeat).get("grace_period")
-    say = _say if options.progress else None
-    while True:
-        _wait_for_other_machines(st, grace=grace, to_total=n_trials is not None, say=say)
-        before = None if n_trials is None else counted_trials(st)
-        if before is None or before >= n_trials:
-            break
-        # short of the total: a dead worker's trial was failed and re-queued (during the wait,
-        # or during this session's trials, whose count was fixed as they started): run it here
-        _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
-        if counted_trials(st) <= before:
-            break  # nothing more could run (the deadline)
-    result = SearchResult(run_dir, st, write_leaderboard(st, names, run_dir), data=td,
-                          config=config, warnings=notes,
-                          said=len(notes) if options.progress else 0)  # fmt: skip
-    if options.finalize:
-        finalize_run(result, st, td, settings, config.top, kind, state)
-        explain_and_report(result, kind, options)
-    checkpoint(url)
-    return result
+    # a database lost mid-search: one line, not Optuna's tracebacks
+    with storage_kept(url):
+        interrupted = False
+        try:
+            _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
+        finally:
+            stop_workers(workers, interrupt=interrupted)  # retrain once, after every worker is done
+            write_leaderboard(st, names, run_dir)
+            checkpoint(url)  # study.db alone holds every trial, even after an interrupt
+        grace = heartbeat_kwargs(url, options.heartbeat).get("grace_period")
+        say = _say if options.progress else None
+        while True:
+            _wait_for_other_machines(st, grace=grace, to_total=n_trials is not None, say=say)
+            before = None if n_trials is None else counted_trials(st)
+            if before is None or before >= n_trials:
+                break
+            # short of the total: a dead worker's trial was failed and re-queued (during the wait,
+            # or during this session's trials, whose count was fixed as they started): run it here
+            _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
+            if counted_trials(st) <= before:
+                break  # nothing more could run (the deadline)
+        result = SearchResult(run_dir, st, write_leaderboard(st, names, run_dir), data=td,
+                              config=config, warnings=notes,
+                              said=len(notes) if options.progress else 0)  # fmt: skip
+        if options.finalize:
+            finalize_run(result, st, td, settings, config.top, kind, state)
+            explain_and_report(result, kind, options)
+        checkpoint(url)
+        return result
 
 
 def _session_orphans(

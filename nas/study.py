@@ -3,9 +3,10 @@ chosen by name, so that the study opens with Optuna's CLI and optuna-dashboard."
 
 from __future__ import annotations
 
+import contextlib
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +222,42 @@ def _retry_callback(max_retry: int | None) -> dict[str, Any]:
             retry = optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry)
             return {"heartbeat_stale_trial_callback": retry}
         return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry)}
+
+
+@contextlib.contextmanager
+def storage_kept(url: str) -> Iterator[None]:
+    """Within it, a database that stops answering (a PostgreSQL server stopped or lost, a
+    SQLite file locked past its timeout) is one StorageError naming the storage, instead of
+    Optuna's chain of tracebacks (812 lines when a server stopped mid-search, ending in a
+    message about "invalid data in the commit"); what it recorded before is kept in it."""
+    try:
+        yield
+    except NasError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- only a database failure is turned into words
+        cause = _database_failure(e)
+        if cause is None:
+            raise
+        detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0][:200]
+        raise StorageError(
+            f"The study's storage {redact(url)!r} stopped answering ({detail}); the trials it "
+            "recorded are kept in it: run the same command again once it is reachable."
+        ) from None
+
+
+def _database_failure(e: BaseException) -> BaseException | None:
+    """The database connection error in ``e``'s chain (raised, or being handled when ``e``
+    was: Optuna raises its own errors while recovering from one), if any."""
+    from sqlalchemy import exc
+
+    seen: set[int] = set()
+    at: BaseException | None = e
+    while at is not None and id(at) not in seen:
+        seen.add(id(at))
+        if isinstance(at, exc.OperationalError | exc.InterfaceError | exc.DisconnectionError):
+            return at
+        at = at.__cause__ or at.__context__
+    return None
 
 
 def release_connections(storage: Any) -> None:
