@@ -189,7 +189,8 @@ def save_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
 
 # --- is this folder a run directory? ---------------------------------------------------------
 # What an interrupted first attempt may leave before run.json is written: the SQLite storage.
-_STORAGE_LEFTOVERS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm")
+LOCK_FILE = ".nas.lock"  # held by the search running in a run directory (nas.session)
+_STORAGE_LEFTOVERS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm", LOCK_FILE)
 
 
 def is_run_dir(path: str | Path) -> bool:

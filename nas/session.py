@@ -4,9 +4,11 @@ for the workers of other machines, then finalize (retrain, test, explain, report
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from os import PathLike
 from pathlib import Path
@@ -77,6 +79,36 @@ class RunOptions:
 
 def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     """Run the search ``config`` describes (resuming the study in its run directory)."""
+    with contextlib.ExitStack() as held:  # the run directory's lock, once it is taken
+        return _run_search(config, options, held)
+
+
+@contextlib.contextmanager
+def search_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's lock (``run_dir/.nas.lock``, ``flock``) while this search runs:
+    two searches started together on one new folder had both passed the resume check and
+    merged into one study, each retraining and reporting (or, on other data, one failed with
+    SQLite's "UNIQUE constraint failed: alembic_version"). Forked workers share the lock with
+    their leader; it is released when the search ends, however it ends."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: no lock (the resume check still compares the search)
+        yield
+        return
+    with open(run_dir / rundir.LOCK_FILE, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise NasError(
+                f"Another nas search is running in {run_dir} now; wait for it to end (or stop "
+                "it), or give this search another --out."
+            ) from None
+        yield
+
+
+def _run_search(
+    config: SearchConfig, options: RunOptions, held: contextlib.ExitStack
+) -> SearchResult:
     # Checked before anything is loaded or created: nas writes into a run directory or a
     # new / empty folder only, never into someone's folder that has an explain/ or a top/.
     # --timeout counts from here (or from the process's start): the search and its retrain
@@ -105,6 +137,8 @@ def run_search(config: SearchConfig, options: RunOptions) -> SearchResult:
     if store is not None:  # a refused join leaves no folder behind
         _check_joined_study(store, config, url, resuming=resuming)
     run_dir = rundir.ensure_writable(run_dir)
+    held.enter_context(search_lock(run_dir))
+    notes[:] = _check_resume(run_dir, config)  # again, now that no other search can write here
     if store is None:
         store = open_storage(url, **opening)
         _check_joined_study(store, config, url, resuming=resuming)

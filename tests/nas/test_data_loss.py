@@ -381,3 +381,33 @@ def test_copy_report_copies_under_the_run_name(tmp_path: Path) -> None:
     copy_report(result, report, tmp_path / "reports")  # type: ignore[arg-type]
     assert (tmp_path / "reports" / "run.html").read_text() == "<html></html>"
     assert result.warnings == []
+
+
+def test_a_second_search_in_a_folder_a_search_is_running_in_is_refused(tmp_path: Path) -> None:
+    """Two searches started together on one new folder both passed the resume check and merged
+    into one study, each retraining and reporting; the run directory's lock refuses the
+    second. A folder a search died in before its record (only the lock file left) resumes."""
+    import fcntl
+
+    import nas
+    from nas.errors import NasError
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with open(run / ".nas.lock", "a") as other:  # another search holds it
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(NasError) as refused:
+            nas.search(dataset="iris", space="fnn", n_trials=1, epochs=1, out=run, threads=1,
+                       finalize=False)  # fmt: skip
+        assert str(refused.value) == (
+            f"Another nas search is running in {run} now; wait for it to end (or stop it), or "
+            "give this search another --out."
+        )
+        assert sorted(p.name for p in run.iterdir()) == [".nas.lock"]  # nothing written
+    done = nas.search(dataset="iris", space="fnn", n_trials=1, epochs=1, out=run, threads=1,
+                      finalize=False)  # fmt: skip
+    assert len(done.study.trials) >= 1
+    again = nas.search(
+        dataset="iris", space="fnn", n_trials=2, epochs=1, out=run, threads=1, finalize=False
+    )  # the lock was released: the same search resumes
+    assert len([t for t in again.study.trials if t.state.name == "COMPLETE"]) == 2
