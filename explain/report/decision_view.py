@@ -1,7 +1,7 @@
-"""The overview's first screen as a decision: the test score with its interval beside two
-baselines, the validation → test gap against noise, why this winner, the search in one line,
-the explanations' checks in one line and how the final model was trained (the statistics are in
-:mod:`explain.report.decision`)."""
+"""The overview's first screen as a decision: the test score with its interval beside the
+baselines (trivial, linear and, for tabular data, gradient-boosted trees), the validation → test
+gap against noise, why this winner, the search in one line, the explanations' checks in one line
+and how the final model was trained (the statistics are in :mod:`explain.report.decision`)."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ def _baselines(
     return rows
 
 
+def _the(b: Mapping[str, Any]) -> str:
+    """A baseline as a sentence's subject: "The logistic regression", "Gradient boosting"."""
+    name = str(b["name"])
+    return name[:1].upper() + name[1:] if b["kind"] == "trees" else f"The {name}"
+
+
 def _baseline_verdict(
     base: list[dict],
     test: float | None,
@@ -58,21 +64,22 @@ def _baseline_verdict(
     params: Any = None,
 ) -> dict[str, str] | None:
     """The one sentence a shipping decision needs from the baselines: one beats the winner
-    (beyond its 95% interval), the winner is not shown to beat the trivial one, or the
-    classical one scores as well (better or worse, within the interval; a linear model, worth
-    considering when it is smaller); None when the winner is better than every baseline beyond
-    its interval."""
+    (beyond its 95% interval; the best of them, the others named), the winner is not shown to
+    beat the trivial one, or the classical one scores as well (better or worse, within the
+    interval; a linear model, worth considering when it is smaller), else the trees do (said
+    plainly); None when the winner is better than every baseline beyond its interval."""
     if test is None:
         return None
     better = [b for b in base if b["value"] is not None
               and (b["value"] > test if up else b["value"] < test)]  # fmt: skip
     beyond = [b for b in better if b["beats"]]
     if beyond:
-        b = beyond[0]
+        b = max(beyond, key=lambda x: x["value"] if up else -x["value"])
+        also = "".join(f"; so does the {o['name']}, {o['value_s']}" for o in beyond if o is not b)
         return {"cls": "bad", "text": (
-            f"The {b['name']} beats the winner on this test split ({metric} {b['value_s']} "
-            f"against {fmt_num(test)}, beyond the winner's 95% interval): ship it instead, or "
-            "search longer or in another space.")}  # fmt: skip
+            f"{_the(b)} beats the winner on this test split ({metric} {b['value_s']} "
+            f"against {fmt_num(test)}, beyond the winner's 95% interval{also}): ship it instead, "
+            "or search longer or in another space.")}  # fmt: skip
     trivial = next((b for b in base if b["kind"] == "trivial"), None)
     if trivial is not None and trivial["value"] is not None:
         scores = f"{metric} {fmt_num(test)} against {trivial['value_s']}"
@@ -87,9 +94,10 @@ def _baseline_verdict(
         if trivial in better:
             return {"cls": "bad", "text": (
                 f"The winner scores no better than the {trivial['name']} ({scores}).")}  # fmt: skip
-    same = [b for b in base if b["kind"] == "classical" and b["value"] is not None and (
-        b in better or b["relation"].startswith("inside") or b["value"] == test)]  # fmt: skip
-    if same:
+    same = [b for kind in ("classical", "trees") for b in base if b["kind"] == kind
+            and b["value"] is not None and (b in better or b["relation"].startswith("inside")
+                                            or b["value"] == test)]  # fmt: skip
+    if same:  # the linear model first: the simplest that scores as well
         return {"cls": "unk", "text": _tie(same[0], test, up, interval, params)}
     return None
 
@@ -97,16 +105,19 @@ def _baseline_verdict(
 def _tie(
     b: Mapping[str, Any], test: float, up: bool, interval: Mapping[str, Any] | None, params: Any
 ) -> str:
-    """A classical baseline the test split cannot tell from the winner, with its size beside
-    the winner's: a linear model that scores as well is the one to consider."""
-    name, value, win = b["name"], b["value_s"], fmt_num(test)
+    """A baseline the test split cannot tell from the winner. The classical one comes with its
+    size beside the winner's (a linear model that scores as well is the one to consider); the
+    trees with no more (no smaller or simpler to run than a small network)."""
+    who, value, win = _the(b), b["value_s"], fmt_num(test)
     if b["value"] == test:
-        text = f"The {name} scores {value}, the same as the winner ({win})"
+        text = f"{who} scores {value}, the same as the winner ({win})"
     else:
         how = "better than" if (b["value"] > test) == up else "worse than"
-        text = f"The {name} scores {value}, {how} the winner's {win}"
+        text = f"{who} scores {value}, {how} the winner's {win}"
         if interval:
             text += " though inside its 95% interval: on this test split they cannot be told apart"
+    if b["kind"] != "classical":
+        return text + "."
     size, w = b["params"], d.as_count(params)
     if size is None:  # a run from before nas recorded the baseline's size
         against = f", against the winner's {w:,} parameters" if w else ""
@@ -347,14 +358,14 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
               sizes.get("test"), up, _m(data.get("test_interval")))  # fmt: skip
     version = _m(run.get("versions")).get("nas")
     trivial = next((b for b in base if b["kind"] == "trivial"), None)
-    classical = next((b for b in base if b["kind"] == "classical"), None)
     points = [
         ("winner, test", d.as_number(test), "win"),
         ("winner, validation", d.as_number(_m(best.get("val")).get(metric)), "val"),
-        (trivial["name"] if trivial else "", trivial["value"] if trivial else None, "trivial"),
-        (classical["name"] if classical else "", classical["value"] if classical else None,
-         "classical"),
-    ]  # fmt: skip
+    ]
+    for kind in ("trivial", "classical", "trees"):  # trees: tabular runs since nas fitted them
+        b = next((b for b in base if b["kind"] == kind), None)
+        if b is not None:
+            points.append((b["name"], b["value"], kind))
     band = (interval["lo"], interval["hi"]) if interval else None
     return {
         "metric": label,

@@ -217,12 +217,15 @@ class Residuals(TypedDict, total=False):
 class Baseline(TypedDict, total=False):
     """One of ``baselines.baselines``: a reference model scored on the winner's test split."""
 
-    name: str  # "majority class", "logistic regression", "mean predictor", "ridge regression"
-    # ("median predictor" for MAE; "logistic regression (class-balanced)" for balanced metrics)
-    kind: Literal["trivial", "classical"]
-    detail: str  # what was fitted, on what
+    name: str  # "majority class", "logistic regression", "mean predictor", "ridge regression",
+    # "gradient boosting" ("median predictor" for MAE; "logistic regression (class-balanced)" and
+    # "gradient boosting (class-balanced)" for balanced metrics)
+    # trivial: a constant; classical: a linear model; trees: gradient-boosted trees
+    # (HistGradientBoosting*), tabular runs only, since nas fitted them (absent before)
+    kind: Literal["trivial", "classical", "trees"]
+    detail: str  # what was fitted (the estimator and its non-default arguments), on what
     metrics: dict[str, float | None]  # the run's test metrics of this baseline
-    seconds: float
+    seconds: float  # fitting and scoring it
     params: int  # the classical one's coefficients and intercepts (since nas recorded them)
 
 

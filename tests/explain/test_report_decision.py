@@ -470,3 +470,83 @@ def test_the_data_card_lists_every_note_of_the_data_escaped() -> None:
     assert fx.XSS_FEATURE not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in items[7]
     del data["run"]["data_info"]["notes"]
     assert 'id="data-notes"' not in render_html(data)  # no notes, no heading
+
+
+def _with_trees(accuracy: float) -> dict[str, Any]:
+    """breast_cancer with the third baseline a tabular run gets: gradient-boosted trees."""
+    data = breast_cancer()
+    data["baselines"]["baselines"].append({
+        "name": "gradient boosting", "kind": "trees", "metrics": {"accuracy": accuracy},
+        "detail": "scikit-learn HistGradientBoostingClassifier(random_state=0) on the 30 "
+                  "preprocessed inputs, fitted on train + validation (483 rows), on one core",
+    })  # fmt: skip
+    return data
+
+
+def test_gradient_boosting_is_a_third_baseline_with_its_own_mark() -> None:
+    """Tabular runs get gradient-boosted trees beside the linear model: a row of the table, a
+    mark of its own on the strip and in its legend; a run without them (older, or images)
+    renders as before."""
+    data = _with_trees(80 / 86)  # 0.9302, inside the winner's 0.886-0.982
+    html = render_html(data)
+    text = _decision_text(html)
+    assert "gradient boosting 0.9302" in text
+    assert "HistGradientBoostingClassifier(random_state=0)" in text
+    assert html.count('class="mk mk-trees"') == 3  # its row, the axis and the legend
+    assert ".mk-trees {" in html  # the style that draws it
+    view = decision_view(data)
+    assert view is not None
+    assert [m["cls"] for m in view["strip"]["marks"]] == [
+        "win", "val", "trivial", "classical", "trees"
+    ]  # fmt: skip
+    # the logistic regression is better than the winner within its interval: it is the one
+    # named (the simpler model), as before
+    assert view["verdict"]["text"].startswith("The logistic regression scores 0.9767, better")
+    old = render_html(breast_cancer())
+    assert "mk-trees" not in old.split("<style>")[0] + old.split("</style>")[-1]
+    assert "gradient boosting" not in _decision_text(old)
+
+
+def test_gradient_boosting_beating_the_winner_is_said_as_plainly() -> None:
+    """Trees at 1.0 on 86 rows, beyond the winner's 0.886-0.982: the verdict names them, with
+    the linear model too when it also beats the winner."""
+    data = _with_trees(86 / 86)
+    view = decision_view(data)
+    assert view is not None and view["verdict"] == {"cls": "bad", "text": (
+        "Gradient boosting beats the winner on this test split (accuracy 1 against 0.9535, "
+        "beyond the winner's 95% interval): ship it instead, or search longer or in another "
+        "space.")}  # fmt: skip
+    assert "better than the winner, beyond its 95% interval" in _decision_text(render_html(data))
+    data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 85 / 86  # 0.9884, beyond too
+    assert decision_view(data)["verdict"]["text"] == (  # type: ignore[index]
+        "Gradient boosting beats the winner on this test split (accuracy 1 against 0.9535, "
+        "beyond the winner's 95% interval; so does the logistic regression, 0.9884): ship it "
+        "instead, or search longer or in another space."
+    )
+    # lower is better: the trees' RMSE below the winner's interval beats it
+    reg = copy.deepcopy(fx.regression())  # test rmse 54.66, interval 50.05-59.27
+    reg["baselines"] = {"metric": "rmse", "baselines": [
+        {"name": "mean predictor", "kind": "trivial", "metrics": {"rmse": 77.0}},
+        {"name": "ridge regression", "kind": "classical", "metrics": {"rmse": 70.0}},
+        {"name": "gradient boosting", "kind": "trees", "metrics": {"rmse": 41.0}},
+    ]}  # fmt: skip
+    assert decision_view(reg)["verdict"]["text"].startswith(  # type: ignore[index]
+        "Gradient boosting beats the winner on this test split (rmse 41 against 54.66"
+    )
+
+
+def test_a_tie_with_gradient_boosting_is_said_without_calling_it_linear() -> None:
+    """The tie sentence's "it is a linear model ...: consider it" is the linear model's only;
+    trees that the test split cannot tell from the winner get the plain comparison."""
+    data = _with_trees(82 / 86)
+    data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 70 / 86  # linear: below
+    assert decision_view(data)["verdict"] == {"cls": "unk", "text": (  # type: ignore[index]
+        "Gradient boosting scores 0.9535, the same as the winner (0.9535).")}  # fmt: skip
+    data["baselines"]["baselines"][2]["metrics"]["accuracy"] = 84 / 86  # inside, above
+    assert decision_view(data)["verdict"]["text"] == (  # type: ignore[index]
+        "Gradient boosting scores 0.9767, better than the winner's 0.9535 though inside its 95% "
+        "interval: on this test split they cannot be told apart."
+    )
+    # both tied: the linear model is named, as before, with its words
+    data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 82 / 86
+    assert "it is a linear model" in decision_view(data)["verdict"]["text"]  # type: ignore[index]

@@ -502,6 +502,25 @@ def test_show_and_the_search_summary_judge_the_winner_against_the_baselines(
     printed = capsys.readouterr().out.splitlines()
     test = next(i for i, line in enumerate(printed) if line.startswith("test: "))
     assert printed[test + 1 : test + 3] == expected and "macro f1" in printed[test]
+    # a tabular run's third baseline, gradient-boosted trees, beating the winner
+    stored = json.loads((run / "best" / "baselines.json").read_text())
+    stored["baselines"][0]["metrics"]["accuracy"] = 0.0
+    stored["baselines"].append(
+        {"name": "gradient boosting", "kind": "trees", "metrics": {"accuracy": 1.0}}
+    )
+    (run / "best" / "baselines.json").write_text(json.dumps(stored))
+    shown = cli("show", run)
+    lines = shown.stdout.splitlines()
+    test = next(i for i, line in enumerate(lines) if line.startswith("test: "))
+    assert lines[test + 1].endswith(
+        "logistic regression 0 (outside the winner's 95% interval), gradient boosting 1 (better "
+        "than the winner, beyond its 95% interval)"
+    )
+    assert lines[test + 2] == (
+        "verdict: Gradient boosting beats the winner on this test split (accuracy 1 against "
+        "0.75, beyond the winner's 95% interval): ship it instead, or search longer or in "
+        "another space."
+    )
     (run / "best" / "baselines.json").unlink()  # a run from before nas measured them
     shown = cli("show", run)
     assert shown.exit_code == 0 and "baselines" not in shown.stdout
