@@ -1,13 +1,15 @@
-"""What the winner's test score is worth: two baselines measured once on the same split, and
+"""What the winner's test score is worth: baselines measured once on the same split, and
 the test score's bootstrap interval from the stored predictions.
 
 ``fit_baselines`` runs as the search starts (its time is part of ``--timeout``'s) and
 ``score_baselines`` in its finalize step, once the winner is tested: a trivial
-predictor (the train + validation majority class, or mean) and a strong classical one
+predictor (the train + validation majority class, or mean), a strong classical one
 (scikit-learn's LogisticRegression, or Ridge, on the same preprocessed train + validation arrays,
-flattened, as the final retrain sees them), both scored on the test split with the run's own
-metrics. ``best/baselines.json`` keeps them; ``nas report`` only reads that file
-(:func:`read_baselines`) and never loads data or fits anything.
+flattened, as the final retrain sees them) and, for tabular data only, gradient-boosted trees
+(scikit-learn's HistGradientBoostingClassifier, or Regressor: on tables they are the reference
+a neural network has to beat), all scored on the test split with the run's own metrics.
+``best/baselines.json`` keeps them; ``nas report`` only reads that file (:func:`read_baselines`)
+and never loads data or fits anything.
 """
 
 from __future__ import annotations
@@ -31,6 +33,15 @@ MAX_ROWS = 5000  # the classical baseline is fitted on at most this many rows (a
 MAX_VALUES = 20_000_000  # ... and on at most this many numbers (rows x inputs): memory and time
 MIN_ROWS = 500  # ... but never fewer rows than this
 MAX_ITER = 200  # LogisticRegression's lbfgs iterations
+# The trees (tabular data only) are fitted on one core on at most TREE_MAX_VALUES numbers (rows x
+# inputs: 5,000 rows of 30 inputs; never fewer than MIN_ROWS rows) and grow at most TREE_MAX_TREES
+# trees (max_iter x the trees an iteration grows: one per class beyond two, one per target), with
+# scikit-learn's default of 100 iterations below that. Measured with benchmarks/baseline_time.py on
+# 5,000 rows x 30 inputs, one core: 0.3-0.5 s for 2 classes or a target, 2 s class-balanced (the
+# weighted bins), 10 classes 2-3.5 s at 50 iterations (4-6 s at 100).
+TREE_MAX_VALUES = 150_000
+TREE_MAX_TREES = 500
+TREE_ITER = 100  # HistGradientBoosting's default max_iter
 BOOTSTRAP = 1000  # resamples of the test predictions for a metric without a closed-form interval
 
 
@@ -50,29 +61,12 @@ def _scored(data: TaskData, y_test: np.ndarray, outputs: np.ndarray) -> dict[str
     return compute_metrics(data.task, truth, data.inverse_target(outputs))
 
 
-@dataclass
-class Fitted:
-    """The baselines fitted on train + validation, before the search (their time is part of
-    ``--timeout``'s), to be scored on the test split once the winner is tested."""
-
-    trivial: dict[str, Any]  # name, detail, and the constant output (class frequencies, mean)
-    classical: dict[str, Any]  # name, detail, the fitted scikit-learn model, its seconds
-
-
-def fit_baselines(data: TaskData, seed: int = 0, metric: str | None = None) -> Fitted:
-    """The trivial and the classical baseline of ``data``, fitted on train + validation (the
-    test split is not read), each for the validation ``metric`` as the search's models are
-    trained for it (nas.train.loss_name): a class-balanced logistic regression for a metric
-    that weighs the classes alike, the median for MAE."""
-    from sklearn.linear_model import LogisticRegression, Ridge
-
-    from nas.train.loop import loss_name
-
+def _rows(data: TaskData, cap: int, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
+    """Train + validation's inputs (flattened) and targets, ``cap`` rows of them drawn at random
+    with ``seed`` when there are more, and the words for what they are."""
     y = np.concatenate([data.train.y.numpy(), data.val.y.numpy()])
-    n, width = len(y), int(np.prod(data.input_shape))
-    cap = min(MAX_ROWS, max(MIN_ROWS, MAX_VALUES // max(width, 1)))
+    n, n_train = len(y), len(data.train)
     rows = np.sort(np.random.default_rng(seed).choice(n, cap, replace=False)) if n > cap else None
-    n_train = len(data.train)
     if rows is None:
         Xf, yf = np.concatenate([_flat(data.train.X), _flat(data.val.X)]), y
     else:  # only the chosen rows are copied: a large image set never sits in memory twice
@@ -83,6 +77,33 @@ def fit_baselines(data: TaskData, seed: int = 0, metric: str | None = None) -> F
     fitted_on = f"train + validation ({len(Xf):,} rows" + (
         f", a random {cap:,} of {n:,})" if rows is not None else ")"
     )
+    return Xf, yf, fitted_on
+
+
+@dataclass
+class Fitted:
+    """The baselines fitted on train + validation, before the search (their time is part of
+    ``--timeout``'s), to be scored on the test split once the winner is tested."""
+
+    trivial: dict[str, Any]  # name, detail, and the constant output (class frequencies, mean)
+    classical: dict[str, Any]  # name, detail, the fitted scikit-learn model, its seconds
+    trees: dict[str, Any] | None = None  # the same for gradient boosting; tabular data only
+
+
+def fit_baselines(data: TaskData, seed: int = 0, metric: str | None = None) -> Fitted:
+    """The trivial and the classical baseline of ``data`` (and for tabular data the trees),
+    fitted on train + validation (the test split is not read), each for the validation
+    ``metric`` as the search's models are trained for it (nas.train.loss_name): a class-balanced
+    logistic regression and trees for a metric that weighs the classes alike, the median and
+    trees of least absolute error for MAE."""
+    from sklearn.linear_model import LogisticRegression, Ridge
+
+    from nas.train.loop import loss_name
+
+    y = np.concatenate([data.train.y.numpy(), data.val.y.numpy()])
+    width = int(np.prod(data.input_shape))
+    cap = min(MAX_ROWS, max(MIN_ROWS, MAX_VALUES // max(width, 1)))
+    Xf, yf, fitted_on = _rows(data, cap, seed)
     if data.task == "classification":
         k = data.output_size
         freq = np.bincount(y.astype(int), minlength=k) / len(y)
@@ -117,7 +138,77 @@ def fit_baselines(data: TaskData, seed: int = 0, metric: str | None = None) -> F
     classical = {"name": name, "model": model, "seconds": time.perf_counter() - t0,
                  "detail": f"{how} on the {width:,} preprocessed inputs, flattened, fitted on "
                            f"{fitted_on}"}  # fmt: skip
-    return Fitted(trivial, classical)
+    trees = None
+    if data.modality == "tabular":  # on images and sequences trees are no reference
+        tree_cap = min(cap, max(MIN_ROWS, TREE_MAX_VALUES // max(width, 1)))
+        if tree_cap < cap:
+            Xf, yf, fitted_on = _rows(data, tree_cap, seed)
+            fitted_on = (f"{fitted_on[:-1]}; the trees' cap: {TREE_MAX_VALUES:,} values, at "
+                         f"least {MIN_ROWS:,} rows)")  # fmt: skip
+        trees = _fit_trees(data, Xf, yf, seed, metric, width, fitted_on)
+    return Fitted(trivial, classical, trees)
+
+
+def _fit_trees(
+    data: TaskData,
+    X: np.ndarray,
+    y: np.ndarray,
+    seed: int,
+    metric: str | None,
+    width: int,
+    fitted_on: str,
+) -> dict[str, Any]:
+    """Gradient-boosted trees on the rows the classical baseline saw (or fewer, for wide
+    tables), for ``metric`` as the models are trained for it, on one core (the project's
+    stance: an OpenMP region on a busy core waits for its slowest thread, nas.train.threads)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+    from sklearn.multioutput import MultiOutputRegressor
+    from threadpoolctl import threadpool_limits
+
+    from nas.train.loop import loss_name
+
+    loss = loss_name(data.task, metric)
+    classify = data.task == "classification"
+    # one tree an iteration for two classes or one target; one per class or target beyond that
+    # (HistGradientBoostingRegressor is single-output: MultiOutputRegressor fits one per target)
+    outputs = (
+        (data.output_size if data.output_size > 2 else 1)
+        if classify
+        else int(np.prod(np.shape(y)[1:]))
+    )
+    max_iter = min(TREE_ITER, max(10, TREE_MAX_TREES // max(outputs, 1)))
+    args: dict[str, Any] = {}
+    if max_iter != TREE_ITER:
+        args["max_iter"] = max_iter
+    if loss == "cross_entropy_balanced":
+        args["class_weight"] = "balanced"  # as the search's models train
+    if loss == "l1":
+        args["loss"] = "absolute_error"  # the trees of least absolute error, for MAE
+    args["random_state"] = seed
+    said = ", ".join(f"{k}={v!r}".replace("'", '"') for k, v in args.items())
+    t0, cpu = time.perf_counter(), time.process_time()
+    with threadpool_limits(limits=1, user_api="openmp"):
+        if classify:
+            how = f"HistGradientBoostingClassifier({said})"
+            model: Any = HistGradientBoostingClassifier(**args).fit(X, y.astype(int))
+        elif outputs == 1:
+            how = f"HistGradientBoostingRegressor({said})"
+            model = HistGradientBoostingRegressor(**args).fit(X, y.reshape(len(y)))
+        else:
+            how = (f"MultiOutputRegressor(HistGradientBoostingRegressor({said})) (one for each "
+                   f"of the {outputs} targets)")  # fmt: skip
+            model = MultiOutputRegressor(HistGradientBoostingRegressor(**args)).fit(X, y)
+    capped = (
+        f"; max_iter capped from {TREE_ITER} to keep it to {TREE_MAX_TREES} trees "
+        f"({outputs} an iteration)"
+        if max_iter != TREE_ITER
+        else ""
+    )
+    name = "gradient boosting" + (" (class-balanced)" if "class_weight" in args else "")
+    return {"name": name, "model": model, "seconds": time.perf_counter() - t0,
+            "cpu_seconds": time.process_time() - cpu,  # benchmarks/baseline_time.py
+            "detail": f"scikit-learn {how} on the {width:,} preprocessed inputs, fitted "
+                      f"on {fitted_on}, on one core{capped}"}  # fmt: skip
 
 
 def score_baselines(fitted: Fitted, data: TaskData) -> dict[str, Any]:
@@ -132,25 +223,29 @@ def score_baselines(fitted: Fitted, data: TaskData) -> dict[str, Any]:
         "name": fitted.trivial["name"], "kind": "trivial", "detail": fitted.trivial["detail"],
         "metrics": _scored(data, y_test, trivial), "seconds": time.perf_counter() - t0,
     }]  # fmt: skip
-    model = fitted.classical["model"]
-    t0 = time.perf_counter()
-    if data.task == "classification":
-        outputs = np.zeros((len(X_test), data.output_size))
-        outputs[:, model.classes_] = model.predict_proba(X_test)
-    else:
-        outputs = model.predict(X_test).reshape(y_test.shape)
-    out.append({
-        "name": fitted.classical["name"], "kind": "classical", "detail": fitted.classical["detail"],
-        "metrics": _scored(data, y_test, outputs),
-        "seconds": fitted.classical["seconds"] + time.perf_counter() - t0,
-        # its size beside the winner's: a tie with a far smaller model is worth saying
-        "params": int(np.size(model.coef_) + np.size(model.intercept_)),
-    })  # fmt: skip
+    for kind, b in (("classical", fitted.classical), ("trees", fitted.trees)):
+        if b is None:  # no trees: not tabular data
+            continue
+        model = b["model"]
+        t0 = time.perf_counter()
+        if data.task == "classification":
+            outputs = np.zeros((len(X_test), data.output_size))
+            outputs[:, model.classes_] = model.predict_proba(X_test)
+        else:
+            outputs = model.predict(X_test).reshape(y_test.shape)
+        row = {"name": b["name"], "kind": kind, "detail": b["detail"],
+               "metrics": _scored(data, y_test, outputs),
+               "seconds": b["seconds"] + time.perf_counter() - t0}  # fmt: skip
+        if kind == "classical":
+            # its size beside the winner's: a tie with a far smaller model is worth saying
+            row["params"] = int(np.size(model.coef_) + np.size(model.intercept_))
+        out.append(row)
     return {"split": "test", "n_test": len(y_test), "fitted_on": "train+val", "baselines": out}
 
 
 def measure_baselines(data: TaskData, seed: int = 0, metric: str | None = None) -> dict[str, Any]:
-    """The trivial and the classical baseline of ``data``, fitted and scored on its test split."""
+    """The baselines of ``data`` (trivial, classical, and trees for tabular data), fitted and
+    scored on its test split."""
     return score_baselines(fit_baselines(data, seed, metric), data)
 
 

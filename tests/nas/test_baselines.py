@@ -50,7 +50,7 @@ def _classification() -> TaskData:
 
 def test_the_majority_class_and_logistic_regression_are_scored_on_test() -> None:
     out = baselines.measure_baselines(_classification())
-    trivial, classical = out["baselines"]
+    trivial, classical, trees = out["baselines"]
     assert trivial["name"] == "majority class" and "no, 60.0%" in trivial["detail"]
     assert trivial["metrics"]["accuracy"] == pytest.approx(0.25)  # 1 of 4 test labels is 0
     assert trivial["metrics"]["roc_auc"] == pytest.approx(0.5)  # the same score for every row
@@ -59,6 +59,13 @@ def test_the_majority_class_and_logistic_regression_are_scored_on_test() -> None
     assert classical["params"] == 2  # one input's weight and the intercept
     assert "train + validation (10 rows)" in classical["detail"]
     assert out["n_test"] == 4 and out["fitted_on"] == "train+val"
+    # tabular data: gradient-boosted trees too (on 10 rows, below their 20 a leaf: a constant)
+    assert trees["kind"] == "trees" and trees["name"] == "gradient boosting"
+    assert trees["detail"] == (
+        "scikit-learn HistGradientBoostingClassifier(random_state=0) on the 1 preprocessed "
+        "inputs, fitted on train + validation (10 rows), on one core"
+    )
+    assert "params" not in trees and trees["seconds"] > 0
 
 
 def test_a_large_training_set_is_subsampled_for_the_classical_baseline(
@@ -66,8 +73,9 @@ def test_a_large_training_set_is_subsampled_for_the_classical_baseline(
 ) -> None:
     monkeypatch.setattr(baselines, "MAX_ROWS", 6)
     monkeypatch.setattr(baselines, "MIN_ROWS", 1)
-    trivial, classical = baselines.measure_baselines(_classification(), seed=1)["baselines"]
+    trivial, classical, trees = baselines.measure_baselines(_classification(), seed=1)["baselines"]
     assert "(6 rows, a random 6 of 10)" in classical["detail"]
+    assert "(6 rows, a random 6 of 10)" in trees["detail"]  # the same rows
     assert trivial["metrics"]["accuracy"] == pytest.approx(0.25)  # the majority of all 10
 
 
@@ -82,7 +90,7 @@ def test_regression_baselines_are_in_the_targets_units() -> None:
         _split(x_test, [0.5 * v for v in x_test], True),
         preprocessing={"y_mean": [mean], "y_std": [std]},
     )  # fmt: skip
-    trivial, ridge = baselines.measure_baselines(data)["baselines"]
+    trivial, ridge, _ = baselines.measure_baselines(data)["baselines"]
     y_fit = np.array([0.5 * v for v in x_train]) * std + mean  # the mean predictor: 102.5
     y_test = np.array([0.5 * v for v in x_test]) * std + mean
     rmse = float(np.sqrt(np.mean((y_test - y_fit.mean()) ** 2)))
@@ -104,8 +112,8 @@ def test_the_baselines_are_fitted_for_the_metric_as_the_models_are() -> None:
                                                                 (1500, 2000)))  # fmt: skip
     data = TaskData("rare", "classification", "tabular", (1,), 2, _split(*train), _split(*val),
                     _split(*test), class_names=["a", "b"])  # fmt: skip
-    _, plain = baselines.measure_baselines(data)["baselines"]
-    _, fair = baselines.measure_baselines(data, metric="balanced_accuracy")["baselines"]
+    _, plain, _ = baselines.measure_baselines(data)["baselines"]
+    _, fair, _ = baselines.measure_baselines(data, metric="balanced_accuracy")["baselines"]
     assert plain["name"] == "logistic regression"
     assert fair["name"] == "logistic regression (class-balanced)"
     assert 'class_weight="balanced"' in fair["detail"]
@@ -121,12 +129,166 @@ def test_the_baselines_are_fitted_for_the_metric_as_the_models_are() -> None:
     reg = TaskData("skew", "regression", "tabular", (1,), 1, _split(fit[:4], fit[:4], True),
                    _split(fit[4:], fit[4:], True), _split(test, test, True),
                    preprocessing={"y_mean": [0.0], "y_std": [1.0]})  # fmt: skip
-    (median, _), (mean, _) = (
+    (median, *_), (mean, *_) = (
         baselines.measure_baselines(reg, metric=m)["baselines"] for m in ("mae", "rmse")
     )
     assert median["name"] == "median predictor" and mean["name"] == "mean predictor"
     assert median["metrics"]["mae"] == pytest.approx((1 + 1 + 2) / 3)
     assert mean["metrics"]["mae"] == pytest.approx(np.mean(np.abs(np.array(test) - 61 / 6)))
+
+
+def _table(x: np.ndarray, y: np.ndarray, task: str = "classification", k: int = 2) -> TaskData:
+    """Rows 60 % train, 20 % validation, 20 % test, in order."""
+    a, b = int(0.6 * len(x)), int(0.8 * len(x))
+    X = torch.as_tensor(x, dtype=torch.float32)
+    Y = torch.as_tensor(y) if task == "classification" else torch.as_tensor(y, dtype=torch.float32)
+    splits = [Split(X[s], Y[s]) for s in (slice(0, a), slice(a, b), slice(b, None))]
+    names = [str(c) for c in range(k)] if task == "classification" else []
+    return TaskData("table", task, "tabular", (x.shape[1],), k, *splits, class_names=names,
+                    preprocessing={"y_mean": [0.0] * k, "y_std": [1.0] * k})  # fmt: skip
+
+
+def _xor(n: int = 1000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The class is whether two inputs share a sign: no line separates it, trees split it."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 3))
+    return x, (x[:, 0] * x[:, 1] > 0).astype(int)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "balanced_accuracy"])
+def test_the_trees_are_a_histgradientboostingclassifier_fitted_by_hand(metric: str) -> None:
+    """Known answer: the trees baseline scores exactly what HistGradientBoostingClassifier with
+    the same arguments, fitted on the same train + validation rows, scores on test."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from nas.metrics import compute_metrics
+
+    x, y = _xor(1000)
+    y[:150] = (x[:150, 2] > 1.0).astype(int)  # some imbalance where class_weight matters
+    trees = baselines.measure_baselines(_table(x, y), seed=3, metric=metric)["baselines"][2]
+    balanced = metric == "balanced_accuracy"
+    by_hand = HistGradientBoostingClassifier(
+        class_weight="balanced" if balanced else None, random_state=3
+    ).fit(x[:800].astype(np.float32), y[:800])
+    proba = by_hand.predict_proba(x[800:].astype(np.float32))
+    expected = compute_metrics("classification", y[800:], proba, 2, from_logits=False)
+    expected.pop("confusion_matrix")
+    assert set(trees["metrics"]) == set(expected)
+    for name, value in expected.items():
+        assert trees["metrics"][name] == pytest.approx(value, abs=1e-9), name
+    weight = 'class_weight="balanced", ' if balanced else ""
+    assert trees["name"] == "gradient boosting" + (" (class-balanced)" if balanced else "")
+    assert trees["detail"] == (
+        f"scikit-learn HistGradientBoostingClassifier({weight}random_state=3) on the 3 "
+        "preprocessed inputs, fitted on train + validation (800 rows), on one core"
+    )
+
+
+def test_trees_beat_a_linear_model_where_the_class_is_an_interaction() -> None:
+    """y = [x0 x1 > 0]: logistic regression is near chance, the trees near perfect; a winner no
+    better than the linear model reads that gradient boosting beats it, on the first screen and
+    on the command line."""
+    from explain.report.decision_view import decision_view
+    from nas.findings import baseline_lines
+
+    x, y = _xor(1000)
+    measured = baselines.measure_baselines(_table(x, y))
+    trivial, linear, trees = measured["baselines"]
+    assert linear["metrics"]["accuracy"] < 0.65
+    assert trees["metrics"]["accuracy"] > 0.9
+    assert trees["metrics"]["accuracy"] > linear["metrics"]["accuracy"] + 0.25
+    data = {
+        "run": {"metric": "accuracy", "directions": ["maximize"],
+                "data_info": {"sizes": {"train": 600, "val": 200, "test": 200}}},
+        "best": {"test": {"accuracy": linear["metrics"]["accuracy"]}, "val": {"accuracy": 0.6}},
+        "baselines": {**measured, "metric": "accuracy"},
+    }  # fmt: skip
+    view = decision_view(data)
+    assert view is not None and view["verdict"]["cls"] == "bad"
+    text = view["verdict"]["text"]
+    assert text.startswith(f"Gradient boosting beats the winner on this test split (accuracy "
+                           f"{trees['metrics']['accuracy']:.4g} against")  # fmt: skip
+    assert "ship it instead" in text and "linear" not in text
+    assert [m["cls"] for m in view["strip"]["marks"]][-1] == "trees"
+    lines = baseline_lines(data)
+    assert "gradient boosting" in lines[0] and "better than the winner, beyond" in lines[0]
+    assert lines[1] == f"verdict: {text}"
+
+
+def test_the_trees_are_fitted_for_the_metric_as_the_models_are() -> None:
+    """mae: trees of least absolute error (loss="absolute_error"), scored as fitted by hand;
+    rmse: the default squared error."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(600, 2))
+    y = (np.abs(x[:, :1]) + rng.standard_t(2, size=(600, 1))).astype(np.float32)  # heavy tails
+    data = _table(x, y, "regression", 1)
+    l1 = baselines.measure_baselines(data, metric="mae")["baselines"][2]
+    l2 = baselines.measure_baselines(data, metric="rmse")["baselines"][2]
+    assert l1["kind"] == l2["kind"] == "trees"
+    assert 'HistGradientBoostingRegressor(loss="absolute_error", random_state=0)' in l1["detail"]
+    assert "HistGradientBoostingRegressor(random_state=0)" in l2["detail"]
+    by_hand = HistGradientBoostingRegressor(loss="absolute_error", random_state=0)
+    by_hand.fit(x[:480].astype(np.float32), y[:480, 0])
+    mae = float(np.mean(np.abs(by_hand.predict(x[480:].astype(np.float32)) - y[480:, 0])))
+    assert l1["metrics"]["mae"] == pytest.approx(mae, abs=1e-6)  # float32 targets
+    assert l1["metrics"]["mae"] < l2["metrics"]["mae"]  # what it was fitted for
+
+
+def test_several_targets_get_one_model_each() -> None:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(500, 2))
+    y = np.stack([np.abs(x[:, 0]), x[:, 0] * x[:, 1]], 1).astype(np.float32)
+    trees = baselines.measure_baselines(_table(x, y, "regression", 2))["baselines"][2]
+    assert trees["detail"].startswith(
+        "scikit-learn MultiOutputRegressor(HistGradientBoostingRegressor(random_state=0)) (one "
+        "for each of the 2 targets) on the 2 preprocessed inputs"
+    )
+    X = x.astype(np.float32)
+    by_hand = [HistGradientBoostingRegressor(random_state=0).fit(X[:400], y[:400, j])
+               for j in (0, 1)]  # fmt: skip
+    pred = np.stack([m.predict(X[400:]) for m in by_hand], 1)
+    rmse = float(np.mean(np.sqrt(np.mean((pred - y[400:]) ** 2, 0))))  # each target's, averaged
+    assert trees["metrics"]["rmse"] == pytest.approx(rmse, rel=1e-5)
+
+
+def test_the_trees_are_capped_on_wide_tables_and_many_classes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Their fit stays within seconds: fewer rows for a wide table, fewer iterations when an
+    iteration grows a tree per class; both said in the detail."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 4))
+    y = np.digitize(x[:, 0] * x[:, 1], [-0.5, 0.0, 0.5])  # 4 classes
+    monkeypatch.setattr(baselines, "TREE_MAX_VALUES", 400)  # 100 rows of 4 inputs
+    monkeypatch.setattr(baselines, "MIN_ROWS", 50)
+    monkeypatch.setattr(baselines, "TREE_MAX_TREES", 120)  # 30 iterations of 4 trees
+    _, linear, trees = baselines.measure_baselines(_table(x, y, k=4))["baselines"]
+    assert "(400 rows)" in linear["detail"]
+    assert trees["detail"] == (
+        "scikit-learn HistGradientBoostingClassifier(max_iter=30, random_state=0) on the 4 "
+        "preprocessed inputs, fitted on train + validation (100 rows, a random 100 of 400; the "
+        "trees' cap: 400 values, at least 50 rows), on one core; max_iter capped from 100 to "
+        "keep it to 120 trees (4 an iteration)"
+    )
+
+
+@pytest.mark.parametrize(("modality", "shape"), [("image", (1, 2, 2)), ("sequence", (4, 1))])
+def test_images_and_sequences_have_no_trees(modality: str, shape: tuple[int, ...]) -> None:
+    x, y = _xor(200)
+    x = np.concatenate([x, x[:, :1]], 1).reshape(200, *shape)
+    data = _table(x.reshape(200, -1), y)
+    data = TaskData("t", "classification", modality, shape, 2,
+                    *(Split(s.X.reshape(-1, *shape), s.y) for s in (data.train, data.val,
+                                                                     data.test)),
+                    class_names=["a", "b"])  # fmt: skip
+    fitted = baselines.fit_baselines(data)
+    assert fitted.trees is None
+    kinds = [b["kind"] for b in baselines.score_baselines(fitted, data)["baselines"]]
+    assert kinds == ["trivial", "classical"]
 
 
 def test_save_baselines_writes_the_file_and_a_failure_is_a_warning(tmp_path: Path) -> None:
@@ -135,7 +297,7 @@ def test_save_baselines_writes_the_file_and_a_failure_is_a_warning(tmp_path: Pat
     settings = SimpleNamespace(metric="accuracy", seed=0)
     save_baselines(result, get_kind("classifier"), _classification(), settings, None)  # type: ignore[arg-type]
     stored = json.loads((tmp_path / "best" / "baselines.json").read_text())
-    assert stored["metric"] == "accuracy" and len(stored["baselines"]) == 2
+    assert stored["metric"] == "accuracy" and len(stored["baselines"]) == 3
     assert baselines.read_baselines(tmp_path / "best") == stored
     assert baselines.read_baselines(tmp_path / "nowhere") is None  # not measured
     (tmp_path / "best" / "baselines.json").write_text("{not json")
@@ -202,11 +364,12 @@ def test_a_search_measures_them_and_the_report_only_reads_them(
     nas.search(dataset="iris", space=str(space), out=tmp_path / "run", n_trials=1, epochs=2,
                threads=1, pruner="none", seed=0, reports_dir=None)  # fmt: skip
     stored = json.loads((tmp_path / "run" / "best" / "baselines.json").read_text())
-    trivial, classical = stored["baselines"]
+    trivial, classical, trees = stored["baselines"]
     n_test = stored["n_test"]
     # iris is balanced (50 per class): the majority class is right on about a third of test
     assert 0.15 <= trivial["metrics"]["accuracy"] <= 0.5 and n_test >= 15
     assert classical["metrics"]["accuracy"] >= 0.8  # logistic regression on iris
+    assert trees["kind"] == "trees" and trees["metrics"]["accuracy"] >= 0.8
 
     def no_fitting(*a: object, **k: object) -> None:
         raise AssertionError("nas report fitted a baseline")
@@ -217,5 +380,6 @@ def test_a_search_measures_them_and_the_report_only_reads_them(
     assert data["baselines"] == stored
     html = write_report(tmp_path / "run").read_text(encoding="utf-8")
     assert "logistic regression" in html and "majority class" in html
+    assert "gradient boosting" in html and "mk mk-trees" in html
     after = sorted(p.name for p in (tmp_path / "run").rglob("*"))
     assert set(after) - set(before) <= {"report.html"}
