@@ -46,10 +46,14 @@ def _boxes(page: Any) -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize("kind", ["breast_cancer", "breast_cancer_unmeasured", "regression"])
+@pytest.mark.parametrize(
+    "kind", ["breast_cancer", "breast_cancer_trees", "breast_cancer_unmeasured", "regression"]
+)
 def test_the_decision_is_on_the_first_screen(browser: Any, tmp_path: Path, kind: str) -> None:
     data = {
         "breast_cancer": lambda: decision.breast_cancer(),
+        # a tabular run's three baselines: the trees' row and mark fit the first screen too
+        "breast_cancer_trees": lambda: decision._with_trees(80 / 86),
         "breast_cancer_unmeasured": lambda: decision.breast_cancer(baselines=False),
         "regression": fx.regression,
     }[kind]()
@@ -71,5 +75,7 @@ def test_the_decision_is_on_the_first_screen(browser: Any, tmp_path: Path, kind:
         assert "logistic regression" in boxes["dec-baselines"]["text"]
         assert "within the noise" in boxes["dec-gap"]["text"]
         assert "passed every check" in boxes["dec-explanations"]["text"]
+    elif kind == "breast_cancer_trees":
+        assert "gradient boosting" in boxes["dec-baselines"]["text"]
     elif kind == "breast_cancer_unmeasured":
         assert "not measured for this run" in boxes["dec-baselines"]["text"]
