@@ -37,8 +37,8 @@ MAX_ITER = 200  # LogisticRegression's lbfgs iterations
 # inputs: 5,000 rows of 30 inputs; never fewer than MIN_ROWS rows) and grow at most TREE_MAX_TREES
 # trees (max_iter x the trees an iteration grows: one per class beyond two, one per target), with
 # scikit-learn's default of 100 iterations below that. Measured with benchmarks/baseline_time.py on
-# 5,000 rows x 30 inputs, one core: 0.3-0.5 s for 2 classes or a target, 2 s class-balanced (the
-# weighted bins), 10 classes 2-3.5 s at 50 iterations (4-6 s at 100).
+# 5,000 rows x 30 inputs, one core: 0.3-0.5 s for 2 classes or a target, 1.6-2 s class-balanced (the
+# weighted bins), 10 classes 1.5-3.5 s at 50 iterations (4-6 s at 100).
 TREE_MAX_VALUES = 150_000
 TREE_MAX_TREES = 500
 TREE_ITER = 100  # HistGradientBoosting's default max_iter
