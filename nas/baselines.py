@@ -222,6 +222,7 @@ def score_baselines(fitted: Fitted, data: TaskData) -> dict[str, Any]:
     out: list[dict[str, Any]] = [{
         "name": fitted.trivial["name"], "kind": "trivial", "detail": fitted.trivial["detail"],
         "metrics": _scored(data, y_test, trivial), "seconds": time.perf_counter() - t0,
+        "outputs": np.round(trivial, 6).tolist(),
     }]  # fmt: skip
     for kind, b in (("classical", fitted.classical), ("trees", fitted.trees)):
         if b is None:  # no trees: not tabular data
@@ -235,7 +236,10 @@ def score_baselines(fitted: Fitted, data: TaskData) -> dict[str, Any]:
             outputs = model.predict(X_test).reshape(y_test.shape)
         row = {"name": b["name"], "kind": kind, "detail": b["detail"],
                "metrics": _scored(data, y_test, outputs),
-               "seconds": b["seconds"] + time.perf_counter() - t0}  # fmt: skip
+               "seconds": b["seconds"] + time.perf_counter() - t0,
+               # per test row, as best/predictions.npz holds the winner's (probabilities; a
+               # regression's standardized values): to compare the two on the same rows
+               "outputs": np.round(outputs, 6).tolist()}  # fmt: skip
         if kind == "classical":
             # its size beside the winner's: a tie with a far smaller model is worth saying
             row["params"] = int(np.size(model.coef_) + np.size(model.intercept_))
@@ -315,7 +319,57 @@ def bootstrap_interval(
             "method": f"percentile bootstrap, {BOOTSTRAP} resamples"}  # fmt: skip
 
 
+def paired_difference(
+    best_dir: Path, task: str, metric: str, info: dict[str, Any], outputs: Any
+) -> dict[str, Any]:
+    """The percentile bootstrap 95% interval of (a baseline's test ``metric`` minus the
+    winner's), both scored on the same resampled test rows: ``outputs`` are the baseline's per
+    row (baselines.json), the winner's are in ``best/predictions.npz``. Two models tested on
+    the same rows are judged by their difference, not by one's score against the other's
+    interval: a baseline with one more right answer of 225 (accuracy 1 against 0.9956) lay
+    beyond the winner's Wilson interval and had been said to beat it. ``{}`` when either's
+    outputs are missing or do not match."""
+    path = Path(best_dir) / "predictions.npz"
+    if task not in ("classification", "regression") or not path.is_file():
+        return {}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            y, win = np.asarray(z["y_true"]), np.asarray(z["outputs"])
+        base = np.asarray(outputs, dtype=np.float64)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+        return {}
+    if (
+        y.dtype.kind not in "biuf"
+        or win.dtype.kind not in "biuf"
+        or len(y) < 2
+        or not (len(y) == len(win) == len(base) and np.shape(base)[1:] == np.shape(win)[1:])
+    ):
+        return {}
+    if task == "regression":
+        pre = info.get("preprocessing") or {}
+        mean, std = np.asarray(pre.get("y_mean", 0.0)), np.asarray(pre.get("y_std", 1.0))
+        y, win, base = y * std + mean, win * std + mean, base * std + mean
+    n_classes = int(win.shape[1]) if task == "classification" and win.ndim == 2 else None
+    rng = np.random.default_rng(0)
+    diffs = []
+    for _ in range(BOOTSTRAP):
+        i = rng.integers(0, len(y), len(y))
+        try:
+            mine = metric_value(metric, task, y[i], base[i], n_classes, from_logits=False)
+            theirs = metric_value(metric, task, y[i], win[i], n_classes)
+        except ValueError:
+            continue
+        if mine is not None and theirs is not None and np.isfinite(mine - theirs):
+            diffs.append(mine - theirs)
+    if len(diffs) < BOOTSTRAP // 2:
+        return {}
+    lo, hi = np.percentile(diffs, [2.5, 97.5])
+    return {"lo": float(lo), "hi": float(hi), "n": len(y),
+            "method": f"paired percentile bootstrap, {BOOTSTRAP} resamples"}  # fmt: skip
+
+
 __all__ = [
+    "paired_difference",
     "FILE",
     "Fitted",
     "bootstrap_interval",

@@ -18,12 +18,13 @@ from typing import Any
 import numpy as np
 
 from nas import run as rundir
-from nas.baselines import bootstrap_interval, read_baselines
+from nas.baselines import bootstrap_interval, paired_difference, read_baselines
 from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
 from nas.findings import alerts, baseline_lines, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import is_feasible, metric_scale, status_of
+from nas.metrics import METRICS, metric_direction
 from nas.pareto_pruner import intermediate_of
 from nas.warm_start import fitted_from
 
@@ -56,7 +57,7 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
             raise NasError(f"{best_dir / 'spec.json'} describes no model nas can build "
                            f"({rundir.reason(e)}); {rundir.RETRAIN}.") from None  # fmt: skip
         data.update(_prediction_views(best_dir, config))
-        data.update(_worth(run_dir, config))
+        data.update(_worth(run_dir, config, data.get("best")))
         data["top"] = rundir.top_metrics(run_dir) or None
     data["explanations"], note = _explanations(run_dir)
     data["comparison"] = _comparison(run_dir)
@@ -66,18 +67,31 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     return data
 
 
-def _worth(run_dir: Path, config: SearchConfig) -> dict[str, Any]:
+def _worth(run_dir: Path, config: SearchConfig, best: Any) -> dict[str, Any]:
     """What the test score is worth: the baselines measured in finalize (read, never fitted
-    here) and the score's bootstrap interval from the predictions."""
+    here), each one that scores better than the winner with the interval of its difference on
+    the same rows (``paired``), and the score's bootstrap interval from the predictions."""
     best_dir = run_dir / "best"
-    interval = bootstrap_interval(best_dir, config.task, config.metric or "", config.data_info)
-    return {"baselines": read_baselines(best_dir), "test_interval": interval or None}
+    metric = config.metric or ""
+    interval = bootstrap_interval(best_dir, config.task, metric, config.data_info)
+    base = read_baselines(best_dir)
+    test = ((best or {}).get("test") or {}).get(metric) if isinstance(best, dict) else None
+    up = metric_direction(metric) == "maximize" if metric in METRICS else True
+    for b in (base or {}).get("baselines") or []:
+        outputs = b.pop("outputs", None) if isinstance(b, dict) else None
+        value = (b.get("metrics") or {}).get(metric) if isinstance(b, dict) else None
+        better = (isinstance(value, int | float) and isinstance(test, int | float)
+                  and (value > test if up else value < test))  # fmt: skip
+        if better and outputs is not None:
+            b["paired"] = paired_difference(best_dir, config.task, metric, config.data_info,
+                                            outputs) or None  # fmt: skip
+    return {"baselines": base, "test_interval": interval or None}
 
 
 def judged(run_dir: str | Path, config: SearchConfig, best: dict[str, Any]) -> list[str]:
     """The report's first-screen judgement of the winner (``best``, its metrics.json) against
     the baselines, as lines for a terminal: `nas search` and `nas show` give no other verdict."""
-    data = {"run": config.to_dict(), "best": best, **_worth(Path(run_dir), config)}
+    data = {"run": config.to_dict(), "best": best, **_worth(Path(run_dir), config, best)}
     return baseline_lines(data)
 
 

@@ -41,10 +41,20 @@ def _baselines(
                 beats = value > interval["hi"] if up else value < interval["lo"]
                 relation = ("better than the winner, beyond its 95% interval" if beats
                             else "outside the winner's 95% interval")  # fmt: skip
+        paired = _m(b.get("paired"))
+        lo, hi = d.as_number(paired.get("lo")), d.as_number(paired.get("hi"))
+        if value is not None and lo is not None and hi is not None:
+            # better than the winner on the same rows: judged by the difference's interval
+            beats = lo > 0 if up else hi < 0
+            span = f"{fmt_num(lo, 3)} to {fmt_num(hi, 3)}"
+            relation = (f"better than the winner on the same rows (difference {span}, 95%)"
+                        if beats else f"better by a difference within noise ({span}, 95%, "
+                        "the same rows)")  # fmt: skip
         rows.append({
             "name": str(b.get("name") or "baseline"), "kind": str(b.get("kind") or ""),
             "value": value, "value_s": fmt_num(value), "detail": str(b.get("detail") or ""),
             "relation": relation, "beats": beats, "params": d.as_count(b.get("params")),
+            "paired": lo is not None and hi is not None,
         })  # fmt: skip
     return rows
 
@@ -76,9 +86,11 @@ def _baseline_verdict(
     if beyond:
         b = max(beyond, key=lambda x: x["value"] if up else -x["value"])
         also = "".join(f"; so does the {o['name']}, {o['value_s']}" for o in beyond if o is not b)
+        how = ("the 95% interval of the difference on the same rows excludes 0" if b["paired"]
+               else "beyond the winner's 95% interval")  # fmt: skip
         return {"cls": "bad", "text": (
             f"{_the(b)} beats the winner on this test split ({metric} {b['value_s']} "
-            f"against {fmt_num(test)}, beyond the winner's 95% interval{also}): ship it instead, "
+            f"against {fmt_num(test)}, {how}{also}): ship it instead, "
             "or search longer or in another space.")}  # fmt: skip
     trivial = next((b for b in base if b["kind"] == "trivial"), None)
     if trivial is not None and trivial["value"] is not None:
@@ -97,6 +109,7 @@ def _baseline_verdict(
     same = [b for kind in ("classical", "trees") for b in base if b["kind"] == kind
             and b["value"] is not None and (b in better or b["relation"].startswith("inside")
                                             or b["value"] == test)]  # fmt: skip
+    # (a baseline better within noise on the same rows is one of these: a tie, not a win)
     if same:  # the linear model first: the simplest that scores as well
         return {"cls": "unk", "text": _tie(same[0], test, up, interval, params)}
     return None
@@ -114,7 +127,10 @@ def _tie(
     else:
         how = "better than" if (b["value"] > test) == up else "worse than"
         text = f"{who} scores {value}, {how} the winner's {win}"
-        if interval:
+        if b.get("paired"):
+            text += (" though the difference on the same test rows is within noise: on this "
+                     "test split they cannot be told apart")  # fmt: skip
+        elif interval:
             text += " though inside its 95% interval: on this test split they cannot be told apart"
     if b["kind"] != "classical":
         return text + "."

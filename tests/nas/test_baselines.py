@@ -377,9 +377,59 @@ def test_a_search_measures_them_and_the_report_only_reads_them(
     monkeypatch.setattr(baselines, "measure_baselines", no_fitting)
     before = sorted(p.name for p in (tmp_path / "run").rglob("*"))
     data = collect(tmp_path / "run")
-    assert data["baselines"] == stored
+    assert all(len(b["outputs"]) == n_test for b in stored["baselines"])  # per test row
+    read = [{k: v for k, v in b.items() if k != "paired"} for b in data["baselines"]["baselines"]]
+    assert read == [{k: v for k, v in b.items() if k != "outputs"} for b in stored["baselines"]]
     html = write_report(tmp_path / "run").read_text(encoding="utf-8")
     assert "logistic regression" in html and "majority class" in html
     assert "gradient boosting" in html and "mk mk-trees" in html
     after = sorted(p.name for p in (tmp_path / "run").rglob("*"))
     assert set(after) - set(before) <= {"report.html"}
+
+
+def _paired_run(
+    tmp_path: Path, wrong_winner: int, wrong_base: int, n: int = 225
+) -> tuple[Path, np.ndarray]:
+    """A best/ folder of a 2-class winner wrong on its first ``wrong_winner`` test rows and
+    a baseline wrong on the first ``wrong_base`` (so each error of one is also the other's)."""
+    best = tmp_path / "best"
+    best.mkdir(parents=True)
+    y = np.arange(n) % 2
+    logits = np.stack([1 - y, y], 1).astype(float) * 4 - 2  # right everywhere, then flipped
+    logits[:wrong_winner] *= -1
+    np.savez(best / "predictions.npz", y_true=y, outputs=logits)
+    probs = np.stack([1 - y, y], 1).astype(float) * 0.8 + 0.1
+    probs[:wrong_base] = probs[:wrong_base, ::-1]
+    return best, probs
+
+
+def test_a_baseline_is_judged_by_its_difference_with_the_winner_on_the_same_rows(
+    tmp_path: Path,
+) -> None:
+    """One more right answer of 225 (accuracy 1 against 0.9956) lay beyond the winner's Wilson
+    interval and had been said to beat it; on the same rows the difference is within noise."""
+    best, probs = _paired_run(tmp_path / "one", wrong_winner=1, wrong_base=0)
+    one = baselines.paired_difference(best, "classification", "accuracy", {}, probs.tolist())
+    assert one["lo"] <= 0 < one["hi"] and one["n"] == 225  # 0 or 1 discordant row: noise
+    best, probs = _paired_run(tmp_path / "many", wrong_winner=30, wrong_base=2)
+    many = baselines.paired_difference(best, "classification", "accuracy", {}, probs.tolist())
+    assert 0 < many["lo"] < 28 / 225 < many["hi"]  # 28 more right of 225: beyond noise
+    assert baselines.paired_difference(best, "classification", "accuracy", {}, [[0.5, 0.5]]) == {}
+
+    from explain.report.decision_view import decision_view
+
+    def verdict(paired: dict, value: float, test: float) -> str:
+        data = {"run": {"metric": "accuracy", "task": "classification",
+                        "data_info": {"sizes": {"test": 225, "val": 100}}},
+                "best": {"test": {"accuracy": test}, "val": {"accuracy": test}},
+                "baselines": {"n_test": 225, "baselines": [
+                    {"name": "gradient boosting", "kind": "trees", "paired": paired,
+                     "metrics": {"accuracy": value}}]}}  # fmt: skip
+        return decision_view(data)["verdict"]["text"]
+
+    said = verdict(one, 1.0, 224 / 225)
+    assert said.startswith("Gradient boosting scores 1, better than the winner's 0.9956 though "
+                           "the difference on the same test rows is within noise")  # fmt: skip
+    said = verdict(many, 223 / 225, 195 / 225)
+    assert said.startswith("Gradient boosting beats the winner on this test split")
+    assert "the 95% interval of the difference on the same rows excludes 0" in said
