@@ -92,6 +92,9 @@ def load_run(
     run_dir = as_path(path)
     st = reload_study(run_dir, storage)  # the run's own study.db unless storage names one
     config = SearchConfig.read(run_dir)
+    from nas.reporting import check_same_search
+
+    check_same_search(st, config, run_dir, storage)  # not another search's study of that name
     board = (
         rundir.read_leaderboard(run_dir / "leaderboard.csv")
         if (run_dir / "leaderboard.csv").is_file()

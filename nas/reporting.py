@@ -124,6 +124,7 @@ def _study_data(
     # only the run's own study.db, unless --storage names the storage: never the URL run.json
     # records (a run directory may come from anyone)
     study = read_study(run_dir, config.study, storage, config.storage)
+    check_same_search(study, config, run_dir, storage)
     all_trials = [
         t for t in study.get_trials(deepcopy=False) if t.state != optuna.trial.TrialState.WAITING
     ]
@@ -176,6 +177,32 @@ def _study_data(
             importances = None  # too few trials with a shared search space
     pareto = [t.number for t in study.best_trials] if len(study.directions) > 1 else None
     return rows, importances, pareto
+
+
+def check_same_search(study: Any, config: SearchConfig, run_dir: Path, storage: str | None) -> None:
+    """Refuse a study that another search wrote under the same name (a --storage holding
+    another run's study, a study.db swapped in): its trials and this run's winner would be
+    reported as one run. The comparison is the resume's (SearchConfig.resume_conflict) against
+    the settings the study records; a study from before nas recorded them is read as it is."""
+    from nas.study import redact
+    from nas.worker import RUN_ATTR
+
+    record = study.user_attrs.get(RUN_ATTR)
+    if record is None:
+        return
+    where = f"study {config.study!r} in {redact(storage) if storage else run_dir / 'study.db'}"
+    what = SearchConfig.from_dict(record, source=where).resume_conflict(config)
+    if what:
+        fix = (
+            "pass --storage the storage this run's search used, or leave it out to read "
+            f"{run_dir / 'study.db'}"
+            if storage
+            else "restore the run's own study.db, or pass --storage the storage its search used"
+        )
+        raise StorageError(
+            f"{where} holds a search with {what}: it is not the study of {run_dir} (its "
+            f"run.json), and its trials would be reported with this run's winner; {fix}."
+        )
 
 
 def _depth(spec: Any) -> int | None:

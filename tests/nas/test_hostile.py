@@ -150,6 +150,25 @@ def rename_study(here: Path) -> None:
     db.close()
 
 
+def foreign_study(rel: str) -> Callable[[Path], None]:
+    """``here/rel``: the run's study.db as another search would have written it, under the
+    same study name (``nas search --dataset breast_cancer --study iris-tiny``)."""
+
+    def damage(here: Path) -> None:
+        (here / rel).parent.mkdir(parents=True, exist_ok=True)
+        if (here / rel) != (here / DB):
+            shutil.copyfile(here / DB, here / rel)
+        with contextlib.closing(sqlite3.connect(here / rel)) as db, db:
+            (value,) = db.execute("SELECT value_json FROM study_user_attributes "
+                                  "WHERE key = 'nas_run'").fetchone()  # fmt: skip
+            record = json.loads(value)
+            record["dataset"] = "breast_cancer"
+            db.execute("UPDATE study_user_attributes SET value_json = ? WHERE key = 'nas_run'",
+                       (json.dumps(record),))  # fmt: skip
+
+    return damage
+
+
 BAD_TOML = 'space = "fnn"\nlr = 0.1\n'  # a top-level key that is not a section
 CSV = "age,heart_rate,label\n1,60,a\n2,70,b\n3,80,a\n4,90,b\n"
 
@@ -303,6 +322,14 @@ CASES: dict[str, Case] = {
     "report/-o inside a file": case("report <run> -o <run>/run.json/r.html",
                                     "<run>/run.json/r.html"),
     "report/-o unwritable": case("report <run> -o /proc/nas-report.html", "/proc/nas-report.html"),
+    "report/--storage of another search": case(
+        "report <run> --storage sqlite:///<here>/other.db",
+        "study 'iris-tiny' in sqlite:///<here>/other.db holds a search with "
+        "dataset='breast_cancer', not 'iris': it is not the study of <run>", "leave it out",
+        damage=foreign_study("other.db")),
+    "report/study.db of another search": case(
+        "report <run>", "study 'iris-tiny' in <run>/study.db holds a search with "
+        "dataset='breast_cancer'", "restore the run's own study.db", damage=foreign_study(DB)),
     "report/--storage malformed": case("report <run> --storage notaurl://x", "notaurl://x"),
     "report/--storage missing file": case("report <run> --storage sqlite:///<here>/none.db",
                                           "<here>/none.db"),
@@ -450,6 +477,16 @@ def test_load_run_never_opens_the_storage_run_json_names(here: Path) -> None:
     with pytest.raises(StorageError, match=r"study\.db does not exist.*j/study\.log.*--storage"):
         nas.load_run(run)
     assert not (here / "j").exists()
+
+
+def test_load_run_refuses_a_study_of_another_search_under_the_same_name(here: Path) -> None:
+    import nas
+    from nas.errors import StorageError
+
+    foreign_study("other.db")(here)
+    with pytest.raises(StorageError, match=r"dataset='breast_cancer', not 'iris': it is not"):
+        nas.load_run(here / RUN, storage=f"sqlite:///{here / 'other.db'}")
+    assert len(nas.load_run(here / RUN).study.trials) == 3  # its own study.db reads as before
 
 
 # ---------------------------------------------------------------- the command line itself
