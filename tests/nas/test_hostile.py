@@ -479,6 +479,20 @@ def test_load_run_never_opens_the_storage_run_json_names(here: Path) -> None:
     assert not (here / "j").exists()
 
 
+def test_show_and_explain_read_no_study_so_take_no_storage(
+    here: Path, cli: Callable[..., Any]
+) -> None:
+    """What the README says of them: they read the run's files only (a run whose study is in
+    PostgreSQL, or lost, still shows and explains); only `nas report` takes --storage."""
+    (here / DB).unlink()
+    assert cli("show", here / RUN).exit_code == 0
+    explained = cli("explain", here / RUN, "--samples", "8", "--methods", "saliency")
+    assert explained.exit_code == 0, explained.stderr
+    refused = cli("show", here / RUN, "--storage", "sqlite:///x.db")
+    assert refused.exit_code == 2 and "No such option: --storage" in refused.stderr
+    assert "--storage" in cli("report", "--help").stdout
+
+
 def test_load_run_refuses_a_study_of_another_search_under_the_same_name(here: Path) -> None:
     import nas
     from nas.errors import StorageError
