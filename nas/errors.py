@@ -30,9 +30,17 @@ class TrialTimeoutError(NasError, RuntimeError):
     """A trial ran past its per-trial time limit (``--trial-timeout``); it ends as failed."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """A Ctrl-C at a step after which running the same command again is not the way on (the
+    search's explanations and report: a re-run retrains the winner first). Its message says
+    what is kept and which command finishes the job; the CLI prints it instead of its
+    generic words. A KeyboardInterrupt still, so whatever stops on Ctrl-C stops on it."""
+
+
 __all__ = [
     "BudgetError",
     "DataError",
+    "Interrupted",
     "ModelTooLargeError",
     "NasError",
     "ShapeError",

@@ -14,7 +14,7 @@ import optuna
 
 from nas import run as rundir
 from nas.data import TaskData
-from nas.errors import NasError
+from nas.errors import Interrupted, NasError
 from nas.kinds._base import SearchKind
 from nas.leaderboard import (
     check_impossible_budget,
@@ -24,6 +24,7 @@ from nas.leaderboard import (
     pick_winners,
 )
 from nas.result import SearchResult
+from nas.study import redact
 from nas.trial import SearchSettings
 
 
@@ -121,11 +122,14 @@ def save_baselines(
 
 
 def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> None:
-    """Explain the winner (``options.explain``), then write the report (``options.report``)."""
+    """Explain the winner (``options.explain``), then write the report (``options.report``).
+    A Ctrl-C here is an :class:`Interrupted` that names `nas explain` / `nas report`: the
+    search and its winner are kept, and running the search again would retrain the winner."""
+    run = result.run_dir
     if options.explain and result.model is not None:
         try:
             result.explanations = kind.explain(
-                Path(result.run_dir),
+                Path(run),
                 result.config,
                 data=result.data,
                 model=result.model,
@@ -133,11 +137,31 @@ def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> 
                 samples=options.explain_samples,
             )
         except kind.explain_errors as e:
-            result.warnings.append(kind.explain_failed(e, result.run_dir))
+            result.warnings.append(kind.explain_failed(e, run))
+        except KeyboardInterrupt:
+            then = f" (then `nas report {run}`)" if options.report else ""
+            raise Interrupted(
+                f"interrupted while explaining the winner: the search and its winner are kept "
+                f"in {run}; run `nas explain {run}`{then} to finish, not the search again "
+                "(which would retrain the winner first)."
+            ) from None
     if options.report:
         from nas.reporting import write_report
 
-        result.report_path = write_report(result.run_dir, storage=options.storage)
+        try:
+            result.report_path = write_report(run, storage=options.storage)
+        except KeyboardInterrupt:
+            kept = (
+                "the search, its winner and its explanations are"
+                if result.explanations is not None
+                else "the search and its winner are"
+            )
+            storage = f" --storage {redact(options.storage)}" if options.storage else ""
+            raise Interrupted(
+                f"interrupted while writing the report: {kept} kept in {run}; run `nas report "
+                f"{run}{storage}` to write it, not the search again (which would retrain the "
+                "winner first)."
+            ) from None
         if options.reports_dir is not None:
             copy_report(result, result.report_path, Path(options.reports_dir))
 

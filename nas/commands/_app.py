@@ -22,7 +22,7 @@ try:  # Typer vendors Click since 0.2x
 except ImportError:  # pragma: no cover (an older Typer, on the click package)
     from click import exceptions as click_errors  # type: ignore[no-redef]
 
-from nas.errors import NasError
+from nas.errors import Interrupted, NasError
 from nas.study import PRUNERS, SAMPLERS
 
 out = Console()
@@ -104,7 +104,8 @@ PrunerName = Enum("PrunerName", {p: p for p in PRUNERS}, type=str)  # type: igno
 
 
 def friendly(fn: F) -> F:
-    """Turn NasError into one stderr line + exit 2, and Ctrl-C into a clean exit 130."""
+    """Turn NasError into one stderr line + exit 2, and Ctrl-C into a clean exit 130 with one
+    line saying how to go on (an :class:`Interrupted`'s own words where it has them)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -113,10 +114,14 @@ def friendly(fn: F) -> F:
         except NasError as e:
             print_error(str(e))
             raise typer.Exit(2) from None
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
+            said = str(e) if isinstance(e, Interrupted) else ""
             err.print(
-                "interrupted: completed trials are kept in the study; run the same "
-                "command again to continue.",
+                Text(
+                    said
+                    or "interrupted: completed trials are kept in the study; run the "
+                    "same command again to continue."
+                ),
                 soft_wrap=True,  # one line, however narrow the terminal (or a pipe: 80)
             )
             raise typer.Exit(130) from None

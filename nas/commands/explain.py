@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from nas.commands._app import app, friendly, out
-from nas.errors import NasError
+from nas.errors import Interrupted, NasError
 
 
 @app.command()
@@ -57,6 +57,24 @@ def explain(
     new rows: nas explain runs/churn --data new.csv --rows 0,5; the Pareto front compared:
     nas explain runs/front --top 3
     """
+    try:
+        _explain(run_dir, samples, methods, data, rows, top)
+    except KeyboardInterrupt:
+        where = "explain-top" if top is not None else "explain-new" if data else "explain"
+        raise Interrupted(
+            f"interrupted: nothing was stored ({run_dir / where}/ is as it was); run the same "
+            "command again to explain."
+        ) from None
+
+
+def _explain(
+    run_dir: Path,
+    samples: int | None,
+    methods: str | None,
+    data: Path | None,
+    rows: str | None,
+    top: int | None,
+) -> None:
     import nas
 
     wanted = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
@@ -163,5 +181,11 @@ def report(
     """Rebuild the self-contained HTML report of a run directory (works offline)."""
     import nas
 
-    path = nas.report(run_dir, output, storage=storage)
+    try:
+        path = nas.report(run_dir, output, storage=storage)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "interrupted: the report was not written (the run is unchanged); run the same "
+            "command again to write it."
+        ) from None
     out.print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)", markup=False)

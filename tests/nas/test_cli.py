@@ -541,3 +541,58 @@ def test_show_says_every_note_the_data_got_as_text(cli: Cli, finished_run, tmp_p
     assert shown.exit_code == 0, shown.output
     said = [line for line in shown.stdout.splitlines() if line.startswith("note: ")]
     assert said == [f"note: {n}" for n in notes]  # all, in order, markup printed as written
+
+
+def _stop(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("step", ["explain", "report"])
+def test_ctrl_c_while_explaining_or_reporting_names_the_command_that_finishes(
+    cli: Cli, tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """The search and its winner are kept: re-running the search would retrain the winner
+    before explaining it, so the line names `nas explain` / `nas report` instead."""
+    import nas.explaining
+    import nas.reporting
+
+    monkeypatch.setattr(*((nas.explaining, "explain_run") if step == "explain" else
+                          (nas.reporting, "collect")), _stop)  # fmt: skip
+    out = tmp_path / "run"
+    result = cli("search", "--dataset", "iris", "--space", tiny_space, "--trials", "1",
+                 "--epochs", "1", "--out", out, *(["--no-explain"] * (step == "report")),
+                 *LEAN)  # fmt: skip
+    assert result.exit_code == 130, (result.stderr, result.exception)
+    assert "Traceback" not in result.output
+    said = {
+        "explain": f"interrupted while explaining the winner: the search and its winner are "
+        f"kept in {out}; run `nas explain {out}` (then `nas report {out}`) to finish, not the "
+        "search again (which would retrain the winner first).",
+        "report": f"interrupted while writing the report: the search and its winner are kept "
+        f"in {out}; run `nas report {out}` to write it, not the search again (which would "
+        "retrain the winner first).",
+    }[step]
+    assert result.stderr.splitlines()[-1] == said
+    assert (out / "best" / "model.pt").is_file() and not (out / "report.html").exists()
+
+
+def test_ctrl_c_in_nas_explain_or_nas_report_says_nothing_was_stored(
+    cli: Cli, finished_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nas.explaining
+    import nas.reporting
+
+    run = finished_run.run_dir
+    monkeypatch.setattr(nas.explaining, "explain_run", _stop)
+    monkeypatch.setattr(nas.reporting, "collect", _stop)
+    explained = cli("explain", run)
+    assert explained.exit_code == 130 and explained.stderr.splitlines() == [
+        f"interrupted: nothing was stored ({run / 'explain'}/ is as it was); run the same "
+        "command again to explain."
+    ]
+    reported = cli("report", run, "-o", tmp_path / "r.html")
+    assert reported.exit_code == 130 and reported.stderr.splitlines() == [
+        "interrupted: the report was not written (the run is unchanged); run the same command "
+        "again to write it."
+    ]
+    assert not (tmp_path / "r.html").exists()
