@@ -48,6 +48,8 @@ def explain_run(
     configure_threads(threads)
     run_dir = Path(run_dir)
     config = SearchConfig.read(run_dir)
+    if (run_dir / "best").exists() and not (run_dir / "best" / "spec.json").is_file():
+        rundir.load_spec(run_dir / "best")  # names best/spec.json (missing, or not a file)
     if not (run_dir / "best" / "spec.json").is_file():
         raise NasError(
             f"{str(run_dir)!r} has no winner to explain (no best/ folder): the search there "

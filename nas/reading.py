@@ -170,6 +170,11 @@ def load_spec(folder: Path) -> ArchSpec | GanSpec:
         raise NasError(f"{path} is not a file; {RETRAIN}.")
     if not path.is_file():
         if path.parent.name == "best" and (path.parent.parent / "run.json").is_file():
+            if path.parent.is_dir():
+                raise NasError(
+                    f"{path} does not exist though {path.parent} does: the run has no saved "
+                    f"winner (its spec.json was lost or deleted); {RETRAIN}."
+                )
             raise NasError(
                 f"{path} does not exist: the run has no saved winner (interrupted before it "
                 f"was retrained, or best/ was removed); {RETRAIN}."
