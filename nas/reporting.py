@@ -101,9 +101,17 @@ def _explanations(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str] 
     from nas.explaining import explains_current_winner, report_view
 
     explain_dir = run_dir / "explain"
-    if not (explain_dir / "explanations.json").is_file():
+    # what nas explain stores for a classifier, both or neither (a GAN stores gan.json)
+    stored = {name: (explain_dir / name).is_file()
+              for name in ("explanations.json", "attributions.npz")}  # fmt: skip
+    if not any(stored.values()):
         return None, None
     retry = f"run `nas explain {run_dir}` to explain the current winner."
+    if not all(stored.values()):
+        missing = next(name for name, there in stored.items() if not there)
+        text = (f"{explain_dir} is damaged: its {missing} is missing, so the explanations are "
+                f"not shown; run `nas explain {run_dir}` to remake it.")  # fmt: skip
+        return None, {"level": "warn", "text": text}
     try:
         if not explains_current_winner(run_dir):
             text = f"The explanations in {explain_dir} are of an earlier winner: not shown; {retry}"

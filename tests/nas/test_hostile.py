@@ -509,6 +509,21 @@ def test_load_run_refuses_a_study_of_another_search_under_the_same_name(here: Pa
     assert len(nas.load_run(here / RUN).study.trials) == 3  # its own study.db reads as before
 
 
+@pytest.mark.parametrize("lost", ["attributions.npz", "explanations.json"])
+def test_a_report_says_which_file_of_explain_is_missing(here: Path, lost: str) -> None:
+    """Not only "no explanations": the report's alert names the damaged folder, the missing
+    file and the command that remakes it."""
+    from nas.reporting import collect
+
+    run = here / RUN
+    (run / "explain" / lost).unlink()
+    data = collect(run)
+    assert data["explanations"] is None
+    assert {"level": "warn", "text": f"{run / 'explain'} is damaged: its {lost} is missing, so "
+            f"the explanations are not shown; run `nas explain {run}` to remake it."} in (
+        data["alerts"])  # fmt: skip
+
+
 # ---------------------------------------------------------------- the command line itself
 
 
