@@ -237,12 +237,72 @@ def _check_leftover_study(db: Path) -> None:
         )
 
 
+def _trials_recorded(folder: Path) -> str | None:
+    """What in a run directory says that trials ran (a saved winner, rows of leaderboard.csv),
+    in words; None for a search that stopped before its first trial was stored."""
+    if (folder / "best").is_dir():
+        return "its best/ holds a winner"
+    try:
+        with open(folder / "leaderboard.csv", newline="", encoding="utf-8") as f:
+            rows = sum(1 for row in csv.reader(f) if row) - 1  # less the header
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    return f"its leaderboard.csv lists {rows} trial(s)" if rows > 0 else None
+
+
+def _check_study_kept(folder: Path) -> None:
+    """A StorageError when the run directory's study.db holds no study (0 bytes, no Optuna
+    tables, or none of run.json's name) while the run records trials: resuming would start a
+    fresh study there, and the record that those trials ran would be lost without a word. A
+    study.db that is not SQLite at all is named when the search opens it."""
+    import contextlib
+    import sqlite3
+    from urllib.parse import quote
+
+    db, wal = folder / "study.db", folder / "study.db-wal"
+    if not db.is_file() or (wal.is_file() and wal.stat().st_size > 0):
+        return  # no study.db (another --storage), or its trials still in the -wal file
+    try:
+        study = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("study")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return  # a damaged run.json is named as the search reads it
+    if db.stat().st_size == 0:
+        why = "it is empty, 0 bytes"
+    else:
+        try:
+            uri = f"file:{quote(str(db.resolve()))}?immutable=1"  # creates nothing beside it
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+                tables = {t for (t,) in conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type='table'")}  # fmt: skip
+                names = ([n for (n,) in conn.execute("SELECT study_name FROM studies")]
+                         if "studies" in tables else [])  # fmt: skip
+        except sqlite3.Error:
+            return
+        if study in names:
+            return
+        only = f"; only {', '.join(map(repr, names))}" if names else ""
+        why = f"none named {study!r}{only}" if "studies" in tables else "no Optuna tables"
+    recorded = _trials_recorded(folder)
+    if recorded is None:
+        return  # a search that stopped before its first trial: it starts again
+    raise StorageError(
+        f"{db} holds no study ({why}), but {folder / 'run.json'} records a search whose "
+        f"trials ran ({recorded}); searching there would start afresh and lose the record of "
+        "those trials. Restore study.db from a backup, or pass --out a new folder to search "
+        "afresh."
+    )
+
+
 def check_run_dir(path: str | Path) -> Path:
-    """``path`` if nas may write there: a new or empty folder, or a run directory (to resume);
+    """``path`` if nas may write there: a new or empty folder, or a run directory (to resume,
+    unless its study.db lost the study its trials are recorded in);
     a StorageError naming the folder and the fix otherwise (nas deletes and replaces folders
     such as ``explain/`` and ``top/`` in a run directory, never in someone else's folder)."""
     folder = Path(path)
-    if not folder.is_dir() or is_run_dir(folder):
+    if folder.is_dir() and is_run_dir(folder):
+        _check_study_kept(folder)
+        return folder
+    if not folder.is_dir():
         return folder  # a new folder, or not a folder (creating it names that problem)
     try:
         entries = [p.name for p in folder.iterdir()]

@@ -375,6 +375,20 @@ CASES: dict[str, Case] = {
     "search/--out holds a text study.db": case(
         "search --dataset iris --out <here>/mine", "<here>/mine", "not an Optuna study",
         damage=write("mine/study.db", "my notes\n")),
+    "search/resume on an empty study.db": case(
+        "search --dataset iris --out <run>", "<run>/study.db holds no study (it is empty, 0 "
+        "bytes), but <run>/run.json records a search whose trials ran (its best/ holds a "
+        "winner); searching there would start afresh and lose the record of those trials. "
+        "Restore study.db from a backup, or pass --out a new folder to search afresh.",
+        damage=write(DB, b"")),
+    "search/resume on a study.db of another study": case(
+        "search --dataset iris --out <run>", "<run>/study.db holds no study (none named "
+        "'iris-tiny'; only 'someone-else'), but", damage=rename_study),
+    "search/resume on a study.db without tables": case(
+        "search --dataset iris --out <run>", "<run>/study.db holds no study (no Optuna tables)"
+        ", but <run>/run.json records a search whose trials ran (its leaderboard.csv lists 3 "
+        "trial(s))", damage=several(lambda h: shutil.rmtree(h / RUN / "best"), remove(DB),
+                                   user_sqlite(DB))),
     # -------- nas worker
     "worker/no options": case("worker", "--storage"),
     "worker/no study": case("worker --storage <here>/j.log", "--study"),
@@ -522,6 +536,25 @@ def test_a_report_says_which_file_of_explain_is_missing(here: Path, lost: str) -
     assert {"level": "warn", "text": f"{run / 'explain'} is damaged: its {lost} is missing, so "
             f"the explanations are not shown; run `nas explain {run}` to remake it."} in (
         data["alerts"])  # fmt: skip
+
+
+def test_a_search_that_stopped_before_its_first_trial_resumes_on_its_empty_study_db(
+    here: Path, cli: Callable[..., Any], finished_run
+) -> None:
+    """run.json written, no trial stored (no best/, no leaderboard rows): nothing to lose, so
+    the same command starts the study afresh in the empty study.db."""
+    run = here / RUN
+    for p in list(run.iterdir()):
+        if p.name != "run.json":
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    (run / "study.db").write_bytes(b"")
+    (run / "leaderboard.csv").write_text(",".join(("number", "state")) + "\n")  # header only
+    args = list(finished_run.args)
+    args[args.index("--out") + 1] = str(run)
+    args[args.index("--trials") + 1] = "1"
+    result = cli(*args, "--no-explain", "--no-report")
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    assert (run / "best" / "model.pt").is_file()
 
 
 # ---------------------------------------------------------------- the command line itself
