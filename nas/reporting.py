@@ -45,11 +45,13 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     data["trials"], data["importances"], data["pareto"] = trials, importances, pareto
     data["counts"] = dict(Counter(t["state"] for t in trials))
     best_dir = run_dir / "best"
+    contradiction = None
     if (best_dir / "metrics.json").is_file():
         best = rundir.read_metrics(best_dir / "metrics.json")
         data["best"] = best
         spec = rundir.load_spec(best_dir)
         data["spec"] = spec.to_dict()
+        contradiction = _spec_contradiction(best_dir, best, spec)
         # the architecture, layer by layer, of the deployable part (a GAN's generator)
         try:
             data["stages"], data["model_repr"] = _stages(kind.architecture(spec))
@@ -62,9 +64,22 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     data["explanations"], note = _explanations(run_dir)
     data["comparison"] = _comparison(run_dir)
     data.update(kind.report_data(run_dir, data.get("best")))
-    data["alerts"] = ([note] if note else []) + alerts(data)
+    data["alerts"] = [a for a in (contradiction, note) if a] + alerts(data)
     data["verdict"] = verdict(data, kind)
     return data
+
+
+def _spec_contradiction(best_dir: Path, best: dict[str, Any], spec: Any) -> dict[str, str] | None:
+    """A red alert when best/spec.json is not the architecture best/metrics.json scored (its
+    summary, recorded as the winner was saved, differs): one of them was replaced, and the
+    report would show one model's architecture beside another's scores."""
+    described, recorded = spec.summary(), best.get("summary")
+    if described == recorded:
+        return None
+    text = (f"The winner's files disagree: {best_dir / 'spec.json'} is {described!r} but "
+            f"{best_dir / 'metrics.json'} records {recorded!r} (one was replaced), so the "
+            f"architecture shown may not be the model scored; {rundir.RETRAIN}.")  # fmt: skip
+    return {"level": "error", "text": text}
 
 
 def _worth(run_dir: Path, config: SearchConfig, best: Any) -> dict[str, Any]:

@@ -557,6 +557,25 @@ def test_a_search_that_stopped_before_its_first_trial_resumes_on_its_empty_study
     assert (run / "best" / "model.pt").is_file()
 
 
+def test_a_report_of_a_spec_json_from_another_model_says_so_in_red(here: Path) -> None:
+    """best/spec.json swapped in (here: 4 more units) no longer matches the summary that
+    best/metrics.json recorded of the model it scored: the report's first alert says so."""
+    from nas.reporting import collect
+
+    run = here / RUN
+    assert not [a for a in collect(run)["alerts"] if "disagree" in a["text"]]
+    recorded = json.loads((run / "best" / "metrics.json").read_text())["summary"]
+    units = json.loads((run / "best" / "spec.json").read_text())["blocks"][0]["params"]["units"]
+    edit_json(S, lambda r: r["blocks"][0]["params"].update(units=units + 4))(here)
+    swapped = recorded.replace(f"dense({units},", f"dense({units + 4},", 1)
+    assert swapped != recorded
+    assert collect(run)["alerts"][0] == {"level": "error", "text": (
+        f"The winner's files disagree: {run / 'best' / 'spec.json'} is {swapped!r} but "
+        f"{run / 'best' / 'metrics.json'} records {recorded!r} (one was replaced), so the "
+        "architecture shown may not be the model scored; run the same `nas search` command "
+        "again (same --out) to retrain the winner and rewrite it.")}  # fmt: skip
+
+
 # ---------------------------------------------------------------- the command line itself
 
 
