@@ -89,10 +89,13 @@ def load_run(
     the search used another storage: the URL run.json records is never opened on its own,
     since a run directory may come from anyone.
     """
+    from nas.reporting import check_own_study, check_same_search
+
     run_dir = as_path(path)
+    if storage is None:  # its own study.db, named where nas looks for it when it is missing
+        check_own_study(run_dir, SearchConfig.study_location(run_dir)[1])
     st = reload_study(run_dir, storage)  # the run's own study.db unless storage names one
     config = SearchConfig.read(run_dir)
-    from nas.reporting import check_same_search
 
     check_same_search(st, config, run_dir, storage)  # not another search's study of that name
     board = (

@@ -146,6 +146,8 @@ def _study_data(
 
     # only the run's own study.db, unless --storage names the storage: never the URL run.json
     # records (a run directory may come from anyone)
+    if storage is None:
+        check_own_study(run_dir, config.storage)
     study = read_study(run_dir, config.study, storage, config.storage)
     check_same_search(study, config, run_dir, storage)
     all_trials = [
@@ -200,6 +202,33 @@ def _study_data(
             importances = None  # too few trials with a shared search space
     pareto = [t.number for t in study.best_trials] if len(study.directions) > 1 else None
     return rows, importances, pareto
+
+
+def check_own_study(run_dir: Path, recorded: str | None) -> None:
+    """A StorageError when the run's own study.db, the only study read without --storage, is
+    missing: named as given and as the absolute path nas looks at (the run.json of a copied or
+    moved run names the original's study, which reads like the path nas tried)."""
+    from nas.study import redact, storage_file
+
+    db = Path(run_dir) / "study.db"
+    if db.exists():
+        return
+    own = db.resolve()
+    recorded_file = storage_file(recorded) if recorded else None
+    if not recorded or (recorded_file is not None and recorded_file.resolve() == own):
+        raise StorageError(
+            f"{db} does not exist, so the run's trials cannot be read (nas reads them from "
+            f"{own}); restore it, or pass the study's storage with --storage URL "
+            "(storage=<full URL> in Python)."
+        )
+    copy = (f"copy that file to {own}, or " if recorded.startswith("sqlite:")
+            and recorded_file is not None else "")  # fmt: skip
+    raise StorageError(
+        f"{db} does not exist, so the run's trials cannot be read: nas reads them from the run "
+        f"directory's own study.db ({own}), never from the storage its run.json names "
+        f"({redact(recorded)}, where the search kept them; a copied or moved run keeps that "
+        f"name); {copy}pass that storage with --storage URL (storage=<full URL> in Python)."
+    )
 
 
 def check_same_search(study: Any, config: SearchConfig, run_dir: Path, storage: str | None) -> None:

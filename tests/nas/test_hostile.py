@@ -77,7 +77,8 @@ def edit_json(rel: str, change: Callable[[dict[str, Any]], Any]) -> Callable[[Pa
 
 
 def set_key(rel: str, key: str, value: Any) -> Callable[[Path], None]:
-    """Set ``key`` of a JSON file (``<here>`` in a text value: the case's folder)."""
+    """Set ``key`` of a JSON file (``<here>`` / ``<run>`` in a text value: the case's folder /
+    the run copy)."""
 
     def damage(here: Path) -> None:
         edit_json(rel, lambda r: r.update({key: _here(value, here)}))(here)
@@ -90,7 +91,7 @@ def del_key(rel: str, key: str) -> Callable[[Path], None]:
 
 
 def _here(value: Any, here: Path) -> Any:
-    return value.replace("<here>", str(here)) if isinstance(value, str) else value
+    return expand(value, here) if isinstance(value, str) else value
 
 
 def torch_file(rel: str, make: Callable[[], Any]) -> Callable[[Path], None]:
@@ -293,17 +294,29 @@ CASES: dict[str, Case] = {
     "explain/samples text": case("explain <run> --samples many", "--samples", "many"),
     "explain/markup in a method": case("explain <run> --methods ig[/x]", "ig[/x]"),
     # -------- nas report: study.db, predictions.npz, metrics, spec, -o, --storage
-    "report/no study.db": case("report <run>", "<run>/study.db", damage=remove(DB)),
+    "report/no study.db": case("report <run>", "<run>/study.db does not exist, so the run's "
+                               "trials cannot be read (nas reads them from <run>/study.db); "
+                               "restore it, or pass", damage=several(
+                                   remove(DB), set_key(J, "storage", "sqlite:///<run>/study.db"))),
+    "report/a copy without study.db": case(  # the copy's run.json names the finished run's
+        "report <run>", "<run>/study.db does not exist", "(<run>/study.db), never from the "
+        "storage its run.json names", "copy that file to <run>/study.db", damage=remove(DB)),
     "report/study.db garbage": case("report <run>", "<run>/study.db", damage=write(DB, GARBAGE)),
     "report/study.db empty": case("report <run>", "<run>/study.db", damage=write(DB, b"")),
     "report/study.db a folder": case("report <run>", "<run>/study.db", damage=folder_instead(DB)),
     "report/study.db of another study": case("report <run>", "<run>/study.db", "iris-tiny",
                                               damage=rename_study),
-    "report/recorded sqlite elsewhere": case(
-        "report <run>", "<run>/study.db", "--storage",
+    "report/recorded sqlite elsewhere": case(  # a copied run: its run.json names the original
+        "report <run>", "<run>/study.db does not exist, so the run's trials cannot be read: nas "
+        "reads them from the run directory's own study.db (<run>/study.db), never from the "
+        "storage its run.json names (sqlite:///<here>/elsewhere.db, where the search kept them; "
+        "a copied or moved run keeps that name); copy that file to <run>/study.db, or pass "
+        "that storage with --storage URL",
         damage=several(remove(DB), set_key(J, "storage", "sqlite:///<here>/elsewhere.db"))),
     "report/recorded journal elsewhere": case(
-        "report <run>", "<run>/study.db", "--storage",
+        "report <run>", "<run>/study.db", "(<run>/study.db), never from the storage its "
+        "run.json names (journal:<here>/j/study.log, where", "kept them; a copied or moved run "
+        "keeps that name); pass that storage with --storage URL",
         damage=several(remove(DB), set_key(J, "storage", "journal:<here>/j/study.log"))),
     "report/predictions garbage": case("report <run>", "<run>/best/predictions.npz",
                                        damage=write(P, GARBAGE)),
