@@ -237,7 +237,7 @@ def _check_leftover_study(db: Path) -> None:
         )
 
 
-def _trials_recorded(folder: Path) -> str | None:
+def trials_recorded(folder: Path) -> str | None:
     """What in a run directory says that trials ran (a saved winner, rows of leaderboard.csv),
     in words; None for a search that stopped before its first trial was stored."""
     if (folder / "best").is_dir():
@@ -282,7 +282,7 @@ def _check_study_kept(folder: Path) -> None:
             return
         only = f"; only {', '.join(map(repr, names))}" if names else ""
         why = f"none named {study!r}{only}" if "studies" in tables else "no Optuna tables"
-    recorded = _trials_recorded(folder)
+    recorded = trials_recorded(folder)
     if recorded is None:
         return  # a search that stopped before its first trial: it starts again
     raise StorageError(

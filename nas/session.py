@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from nas import run as rundir
 from nas.config import SearchConfig, check_study_name
 from nas.deadline import Deadline
-from nas.errors import NasError
+from nas.errors import NasError, StorageError
 from nas.finalize import explain_and_report, finalize_run
 from nas.kinds.registry import get_kind
 from nas.leaderboard import (
@@ -133,6 +133,8 @@ def _run_search(
     optuna_pruner = make_pruner(config.pruner, config.epochs, multi, config.objectives)
     opening = heartbeat_kwargs(url, options.heartbeat)
     resuming = (run_dir / "run.json").is_file()
+    if resuming and options.storage is None:
+        _check_own_study(run_dir)
     store = open_storage(url, **opening) if options.storage is not None else None
     if store is not None:  # a refused join leaves no folder behind
         _check_joined_study(store, config, url, resuming=resuming)
@@ -300,6 +302,26 @@ def _replaced_tokens(config: SearchConfig, td: Any) -> list[str]:
         return []
     return [f"{key} {', '.join(map(str, over))} is more than {what}: a trial that takes it "
             f"uses {instead}; list values up to {limit} in the space file."]  # fmt: skip
+
+
+def _check_own_study(run_dir: Path) -> None:
+    """A StorageError when a run directory whose trials ran has no study.db and no --storage
+    is given: the search would start a fresh study there (a run copied without its study.db,
+    or one whose study lives in another storage), and lose the record of those trials."""
+    db = run_dir / "study.db"
+    recorded = rundir.trials_recorded(run_dir)
+    if db.exists() or recorded is None:
+        return
+    earlier = SearchConfig.read(run_dir).storage
+    named = (
+        f" (run.json names {earlier})" if earlier and earlier != storage_url(None, run_dir) else ""
+    )
+    raise StorageError(
+        f"{db} does not exist, but {run_dir / 'run.json'} records a search whose trials ran "
+        f"({recorded}); searching there would start afresh and lose the record of those "
+        f"trials. Pass --storage with the study's storage{named}, copy its study.db there, "
+        "or pass --out a new folder to search afresh."
+    )
 
 
 def _check_resume(run_dir: Path, config: SearchConfig) -> list[str]:

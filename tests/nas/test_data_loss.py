@@ -411,3 +411,26 @@ def test_a_second_search_in_a_folder_a_search_is_running_in_is_refused(tmp_path:
         dataset="iris", space="fnn", n_trials=2, epochs=1, out=run, threads=1, finalize=False
     )  # the lock was released: the same search resumes
     assert len([t for t in again.study.trials if t.state.name == "COMPLETE"]) == 2
+
+
+def test_a_run_copied_without_its_study_db_is_not_searched_afresh(tmp_path: Path) -> None:
+    """A run copied without study.db, re-run with the same command, had started a fresh study
+    beside the old winner and leaderboard, losing the record that those trials ran."""
+    import shutil
+
+    import nas
+    from nas.errors import StorageError
+
+    nas.search(dataset="iris", space="fnn", n_trials=1, epochs=1, out=tmp_path / "run",
+               threads=1)  # fmt: skip
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "run", copy, ignore=shutil.ignore_patterns("study.db*"))
+    before = sorted(p.name for p in copy.rglob("*"))
+    with pytest.raises(StorageError) as refused:
+        nas.search(dataset="iris", space="fnn", n_trials=2, epochs=1, out=copy, threads=1)
+    assert str(refused.value).startswith(
+        f"{copy / 'study.db'} does not exist, but {copy / 'run.json'} records a search whose "
+        "trials ran (its best/ holds a winner); searching there would start afresh"
+    )
+    assert "(run.json names sqlite:///" in str(refused.value)  # the original's study.db
+    assert sorted(p.name for p in copy.rglob("*")) == before  # nothing written
