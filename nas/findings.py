@@ -68,6 +68,10 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
                     "per-class recall, not only accuracy.",
                 }
             )
+    info = run.get("data_info") if isinstance(run.get("data_info"), dict) else {}
+    prep = info.get("preprocessing") if isinstance(info.get("preprocessing"), dict) else {}
+    for leak in prep.get("leaks") or []:  # nas.data.column_notes: what can inflate the score
+        out.append({"level": "warn", "text": f"The data: {leak}"})
     if counts.get("failed"):
         reasons = [t.get("reason") for t in data.get("trials", []) if t.get("state") == "failed"]
         out.append(

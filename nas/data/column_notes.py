@@ -37,17 +37,20 @@ def column_notes(
     task: str,
     indices: tuple[np.ndarray, ...],
     transform: dict[str, Any],
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
     """The notes for the feature columns ``features`` of ``frame`` (the rows kept, in the
     file's order), its ``target`` column, the split ``indices`` and the fitted ``transform``
-    record (``TabularTransform.to_dict``)."""
+    record (``TabularTransform.to_dict``); and those of them that can make the test score
+    overstate the model (a copy of the target, an ID, test rows copied from training rows),
+    which the report's first screen repeats."""
     if len(frame) < MIN_ROWS:
-        return []
+        return [], []
     notes: list[str] = _skewed_target(frame[target].iloc[indices[0]], task, target)
     for c in features:
         notes += _same_as_target(frame[c], frame[target], task, c, target)
         notes += _identifier(frame[c], c)
     notes += _copies(frame[list(features)], indices)
+    leaks = [n for n in notes if not n.startswith("target ")]  # what can inflate the test score
     categorical = transform.get("categorical") or {}
     train = indices[0]
     capped = []  # (column, distinct values) of text read as its most frequent categories
@@ -57,7 +60,7 @@ def column_notes(
         if not said and isinstance(record, dict) and record.get("other"):
             capped.append((c, len(record.get("categories") or []) + len(record["other"])))
         notes += said
-    return notes + _capped(capped, categorical)
+    return notes + _capped(capped, categorical), leaks
 
 
 def _capped(capped: list[tuple[str, int]], categorical: dict[str, Any]) -> list[str]:

@@ -150,7 +150,8 @@ def load_csv(
     X, feature_names, feature_prep = _fit_features(frame[features], indices, path.name)
     prep.update(feature_prep)
     notes.extend(_imputation_note(prep["imputation"], path.name))
-    notes += column_notes(frame, features, target, task, indices, prep["transform"])
+    said, prep["leaks"] = column_notes(frame, features, target, task, indices, prep["transform"])
+    notes += said
     y_units = None
     if task == "regression":
         y_units = np.asarray(y, dtype=np.float64)

@@ -170,3 +170,26 @@ def test_a_positive_target_with_a_long_tail_is_said(tmp_path: Path) -> None:
     assert not [n for n in _notes(tmp_path, symmetric) if n.startswith("target")]
     centred = pd.DataFrame({"x": x, "y": price - np.median(price)})  # a tail, but signed
     assert not [n for n in _notes(tmp_path, centred) if n.startswith("target")]
+
+
+def test_what_can_inflate_the_test_score_is_repeated_on_the_reports_first_screen(
+    tmp_path: Path,
+) -> None:
+    """A copy of the target, an ID and copied test rows are leaks: the report's alerts repeat
+    them; a skewed target or a constant column stay notes of the data card."""
+    from nas.findings import alerts
+
+    frame = _signal()
+    frame["y_code"] = frame["y"].map({"yes": 1, "no": 0})
+    frame.insert(0, "row_id", np.arange(len(frame)))
+    frame["plant"] = 7
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    data = load_data(data=path, target="y")
+    leaks = data.preprocessing["leaks"]
+    assert [n.split()[1] for n in leaks] == ["'row_id'", "'y_code'"]
+    assert set(leaks) < set(data.notes) and any("'plant'" in n for n in data.notes)
+    run = {"data_info": data.describe(), "metric": "accuracy"}
+    said = [a for a in alerts({"run": run, "best": None}) if a["text"].startswith("The data:")]
+    assert [a["text"] for a in said] == [f"The data: {n}" for n in leaks]
+    assert {a["level"] for a in said} == {"warn"}
