@@ -243,7 +243,10 @@ def check_same_search(study: Any, config: SearchConfig, run_dir: Path, storage: 
     if record is None:
         return
     where = f"study {config.study!r} in {redact(storage) if storage else run_dir / 'study.db'}"
-    what = SearchConfig.from_dict(record, source=where).resume_conflict(config)
+    recorded = SearchConfig.from_dict(record, source=where)
+    # a run.json older than data fingerprints has none to compare (as a resume of it skips it)
+    what = (recorded.resume_conflict(config) if config.data_fingerprint is not None
+            else config.resume_conflict(recorded))  # fmt: skip
     if what:
         fix = (
             "pass --storage the storage this run's search used, or leave it out to read "
