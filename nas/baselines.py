@@ -349,18 +349,11 @@ def paired_difference(
         pre = info.get("preprocessing") or {}
         mean, std = np.asarray(pre.get("y_mean", 0.0)), np.asarray(pre.get("y_std", 1.0))
         y, win, base = y * std + mean, win * std + mean, base * std + mean
-    n_classes = int(win.shape[1]) if task == "classification" and win.ndim == 2 else None
-    rng = np.random.default_rng(0)
-    diffs = []
-    for _ in range(BOOTSTRAP):
-        i = rng.integers(0, len(y), len(y))
-        try:
-            mine = metric_value(metric, task, y[i], base[i], n_classes, from_logits=False)
-            theirs = metric_value(metric, task, y[i], win[i], n_classes)
-        except ValueError:
-            continue
-        if mine is not None and theirs is not None and np.isfinite(mine - theirs):
-            diffs.append(mine - theirs)
+    rows = np.random.default_rng(0).integers(0, len(y), (BOOTSTRAP, len(y)))
+    mine = resampled(metric, task, y, base, rows, from_logits=False)
+    theirs = resampled(metric, task, y, win, rows, from_logits=True)
+    diffs = mine - theirs
+    diffs = diffs[np.isfinite(diffs)]
     if len(diffs) < BOOTSTRAP // 2:
         return {}
     lo, hi = np.percentile(diffs, [2.5, 97.5])
@@ -368,8 +361,72 @@ def paired_difference(
             "method": f"paired percentile bootstrap, {BOOTSTRAP} resamples"}  # fmt: skip
 
 
+def resampled(
+    metric: str, task: str, y: np.ndarray, out: np.ndarray, rows: np.ndarray, from_logits: bool
+) -> np.ndarray:
+    """``metric`` of ``out`` against ``y`` on each resample of test rows (``rows``: one row of
+    indices per resample; NaN where it is undefined), as :func:`nas.metrics.metric_value`
+    computes it, in counts weighted by how often each row was drawn: 1,000 resamples of 225
+    rows take milliseconds (scikit-learn's scorer, called 2,000 times, took 3-6 s). ROC AUC,
+    a ranking, is computed by that scorer on each resample."""
+    n = len(y)
+    w = np.zeros((len(rows), n))
+    np.add.at(w, (np.arange(len(rows))[:, None], rows), 1.0)
+    if task == "regression" and metric in ("mae", "mse", "rmse", "r2"):
+        yy = y.reshape(n, -1).astype(np.float64)
+        e = out.reshape(n, -1) - yy
+        mse = w @ e**2 / n
+        if metric == "mae":
+            return (w @ np.abs(e) / n).mean(axis=1)
+        if metric == "mse":
+            return mse.mean(axis=1)
+        if metric == "rmse":
+            return np.sqrt(mse).mean(axis=1)
+        ybar = w @ yy / n
+        sst = w @ yy**2 / n - ybar**2
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(sst > 1e-12 * (ybar**2 + 1), 1 - mse / sst, np.nan).mean(axis=1)
+    if task != "classification":
+        return np.full(len(rows), np.nan)
+    from nas.metrics import _probabilities
+
+    labels = y.reshape(-1).astype(np.int64)
+    proba = _probabilities(out, from_logits) if out.ndim == 2 else None
+    pred = proba.argmax(axis=1) if proba is not None else out.astype(np.int64)
+    if metric == "accuracy":
+        return w @ (pred == labels) / n
+    if metric == "log_loss" and proba is not None:
+        p = np.clip(proba[np.arange(n), labels], np.finfo(np.float64).eps, 1.0)
+        return w @ -np.log(p) / n
+    k = int(max(labels.max(), pred.max(), (proba.shape[1] - 1) if proba is not None else 0)) + 1
+    if metric in ("balanced_accuracy", "precision", "recall", "f1"):
+        truth, said = (
+            labels[None, :] == np.arange(k)[:, None],
+            pred[None, :] == np.arange(k)[:, None],
+        )
+        tp, fp, fn = w @ (truth & said).T, w @ (~truth & said).T, w @ (truth & ~said).T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if metric == "balanced_accuracy":  # the recall of each class present in y
+                return np.nanmean(np.where(tp + fn > 0, tp / (tp + fn), np.nan), axis=1)
+            present = (tp + fp + fn) > 0  # classes in y or in the predictions
+            score = {"precision": np.where(tp + fp > 0, tp / (tp + fp), 0.0),
+                     "recall": np.where(tp + fn > 0, tp / (tp + fn), 0.0),
+                     "f1": np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), 0.0)}[metric]  # fmt: skip
+            return (score * present).sum(axis=1) / present.sum(axis=1)
+    values = []
+    for i in rows:  # roc_auc: scikit-learn's own, per resample
+        try:
+            v = metric_value(metric, task, y[i], out[i], k if out.ndim == 2 else None,
+                             from_logits=from_logits)  # fmt: skip
+        except ValueError:
+            v = None
+        values.append(np.nan if v is None else v)
+    return np.asarray(values, dtype=np.float64)
+
+
 __all__ = [
     "paired_difference",
+    "resampled",
     "FILE",
     "Fitted",
     "bootstrap_interval",

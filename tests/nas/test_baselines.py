@@ -433,3 +433,31 @@ def test_a_baseline_is_judged_by_its_difference_with_the_winner_on_the_same_rows
     said = verdict(many, 223 / 225, 195 / 225)
     assert said.startswith("Gradient boosting beats the winner on this test split")
     assert "the 95% interval of the difference on the same rows excludes 0" in said
+
+
+@pytest.mark.parametrize(
+    ("task", "metric"),
+    [("classification", m) for m in ("accuracy", "balanced_accuracy", "precision", "recall",
+                                      "f1", "log_loss", "roc_auc")]
+    + [("regression", m) for m in ("mae", "mse", "rmse", "r2")],
+)  # fmt: skip
+def test_resampled_metrics_are_the_scorers_own_on_each_resample(task: str, metric: str) -> None:
+    """The counts-weighted metrics of the paired bootstrap equal scikit-learn's (through
+    nas.metrics.metric_value) on every resample, for 4 classes (one rare) and 2 outputs."""
+    from nas.metrics import metric_value
+
+    rng = np.random.default_rng(1)
+    n = 40
+    if task == "classification":
+        y = rng.choice(4, n, p=[0.4, 0.3, 0.25, 0.05])
+        out = rng.normal(size=(n, 4)) + 2.0 * np.eye(4)[y]  # logits, mostly right
+    else:
+        y = rng.normal(size=(n, 2)) * [1.0, 30.0]
+        out = y + rng.normal(size=(n, 2)) * [0.5, 20.0]
+    rows = rng.integers(0, n, (25, n))
+    fast = baselines.resampled(metric, task, y, out, rows, from_logits=True)
+    k = 4 if task == "classification" else None
+    slow = [metric_value(metric, task, y[i], out[i], k) for i in rows]
+    slow = np.array([np.nan if v is None else v for v in slow])
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12, equal_nan=True)
+    assert np.isfinite(fast).sum() >= 20
