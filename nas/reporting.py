@@ -97,7 +97,10 @@ def _worth(run_dir: Path, config: SearchConfig, best: Any) -> dict[str, Any]:
         value = (b.get("metrics") or {}).get(metric) if isinstance(b, dict) else None
         better = (isinstance(value, int | float) and isinstance(test, int | float)
                   and (value > test if up else value < test))  # fmt: skip
-        if better and outputs is not None:
+        # the trivial one too: "not shown to beat the majority class" is judged on the same
+        # rows (ROC AUC's scorer is slow, and a constant's AUC is 0.5: only when it is better)
+        trivial = isinstance(b, dict) and b.get("kind") == "trivial" and metric != "roc_auc"
+        if (better or trivial) and outputs is not None:
             b["paired"] = paired_difference(best_dir, config.task, metric, config.data_info,
                                             outputs) or None  # fmt: skip
     return {"baselines": base, "test_interval": interval or None}

@@ -26,8 +26,15 @@ def _units(best: Mapping[str, Any], metric: str) -> str:
 
 
 def _baselines(
-    data: ReportData, metric: str, interval: dict[str, Any] | None, up: bool = True
+    data: ReportData,
+    metric: str,
+    interval: dict[str, Any] | None,
+    up: bool = True,
+    test: float | None = None,
 ) -> list[dict]:
+    """Each baseline's score and how it stands to the winner's: by the interval of their
+    difference on the same test rows where the run stored its outputs (``paired``), else
+    against the winner's own 95% interval (``within``: the two cannot be told apart)."""
     rows = []
     for b in _m(data.get("baselines")).get("baselines") or []:
         if not isinstance(b, Mapping):
@@ -41,20 +48,23 @@ def _baselines(
                 beats = value > interval["hi"] if up else value < interval["lo"]
                 relation = ("better than the winner, beyond its 95% interval" if beats
                             else "outside the winner's 95% interval")  # fmt: skip
+        within = relation.startswith("inside")
         paired = _m(b.get("paired"))
         lo, hi = d.as_number(paired.get("lo")), d.as_number(paired.get("hi"))
         if value is not None and lo is not None and hi is not None:
-            # better than the winner on the same rows: judged by the difference's interval
-            beats = lo > 0 if up else hi < 0
-            span = f"{fmt_num(lo, 3)} to {fmt_num(hi, 3)}"
-            relation = (f"better than the winner on the same rows (difference {span}, 95%)"
-                        if beats else f"better by a difference within noise ({span}, 95%, "
-                        "the same rows)")  # fmt: skip
+            # judged by the interval of (baseline - winner) on the same rows
+            beats, loses = (lo > 0, hi < 0) if up else (hi < 0, lo > 0)
+            within = not (beats or loses)
+            span = f"difference {fmt_num(lo, 3)} to {fmt_num(hi, 3)}, 95%, on the same rows"
+            how = "better" if test is None or (value >= test if up else value <= test) else "worse"
+            relation = (f"better than the winner ({span})" if beats
+                        else f"worse than the winner ({span})" if loses
+                        else f"{how} by a difference within noise ({span})")  # fmt: skip
         rows.append({
             "name": str(b.get("name") or "baseline"), "kind": str(b.get("kind") or ""),
             "value": value, "value_s": fmt_num(value), "detail": str(b.get("detail") or ""),
             "relation": relation, "beats": beats, "params": d.as_count(b.get("params")),
-            "paired": lo is not None and hi is not None,
+            "paired": lo is not None and hi is not None, "within": within,
         })  # fmt: skip
     return rows
 
@@ -95,19 +105,21 @@ def _baseline_verdict(
     trivial = next((b for b in base if b["kind"] == "trivial"), None)
     if trivial is not None and trivial["value"] is not None:
         scores = f"{metric} {fmt_num(test)} against {trivial['value_s']}"
-        if trivial["relation"].startswith("inside"):
+        if trivial["within"]:
             # the evidence is that the test split cannot tell them apart, not that the model
             # learnt nothing (an AUC of 1.0 on 10 rows is within noise of a constant's too)
             n = d.as_count((interval or {}).get("n"))
             on = f" on these n = {n:,} test examples" if n else ""
+            noise = ("a difference within noise on the same rows" if trivial["paired"]
+                     else "within the winner's 95% interval")  # fmt: skip
             return {"cls": "bad", "text": (
-                f"The winner is not shown to beat the {trivial['name']}{on} ({scores}, within "
-                "the winner's 95% interval).")}  # fmt: skip
+                f"The winner is not shown to beat the {trivial['name']}{on} ({scores}, "
+                f"{noise}).")}  # fmt: skip
         if trivial in better:
             return {"cls": "bad", "text": (
                 f"The winner scores no better than the {trivial['name']} ({scores}).")}  # fmt: skip
     same = [b for kind in ("classical", "trees") for b in base if b["kind"] == kind
-            and b["value"] is not None and (b in better or b["relation"].startswith("inside")
+            and b["value"] is not None and (b in better or b["within"]
                                             or b["value"] == test)]  # fmt: skip
     # (a baseline better within noise on the same rows is one of these: a tie, not a win)
     if same:  # the linear model first: the simplest that scores as well
@@ -345,11 +357,14 @@ def _no_better(
     if value is None:
         return ""
     no_better = (test <= value) if up else (test >= value)
-    inside = interval is not None and interval["lo"] <= value <= interval["hi"]
+    inside = (bool(trivial.get("within")) if "within" in trivial
+              else interval is not None and interval["lo"] <= value <= interval["hi"])  # fmt: skip
     if not (no_better or inside):
         return ""
     judged = "no better than" if no_better else "not shown to be better than"
-    within = ", within its 95% interval" if inside and not no_better else ""
+    noise = ("a difference within noise on the same rows" if trivial.get("paired")
+             else "within its 95% interval")  # fmt: skip
+    within = f", {noise}" if inside and not no_better else ""
     return (
         f" But the model is {judged} the {trivial['name']} (test {metric} {fmt_num(test)} "
         f"against {fmt_num(value)}{within}): its explanations may be faithful to what it "
@@ -367,7 +382,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
     sizes = _m(_m(run.get("data_info")).get("sizes"))
     test = _m(best.get("test")).get(metric)
     interval = d.score_interval(metric, test, sizes.get("test"), _m(data.get("test_interval")))
-    base = _baselines(data, metric, interval, up)
+    base = _baselines(data, metric, interval, up, d.as_number(test))
     units = _units(best, metric)
     label = d.metric_label(metric)  # the words; ``metric`` the key
     g = d.gap(metric, _m(best.get("val")).get(metric), test, sizes.get("val"),

@@ -461,3 +461,31 @@ def test_resampled_metrics_are_the_scorers_own_on_each_resample(task: str, metri
     slow = np.array([np.nan if v is None else v for v in slow])
     np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12, equal_nan=True)
     assert np.isfinite(fast).sum() >= 20
+
+
+def test_not_shown_to_beat_the_trivial_baseline_is_judged_on_the_same_rows() -> None:
+    """The winner's MAE 1.714e5 against the median's 1.894e5 lay within the winner's own
+    interval and was called 'not shown to beat' in red, though on the same rows the median was
+    worse on every resample (difference +14,249 to +21,839)."""
+    from explain.report.decision_view import decision_view
+
+    def view(paired: dict | None) -> dict:
+        trivial = {"name": "median predictor", "kind": "trivial", "metrics": {"mae": 189_400.0}}
+        if paired is not None:
+            trivial["paired"] = paired
+        data = {"run": {"metric": "mae", "task": "regression",
+                        "data_info": {"sizes": {"test": 225, "val": 225}}},
+                "best": {"test": {"mae": 171_400.0}, "val": {"mae": 171_000.0}},
+                "test_interval": {"metric": "mae", "lo": 150_000.0, "hi": 195_000.0, "n": 225},
+                "baselines": {"n_test": 225, "baselines": [trivial]}}  # fmt: skip
+        return decision_view(data)
+
+    unpaired = view(None)  # a run from before the outputs were stored: as before
+    assert unpaired["verdict"]["text"].startswith("The winner is not shown to beat the median")
+    paired = view({"lo": 14_249.0, "hi": 21_839.0})
+    assert paired["verdict"] is None  # it does beat it, beyond noise
+    assert paired["baselines"][0]["relation"] == (
+        "worse than the winner (difference 14,249 to 21,839, 95%, on the same rows)"
+    )
+    noisy = view({"lo": -2_000.0, "hi": 21_839.0})
+    assert noisy["verdict"]["text"].endswith("a difference within noise on the same rows).")
