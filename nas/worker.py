@@ -33,6 +33,7 @@ from nas.study import (
     release_connections,
     session_seed,
     storage_file,
+    storage_kept,
 )
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
@@ -211,7 +212,8 @@ def work(
             timeout, data, top=config.top, start=started, factor=kind.retrain_factor
         )
         callbacks.append(objective.deadline.callback)
-    st.optimize(objective, timeout=timeout, callbacks=callbacks, catch=CATCH)
+    with storage_kept(storage):  # a database lost: one line, as the search says it
+        st.optimize(objective, timeout=timeout, callbacks=callbacks, catch=CATCH)
     return len(ran)
 
 

@@ -266,3 +266,34 @@ def test_a_database_lost_mid_search_is_one_line_and_keeps_the_trials(
     with pytest.raises(ValueError, match="a bug of nas's own"):  # not said to be the database
         nas.search(dataset="iris", space="fnn", n_trials=2, epochs=1, out=tmp_path / "run2",
                    threads=1, finalize=False)  # fmt: skip
+
+
+def test_a_worker_that_loses_the_database_says_one_line_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --jobs 2 and PostgreSQL stopped, the forked worker printed ~200 lines of traceback
+    (Optuna's UnboundLocalError while recovering) before its leader's one line."""
+    import optuna
+    from sqlalchemy import exc
+
+    import nas
+
+    nas.search(dataset="iris", space="fnn", n_trials=1, epochs=1, out=tmp_path / "run",
+               threads=1, finalize=False)  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+
+    def lost(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            raise exc.OperationalError("SELECT", {}, Exception("terminating connection"))
+        except exc.OperationalError:
+            raise UnboundLocalError("cannot access local variable 'updated_state'") from None
+
+    monkeypatch.setattr(optuna.Study, "optimize", lost)
+    study = optuna.get_all_study_names(url)[0]
+    with pytest.raises(SystemExit) as stop:
+        worker._forked_worker(url, study, 1, None, 3, None, None, 0)  # type: ignore[arg-type]
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(
+        f"worker 1: error: The study's storage '{url}' stopped answering (terminating connection)"
+    )
