@@ -275,7 +275,7 @@ def _fit_features(
         }
     if transform.categorical:
         prep["encoding"] = {
-            "method": "one-hot (OneHotEncoder, handle_unknown='ignore')",
+            "method": "one-hot (OneHotEncoder, handle_unknown='infrequent_if_exist')",
             "fitted_on": "train",
             "max_categories": MAX_CATEGORIES,
             "columns": {

@@ -59,7 +59,9 @@ def _input_steps(prep: Mapping[str, Any]) -> list[str]:
     if "transform" in prep:  # a CSV's columns: the one record every reader of new rows applies
         return [
             "Build the model's input from the columns preprocessing.transform.columns names, "
-            "in that order. A numeric column (preprocessing.transform.numeric[column]): fill a "
+            "in that order. A cell is missing when it is empty or holds '?' or one of pandas' "
+            "missing-value words (NA, NaN, N/A, null, ...: pandas.read_csv's defaults). A "
+            "numeric column (preprocessing.transform.numeric[column]): fill a "
             "missing value with its median, then (value - mean) / std. A text column "
             "(preprocessing.transform.categorical[column]): fill a missing value with its "
             "fill, then one 0/1 feature per entry of its categories, in that order, and when "

@@ -388,6 +388,8 @@ def test_preprocessing_json_alone_prepares_new_rows_as_nas_does(tmp_path: Path) 
     about = json.loads((tmp_path / "x" / "preprocessing.json").read_text())
     assert about["preprocessing"]["transform"]["categorical"]["city"]["other"]  # rare ones
     assert "imputation" not in " ".join(about["steps"])
+    assert "holds '?'" in about["steps"][0]  # nas reads '?' as missing, as pandas' NA words
+    assert "infrequent_if_exist" in about["preprocessing"]["encoding"]["method"]
     new = frame.drop(columns="y").head(40).copy()
     new.loc[0, "a"], new.loc[1, "city"], new.loc[2, "city"] = np.nan, None, "never-seen"
     rare = about["preprocessing"]["transform"]["categorical"]["city"]["other"][0]
