@@ -13,6 +13,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.text import Text
 
+from explain.report.decision import metric_label
 from nas.leaderboard import metric_scale, pick_winners, status_of
 from nas.warm_start import fitted_from
 
@@ -125,7 +126,8 @@ def best_line(study: optuna.Study, metric: str) -> str:
             f" fitted to the budget from {before:,} params" if before is not None else ""
         )
     return (
-        f"best: val {metric} {best.values[0] * metric_scale(study):.4f} (trial {best.number}, "
+        f"best: val {metric_label(metric)} {best.values[0] * metric_scale(study):.4f} "
+        f"(trial {best.number}, "
         f"{a.get('family')}, "
         f"{a.get('params', 0):,} params, {a.get('flops', 0) / 1e6:.2f} MFLOPs, "
         f"{a.get('latency_ms') or 0:.2f} ms{start})"

@@ -253,7 +253,7 @@ def _why_among(
     scale = shown_val / w if shown_val is not None and w else 1.0  # standardized → units
     n_done = 1 + sum(1 for x in trials if x.get("state") == "complete" and x is not t["winner"])
     text = (
-        f"Why this winner: the best validation {metric} ({fmt_num(w * scale)}) of "
+        f"Why this winner: the best validation {d.metric_label(metric)} ({fmt_num(w * scale)}) of "
         f"{n_done} complete trial{'s' if n_done != 1 else ''}{among}"
     )
     if t["winner"].get("warm_start"):  # the search has not beaten the point it started from

@@ -10,6 +10,7 @@ from typing import Any
 
 from explain.report import plots
 from explain.report._format import fmt_num, fmt_seconds, fmt_si
+from explain.report.decision import metric_label
 from explain.report.schema import ReportData
 from explain.report.sections import Figures, mapping, panel
 
@@ -70,7 +71,8 @@ def _leaderboard(trials: list[Mapping[str, Any]], winner: Any = None) -> list[di
 def _family_help(metric: str, rows: list[dict[str, Any]]) -> str:
     """The families card's line, naming the families that never completed a trial."""
     never = [r for r in rows if not r["trials"]]
-    text = f"The best {metric} each family reached, side by side, with its cost in the table."
+    text = (f"The best {metric_label(metric)} each family reached, side by side, with its cost "
+            "in the table.")  # fmt: skip
     if never:
         text += " Never completed a trial (no bar): " + "; ".join(
             f"{r['family']}: {r['trials_s']}" for r in never
@@ -103,7 +105,8 @@ def search(data: ReportData, figs: Figures) -> dict[str, Any]:
         "panels": [
             panel(
                 "Best so far, by trial",
-                f"The line is the best {metric} found up to each trial ({word} is better); "
+                f"The line is the best {metric_label(metric)} found up to each trial ({word} is "
+                "better); "
                 f"{marks}. Trials: {tally}.",
                 figs.add("history", lambda: plots.history_figure(trials, up, metric)),
                 "No trial completed or reported a value, so there is no history to draw.",

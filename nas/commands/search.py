@@ -166,7 +166,10 @@ def top_table(board: Any, minimize: bool, metric: str) -> Table | None:
     if not len(done):
         return None
     table = Table(title="top trials (validation)")
-    for col in ("trial", "family", f"val {metric}", "params", "MFLOPs", "latency ms", "s"):
+    from explain.report.decision import metric_label
+
+    for col in ("trial", "family", f"val {metric_label(metric)}", "params", "MFLOPs",
+                "latency ms", "s"):  # fmt: skip
         table.add_column(col, justify="right")
     for _, r in done.sort_values("metric", ascending=minimize).head(5).iterrows():
         table.add_row(

@@ -596,3 +596,22 @@ def test_ctrl_c_in_nas_explain_or_nas_report_says_nothing_was_stored(
         "again to write it."
     ]
     assert not (tmp_path / "r.html").exists()
+
+
+def test_the_live_view_and_the_top_table_name_a_macro_average_so() -> None:
+    import optuna
+    import pandas as pd
+
+    from nas.commands.search import top_table
+    from nas.progress import best_line
+
+    row = {"number": 0, "state": "complete", "family": "fnn", "metric": 0.5, "params": 10,
+           "flops": 1e6, "latency_ms": 0.1, "seconds": 1.0}  # fmt: skip
+    board = pd.DataFrame([row])
+    table = top_table(board, minimize=False, metric="f1")
+    assert [c.header for c in table.columns][2] == "val macro f1"  # type: ignore[union-attr]
+    study = optuna.create_study(direction="maximize")
+    trial = study.ask()
+    trial.set_user_attr("family", "fnn")
+    study.tell(trial, 0.4963)
+    assert best_line(study, "f1").startswith("best: val macro f1 0.4963 (trial 0, fnn")
