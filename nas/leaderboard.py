@@ -54,6 +54,9 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
     # Optuna's RetryFailedTrialCallback: a dead worker's trial -> the trial that re-runs it
     retried_as = {t.system_attrs["retry_history"][-1]: t.number for t in trials
                   if t.system_attrs.get("retry_history")}  # fmt: skip
+    # an architecture Ctrl-C interrupted -> the trial of the re-run that ran it again
+    run_again = {t.user_attrs["retry_of"]: t.number for t in trials
+                 if isinstance(t.user_attrs.get("retry_of"), int)}  # fmt: skip
     for t in trials:
         if t.state == waiting:
             continue
@@ -62,6 +65,8 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
         reason = a.get("reason")
         if t.state == optuna.trial.TrialState.FAIL and not reason and t.number in retried_as:
             reason = f"worker died (no heartbeat); retried as trial {retried_as[t.number]}"
+        elif reason and t.number in run_again and str(reason).startswith("interrupted"):
+            reason = f"interrupted (Ctrl-C); run again as trial {run_again[t.number]}"
         elif t.state == optuna.trial.TrialState.FAIL and not reason:
             reason = "failed (worker died or an unexpected error; see the Optuna log)"
         row = {

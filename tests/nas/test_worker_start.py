@@ -218,6 +218,13 @@ def test_an_interrupted_trial_is_queued_again_once_and_not_counted() -> None:
     (queued,) = st.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert queued.system_attrs["fixed_params"] == st.trials[0].params  # what it will run
     assert queued.user_attrs == {"warm_start": True, "retry_of": 0}  # a starting design stays one
+    from nas.leaderboard import leaderboard_rows
+
+    again = st.ask()  # the queued one runs
+    st.tell(again, 0.5)
+    rows = {r["number"]: r["reason"] for r in leaderboard_rows(st, ["accuracy"])}
+    assert rows[0] == f"interrupted (Ctrl-C); run again as trial {again.number}"
+    assert rows[1] == "diverged: loss became nan"
 
 
 def test_a_database_lost_mid_search_is_one_line_and_keeps_the_trials(
