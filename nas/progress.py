@@ -68,8 +68,11 @@ class SearchProgress:
             self.progress.update(
                 self.task, completed=min(time.monotonic() - self.start, self.timeout or 0)
             )
-        else:  # from the study, so trials of other workers (--jobs) count too
-            self.progress.update(self.task, completed=_finished(study))
+        else:  # from the study, so trials of other workers (--jobs) count too; never past
+            # the total (a killed session's trials, failed and retried as this one runs, had
+            # shown 8/6)
+            total = self.progress.tasks[0].total or 0
+            self.progress.update(self.task, completed=min(_finished(study), total))
         self.live.update(self._render())
 
     def _render(self) -> Group:

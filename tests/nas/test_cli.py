@@ -423,6 +423,9 @@ def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> 
     study.add_trial(retry)
     view(study, study.trials[-1])
     assert task.completed == 5
+    study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs=attrs))  # one more than 5
+    view(study, study.trials[-1])
+    assert task.completed == 5  # never past the total
     assert best_line(optuna.create_study(), "accuracy").startswith("best: - ")
     # under --min-faithfulness the line names the best trial that meets it, as the search will
     constrained = optuna.create_study(direction="maximize")
