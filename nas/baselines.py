@@ -270,6 +270,46 @@ def read_baselines(best_dir: Path) -> dict[str, Any] | None:
     return data
 
 
+def _winner_outputs(
+    best_dir: Path, task: str, info: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The test targets and the winner's outputs from ``best/predictions.npz`` (a regression's
+    in the target's units), or None when they are missing, unreadable or do not match."""
+    path = Path(best_dir) / "predictions.npz"
+    if task not in ("classification", "regression") or not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            y, out = np.asarray(z["y_true"]), np.asarray(z["outputs"])
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+        return None
+    if y.dtype.kind not in "biuf" or out.dtype.kind not in "biuf" or len(y) != len(out):
+        return None
+    if len(y) < 2:
+        return None
+    if task == "regression":
+        pre = info.get("preprocessing") or {}
+        mean, std = np.asarray(pre.get("y_mean", 0.0)), np.asarray(pre.get("y_std", 1.0))
+        y, out = y * std + mean, out * std + mean
+    return y, out
+
+
+def _percentiles(values: np.ndarray) -> tuple[float, float] | None:
+    """The 2.5th and 97.5th percentiles of the finite ``values``; None when fewer than half
+    of the resamples gave one."""
+    finite = values[np.isfinite(values)]
+    if len(finite) < BOOTSTRAP // 2:
+        return None
+    lo, hi = np.percentile(finite, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
+def _draws(n: int) -> np.ndarray:
+    """The resamples of ``n`` test rows, one row of indices each (seeded: the same run gives
+    the same intervals)."""
+    return np.random.default_rng(0).integers(0, n, (BOOTSTRAP, n))
+
+
 def bootstrap_interval(
     best_dir: Path, task: str, metric: str, info: dict[str, Any]
 ) -> dict[str, Any]:
@@ -277,45 +317,18 @@ def bootstrap_interval(
     ``best/predictions.npz`` (seeded: the same run gives the same interval), for the metrics
     whose interval has no closed form; ``{}`` for accuracy (the report uses Wilson's) or when
     the predictions are missing or unreadable."""
-    path = Path(best_dir) / "predictions.npz"
-    if (
-        task not in ("classification", "regression")
-        or metric not in metrics_for(task)
-        or metric in ("accuracy", "log_loss")
-        or not path.is_file()
-    ):
+    if task not in ("classification", "regression") or metric not in metrics_for(task):
         return {}
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            y, out = np.asarray(z["y_true"]), np.asarray(z["outputs"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
+    if metric in ("accuracy", "log_loss"):
         return {}
-    if (
-        y.dtype.kind not in "biuf"
-        or out.dtype.kind not in "biuf"
-        or len(y) != len(out)
-        or len(y) < 2
-    ):
+    found = _winner_outputs(best_dir, task, info)
+    if found is None:
         return {}
-    if task == "regression":
-        pre = info.get("preprocessing") or {}
-        mean, std = np.asarray(pre.get("y_mean", 0.0)), np.asarray(pre.get("y_std", 1.0))
-        y, out = y * std + mean, out * std + mean
-    n_classes = int(out.shape[1]) if task == "classification" and out.ndim == 2 else None
-    rng = np.random.default_rng(0)
-    values = []
-    for _ in range(BOOTSTRAP):
-        i = rng.integers(0, len(y), len(y))
-        try:
-            v = metric_value(metric, task, y[i], out[i], n_classes)
-        except ValueError:
-            continue
-        if v is not None and np.isfinite(v):
-            values.append(v)
-    if len(values) < BOOTSTRAP // 2:
+    y, out = found
+    bounds = _percentiles(resampled(metric, task, y, out, _draws(len(y)), from_logits=True))
+    if bounds is None:
         return {}
-    lo, hi = np.percentile(values, [2.5, 97.5])
-    return {"metric": metric, "lo": float(lo), "hi": float(hi), "n": len(y),
+    return {"metric": metric, "lo": bounds[0], "hi": bounds[1], "n": len(y),
             "method": f"percentile bootstrap, {BOOTSTRAP} resamples"}  # fmt: skip
 
 
@@ -329,35 +342,24 @@ def paired_difference(
     interval: a baseline with one more right answer of 225 (accuracy 1 against 0.9956) lay
     beyond the winner's Wilson interval and had been said to beat it. ``{}`` when either's
     outputs are missing or do not match."""
-    path = Path(best_dir) / "predictions.npz"
-    if task not in ("classification", "regression") or not path.is_file():
-        return {}
+    found = _winner_outputs(best_dir, task, info)
     try:
-        with np.load(path, allow_pickle=False) as z:
-            y, win = np.asarray(z["y_true"]), np.asarray(z["outputs"])
         base = np.asarray(outputs, dtype=np.float64)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile):
+    except (ValueError, TypeError):
         return {}
-    if (
-        y.dtype.kind not in "biuf"
-        or win.dtype.kind not in "biuf"
-        or len(y) < 2
-        or not (len(y) == len(win) == len(base) and np.shape(base)[1:] == np.shape(win)[1:])
-    ):
+    if found is None or len(base) != len(found[0]) or base.shape[1:] != found[1].shape[1:]:
         return {}
-    if task == "regression":
+    y, win = found
+    if task == "regression":  # stored standardized, as the winner's
         pre = info.get("preprocessing") or {}
         mean, std = np.asarray(pre.get("y_mean", 0.0)), np.asarray(pre.get("y_std", 1.0))
-        y, win, base = y * std + mean, win * std + mean, base * std + mean
-    rows = np.random.default_rng(0).integers(0, len(y), (BOOTSTRAP, len(y)))
+        base = base * std + mean
+    rows = _draws(len(y))
     mine = resampled(metric, task, y, base, rows, from_logits=False)
-    theirs = resampled(metric, task, y, win, rows, from_logits=True)
-    diffs = mine - theirs
-    diffs = diffs[np.isfinite(diffs)]
-    if len(diffs) < BOOTSTRAP // 2:
+    bounds = _percentiles(mine - resampled(metric, task, y, win, rows, from_logits=True))
+    if bounds is None:
         return {}
-    lo, hi = np.percentile(diffs, [2.5, 97.5])
-    return {"lo": float(lo), "hi": float(hi), "n": len(y),
+    return {"lo": bounds[0], "hi": bounds[1], "n": len(y),
             "method": f"paired percentile bootstrap, {BOOTSTRAP} resamples"}  # fmt: skip
 
 
