@@ -31,9 +31,12 @@ def predict(
         ),  # fmt: skip
     ] = None,
 ) -> None:
-    """Predict new rows with a run's winner: the input's rows plus a prediction column and,
-    for classification, one probability column per class (original labels; regression in
-    the target's units). A target column in the data is ignored, and scored if present.
+    """Predict new rows with a run's winner, scoring them when they hold the target.
+
+    Writes the input's rows plus a prediction column and, for classification, one
+    probability column per class (original labels; regression in the target's units).
+    A target column in the data is ignored, and scored if present.
+
     Example: nas predict runs/churn --data new.csv -o predictions.csv
     """
     start = time.perf_counter()
