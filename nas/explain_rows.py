@@ -5,8 +5,10 @@ own transform (the same notes and one-line errors as ``nas predict``), then thro
 :func:`explain.explanations.explain_model` as the test set is: the same method choice, zero
 baseline and SHAP background (rows of the run's training split). Quality checks are not run.
 The result is stored, readable, in ``RUN/explain-new/<file stem>/``: ``attributions.csv`` (one
-line per row and method, one column per input feature) and ``explanations.json``. Not inside
-``RUN/explain/``: re-explaining the test set replaces that folder whole.
+line per row and method, one column per input feature; for a table, ``filled_in`` names the
+columns the file left empty in that row, explained at the value that filled them) and
+``explanations.json``. Not inside ``RUN/explain/``: re-explaining the test set replaces that
+folder whole.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def explain_rows(
     import time
 
     from explain.explanations import explain_model
+    from nas.data.transform import TabularTransform
     from nas.predict import load_predictor, row_outputs
     from nas.reading import load_spec
     from nas.train import configure_threads
@@ -126,6 +129,9 @@ def explain_rows(
     X_all = predictor.inputs(raw, source=file.name)
     X = X_all[wanted].float()
     notes = list(predictor.notes)
+    # a table's cells the file left empty, per column (None: not a table, nothing to fill)
+    tabular = isinstance(predictor.transform, TabularTransform)
+    filled = {c: set(r) for c, r in predictor.filled.items()} if tabular else None
     configure_threads(threads)
     train = _run_data(run, config)
     outputs = row_outputs(predictor.model, X)
@@ -135,7 +141,7 @@ def explain_rows(
     exp = explain_model(predictor.model, new, samples=len(X), methods=methods, checks=False,
                         seed=seed)  # fmt: skip
     names = _names(exp)
-    records = _records(exp, predictor, wanted, outputs)
+    records = _records(exp, predictor, wanted, outputs, filled)
     table = _table(records, names)
     for rec in records:  # the values by feature name, for a person reading the JSON
         for m in rec["methods"].values():
@@ -171,9 +177,14 @@ def _names(exp: Any) -> list[str]:
     return [f"x[{','.join(map(str, i))}]" for i in np.ndindex(*exp.input_shape)]
 
 
-def _records(exp: Any, predictor: Any, rows: list[int], outputs: np.ndarray) -> list[dict]:
+def _records(
+    exp: Any, predictor: Any, rows: list[int], outputs: np.ndarray,
+    filled: dict[str, set[int]] | None = None,
+) -> list[dict]:  # fmt: skip
     """Per row: the prediction (as `nas predict` writes it), the class explained and its
-    probability, and per method the output, the output at the baseline and the values."""
+    probability, the columns the file left empty there (``filled_in``: explained at the
+    training median / most frequent category that filled them, not at a value of the file),
+    and per method the output, the output at the baseline and the values."""
     classify = exp.task == "classification"
     predicted, proba = predictor._decide(outputs), _softmax(outputs)
     records = []
@@ -183,6 +194,8 @@ def _records(exp: Any, predictor: Any, rows: list[int], outputs: np.ndarray) -> 
             rec["prediction"] = _plain(predicted[i])
         else:
             rec.update({f"prediction_{j}": _plain(v) for j, v in enumerate(predicted[i])})
+        if filled is not None:
+            rec["filled_in"] = "; ".join(c for c, r in filled.items() if row in r)
         rec["methods"] = {}
         for method, a in exp.attributions.items():
             values = np.asarray(a.values[i], dtype=np.float64).reshape(-1)

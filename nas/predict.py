@@ -63,12 +63,13 @@ class Predictor:
         self.preprocessing: dict[str, Any] = dict(info.get("preprocessing") or {})
         self.transform = fitted_transform(self.preprocessing, self.modality)
         self.notes: list[str] = []  # of the last call
+        self.filled: dict[str, list[int]] = {}  # of the last call: column -> rows filled in
 
     # --- inputs --------------------------------------------------------------------------
     def inputs(self, X: Any, source: str = "the data") -> torch.Tensor:
         """The model's inputs for raw rows ``X`` (a DataFrame, or an array shaped as the run's
         data was); notes on imputed cells and unseen categories go to ``self.notes``."""
-        self.notes = []
+        self.notes, self.filled = [], {}
         if isinstance(X, str | PathLike):
             raise DataError(f"{source} is a path ({str(X)!r}); predict takes rows (a DataFrame "
                             "or an array): give a file to predict_file(path).")  # fmt: skip
@@ -76,6 +77,7 @@ class Predictor:
             frame = self._frame(X, self.transform.columns, source)
             applied = self.transform.apply(frame, source)
             self._note(applied.imputed, applied.unknown, source)
+            self.filled = applied.filled
             return torch.from_numpy(applied.X)
         return torch.from_numpy(self.transform.apply_finite(self._array(X, source), source))
 

@@ -137,6 +137,19 @@ def _rho(x: Any) -> str:
     return "-" if x is None or x != x else f"{x:.2f}"
 
 
+def top_features(line: Any, features: list[str], k: int = 3) -> str:
+    """A row's ``k`` largest attributions, ``name +value``; a feature whose cell the file left
+    empty (``filled_in``: explained at the value that filled it) is said to be."""
+    values = line[features].astype(float)
+    top = values.abs().sort_values(ascending=False).index[:k]
+    empty = set(str(line.get("filled_in") or "").split("; ")) - {""}
+
+    def said(f: str) -> str:
+        return f"{f} (empty, filled in)" if f.partition("=")[0] in empty else f
+
+    return ", ".join(f"{said(f)} {values[f]:+.3g}" for f in top)
+
+
 def _explain_rows(result: Any, data: Path | None) -> None:
     from nas.explain_rows import NO_CHECKS
 
@@ -151,9 +164,7 @@ def _explain_rows(result: Any, data: Path | None) -> None:
     first = result.table[result.table["method"] == result.methods[0]] if len(result.table) else []
     features = list(first.columns[list(first.columns).index("sum") + 1 :]) if len(first) else []
     for _, line in first.iterrows():
-        values = line[features].astype(float)
-        top = values.abs().sort_values(ascending=False).index[:3]
-        shown = ", ".join(f"{f} {values[f]:+.3g}" for f in top)
+        shown = top_features(line, features)
         cells = [f"{line[c]:.3f}" if c == "probability" else str(line[c]) for c in fixed]
         table.add_row(*map(escape, cells), escape(shown))
     if len(first):

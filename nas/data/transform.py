@@ -104,6 +104,7 @@ class Applied:
 
     X: np.ndarray
     imputed: dict[str, int] = field(default_factory=dict)  # column -> cells filled
+    filled: dict[str, list[int]] = field(default_factory=dict)  # column -> rows filled
     unknown: dict[str, list[str]] = field(default_factory=dict)  # column -> unseen categories
 
 
@@ -217,6 +218,7 @@ class TabularTransform:
         gaps = np.isnan(values)
         if gaps.any():
             out.imputed[c] = int(gaps.sum())
+            out.filled[c] = np.flatnonzero(gaps).tolist()
             values = np.where(gaps, spec.median, values)
         scaled = (values - spec.mean) / spec.std
         beyond = np.abs(scaled) > np.finfo(np.float32).max  # inf once the model's float32
@@ -238,6 +240,7 @@ class TabularTransform:
         gaps = pd.isna(values)
         if gaps.any():
             out.imputed[c] = int(gaps.sum())
+            out.filled[c] = np.flatnonzero(gaps).tolist()
             values = np.where(gaps, spec.fill, values)
         known = spec.categories + spec.other
         codes = pd.Index(known).get_indexer(values).astype(np.int64)  # -1: never seen

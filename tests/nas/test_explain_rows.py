@@ -150,6 +150,23 @@ def test_the_python_path_and_the_default_rows(run: Path, new_csv: Path) -> None:
         nas.load_predictor(run).predict(str(new_csv))  # had said "the data has shape ()"
 
 
+def test_cells_the_file_left_empty_are_named_per_row(run: Path, tmp_path: Path) -> None:
+    """Known answer: the cells emptied by hand are the ones named, row by row; the values
+    explained there are the training median / most frequent category that filled them."""
+    rows = frame(5, 3).drop(columns="churned")
+    rows.loc[1, "a"] = np.nan
+    rows.loc[3, ["a", "color"]] = [np.nan, None]
+    rows.to_csv(tmp_path / "gaps.csv", index=False)
+    exp = nas.explain(run, data=tmp_path / "gaps.csv", methods=["integrated_gradients"])
+    filled = exp.table.set_index("row")["filled_in"].fillna("").to_dict()
+    assert filled == {0: "", 1: "a", 2: "", 3: "a; color", 4: ""}
+    meta = json.loads((exp.folder / "explanations.json").read_text())
+    assert [e["filled_in"] for e in meta["explanations"]] == ["", "a", "", "a; color", ""]
+    stored = pd.read_csv(exp.folder / "attributions.csv")
+    assert stored["filled_in"].fillna("").tolist() == ["", "a", "", "a; color", ""]
+    assert any("were filled in as in training" in n for n in exp.notes)
+
+
 def test_rows_syntax() -> None:
     assert parse_rows("0,5") == [0, 5] and parse_rows(" 2-4 ,0,2") == [2, 3, 4, 0]
     assert parse_rows([3, 3, 1]) == [3, 1] and parse_rows(None) is None
@@ -201,3 +218,20 @@ def test_a_regression_runs_rows_are_explained_in_the_targets_units(tmp_path: Pat
     gap = exp.table["output"] - exp.table["baseline_output"]
     assert np.allclose(exp.table[["x", "z"]].sum(axis=1), gap, atol=1e-4, rtol=1e-3)
     assert not (tmp_path / "run" / "explain").exists()  # nothing written for the test set
+
+
+def test_the_cli_says_which_top_feature_was_filled_in(run: Path, tmp_path: Path) -> None:
+    from nas.commands.explain import top_features
+
+    rows = frame(2, 3).drop(columns="churned")
+    rows.loc[1, ["a", "b", "color"]] = [np.nan, np.nan, None]
+    rows.to_csv(tmp_path / "gaps.csv", index=False)
+    exp = nas.explain(run, data=tmp_path / "gaps.csv", methods=["integrated_gradients"])
+    names = nas.show(run)["config"].data_info["feature_names"]
+    first, second = (top_features(line, names, k=len(names)) for _, line in exp.table.iterrows())
+    assert "filled in" not in first
+    assert second.count("(empty, filled in)") == len(names)  # a, b and every color=... feature
+    assert "color=red (empty, filled in) " in second and "a (empty, filled in) " in second
+    result = invoke("explain", run, "--data", tmp_path / "gaps.csv", "--methods",
+                    "integrated_gradients")  # fmt: skip
+    assert result.exit_code == 0 and "(empty," in result.output, result.output  # the table
