@@ -463,6 +463,26 @@ def test_resampled_metrics_are_the_scorers_own_on_each_resample(task: str, metri
     assert np.isfinite(fast).sum() >= 20
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_resampled_roc_auc_with_tied_scores_is_scikit_learns(k: int) -> None:
+    """Tied scores (rounded logits) count one half in the weighted Mann-Whitney statistic, as
+    in scikit-learn's trapezoidal AUC; a resample without one class is undefined (NaN)."""
+    from nas.metrics import metric_value
+
+    rng = np.random.default_rng(2)
+    n = 30
+    y = rng.choice(k, n, p=[0.8, 0.2] if k == 2 else [0.6, 0.3, 0.1])
+    out = np.round(rng.normal(size=(n, k)) + np.eye(k)[y], 0)  # few distinct values: ties
+    rows = rng.integers(0, n, (60, n))
+    fast = baselines.resampled("roc_auc", "classification", y, out, rows, from_logits=True)
+    slow = [metric_value("roc_auc", "classification", y[i], out[i], k) for i in rows]
+    slow = np.array([np.nan if v is None else v for v in slow])
+    np.testing.assert_allclose(fast, slow, rtol=1e-9, atol=1e-12, equal_nan=True)
+    assert np.isfinite(fast).sum() >= 10 and (k == 2 or np.isnan(fast).any())
+    one_class = np.zeros((1, n), dtype=np.int64) + int(np.flatnonzero(y == 0)[0])
+    assert np.isnan(baselines.resampled("roc_auc", "classification", y, out, one_class, True))
+
+
 def test_not_shown_to_beat_the_trivial_baseline_is_judged_on_the_same_rows() -> None:
     """The winner's MAE 1.714e5 against the median's 1.894e5 lay within the winner's own
     interval and was called 'not shown to beat' in red, though on the same rows the median was
