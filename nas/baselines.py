@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from nas.data.taskdata import TaskData
-from nas.metrics import compute_metrics, metric_value, metrics_for
+from nas.metrics import compute_metrics, metrics_for
 
 FILE = "baselines.json"
 MAX_ROWS = 5000  # the classical baseline is fitted on at most this many rows (a few seconds)
