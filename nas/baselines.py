@@ -438,6 +438,7 @@ def _weighted_auc(score: np.ndarray, positive: np.ndarray, w: np.ndarray) -> np.
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pairs > 0, (wp * (below + 0.5 * wn)).sum(axis=1) / pairs, np.nan)
 
+
 __all__ = [
     "paired_difference",
     "resampled",
