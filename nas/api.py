@@ -5,6 +5,7 @@ and :mod:`nas.reporting` (the report's data)."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
@@ -72,7 +73,15 @@ def search(
             raise NasError("Pass a SearchConfig or keyword settings to nas.search, not both.")
         config = dataset
     else:
+        if data is not None and not isinstance(data, str | PathLike):
+            raise NasError(
+                f"data is the path of a CSV/TSV or NPZ file, got {type(data).__name__}; write "
+                "the rows to a file first (df.to_csv(path, index=False) or numpy.savez(path, "
+                "X=X, y=y)), or use nas.NASClassifier / nas.NASRegressor, which take arrays."
+            )
         config = SearchConfig.create(dataset, data, **settings)
+    explain_samples = _count("explain_samples", explain_samples,
+                             "the number of test examples to explain")  # fmt: skip
     options = RunOptions(out=out, storage=storage, progress=progress, finalize=finalize,
                          explain=explain, report=report, explain_samples=explain_samples,
                          reports_dir=reports_dir, threads=threads,
@@ -116,7 +125,22 @@ def load_run(
         result.pareto = rundir.top_metrics(run_dir) or [result.metrics]
     if load_data_too:
         result.data = config.load_data()
+        changed = config.data_changed(result.data.fingerprint)
+        if changed:  # not the rows the search split, trained and tested on
+            raise NasError(f"The data of {str(run_dir)!r} changed since its search ({changed}); "
+                           "restore that data, or load the run without load_data_too.")  # fmt: skip
     return result
+
+
+def _count(name: str, value: Any, what: str) -> int:
+    """``value`` as a whole number >= 1 (numpy's too), or a NasError naming ``name``."""
+    try:
+        n = operator.index(value) if not isinstance(value, bool) else -1
+    except TypeError:
+        n = -1
+    if n < 1:
+        raise NasError(f"{name} is {what}, a whole number >= 1; got {value!r}.")
+    return n
 
 
 def explain(
@@ -150,6 +174,19 @@ def explain(
     run_dir = run.run_dir if isinstance(run, SearchResult) else as_path(run)
     if isinstance(methods, str):  # "integrated_gradients,shap", as the CLI takes them
         methods = [m.strip() for m in methods.split(",") if m.strip()]
+    if methods is not None:
+        try:
+            methods = list(methods)
+        except TypeError:
+            methods = [methods]  # type: ignore[list-item]
+        if not methods or not all(isinstance(m, str) for m in methods):
+            raise NasError(
+                f"methods names the explanation methods, as a list of names (e.g. "
+                f"['integrated_gradients', 'shap'], or ['all']); got {methods!r}: leave it out "
+                "for the architecture's defaults. Nothing stored was changed."
+            )
+    if samples is not None:
+        samples = _count("samples", samples, "the number of test examples to explain")
     if data is not None and not isinstance(data, str | PathLike):
         raise NasError(f"data is the path of a CSV/TSV or NPZ file of rows, got "
                        f"{type(data).__name__}; write a DataFrame's rows to a file first "

@@ -145,6 +145,16 @@ class SearchConfig:
             )
         if isinstance(objectives, str):
             objectives = [o.strip() for o in objectives.split(",")]
+        elif objectives is not None and (
+            not isinstance(objectives, Sequence) or not all(isinstance(o, str) for o in objectives)
+        ):
+            raise NasError(
+                f"objectives are names, as 'accuracy,params' or ['accuracy', 'params'] (the "
+                f"metric first, then costs: params, flops, latency, memory); got {objectives!r}."
+            )
+        if data is not None and not isinstance(data, str | PathLike):
+            raise NasError(f"data is the path of a CSV/TSV or NPZ file, got "
+                           f"{type(data).__name__}.")  # fmt: skip
         return cls(
             study=check_study_name(study) if study is not None else _study_name(dataset, data, sp),
             space=sp,
@@ -326,7 +336,19 @@ class SearchConfig:
         from nas import run as rundir
 
         path = rundir.readable_run_dir(run_dir) / RECORD
-        return cls.from_dict(rundir.read_json(path), source=str(path))
+        config = cls.from_dict(rundir.read_json(path), source=str(path))
+        return config._moved_with(path.parent)
+
+    def _moved_with(self, run_dir: Path) -> SearchConfig:
+        """A data file kept inside the run directory (the estimators' ``data.npz``) moves with
+        it: when the recorded path is gone and the run holds a file of that name, that file
+        (the data fingerprint, checked where the data is used, says whether it is the same)."""
+        if self.data is None or Path(self.data).exists():
+            return self
+        inside = run_dir / Path(self.data).name
+        if not inside.is_file():
+            return self
+        return replace(self, data=str(inside.resolve()))
 
     def write(self, run_dir: str | PathLike[str]) -> Path:
         """Store as ``run_dir/run.json`` (atomically)."""

@@ -17,6 +17,11 @@ class StorageError(NasError, ValueError):
     """An Optuna storage URL is malformed or unreachable, or an output folder is unwritable."""
 
 
+class SettingsError(NasError, ValueError):
+    """A search setting given to an estimator is invalid (scikit-learn's convention: a
+    ValueError at fit)."""
+
+
 class TrainingError(NasError, RuntimeError):
     """Training failed in a way that ends a trial (non-finite loss); never ends the search."""
 
@@ -45,6 +50,7 @@ __all__ = [
     "NasError",
     "ShapeError",
     "SpaceError",
+    "SettingsError",
     "SpecError",
     "StorageError",
     "TrainingError",

@@ -32,7 +32,7 @@ from nas.config import SearchConfig
 from nas.cost import Budget
 from nas.data.prepare import MIN_ROWS
 from nas.data.transform import label_name
-from nas.errors import DataError
+from nas.errors import DataError, NasError, SettingsError
 from nas.predict import Predictor, load_predictor
 from search_spaces.rebuild import build_spec, spec_from_dict
 
@@ -175,6 +175,10 @@ class _NASEstimator(BaseEstimator):
             except DataError as e:  # about the arrays given to fit, not nas's own file of them
                 said = str(e).replace(str(data), data.name).replace(data.name, "the data given")
                 raise type(e)(said) from None
+            except NasError as e:  # a setting: a ValueError, as scikit-learn's estimators raise
+                if isinstance(e, ValueError | RuntimeError):
+                    raise
+                raise SettingsError(str(e)) from None
             finally:  # a search sets both for the process
                 torch.set_num_threads(threads)
                 optuna.logging.set_verbosity(verbosity)
@@ -252,7 +256,7 @@ class NASClassifier(ClassifierMixin, _NASEstimator):
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs at least two classes in y; it holds one "
-                f"({classes[0]!r}). Give labels of two or more classes."
+                f"({classes[0].item()!r}). Give labels of two or more classes."
             )
         self._search(X, encoded.astype(np.int64), classes)
         self.classes_ = classes

@@ -186,6 +186,8 @@ def _records(
     training median / most frequent category that filled them, not at a value of the file),
     and per method the output, the output at the baseline and the values."""
     classify = exp.task == "classification"
+    from nas.predict import _softmax
+
     predicted, proba = predictor._decide(outputs), _softmax(outputs)
     records = []
     for i, row in enumerate(rows):
@@ -224,11 +226,6 @@ def _table(records: list[dict], names: list[str]) -> pd.DataFrame:
             cols = [f"feature:{n}" if n in fixed else n for n in names]
             lines.append({**fixed, **dict(zip(cols, m["values"].tolist(), strict=True))})
     return pd.DataFrame(lines)
-
-
-def _softmax(outputs: np.ndarray) -> np.ndarray:
-    z = np.exp(outputs - outputs.max(axis=1, keepdims=True))
-    return z / z.sum(axis=1, keepdims=True)
 
 
 def _store(run: Path, file: Path, meta: dict[str, Any], table: pd.DataFrame) -> Path:

@@ -229,9 +229,21 @@ def _run_search(
                               said=len(notes) if options.progress else 0)  # fmt: skip
         if options.finalize:
             finalize_run(result, st, td, settings, config.top, kind, state)
+            result.warnings += _overran(timeout, time.time() - started)
             explain_and_report(result, kind, options)
         checkpoint(url)
         return result
+
+
+def _overran(timeout: float | None, took: float) -> list[str]:
+    """A warning when the search and its retrain ended well past ``timeout`` (10 % and a
+    second): one trial and the winner's retrain always run, so a timeout shorter than they take
+    is overrun, and the user should know the wait they asked for was not the wait they got."""
+    if timeout is None or took <= 1.1 * timeout + 1.0:
+        return []
+    return [f"the search and the winner's retrain took {took:.1f} s, over the timeout of "
+            f"{timeout:g} s: one trial and the retrain always run; give a longer timeout for "
+            "the wait to be the one asked for."]  # fmt: skip
 
 
 def _session_orphans(

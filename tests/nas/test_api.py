@@ -211,3 +211,41 @@ def test_search_result_and_show(tmp_path: Path, tiny_space: Path) -> None:
     assert shown["run"]["study"] == "iris-fnn" and shown["best"]["trial"] == result.metrics["trial"]
     loaded = nas.load_run(out)
     assert [m["trial"] for m in loaded.pareto] == [m["trial"] for m in result.pareto]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "words"),
+    [
+        ({"data": [[1.0, 2.0]]}, "data is the path of a CSV/TSV or NPZ file, got list"),
+        ({"objectives": 5}, "objectives are names"),
+        ({"objectives": ["accuracy", 1]}, "objectives are names"),
+        ({"explain_samples": -1}, "explain_samples is the number of test examples"),
+        ({"explain_samples": "x"}, "a whole number >= 1; got 'x'"),
+    ],
+)
+def test_search_arguments_are_checked_before_any_work(
+    kwargs: dict, words: str, tmp_path: Path
+) -> None:
+    """Each had been a TypeError from pathlib / a loop, or (explain_samples) a warning after a
+    whole search."""
+    with pytest.raises(NasError, match=words):
+        nas.search("iris", out=tmp_path / "run", **kwargs)
+    assert not (tmp_path / "run").exists()
+
+
+def test_explain_arguments_are_checked_before_anything_stored_changes(tmp_path: Path) -> None:
+    """methods=[] had replaced a stored explanation by an empty one without a word."""
+    stored = tmp_path / "explain" / "explanations.json"
+    stored.parent.mkdir()
+    stored.write_text('{"methods": {"integrated_gradients": {}}}')
+    for kwargs, words in (
+        ({"methods": []}, "methods names the explanation methods"),
+        ({"methods": ""}, "methods names the explanation methods"),
+        ({"methods": [3]}, "methods names the explanation methods"),
+        ({"samples": "x"}, "samples is the number of test examples"),
+        ({"samples": 0}, "samples is the number of test examples"),
+        ({"samples": True}, "samples is the number of test examples"),
+    ):
+        with pytest.raises(NasError, match=words):
+            nas.explain(tmp_path, **kwargs)
+    assert stored.read_text() == '{"methods": {"integrated_gradients": {}}}'

@@ -123,6 +123,7 @@ def test_search_and_retrain_end_within_the_timeout(tmp_path: Path, cli) -> None:
     wall = time.perf_counter() - t0
     assert result.exit_code == 0, result.output
     assert wall <= timeout * 1.1 + 2.0, wall
+    assert "over the timeout" not in result.output  # within it: no word
     metrics = json.loads((tmp_path / "run" / "best" / "metrics.json").read_text())
     assert metrics["retrain"]["epochs"] >= 1
 
@@ -155,3 +156,19 @@ def test_a_recorded_best_epoch_is_read_as_it_was_written() -> None:
     assert recorded_best_epoch(trial(best_epoch=7.0), 20) == 7  # JSON may give a float
     assert recorded_best_epoch(trial(best_epoch=0), 20) == 20  # none recorded: the default
     assert recorded_best_epoch(trial(), 20) == 20
+
+
+def test_a_timeout_shorter_than_one_trial_and_the_retrain_is_said_to_be_overrun(
+    tmp_path: Path,
+) -> None:
+    """timeout=0.001 took seconds (one trial and the retrain always run) with no word."""
+    import nas
+    from tests.conftest import write_space
+
+    space = write_space(tmp_path)
+    result = nas.search("iris", space=str(space), timeout=0.001, epochs=2, threads=1,
+                        out=tmp_path / "run")  # fmt: skip
+    said = [w for w in result.warnings if "over the timeout of 0.001 s" in w]
+    assert len(said) == 1 and "one trial and the retrain always run" in said[0], result.warnings
+    took = float(said[0].split(" took ")[1].split(" s,")[0])
+    assert took > 1.1 * 0.001 + 1.0

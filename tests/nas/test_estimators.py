@@ -4,6 +4,7 @@ searches through Pipeline, cross_val_score, GridSearchCV, clone and pickle."""
 from __future__ import annotations
 
 import pickle
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -22,6 +23,7 @@ from sklearn.utils.estimator_checks import check_estimator
 
 import nas
 from nas import NASClassifier, NASRegressor
+from nas.errors import NasError
 from tests.conftest import TINY_FNN, write_space
 
 pytestmark = pytest.mark.usefixtures("restore_global_state")
@@ -124,7 +126,10 @@ def test_text_labels_come_back_as_given(fitted: NASClassifier) -> None:
     assert fitted.score(X, y) > 0.8
     proba = fitted.predict_proba(X)
     assert proba.shape == (150, 3)
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    # in float64 to the last digits: numpy's choice(p=row) checks the sum (float32 rows were
+    # off by up to 1e-7, and it refused them)
+    assert proba.dtype == np.float64 and np.abs(proba.sum(axis=1) - 1).max() < 1e-12
+    np.random.default_rng(0).choice(3, p=proba[int(np.argmax(np.abs(proba.sum(1) - 1)))])
     assert fitted.predictor_.class_names == list(fitted.classes_)  # the run records them too
 
 
@@ -224,7 +229,8 @@ def test_wrong_number_of_features_at_predict(fitted: NASClassifier) -> None:
     [
         ([[0.0, np.nan]] * 9, [0, 1, 2] * 3, "Input X contains NaN"),
         ([[0.0, np.inf]] * 9, [0, 1, 2] * 3, "Input X contains infinity"),
-        ([[0.0, 1.0]] * 9, [1] * 9, "needs at least two classes in y; it holds one"),
+        ([[0.0, 1.0]] * 9, [1] * 9, r"needs at least two classes in y; it holds one \(1\)\."),
+        ([[0.0, 1.0]] * 9, [0.0] * 9, r"it holds one \(0\.0\)\."),  # not np.float64(0.0)
         ([[0.0, 1.0]] * 9, [0.5, 1.5, 2.25] * 3, "Unknown label type"),
         ([[0.0, 1.0]], [1], "1 sample"),
     ],
@@ -233,6 +239,16 @@ def test_bad_input_is_a_one_line_value_error(X: list, y: list, match: str) -> No
     with pytest.raises(ValueError, match=match) as info:
         NASClassifier().fit(np.array(X), np.array(y))
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [({"objectives": 5}, "objectives are names"),
+                                               ({"n_trials": -1}, "n_trials must be")])  # fmt: skip
+def test_a_bad_setting_is_a_value_error_at_fit(kwargs: dict, match: str) -> None:
+    """scikit-learn's convention; n_trials=-1 had been a NasError that no `except ValueError`
+    caught, objectives=5 a TypeError."""
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=match):
+        NASClassifier(**kwargs).fit(X, y)
 
 
 def test_a_data_error_names_the_data_given_not_nas_s_own_file_of_it() -> None:
@@ -278,3 +294,14 @@ def test_run_dir_keeps_a_complete_run(space: str, tmp_path: Path) -> None:
                                model.predict_proba(X), rtol=1e-6)  # fmt: skip
     with pytest.raises(ValueError, match="not a new or empty folder"):
         clone(model).fit(X, y)
+    # moved whole, it keeps its data: run.json's path to data.npz was the old folder's
+    moved = tmp_path / "elsewhere" / "kept"
+    shutil.move(run, moved)
+    again = nas.load_run(moved, load_data_too=True)
+    assert again.config.data == str((moved / "data.npz").resolve())
+    assert len(again.data.test) == len(reloaded.data.test)
+    assert torch.equal(again.data.test.X, reloaded.data.test.X)
+    # other rows under that name are said to be other data, not used
+    np.savez(moved / "data.npz", X=X[::-1].copy(), y=y[::-1].copy())
+    with pytest.raises(NasError, match="changed since its search"):
+        nas.load_run(moved, load_data_too=True)
