@@ -150,11 +150,14 @@ class _Probe(ReplayTrial):
     def __init__(self, point: Mapping[str, Any]):
         super().__init__(point)
         self.lower: dict[str, list[Any]] = {}
+        self.options: dict[str, list[Any]] = {}  # non-numeric choices: the point's first
 
     def suggest_categorical(self, name: str, choices: Any) -> Any:
         v = super().suggest_categorical(name, choices)
         if name in self.kept and _number(v) and all(_number(c) for c in choices):
             self.lower[name] = sorted({c for c in choices if c <= v}, reverse=True)
+        elif name in self.kept:
+            self.options[name] = [v, *(c for c in choices if not (type(c) is type(v) and c == v))]
         return v
 
     def suggest_int(self, name: str, low: int, high: int, step: int = 1, **kw: Any) -> int:
@@ -174,3 +177,15 @@ def lower_values(
     probe = _Probe(point)
     sample(probe, ctx, config)
     return {k: v for k, v in probe.lower.items() if len(v) > 1}
+
+
+def other_choices(
+    point: Mapping[str, Any], sample: SpaceFn, ctx: SpaceContext, config: Mapping[str, Dim]
+) -> dict[str, list[Any]]:
+    """Per non-numeric choice of ``point`` that ``sample`` asks for under ``config`` (a norm,
+    separable or not, a residual): the allowed values, the point's own first. What a smaller
+    version of a starting point may switch when shrinking its numbers is not enough
+    (``nas.warm_start``: batch norm's parameters under a budget of a few hundred)."""
+    probe = _Probe(point)
+    sample(probe, ctx, config)
+    return {k: v for k, v in probe.options.items() if len(v) > 1}

@@ -219,3 +219,39 @@ def test_a_start_outside_a_narrowed_space_takes_the_nearest_size_and_still_fits(
         assert sum(p.numel() for p in _build(obj, fitted).parameters()) == gru_params(hidden)
     assert note == {"params_before": gru_params(32), "params": gru_params(16)} == {
         "params_before": 7370, "params": 2154}  # fmt: skip
+
+
+def _table_data(n: int = 90, features: int = 30) -> TaskData:
+    """breast_cancer's shape (30 features, 2 classes), random values."""
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(n, features, generator=g)
+    y = torch.arange(n) % 2
+    splits = [Split(X[i::3], y[i::3]) for i in range(3)]
+    return TaskData(name="table", task="classification", modality="tabular",
+                    input_shape=(features,), output_size=2, train=splits[0], val=splits[1],
+                    test=splits[2])  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("limit", "params", "norm"),
+    [
+        (1_122, 1_122, "batch"),  # numbers alone: dense(32) with batch norm, 960+32+64+66
+        (1_100, 1_058, "none"),  # then batch norm's 64 go: 960+32+66, the space's smallest
+    ],
+)
+def test_a_choice_that_carries_parameters_is_switched_when_numbers_are_not_enough(
+    limit: int, params: int, norm: str
+) -> None:
+    """An outsider's breast_cancer fnn search under --max-params 1100 failed every time: the
+    start shrank to dense(32) with batch norm (1,122) and 50 samples missed the corner of the
+    space that fits (1,058 by hand)."""
+    obj = _objective("fnn", Budget(max_params=limit), _table_data())
+    point = _start(obj, "fnn")
+    fitted, note = fit_to_budget(point, obj)
+    model = _build(obj, fitted)
+    assert sum(p.numel() for p in model.parameters()) == params == note["params"]
+    norms = {v for k, v in fitted.items() if k.endswith(".norm")}
+    assert norms == {norm} and fitted["fnn.n_blocks"] == 1 and fitted["fnn.b0.units"] == 32
+    assert {k: v for k, v in fitted.items() if k.endswith("activation")} == {
+        k: v for k, v in point.items() if k.endswith("activation") and k in fitted
+    }  # the design's other choices are kept
