@@ -56,7 +56,8 @@ _PARAMS = """
     sampler, pruner : str, default="tpe", "hyperband"
         Optuna's sampler and pruner, by name.
     seed : int, default=0
-        Seeds the split, the sampler and the weights: same seed, same model.
+        Seeds the split, the sampler and the weights: same seed and thread count, same model
+        (on other threads torch sums in another order: last digits differ).
     trial_timeout : float, default=None
         Seconds one trial may run.
     threads : int, default=None
