@@ -359,17 +359,26 @@ def test_a_builtin_regressions_targets_come_back_as_read(
     assert metrics["rmse"] == pytest.approx(rmse, rel=1e-5)
 
 
-def test_a_hundred_thousand_rows_take_seconds(classify_run: tuple[Path, Path]) -> None:
+def test_a_hundred_thousand_rows_take_time_in_proportion(classify_run: tuple[Path, Path]) -> None:
+    """Linear in the rows (no per-row Python work that grows faster): 100,000 rows take at
+    most 25x the time of 10,000, measured in one run (the machine's load cancels out; a
+    quadratic step would take 100x)."""
     run, _ = classify_run
     rng = np.random.default_rng(3)
     n = 100_000
     frame = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n),
                           "color": rng.choice(["red", "green", "blue"], n)})  # fmt: skip
     predictor = nas.load_predictor(run)
-    start = time.perf_counter()
-    labels = predictor.predict(frame)
-    seconds = time.perf_counter() - start
-    assert len(labels) == n and seconds < 10, seconds
+    predictor.predict(frame.iloc[:1000])  # warm
+
+    def timed(rows: pd.DataFrame) -> tuple[float, int]:
+        start = time.perf_counter()
+        labels = predictor.predict(rows)
+        return time.perf_counter() - start, len(labels)
+
+    tenth = min(timed(frame.iloc[: n // 10])[0] for _ in range(3))
+    seconds, count = timed(frame)
+    assert count == n and seconds <= 25 * tenth, (seconds, tenth)
 
 
 def test_codes_written_with_leading_zeros_stay_text_in_new_rows(
