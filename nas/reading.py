@@ -5,6 +5,7 @@ the file and the fix. :mod:`nas.run` writes the files and re-exports these reade
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import pickle
@@ -231,8 +232,42 @@ def load_model(path: str | Path) -> NasModel | GanModel:
     except (RuntimeError, ValueError, TypeError, KeyError) as e:
         raise NasError(f"{weights} does not hold the weights of {folder / 'spec.json'} "
                        f"({reason(e)}); {RETRAIN}.") from None  # fmt: skip
+    check_sums(folder)  # files that load, but not the ones trained and tested
     model.eval()
     return model
+
+
+SUMS = "sha256.json"  # beside spec.json and model.pt: their digests as the search saved them
+SUMMED = ("spec.json", "model.pt")
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_sums(folder: Path) -> None:
+    """A NasError when ``folder``'s spec.json or model.pt is not the file the search saved
+    (``sha256.json``; a folder saved before it has none and is not checked): a spec edited to
+    another activation or pooling still takes the weights, and predicted 0.617 where the model
+    that was trained and tested scores 0.845."""
+    path = Path(folder) / SUMS
+    if not path.is_file():
+        return
+    saved = read_object(path, RETRAIN)
+    for name in SUMMED:
+        file = Path(folder) / name
+        expected = saved.get(name)
+        if isinstance(expected, str) and file.is_file() and file_sha256(file) != expected:
+            raise NasError(
+                f"{file} is not the file the search saved (its SHA-256 differs from "
+                f"{path.name}'s): the model it gives is not the one that was trained and "
+                f"tested. Restore the original file, or {RETRAIN}."
+            )
 
 
 def check_weights(folder: Path) -> Path:

@@ -32,7 +32,11 @@ from nas.errors import StorageError
 from nas.reading import (  # noqa: F401 (re-exported: nas.run is the run directory's module)
     REDO,
     RETRAIN,
+    SUMMED,
+    SUMS,
+    check_sums,
     check_weights,
+    file_sha256,
     load_model,
     load_spec,
     read_json,
@@ -149,8 +153,10 @@ def save_model_dir(
     metrics: Mapping[str, Any],
     predictions: Mapping[str, Any] | None = None,
 ) -> None:
-    """Write ``spec.json``, ``model.pt`` (state_dict only), ``metrics.json`` and, if given,
-    ``predictions.npz`` (test targets and model outputs, plain arrays) into ``folder``."""
+    """Write ``spec.json``, ``model.pt`` (state_dict only), ``metrics.json``, ``sha256.json``
+    (the digests of the first two, checked whenever the model is loaded: an edited spec that
+    still takes the weights builds another model) and, if given, ``predictions.npz`` (test
+    targets and model outputs, plain arrays) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     write_text_atomic(folder / "spec.json", spec.to_json() + "\n")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.pt.")
@@ -164,6 +170,7 @@ def save_model_dir(
         Path(tmp).unlink(missing_ok=True)
         raise
     write_json(folder / "metrics.json", metrics)
+    write_json(folder / SUMS, {name: file_sha256(folder / name) for name in SUMMED})
     if predictions:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=".predictions.", suffix=".npz")
         os.close(fd)

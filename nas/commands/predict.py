@@ -55,11 +55,12 @@ def predict(
     ):  # run.json, the weights, the study: a run that no longer loads
         raise NasError(f"-o {path} is a file of the run {run_dir}, which nas would overwrite; "
                        "give -o a file outside it (or under its predictions/).")  # fmt: skip
+    sep = _separator(path)
     predictor = load_predictor(run_dir)
     result = predictor.predict_file(data)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        result.table.to_csv(path, index=False)
+        result.table.to_csv(path, index=False, sep=sep)  # compressed as the suffix says
     except OSError as e:
         raise NasError(f"Cannot write {path} ({e.strerror or e}); give -o a file in a folder "
                        "you can write to.") from None  # fmt: skip
@@ -79,3 +80,25 @@ def predict(
                   soft_wrap=True)  # fmt: skip
     if result.caveat:
         out.print(f"note: {result.caveat}", markup=False, soft_wrap=True)
+
+
+_COMPRESSED = (".gz", ".bz2", ".zip", ".xz", ".zst")
+_OTHER_FORMATS = {".npz", ".npy", ".json", ".jsonl", ".parquet", ".pq", ".feather", ".arrow",
+                  ".xlsx", ".xls", ".pkl", ".pickle", ".h5", ".hdf5", ".pt", ".pth", ".onnx",
+                  ".html", ".htm", ".db", ".sqlite"}  # fmt: skip
+
+
+def _separator(path: Path) -> str:
+    """The column separator ``-o``'s name asks for: a tab for .tsv, else a comma (optionally
+    compressed, as pandas infers from the name). The suffix of another format is refused:
+    ``-o preds.npz`` had written CSV text into a file numpy could not read."""
+    suffixes = [x.lower() for x in path.suffixes]
+    if suffixes and suffixes[-1] in _COMPRESSED:
+        suffixes = suffixes[:-1]
+    kind = suffixes[-1] if suffixes else ""
+    if kind == ".tsv":
+        return "\t"
+    if kind not in _OTHER_FORMATS:
+        return ","
+    raise NasError(f"-o {path} names a {kind} file, but predictions are written as a table of "
+                   "text: give -o a .csv or .tsv name (.csv.gz to compress).")  # fmt: skip

@@ -101,6 +101,18 @@ def torch_file(rel: str, make: Callable[[], Any]) -> Callable[[Path], None]:
     return damage
 
 
+def other_activation(record: dict[str, Any]) -> None:
+    """The first block's activation changed: the spec still takes the weights."""
+    params = record["blocks"][0]["params"]
+    params["activation"] = "sigmoid" if params.get("activation") != "sigmoid" else "tanh"
+
+
+def shifted_weights() -> dict[str, torch.Tensor]:
+    """The winner's state_dict with every float tensor moved by 0.1: it loads."""
+    state = torch.load(_FINISHED[0] / "best" / "model.pt", weights_only=True)
+    return {k: v + 0.1 if v.is_floating_point() else v for k, v in state.items()}
+
+
 def wrong_shapes() -> dict[str, torch.Tensor]:
     """The winner's state_dict, every tensor (but a scalar) one row longer."""
     state = torch.load(_FINISHED[0] / "best" / "model.pt", weights_only=True)
@@ -263,6 +275,16 @@ CASES: dict[str, Case] = {
                                  "though <run>/best does", "no saved winner", damage=remove(S)),
     "predict/no best": case("predict <run> -o <here>/p.csv", "<run>/best/spec.json",
                             "no saved winner", damage=lambda h: shutil.rmtree(h / RUN / "best")),
+    # edited files that still load give another model than the one trained and tested
+    "predict/spec edited, still loads": case(
+        "predict <run> -o <here>/p.csv", "<run>/best/spec.json",
+        "is not the file the search saved", damage=edit_json(S, other_activation)),
+    "export/weights edited, still load": case(
+        "export <run> --format onnx -o <here>/m.onnx", "<run>/best/model.pt",
+        "is not the file the search saved", damage=torch_file(W, shifted_weights)),
+    "explain/spec edited, still loads": case(
+        "explain <run>", "<run>/best/spec.json", "trained and tested",
+        damage=edit_json(S, other_activation)),
     "export/spec a folder": case("export <run> --format torchscript -o <here>/m.pt",
                                  "<run>/best/spec.json", "is not a file",
                                  damage=folder_instead(S)),

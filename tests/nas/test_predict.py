@@ -190,6 +190,8 @@ def test_unwritable_output_unknown_labels_and_the_input_as_output(
         (("-o", tmp_path / "new.csv" / "p.csv"), "Cannot write"),  # a file as its folder
         (("-o", "/proc/nas-p.csv"), "Cannot write"),
         (("-o", run / "run.json"), "is a file of the run"),  # the run would no longer load
+        (("-o", tmp_path / "p.npz"), "names a .npz file"),  # had been CSV text named .npz
+        (("-o", tmp_path / "p.parquet.gz"), "give -o a .csv or .tsv name"),
     ]
     for args, words in cases:
         failed: Result = invoke("predict", run, "--data", tmp_path / "new.csv", *args)
@@ -207,6 +209,13 @@ def test_unwritable_output_unknown_labels_and_the_input_as_output(
     assert "'prediction', 'proba_no', 'proba_yes' of new.csv were replaced" in again.output
     assert "ignored" not in again.output
     assert list(pd.read_csv(tmp_path / "again.csv").columns).count("prediction") == 1
+    assert not (tmp_path / "p.npz").exists()
+    # a .tsv is tab-separated, a .csv.gz compressed: the same table either way
+    for name, read in (("p.tsv", {"sep": "\t"}), ("p.csv.gz", {})):
+        assert invoke("predict", run, "--data", tmp_path / "new.csv", "-o",
+                      tmp_path / name).exit_code == 0  # fmt: skip
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / name, **read),
+                                      pd.read_csv(run / "predictions" / "new.csv"))  # fmt: skip
     rows.assign(churned="maybe").to_csv(tmp_path / "maybe.csv", index=False)
     result = invoke("predict", run, "--data", tmp_path / "maybe.csv", "-o", tmp_path / "m.csv")
     assert result.exit_code == 0, result.output

@@ -140,8 +140,15 @@ def test_save_model_dir_round_trips(tmp_path: Path, finished_run) -> None:
     with torch.no_grad():
         assert torch.equal(again(x), model(x))
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == [
-        "metrics.json", "model.pt", "spec.json",
+        "metrics.json", "model.pt", "sha256.json", "spec.json",
     ]  # fmt: skip
+    # the digests are the files' own (computed here with hashlib, independently)
+    import hashlib
+    import json
+
+    sums = json.loads((tmp_path / "copy" / "sha256.json").read_text())
+    for name in ("spec.json", "model.pt"):
+        assert sums[name] == hashlib.sha256((tmp_path / "copy" / name).read_bytes()).hexdigest()
 
 
 def test_study_db_alone_holds_every_trial_when_the_search_ends(tmp_path: Path) -> None:
