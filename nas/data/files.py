@@ -193,8 +193,36 @@ def load_npz(
         target_name="y",
         preprocessing=prep,
     )
-    data.notes = notes
+    data.notes = notes + _layout_notes(X.shape, name)
     return data
+
+
+def _layout_notes(shape: tuple[int, ...], name: str) -> list[str]:
+    """Notes on axes that look read in the wrong order: each shape is valid for some data, so
+    none is refused, but an outsider's (N, channels, steps) sequences were searched as 4 steps
+    of 60 features, and (N, height, width, 1) images as 16-channel 16x1 images (validation
+    0.456 against 0.996 the right way round)."""
+    n, *dims = shape
+    if len(dims) == 2:
+        steps, features = dims
+        if steps == features and steps >= 8:
+            return [f"X in {name} has shape {tuple(shape)}, read as {steps} steps of {features} "
+                    "features (nas takes sequences as (N, steps, features)); if these are "
+                    f"{steps}x{features} images, save them with a channel axis: "
+                    "X[:, None]."]  # fmt: skip
+        if steps <= 16 and features >= 4 * steps:
+            return [f"X in {name} has shape {tuple(shape)}, read as {steps} steps of {features} "
+                    f"features each (nas takes sequences as (N, steps, features)); if it holds "
+                    f"{features} steps of {steps} channels (PyTorch's (N, channels, steps)), "
+                    "save X.transpose(0, 2, 1)."]  # fmt: skip
+    if len(dims) == 3:
+        channels, height, width = dims
+        if width in (1, 3, 4) and channels not in (1, 3, 4):
+            return [f"X in {name} has shape {tuple(shape)}, read as {channels} channels of "
+                    f"{height}x{width} images (nas takes images as (N, channels, height, "
+                    f"width)); if it is (N, height, width, channels), save "
+                    "X.transpose(0, 3, 1, 2)."]  # fmt: skip
+    return []
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

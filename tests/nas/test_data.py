@@ -356,6 +356,34 @@ def test_npz_dimensions_give_the_modality(tmp_path: Path, shape: tuple, modality
     assert len(data.feature_names) == n_stats
 
 
+@pytest.mark.parametrize(
+    ("shape", "words"),
+    [
+        ((90, 4, 60), "if it holds 60 steps of 4 channels (PyTorch's (N, channels, steps)), "
+                      "save X.transpose(0, 2, 1)"),
+        ((90, 16, 16), "if these are 16x16 images, save them with a channel axis: X[:, None]"),
+        ((90, 16, 16, 1), "read as 16 channels of 16x1 images (nas takes images as (N, "
+                          "channels, height, width)); if it is (N, height, width, channels), "
+                          "save X.transpose(0, 3, 1, 2)"),
+        ((90, 16, 16, 3), "save X.transpose(0, 3, 1, 2)"),
+        ((90, 60, 4), None), ((90, 40, 1), None), ((90, 1, 16, 16), None),
+        ((90, 3, 8, 8), None), ((90, 10), None),
+    ],
+)  # fmt: skip
+def test_npz_axes_that_look_swapped_are_noted(
+    tmp_path: Path, shape: tuple, words: str | None
+) -> None:
+    """Each shape is valid, so none is refused; an outsider's (N, C, T) sequences and
+    (N, H, W, C) images had been searched along the wrong axes without a word."""
+    X = np.random.default_rng(0).normal(size=shape)
+    np.savez(tmp_path / "d.npz", X=X, y=np.arange(90) % 3)
+    notes = [n for n in load_file(tmp_path / "d.npz").notes if "has shape" in n]
+    if words is None:
+        assert notes == []
+    else:
+        assert len(notes) == 1 and words in notes[0], notes
+
+
 def test_npz_task_from_y_and_override(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
     X = rng.normal(size=(60, 4))
