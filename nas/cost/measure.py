@@ -100,7 +100,11 @@ def measure_cost(
 
     ``memory_mb`` (MiB): on CUDA, parameter + buffer + input bytes plus the allocator's peak growth
     during a batch-1 forward. Elsewhere, an upper bound: parameter + buffer + input bytes plus the
-    outputs of every innermost module run (distinct storages, so views are free), all assumed live.
+    outputs of every innermost module run (distinct storages, so views are free), all assumed live,
+    plus the largest temporaries one module makes and frees inside its forward: a recurrent
+    layer's gates, step outputs, states and (oneDNN's LSTM) reordered weights, a convolution's
+    reordered weight or unfolded input (:mod:`nas.cost.runtime`). Checked against torch's
+    allocator peak (torch.profiler) in tests/nas/test_cost_memory.py: 1-2x for recurrent models.
     ``energy_mj`` is ``flops * ENERGY_PJ_PER_FLOP``, per example.
     """
     shape = _checked_shape(input_shape)

@@ -1,14 +1,17 @@
 """What a forward pass costs at run time: latency (a median over timed runs after warm-up) and
-memory (state, and activation bytes: measured on CUDA, an upper bound elsewhere)."""
+memory (state, and activation bytes: measured on CUDA, an upper bound elsewhere, temporaries inside
+recurrent layers and convolutions included)."""
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import PackedSequence
 
 
 def _state_bytes(model: nn.Module) -> int:
@@ -34,8 +37,75 @@ def _tensor_bytes(obj: Any, seen: set[int]) -> int:
     return 0
 
 
+#: What one call of oneDNN's fused LSTM kernel (``aten::mkldnn_rnn_layer``, torch's CPU LSTM)
+#: allocates besides the terms counted in :func:`_rnn_scratch`, whatever the sizes: its
+#: scratchpad and primitive descriptors. torch's allocator saw 20-33 KiB for every size from 1 to
+#: 50 steps, 8 to 100 inputs and 16 to 128 units (tests/nas/test_cost_memory.py compares).
+FUSED_RNN_CALL_BYTES = 48 * 1024
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _rnn_scratch(m: nn.RNNBase, args: tuple[Any, ...]) -> int:
+    """An upper bound on the bytes ``m`` allocates inside its forward besides its output.
+
+    torch runs a recurrent layer one layer and direction at a time; what one such call makes
+    for the next (its outputs, each step's and stacked, ``2 N P``, the directions concatenated,
+    ``N P dirs``, and ``4 H`` of states) is summed over every call, as if never freed; what a
+    call makes for itself and frees on return is the largest call's: the input's rows ``N I``,
+    ``3 N G H`` gate values (input and hidden projections and their elementwise results, every
+    step, as if none were freed) and, for oneDNN's fused LSTM, two copies of the call's weights
+    (reordered into its layout; up to twice was seen) plus :data:`FUSED_RNN_CALL_BYTES`.
+    N rows = steps x batch, I inputs (P x dirs after the first layer), H units (P outputs with
+    ``proj_size``, else H), G gates (1, 3, 4)."""
+    x = args[0] if args else None
+    if isinstance(x, PackedSequence):
+        x = x.data
+    if not isinstance(x, torch.Tensor) or x.dim() == 0:
+        return 0
+    rows = math.prod(x.shape[:-1])
+    dirs = 2 if m.bidirectional else 1
+    h, g = m.hidden_size, _GATES.get(m.mode, 4)
+    p = m.proj_size or h
+    fused = m.mode == "LSTM"
+    kept = largest = 0
+    for layer in range(m.num_layers):
+        i = m.input_size if layer == 0 else p * dirs
+        kept += dirs * (2 * rows * p + 4 * h) + rows * p * dirs
+        weights = g * h * (i + h + 2) + (p * h if m.proj_size else 0)  # ih, hh, biases, hr
+        own = rows * i + 3 * rows * g * h + (2 * weights if fused else 0)
+        largest = max(largest, own)
+    extra = FUSED_RNN_CALL_BYTES if fused else 0
+    return (kept + largest) * x.element_size() + extra
+
+
+def _up16(n: int) -> int:
+    return -(-n // 16) * 16
+
+
+def _conv_scratch(m: nn.modules.conv._ConvNd, out: Any) -> int:
+    """An upper bound on a convolution's own temporaries: oneDNN's copy of its weight, reordered
+    into a blocked layout with both channel counts padded to a multiple of 16 (every call at batch
+    1: 36 x 24 x 5 x 5 became 48 x 32 x 5 x 5), or the unfolded input of torch's fallback kernels
+    (``C_in / groups x prod(kernel) x prod(output size)``, a group at a time), whichever is
+    larger: one of them runs."""
+    if not isinstance(out, torch.Tensor):
+        return 0
+    k = math.prod(m.kernel_size)
+    weight = _up16(m.out_channels) * _up16(m.in_channels // m.groups) * k
+    batch = math.prod(out.shape[: -len(m.kernel_size) - 1])
+    cols = batch * (m.in_channels // m.groups) * k * math.prod(out.shape[-len(m.kernel_size) :])
+    return max(weight, cols) * out.element_size()
+
+
 def _activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
-    """Activation bytes of a batch-1 forward pass (CUDA: measured peak; else an upper bound)."""
+    """Activation bytes of a batch-1 forward pass (CUDA: measured peak; else an upper bound).
+
+    Elsewhere: the outputs of every innermost module run (distinct storages), all assumed live,
+    plus the largest of the temporaries one module makes inside its forward and frees before it
+    returns (only one module runs at a time): recurrent layers' gates, step outputs and states
+    (:func:`_rnn_scratch`), convolutions' reordered weights and unfolded inputs
+    (:func:`_conv_scratch`)."""
     dev = x.device
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
@@ -51,7 +121,7 @@ def _activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     child_ran: list[bool] = []
     outputs: list[Any] = []
     seen = {x.untyped_storage().data_ptr()}  # the input is counted by the caller
-    total = 0
+    total = scratch = 0
 
     def pre(m: nn.Module, args: tuple[Any, ...]) -> None:
         if child_ran:
@@ -59,7 +129,11 @@ def _activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
         child_ran.append(False)
 
     def post(m: nn.Module, args: tuple[Any, ...], out: Any) -> None:
-        nonlocal total
+        nonlocal total, scratch
+        if isinstance(m, nn.RNNBase):  # its children (none in torch's) never hide its work
+            scratch = max(scratch, _rnn_scratch(m, args))
+        elif isinstance(m, nn.modules.conv._ConvNd):
+            scratch = max(scratch, _conv_scratch(m, out))
         if not child_ran.pop():
             outputs.append(out)
             total += _tensor_bytes(out, seen)
@@ -72,7 +146,7 @@ def _activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     finally:
         for h in handles:
             h.remove()
-    return total
+    return total + scratch
 
 
 def _sync(dev: torch.device) -> None:
