@@ -65,13 +65,21 @@ def search(
     ] = None,
     sampler: Annotated[SamplerName, typer.Option(help="Optuna sampler.")] = SamplerName("tpe"),
     pruner: Annotated[PrunerName, typer.Option(help=_PRUNER_HELP)] = PrunerName("hyperband"),
-    max_params: Annotated[float | None, typer.Option(help="Budget: parameters.")] = None,
-    max_flops: Annotated[float | None, typer.Option(help="Budget: FLOPs per example.")] = None,
+    max_params: Annotated[
+        float | None, typer.Option(help="Budget: parameters (<= this fits; limits are inclusive).")
+    ] = None,
+    max_flops: Annotated[
+        float | None, typer.Option(help="Budget: FLOPs of one example's forward pass (<=).")
+    ] = None,
     max_latency_ms: Annotated[
-        float | None, typer.Option(help="Budget: batch-1 latency, ms.")
+        float | None,
+        typer.Option(
+            help="Budget: latency at batch 1, 1 thread, ms (<=): the lower quartile of 5-20 "
+            "timed runs after 2 warm-ups (README, Cost)."
+        ),
     ] = None,
     max_memory_mb: Annotated[
-        float | None, typer.Option(help="Budget: inference memory, MiB.")
+        float | None, typer.Option(help="Budget: batch-1 inference memory, MiB (<=).")
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Keep this many Pareto-optimal models.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the split, the sampler and the weights.")] = 0,

@@ -18,8 +18,8 @@ class Cost:
     params: int  # all parameters, shared ones once
     trainable_params: int  # those with requires_grad
     flops: int  # one example's forward pass, eval mode
-    latency_ms: float | None  # median at batch 1
-    latency_ms_batch: float | None  # median at ``batch_size``
+    latency_ms: float | None  # lower quartile of timed runs at batch 1
+    latency_ms_batch: float | None  # the same at ``batch_size``
     batch_size: int
     memory_mb: float  # peak inference memory at batch 1, MiB
     energy_mj: float  # flops x ENERGY_PJ_PER_FLOP, millijoules per example
@@ -37,7 +37,8 @@ class Cost:
 
 @dataclass(frozen=True)
 class Budget:
-    """Upper limits on a model's cost; ``None`` means unlimited. Every limit must be > 0."""
+    """Upper limits on a model's cost, inclusive (a cost equal to its limit fits); ``None`` means
+    unlimited. Every limit must be > 0. ``max_flops`` is per example (one forward pass)."""
 
     max_params: int | None = None
     max_flops: int | None = None

@@ -13,7 +13,7 @@ from torch import nn
 from nas.cost._prepare import _checked_shape, _prepared
 from nas.cost.budget import Cost
 from nas.cost.flops import _count_flops
-from nas.cost.runtime import _activation_bytes, _median_ms, _state_bytes, _tensor_bytes
+from nas.cost.runtime import _activation_bytes, _latency_ms, _state_bytes, _tensor_bytes
 from nas.errors import BudgetError, ModelTooLargeError
 
 #: Energy per FLOP of a laptop CPU, in picojoules. A 28 W 4-core laptop chip with one AVX-512 FMA
@@ -94,9 +94,12 @@ def measure_cost(
 
     ``input_shape`` is one example's shape (no batch dim). Everything runs in eval mode under
     ``no_grad`` on ``device`` (default: where the model is); the model's train/eval flags, device
-    and the grad mode are restored afterwards. Latency is the median of ``repeats`` timed forward
-    passes after ``warmup`` untimed ones, at batch 1 and at ``batch_size``; ``latency=False``
-    skips it and leaves ``None``.
+    and the grad mode are restored afterwards. Latency, at batch 1 and at ``batch_size``, with
+    the process's torch threads (a search uses 1): after ``warmup`` untimed forward passes, at
+    least ``repeats`` timed ones, more up to 20 while they have taken under 50 ms, and their lower
+    quartile (the 2nd fastest of 5, the 5th of 20): load on the machine only adds time, so a low
+    quantile is the model's own cost. ``latency=False`` skips it and leaves ``None``. A budget
+    admits a value equal to its limit (``<=``).
 
     ``memory_mb`` (MiB): on CUDA, parameter + buffer + input bytes plus the allocator's peak growth
     during a batch-1 forward. Elsewhere, an upper bound: parameter + buffer + input bytes plus the
@@ -118,9 +121,9 @@ def measure_cost(
         memory = _state_bytes(model) + _tensor_bytes(one, set()) + _activation_bytes(model, one)
         lat = lat_batch = None
         if latency:
-            lat = _median_ms(model, one, warmup, repeats, dev)
+            lat = _latency_ms(model, one, warmup, repeats, dev)
             many = torch.randn(batch_size, *shape, device=dev)
-            lat_batch = _median_ms(model, many, warmup, repeats, dev)
+            lat_batch = _latency_ms(model, many, warmup, repeats, dev)
     return Cost(
         params=count_params(model),
         trainable_params=count_params(model, trainable_only=True),

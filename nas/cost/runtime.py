@@ -1,11 +1,10 @@
-"""What a forward pass costs at run time: latency (a median over timed runs after warm-up) and
+"""What a forward pass costs at run time: latency (a low quantile of timed runs after warm-up) and
 memory (state, and activation bytes: measured on CUDA, an upper bound elsewhere, temporaries inside
 recurrent layers and convolutions included)."""
 
 from __future__ import annotations
 
 import math
-import statistics
 import time
 from typing import Any
 
@@ -154,19 +153,34 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def _median_ms(
+#: Timed runs keep coming, after the caller's ``repeats``, until there are this many ...
+LATENCY_RUNS = 20
+#: ... or the timed runs have taken this long (ms): a slow model is timed ``repeats`` times.
+LATENCY_BUDGET_MS = 50.0
+
+_clock = time.perf_counter  # seconds; a test swaps it for a noisy one
+
+
+def _latency_ms(
     model: nn.Module, x: torch.Tensor, warmup: int, repeats: int, dev: torch.device
 ) -> float:
+    """The model's latency in ms: the lower quartile of at least ``repeats`` timed forward passes
+    after ``warmup`` untimed ones, more (up to :data:`LATENCY_RUNS`) while they have taken under
+    :data:`LATENCY_BUDGET_MS`. Other work on the machine only ever adds time to a run, so a low
+    quantile is the model's own cost where the median is the load's (a median of 5 ranged 0.09 to
+    0.23 ms on a busy machine for a model of 0.08 ms alone)."""
     # no_grad rather than inference_mode: a module that caches a tensor in forward would
     # otherwise hand training an inference tensor it cannot backpropagate through.
-    times = []
+    times: list[float] = []
     with torch.no_grad():
         for _ in range(warmup):
             model(x)
-        for _ in range(repeats):
+        while len(times) < repeats or (
+            len(times) < LATENCY_RUNS and sum(times) < LATENCY_BUDGET_MS
+        ):
             _sync(dev)
-            start = time.perf_counter()
+            start = _clock()
             model(x)
             _sync(dev)
-            times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+            times.append((_clock() - start) * 1e3)
+    return sorted(times)[(len(times) - 1) // 4]
