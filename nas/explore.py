@@ -7,10 +7,12 @@ from os import PathLike
 from typing import Any
 
 import optuna
+import torch
 
 from nas.cost import check_fits_memory, count_params, params_before_building
 from nas.data import load_data
 from nas.kinds import kind_for_space
+from nas.train import configure_threads
 from search_spaces import SpaceContext, get_space
 from search_spaces.spaces import registered_spaces
 
@@ -34,13 +36,24 @@ def sample_architectures(
     n: int = 5,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """``n`` random architectures of ``space`` for the data's shape, each with its cost."""
+    """``n`` random architectures of ``space`` for the data's shape, each with its cost; latency
+    is measured as a search measures it, at batch 1 with 1 torch thread (the process's thread
+    count is restored after)."""
     sp = get_space(space)
     kind = kind_for_space(sp.name)
     td = load_data(dataset=dataset, data=data, target=target, seed=seed)
     ctx = SpaceContext.of(td)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    threads = torch.get_num_threads()
+    configure_threads(1)  # as a search measures: batch 1, one thread (nas.train.configure_threads)
+    try:
+        return _sample(study, sp, kind, ctx, space, n)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _sample(study: Any, sp: Any, kind: Any, ctx: Any, space: str, n: int) -> list[dict[str, Any]]:
     rows = []
     for _ in range(n):
         trial = study.ask()
@@ -56,7 +69,8 @@ def sample_architectures(
                 "summary": spec.summary(),
                 "params": cost.params,
                 "flops": cost.flops,
-                "latency_ms": cost.latency_ms,
+                "latency_ms": cost.latency_ms,  # batch 1, 1 thread
+                "latency_threads": 1,
                 "memory_mb": cost.memory_mb,
                 "params_sampled": trial.params,
                 "spec": spec.to_dict(),

@@ -54,7 +54,14 @@ def spaces(
     ] = None,
     data: Annotated[Path | None, typer.Option(help="Or a CSV / NPZ file.")] = None,
     target: Annotated[str | None, typer.Option(help="Target column of a CSV.")] = None,
-    sample: Annotated[int, typer.Option(min=0, help="How many architectures to sample.")] = 0,
+    sample: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="How many architectures to sample, with their cost (latency: batch 1, 1 "
+            "thread, as the search measures it).",
+        ),
+    ] = 0,
     seed: Annotated[int, typer.Option(help="Seed of the random sampler.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
@@ -98,7 +105,14 @@ def spaces(
             print(json.dumps(row))
         return
     table = Table(title=f"{sample} samples of space {escape(space)} (seed {seed})")
-    for col in ("#", "family", "architecture", "params", "MFLOPs", "latency ms"):
+    for col in (
+        "#",
+        "family",
+        "architecture",
+        "params",
+        "MFLOPs",
+        "latency ms (batch 1, 1 thread)",
+    ):
         table.add_column(col, overflow="fold", justify="right" if col != "architecture" else "left")
     for i, r in enumerate(rows):
         table.add_row(
