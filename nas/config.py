@@ -145,6 +145,16 @@ class SearchConfig:
             )
         if isinstance(objectives, str):
             objectives = [o.strip() for o in objectives.split(",")]
+        if (
+            objectives is not None
+            and not isinstance(objectives, str)
+            and any(isinstance(o, str) and not o.strip() for o in objectives)
+        ):
+            raise NasError(
+                f"objectives has an empty name in {objectives!r} (e.g. a stray comma); give "
+                f"names as 'accuracy,params' (the metric first, then params, flops, latency, "
+                f"memory or faithfulness)."
+            )
         elif objectives is not None and (
             not isinstance(objectives, Sequence) or not all(isinstance(o, str) for o in objectives)
         ):

@@ -55,9 +55,12 @@ class Budget:
             ok = ok and math.isfinite(value) and value > 0 and (not whole or value == int(value))
             if not ok:
                 kind = "positive whole number" if whole else "positive number"
-                raise BudgetError(f"Budget {f.name} must be a {kind} or None, got {value!r}.")
-            # 1e6 from a TOML file or the CLI is a fine max_params; store it as the int it means.
-            object.__setattr__(self, f.name, int(value) if whole else float(value))
+                shown = f"{value:g}" if isinstance(value, float) else repr(value)  # -1, not -1.0
+                raise BudgetError(f"Budget {f.name} must be a {kind} or None, got {shown}.")
+            # 1e6 from a TOML file or the CLI is a fine max_params; store it as the int it means,
+            # while a float holds it exactly (1e30 stays 1e+30, not 1000000000000000019884624838656)
+            exact = whole and abs(value) <= 2**53
+            object.__setattr__(self, f.name, int(value) if exact else float(value))
 
     @property
     def is_empty(self) -> bool:
