@@ -69,6 +69,10 @@ def finalize_run(
     for rank, trial in enumerate(winners, start=1):
         final = kind.finalize(td, trial, settings, state, rank)
         final.metrics["data"] = td.name
+        if isinstance(final.metrics.get("cost"), dict):  # the threads its latency was timed on
+            import torch
+
+            final.metrics["cost"].setdefault("threads", torch.get_num_threads())
         folders = ([result.run_dir / "best"] if rank == 1 else []) + (
             [top_dir / str(rank)] if len(winners) > 1 else []
         )
@@ -85,7 +89,26 @@ def finalize_run(
     rundir.write_json(result.run_dir / "summary.json", {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "counts": result.counts,
         "best": result.metrics.get("test"), "top": [m["trial"] for m in result.pareto],
+        # what the search warned of (a winner re-measured over --max-latency-ms, ...): the
+        # report and `nas show` say it again, long after the terminal is gone
+        "warnings": [str(w) for w in result.warnings],
     })  # fmt: skip
+
+
+def save_warnings(result: SearchResult) -> None:
+    """Bring summary.json's ``warnings`` up to date with the result's (explaining the winner
+    may add one after summary.json was written); nothing without a summary.json."""
+    path = Path(result.run_dir) / "summary.json"
+    try:
+        summary = rundir.read_json(path)
+    except (OSError, ValueError, NasError):
+        return
+    if not isinstance(summary, dict):
+        return
+    warnings = [str(w) for w in result.warnings]
+    if summary.get("warnings") != warnings:
+        summary["warnings"] = warnings
+        rundir.write_json(path, summary)
 
 
 def latency_note(
@@ -145,6 +168,7 @@ def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> 
                 f"in {run}; run `nas explain {run}`{then} to finish, not the search again "
                 "(which would retrain the winner first)."
             ) from None
+    save_warnings(result)  # the report shows them
     if options.report:
         from nas.reporting import write_report
 
@@ -222,4 +246,5 @@ __all__ = [
     "finalize_run",
     "latency_note",
     "save_baselines",
+    "save_warnings",
 ]

@@ -5,6 +5,8 @@ may word the verdict its own way."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from nas.kinds import SearchKind
@@ -89,6 +91,8 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
                 "were over budget and rejected before training.",
             }
         )
+    for w in data.get("warnings") or []:  # what the search warned of as it ended
+        out.append({"level": "warn", "text": f"The search warned: {w}"})
     exp = data.get("explanations") or {}
     failed = [c for c in exp.get("checks", []) if c.get("status") == "fail"]
     if failed:
@@ -114,6 +118,68 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+# a budget limit -> the cost it bounds, and how a value of it is written
+_LIMITS = (
+    ("max_params", "params", lambda v: f"{v:,.0f} parameters"),
+    ("max_flops", "flops", lambda v: f"{v:,.0f} FLOPs"),
+    ("max_latency_ms", "latency_ms", lambda v: f"{v:.3g} ms at batch 1"),
+    ("max_memory_mb", "memory_mb", lambda v: f"{v:.3g} MiB"),
+)
+
+
+def budget_sentence(data: Any) -> str:
+    """The verdict's sentence on the budget, from the winner's FINAL cost (best/metrics.json,
+    re-measured after its retrain) against each limit: it fits them all, or which limit the
+    final measurement is over and what its trial measured (which met it: a latency is a median
+    of timed runs on a machine whose load varies). "" without a budget."""
+    run, best = data.get("run") or {}, data.get("best") or {}
+    budget = {k: v for k, v in (run.get("budget") or {}).items() if v is not None}
+    if not budget:
+        return ""
+    cost = best.get("cost") if isinstance(best.get("cost"), dict) else {}
+    trial = next((t for t in data.get("trials") or [] if isinstance(t, dict)
+                  and t.get("number") == best.get("trial")), {})  # fmt: skip
+    fits, over, unknown = [], [], []
+    for limit, key, say in _LIMITS:
+        if limit not in budget:
+            continue
+        now = cost.get(key)
+        if not isinstance(now, int | float) or isinstance(now, bool):
+            unknown.append(f"{limit} {budget[limit]:,g}")
+        elif now <= budget[limit]:
+            fits.append(f"{limit} {budget[limit]:,g}: {say(now)}")
+        else:
+            then = trial.get(key)
+            was = (f"; its trial measured {say(then).removesuffix(' at batch 1')}, within the limit"
+                   if isinstance(then, int | float) and then <= budget[limit] else "")  # fmt: skip
+            over.append(f"{limit} {budget[limit]:,g} ({say(now)}{was})")
+    text = ""
+    if fits:
+        text += (" As measured after its retrain it fits the budget ("
+                 + "; ".join(fits) + ").")  # fmt: skip
+    if over:
+        text += (
+            " Measured again after its retrain it is OVER the budget's "
+            + " and ".join(over)
+            + ": the search admitted it on its trial's measurement, and latency varies with "
+            "the machine's load; measure it where it will run before relying on the limit."
+        )
+    if unknown:
+        text += f" Its final cost was not recorded for {', '.join(unknown)}."
+    return text
+
+
+def search_warnings(run_dir: Any) -> list[str]:
+    """The warnings the search printed as it ended, as summary.json keeps them (none for a run
+    from before they were kept, or a damaged summary)."""
+    try:
+        summary = json.loads((Path(run_dir) / "summary.json").read_text())
+    except (OSError, ValueError):
+        return []
+    found = summary.get("warnings") if isinstance(summary, dict) else None
+    return [str(w) for w in found if w] if isinstance(found, list) else []
+
+
 def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
     """One paragraph, in words, on what the search found (the kind's own words if it has
     them)."""
@@ -129,12 +195,7 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
     metric = run["metric"]
     test = best.get("test", {}).get(metric)
     cost = best.get("cost", {})
-    budget = {k: v for k, v in (run.get("budget") or {}).items() if v is not None}
-    within = (
-        (" It fits the budget (" + ", ".join(f"{k} {v:,g}" for k, v in budget.items()) + ").")
-        if budget
-        else ""
-    )
+    within = budget_sentence(data)
     test_txt = f"{test:.4g}{_units(best, metric)}" if isinstance(test, (int, float)) else "n/a"
     sizes = (run.get("data_info") or {}).get("sizes") or {}
     params, flops = cost.get("params"), cost.get("flops")
@@ -170,4 +231,4 @@ def baseline_lines(data: dict[str, Any]) -> list[str]:
     return lines
 
 
-__all__ = ["alerts", "baseline_lines", "verdict"]
+__all__ = ["alerts", "baseline_lines", "budget_sentence", "search_warnings", "verdict"]

@@ -21,7 +21,7 @@ from nas import run as rundir
 from nas.baselines import bootstrap_interval, paired_difference, read_baselines
 from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
-from nas.findings import alerts, baseline_lines, verdict
+from nas.findings import alerts, baseline_lines, search_warnings, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import is_feasible, metric_scale, status_of
 from nas.metrics import METRICS, metric_direction
@@ -64,6 +64,7 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     data["explanations"], note = _explanations(run_dir)
     data["comparison"] = _comparison(run_dir)
     data.update(kind.report_data(run_dir, data.get("best")))
+    data["warnings"] = search_warnings(run_dir)  # what the search warned of as it ended
     data["alerts"] = [a for a in (contradiction, note) if a] + alerts(data)
     data["verdict"] = verdict(data, kind)
     return data

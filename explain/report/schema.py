@@ -322,6 +322,7 @@ class ReportData(_ReportRun, total=False):
     baselines: Baselines | None  # null: not measured (a run made before nas measured them)
     test_interval: TestInterval | None  # null: accuracy (Wilson's, from the data) or unknown
     top: list[BestMetrics] | None  # metrics.json of each --top K model
+    warnings: list[str] | None  # what the search warned of as it ended (summary.json)
     alerts: list[Alert] | None
     verdict: str | None
     explanations: Explanations | None

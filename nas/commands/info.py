@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from nas.commands._app import app, friendly, out
+from nas.commands._app import app, err, friendly, out
 from nas.errors import NasError
 
 
@@ -177,6 +177,10 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
             out.print(cost_line(cost, kind.cost_label), markup=False)
         for line in kind.show_lines(best):
             out.print(line, markup=False)
+        from nas.findings import search_warnings
+
+        for w in search_warnings(run_dir):  # what the search warned of as it ended
+            err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
         top = sorted(p.parent.name for p in Path(run_dir, "top").glob("*/metrics.json"))
         if top:
             out.print(f"kept: {len(top)} models of the Pareto front in {run_dir}/top/"

@@ -133,12 +133,9 @@ class GanKind(SearchKind):
         t, cost = best.get("test", {}), best.get("cost", {})
         test = t.get(run["metric"])
         test_txt = f"{test:.4g}" if isinstance(test, (int, float)) else "n/a"
-        budget = {k: v for k, v in (run.get("budget") or {}).items() if v is not None}
-        within = (
-            (" It fits the budget (" + ", ".join(f"{k} {v:,g}" for k, v in budget.items()) + ").")
-            if budget
-            else ""
-        )
+        from nas.findings import budget_sentence
+
+        within = budget_sentence(data)  # the final cost against each limit
         refs = [f"{name} {t[k]:.4g}" for name, k in (("real data", "real_fcd"),
                 ("uniform noise", "noise_fcd")) if isinstance(t.get(k), (int, float))]  # fmt: skip
         cond = t.get("cond_accuracy")

@@ -1,0 +1,122 @@
+"""What the report, `nas search` and `nas show` state about a winner someone may ship: each
+statement checked against the numbers it is made of (an outside tester found them wrong)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from nas.findings import alerts, budget_sentence, search_warnings, verdict
+from tests.conftest import invoke
+
+
+def _data(budget: dict, cost: dict, trial_cost: dict | None = None) -> dict:
+    run = {"metric": "accuracy", "budget": budget, "directions": ["maximize"],
+           "data_info": {"sizes": {"test": 270}}}  # fmt: skip
+    best = {"trial": 2, "family": "fnn", "test": {"accuracy": 0.1444}, "cost": cost}
+    trials = [{"number": 2, "state": "complete", **(trial_cost or {})}]
+    return {"run": run, "best": best, "trials": trials}
+
+
+def test_the_verdict_says_the_final_latency_is_over_the_budget_its_trial_met() -> None:
+    """/tmp/oC/rl2: --max-latency-ms 0.1; the winner's trial measured 0.0668 ms, its retrain
+    0.135 ms. The verdict said "It fits the budget (max_latency_ms 0.1)"."""
+    limits = {"max_params": None, "max_flops": None, "max_latency_ms": 0.1, "max_memory_mb": None}
+    data = _data(limits, {"params": 17482, "flops": 34048, "latency_ms": 0.1351},
+                 {"latency_ms": 0.0668})  # fmt: skip
+    text = verdict(data)
+    assert "It fits the budget" not in text and "fits the budget" not in text
+    assert "OVER the budget's max_latency_ms 0.1 (0.135 ms at batch 1; its trial measured " \
+           "0.0668 ms, within the limit)" in text  # fmt: skip
+    assert "latency varies with the machine's load" in text
+
+
+def test_the_verdict_says_it_fits_each_limit_with_its_final_measurement() -> None:
+    data = _data({"max_params": 20000, "max_latency_ms": 0.1},
+                 {"params": 17482, "latency_ms": 0.0457})  # fmt: skip
+    assert budget_sentence(data) == (
+        " As measured after its retrain it fits the budget (max_params 20,000: 17,482 "
+        "parameters; max_latency_ms 0.1: 0.0457 ms at batch 1)."
+    )
+    over = _data({"max_params": 20000, "max_latency_ms": 0.1},
+                 {"params": 17482, "latency_ms": 0.2})  # fmt: skip
+    said = budget_sentence(over)
+    assert "fits the budget (max_params 20,000: 17,482 parameters)." in said
+    assert "OVER the budget's max_latency_ms 0.1 (0.2 ms at batch 1)" in said  # no trial value
+    assert budget_sentence(_data({}, {"params": 1})) == ""
+    unknown = budget_sentence(_data({"max_latency_ms": 0.1}, {"params": 1}))
+    assert unknown == " Its final cost was not recorded for max_latency_ms 0.1."
+
+
+def test_the_gan_verdict_judges_the_final_cost_too() -> None:
+    from nas.gan.kind import GanKind
+
+    data = _data({"max_params": 1000}, {"params": 5000, "flops": 1e6})
+    data["run"]["metric"] = "fcd"
+    data["best"]["test"] = {"fcd": 3.0}
+    text = GanKind().verdict(data)
+    assert "fits the budget" not in text
+    assert "OVER the budget's max_params 1,000 (5,000 parameters)" in text
+
+
+def test_the_search_warnings_are_alerts_of_the_report() -> None:
+    data = _data({}, {"params": 1})
+    data["warnings"] = ["the winner measured 0.135 ms at batch 1 after its retrain, over "
+                        "--max-latency-ms 0.1 <b>"]  # fmt: skip
+    said = [a for a in alerts(data) if a["text"].startswith("The search warned: ")]
+    assert said == [{"level": "warn", "text": "The search warned: " + data["warnings"][0]}]
+
+
+def test_save_warnings_keeps_them_in_summary_json(tmp_path: Path) -> None:
+    from nas.finalize import save_warnings
+
+    (tmp_path / "summary.json").write_text(json.dumps({"counts": {"complete": 1}}))
+    result = SimpleNamespace(run_dir=tmp_path, warnings=["over --max-latency-ms 0.1"])
+    save_warnings(result)  # type: ignore[arg-type]
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary == {"counts": {"complete": 1}, "warnings": ["over --max-latency-ms 0.1"]}
+    assert search_warnings(tmp_path) == ["over --max-latency-ms 0.1"]
+    (tmp_path / "summary.json").write_text("{not json")
+    assert search_warnings(tmp_path) == []
+    save_warnings(result)  # type: ignore[arg-type]  # a damaged summary is left alone
+    assert search_warnings(tmp_path / "nowhere") == []
+
+
+def _copy(finished_run, folder: Path) -> Path:
+    with contextlib.closing(sqlite3.connect(finished_run.run_dir / "study.db")) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    run = folder / "run"
+    shutil.copytree(finished_run.run_dir, run)
+    return run
+
+
+@pytest.mark.usefixtures("restore_global_state")
+def test_a_search_keeps_its_warnings_and_show_and_the_report_say_them(
+    finished_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert finished_run.result.exit_code == 0, finished_run.result.output
+    summary = json.loads((finished_run.run_dir / "summary.json").read_text())
+    assert isinstance(summary["warnings"], list)
+    metrics = json.loads((finished_run.run_dir / "best" / "metrics.json").read_text())
+    assert metrics["cost"]["threads"] == 1  # --threads 1: what its latency was timed on
+    run = _copy(finished_run, tmp_path)
+    summary["warnings"] = ["the winner measured 0.135 ms at batch 1 after its retrain, over "
+                           "--max-latency-ms 0.1 [bold]x[/]"]  # fmt: skip
+    (run / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.chdir(tmp_path)
+    shown = invoke("show", run)
+    assert shown.exit_code == 0, shown.output
+    assert f"warning: {summary['warnings'][0]}" in " ".join(shown.stderr.split())
+    from nas.reporting import collect
+
+    data = collect(run)
+    assert data["warnings"] == summary["warnings"]
+    assert {"level": "warn", "text": "The search warned: " + summary["warnings"][0]} in data[
+        "alerts"
+    ]
