@@ -102,22 +102,54 @@ def check_impossible_budget(study: optuna.Study, settings: SearchSettings) -> No
     over = [t for t, s in zip(trials, statuses) if s == "over_budget"]
     if len(over) < settings.max_rejects:
         return
-    smallest = {
-        k: min((t.user_attrs.get(k) for t in over if t.user_attrs.get(k) is not None), default=None)
-        for k in ("params", "flops", "latency_ms", "memory_mb")
-    }
     limits = settings.budget.to_dict()
-    hints = [f"{k} >= {smallest[k]:,.4g}" for k in smallest
-             if limits.get(f"max_{k}") is not None and smallest[k] is not None
-             and smallest[k] > limits[f"max_{k}"]]  # fmt: skip
+    named, hints = [], []
+    for key, option, say in _COSTS:
+        limit = limits.get(f"max_{key}")
+        seen = [t for t in over if _number(t.user_attrs.get(key))]
+        if limit is None or not seen:
+            continue
+        low = min(seen, key=lambda t: (t.user_attrs[key], t.number))
+        value = low.user_attrs[key]
+        if value <= limit:
+            continue  # some sample met this limit: another limit turned them away
+        costs = ", ".join(f"{k} {s(low.user_attrs[k])}" for k, _, s in _COSTS
+                          if _number(low.user_attrs.get(k)))  # fmt: skip
+        named.append(f"the smallest by {key} was trial {low.number} ({costs})")
+        up = _round_up(value)
+        hints.append(f"{option} >= {up:,.0f}" if float(up).is_integer() else f"{option} >= {up:g}")
+    name = settings.space.name
     raise BudgetError(
-        f"No architecture met the budget in {len(over)} samples of space "
-        f"{settings.space.name!r} (the smallest seen had "
-        + ", ".join(f"{k}={v:,.4g}" for k, v in smallest.items() if v is not None)
-        + f"): the budget is below most of this space; raise the limits "
-        f"({', '.join(hints) or 'see above'}), or declare a smaller space in a TOML file "
-        "(fewer blocks, narrower layers: README, 'Declaring a space in TOML')."
+        f"No architecture met the budget in {len(over)} samples of space {name!r}: "
+        + ("; ".join(named) or "every sample was over a limit")
+        + f". These are the smallest of {len(over)} random samples, not the space's smallest "
+        f"design (`nas spaces {name} --sample 50` with your --dataset or --data samples more); raise the limits "
+        f"({', '.join(hints) or 'see the leaderboard'}), or declare a smaller space in a TOML "
+        "file (fewer blocks, narrower layers: README, 'Declaring a space in TOML')."
     )
+
+
+# a cost a budget limits -> the option that limits it, and how a value of it is written
+_COSTS: tuple[tuple[str, str, Callable[[float], str]], ...] = (
+    ("params", "--max-params", lambda v: f"{v:,.0f}"),
+    ("flops", "--max-flops", lambda v: f"{v:,.0f}"),
+    ("latency_ms", "--max-latency-ms", lambda v: f"{v:.3g} ms"),
+    ("memory_mb", "--max-memory-mb", lambda v: f"{v:.3g} MiB"),
+)
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _round_up(v: float) -> float:
+    """``v`` itself when whole (a count: 51,594, never 5.159e+04, which is under it), else
+    rounded UP to 3 significant digits, so that the hint it gives admits the value."""
+    if float(v).is_integer() or v <= 0:
+        return v
+    step = 10.0 ** (math.floor(math.log10(v)) - 2)
+    up = math.ceil(round(v / step, 9)) * step
+    return float(f"{up:.3g}") if float(f"{up:.3g}") >= v else up
 
 
 def make_stop_on_impossible(settings: SearchSettings) -> Callable[[optuna.Study, Any], None]:

@@ -315,7 +315,7 @@ def test_an_impossible_budget_with_few_trials_says_so(cli: Cli, tmp_path: Path) 
                  "--trials", "3", "--epochs", "1", "--out", out, *LEAN)  # fmt: skip
     line = error_line(result)
     assert "No architecture met the budget in 3 samples" in line
-    assert "raise the limits (params >= " in line
+    assert "raise the limits (--max-params >= " in line
 
 
 # ---------------------------------------------------------------- Pareto search, storages

@@ -218,8 +218,9 @@ def test_check_impossible_budget_names_the_smallest_sample() -> None:
         check_impossible_budget(study, settings)
     message = str(e.value)
     assert "in 3 samples of space 'fnn'" in message
-    assert "params=120" in message and "flops=480" in message
-    assert "raise the limits (params >= 120)" in message
+    assert "the smallest by params was trial 1 (params 120, flops 480)" in message
+    assert "the smallest of 3 random samples, not the space's smallest design" in message
+    assert "raise the limits (--max-params >= 120)" in message
     study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs={"status": "complete"}))
     check_impossible_budget(study, settings)  # one trial fit: the budget is possible
 

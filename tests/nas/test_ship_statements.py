@@ -120,3 +120,46 @@ def test_a_search_keeps_its_warnings_and_show_and_the_report_say_them(
     assert {"level": "warn", "text": "The search warned: " + summary["warnings"][0]} in data[
         "alerts"
     ]
+
+
+def _over(params: int, flops: int, latency: float) -> object:
+    import optuna
+
+    return optuna.trial.create_trial(
+        state=optuna.trial.TrialState.PRUNED,
+        user_attrs={"status": "over_budget", "params": params, "flops": flops,
+                    "latency_ms": latency, "reason": "over budget"},
+    )  # fmt: skip
+
+
+def test_an_impossible_budget_names_one_real_trial_per_limit_and_hints_that_admit_it() -> None:
+    """It printed per-field minima of different trials as one "smallest seen" (params=9,098 of
+    one trial beside latency_ms=0.0656 of another with 17,482 params) and hints rounded down
+    ("params >= 5.159e+04" for a smallest of 51,594, which 51,590 still misses)."""
+    import optuna
+
+    from nas.cost import Budget
+    from nas.errors import BudgetError
+    from nas.leaderboard import check_impossible_budget
+    from nas.trial import SearchSettings
+    from search_spaces.spaces import get_space
+
+    settings = SearchSettings(get_space("fnn"), "accuracy", ("accuracy",),
+                              Budget(max_params=5000, max_latency_ms=0.01),
+                              max_rejects=3)  # fmt: skip
+    study = optuna.create_study(direction="maximize")
+    for p, f, lat in ((51594, 103000, 0.2), (17482, 34048, 0.065612), (9098, 17920, 0.09)):
+        study.add_trial(_over(p, f, lat))
+    with pytest.raises(BudgetError) as e:
+        check_impossible_budget(study, settings)
+    message = str(e.value)
+    assert ("the smallest by params was trial 2 (params 9,098, flops 17,920, latency_ms "
+            "0.09 ms); the smallest by latency_ms was trial 1 (params 17,482, flops 34,048, "
+            "latency_ms 0.0656 ms)") in message  # fmt: skip
+    assert "These are the smallest of 3 random samples, not the space's smallest design" in message
+    assert "raise the limits (--max-params >= 9,098, --max-latency-ms >= 0.0657)" in message
+    study = optuna.create_study(direction="maximize")
+    for p in (60000, 51594, 70000):
+        study.add_trial(_over(p, 2 * p, 0.001))
+    with pytest.raises(BudgetError, match=r"\(--max-params >= 51,594\)"):
+        check_impossible_budget(study, settings)  # exact: 51,590 would still be rejected
