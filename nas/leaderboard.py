@@ -104,7 +104,7 @@ def check_impossible_budget(study: optuna.Study, settings: SearchSettings) -> No
         return
     limits = settings.budget.to_dict()
     named, hints = [], []
-    for key, option, say in _COSTS:
+    for key, option, _ in _COSTS:
         limit = limits.get(f"max_{key}")
         seen = [t for t in over if _number(t.user_attrs.get(key))]
         if limit is None or not seen:
@@ -123,9 +123,10 @@ def check_impossible_budget(study: optuna.Study, settings: SearchSettings) -> No
         f"No architecture met the budget in {len(over)} samples of space {name!r}: "
         + ("; ".join(named) or "every sample was over a limit")
         + f". These are the smallest of {len(over)} random samples, not the space's smallest "
-        f"design (`nas spaces {name} --sample 50` with your --dataset or --data samples more); raise the limits "
-        f"({', '.join(hints) or 'see the leaderboard'}), or declare a smaller space in a TOML "
-        "file (fewer blocks, narrower layers: README, 'Declaring a space in TOML')."
+        f"design (`nas spaces {name} --sample 50` with your --dataset or --data samples "
+        f"more); raise the limits ({', '.join(hints) or 'see the leaderboard'}), or declare a "
+        "smaller space in a TOML file (fewer blocks, narrower layers: README, 'Declaring a "
+        "space in TOML')."
     )
 
 
