@@ -193,6 +193,27 @@ def pick_winners(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial
     return kept[: max(1, top)]
 
 
+def board_front(board: Any, directions: Sequence[str]) -> set[int]:
+    """The trial numbers of a leaderboard's Pareto front (a search of several objectives; {}
+    for one): the complete trials (the feasible ones, when a constraint left any) no other is
+    at least as good on every objective and better on one (``metric``, then each
+    ``objective_<name>`` column, in ``directions``), as Optuna's ``best_trials``."""
+    if len(directions) < 2 or not len(board):
+        return set()
+    done = board[board["state"] == "complete"]
+    if "feasible" in done and done["feasible"].astype(str).str.lower().eq("true").any():
+        done = done[done["feasible"].astype(str).str.lower() == "true"]
+    names = [c for c in board.columns if str(c).startswith("objective_")]
+    if len(names) != len(directions) - 1:
+        return set()
+    signs = [1.0 if str(d).lower().endswith("maximize") else -1.0 for d in directions]
+    points = [(int(r["number"]), [sign * float(r[c]) for sign, c in zip(signs,
+              ["metric", *names])]) for _, r in done.iterrows()]  # fmt: skip
+    return {n for n, p in points if not any(
+        all(a >= b for a, b in zip(q, p)) and any(a > b for a, b in zip(q, p))
+        for m, q in points if m != n)}  # fmt: skip
+
+
 def is_feasible(trial: optuna.trial.FrozenTrial) -> bool:
     """Whether the trial met its constraints (Trial.set_constraint; none: feasible)."""
     return all(v <= 0 for v in trial.constraints.values())
@@ -223,6 +244,7 @@ def feasible_count(study: optuna.Study) -> tuple[int, int]:
 
 __all__ = [
     "SCALE_ATTR",
+    "board_front",
     "STATUSES",
     "constraint_price",
     "feasible_count",

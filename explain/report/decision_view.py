@@ -203,6 +203,10 @@ def _why(data: ReportData, best: Mapping[str, Any], metric: str, up: bool) -> st
     run = _m(data.get("run"))
     trials = [t for t in data.get("trials") or [] if isinstance(t, Mapping)]
     bound = d.as_number(run.get("min_faithfulness"))
+    if bound is None and isinstance(data.get("pareto"), list):
+        said = _why_pareto(data, best, metric, trials)
+        if said is not None:
+            return said
     if bound is None:
         return _why_among(data, best, metric, up, trials)
     # under --min-faithfulness the winner competed with the feasible trials only: compare it
@@ -232,6 +236,69 @@ def _why(data: ReportData, best: Mapping[str, Any], metric: str, up: bool) -> st
         "what the bound costs."
     )
     return text + said + cost
+
+
+def _objective(value: Any, name: str) -> str:
+    """An objective's value as the CLI's table writes it: a count exactly (19,074)."""
+    if name in ("params", "flops") and d.as_number(value) is not None:
+        return f"{float(value):,.0f}"
+    return fmt_num(value, 3) if name in ("latency", "memory") else fmt_num(value)
+
+
+def _why_pareto(
+    data: ReportData, best: Mapping[str, Any], metric: str, trials: list[Mapping[str, Any]]
+) -> str | None:
+    """Why this winner of a search of several objectives: the rule nas.leaderboard.pick_winners
+    applies (the front member with the best validation value of the first objective; ties: the
+    earlier trial), the front's size, and each complete trial scoring as well as the winner
+    that the front left out, with what put it out."""
+    run = _m(data.get("run"))
+    names = [str(o) for o in run.get("objectives") or []]
+    front = {n for n in data.get("pareto") or [] if isinstance(n, int)}
+    done = [t for t in trials if t.get("state") == "complete" and
+            d.as_number(t.get("metric")) is not None]  # fmt: skip
+    win = next((t for t in done if t.get("number") == best.get("trial")), None)
+    if win is None or len(names) < 2 or not front:
+        return None
+    label = d.metric_label(metric)
+    w = float(win["metric"])
+    shown_val = d.as_number(_m(best.get("val")).get(metric))
+    scale = shown_val / w if shown_val is not None and w else 1.0  # standardized → units
+    others = " and ".join(names[1:])
+    text = (
+        f"Why this winner: of the {len(front)} Pareto-optimal trial"
+        f"{'s' if len(front) != 1 else ''} (of {len(done)} complete; on the front, no other "
+        f"trial is at least as good on {label} and {others} and better on one), it has the "
+        f"best validation {label} ({fmt_num(w * scale)}; ties: the earlier trial)"
+    )
+    up = plots.maximizes(run)
+    sign = 1.0 if up else -1.0
+    nxt = sorted((t for t in done if t.get("number") in front and t is not win),
+                 key=lambda t: (-sign * float(t["metric"]), t.get("number", 0)))  # fmt: skip
+    if nxt:
+        n = nxt[0]
+        costs = ", ".join(f"{o} {_objective(v, o)}" for o, v in
+                          zip(names[1:], (n.get("values") or [])[1:]))  # fmt: skip
+        text += f"; the next on the front, trial {n['number']}, scored "
+        text += fmt_num(float(n["metric"]) * scale) + (f" ({costs})" if costs else "")
+    as_good = [t for t in done if t.get("number") not in front
+               and sign * (float(t["metric"]) - w) >= 0]  # fmt: skip
+    if as_good:
+        mine = ", ".join(f"{o} {_objective(v, o)}" for o, v in
+                         zip(names[1:], (win.get("values") or [])[1:]))  # fmt: skip
+        said = "; ".join(
+            f"trial {t['number']} ({fmt_num(float(t['metric']) * scale)}, "
+            + ", ".join(
+                f"{o} {_objective(v, o)}" for o, v in zip(names[1:], (t.get("values") or [])[1:])
+            )  # fmt: skip
+            + ")"
+            for t in sorted(as_good, key=lambda t: t.get("number", 0))
+        )
+        text += (
+            f". Off the front although as good on validation {label}: {said}, dominated (a "
+            f"trial as good on {label} does better on {others}; the winner has {mine})"
+        )
+    return text + "."
 
 
 def _why_among(

@@ -166,6 +166,7 @@ def search(data: ReportData, figs: Figures) -> dict[str, Any]:
         "tally": tally,
         "truncated": max(0, len(trials) - MAX_LEADERBOARD),
         "metric": metric,
+        "pareto": isinstance(data.get("pareto"), list),  # a search of several objectives
         "top": [
             {
                 "rank": t.get("rank"),

@@ -154,7 +154,8 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         from nas.commands.search import top_table
 
         metric = (best or {}).get("metric") or config.metric
-        table = top_table(board, config.directions[0] == "minimize", str(metric))
+        table = top_table(board, config.directions[0] == "minimize", str(metric),
+                          config.directions, (best or {}).get("trial"))  # fmt: skip
         if table is not None:  # what the search printed at its end, read from leaderboard.csv
             out.print(table)
         states = board["state"].astype(str).value_counts().sort_index().items()
@@ -183,7 +184,7 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
             err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
         top = sorted(p.parent.name for p in Path(run_dir, "top").glob("*/metrics.json"))
         if top:
-            out.print(f"kept: {len(top)} models of the Pareto front in {run_dir}/top/"
+            out.print(f"kept: {len(top)} Pareto-optimal models in {run_dir}/top/"
                       f"{{{','.join(top)}}}", markup=False)  # fmt: skip
     else:
         out.print("no winner yet: run the same `nas search` command to finish the search.")

@@ -168,19 +168,45 @@ def search(
     render_result(result)  # the data's notes were said as the search began (nas.session)
 
 
-def top_table(board: Any, minimize: bool, metric: str) -> Table | None:
-    """The five best complete trials of a leaderboard (validation), or None when none is."""
+def top_table(
+    board: Any, minimize: bool, metric: str, directions: Any = None, winner: int | None = None
+) -> Table | None:
+    """The five best complete trials of a leaderboard (validation), or None when none is. A
+    search of several objectives (``directions``) marks its Pareto front (★) and lists it first,
+    winner first, as nas.leaderboard.pick_winners orders it; the caption gives the rule."""
     done = board[board["state"] == "complete"] if len(board) else board
     if not len(done):
         return None
-    table = Table(title="top trials (validation)")
     from explain.report.decision import metric_label
+    from nas.leaderboard import board_front
 
-    for col in ("trial", "family", f"val {metric_label(metric)}", "params", "MFLOPs",
-                "latency ms", "s"):  # fmt: skip
+    label = metric_label(metric)
+    front = board_front(board, [str(d) for d in directions or []])
+    done = done.assign(_off=[0 if int(n) in front else 1 for n in done["number"]])
+    done = done.sort_values(["_off", "metric", "number"], ascending=[True, minimize, True])
+    if front:
+        rows = done.head(max(5, len(front)))
+        table = Table(
+            title="top trials (validation; ★ the Pareto front, listed first)",
+            caption_justify="left",
+        )
+        names = [str(c).removeprefix("objective_") for c in board.columns
+                 if str(c).startswith("objective_")]  # fmt: skip
+        table.caption = (
+            f"★: no other trial is at least as good on {label} and {', '.join(names)} and "
+            f"better on one. Winner{'' if winner is None else f' (trial {winner})'}: the front "
+            f"member with the best validation {label} (ties: the earlier trial)."
+        )
+    else:
+        rows = done.head(5)
+        table = Table(title="top trials (validation)")
+    cols = (["front"] if front else []) + ["trial", "family", f"val {label}", "params",
+                                           "MFLOPs", "latency ms", "s"]  # fmt: skip
+    for col in cols:
         table.add_column(col, justify="right")
-    for _, r in done.sort_values("metric", ascending=minimize).head(5).iterrows():
+    for _, r in rows.iterrows():
         table.add_row(
+            *(["★" if int(r["number"]) in front else ""] if front else []),
             str(r["number"]),
             escape(str(r["family"])),
             f"{r['metric']:.4f}",
@@ -211,7 +237,9 @@ def test_line(test: dict[str, Any], units: str | None) -> str:
 def render_result(result: Any) -> None:
     """The top trials, the winner's test metrics, and where the artifacts are."""
     metric = getattr(result, "metrics", {}).get("metric") or "metric"
-    table = top_table(result.leaderboard, result.study.directions[0].name == "MINIMIZE", metric)
+    directions = [d.name.lower() for d in result.study.directions]
+    winner = getattr(result, "metrics", {}).get("trial")
+    table = top_table(result.leaderboard, directions[0] == "minimize", metric, directions, winner)
     if table is not None:
         out.print(table)
     counts = result.counts

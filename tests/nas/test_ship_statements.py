@@ -163,3 +163,73 @@ def test_an_impossible_budget_names_one_real_trial_per_limit_and_hints_that_admi
         study.add_trial(_over(p, 2 * p, 0.001))
     with pytest.raises(BudgetError, match=r"\(--max-params >= 51,594\)"):
         check_impossible_budget(study, settings)  # exact: 51,590 would still be rejected
+
+
+def _pareto_board():
+    import pandas as pd
+
+    rows = [  # /tmp/oC/p1: --objectives accuracy,params
+        {"number": 0, "state": "complete", "family": "fnn", "params": 41858, "flops": 81408,
+         "latency_ms": 0.0813, "metric": 0.988372, "seconds": 2.72, "objective_params": 41858.0},
+        {"number": 1, "state": "complete", "family": "transformer", "params": 19074,
+         "flops": 1213568, "latency_ms": 0.4286, "metric": 0.988372, "seconds": 2.89,
+         "objective_params": 19074.0},
+        {"number": 2, "state": "pruned", "family": "cnn", "params": 21026, "flops": 695808,
+         "latency_ms": 0.4971, "metric": None, "seconds": 0.64, "objective_params": None},
+        {"number": 8, "state": "complete", "family": "rnn", "params": 3426, "flops": 190208,
+         "latency_ms": 0.4922, "metric": 0.930233, "seconds": 0.89, "objective_params": 3426.0},
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_the_top_table_of_a_pareto_search_marks_the_front_and_lists_it_first() -> None:
+    """It listed trial 0 (0.9884, 41,858 params) first, which trial 1 (0.9884, 19,074 params)
+    dominates, with nothing marking the front."""
+    from rich.console import Console
+
+    from nas.commands.search import top_table
+    from nas.leaderboard import board_front
+
+    board = _pareto_board()
+    assert board_front(board, ["maximize", "minimize"]) == {1, 8}
+    assert board_front(board, ["maximize"]) == set()
+    table = top_table(board, False, "accuracy", ["maximize", "minimize"], 1)
+    console = Console(width=200, record=True)
+    console.print(table)
+    lines = [ln for ln in console.export_text(clear=False).splitlines() if "│" in ln]
+    cells = [[c.strip() for c in ln.split("│")[1:-1]] for ln in lines]
+    assert [(c[0], c[1]) for c in cells] == [("★", "1"), ("★", "8"), ("", "0")]
+    text = " ".join(console.export_text(clear=False).split())
+    assert ("★: no other trial is at least as good on accuracy and params and better on one. "
+            "Winner (trial 1): the front member with the best validation accuracy (ties: the "
+            "earlier trial).") in text  # fmt: skip
+    one = top_table(board, False, "accuracy", ["maximize"])  # one objective: by the metric
+    console = Console(width=200, record=True)
+    console.print(one)
+    assert "★" not in console.export_text(clear=False) and "front" not in console.export_text(
+        clear=False
+    )
+
+
+def test_why_this_winner_of_a_pareto_search_states_the_rule_and_the_dominated_tie() -> None:
+    """It said "the runner-up, trial 0, scored 0.9884 (a margin of 0)" with no rule."""
+    from explain.report.decision_view import _why
+
+    run = {"metric": "accuracy", "objectives": ["accuracy", "params"],
+           "directions": ["maximize", "minimize"], "data_info": {"sizes": {"val": 86}}}  # fmt: skip
+    trials = [
+        {"number": n, "state": "complete", "family": "f", "metric": m, "params": p,
+         "values": [m, float(p)]}
+        for n, m, p in ((0, 0.988372, 41858), (1, 0.988372, 19074), (8, 0.930233, 3426))
+    ]  # fmt: skip
+    data = {"run": run, "trials": trials, "pareto": [1, 8]}
+    why = _why(data, {"trial": 1, "val": {"accuracy": 0.988372}}, "accuracy", True)
+    assert why == (
+        "Why this winner: of the 2 Pareto-optimal trials (of 3 complete; on the front, no other "
+        "trial is at least as good on accuracy and params and better on one), it has the best "
+        "validation accuracy (0.9884; ties: the earlier trial); the next on the front, trial 8, "
+        "scored 0.9302 (params 3,426). Off the front although as good on validation accuracy: "
+        "trial 0 (0.9884, params 41,858), dominated (a trial as good on accuracy does better on "
+        "params; the winner has params 19,074)."
+    )
+    assert "margin" not in why and "runner-up" not in why
