@@ -155,12 +155,7 @@ def overview(data: ReportData) -> dict[str, Any]:
             ("trial", fmt_num(best.get("trial"))),
             ("parameters", fmt_si(cost.get("params"))),
             ("FLOPs", fmt_si(cost.get("flops"))),
-            (
-                "latency",
-                f"{fmt_num(cost.get('latency_ms'), 3)} ms per example"
-                + (f" ({cost['device']})" if cost.get("device") else "")
-                + ", re-measured after the retrain (the leaderboard's is the trial's)",
-            ),
+            ("latency", _latency(cost, run)),
             ("memory", f"{fmt_num(cost.get('memory_mb'), 3)} MiB"),
         ],
         "summary": best.get("summary"),
@@ -174,6 +169,35 @@ def overview(data: ReportData) -> dict[str, Any]:
         "alerts": [a for a in data.get("alerts") or [] if isinstance(a, Mapping)],
         "decision": decision_view(data),
     }
+
+
+def _threads(cost: Mapping[str, Any], run: Mapping[str, Any]) -> int | None:
+    """The torch threads the winner's latency was timed on: recorded in its cost (nas since
+    it records them), else the --threads of the recorded command, else 1 (nas's default for
+    a search) when the command is a `nas search`; None when unknown."""
+    if is_number(cost.get("threads")):
+        return int(cost["threads"])
+    words = str(run.get("command") or "").split()
+    for i, w in enumerate(words):
+        value = w.removeprefix("--threads=") if w.startswith("--threads=") else (
+            words[i + 1] if w == "--threads" and i + 1 < len(words) else None)  # fmt: skip
+        if value is not None:
+            return int(value) if value.isdigit() else None
+    return 1 if words[:2] == ["nas", "search"] else None
+
+
+def _latency(cost: Mapping[str, Any], run: Mapping[str, Any]) -> str:
+    """The winner's latency as measured: a batch-1 call (not a per-example share of a batch),
+    on how many threads, and the batch figure when recorded."""
+    threads = _threads(cost, run)
+    on = [f"{threads} thread{'s' if threads != 1 else ''}"] if threads else []
+    on += [str(cost["device"])] if cost.get("device") else []
+    text = f"{fmt_num(cost.get('latency_ms'), 3)} ms batch-1 latency" + (
+        f" ({', '.join(on)})" if on else "")  # fmt: skip
+    if is_number(cost.get("latency_ms_batch")) and is_number(cost.get("batch_size")):
+        text += (f"; {fmt_num(cost['latency_ms_batch'], 3)} ms per batch of "
+                 f"{int(cost['batch_size'])}")  # fmt: skip
+    return text + "; re-measured after the retrain (the leaderboard's is the trial's)"
 
 
 def reproduce(data: ReportData) -> dict[str, Any]:

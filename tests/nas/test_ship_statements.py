@@ -233,3 +233,30 @@ def test_why_this_winner_of_a_pareto_search_states_the_rule_and_the_dominated_ti
         "params; the winner has params 19,074)."
     )
     assert "margin" not in why and "runner-up" not in why
+
+
+def test_the_winner_card_says_batch_1_latency_on_its_threads_and_the_batch_figure() -> None:
+    """It said "0.0457 ms per example" of a batch-1 call timed on one thread; metrics.json
+    also has the batch-256 figure (0.205 ms per batch)."""
+    from explain.report.sections import overview
+
+    cost = {"params": 1, "flops": 1, "latency_ms": 0.0457, "latency_ms_batch": 0.205,
+            "batch_size": 256, "memory_mb": 0.1, "device": "cpu"}  # fmt: skip
+    run = {"metric": "accuracy", "command": "nas search --dataset digits --space fnn"}
+    data = {"run": run, "best": {"trial": 2, "family": "fnn", "cost": cost, "test": {}}}
+    card = dict(overview(data)["winner"])  # type: ignore[arg-type]
+    assert card["latency"] == (
+        "0.0457 ms batch-1 latency (1 thread, cpu); 0.205 ms per batch of 256; re-measured "
+        "after the retrain (the leaderboard's is the trial's)"
+    )
+    assert "per example" not in card["latency"]
+    run["command"] = "nas search --dataset digits --threads 4"
+    assert dict(overview(data)["winner"])["latency"].startswith(  # type: ignore[arg-type]
+        "0.0457 ms batch-1 latency (4 threads, cpu)"
+    )
+    cost["threads"] = 2  # recorded: it wins
+    del cost["latency_ms_batch"]
+    assert dict(overview(data)["winner"])["latency"] == (  # type: ignore[arg-type]
+        "0.0457 ms batch-1 latency (2 threads, cpu); re-measured after the retrain (the "
+        "leaderboard's is the trial's)"
+    )
