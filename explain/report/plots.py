@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from explain.report._format import fmt_si, plot_text, plot_texts
-from explain.report._style import COLORS, MUTED, Figure, axis, is_number, layout
+from explain.report._style import COLORS, Figure, axis, is_number, layout
 from explain.report.trial_states import (
     STATE_MARKS,
     state_counts,
@@ -35,6 +35,30 @@ def maximizes(run: Mapping[str, Any]) -> bool:
     if directions:
         return directions[0] == "maximize"
     return str(run.get("metric", "")) not in LOWER_IS_BETTER
+
+
+#: Metrics on a 0-1 scale: an axis of them never runs past it.
+UNIT_METRICS = frozenset(
+    {"accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc", "cond_accuracy"}
+)
+
+
+def value_range(values: Sequence[Any], metric: str) -> list[float] | None:
+    """The metric axis' range over the drawn ``values``, padded, and kept within [0, 1] for a
+    metric of that scale (r2 at most 1); None with nothing to draw. Plotly's own range for
+    one point ran accuracy from -0.5 to 1."""
+    vals = [float(v) for v in values if is_number(v) and math.isfinite(float(v))]
+    if not vals:
+        return None
+    lo, hi = min(vals), max(vals)
+    pad = 0.08 * (hi - lo) if hi > lo else (0.05 if metric in UNIT_METRICS else
+                                             0.1 * max(abs(hi), 1e-3))  # fmt: skip
+    lo, hi = lo - pad, hi + pad
+    if metric in UNIT_METRICS:
+        lo, hi = max(lo, 0.0), min(hi, 1.0)
+    elif metric == "r2":
+        hi = min(hi, 1.0)
+    return [lo, hi]
 
 
 def best_so_far(values: Sequence[float | None], maximize: bool) -> list[float | None]:
@@ -129,29 +153,25 @@ def history_figure(
     x = [t.get(by) for t in done]
     y = [t["metric"] for t in done]
     hover = [f"trial {t.get('number')} · {plot_text(t.get('family') or '?')}" for t in done]
+    traces: list[dict[str, Any]] = []
+    if done:  # no legend entry for what is not drawn
+        traces.append({
+            "type": "scatter", "mode": "markers", "x": x, "y": y,
+            "name": STATE_MARKS["complete"][0], "text": hover,
+            "marker": STATE_MARKS["complete"][1],
+            "hovertemplate": "%{text}<br>" + name + " %{y}<extra></extra>",
+        })  # fmt: skip
+    if len(done) > 1:  # a line of one point draws nothing
+        traces.append({
+            "type": "scatter", "mode": "lines", "x": x, "y": best_so_far(y, maximize),
+            "name": "best so far", "line": {"shape": "hv", "color": COLORS[0], "width": 2.5},
+        })  # fmt: skip
+    drawn = y + [v for tr in others if tr.get("yaxis") != "y2" for v in tr["y"]]
+    span = value_range(drawn, metric)
+    yaxis = axis(name, range=span) if span else axis(name)
     return {
-        "data": [
-            {
-                "type": "scatter",
-                "mode": "markers",
-                "x": x,
-                "y": y,
-                "name": STATE_MARKS["complete"][0],
-                "text": hover,
-                "marker": STATE_MARKS["complete"][1],
-                "hovertemplate": "%{text}<br>" + name + " %{y}<extra></extra>",
-            },
-            {
-                "type": "scatter",
-                "mode": "lines",
-                "x": x,
-                "y": best_so_far(y, maximize),
-                "name": "best so far",
-                "line": {"shape": "hv", "color": COLORS[0], "width": 2.5},
-            },
-            *others,
-        ],
-        "layout": layout(**strip_layout(others, axis(xtitle), axis(name))),
+        "data": [*traces, *others],
+        "layout": layout(**strip_layout(others, axis(xtitle), yaxis)),
     }
 
 
@@ -196,18 +216,26 @@ def pareto_figure(
         if pts:
             mask = pareto_mask([t["metric"] for t in pts], [t[key] for t in pts], maximize)
             front = sorted((t for t, m in zip(pts, mask) if m), key=lambda t: t[key])
-            study = [COLORS[1] if t.get("number") in front_ids else MUTED for t in pts]
             cost = {"key": key, "label": label, "metric": name, **shared}
-            traces = [
-                _cost_trace(pts, mode="markers", name=STATE_MARKS["complete"][0],
-                            marker={**STATE_MARKS["complete"][1], "color": study}, **cost),
-                _cost_trace(front, mode="lines+markers", name="Pareto front", marker={"size": 9},
-                            line={"shape": "hv", "color": COLORS[0]}, **cost),
-                _cost_trace([t for t in pts if t.get("number") == winner], mode="markers",
-                            name="winner", marker={"symbol": "star", "size": 16,
-                                                   "color": COLORS[3]}, **cost),
-                *traces,
+            under = [t for t in pts if t.get("number") != winner]  # the star draws the winner
+            own = [t for t in under if t.get("number") in front_ids]
+            rest_pts = [t for t in under if t.get("number") not in front_ids]
+            star = [t for t in pts if t.get("number") == winner]
+            drawn = [
+                # no legend entry for an empty trace, nor for a "front" of one point (under
+                # the star, or a line of one point: nothing to see)
+                _cost_trace(rest_pts, mode="markers", name=STATE_MARKS["complete"][0],
+                            marker=STATE_MARKS["complete"][1], **cost) if rest_pts else None,
+                _cost_trace(own, mode="markers", name="on the study's front (all objectives)",
+                            marker={**STATE_MARKS["complete"][1], "color": COLORS[1], "size": 8},
+                            **cost) if own else None,
+                _cost_trace(front, mode="lines+markers", name=f"front: {name} vs {label}",
+                            marker={"size": 9}, line={"shape": "hv", "color": COLORS[0]},
+                            **cost) if len(front) > 1 else None,
+                _cost_trace(star, mode="markers", name="winner", marker={
+                    "symbol": "star", "size": 16, "color": COLORS[3]}, **cost) if star else None,
             ]  # fmt: skip
+            traces = [tr for tr in drawn if tr is not None] + traces
         groups += [len(buttons)] * len(traces)
         data += traces
         vals, texts = log_ticks([x for tr in traces for x in tr["x"]])
@@ -219,6 +247,7 @@ def pareto_figure(
     for i, b in enumerate(buttons):  # show one cost's traces at a time
         b["args"][0]["visible"] = [g == i for g in groups]
     first = buttons[0]["args"][1]
+    span = value_range([v for tr in data if tr.get("yaxis") != "y2" for v in tr["y"]], metric)
     menu = {"type": "buttons", "direction": "right", "x": 0, "y": 1.04, "xanchor": "left",
             "yanchor": "bottom",
             "buttons": buttons, "showactive": True}  # fmt: skip
@@ -233,7 +262,7 @@ def pareto_figure(
                     tickvals=first["xaxis.tickvals"],
                     ticktext=first["xaxis.ticktext"],
                 ),
-                axis(name),
+                axis(name, range=span) if span else axis(name),
             ),
             updatemenus=[menu] if len(buttons) > 1 else [],
             height=460,

@@ -120,9 +120,15 @@ def search(data: ReportData, figs: Figures) -> dict[str, Any]:
             ),
             panel(
                 "Pareto front: metric against cost",
-                f"The line links the complete trials no other beats on both {metric} and cost, "
-                f"the star is the winner (orange dots: the study's own Pareto front); {marks}, "
-                f"at their measured cost; buttons switch the cost. Trials: {tally}.",
+                f"The line links the complete trials on the front of {metric} and the cost "
+                "shown: no other is at least as good on both and better on one. The star is "
+                "the winner"
+                + (
+                    "; orange dots are the study's own Pareto front, of all its objectives"
+                    if isinstance(data.get("pareto"), list)
+                    else ""
+                )  # fmt: skip
+                + f"; {marks}, at their measured cost; buttons switch the cost. Trials: {tally}.",
                 figs.add(
                     "pareto",
                     lambda: plots.pareto_figure(

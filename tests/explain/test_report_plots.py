@@ -103,13 +103,16 @@ def test_pareto_figure_marks_front_and_winner_per_cost() -> None:
         for i, (m, p) in enumerate([(0.9, 100), (0.8, 10), (0.95, 1000), (0.85, 500)])
     ]
     fig = plots.pareto_figure(trials, True, "accuracy", winner=2, study_front=[1])
-    assert len(fig["data"]) == 9  # (all, front, winner) x (params, FLOPs, latency)
-    everyone, front, winner = fig["data"][:3]
+    # (the rest, the study's front, the front of the pair, winner) x (params, FLOPs, latency)
+    assert len(fig["data"]) == 12
+    rest, own, front, winner = fig["data"][:4]
     assert front["x"] == [10, 100, 1000] and winner["x"] == [1000] and winner["y"] == [0.95]
-    assert everyone["marker"]["color"][1] == plots.COLORS[1]  # the study's own front
+    assert rest["x"] == [100, 500] and rest["name"] == "complete"
+    assert own["x"] == [10] and own["marker"]["color"] == plots.COLORS[1]  # its legend entry
+    assert own["name"] == "on the study's front (all objectives)"
     buttons = fig["layout"]["updatemenus"][0]["buttons"]
-    assert [b["args"][0]["visible"].count(True) for b in buttons] == [3, 3, 3]
-    assert buttons[1]["args"][0]["visible"][3:6] == [True] * 3
+    assert [b["args"][0]["visible"].count(True) for b in buttons] == [4, 4, 4]
+    assert buttons[1]["args"][0]["visible"][4:8] == [True] * 4
     assert plots.pareto_figure([trial(0, 0.9)], True, "accuracy") is None  # no cost at all
 
 

@@ -107,7 +107,8 @@ def test_history_shows_pruned_trials_at_their_last_value_and_the_rest_along_the_
 def test_a_search_where_nothing_completed_still_has_a_history() -> None:
     only = [r for r in trials() if r["state"] != "complete"]
     fig = plots.history_figure(only, True, "accuracy")
-    assert fig is not None and fig["data"][0]["x"] == [] and fig["data"][1]["y"] == []
+    assert fig is not None  # no legend entry for a "complete" or "best so far" not drawn
+    assert not named(fig, "complete") and not named(fig, "best so far")
     (valued,) = [tr for tr in named(fig, "pruned") if tr.get("yaxis") != "y2"]
     assert valued["y"] == [0.55, 0.40, 0.42]
     nothing = [r for r in only if r["state"] == "over_budget"]  # no value to draw at all
@@ -124,7 +125,7 @@ def test_pareto_shows_pruned_at_last_value_and_over_budget_at_their_cost() -> No
     for b, (key, _label) in zip(buttons, plots.COSTS):
         group = [tr for tr, v in zip(fig["data"], b["args"][0]["visible"]) if v]
         names = [tr["name"] for tr in group]
-        assert names[:3] == ["complete", "Pareto front", "winner"]
+        assert names[:3] == ["complete", f"front: accuracy vs {_label}", "winner"]
         cost = {r["number"]: r[key] for r in trials()}
         (pruned,) = [tr for tr in group if tr["name"].startswith("pruned") and "yaxis" not in tr]
         assert pruned["x"] == [cost[1], cost[4], cost[6]] and pruned["y"] == [0.55, 0.40, 0.42]
@@ -266,3 +267,51 @@ def test_rendered_leaderboard_marks_the_winner_and_escapes_hparams(tmp_path: Pat
     hist = next(f for k, f in figures.items() if k.startswith("fig-history-"))
     in_strip = [tr for tr in hist["data"] if str(tr.get("name", "")).startswith("pruned")]
     assert sum(len(tr["x"]) for tr in in_strip) == pruned  # the fixture's have no last value
+
+
+# --- what a chart of few trials draws (an outside tester's /tmp/oC/rl2, /tmp/oC/p1) -------------
+
+
+def test_the_metric_axis_keeps_to_the_data_and_the_metrics_scale() -> None:
+    """One complete trial at accuracy 0.11 (and seven over budget): the axis ran -0.5 to 1."""
+    one = [t(2, "complete", "fnn", metric=0.1148)] + [t(n, "over_budget", "fnn") for n in (0, 1)]
+    for fig in (plots.history_figure(one, True, "accuracy"),
+                plots.pareto_figure(one, True, "accuracy", winner=2)):  # fmt: skip
+        lo, hi = fig["layout"]["yaxis"]["range"]
+        assert 0 <= lo < 0.1148 < hi <= 1 and hi - lo <= 0.1 + 1e-9
+    assert plots.value_range([0.99, 1.0], "accuracy")[1] == 1.0  # never past the scale
+    assert plots.value_range([0.0, 0.02], "roc_auc")[0] == 0.0
+    lo, hi = plots.value_range([12.0, 30.0], "rmse")
+    assert lo < 12 and hi > 30
+    assert plots.value_range([], "accuracy") is None
+
+
+def test_a_chart_of_one_complete_trial_lists_only_what_it_draws() -> None:
+    """ "best so far" and "Pareto front" were in the legend with nothing drawn."""
+    one = [t(2, "complete", "fnn", metric=0.1148), t(0, "over_budget", "fnn")]
+    names = [tr["name"] for tr in plots.history_figure(one, True, "accuracy")["data"]]
+    assert "best so far" not in names and "complete" in names
+    fig = plots.pareto_figure(one, True, "accuracy", winner=2)
+    names = {tr["name"] for tr in fig["data"]}
+    assert not any(n.startswith("front") for n in names)
+    assert "complete" not in names and "winner" in names  # the only complete one is the star
+
+
+def test_the_studys_own_front_has_its_own_legend_entry() -> None:
+    """The orange dots (the study's front of all objectives) had no legend entry."""
+    rows = [t(0, "complete", "fnn", metric=0.9884, params=41858),
+            t(1, "complete", "fnn", metric=0.9884, params=19074),
+            t(8, "complete", "rnn", metric=0.9302, params=3426)]  # fmt: skip
+    fig = plots.pareto_figure(rows, True, "accuracy", winner=1, study_front=[1, 8])
+    shown = [tr for tr in fig["data"] if tr["visible"]]
+    own = [tr for tr in shown if tr["name"] == "on the study's front (all objectives)"]
+    assert len(own) == 1 and own[0]["x"] == [3426]  # and the winner, trial 1, a star
+    (grey,) = [tr for tr in shown if tr["name"] == "complete"]
+    assert grey["x"] == [41858]  # dominated: a tie on accuracy with more parameters
+    (line,) = [tr for tr in shown if tr["name"].startswith("front:")]
+    assert line["x"] == [3426, 19074]
+    view = search({"run": {**RUN, "objectives": ["accuracy", "params"]}, "trials": rows,
+                   "pareto": [1, 8]}, Figures())  # fmt: skip
+    caption = view["panels"][2]["help"]
+    assert "no other is at least as good on both and better on one" in caption
+    assert "beats" not in caption and "orange dots are the study's own Pareto front" in caption
