@@ -216,11 +216,23 @@ def answer(comparison: Mapping[str, Any]) -> dict[str, Any] | None:
     shown = "undefined" if not np.isfinite(rho) else f"{rho:.2f}"
     sentence = (
         f"The smallest model (#{a.get('rank')}, {a.get('family')}, {_size(a.get('params'))} "
-        f"params{_scored(a)}) agrees with {whom} (#{b.get('rank')}, {_size(b.get('params'))} "
+        f"params{_scored(a)}) {_verb(rho)} {whom} (#{b.get('rank')}, {_size(b.get('params'))} "
         f"params{_scored(b)}) at \u03c1 = {shown} on the global map of "
         f"{comparison.get('method')}: {reading(rho)}."
     )
     return {"small": small, "other": other, "rho": rho, "sentence": sentence}
+
+
+def _verb(rho: float) -> str:
+    """How the smaller model stands to the other, by the value of their rho: a negative one
+    ranks the evidence against the other's, which is no agreement."""
+    if not np.isfinite(rho):
+        return "cannot be ranked against"
+    if rho >= READINGS[0][0]:
+        return "agrees with"
+    if rho >= READINGS[1][0]:
+        return "partly agrees with"
+    return "barely agrees with" if rho > 0 else "disagrees with"
 
 
 def _scored(model: Mapping[str, Any]) -> str:

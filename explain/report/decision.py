@@ -246,8 +246,14 @@ def check_verdict(checks: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
-def explanation_line(exp: Mapping[str, Any] | None) -> str:
-    """The explanations' checks in one sentence."""
+def explanation_line(exp: Mapping[str, Any] | None, across_front: bool = False) -> str:
+    """The explanations' checks in one sentence (``across_front``: the run has none in
+    explain/, but `nas explain RUN --top K` explained the front, the winner included)."""
+    if not exp and across_front:
+        return (
+            "Explanations: the winner's global map and checks are in 'Across the front' "
+            "(`nas explain RUN --top K`); run `nas explain RUN` for the per-example views."
+        )
     if not exp:
         return "Explanations: none for this run (run `nas explain RUN` to make them)."
     checks = [c for c in exp.get("checks") or [] if isinstance(c, Mapping)]

@@ -238,6 +238,13 @@ def _why(data: ReportData, best: Mapping[str, Any], metric: str, up: bool) -> st
     return text + said + cost
 
 
+def _across_front(data: ReportData) -> bool:
+    """Whether `nas explain RUN --top K` explained the front (the winner included) and the
+    report shows it (a comparison with models, not a note that it is stale)."""
+    c = _m(data.get("comparison"))
+    return bool(c.get("models")) and not c.get("note")
+
+
 def _objective(value: Any, name: str) -> str:
     """An objective's value as the CLI's table writes it: a count exactly (19,074)."""
     if name in ("params", "flops") and d.as_number(value) is not None:
@@ -497,7 +504,9 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
         if data.get("gan") is None
         else _gan_verdict(_m(best.get("test"))),
         "search": _search(data),
-        "explanations": d.explanation_line(_m(data.get("explanations")) or None)
+        "explanations": d.explanation_line(
+            _m(data.get("explanations")) or None, _across_front(data)
+        )
         + _no_better(trivial, d.as_number(test), interval, up, label, data)
         if data.get("gan") is None
         else "Explanations: of the generator and the discriminator, in the GAN section."

@@ -188,3 +188,45 @@ def test_the_section_fits_a_printed_page(tmp_path: Path) -> None:
         chrome.close()
     assert problems == {} and shown > 0
     assert overflow == []
+
+
+def test_the_answer_words_a_negative_rho_as_disagreement() -> None:
+    """/tmp/oC/p1: "agrees with the winner ... at ρ = -0.35 ...: it relies on different
+    evidence", a sentence at odds with itself."""
+    from explain.compare import answer
+
+    c = comparison()
+    said = {}
+    for rho in (0.82, 0.5, 0.1, -0.35, None):
+        c["agreement"]["global"][0][2] = c["agreement"]["global"][2][0] = rho
+        said[rho] = answer(c)["sentence"]
+    assert ") agrees with the winner" in said[0.82]
+    assert ") partly agrees with the winner" in said[0.5]
+    assert ") barely agrees with the winner" in said[0.1]
+    assert ") disagrees with the winner" in said[-0.35] and " agrees with" not in said[-0.35]
+    assert "at ρ = -0.35 on the global map" in said[-0.35]
+    assert "it relies on different evidence" in said[-0.35]
+    assert ") cannot be ranked against the winner" in said[None]
+
+
+def test_a_run_explained_only_across_the_front_does_not_say_it_has_no_explanations() -> None:
+    """/tmp/oC/p1 after `nas explain RUN --top 2`: the Explanations section said "This run has
+    no explanations" above a section showing the winner's map."""
+    import html as html_lib
+
+    data = fx.tabular_classification()
+    data["explanations"] = None
+    data["comparison"] = comparison()
+    html = render_html(data)
+    body = html[html.index('<section id="explanations">') :]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body[: body.index("</section>")]))
+    assert "This run has no explanations" not in text
+    assert "The winner was explained with the rest of the front" in text
+    assert "“Across the front” section" in text
+    first = re.search(r'<li id="dec-explanations">(.*?)</li>', html, re.S)
+    said = html_lib.unescape(first.group(1)) if first else ""
+    assert said and "none for this run" not in said
+    assert "the winner's global map and checks are in 'Across the front'" in said
+    data["comparison"] = None  # no comparison: it has none
+    html = render_html(data)
+    assert "This run has no explanations" in html
