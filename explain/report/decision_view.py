@@ -56,10 +56,19 @@ def _baselines(
             beats, loses = (lo > 0, hi < 0) if up else (hi < 0, lo > 0)
             within = not (beats or loses)
             span = f"difference {fmt_num(lo, 3)} to {fmt_num(hi, 3)}, 95%, on the same rows"
-            how = "better" if test is None or (value >= test if up else value <= test) else "worse"
+            same = test is not None and abs(value - test) <= 1e-12 * max(1.0, abs(test))
+            how = (
+                "better by a difference"
+                if test is None or (value > test if up else value < test)
+                else "the same score, a difference"
+                if same
+                else "worse by a difference"
+            )
             relation = (f"better than the winner ({span})" if beats
                         else f"worse than the winner ({span})" if loses
-                        else f"{how} by a difference within noise ({span})")  # fmt: skip
+                        else "the same as the winner on every resample of the same rows "
+                             "(difference 0)" if lo == hi == 0 and same
+                        else f"{how} within noise ({span})")  # fmt: skip
         rows.append({
             "name": str(b.get("name") or "baseline"), "kind": str(b.get("kind") or ""),
             "value": value, "value_s": fmt_num(value), "detail": str(b.get("detail") or ""),

@@ -509,3 +509,29 @@ def test_not_shown_to_beat_the_trivial_baseline_is_judged_on_the_same_rows() -> 
     )
     noisy = view({"lo": -2_000.0, "hi": 21_839.0})
     assert noisy["verdict"]["text"].endswith("a difference within noise on the same rows).")
+
+
+def test_a_baseline_that_scores_what_the_winner_scores_is_not_called_better() -> None:
+    """An outsider's winner predicted the majority class on every row: the majority class
+    scored what it scored (0.5556, the paired difference 0 to 0) and was called 'better by a
+    difference within noise'."""
+    from explain.report.decision_view import decision_view
+
+    def relation(value: float, paired: dict) -> str:
+        trivial = {"name": "majority class", "kind": "trivial", "paired": paired,
+                   "metrics": {"accuracy": value}}  # fmt: skip
+        data = {"run": {"metric": "accuracy", "task": "classification",
+                        "data_info": {"sizes": {"test": 45, "val": 45}}},
+                "best": {"test": {"accuracy": 25 / 45}, "val": {"accuracy": 0.5}},
+                "test_interval": {"metric": "accuracy", "lo": 0.41, "hi": 0.69, "n": 45},
+                "baselines": {"n_test": 45, "baselines": [trivial]}}  # fmt: skip
+        return decision_view(data)["baselines"][0]["relation"]
+
+    assert relation(25 / 45, {"lo": 0.0, "hi": 0.0}) == (
+        "the same as the winner on every resample of the same rows (difference 0)"
+    )
+    assert relation(25 / 45, {"lo": -0.1, "hi": 0.1}).startswith(
+        "the same score, a difference within noise (difference -0.1 to 0.1"
+    )
+    assert relation(26 / 45, {"lo": -0.05, "hi": 0.1}).startswith("better by a difference")
+    assert relation(24 / 45, {"lo": -0.1, "hi": 0.05}).startswith("worse by a difference")
