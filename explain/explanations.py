@@ -108,7 +108,9 @@ def explain_model(
     g = torch.Generator().manual_seed(seed)
     idx = torch.randperm(len(data.train.X), generator=g)[:_BACKGROUND]
     background = data.train.X[idx].float()  # SHAP's; the checks re-run it with the same rows
+    per_example: dict[str, float] = {}  # seconds to explain one example: sizes the checks
     for m in names:
+        began = time.perf_counter()
         if m == SHAP:
             a = shap_explain(
                 model,
@@ -130,6 +132,7 @@ def explain_model(
                 preprocessing=preprocessing,
             )
         attrs[a.method if m == SHAP else m] = a
+        per_example[a.method if m == SHAP else m] = (time.perf_counter() - began) / len(X)
         if m == SHAP and classification and data.modality == "tabular":
             _shap_per_output(a, model, X, background, out.shape[1], seed, data)
         if m == SHAP:  # the explainer is picked per model: say which, and why, beside the rest
@@ -143,7 +146,8 @@ def explain_model(
         # feature means setting it to the background (its mean, for infidelity and deletion)
         refs = {m: background.mean(0, keepdim=True) for m in pixel if m.startswith("shap")}
         quality = run_checks(model, X, torch.as_tensor(targets), pixel, fns, baseline=None,
-                             references=refs, task=data.task, seed=seed)  # fmt: skip
+                             references=refs, task=data.task, seed=seed,
+                             seconds_per_example=per_example)  # fmt: skip
     picked = select_samples(model, X, y, data.task, n=n_local)
     return Explanations(
         task=data.task, modality=data.modality, input_shape=tuple(data.input_shape),

@@ -59,6 +59,11 @@ AGREEMENT_WARN = 0.2
 #: Examples re-explained by sensitivity and randomisation: a fixed, seeded sample (the same rows
 #: for both), so their numbers depend on the inputs and the seed only, never on machine speed.
 RERUN_SAMPLES = 32
+#: ... unless re-running every method on them would take longer than this on this machine
+#: (estimated from the seconds each method took per example): then as many as fit, at least
+#: ``RERUN_MIN``, and the checks say so. A 2,000-step sequence's checks had taken 379 s.
+RERUN_SECONDS = 60.0
+RERUN_MIN = 8
 _INPUT_CHECKS = ("infidelity", "deletion", "insertion", "sensitivity", "randomisation")
 
 
@@ -223,6 +228,8 @@ def run_checks(
     steps: int = 20,
     n_perturb: int = 4,
     seed: int = 0,
+    seconds_per_example: Mapping[str, float] | None = None,
+    time_budget: float = RERUN_SECONDS,
 ) -> list[Check]:
     """Every applicable check for each explanation in ``attrs`` (all computed on ``X`` against
     ``baseline``, None meaning zeros), then the agreement of every pair.
@@ -235,7 +242,11 @@ def run_checks(
     Completeness, infidelity and deletion / insertion use all examples (forward passes only).
     Sensitivity and randomisation re-run the explainer, so they need ``explain_fns[method]``
     (skipped without one) and use one seeded sample of ``budget_samples`` examples (all of them
-    if fewer), the same for every method and every machine: ``extra["n_examples"]`` records it.
+    if fewer), the same for every method: ``extra["n_examples"]`` records it. With
+    ``seconds_per_example`` (per method, as its explanation took) the sample is smaller when
+    re-running would take longer than ``time_budget`` seconds (at least ``RERUN_MIN``
+    examples; ``extra["rerun_limited"]`` and the detail say so): only then does it depend on
+    the machine.
     For SHAP, ``explain_fns`` must re-run the explainer with the background and seed of the
     stored values, or these two checks test another explainer.
     """
@@ -246,7 +257,9 @@ def run_checks(
     fns, refs = dict(explain_fns or {}), dict(references or {})
     f_x = outputs(model, Xt, t, task).numpy()  # the raw output: what the methods attribute
     f_b = outputs(model, base, t, task).numpy()
-    idx = subsample(Xt.shape[0], budget_samples, seed)
+    n_rerun, limited = _rerun_size(model, Xt.shape[0], budget_samples, n_perturb, fns, attrs,
+                                   seconds_per_example, time_budget)  # fmt: skip
+    idx = subsample(Xt.shape[0], n_rerun, seed)
     checks: list[Check] = []
     for name, attr in attrs.items():
         values = as_numpy(attr.values)
@@ -303,16 +316,48 @@ def run_checks(
         )
         for c in sens + rand:
             c.extra["n_examples"] = len(idx)
+            if limited and c.status != "skipped":
+                c.extra["rerun_limited"] = limited
+                c.detail = f"{c.detail} ({limited})"
         checks += sens + rand
     checks += agreement(attrs)
     return checks
+
+
+def _rerun_size(
+    model: nn.Module,
+    n: int,
+    budget_samples: int,
+    n_perturb: int,
+    fns: Mapping[str, Any],
+    attrs: Mapping[str, Attribution],
+    seconds_per_example: Mapping[str, float] | None,
+    time_budget: float,
+) -> tuple[int, str]:
+    """How many examples sensitivity and randomisation re-explain, and why fewer than asked
+    (``""`` when not): each re-runs the explainer about ``n_perturb`` + 4 + one per cascade
+    layer times (the perturbations, the noise floor's two draws, the original and its repeat,
+    each re-initialised layer)."""
+    wanted = min(n, budget_samples)
+    if not seconds_per_example or time_budget <= 0:
+        return wanted, ""
+    runs = n_perturb + 4 + len(cascade_layers(model))
+    per = sum(seconds_per_example.get(m, 0.0) for m in attrs if m in fns) * runs
+    if per * wanted <= time_budget or wanted <= RERUN_MIN:
+        return wanted, ""
+    fit = max(RERUN_MIN, int(time_budget / per))
+    return fit, (f"re-run on {fit} of {wanted} examples: all {wanted} would take about "
+                 f"{per * wanted:.0f} s on this machine, over the {time_budget:.0f} s these "
+                 "checks are given")  # fmt: skip
 
 
 __all__ = [
     "APPROXIMATE_METHODS",
     "BY_CONSTRUCTION_METHODS",
     "COMPLETE_METHODS",
+    "RERUN_MIN",
     "RERUN_SAMPLES",
+    "RERUN_SECONDS",
     "ExplainFn",
     "agreement",
     "cascade_layers",

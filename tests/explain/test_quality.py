@@ -453,3 +453,36 @@ def test_run_checks_on_200_examples_of_a_small_cnn_is_quick() -> None:
     assert sum(c.extra["seconds"] for c in checks if "seconds" in c.extra) <= seconds
     assert all(c.extra["n_examples"] <= 32 for c in checks if "n_examples" in c.extra)
     assert_json(checks)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (None, 32),  # no timing given: the fixed sample
+        (1e-6, 32),  # fast: everything fits
+        (0.05, 10),  # 0.05 s x (4 + 4 + 2 layers) re-runs = 0.5 s an example: 10 fit in 5 s
+        (0.2, 8),  # 2 s an example: 2 would fit, the minimum is 8
+    ],
+)
+def test_reruns_shrink_to_the_time_they_are_given(seconds: float | None, expected: int) -> None:
+    """Known answer: the re-run checks of a 2,000-step sequence had taken 379 s; with the
+    seconds each method took per example, the sample is cut to what fits (at least 8), and
+    the checks say so."""
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(40, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+    X = torch.randn(60, 40, 1)
+    t = model(X).argmax(1)
+    attrs = {"integrated_gradients": attribution("integrated_gradients", ig_fn(8)(model, X, t), t)}
+    per = None if seconds is None else {"integrated_gradients": seconds}
+    checks = run_checks(model, X, t, attrs, {"integrated_gradients": ig_fn(8)},
+                        seconds_per_example=per, time_budget=5.0)  # fmt: skip
+    rerun = [c for c in checks if c.name in ("sensitivity", "randomisation")]
+    assert len(rerun) == 2 and all(c.extra["n_examples"] == expected for c in rerun)
+    if expected < 32:
+        assert len(cascade_layers(model)) == 2
+        said = (f"re-run on {expected} of 32 examples: all 32 would take about "
+                f"{seconds * 10 * 32:.0f} s on this machine, over the 5 s")  # fmt: skip
+        assert all(said in c.detail and said in c.extra["rerun_limited"] for c in rerun)
+    else:
+        assert not any("rerun_limited" in c.extra for c in rerun)
