@@ -33,7 +33,10 @@ def export(
         ),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option(min=1, help="Threads of the latency runs (default: all cores).")
+        int | None,
+        typer.Option(
+            min=1, help="Threads of the latency runs (default: 1, as a search times latency)."
+        ),  # fmt: skip
     ] = None,
 ) -> None:
     """Export a run's winner, checked against PyTorch on 256 validation examples.
@@ -55,7 +58,7 @@ def export(
               f"(tolerance {check['tolerance']:g})", markup=False, soft_wrap=True)  # fmt: skip
     latency = record["latency_ms"]
     n = latency["threads"]
-    table = Table(title=f"latency, median ms ({n} thread{'s' if n > 1 else ''})")
+    table = Table(title=f"latency, lower-quartile ms ({n} thread{'s' if n > 1 else ''})")
     for col in ("runtime", "batch 1", f"batch {CHECK_ROWS}"):
         table.add_column(col, justify="left" if col == "runtime" else "right")
     for runtime, times in latency.items():

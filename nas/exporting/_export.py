@@ -67,7 +67,7 @@ class ExportReport:
                 "threads": self.threads,
                 "warmup": WARMUP,
                 "repeats": REPEATS,
-                "statistic": "median",
+                "statistic": "lower quartile",
                 **self.latency_ms,
             },
         }
@@ -77,8 +77,8 @@ def export_model(
     target: Exportable, format: str, path: str | os.PathLike[str], *, threads: int | None = None
 ) -> ExportReport:
     """Export ``target`` to ``path`` as ``format``; checked and timed on ``threads`` threads
-    (default: torch's setting) for PyTorch and the runtime alike, and written only if the
-    exported file reproduces PyTorch within :data:`TOLERANCE` (max abs)."""
+    (default 1, as a search times latency) for PyTorch and the runtime alike, and written only
+    if the exported file reproduces PyTorch within :data:`TOLERANCE` (max abs)."""
     fmt = get_format(format)
     fmt.require()
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
@@ -95,7 +95,7 @@ def export_model(
     tmp = Path(name)
     before = torch.get_num_threads()
     try:
-        torch.set_num_threads(threads or before)
+        torch.set_num_threads(threads or 1)
         report = _export(fmt, target, path, tmp)
         os.replace(tmp, path)
         os.chmod(path, 0o666 & ~_umask())
