@@ -61,6 +61,16 @@ def value_range(values: Sequence[Any], metric: str) -> list[float] | None:
     return [lo, hi]
 
 
+def integer_ticks(values: Sequence[Any]) -> dict[str, Any]:
+    """Axis settings for whole numbers (trials, epochs): ticks on integers only, about ten of
+    them (Plotly's own put a tick at trial 0.5 when there were two)."""
+    nums = [float(v) for v in values if is_number(v) and math.isfinite(float(v))]
+    if not nums:
+        return {}
+    span = max(nums) - min(nums)
+    return {"tick0": 0, "dtick": max(1, math.ceil(span / 10)), "tickformat": "d"}
+
+
 def best_so_far(values: Sequence[float | None], maximize: bool) -> list[float | None]:
     """The running best of ``values``; None entries (unfinished trials) keep the previous best."""
     out: list[float | None] = []
@@ -169,9 +179,11 @@ def history_figure(
     drawn = y + [v for tr in others if tr.get("yaxis") != "y2" for v in tr["y"]]
     span = value_range(drawn, metric)
     yaxis = axis(name, range=span) if span else axis(name)
+    xs = x + [v for tr in others for v in tr.get("x", [])]
+    xaxis = axis(xtitle, **integer_ticks(xs)) if by == "number" else axis(xtitle)
     return {
         "data": [*traces, *others],
-        "layout": layout(**strip_layout(others, axis(xtitle), yaxis)),
+        "layout": layout(**strip_layout(others, xaxis, yaxis)),
     }
 
 

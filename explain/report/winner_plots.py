@@ -7,6 +7,7 @@ from typing import Any
 
 from explain.report._format import plot_text, plot_texts
 from explain.report._style import COLORS, MUTED, SEQUENTIAL, Figure, axis, is_number, layout
+from explain.report.plots import integer_ticks, value_range
 
 #: Regression points drawn at most; a larger test set is thinned evenly (deterministic).
 MAX_POINTS = 2000
@@ -52,13 +53,21 @@ def curves_figure(
                 )
     if not data:
         return None
+    # the metric's own scale (Plotly's ran an accuracy of 0.99 from 0 to 2); whole epochs
+    span = value_range([v for tr in data if tr["yaxis"] == "y2" for v in tr["y"]], metric)
+    epochs = [x for tr in data for x in tr["x"] if is_number(x)]
     return {
         "data": data,
         "layout": layout(
-            xaxis=axis("epoch"),
+            xaxis=axis("epoch", **integer_ticks(epochs)),
             yaxis=axis("loss"),
             yaxis2=axis(
-                plot_text(metric), overlaying="y", side="right", showgrid=False, tickmode="auto"
+                plot_text(metric),
+                overlaying="y",
+                side="right",
+                showgrid=False,
+                tickmode="auto",
+                **({"range": span} if span else {}),
             ),
             height=380,
             margin={"l": 60, "r": 60, "t": 70, "b": 50},

@@ -237,3 +237,20 @@ def test_script_json_cannot_close_the_script_element() -> None:
 def test_plot_text_escapes_plotly_markup() -> None:
     assert plot_text("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
     assert plot_text("a & b") == "a &amp; b"
+
+
+def test_whole_numbers_get_whole_ticks_and_a_metric_its_own_scale() -> None:
+    """An outsider's report ran the learning curve's accuracy axis from 0 to 2 and put trial
+    ticks at 0.5 and 1.5."""
+    search = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.1 / e, "val_metric": v}
+              for e, v in ((1, 0.97), (2, 0.99), (3, 0.995))]  # fmt: skip
+    fig = winner_plots.curves_figure(search, None, "accuracy")
+    lo, hi = fig["layout"]["yaxis2"]["range"]
+    assert 0.9 < lo < 0.97 and 0.995 < hi <= 1.0
+    assert fig["layout"]["xaxis"]["dtick"] == 1 and fig["layout"]["xaxis"]["tickformat"] == "d"
+    two = plots.history_figure([trial(0, 0.5), trial(1, 0.7)], True, "accuracy")
+    assert two["layout"]["xaxis"]["dtick"] == 1
+    many = plots.history_figure([trial(i, 0.5) for i in range(95)], True, "accuracy")
+    assert many["layout"]["xaxis"]["dtick"] == 10
+    by_time = plots.history_figure([trial(0, 0.5, end_s=2.5)], True, "accuracy", by="end_s")
+    assert "dtick" not in by_time["layout"]["xaxis"]  # seconds are not whole
