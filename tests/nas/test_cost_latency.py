@@ -87,3 +87,47 @@ def test_limit_is_inclusive() -> None:
     from tests.nas.test_cost import make_cost
 
     assert Budget(max_latency_ms=3.5, max_params=1_234_567).check(make_cost()) == []
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "calls", "admitted"),
+    [
+        (0.10, 0.08, 2, True),  # 11 % over 0.09: measured again, under the limit
+        (0.11, 0.10, 2, False),  # again, still over
+        (0.20, 0.08, 1, False),  # far over: refused on one measurement
+        (0.08, 0.50, 1, True),  # within: one measurement
+    ],
+)
+def test_a_latency_just_over_the_limit_is_measured_once_more(
+    first: float, second: float, calls: int, admitted: bool
+) -> None:
+    from dataclasses import replace
+
+    from nas.cost import Cost
+    from tests.nas.test_warm_start import _objective
+
+    obj = _objective("cnn", Budget(max_latency_ms=0.09))
+    base = Cost(
+        params=100,
+        trainable_params=100,
+        flops=1000,
+        latency_ms=None,
+        latency_ms_batch=None,
+        batch_size=1,
+        memory_mb=0.1,
+        energy_mj=0.0,
+        device="cpu",
+    )
+    timed = iter([first, second])
+    seen = []
+
+    def cost(model: nn.Module, latency: bool = False, **kwargs: object) -> Cost:
+        if not latency:
+            return base
+        seen.append(next(timed))
+        return replace(base, latency_ms=seen[-1])
+
+    obj.cost = cost  # type: ignore[method-assign]
+    got, violations = obj.measure(nn.Linear(2, 2))
+    assert len(seen) == calls and (violations == []) == admitted
+    assert got.latency_ms == min(seen)
