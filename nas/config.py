@@ -145,22 +145,18 @@ class SearchConfig:
             )
         if isinstance(objectives, str):
             objectives = [o.strip() for o in objectives.split(",")]
-        if (
-            objectives is not None
-            and not isinstance(objectives, str)
-            and any(isinstance(o, str) and not o.strip() for o in objectives)
-        ):
-            raise NasError(
-                f"objectives has an empty name in {objectives!r} (e.g. a stray comma); give "
-                f"names as 'accuracy,params' (the metric first, then params, flops, latency, "
-                f"memory or faithfulness)."
-            )
-        elif objectives is not None and (
+        if objectives is not None and (
             not isinstance(objectives, Sequence) or not all(isinstance(o, str) for o in objectives)
         ):
             raise NasError(
                 f"objectives are names, as 'accuracy,params' or ['accuracy', 'params'] (the "
                 f"metric first, then costs: params, flops, latency, memory); got {objectives!r}."
+            )
+        if objectives is not None and any(not o.strip() for o in objectives):
+            raise NasError(
+                f"objectives has an empty name in {objectives!r} (e.g. a stray comma); give "
+                f"names as 'accuracy,params' (the metric first, then params, flops, latency, "
+                f"memory or faithfulness)."
             )
         if data is not None and not isinstance(data, str | PathLike):
             raise NasError(f"data is the path of a CSV/TSV or NPZ file, got "

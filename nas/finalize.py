@@ -69,10 +69,6 @@ def finalize_run(
     for rank, trial in enumerate(winners, start=1):
         final = kind.finalize(td, trial, settings, state, rank)
         final.metrics["data"] = td.name
-        if isinstance(final.metrics.get("cost"), dict):  # the threads its latency was timed on
-            import torch
-
-            final.metrics["cost"].setdefault("threads", torch.get_num_threads())
         folders = ([result.run_dir / "best"] if rank == 1 else []) + (
             [top_dir / str(rank)] if len(winners) > 1 else []
         )

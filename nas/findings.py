@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nas.kinds import SearchKind
+if TYPE_CHECKING:
+    from nas.kinds import SearchKind
 
 _UNIT_SCALE = ("accuracy", "balanced_accuracy", "f1", "precision", "recall", "roc_auc", "r2")
 

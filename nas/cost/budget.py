@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any
 
 from nas.errors import BudgetError
@@ -24,6 +24,7 @@ class Cost:
     memory_mb: float  # peak inference memory at batch 1, MiB
     energy_mj: float  # flops x ENERGY_PJ_PER_FLOP, millijoules per example
     device: str
+    threads: int | None = None  # torch threads the latencies were timed on (None: not timed)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (``None`` stays ``null``)."""
@@ -108,7 +109,8 @@ class Budget:
 def _checked_keys(cls: type, data: Mapping[str, Any], required: bool = True) -> dict[str, Any]:
     known = [f.name for f in fields(cls)]
     unknown = sorted(set(data) - set(known))
-    missing = [k for k in known if k not in data] if required else []
+    optional = {f.name for f in fields(cls) if f.default is not MISSING}  # added since: older
+    missing = [k for k in known if k not in data and k not in optional] if required else []
     if unknown or missing:
         raise BudgetError(
             f"{cls.__name__}.from_dict got unknown keys {unknown} and lacks keys {missing}; "

@@ -134,6 +134,7 @@ def measure_cost(
         memory_mb=memory / _MIB,
         energy_mj=flops * ENERGY_PJ_PER_FLOP * 1e-9,  # pJ -> mJ
         device=str(dev),
+        threads=torch.get_num_threads() if latency else None,
     )
 
 
