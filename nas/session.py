@@ -43,7 +43,7 @@ from nas.study import (
 )
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
-from nas.warm_start import fit_to_budget
+from nas.warm_start import fit_starts
 from nas.worker import (
     CATCH,
     RUN_ATTR,
@@ -188,8 +188,8 @@ def _run_search(
     objective = kind.objective(td, settings, state)
     requeue_interrupted(st)  # what a Ctrl-C stopped runs again, in the place it held
     if config.warm_start and not st.get_trials(deepcopy=False):
-        for params in starting_points(config.space, SpaceContext.of(td)):
-            params, fitted = fit_to_budget(params, objective)  # shrunk to the budget if need be
+        points = starting_points(config.space, SpaceContext.of(td))
+        for params, fitted in fit_starts(points, objective):  # shrunk to the budget if need be
             attrs = {"warm_start": True, **({"fitted_to_budget": fitted} if fitted else {})}
             st.enqueue_trial(params, user_attrs=attrs)
     n_trials, timeout = config.n_trials, config.timeout

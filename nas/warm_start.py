@@ -10,12 +10,13 @@ changes the model's parameter count (widths, depths, kernels, growth factors; a 
 not). Of every combination of those parameters at or below the point's values, the one with
 the most parameters that meets the budget is kept (ties: the earliest in the enumeration,
 i.e. the one closest to the point's own values in its first parameters). When no combination
-of numbers fits, the point's choices that carry parameters are switched too (batch norm to
-none, a convolution to a separable one: only values that give it fewer parameters), and the
-same rule picks among all of them: under ``--max-params 1100`` breast_cancer's FNN start goes
-to dense(32) without norm (1,058), where dense(32) with batch norm (1,122) is over. The search
-then starts from the largest version of a known-good design that the user can afford, and the
-sampler is free to go elsewhere. A latency limit is not fitted (it would need timed forward
+of numbers fits, and no other starting point of the space fits either (:func:`fit_starts`), the
+point's choices that carry parameters are switched too (batch norm to none, a convolution to a
+separable one: only values that give it fewer parameters), and the same rule picks among all
+of them: under ``--max-params 1100`` breast_cancer's FNN start goes to dense(32) without norm
+(1,058), where dense(32) with batch norm (1,122) is over. The search then starts from the
+largest version of a known-good design that the user can afford, and the sampler is free to go
+elsewhere. A latency limit is not fitted (it would need timed forward
 passes for every candidate); a point that no combination fits is kept as it is and refused.
 """
 
@@ -70,8 +71,30 @@ def _size_params(
     return kept
 
 
+def fit_starts(
+    points: list[dict[str, Any]], objective: Any
+) -> list[tuple[dict[str, Any], dict[str, int] | None]]:
+    """Each starting point fitted to the budget by its numbers; only when none of them then
+    meets the budget are choices that carry parameters switched too (a space's only start, an
+    FNN with batch norm under ``--max-params 1100``): a start whose design the search already
+    has others of is not turned into another design."""
+    fitted = [fit_to_budget(p, objective, switch=False) for p in points]
+    if any(_meets(p, objective) for p, _ in fitted):
+        return fitted
+    return [fit_to_budget(p, objective) for p in points]
+
+
+def _meets(point: dict[str, Any], objective: Any) -> bool:
+    """Whether ``point`` builds and meets the budget (latency aside)."""
+    budget = replace(objective.s.budget, max_latency_ms=None)
+    try:
+        return not budget.check(objective.cost(_build(objective, point), latency=False))
+    except (NasError, SpaceError, ValueError, RuntimeError):
+        return False
+
+
 def fit_to_budget(
-    point: dict[str, Any], objective: Any
+    point: dict[str, Any], objective: Any, *, switch: bool = True
 ) -> tuple[dict[str, Any], dict[str, int] | None]:
     """``point``, or the largest smaller version of it that meets the objective's budget
     (latency aside), with a note ``{"params_before": ..., "params": ...}`` when it was shrunk.
@@ -93,7 +116,7 @@ def fit_to_budget(
     base = _params(objective, model)
     size = _size_params(objective, point, lower_values(point, info.sample, ctx, config), base)
     found = _largest_fitting(objective, point, size, budget)
-    if found is None:  # numbers alone are not enough: switch choices that carry parameters too
+    if found is None and switch:  # numbers are not enough: switch choices that carry parameters
         switches = _lighter_choices(objective, point, other_choices(point, info.sample, ctx,
                                                                     config), base)  # fmt: skip
         if switches:
@@ -159,4 +182,4 @@ def fitted_from(attrs: dict[str, Any]) -> int | None:
     return before if isinstance(before, int) else None
 
 
-__all__ = ["fit_to_budget", "fitted_from"]
+__all__ = ["fit_starts", "fit_to_budget", "fitted_from"]

@@ -255,3 +255,22 @@ def test_a_choice_that_carries_parameters_is_switched_when_numbers_are_not_enoug
     assert {k: v for k, v in fitted.items() if k.endswith("activation")} == {
         k: v for k, v in point.items() if k.endswith("activation") and k in fitted
     }  # the design's other choices are kept
+
+
+def test_choices_are_switched_only_when_no_start_of_the_space_fits_by_its_numbers() -> None:
+    """MNIST-1D's auto space under --max-params 5000: four family starts fit by their numbers,
+    so the RNN and CNN-RNN starts are left as they are (refused, as before: the search has
+    known-good designs to start from). The FNN space alone under 1,100 has no other start, so
+    its batch norm goes (1,058 parameters)."""
+    from nas.warm_start import fit_starts
+
+    obj = _objective("auto", Budget(max_params=5000))
+    points = starting_points(obj.s.space, SpaceContext.of(obj.data))
+    fitted = dict(zip((p["family"] for p in points), fit_starts(points, obj), strict=True))
+    assert fitted["rnn"][1] is None and fitted["cnn_rnn"][1] is None
+    assert fitted["cnn"][1] == {"params_before": 21_290, "params": 4_218}
+    alone = _objective("fnn", Budget(max_params=1_100), _table_data())
+    [(point, note)] = fit_starts([_start(alone, "fnn")], alone)
+    assert note["params"] == 1_058 and {v for k, v in point.items() if k.endswith("norm")} == {
+        "none"
+    }
