@@ -92,6 +92,19 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
     return FinishedRun(run_dir, result, args, "iris", 3, "iris-tiny")
 
 
+def copy_finished_run(finished_run: FinishedRun, folder: Path) -> Path:
+    """``folder/run``: a copy of the finished run to change, its study's -wal merged first (the
+    search ran in this process, whose connection may still hold it)."""
+    import shutil
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(finished_run.run_dir / "study.db")) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    run = folder / "run"
+    shutil.copytree(finished_run.run_dir, run)
+    return run
+
+
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """``cli("search", "--dataset", ...)``: the ``nas`` command in-process, run from the test's

@@ -20,6 +20,7 @@ from nas.cost import count_params
 from nas.data import BUILTIN_DATASETS
 from nas.errors import StorageError
 from search_spaces import SPACES, ArchSpec, build_model
+from tests.conftest import copy_finished_run
 
 pytestmark = pytest.mark.usefixtures("restore_global_state")
 
@@ -452,18 +453,6 @@ def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> 
     assert best_line(starts, "accuracy").endswith("0.50 ms)")
 
 
-def _copy_run(finished_run, folder: Path) -> Path:
-    """A copy of the finished run, its study's -wal merged first (the search ran here)."""
-    import contextlib
-    import sqlite3
-
-    with contextlib.closing(sqlite3.connect(finished_run.run_dir / "study.db")) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    run = folder / "run"
-    shutil.copytree(finished_run.run_dir, run)
-    return run
-
-
 def test_show_and_the_search_summary_judge_the_winner_against_the_baselines(
     cli: Cli, finished_run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -473,7 +462,7 @@ def test_show_and_the_search_summary_judge_the_winner_against_the_baselines(
     import nas
     from nas.commands.search import render_result
 
-    run = _copy_run(finished_run, tmp_path)
+    run = copy_finished_run(finished_run, tmp_path)
     n = json.loads((run / "run.json").read_text())["data_info"]["sizes"]["test"]
     metrics = json.loads((run / "best" / "metrics.json").read_text())
     assert {"precision", "recall", "f1"} <= set(metrics["test"])
@@ -532,7 +521,7 @@ def test_show_and_the_search_summary_judge_the_winner_against_the_baselines(
 def test_show_says_every_note_the_data_got_as_text(cli: Cli, finished_run, tmp_path: Path) -> None:
     """run.json records what loading did to the data (rows left out, values filled in); `nas
     show` said none of it."""
-    run = _copy_run(finished_run, tmp_path)
+    run = copy_finished_run(finished_run, tmp_path)
     record = json.loads((run / "run.json").read_text())
     notes = [
         "107 of 800 rows of d.csv have no value for target 'y' and were left out.",

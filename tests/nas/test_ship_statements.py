@@ -3,17 +3,14 @@ statement checked against the numbers it is made of (an outside tester found the
 
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from nas.findings import alerts, budget_sentence, search_warnings, verdict
-from tests.conftest import invoke
+from tests.conftest import copy_finished_run, invoke
 
 
 def _data(budget: dict, cost: dict, trial_cost: dict | None = None) -> dict:
@@ -88,14 +85,6 @@ def test_save_warnings_keeps_them_in_summary_json(tmp_path: Path) -> None:
     assert search_warnings(tmp_path / "nowhere") == []
 
 
-def _copy(finished_run, folder: Path) -> Path:
-    with contextlib.closing(sqlite3.connect(finished_run.run_dir / "study.db")) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    run = folder / "run"
-    shutil.copytree(finished_run.run_dir, run)
-    return run
-
-
 @pytest.mark.usefixtures("restore_global_state")
 def test_a_search_keeps_its_warnings_and_show_and_the_report_say_them(
     finished_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -105,7 +94,7 @@ def test_a_search_keeps_its_warnings_and_show_and_the_report_say_them(
     assert isinstance(summary["warnings"], list)
     metrics = json.loads((finished_run.run_dir / "best" / "metrics.json").read_text())
     assert metrics["cost"]["threads"] == 1  # --threads 1: what its latency was timed on
-    run = _copy(finished_run, tmp_path)
+    run = copy_finished_run(finished_run, tmp_path)
     summary["warnings"] = ["the winner measured 0.135 ms at batch 1 after its retrain, over "
                            "--max-latency-ms 0.1 [bold]x[/]"]  # fmt: skip
     (run / "summary.json").write_text(json.dumps(summary))
