@@ -346,9 +346,10 @@ def _rerun_size(
     if per * wanted <= time_budget or wanted <= RERUN_MIN:
         return wanted, ""
     fit = max(RERUN_MIN, int(time_budget / per))
-    return fit, (f"re-run on {fit} of {wanted} examples: all {wanted} would take about "
-                 f"{per * wanted:.0f} s on this machine, over the {time_budget:.0f} s these "
-                 "checks are given")  # fmt: skip
+    fewest = f", and {RERUN_MIN} is the fewest they use" if fit == RERUN_MIN else ""
+    return fit, (f"re-run on {fit} of {wanted} examples, about {per * fit:.0f} s on this "
+                 f"machine: all {wanted} would take about {per * wanted:.0f} s, over the "
+                 f"{time_budget:.0f} s these re-runs are given{fewest}")  # fmt: skip
 
 
 __all__ = [

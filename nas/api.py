@@ -68,6 +68,12 @@ def search(
     from ``started`` (a ``time.time()``; default: this call; ``nas search`` passes the start
     of its process). The explanations and the report follow.
     """
+    if dataset is not None and not isinstance(dataset, str | SearchConfig):
+        raise NasError(
+            f"dataset is the name of a built-in dataset (nas datasets lists them), got "
+            f"{type(dataset).__name__}; give your rows as a file with data=PATH (a CSV/TSV or "
+            "NPZ), or use nas.NASClassifier / nas.NASRegressor, which take arrays."
+        )
     if isinstance(dataset, SearchConfig):
         if data is not None or settings:
             raise NasError("Pass a SearchConfig or keyword settings to nas.search, not both.")
@@ -193,7 +199,11 @@ def explain(
                        "(df.to_csv(path, index=False)).")  # fmt: skip
     if isinstance(rows, bool):
         raise NasError(f"rows are row numbers (an int, a list of ints, or '0-9'), got {rows!r}.")
+    if not isinstance(checks, bool):
+        raise NasError(f"checks is True or False (whether to run the quality checks); got "
+                       f"{checks!r}.")  # fmt: skip
     if top is not None:
+        top = _count("top", top, "how many models of the Pareto front to explain")
         if data is not None or rows is not None:
             raise NasError("top explains the test examples of each model; drop data and rows.")
         from nas.explaining import explain_top

@@ -21,7 +21,7 @@ from nas import run as rundir
 from nas.baselines import bootstrap_interval, paired_difference, read_baselines
 from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
-from nas.findings import alerts, baseline_lines, search_warnings, verdict
+from nas.findings import alerts, baseline_lines, budget_sentence, search_warnings, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import is_feasible, metric_scale, status_of
 from nas.metrics import METRICS, metric_direction
@@ -72,10 +72,16 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
 
 def _spec_contradiction(best_dir: Path, best: dict[str, Any], spec: Any) -> dict[str, str] | None:
     """A red alert when best/spec.json is not the architecture best/metrics.json scored (its
-    summary, recorded as the winner was saved, differs): one of them was replaced, and the
-    report would show one model's architecture beside another's scores."""
+    summary, recorded as the winner was saved, differs), or when spec.json or model.pt is not
+    the file the search saved (``sha256.json``): one of them was replaced, and the report would
+    show one model's architecture beside another's scores."""
     described, recorded = spec.summary(), best.get("summary")
     if described == recorded:
+        try:
+            rundir.check_sums(best_dir)
+        except NasError as e:
+            return {"level": "error", "text": f"{e} The scores shown are of the model the "
+                    "search saved, not of these files."}  # fmt: skip
         return None
     text = (f"The winner's files disagree: {best_dir / 'spec.json'} is {described!r} but "
             f"{best_dir / 'metrics.json'} records {recorded!r} (one was replaced), so the "
@@ -109,9 +115,22 @@ def _worth(run_dir: Path, config: SearchConfig, best: Any) -> dict[str, Any]:
 
 def judged(run_dir: str | Path, config: SearchConfig, best: dict[str, Any]) -> list[str]:
     """The report's first-screen judgement of the winner (``best``, its metrics.json) against
-    the baselines, as lines for a terminal: `nas search` and `nas show` give no other verdict."""
+    the baselines, as lines for a terminal: `nas search` and `nas show` give no other verdict.
+    Then, as the report says them too: a limit the final cost is over, and winner files that
+    are not the ones the search saved."""
     data = {"run": config.to_dict(), "best": best, **_worth(Path(run_dir), config, best)}
-    return baseline_lines(data)
+    lines = baseline_lines(data)
+    budget = budget_sentence(data).strip()
+    if " OVER " in f" {budget} ":  # the final measurement is over a limit the trial met
+        lines.append(f"budget: {budget}")
+    contradiction = (
+        _spec_contradiction(Path(run_dir) / "best", best, rundir.load_spec(Path(run_dir) / "best"))
+        if (Path(run_dir) / "best" / "spec.json").is_file()
+        else None
+    )
+    if contradiction:
+        lines.append(f"warning: {contradiction['text']}")
+    return lines
 
 
 def _explanations(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str] | None]:

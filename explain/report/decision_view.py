@@ -401,7 +401,7 @@ def _search(data: ReportData) -> str:
     n = len(trials) or sum(v for v in counts.values() if isinstance(v, int))
     parts = ", ".join(f"{counts.get(s) or 0} {s.replace('_', ' ')}" for s in _STATES[:4])
     took = f" in {fmt_seconds(wall)} of wall time" if wall is not None else ""
-    return f"Search: {n} trials{took}: {parts}."
+    return f"Search: {n} trial{'' if n == 1 else 's'}{took}: {parts}."
 
 
 def _retrain(best: Mapping[str, Any], gan: bool) -> str | None:

@@ -68,6 +68,9 @@ def integer_ticks(values: Sequence[Any]) -> dict[str, Any]:
     if not nums:
         return {}
     span = max(nums) - min(nums)
+    if span == 0:  # one value: its tick alone (Plotly's own axis ran -1, 0, 1 for trial 0)
+        return {"tickvals": [nums[0]], "range": [nums[0] - 0.5, nums[0] + 0.5],
+                "tickformat": "d"}  # fmt: skip
     return {"tick0": 0, "dtick": max(1, math.ceil(span / 10)), "tickformat": "d"}
 
 

@@ -481,8 +481,10 @@ def test_reruns_shrink_to_the_time_they_are_given(seconds: float | None, expecte
     assert len(rerun) == 2 and all(c.extra["n_examples"] == expected for c in rerun)
     if expected < 32:
         assert len(cascade_layers(model)) == 2
-        said = (f"re-run on {expected} of 32 examples: all 32 would take about "
-                f"{seconds * 10 * 32:.0f} s on this machine, over the 5 s")  # fmt: skip
+        said = (f"re-run on {expected} of 32 examples, about {seconds * 10 * expected:.0f} s "
+                f"on this machine: all 32 would take about {seconds * 10 * 32:.0f} s, over the "
+                "5 s")  # fmt: skip
         assert all(said in c.detail and said in c.extra["rerun_limited"] for c in rerun)
+        assert ("8 is the fewest they use" in rerun[0].detail) == (expected == 8)
     else:
         assert not any("rerun_limited" in c.extra for c in rerun)

@@ -252,5 +252,7 @@ def test_whole_numbers_get_whole_ticks_and_a_metric_its_own_scale() -> None:
     assert two["layout"]["xaxis"]["dtick"] == 1
     many = plots.history_figure([trial(i, 0.5) for i in range(95)], True, "accuracy")
     assert many["layout"]["xaxis"]["dtick"] == 10
+    one = plots.history_figure([trial(0, 0.5)], True, "accuracy")
+    assert one["layout"]["xaxis"]["tickvals"] == [0]  # not -1, 0, 1
     by_time = plots.history_figure([trial(0, 0.5, end_s=2.5)], True, "accuracy", by="end_s")
     assert "dtick" not in by_time["layout"]["xaxis"]  # seconds are not whole

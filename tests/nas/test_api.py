@@ -233,6 +233,16 @@ def test_search_arguments_are_checked_before_any_work(
     assert not (tmp_path / "run").exists()
 
 
+def test_an_array_given_as_the_dataset_is_named_not_printed(tmp_path: Path) -> None:
+    """nas.search(np.zeros((10, 3))) had said "Unknown dataset '[[0. 0. 0.] ...'"."""
+    import numpy as np
+
+    with pytest.raises(NasError, match="dataset is the name of a built-in dataset .* got "
+                                       "ndarray; give your rows as a file"):  # fmt: skip
+        nas.search(np.zeros((10, 3)), out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_explain_arguments_are_checked_before_anything_stored_changes(tmp_path: Path) -> None:
     """methods=[] had replaced a stored explanation by an empty one without a word."""
     stored = tmp_path / "explain" / "explanations.json"
@@ -245,6 +255,9 @@ def test_explain_arguments_are_checked_before_anything_stored_changes(tmp_path: 
         ({"samples": "x"}, "samples is the number of test examples"),
         ({"samples": 0}, "samples is the number of test examples"),
         ({"samples": True}, "samples is the number of test examples"),
+        ({"top": "x"}, "top is how many models of the Pareto front"),
+        ({"top": True}, "top is how many models of the Pareto front"),
+        ({"checks": "no"}, "checks is True or False"),
     ):
         with pytest.raises(NasError, match=words):
             nas.explain(tmp_path, **kwargs)

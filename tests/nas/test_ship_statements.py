@@ -249,3 +249,44 @@ def test_the_winner_card_says_batch_1_latency_on_its_threads_and_the_batch_figur
         "0.0457 ms batch-1 latency (2 threads, cpu); re-measured after the retrain (the "
         "leaderboard's is the trial's)"
     )
+
+
+@pytest.mark.usefixtures("restore_global_state")
+def test_weights_changed_after_the_search_are_said_by_the_report_and_show(
+    finished_run, tmp_path: Path
+) -> None:
+    """An outsider's edited winner loaded nowhere, but `nas report` and `nas show` read it
+    without a word (the summary still matched: only the weights had moved)."""
+    import torch
+
+    from nas.reporting import collect
+
+    run = copy_finished_run(finished_run, tmp_path)
+    assert not [a for a in collect(run)["alerts"] if a["level"] == "error"]
+    weights = run / "best" / "model.pt"
+    state = torch.load(weights, weights_only=True)
+    torch.save({k: v + 0.1 if v.is_floating_point() else v for k, v in state.items()}, weights)
+    first = collect(run)["alerts"][0]
+    assert first["level"] == "error" and f"{weights} is not the file the search saved" in (
+        first["text"])  # fmt: skip
+    shown = invoke("show", run)
+    assert shown.exit_code == 0
+    assert "is not the file the search saved" in " ".join(shown.output.split())
+
+
+def test_a_final_cost_over_a_limit_is_said_in_the_terminal_too(tmp_path: Path) -> None:
+    """The report said OVER; `nas show` and the search's summary printed only the baselines."""
+    from nas.config import SearchConfig
+    from nas.cost import Budget
+    from nas.reporting import judged
+    from search_spaces import Space
+
+    config = SearchConfig(study="s", space=Space("fnn"), budget=Budget(max_latency_ms=0.3),
+                          metric="accuracy", task="classification")  # fmt: skip
+    best = {"trial": 0, "test": {"accuracy": 0.9},
+            "cost": {"params": 10, "flops": 20, "latency_ms": 0.45, "memory_mb": 0.1}}  # fmt: skip
+    lines = judged(tmp_path, config, best)
+    said = [x for x in lines if x.startswith("budget: ")]
+    assert len(said) == 1 and "OVER the budget's max_latency_ms 0.3 (0.45 ms" in said[0]
+    best["cost"]["latency_ms"] = 0.2
+    assert not [x for x in judged(tmp_path, config, best) if x.startswith("budget: ")]
