@@ -30,6 +30,7 @@ from typing import Any
 
 import torch
 
+from nas.cost import check_fits_memory, count_params, params_before_building
 from nas.errors import NasError
 from search_spaces.errors import SpaceError
 from search_spaces.spaces import space_info
@@ -44,9 +45,17 @@ def _params(objective: Any, model: Any) -> int:
     return sum(p.numel() for p in part.parameters()) if isinstance(part, torch.nn.Module) else 0
 
 
-def _build(objective: Any, point: Mapping[str, Any]) -> Any:
+def _build(objective: Any, point: Mapping[str, Any], first: bool = False) -> Any:
+    """The model of ``point``; with ``first``, its parameters are counted on torch's meta device
+    before (a ModelTooLargeError when this machine could not train it: a space of units = 1e9
+    had allocated 22 GB here before its trial could refuse it). Shrunk candidates are smaller
+    than a first point that passed."""
     spec = objective.s.space.sample(ReplayTrial(point), objective.ctx)
     objective.check_spec(spec)
+    if first:
+        shapes = params_before_building(objective.build, spec)
+        if shapes is not None:
+            check_fits_memory(count_params(shapes), "the starting point")
     return objective.build(spec)
 
 
@@ -78,6 +87,8 @@ def fit_starts(
     meets the budget are choices that carry parameters switched too (a space's only start, an
     FNN with batch norm under ``--max-params 1100``): a start whose design the search already
     has others of is not turned into another design."""
+    if replace(objective.s.budget, max_latency_ms=None).is_empty:
+        return [(p, None) for p in points]  # nothing to fit: nothing is built
     fitted = [fit_to_budget(p, objective, switch=False) for p in points]
     if any(_meets(p, objective) for p, _ in fitted):
         return fitted
@@ -88,7 +99,8 @@ def _meets(point: dict[str, Any], objective: Any) -> bool:
     """Whether ``point`` builds and meets the budget (latency aside)."""
     budget = replace(objective.s.budget, max_latency_ms=None)
     try:
-        return not budget.check(objective.cost(_build(objective, point), latency=False))
+        return not budget.check(objective.cost(_build(objective, point, first=True),
+                                                latency=False))  # fmt: skip
     except (NasError, SpaceError, ValueError, RuntimeError):
         return False
 
@@ -105,7 +117,7 @@ def fit_to_budget(
     if budget.is_empty:
         return point, None
     try:
-        model = _build(objective, point)
+        model = _build(objective, point, first=True)
         cost = objective.cost(model, latency=False)
     except (NasError, SpaceError, ValueError, RuntimeError):
         return point, None  # the trial itself will say what is wrong with it
