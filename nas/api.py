@@ -203,7 +203,14 @@ def explain(
         raise NasError(f"checks is True or False (whether to run the quality checks); got "
                        f"{checks!r}.")  # fmt: skip
     if top is not None:
-        top = _count("top", top, "how many models of the Pareto front to explain")
+        given = top
+        try:  # a whole number (numpy's too); its range is explain_top's to say (--top >= 1)
+            top = operator.index(top) if not isinstance(top, bool) else None
+        except TypeError:
+            top = None
+        if top is None:
+            raise NasError(f"top is how many models of the Pareto front to explain, a whole "
+                           f"number >= 1; got {given!r}.")  # fmt: skip
         if data is not None or rows is not None:
             raise NasError("top explains the test examples of each model; drop data and rows.")
         from nas.explaining import explain_top
