@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -161,26 +162,40 @@ LATENCY_BUDGET_MS = 50.0
 _clock = time.perf_counter  # seconds; a test swaps it for a noisy one
 
 
+def low_quartile_ms(
+    run: Callable[[], Any],
+    warmup: int,
+    repeats: int,
+    max_runs: int = LATENCY_RUNS,
+    budget_ms: float = LATENCY_BUDGET_MS,
+) -> float:
+    """The lower quartile of the wall times of ``run()`` in ms: at least ``repeats`` timed calls
+    after ``warmup`` untimed ones, more (up to ``max_runs``) while they have taken under
+    ``budget_ms``. Other work on the machine only ever adds time to a call, so a low quantile
+    is the call's own cost where the median is the load's (a median of 5 ranged 0.09 to 0.23 ms
+    on a busy machine for a model of 0.08 ms alone). nas export times its runtimes with it."""
+    for _ in range(warmup):
+        run()
+    times: list[float] = []
+    while len(times) < repeats or (len(times) < max_runs and sum(times) < budget_ms):
+        start = _clock()
+        run()
+        times.append((_clock() - start) * 1e3)
+    return sorted(times)[(len(times) - 1) // 4]
+
+
 def _latency_ms(
     model: nn.Module, x: torch.Tensor, warmup: int, repeats: int, dev: torch.device
 ) -> float:
-    """The model's latency in ms: the lower quartile of at least ``repeats`` timed forward passes
-    after ``warmup`` untimed ones, more (up to :data:`LATENCY_RUNS`) while they have taken under
-    :data:`LATENCY_BUDGET_MS`. Other work on the machine only ever adds time to a run, so a low
-    quantile is the model's own cost where the median is the load's (a median of 5 ranged 0.09 to
-    0.23 ms on a busy machine for a model of 0.08 ms alone)."""
+    """The model's latency in ms (:func:`low_quartile_ms` of its forward pass, synchronised on
+    a GPU)."""
+
+    def forward() -> None:
+        _sync(dev)
+        model(x)
+        _sync(dev)
+
     # no_grad rather than inference_mode: a module that caches a tensor in forward would
     # otherwise hand training an inference tensor it cannot backpropagate through.
-    times: list[float] = []
     with torch.no_grad():
-        for _ in range(warmup):
-            model(x)
-        while len(times) < repeats or (
-            len(times) < LATENCY_RUNS and sum(times) < LATENCY_BUDGET_MS
-        ):
-            _sync(dev)
-            start = _clock()
-            model(x)
-            _sync(dev)
-            times.append((_clock() - start) * 1e3)
-    return sorted(times)[(len(times) - 1) // 4]
+        return low_quartile_ms(forward, warmup, repeats)

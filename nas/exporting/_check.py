@@ -3,19 +3,24 @@ the latency of both at batch 1 and at batch CHECK_ROWS."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import torch
 
+from nas.cost.runtime import low_quartile_ms
 from nas.exporting._base import Runner
 from nas.exporting._target import CHECK_ROWS, Exportable
 
 TOLERANCE = 1e-5  # the largest absolute difference from PyTorch an export may have
 WARMUP, REPEATS = 3, 10  # untimed calls, then at least this many timed ones
 MAX_RUNS, BUDGET_MS = 40, 200.0  # more timed calls, while they take under this in all
+
+
+def _timed(run: Callable[[], Any]) -> float:
+    """nas.cost's lower quartile of timed calls, with the export's counts."""
+    return low_quartile_ms(run, WARMUP, REPEATS, MAX_RUNS, BUDGET_MS)
 
 
 def pytorch_runner(target: Exportable) -> Runner:
@@ -50,22 +55,6 @@ def check(target: Exportable, exported: Runner) -> float:
     )
 
 
-def low_quartile_ms(run: Callable[[], Any], warmup: int = WARMUP, repeats: int = REPEATS) -> float:
-    """The lower quartile of the wall times of ``run()`` in milliseconds: at least ``repeats``
-    timed calls after ``warmup`` untimed ones, more (up to :data:`MAX_RUNS`) while they have
-    taken under :data:`BUDGET_MS`. Other work on the machine only adds time to a call, so a
-    low quantile is the model's own cost (as nas.cost times a trial's latency); a median of 10
-    on two busy threads had recorded 404 ms at batch 1 for a model of 0.78 ms."""
-    for _ in range(warmup):
-        run()
-    times: list[float] = []
-    while len(times) < repeats or (len(times) < MAX_RUNS and sum(times) < BUDGET_MS):
-        start = time.perf_counter()
-        run()
-        times.append((time.perf_counter() - start) * 1e3)
-    return sorted(times)[(len(times) - 1) // 4]
-
-
 def latency(target: Exportable, runners: Mapping[str, Runner]) -> dict[str, dict[str, float]]:
     """``{runner name: {"1": ms, "<CHECK_ROWS>": ms}}``; the large batch repeats the check
     rows when there are fewer of them."""
@@ -76,7 +65,7 @@ def latency(target: Exportable, runners: Mapping[str, Runner]) -> dict[str, dict
     }
     return {
         name: {
-            size: low_quartile_ms(lambda r=run, b=batch: r(b)) for size, batch in batches.items()
+            size: _timed(lambda r=run, b=batch: r(b)) for size, batch in batches.items()
         }  # fmt: skip
         for name, run in runners.items()
     }
@@ -88,6 +77,5 @@ __all__ = [
     "WARMUP",
     "check",
     "latency",
-    "low_quartile_ms",
     "max_abs_diff",
 ]
