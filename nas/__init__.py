@@ -27,6 +27,7 @@ from nas.exporting import export
 from nas.kinds import SearchKind, get_kind, register_kind
 from nas.predict import load_predictor
 from search_spaces import ArchSpec, BlockSpec, build_model, get_space
+from search_spaces.extensions import load_extensions
 
 __all__ = [
     "ArchSpec",
@@ -47,6 +48,7 @@ __all__ = [
     "get_kind",
     "get_space",
     "list_datasets",
+    "load_extensions",
     "load_data",
     "load_model",
     "load_predictor",

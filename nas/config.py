@@ -27,7 +27,7 @@ from nas.data.fingerprint import short
 from nas.errors import NasError
 from nas.kinds.registry import get_kind, kind_for_space
 from nas.trial import SearchSettings
-from search_spaces import Space, get_space
+from search_spaces import Space, extensions, get_space
 
 SCHEMA_VERSION = 2
 RECORD = "run.json"  # in the run directory
@@ -75,6 +75,9 @@ class SearchConfig:
     storage: str | None = None  # the storage URL, password redacted
     command: str | None = None  # the command line that started the search
     versions: Mapping[str, str] = field(default_factory=dict)  # nas, python, torch, optuna
+    # the extension modules (names or .py files) that had registered blocks, spaces or kinds
+    # when the search started: a later process must load them to read this run
+    extensions: tuple[str, ...] = ()
     data_info: Mapping[str, Any] = field(default_factory=dict)  # TaskData.describe()
     extras: Mapping[str, Any] = field(default_factory=dict)  # the kind's own (a GAN's scorer)
     schema_version: int = SCHEMA_VERSION
@@ -302,6 +305,7 @@ class SearchConfig:
             try:
                 parts[name] = parse(record[name] if name == "space" else record.get(name) or {})
             except (KeyError, TypeError, ValueError, AttributeError, NasError) as e:
+                _not_loaded(source, record, e)
                 what = "is missing" if isinstance(e, KeyError) else f"cannot be read ({e})"
                 raise NasError(
                     f"{source} is incomplete or damaged: its {name!r} {what}; {fix}."
@@ -309,7 +313,7 @@ class SearchConfig:
         try:
             values = {k: v for k, v in record.items() if k in known and k != "space_name"}
             values.update(parts)
-            for name in ("drop", "objectives", "directions"):
+            for name in ("drop", "objectives", "directions", "extensions"):
                 values[name] = tuple(record.get(name) or ())
             extras = dict(record.get("extras") or {})
             if version == 1:  # what older versions kept beside the known keys (a GAN's scorer)
@@ -319,6 +323,7 @@ class SearchConfig:
             values["kind"] = record.get("kind") or kind_for_space(values["space"].name).name
             return cls(**values)
         except (KeyError, TypeError, ValueError, AttributeError, NasError) as e:
+            _not_loaded(source, record, e)
             what = str(e) if isinstance(e, NasError) else f"{type(e).__name__}: {e}"
             raise NasError(f"{source} is incomplete or damaged ({what}); {fix}.") from None
 
@@ -363,6 +368,14 @@ class SearchConfig:
         path = Path(run_dir) / RECORD
         rundir.write_json(path, self.to_dict())
         return path
+
+
+def _not_loaded(source: str, record: Mapping[str, Any], error: BaseException) -> None:
+    """A NasError naming the extension to load when ``record`` (a run.json) cannot be read
+    because an extension it was searched with is not loaded in this process."""
+    message = extensions.not_loaded(source, record.get("extensions"), error)
+    if message is not None:
+        raise NasError(message) from None
 
 
 def _value(config: SearchConfig, name: str) -> Any:

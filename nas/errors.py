@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from search_spaces.errors import NasError, ShapeError, SpaceError, SpecError
+from search_spaces.errors import (
+    NasError,
+    ShapeError,
+    SpaceError,
+    SpecError,
+    UnknownBlockError,
+    UnknownNameError,
+    UnknownSpaceError,
+)
 
 
 class DataError(NasError, ValueError):
@@ -55,4 +63,7 @@ __all__ = [
     "StorageError",
     "TrainingError",
     "TrialTimeoutError",
+    "UnknownBlockError",
+    "UnknownNameError",
+    "UnknownSpaceError",
 ]

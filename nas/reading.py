@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from nas.errors import NasError
-from search_spaces import ArchSpec, NasModel
+from nas.errors import NasError, UnknownNameError
+from search_spaces import ArchSpec, NasModel, extensions
 from search_spaces.gan import GanModel, GanSpec
 from search_spaces.rebuild import build_spec, spec_from_json
 
@@ -185,8 +185,28 @@ def load_spec(folder: Path) -> ArchSpec | GanSpec:
     try:
         return spec_from_json(text)
     except (NasError, ValueError, TypeError, KeyError, AttributeError, IndexError) as e:
+        not_registered(path, e)
         raise NasError(f"{path} is not a valid architecture spec ({reason(e)}); "
                        f"{RETRAIN}.") from None  # fmt: skip
+
+
+def not_registered(path: Path, error: BaseException) -> None:
+    """A NasError naming the extension to load when ``path`` (a model folder's spec.json)
+    names a block kind, space or kind this process does not know: an extension's, which the
+    run's run.json (beside the folder, or above a top/ model's) may name."""
+    if not isinstance(error, UnknownNameError):
+        return
+    recorded: Any = None
+    for up in (path.parent.parent, path.parent.parent.parent):
+        try:
+            record = json.loads((up / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        recorded = record.get("extensions") if isinstance(record, Mapping) else None
+        break
+    message = extensions.not_loaded(str(path), recorded, error)
+    if message is not None:
+        raise NasError(message) from None
 
 
 def load_model(path: str | Path) -> NasModel | GanModel:
@@ -206,6 +226,7 @@ def load_model(path: str | Path) -> NasModel | GanModel:
     try:
         model = build_spec(spec)
     except (NasError, ValueError, TypeError, KeyError, RuntimeError) as e:
+        not_registered(folder / "spec.json", e)
         raise NasError(f"{folder / 'spec.json'} describes no model nas can build ({reason(e)}); "
                        f"{RETRAIN}.") from None  # fmt: skip
     try:

@@ -39,6 +39,7 @@ from nas.reading import (  # noqa: F401 (re-exported: nas.run is the run directo
     file_sha256,
     load_model,
     load_spec,
+    not_registered,
     read_json,
     read_leaderboard,
     read_metrics,

@@ -57,6 +57,7 @@ from nas.worker import (
     stop_workers,
 )
 from search_spaces import SpaceContext
+from search_spaces.extensions import extension_modules
 from search_spaces.spaces import Choice, Fixed, IntRange, starting_points
 
 
@@ -149,6 +150,7 @@ def _run_search(
         storage=redact(url),
         command=redact(config.command or " ".join(sys.argv)),
         versions=_versions(),
+        extensions=extension_modules(),
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
     notes += _unused_augment(config, kind, td.modality)

@@ -37,6 +37,7 @@ from nas.study import (
 )
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
+from search_spaces import extensions
 
 RUN_ATTR = "nas_run"  # the study user attribute holding the run settings
 # The storage URL of spawned workers travels here, not on their command lines, where any user
@@ -227,7 +228,10 @@ def spawn_workers(
     heartbeat: int | None,
 ) -> list[subprocess.Popen[bytes]]:
     """Start ``n`` worker processes on this machine (one torch thread each); the storage URL
-    goes by environment (``NAS_STORAGE_URL``), never on a command line."""
+    goes by environment (``NAS_STORAGE_URL``), never on a command line, and so do the
+    extensions this process loaded (``NAS_EXTENSIONS``)."""
+    given = [e for e in os.environ.get(extensions.ENV, "").split(",") if e.strip()]
+    loaded_extensions = list(dict.fromkeys([*given, *extensions.extension_modules()]))
     procs = []
     for i in range(1, n + 1):
         cmd = [
@@ -251,6 +255,10 @@ def spawn_workers(
         if n_trials is not None:
             cmd += ["--trials", str(n_trials)]
         env = {**os.environ, "OMP_NUM_THREADS": "1", STORAGE_ENV: storage}
+        if loaded_extensions:  # the new process loads the leader's extensions first, from
+            # the leader's import path (a module a script found after changing sys.path)
+            env[extensions.ENV] = ",".join(loaded_extensions)
+            env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL))
     return procs
 

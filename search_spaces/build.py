@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from search_spaces.blocks import Shape, adapter_path, get_block, head_kind
-from search_spaces.errors import ShapeError, SpecError
+from search_spaces.errors import ShapeError, SpecError, UnknownBlockError
 from search_spaces.spec import ArchSpec, BlockSpec
 
 _INPUT_LAYOUT = {"tabular": "vec", "sequence": "seq", "image": "grid2d"}
@@ -95,6 +95,8 @@ def _assemble(spec: ArchSpec) -> tuple[list[tuple[str, nn.Module]], tuple[Stage,
     for label, name, block in items:
         try:
             kind = get_block(block.kind)
+        except UnknownBlockError as e:
+            raise UnknownBlockError(f"{label}: {e}", registry=e.registry, name=e.name) from None
         except SpecError as e:
             raise SpecError(f"{label}: {e}") from None
         path = adapter_path(shape.layout, kind.accepts)

@@ -22,3 +22,21 @@ class ShapeError(SpecError):
 
 class SpaceError(NasError, ValueError):
     """A search space or its TOML declaration is malformed."""
+
+
+class UnknownNameError(NasError):
+    """A block kind, space or search kind that is not registered in this process: a typo, or
+    the name of an extension that was not loaded (``registry`` says which, ``name`` what)."""
+
+    def __init__(self, message: str, *, registry: str, name: str) -> None:
+        super().__init__(message)
+        self.registry = registry
+        self.name = name
+
+
+class UnknownBlockError(UnknownNameError, SpecError):
+    """A spec names a block kind that is not registered."""
+
+
+class UnknownSpaceError(UnknownNameError, SpaceError):
+    """A space name that is not registered."""

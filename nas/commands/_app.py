@@ -10,7 +10,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -24,6 +24,7 @@ except ImportError:  # pragma: no cover (an older Typer, on the click package)
 
 from nas.errors import Interrupted, NasError
 from nas.study import PRUNERS, SAMPLERS
+from search_spaces import extensions
 
 out = Console()
 err = Console(stderr=True)
@@ -127,3 +128,21 @@ def friendly(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+@app.callback()
+@friendly
+def _load_extensions(
+    extension: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extension",
+            "-x",
+            metavar="MODULE",
+            help="Load an extension before the command: a module name or a .py file that "
+            "registers blocks, spaces or search kinds (repeat for more; also "
+            f"{extensions.ENV}=a,b and installed '{extensions.GROUP}' entry points).",
+        ),
+    ] = None,
+) -> None:
+    extensions.load_extensions(*(extension or ()))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import difflib
 
-from nas.errors import NasError
+from nas.errors import NasError, UnknownNameError
 from nas.kinds._base import SearchKind
+from search_spaces import extensions
 
 DEFAULT_KIND = "classifier"  # supervised search (classification and regression)
 _KINDS: dict[str, SearchKind] = {}
@@ -17,12 +18,14 @@ def register_kind(kind: SearchKind) -> SearchKind:
     if old is not None and old is not kind:
         raise NasError(f"A search kind named {kind.name!r} is registered already.")
     _KINDS[kind.name] = kind
+    extensions.note("kind", kind.name, kind)
     return kind
 
 
 def unregister_kind(name: str) -> None:
     """Remove a registered kind (tests add toy kinds and take them away)."""
     _KINDS.pop(name, None)
+    extensions.forget("kind", name)
 
 
 def known_kinds() -> list[str]:
@@ -32,14 +35,19 @@ def known_kinds() -> list[str]:
 
 def get_kind(name: str) -> SearchKind:
     """The registered kind ``name``, or NasError listing the known ones."""
-    try:
-        return _KINDS[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), list(_KINDS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise NasError(
-            f"Unknown search kind {name!r}.{hint} Known kinds: {', '.join(_KINDS)}."
-        ) from None
+    kind = _KINDS.get(name) if isinstance(name, str) else None
+    if kind is None and isinstance(name, str) and extensions.load_installed():
+        kind = _KINDS.get(name)  # an installed extension registered it
+    if kind is not None:
+        return kind
+    close = difflib.get_close_matches(str(name), list(_KINDS), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownNameError(
+        f"Unknown search kind {name!r}.{hint} Known kinds: {', '.join(_KINDS)}."
+        + extensions.unknown_hint("search kind"),
+        registry="kind",
+        name=str(name),
+    )
 
 
 def kind_for_space(space_name: str) -> SearchKind:

@@ -14,8 +14,9 @@ from typing import Any
 
 from torch import nn
 
+from search_spaces import extensions
 from search_spaces.blocks.capabilities import UNKNOWN, Capabilities
-from search_spaces.errors import SpecError
+from search_spaces.errors import SpecError, UnknownBlockError
 from search_spaces.validation import (
     check_bool,
     check_choice,
@@ -159,6 +160,7 @@ def register(
         _REGISTRY[name] = BlockKind(
             name, family, tuple(accepts), dict(params), fn, doc, describe, capabilities
         )
+        extensions.note("block", name, fn)
         return fn
 
     return deco
@@ -166,14 +168,19 @@ def register(
 
 def get_block(name: str) -> BlockKind:
     """The registered kind ``name``; an unknown name is a SpecError that lists the known ones."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise SpecError(
-            f"Unknown block kind {name!r}.{hint} Known kinds: {', '.join(sorted(_REGISTRY))}."
-        ) from None
+    kind = _REGISTRY.get(name) if isinstance(name, str) else None
+    if kind is None and isinstance(name, str) and extensions.load_installed():
+        kind = _REGISTRY.get(name)  # an installed extension registered it
+    if kind is not None:
+        return kind
+    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownBlockError(
+        f"Unknown block kind {name!r}.{hint} Known kinds: {', '.join(sorted(_REGISTRY))}."
+        + extensions.unknown_hint("block kind"),
+        registry="block",
+        name=str(name),
+    )
 
 
 def known_kinds(family: str | None = None) -> list[str]:

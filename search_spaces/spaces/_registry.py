@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from search_spaces.errors import SpaceError
+from search_spaces import extensions
+from search_spaces.errors import SpaceError, UnknownSpaceError
 from search_spaces.gan import GanSpec
 from search_spaces.spaces._base import HEAD_DEFAULTS, TRAIN_DEFAULTS, Dim, SpaceContext, TrialLike
 from search_spaces.spec import MODALITIES, ArchSpec
@@ -94,6 +95,7 @@ def register_space(
             starting_points,
             check,
         )
+        extensions.note("space", name, sample)
         return sample
 
     return decorate
@@ -102,6 +104,7 @@ def register_space(
 def unregister_space(name: str) -> SpaceInfo:
     """Remove a space (tests add toy spaces and take them away again); returns its info."""
     space_info(name)
+    extensions.forget("space", name)
     return _SPACES.pop(name)
 
 
@@ -113,19 +116,24 @@ def registered_space(name: str, sample: SpaceFn, **kwargs: Any) -> Iterator[Spac
         yield _SPACES[name]
     finally:
         _SPACES.pop(name, None)
+        extensions.forget("space", name)
 
 
 def space_info(name: str) -> SpaceInfo:
     """The registered space ``name``; an unknown name is an error that lists the known ones."""
-    try:
-        return _SPACES[name]
-    except (KeyError, TypeError):
-        close = difflib.get_close_matches(str(name), list(_SPACES), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise SpaceError(
-            f"Unknown space {name!r}.{hint} Known spaces: {', '.join(_SPACES)}; "
-            "or pass a .toml file that declares one."
-        ) from None
+    info = _SPACES.get(name) if isinstance(name, str) else None
+    if info is None and isinstance(name, str) and extensions.load_installed():
+        info = _SPACES.get(name)  # an installed extension registered it
+    if info is not None:
+        return info
+    close = difflib.get_close_matches(str(name), list(_SPACES), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UnknownSpaceError(
+        f"Unknown space {name!r}.{hint} Known spaces: {', '.join(_SPACES)}; "
+        "or pass a .toml file that declares one." + extensions.unknown_hint("space"),
+        registry="space",
+        name=str(name),
+    )
 
 
 def registered_spaces() -> list[SpaceInfo]:

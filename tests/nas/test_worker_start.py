@@ -6,6 +6,7 @@ tests/nas/test_scale.py."""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
 import sys
 import threading
@@ -60,6 +61,27 @@ def test_without_fork_the_workers_are_nas_worker_processes(monkeypatch: pytest.M
     for i, cmd in enumerate(started, start=1):
         assert cmd[1:4] == ["-m", "nas.cli", "worker"]
         assert cmd[cmd.index("--index") + 1] == str(i)
+
+
+def test_workers_started_as_new_processes_load_the_leaders_extensions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    envs: list[dict[str, str]] = []
+
+    def popen(cmd: list[str], env: dict[str, str], **kwargs: Any) -> Any:
+        envs.append(env)
+        return SimpleNamespace()
+
+    from search_spaces import extensions
+
+    monkeypatch.setattr(worker, "can_fork", lambda: False)
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setenv(extensions.ENV, "given_ext")
+    monkeypatch.setattr(extensions, "extension_modules", lambda: ("/x/my_ext.py", "given_ext"))
+    worker.start_workers("sqlite:///x.db", "s", 1, data=None, n_trials=4,  # type: ignore[arg-type]
+                         timeout=30.0, heartbeat=10)  # fmt: skip
+    assert envs[0][extensions.ENV] == "given_ext,/x/my_ext.py"
+    assert envs[0]["PYTHONPATH"].split(os.pathsep) == [p for p in sys.path if p]
 
 
 def test_a_forked_worker_says_a_nas_error_in_one_line_and_exits_2(

@@ -13,6 +13,7 @@ from torch import nn
 
 from search_spaces import ArchSpec, BlockSpec, ShapeError, SpecError, build_model
 from search_spaces.build import NasModel, input_shape_of
+from search_spaces.errors import UnknownBlockError
 
 MODALITY_OF_RANK = {1: "tabular", 2: "sequence", 3: "image"}
 
@@ -396,8 +397,15 @@ CONV4 = ("conv2d.v1", {"channels": 4})
     [
         pytest.param(
             (IMAGE, [CONV4, ("conv2D.v1", {"channels": 4})]),
-            SpecError,
-            ["blocks[1]", "'conv2D.v1'", "Did you mean 'conv2d.v1'", "Known kinds", "gru.v1"],
+            UnknownBlockError,
+            [
+                "blocks[1]",
+                "'conv2D.v1'",
+                "Did you mean 'conv2d.v1'",
+                "Known kinds",
+                "gru.v1",
+                "If an extension registers this block kind",
+            ],  # fmt: skip
             id="unknown-kind",
         ),
         pytest.param(

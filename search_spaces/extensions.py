@@ -1,0 +1,266 @@
+"""Extensions: modules outside nas that register blocks, spaces or search kinds.
+
+One loader for every way an extension comes in:
+
+- an installed package declares it in the entry-point group ``nas.extensions``
+  (``[project.entry-points."nas.extensions"] my_blocks = "my_pkg.blocks"``);
+- ``NAS_EXTENSIONS=my_pkg.blocks,/path/to/my_space.py`` in the environment;
+- ``nas --extension my_pkg.blocks ...`` on the command line, ``nas.load_extensions(...)`` in
+  Python (importing the module yourself works as well).
+
+Installed and environment extensions load when the ``nas`` command starts, and in Python the
+first time nas meets a block, space or kind name it does not know. The registries note which
+module registered each name (:func:`note`), and a search records the extension modules of its
+process in run.json, so that a later command that meets a name it does not know can say which
+module to load. Nothing named in a run directory is imported on its own: importing a module
+runs its code, and a run.json is data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from search_spaces.errors import NasError, UnknownNameError
+
+GROUP = "nas.extensions"  # the entry-point group installed extensions declare
+ENV = "NAS_EXTENSIONS"  # comma-separated module names or .py paths
+_PROJECT = ("search_spaces", "nas", "explain")  # nas's own packages: never extensions
+HOW = (
+    f"nas --extension MODULE before the command, {ENV}=MODULE, nas.load_extensions('MODULE') "
+    f"in Python, or an installed '{GROUP}' entry point; MODULE is a module name or a .py file"
+)
+
+_ORIGINS: dict[tuple[str, str], str] = {}  # (registry, name) -> the module that registered it
+_FROM_FILE: dict[str, str] = {}  # module name -> the .py file it was loaded from by path
+_installed = False  # entry points and NAS_EXTENSIONS loaded in this process
+
+
+class ExtensionError(NasError):
+    """An extension module could not be found or failed while it was imported."""
+
+
+def origin_of(obj: Any) -> str:
+    """The module that defines ``obj`` (a builder, a sampler, a kind's class), as a later
+    process would load it: its name, or its file when it was loaded by path or run as a
+    script (``__main__``, which no other process can import by that name)."""
+    module = getattr(obj, "__module__", None) or type(obj).__module__
+    if module in _FROM_FILE:
+        return _FROM_FILE[module]
+    if module == "__main__":
+        file = getattr(sys.modules.get("__main__"), "__file__", None)
+        return str(Path(file).resolve()) if file else "__main__"
+    return module
+
+
+def is_extension(origin: str) -> bool:
+    """Whether ``origin`` (a module name or a file) is outside nas's own packages."""
+    return origin.split(".")[0] not in _PROJECT or origin.endswith(".py")
+
+
+def note(registry: str, name: str, obj: Any) -> None:
+    """Record that ``obj``'s module registered ``name`` in ``registry`` ("block", "space",
+    "kind"); the registries call this as they register."""
+    _ORIGINS[(registry, name)] = origin_of(obj)
+
+
+def forget(registry: str, name: str) -> None:
+    """Drop the record of a name that was unregistered."""
+    _ORIGINS.pop((registry, name), None)
+
+
+def origin(registry: str, name: str) -> str | None:
+    """The module (or file) that registered ``name``, or None when it is not registered."""
+    return _ORIGINS.get((registry, name))
+
+
+def extension_modules() -> tuple[str, ...]:
+    """The extensions (module names or .py files) that registered something in this process,
+    sorted: what a search records in run.json."""
+    return tuple(sorted({o for o in _ORIGINS.values() if is_extension(o)}))
+
+
+def loaded(entry: str) -> bool:
+    """Whether the recorded extension ``entry`` (a module name or a .py file) is loaded."""
+    if entry.endswith(".py"):
+        return entry in _FROM_FILE.values() or entry in _ORIGINS.values()
+    return entry in sys.modules
+
+
+def load_extension(entry: str) -> str:
+    """Import one extension: a module name (``my_pkg.blocks``) or the path of a .py file.
+    Returns what a run records of it (its name, or its resolved file); an ExtensionError names
+    a module that cannot be found or that fails as it is imported."""
+    text = str(entry).strip()
+    if not text:
+        raise ExtensionError("An extension name is empty; give a module name or a .py file.")
+    by_path = text.endswith(".py") or os.sep in text or (os.altsep or os.sep) in text
+    try:
+        if by_path:
+            return _load_file(Path(text).expanduser())
+        importlib.import_module(text)
+        return text
+    except ExtensionError:
+        raise
+    except ModuleNotFoundError as e:
+        if e.name is not None and (text == e.name or text.startswith(e.name + ".")):
+            raise ExtensionError(
+                f"Extension module {text!r} cannot be found; install it, add its folder to "
+                "PYTHONPATH, or give the path of its .py file."
+            ) from None
+        raise ExtensionError(
+            f"Extension {text!r} failed to load (it imports {e.name!r}, which is not "
+            "installed); install that, or leave it out."
+        ) from None
+    except Exception as e:  # its own code failed: say so, in one line
+        raise ExtensionError(
+            f"Extension {text!r} failed to load ({type(e).__name__}: {e}); fix it, or leave it out."
+        ) from None
+
+
+def _load_file(path: Path) -> str:
+    if path.suffix != ".py" or not path.is_file():
+        what = "is not a .py file" if path.exists() else "does not exist"
+        raise ExtensionError(f"Extension file {str(path)!r} {what}; check the path.")
+    resolved = str(path.resolve())
+    name = path.stem
+    if _FROM_FILE.get(name) == resolved:
+        return resolved  # loaded already
+    module = sys.modules.get(name)
+    if (
+        module is not None
+        and str(Path(getattr(module, "__file__", "") or "").resolve()) == resolved
+    ):
+        return resolved  # imported by name already (its folder is on the path)
+    if module is not None or name in _FROM_FILE:
+        raise ExtensionError(
+            f"Extension file {str(path)!r} would load as module {name!r}, which is another "
+            "module already loaded; rename the file."
+        )
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ExtensionError(f"Extension file {str(path)!r} cannot be imported; check it.")
+    module = importlib.util.module_from_spec(spec)
+    _FROM_FILE[name] = resolved  # before it runs: its registrations record the file
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        _FROM_FILE.pop(name, None)
+        raise
+    return resolved
+
+
+def load_extensions(*entries: str) -> list[str]:
+    """Load the installed extensions (entry points and ``NAS_EXTENSIONS``, once per process)
+    and then each of ``entries`` (module names or .py files); returns what a run records of
+    each: ``nas.load_extensions("my_pkg.blocks", "/path/to/my_space.py")``."""
+    for entry in entries:
+        if not isinstance(entry, str):
+            raise ExtensionError(
+                f"An extension is a module name or the path of a .py file, not "
+                f"{type(entry).__name__}; pass each as its own string."
+            )
+    load_installed()
+    return [load_extension(e) for e in entries]
+
+
+def load_installed() -> bool:
+    """Load the entry points of group ``nas.extensions`` and the modules ``NAS_EXTENSIONS``
+    names, the first time it is called; True when that call loaded something (then a name
+    looked up before may be registered now)."""
+    global _installed
+    if _installed:
+        return False
+    _installed = True
+    count = 0
+    for ep in entry_points(group=GROUP):
+        try:
+            ep.load()
+        except Exception as e:
+            package = ep.dist.name if ep.dist is not None else "an installed package"
+            raise ExtensionError(
+                f"The nas extension {ep.name!r} ({ep.value}, from {package}) failed to load "
+                f"({type(e).__name__}: {e}); fix or uninstall {package}."
+            ) from None
+        count += 1
+    for entry in os.environ.get(ENV, "").split(","):
+        if entry.strip():
+            try:
+                load_extension(entry)
+            except ExtensionError as e:
+                raise ExtensionError(f"{ENV}: {e}") from None
+            count += 1
+    return count > 0
+
+
+def unknown_hint(registry: str) -> str:
+    """The sentence an unknown-name error ends with: how to load the extension that may
+    register it."""
+    return f" If an extension registers this {registry}, load it first: {HOW}."
+
+
+WORDS = {"block": "block kind", "space": "space", "kind": "search kind"}
+
+
+def missing_message(lead: str, recorded: Iterable[str]) -> str:
+    """The error for a run this process cannot read (``lead`` says what it met): the
+    extensions the search recorded that are not loaded now, and how to load them; or, when
+    the record names none, how to load the one that registers it."""
+    missing = [r for r in recorded if isinstance(r, str) and not loaded(r)]
+    if missing:
+        named = ", ".join(repr(m) for m in missing)
+        return (
+            f"{lead}; the search ran with the extension {named} loaded, and this process has "
+            f"not loaded it. Load it the same way (nas --extension {missing[0]} before the "
+            f"command, {ENV}={','.join(missing)}, nas.load_extensions({missing[0]!r}) in "
+            f"Python, or an installed '{GROUP}' entry point), then run this again."
+        )
+    return (
+        f"{lead}, and it is not one of nas's own; load the extension that registers it "
+        f"({HOW}), then run this again."
+    )
+
+
+def not_loaded(source: str, recorded: Any, error: BaseException) -> str | None:
+    """The message for reading ``source`` (a run's file) that failed with ``error`` when an
+    extension is the likely cause: ``error`` names an unknown block, space or kind, or the run
+    recorded an extension (``recorded``, run.json's list) that is not loaded now; else None."""
+    listed = recorded if isinstance(recorded, list | tuple) else ()
+    entries = [r for r in listed if isinstance(r, str)]
+    if isinstance(error, UnknownNameError):
+        what = f"{WORDS.get(error.registry, error.registry)} {error.name!r}"
+        return missing_message(f"{source} names the {what}, which is not registered here",
+                               entries)  # fmt: skip
+    if any(not loaded(r) for r in entries):
+        why = " ".join(str(error).split())
+        why = why if len(why) <= 160 else why[:159] + "…"
+        return missing_message(f"{source} cannot be read here ({why})", entries)
+    return None
+
+
+__all__ = [
+    "ENV",
+    "GROUP",
+    "ExtensionError",
+    "extension_modules",
+    "forget",
+    "is_extension",
+    "load_extension",
+    "load_extensions",
+    "load_installed",
+    "loaded",
+    "missing_message",
+    "not_loaded",
+    "note",
+    "origin",
+    "origin_of",
+    "unknown_hint",
+]

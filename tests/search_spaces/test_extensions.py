@@ -1,0 +1,141 @@
+"""Extensions come in one way: a module name or a .py file, loaded by ``nas --extension``,
+``NAS_EXTENSIONS``, ``nas.load_extensions`` or an installed ``nas.extensions`` entry point. The
+registries note which module registered each name, and an unknown name says how to load one."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from search_spaces import extensions
+from search_spaces.blocks import get_block
+from search_spaces.blocks._base import _REGISTRY
+from search_spaces.errors import UnknownBlockError, UnknownSpaceError
+from search_spaces.spaces import space_info
+
+BLOCK = """
+from search_spaces.blocks import Shape, register
+from search_spaces.blocks._base import p_int
+from torch import nn
+
+@register("{name}", family="fnn", accepts=("vec",), params={{"units": p_int(4, 1, 64)}})
+def build(shape, p):
+    return nn.Linear(shape.dims[0], p["units"]), Shape("vec", (p["units"],))
+"""
+
+
+@pytest.fixture
+def block_file(tmp_path: Path):
+    """A .py file registering the block kind ``extblock.v1``; unregistered afterwards."""
+    path = tmp_path / "ext_blocks_for_test.py"
+    path.write_text(BLOCK.format(name="extblock.v1"))
+    yield path
+    _REGISTRY.pop("extblock.v1", None)
+    extensions.forget("block", "extblock.v1")
+    extensions._FROM_FILE.pop(path.stem, None)
+    sys.modules.pop(path.stem, None)
+
+
+def test_a_file_loads_by_path_and_its_registrations_record_the_file(block_file: Path) -> None:
+    assert extensions.load_extensions(str(block_file)) == [str(block_file.resolve())]
+    assert get_block("extblock.v1").family == "fnn"
+    assert extensions.origin("block", "extblock.v1") == str(block_file.resolve())
+    assert str(block_file.resolve()) in extensions.extension_modules()
+    assert extensions.loaded(str(block_file.resolve()))
+    # loading it again is a no-op, not "already registered"
+    assert extensions.load_extensions(str(block_file)) == [str(block_file.resolve())]
+
+
+def test_nas_own_registrations_are_not_extensions() -> None:
+    assert extensions.origin("block", "dense.v1") == "search_spaces.blocks.dense"
+    assert extensions.origin("space", "cnn") == "search_spaces.spaces.cnn"
+    assert not any(m.startswith(("search_spaces", "nas.", "explain")) for m in
+                   extensions.extension_modules())  # fmt: skip
+
+
+def test_a_module_name_loads_from_the_import_path(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "ext_named_for_test.py").write_text(BLOCK.format(name="extnamed.v1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        assert extensions.load_extensions("ext_named_for_test") == ["ext_named_for_test"]
+        assert extensions.origin("block", "extnamed.v1") == "ext_named_for_test"
+        assert "ext_named_for_test" in extensions.extension_modules()
+    finally:
+        _REGISTRY.pop("extnamed.v1", None)
+        extensions.forget("block", "extnamed.v1")
+        sys.modules.pop("ext_named_for_test", None)
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        ("no_such_module_xyz", "Extension module 'no_such_module_xyz' cannot be found; install"),
+        ("/no/such/file.py", "Extension file '/no/such/file.py' does not exist; check the path"),
+        ("", "An extension name is empty"),
+    ],
+)
+def test_an_extension_that_cannot_be_found_is_one_clear_error(entry: str, said: str) -> None:
+    with pytest.raises(extensions.ExtensionError, match="^" + said.replace("(", r"\(")):
+        extensions.load_extensions(entry)
+
+
+def test_an_extension_whose_code_fails_says_so_and_is_not_half_loaded(tmp_path: Path) -> None:
+    bad = tmp_path / "ext_broken_for_test.py"
+    bad.write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(extensions.ExtensionError, match=r"failed to load \(RuntimeError: boom\)"):
+        extensions.load_extensions(str(bad))
+    assert "ext_broken_for_test" not in sys.modules
+    missing = tmp_path / "ext_imports_missing_for_test.py"
+    missing.write_text("import not_installed_pkg_xyz\n")
+    with pytest.raises(extensions.ExtensionError, match="imports 'not_installed_pkg_xyz'"):
+        extensions.load_extensions(str(missing))
+
+
+def test_a_list_is_refused_not_read_letter_by_letter() -> None:
+    with pytest.raises(extensions.ExtensionError, match="not list; pass each as its own"):
+        extensions.load_extensions(["a", "b"])  # type: ignore[arg-type]
+
+
+def test_unknown_names_say_how_to_load_an_extension() -> None:
+    with pytest.raises(UnknownBlockError) as block:
+        get_block("sqdense.v1")
+    assert block.value.registry == "block" and block.value.name == "sqdense.v1"
+    assert "nas --extension MODULE" in str(block.value)
+    with pytest.raises(UnknownSpaceError, match="If an extension registers this space"):
+        space_info("mysq")
+
+
+def test_an_unknown_name_loads_the_environment_extensions_once_then_finds_it(
+    block_file: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv(extensions.ENV, str(block_file))
+    monkeypatch.setattr(extensions, "_installed", False)
+    assert get_block("extblock.v1").name == "extblock.v1"  # loaded on the miss
+    assert extensions.load_installed() is False  # once per process
+
+
+def test_a_broken_environment_extension_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv(extensions.ENV, "no_such_module_xyz")
+    monkeypatch.setattr(extensions, "_installed", False)
+    with pytest.raises(extensions.ExtensionError, match="^NAS_EXTENSIONS: Extension module"):
+        extensions.load_installed()
+
+
+def test_the_missing_message_names_the_recorded_extension_that_is_not_loaded() -> None:
+    error = UnknownBlockError("x", registry="block", name="sqdense.v1")
+    text = extensions.not_loaded("run/best/spec.json", ["/x/myext.py"], error)
+    assert text is not None
+    assert text.startswith("run/best/spec.json names the block kind 'sqdense.v1', which is not")
+    assert "the search ran with the extension '/x/myext.py' loaded" in text
+    assert "nas --extension /x/myext.py before the command" in text
+    assert "NAS_EXTENSIONS=/x/myext.py" in text and "re-run" not in text
+    # nothing recorded: how to load the one that registers it
+    alone = extensions.not_loaded("spec.json", None, error)
+    assert alone is not None and "is not one of nas's own" in alone
+    # another failure with every recorded extension loaded: not an extension's doing
+    assert extensions.not_loaded("run.json", ["sys"], ValueError("bad")) is None
+    assert "cannot be read here (bad)" in (
+        extensions.not_loaded("run.json", ["not_loaded_xyz"], ValueError("bad")) or ""
+    )
