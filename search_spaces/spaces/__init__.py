@@ -147,9 +147,12 @@ def load_space_toml(path: str | Path) -> Space:
         fams = doc.pop("families")
         fams = fams if isinstance(fams, list) else [fams]
         known = family_names()
+        if not fams:
+            raise SpaceError(f"{p.name}: families is empty; list at least one of {known}, or "
+                             "remove the line to let the auto space choose among all.")  # fmt: skip
         unknown = [f for f in fams if not isinstance(f, str) or f not in known]
-        if unknown or not fams:
-            raise SpaceError(f"{p.name}: families {unknown or fams} unknown; choose from {known}.")
+        if unknown:
+            raise SpaceError(f"{p.name}: families {unknown} unknown; choose from {known}.")
         config["auto.families"] = Choice(tuple(fams))
     for section, table in doc.items():
         if not isinstance(table, dict):

@@ -270,7 +270,11 @@ def test_every_default_dimension_round_trips_through_its_toml_form(key: str) -> 
             ["families ['lstm'] unknown", "choose from", "cnn_rnn"],
             id="unknown-family",
         ),
-        pytest.param("families = []\n", ["families [] unknown"], id="no-families"),
+        pytest.param(
+            "families = []\n",
+            ["families is empty; list at least one of", "remove the line"],
+            id="no-families",
+        ),
         pytest.param('families = [["cnn"]]\n', ["families [['cnn']] unknown"], id="nested-family"),
         pytest.param(
             'space = "cnnn"\n', ["space = 'cnnn' is unknown", "'cnn'"], id="unknown-space"
