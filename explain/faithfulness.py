@@ -40,6 +40,15 @@ INFIDELITY_PASS_ABS = 0.05  # ... or it explains >= 95% of the output changes on
 DELETION_MARGIN = 0.1  # AUC gap to the random order, in units of |f(x) - f(baseline)|
 
 
+def _small_span(span: float, task: str) -> str:
+    """A caveat when a classifier's probability barely moves between the inputs and the
+    baseline (a model that learnt little): a pass then rests on small differences."""
+    if task != "classification" or span >= 0.05:
+        return ""
+    return (f" The probability moves only {span:.3f} in all: the model barely responds to "
+            "these inputs, so this check says little either way.")  # fmt: skip
+
+
 def _forward_for(model: nn.Module) -> Any:
     # Captum's metrics select the target column themselves; a 1-D output has no column.
     def forward(x: torch.Tensor) -> torch.Tensor:
@@ -280,8 +289,11 @@ def deletion_insertion(
                 status=status,
                 detail=(
                     f"area under the {what} as inputs are {verb} in attribution order: "
-                    f"{auc:.3f} vs {auc_r:.3f} in random order; a faithful order is clearly "
-                    f"{word} random."
+                    f"{auc:.3f} vs {auc_r:.3f} in random order, "
+                    f"{word if gap > 0 else ('above' if word == 'below' else 'below')} it by "
+                    f"{abs(gap):.0%} of {span:.3g} (how far the output moves from the inputs "
+                    f"to the baseline); a pass needs more than {DELETION_MARGIN:.0%} {word}."
+                    + _small_span(span, task)
                 ),
                 extra={
                     "fractions": floats(frac),

@@ -241,6 +241,27 @@ def test_deletion_insertion_separate_true_from_reversed_order(task: str) -> None
     assert_json([dele, ins, rdel, rins])
 
 
+def test_deletion_says_its_gap_and_span_and_warns_when_the_probability_barely_moves() -> None:
+    X = inputs(128)
+    t = torch.ones(len(X), dtype=torch.long)
+    for scale, small in ((1.0, False), (0.004, True)):
+        model = linear_model(outputs=2)
+        with torch.no_grad():
+            model.weight.mul_(scale)  # a tiny scale: a classifier that barely responds
+        dele, _ = deletion_insertion(model, X, exact_linear(model, X, t), t, None, steps=10)
+        # the span by hand: how far p(class 1) moves from the inputs to the zero baseline
+        with torch.no_grad():
+            p_x = torch.softmax(model(X), 1)[:, 1]
+            p_0 = torch.softmax(model(torch.zeros_like(X)), 1)[:, 1]
+        span = float((p_x - p_0).abs().mean())
+        assert dele.extra["span"] == pytest.approx(span, rel=1e-5)
+        gap = dele.extra["gap"]
+        assert f"below it by {abs(gap):.0%} of {span:.3g}" in dele.detail, dele.detail
+        assert "a pass needs more than 10% below" in dele.detail
+        assert ("barely responds" in dele.detail) is small, dele.detail
+        assert (span < 0.05) is small
+
+
 def test_a_magnitude_map_is_judged_by_how_far_the_output_moves_not_by_a_sign() -> None:
     # y = w . x: |gradient| = |w| on every row, the true order of importance but no sign,
     # while w . x rises for some rows and falls for others.
