@@ -161,7 +161,8 @@ def load_npz(
         if multi_output:
             raise DataError(
                 f"y in {name} has {y.shape[1]} columns; classification needs one label per "
-                "example (shape (N,)) or one-hot rows. Or use task='regression'."
+                "example (shape (N,)) or one-hot rows. Or use --task regression "
+                "(task='regression' in Python)."
             )
         y, class_names = encode_labels(flat, "y")
         class_names = _given_names(arrays, "class_names", class_names, name)
@@ -169,7 +170,8 @@ def load_npz(
         if y.dtype.kind not in "biuf":
             raise DataError(
                 f"y in {name} has dtype {y.dtype}, which cannot be regressed; use "
-                "task='classification' or save numeric targets."
+                "--task classification (task='classification' in Python) or save numeric "
+                "targets."
             )
         constant = np.all(y == y[:1], axis=0)
         if np.any(constant):

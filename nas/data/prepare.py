@@ -92,9 +92,9 @@ def encode_labels(values: np.ndarray, target_name: str) -> tuple[np.ndarray, lis
     names = [label_name(c) for c in classes]
     if len(classes) < 2:
         raise DataError(
-            f"Target {target_name!r} has a single class ({names[0]!r}) in {len(values)} rows; a "
-            "classifier needs at least two. Choose another target, or use task='regression' "
-            "for a numeric target."
+            f"Target {target_name!r} has a single class ({names[0]!r}) in all {len(values)} "
+            "rows: there is nothing to predict, as classes or as a number. Choose another "
+            "target."
         )
     return indices.astype(np.int64).reshape(-1), names
 

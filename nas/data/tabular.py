@@ -128,7 +128,7 @@ def load_csv(
         example = y_series.iloc[0]
         raise DataError(
             f"Target {target!r} holds text (e.g. {example!r}), so it cannot be regressed; use "
-            "task='classification' or a numeric target."
+            "--task classification (task='classification' in Python) or a numeric target."
         )
     else:
         y, class_names = y_values, []

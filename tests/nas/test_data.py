@@ -445,7 +445,7 @@ ERROR_CASES: dict[str, tuple[ErrorCase, list[str]]] = {
     ),
     "single class": (
         lambda p: load_file(_csv_rows(p, "a,y", [f"{i},yes" for i in range(20)]), target="y"),
-        ["single class", "'yes'"],
+        ["single class ('yes') in all 20 rows: there is nothing to predict", "another target"],
     ),
     "empty feature": (
         lambda p: load_file(
