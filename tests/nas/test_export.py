@@ -466,3 +466,40 @@ def test_export_times_on_one_thread_by_default_and_restores_the_process(tmp_path
         assert report.to_dict()["latency_ms"]["statistic"] == "lower quartile"
     finally:
         torch.set_num_threads(before)
+
+
+@NEEDS_ORT
+def test_a_regression_exports_its_output_named_as_standardized(tmp_path: Path) -> None:
+    """The graph ends before the target's scaling is undone, so its output is named
+    ``prediction_standardized`` (it was ``prediction``: an outsider's consumer reading only the
+    graph took 0.56 for a prediction of 7.2e6); output * y_std + y_mean is what nas predicts."""
+    import onnxruntime
+    import pandas as pd
+
+    import nas
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    frame["y"] = 5e6 + 2e6 * frame["a"] - 1e6 * frame["b"] + rng.normal(size=300) * 1e4
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    run = tmp_path / "run"
+    space = tmp_path / "s.toml"
+    space.write_text('space = "fnn"\n[fnn]\nn_blocks = 1\nunits = 8\n', encoding="utf-8")
+    searched = invoke("search", "--data", tmp_path / "big.csv", "--target", "y", "--space", space,
+                      "--trials", "1", "--epochs", "2", "--out", run, "--no-explain",
+                      "--no-report", "--threads", "1")  # fmt: skip
+    assert searched.exit_code == 0, searched.output
+    done = invoke("export", run, "-f", "onnx", "-o", tmp_path / "x/", "--threads", "1")
+    assert done.exit_code == 0, done.output
+    about = json.loads((tmp_path / "x" / "preprocessing.json").read_text())
+    assert about["output"]["name"] == "prediction_standardized"
+    assert "multiply by preprocessing.y_std" in about["output"]["meaning"]
+    session = onnxruntime.InferenceSession(str(tmp_path / "x" / "model.onnx"))
+    assert [o.name for o in session.get_outputs()] == ["prediction_standardized"]
+    new = frame.drop(columns="y").head(20)
+    predictor = nas.load_predictor(run)
+    x = predictor.inputs(new).numpy()
+    (raw,) = session.run(None, {"x": x})
+    prep = about["preprocessing"]
+    units = raw[:, 0].astype(np.float64) * prep["y_std"][0] + prep["y_mean"][0]
+    np.testing.assert_allclose(units, predictor.predict(new), rtol=1e-5)
