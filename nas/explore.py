@@ -14,7 +14,7 @@ from nas.data import load_data
 from nas.kinds import kind_for_space
 from nas.train import configure_threads
 from search_spaces import SpaceContext, get_space
-from search_spaces.spaces import registered_spaces
+from search_spaces.spaces import dimensions_read, registered_spaces
 
 
 def space_list() -> list[tuple[str, str]]:
@@ -23,8 +23,13 @@ def space_list() -> list[tuple[str, str]]:
 
 
 def space_dimensions(space: str) -> dict[str, Any]:
-    """A space's dimensions as TOML-like data."""
-    return get_space(space).to_dict()
+    """A space's dimensions as TOML-like data: those it reads (``dimensions_read``), or all of
+    them when that cannot be told (a space that reads a copy of its config, as "gan" does)."""
+    out = get_space(space).to_dict()
+    read = dimensions_read(out["space"])
+    if read is not None:
+        out["dims"] = {k: v for k, v in out["dims"].items() if k in read}
+    return out
 
 
 def sample_architectures(

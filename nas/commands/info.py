@@ -85,7 +85,8 @@ def spaces(
         if as_json:
             print(json.dumps(dims))
             return
-        table = Table(title=f"space {escape(space)}: dimensions (override them in a TOML file)")
+        table = Table(title=f"space {escape(space)}: the {len(dims['dims'])} dimensions it reads "
+                      "(override them in a TOML file)")  # fmt: skip
         table.add_column("dimension")
         table.add_column("values")
         for key, value in dims["dims"].items():

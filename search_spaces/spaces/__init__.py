@@ -102,6 +102,76 @@ class Space:
         return cls(name, config, source=str(data.get("source", "built-in")))
 
 
+class _Reads(dict):
+    """A config that remembers which dimensions were read, and whether it was walked whole
+    (copied into a view, as the GAN's discriminator is: then the reads of the copy are not
+    seen, and every dimension may apply)."""
+
+    def __init__(self, config: Mapping[str, Dim]) -> None:
+        super().__init__(config)
+        self.read: set[str] = set()
+        self.walked = False
+
+    def __iter__(self) -> Any:
+        self.walked = True
+        return super().__iter__()
+
+    def keys(self) -> Any:
+        self.walked = True
+        return super().keys()
+
+    def items(self) -> Any:
+        self.walked = True
+        return super().items()
+
+    def __getitem__(self, key: str) -> Dim:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+class _RandomTrial:
+    """A seeded random TrialLike: enough to walk a space's branches without Optuna."""
+
+    def __init__(self, rng: Any) -> None:
+        self.rng = rng
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1,
+                    log: bool = False) -> int:  # fmt: skip
+        return int(self.rng.randrange(low, high + 1, step))
+
+    def suggest_float(self, name: str, low: float, high: float, *, log: bool = False) -> float:
+        return self.rng.uniform(low, high)
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any:
+        return self.rng.choice(list(choices))
+
+
+_SHAPES = {"tabular": (8,), "image": (1, 8, 8), "sequence": (16, 1)}
+
+
+def dimensions_read(name: str, samples: int = 48) -> set[str] | None:
+    """The dimensions the registered space ``name`` reads, found by sampling it (seeded) for
+    each modality it applies to; None when a sample fails (then every dimension may apply)."""
+    import random
+
+    info = space_info(name)
+    rng = random.Random(0)
+    config = _Reads(default_config())
+    try:
+        for modality in info.applies_to:
+            for task, outputs in (("classification", 3), ("regression", 1)):
+                ctx = SpaceContext(_SHAPES[modality], modality, task, outputs)
+                for _ in range(samples):
+                    info.sample(_RandomTrial(rng), ctx, config)
+    except Exception:  # a space this walk cannot drive: list everything
+        return None
+    return None if config.walked else config.read
+
+
 def starting_points(space: Space, ctx: SpaceContext) -> list[dict[str, Any]]:
     """Known-good params to enqueue as a study's first trials: one per family of ``space``."""
     start = space_info(space.name).starting_points
@@ -176,6 +246,7 @@ def load_space_toml(path: str | Path) -> Space:
 
 __all__ = [
     "FAMILY_SAMPLERS",
+    "dimensions_read",
     "HEAD_DEFAULTS",
     "SPACES",
     "TRAIN_DEFAULTS",

@@ -19,7 +19,7 @@ from nas.cli import app
 from nas.cost import count_params
 from nas.data import BUILTIN_DATASETS
 from nas.errors import StorageError
-from search_spaces import SPACES, ArchSpec, build_model
+from search_spaces import SPACES, ArchSpec, build_model, get_space
 from tests.conftest import copy_finished_run
 
 pytestmark = pytest.mark.usefixtures("restore_global_state")
@@ -219,6 +219,24 @@ def test_spaces_lists_and_shows_dimensions(cli: Cli) -> None:
         assert name in listing.stdout
     dims = json.loads(cli("spaces", "cnn", "--json").stdout)
     assert dims["space"] == "cnn" and "cnn.n_blocks" in dims["dims"]
+    # the dimensions cnn reads: its own, training and head; not another family's (every
+    # space's had been listed under each name)
+    sections = {k.split(".")[0] for k in dims["dims"]}
+    assert sections == {"cnn", "train", "head"}, sections
+    assert set(get_space("cnn").config) - set(dims["dims"]) >= {"fnn.units", "rnn.cell"}
+    hybrid = json.loads(cli("spaces", "cnn_rnn", "--json").stdout)["dims"]
+    assert {"cnn.channels", "rnn.cell", "hybrid.stem_blocks"} <= set(hybrid)
+    assert not any(k.startswith(("fnn.", "transformer.")) for k in hybrid)
+    shown = cli("spaces", "fnn")
+    assert (
+        f"the {len(json.loads(cli('spaces', 'fnn', '--json').stdout)['dims'])} dimensions"
+        in shown.stdout
+        and "cnn.channels" not in shown.stdout
+    )
+    # a space that reads a copy of its config (the GAN's discriminator) lists all of them
+    assert set(json.loads(cli("spaces", "gan", "--json").stdout)["dims"]) == set(
+        get_space("gan").config
+    )
 
 
 def test_spaces_sample_without_data_is_one_line(cli: Cli) -> None:
