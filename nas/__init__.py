@@ -20,7 +20,7 @@ from nas.api import (
 )
 from nas.config import SearchConfig
 from nas.cost import Budget, Cost, measure_cost
-from nas.data import TaskData, list_datasets, load_data
+from nas.data import TaskData, list_datasets, load_data, register_dataset
 from nas.errors import NasError
 from nas.estimators import NASClassifier, NASRegressor
 from nas.exporting import export
@@ -54,6 +54,7 @@ __all__ = [
     "load_predictor",
     "load_run",
     "measure_cost",
+    "register_dataset",
     "register_kind",
     "report",
     "search",

@@ -24,7 +24,7 @@ from typing import Any
 from nas.cost import Budget
 from nas.data import TaskData, load_data
 from nas.data.fingerprint import short
-from nas.errors import NasError
+from nas.errors import NasError, UnknownNameError
 from nas.kinds.registry import get_kind, kind_for_space
 from nas.trial import SearchSettings
 from search_spaces import Space, extensions, get_space
@@ -215,8 +215,14 @@ class SearchConfig:
 
     def load_data(self) -> TaskData:
         """The data this search runs on (the same split: the same seed)."""
-        return load_data(dataset=self.dataset, data=self.data, target=self.target,
-                         task=self.task, seed=self.seed, drop=self.drop)  # fmt: skip
+        try:
+            return load_data(dataset=self.dataset, data=self.data, target=self.target,
+                             task=self.task, seed=self.seed, drop=self.drop)  # fmt: skip
+        except UnknownNameError as e:  # a registered dataset whose extension is not loaded
+            if not any(not extensions.loaded(r) for r in self.extensions):
+                raise
+            message = extensions.not_loaded(RECORD, list(self.extensions), e) or str(e)
+            raise NasError(message) from None
 
     def settings(self) -> SearchSettings:
         """What a trial of this search obeys."""

@@ -17,6 +17,11 @@ class DataError(NasError, ValueError):
     """A dataset cannot be loaded or used: missing file, bad column, NaNs, a single class."""
 
 
+class UnknownDatasetError(UnknownNameError, DataError):
+    """A dataset name that is neither built in nor registered (perhaps an extension's that
+    was not loaded)."""
+
+
 class BudgetError(NasError, ValueError):
     """A budget is malformed, or no architecture of the space can meet it."""
 
@@ -64,6 +69,7 @@ __all__ = [
     "TrainingError",
     "TrialTimeoutError",
     "UnknownBlockError",
+    "UnknownDatasetError",
     "UnknownNameError",
     "UnknownSpaceError",
 ]

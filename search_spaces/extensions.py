@@ -1,4 +1,4 @@
-"""Extensions: modules outside nas that register blocks, spaces or search kinds.
+"""Extensions: modules outside nas that register blocks, spaces, search kinds or datasets.
 
 One loader for every way an extension comes in:
 
@@ -207,7 +207,7 @@ def unknown_hint(registry: str) -> str:
     return f" If an extension registers this {registry}, load it first: {HOW}."
 
 
-WORDS = {"block": "block kind", "space": "space", "kind": "search kind"}
+WORDS = {"block": "block kind", "space": "space", "kind": "search kind", "dataset": "dataset"}
 
 
 def missing_message(lead: str, recorded: Iterable[str]) -> str:

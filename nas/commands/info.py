@@ -20,7 +20,7 @@ from nas.errors import NasError
 def datasets(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
-    """List the built-in datasets with their shape, task and size."""
+    """List the datasets, built in and registered by extensions, with shape, task and size."""
     from nas.data import list_datasets
 
     infos = list_datasets()
@@ -28,7 +28,7 @@ def datasets(
         for info in infos:
             print(json.dumps(info.to_dict()))
         return
-    table = Table(title="built-in datasets")
+    table = Table(title="datasets (--dataset NAME)")
     for col in ("name", "task", "modality", "input shape", "outputs", "examples", "description"):
         # names are what a user types next: never fold them, even in an 80-column terminal
         table.add_column(col, overflow="fold", no_wrap=col in ("name", "task", "modality"))

@@ -28,11 +28,13 @@ from nas.data.builtin import (
     BUILTIN_DATASETS,
     DatasetInfo,
     dataset_info,
+    dataset_names,
     list_datasets,
     load_dataset,
 )
 from nas.data.files import SUPPORTED_SUFFIXES, load_file
 from nas.data.prepare import TASK_RULE, check_task
+from nas.data.registered import register_dataset, unregister_dataset
 from nas.data.taskdata import Split, TaskData
 from nas.errors import DataError
 
@@ -58,7 +60,7 @@ def load_data(
         got = "both" if dataset is not None else "neither"
         raise DataError(
             f"Give exactly one of dataset=<name> (--dataset) or data=<path> (--data), got {got}; "
-            f"built-in datasets: {', '.join(BUILTIN_DATASETS)}."
+            f"datasets: {', '.join(dataset_names())}."
         )
     if data is not None:
         return load_file(
@@ -95,7 +97,10 @@ __all__ = [
     "Split",
     "TaskData",
     "dataset_info",
+    "dataset_names",
     "list_datasets",
+    "register_dataset",
+    "unregister_dataset",
     "load_data",
     "load_dataset",
     "load_file",

@@ -15,11 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from nas.data import registered
 from nas.data.cache import cached_arrays
 from nas.data.fingerprint import arrays_fingerprint, text_fingerprint
 from nas.data.prepare import did_you_mean, from_arrays
 from nas.data.taskdata import TaskData
-from nas.errors import DataError
+from nas.errors import DataError, UnknownDatasetError
+from search_spaces import extensions
 
 
 @dataclass(frozen=True)
@@ -67,20 +69,37 @@ _SINE_SERIES, _SINE_WINDOW = 2000, 32
 
 
 def list_datasets() -> list[DatasetInfo]:
-    """Every built-in dataset's name, task, modality, shapes and size; loads nothing."""
-    return list(_INFOS)
+    """Every dataset's name, task, modality, shapes and size: the built-in ones (from a table,
+    loading nothing), then those extensions registered (loaded to be described)."""
+    extensions.load_installed()
+    return [*_INFOS, *(dataset_info(n) for n in registered.registered_names())]
+
+
+def dataset_names() -> list[str]:
+    """The built-in datasets' names, then the registered ones'."""
+    return [*BUILTIN_DATASETS, *registered.registered_names()]
 
 
 def dataset_info(name: str) -> DatasetInfo:
-    """The table entry of one built-in dataset; DataError naming the known ones otherwise."""
+    """The table entry of one dataset (a registered one's from its arrays); an
+    UnknownDatasetError (a DataError) naming the known ones otherwise."""
     if name in _BY_NAME:
         return _BY_NAME[name]
+    if isinstance(name, str) and registered.is_registered(name):
+        data = registered.load_registered(name, task=None, seed=0, val_fraction=0.15,
+                                          test_fraction=0.15)  # fmt: skip
+        n = sum(len(split.y) for split in (data.train, data.val, data.test))
+        return DatasetInfo(name, data.task, data.modality, tuple(data.input_shape),
+                           int(data.output_size), n, registered.description(name))  # fmt: skip
     hint = (
         " To load your own file, pass data=<path> (--data)." if "." in name or "/" in name else ""
     )
-    raise DataError(
-        f"Unknown dataset {name!r}{did_you_mean(str(name), BUILTIN_DATASETS)}; built-in datasets "
-        f"are: {', '.join(BUILTIN_DATASETS)}.{hint}"
+    known = dataset_names()
+    raise UnknownDatasetError(
+        f"Unknown dataset {name!r}{did_you_mean(str(name), known)}; datasets are: "
+        f"{', '.join(known)}.{hint}" + extensions.unknown_hint("dataset"),
+        registry="dataset",
+        name=str(name),
     )
 
 
@@ -91,6 +110,10 @@ def load_dataset(
     with every scaling fitted on train. mnist1d keeps its own test set (``test_fraction`` then
     does not apply) and takes ``round(val_fraction * 5000)`` of its training part as val."""
     info = dataset_info(name)
+    if name not in _LOADERS:  # a registered dataset: read as an NPZ file's arrays are
+        return registered.load_registered(name, task=info.task, seed=seed,
+                                          val_fraction=val_fraction,
+                                          test_fraction=test_fraction)  # fmt: skip
     arrays = _LOADERS[name]()
     data = from_arrays(
         arrays.X,

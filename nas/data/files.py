@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -110,10 +110,27 @@ def load_npz(
 ) -> TaskData:
     """An NPZ of arrays ``X`` and ``y`` as a TaskData; see :func:`load_file`."""
     check_split_args(seed, val_fraction, test_fraction)
+    source = {"path": str(path), "format": "npz"}
+    return from_npz_arrays(_read_npz(path), name=path.name, source=source, task=task, seed=seed,
+                           val_fraction=val_fraction, test_fraction=test_fraction)  # fmt: skip
+
+
+def from_npz_arrays(
+    arrays: Mapping[str, np.ndarray],
+    *,
+    name: str,
+    source: Mapping[str, Any],
+    task: str | None,
+    seed: int,
+    val_fraction: float,
+    test_fraction: float,
+) -> TaskData:
+    """The arrays an NPZ file holds (``X``, ``y``, optionally ``feature_names`` and
+    ``class_names``) as a TaskData, checked as a file's are: the path of NPZ files and of
+    registered datasets (``nas.data.registered``). ``name`` names them in messages."""
+    check_split_args(seed, val_fraction, test_fraction)
     task = check_task(task)
-    arrays = _read_npz(path)
     X, y = arrays["X"], arrays["y"]
-    name = path.name
     if y.ndim == 0:
         raise DataError(f"y in {name} is a single value; save one target per example.")
     if X.ndim not in _MODALITY_BY_NDIM:
@@ -142,7 +159,7 @@ def load_npz(
             "impute or remove them before saving."
         )
     modality = _MODALITY_BY_NDIM[X.ndim]
-    prep: dict[str, Any] = {"source": {"path": str(path), "format": "npz"}}
+    prep: dict[str, Any] = {"source": dict(source)}
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         raise DataError(f"y in {name} contains NaN/inf targets; remove those examples.")
     y, one_hot = _labels_from_one_hot(y)

@@ -19,12 +19,24 @@ import nas
 from nas.errors import NasError
 
 EXTENSION = """
+import numpy as np
 from search_spaces import BlockSpec
 from search_spaces.blocks import Shape, register
 from search_spaces.blocks._base import p_int
 from search_spaces.spaces import Choice, Sampler, default_config, register_space
 from search_spaces.spaces._base import assemble
 from torch import nn
+
+
+import nas
+
+
+@nas.register_dataset("swish_blobs", description="three blobs in 4-D")
+def blobs():
+    rng = np.random.default_rng(0)
+    y = np.arange(150) % 3
+    return {"X": rng.normal(size=(150, 4)) + 3.0 * y[:, None], "y": y,
+            "class_names": np.array(["a", "b", "c"])}
 
 
 class Swish(nn.Module):
@@ -62,9 +74,9 @@ def ext_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("ext")
     ext = folder / "swish_ext.py"
     ext.write_text(EXTENSION)
-    done = _nas("--extension", str(ext), "search", "--dataset", "iris", "--space", "swishnet",
-                "--trials", "2", "--epochs", "1", "--no-explain", "--no-report", "--out",
-                "run", cwd=folder)  # fmt: skip
+    done = _nas("--extension", str(ext), "search", "--dataset", "swish_blobs", "--space",
+                "swishnet", "--trials", "2", "--epochs", "1", "--no-explain", "--no-report",
+                "--out", "run", cwd=folder)  # fmt: skip
     assert done.returncode == 0, done.stderr
     return ext, folder / "run"
 
@@ -73,6 +85,10 @@ def test_the_run_records_the_extension_it_was_searched_with(ext_run) -> None:
     ext, run = ext_run
     record = json.loads((run / "run.json").read_text())
     assert record["extensions"] == [str(ext.resolve())]
+    # its own dataset, read as an NPZ file's arrays: 150 rows, 4 features, 3 named classes
+    info = record["data_info"]
+    assert record["dataset"] == "swish_blobs" and info["class_names"] == ["a", "b", "c"]
+    assert info["input_shape"] == [4] and info["modality"] == "tabular"
     spec = json.loads((run / "best" / "spec.json").read_text())
     assert spec["blocks"][0]["kind"] == "swishdense.v1"
 
@@ -108,7 +124,7 @@ def test_with_the_extension_the_commands_work(ext_run) -> None:
     assert exported.returncode == 0, exported.stderr
     # the exported model runs where the extension is not installed: torch alone
     model = torch.jit.load(str(run.parent / "exp" / "model.torchscript.pt"))
-    assert tuple(model(torch.zeros(2, 4)).shape) == (2, 3)  # iris: 4 features, 3 classes
+    assert tuple(model(torch.zeros(2, 4)).shape) == (2, 3)  # blobs: 4 features, 3 classes
 
 
 def test_an_installed_entry_point_loads_without_being_named(ext_run, tmp_path: Path) -> None:
