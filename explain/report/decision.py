@@ -32,6 +32,17 @@ def metric_label(name: Any) -> str:
     return f"macro {name}" if name in _MACRO else str(name)
 
 
+# a GAN's precision and recall (nas.gan.score) are Kynkäänniemi et al.'s k-NN manifold scores of
+# all its samples against all real ones, not averages over classes: named so wherever shown
+MANIFOLD_LABELS = {"precision": "precision (k-NN manifold)", "recall": "recall (k-NN manifold)"}
+
+
+def gan_metric_label(name: Any) -> str:
+    """A GAN's test score's name as shown to people: its precision and recall as the k-NN
+    manifold scores they are, the rest as :func:`metric_label` names them."""
+    return MANIFOLD_LABELS.get(str(name)) or metric_label(name)
+
+
 def as_number(x: Any) -> float | None:
     """``x`` as a finite float, else None."""
     if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x):
@@ -282,6 +293,7 @@ def _listed(names: Sequence[str]) -> str:
 
 
 __all__ = [
+    "MANIFOLD_LABELS",
     "PROPORTIONS",
     "as_count",
     "as_number",
@@ -289,6 +301,7 @@ __all__ = [
     "explanation_line",
     "gap",
     "gap_sentence",
+    "gan_metric_label",
     "metric_label",
     "newcombe",
     "score_interval",

@@ -9,19 +9,20 @@ from typing import Any
 from explain.report import gan_plots as gp
 from explain.report._format import fmt_num
 from explain.report._style import is_number
+from explain.report.decision import MANIFOLD_LABELS
 from explain.report.schema import ReportData
 from explain.report.sections import Figures, mapping, panel
 
 _SCORES = (
     (
         "precision",
-        "precision",
+        MANIFOLD_LABELS["precision"],
         "Share of generated examples that land near real ones (k-NN manifold); low means "
         "unrealistic samples. 1 is best.",
     ),
     (
         "recall",
-        "recall",
+        MANIFOLD_LABELS["recall"],
         "Share of real examples near some generated one; low means whole modes are missing "
         "(mode collapse). 1 is best.",
     ),

@@ -327,4 +327,5 @@ class ReportData(_ReportRun, total=False):
     verdict: str | None
     explanations: Explanations | None
     gan: GanData | None  # null when the run is not a GAN
+    metric_labels: dict[str, str] | None  # best.test key -> its name, where the kind names it
     comparison: Comparison | None  # null without `nas explain RUN --top K`

@@ -108,6 +108,9 @@ def overview(data: ReportData) -> dict[str, Any]:
     ]
     test = mapping(best, "test")
     counts = mapping(data, "counts")
+    # the search kind's names of its scores (a GAN's precision and recall are k-NN manifold
+    # scores), else a classifier's (its precision and recall are macro averages)
+    labels = mapping(data, "metric_labels")
     return {
         "dataset": [
             ("dataset", dataset),
@@ -160,7 +163,7 @@ def overview(data: ReportData) -> dict[str, Any]:
         ],
         "summary": best.get("summary"),
         "metrics": [
-            (_METRIC_NAMES.get(k, metric_label(k)), fmt_num(v))
+            (str(labels.get(k) or _METRIC_NAMES.get(k, metric_label(k))), fmt_num(v))
             for k, v in test.items()
             if plots.is_number(v)
         ],  # fmt: skip

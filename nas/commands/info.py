@@ -165,10 +165,11 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         out.print(f"[bold]winner[/] (trial {best['trial']}): {escape(best['summary'])}")
         from nas.commands.search import test_line
 
-        out.print(test_line(best["test"], best.get("target_units")), markup=False, soft_wrap=True)
+        kind = get_kind(config.kind)
+        test = test_line(best["test"], best.get("target_units"), kind)
+        out.print(test, markup=False, soft_wrap=True)
         for line in info["judged"]:
             out.print(line, markup=False, soft_wrap=True)
-        kind = get_kind(config.kind)
         cost = best.get("cost")
         if isinstance(cost, dict) and all(
             isinstance(cost.get(k), int | float)

@@ -225,12 +225,15 @@ def cost_line(c: Any, label: str) -> str:
             f"{get('latency_ms'):.3f} ms (batch 1), {get('memory_mb'):.2f} MiB")  # fmt: skip
 
 
-def test_line(test: dict[str, Any], units: str | None) -> str:
-    """The winner's test metrics in one line, the macro averages named so (metrics.json keeps
-    the keys ``precision``, ``recall``, ``f1``)."""
-    from explain.report.decision import metric_label
-
-    shown = ", ".join(f"{metric_label(k)} {v:.4f}" for k, v in test.items() if isinstance(v, float))
+def test_line(test: dict[str, Any], units: str | None, kind: Any = None) -> str:
+    """The winner's test metrics in one line, each named as its search kind names it (a
+    classifier's macro averages so, as metrics.json keeps the keys ``precision``, ``recall``,
+    ``f1``; a GAN's precision and recall as k-NN manifold scores)."""
+    if kind is None:
+        from explain.report.decision import metric_label as label
+    else:
+        label = kind.metric_label
+    shown = ", ".join(f"{label(k)} {v:.4f}" for k, v in test.items() if isinstance(v, float))
     return f"test: {shown}" + (f" (errors in units of {units})" if units else "")
 
 
@@ -249,7 +252,8 @@ def render_result(result: Any) -> None:
             f"[bold]winner[/] (trial {result.metrics['trial']}): {escape(result.spec.summary())}"
         )
         units = result.metrics.get("target_units")
-        out.print(test_line(result.metrics["test"], units), markup=False, soft_wrap=True)
+        test = test_line(result.metrics["test"], units, _kind(result))
+        out.print(test, markup=False, soft_wrap=True)
         for line in _judged(result):
             out.print(line, markup=False, soft_wrap=True)
         out.print(cost_line(result.cost, _kind(result).cost_label), markup=False)

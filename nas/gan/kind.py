@@ -120,10 +120,21 @@ class GanKind(SearchKind):
         return f"GAN explanations failed ({error!r}); the report omits them."
 
     def report_data(self, run_dir: Path, best: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {"gan": finalize.report_data(run_dir, best)}  # type: ignore[arg-type]
+        from explain.report.decision import MANIFOLD_LABELS
+
+        return {
+            "gan": finalize.report_data(run_dir, best),  # type: ignore[arg-type]
+            "metric_labels": dict(MANIFOLD_LABELS),  # k-NN manifold scores, not class averages
+        }
 
     def architecture(self, spec: Any) -> Any:
         return spec.generator  # the deployable part
+
+    def metric_label(self, name: str) -> str:
+        """Precision and recall as the k-NN manifold scores they are (not class averages)."""
+        from explain.report.decision import gan_metric_label
+
+        return gan_metric_label(name)
 
     def verdict(self, data: Mapping[str, Any]) -> str | None:
         best, run = data.get("best"), data["run"]

@@ -167,5 +167,12 @@ class SearchKind(ABC):
         """More lines for ``nas show`` about the winner."""
         return []
 
+    def metric_label(self, name: str) -> str:
+        """A test metric's name as the terminal shows it (``macro recall`` for a classifier's
+        macro average)."""
+        from explain.report.decision import metric_label
+
+        return metric_label(name)
+
 
 __all__ = ["FinalModel", "SearchKind", "TrialFunction"]

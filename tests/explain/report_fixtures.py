@@ -413,7 +413,9 @@ def gan_run(modality: str = "image", classes: list[str] | None = None) -> dict[s
     stages = [stage("b0_dense", "dense.v1", "vec(F=32)", "vec(F=256)", 8448, units=256),
               stage("head", "gen_out.v1", "vec(F=256)", f"shape({shape})", 16448)]
     return _report(run, trials, best, spec={"type": "gan"}, stages=stages, roc=None,
-                   residuals=None, explanations=None, model_repr="GanModel(...)", gan=gan)
+                   residuals=None, explanations=None, model_repr="GanModel(...)", gan=gan,
+                   metric_labels={"precision": "precision (k-NN manifold)",
+                                  "recall": "recall (k-NN manifold)"})
 
 
 ALL = {"tabular": tabular_classification, "image": image_classification,

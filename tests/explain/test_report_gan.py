@@ -56,7 +56,8 @@ def test_gan_section_renders_with_its_cards(pages: dict[str, str], modality: str
         "What the discriminator looks at",
     ):
         assert title in html, title
-    for score in ("FCD", "precision", "recall", "conditional accuracy", "classifier accuracy"):
+    for score in ("FCD", "precision (k-NN manifold)", "recall (k-NN manifold)",
+                  "conditional accuracy", "classifier accuracy"):  # fmt: skip
         assert f"<td>{score}</td>" in html, score
     assert "floor 1.32 · noise 88.5" in html
     for fid in ("gan-curves", "gan-grid", "gan-traversal", "gan-change", "gan-disc"):
@@ -64,6 +65,9 @@ def test_gan_section_renders_with_its_cards(pages: dict[str, str], modality: str
     # no ROC / confusion for a GAN, and the overview shows its scores
     assert "ROC curves" not in html and "Confusion matrix" not in html
     assert '<div class="v">6.21</div><div class="k">FCD</div>' in html
+    # precision and recall are k-NN manifold scores of all samples, not macro averages
+    assert '<div class="v">0.58</div><div class="k">recall (k-NN manifold)</div>' in html
+    assert "macro recall" not in html and "macro precision" not in html
 
 
 def test_no_external_links_and_the_class_name_is_escaped(pages: dict[str, str]) -> None:

@@ -163,6 +163,7 @@ def test_gan_search_end_to_end(tmp_path: Path, monkeypatch, cli, make_space) -> 
     result = cli(*args)
     assert result.exit_code == 0, result.output + str(result.exception)
     assert "val fcd" in result.stdout and "noise_fcd" in result.stdout
+    assert "recall (k-NN manifold)" in result.stdout and "macro" not in result.stdout
     run = tmp_path / "run"
     spec = json.loads((run / "best" / "spec.json").read_text())
     assert spec["type"] == "gan"
