@@ -66,7 +66,7 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     data["comparison"] = _comparison(run_dir)
     data.update(kind.report_data(run_dir, data.get("best")))
     data["warnings"] = search_warnings(run_dir)  # what the search warned of as it ended
-    data["alerts"] = [a for a in (contradiction, note) if a] + alerts(data)
+    data["alerts"] = [a for a in (contradiction, note) if a] + kind.alerts(data) + alerts(data)
     data["verdict"] = verdict(data, kind)
     return data
 
@@ -117,8 +117,9 @@ def _worth(run_dir: Path, config: SearchConfig, best: Any) -> dict[str, Any]:
 def judged(run_dir: str | Path, config: SearchConfig, best: dict[str, Any]) -> list[str]:
     """The report's first-screen judgement of the winner (``best``, its metrics.json) against
     the baselines, as lines for a terminal: `nas search` and `nas show` give no other verdict.
-    Then, as the report says them too: a limit the final cost is over, and winner files that
-    are not the ones the search saved."""
+    Then, as the report says them too: a limit the final cost is over, winner files that are
+    not the ones the search saved, and the search kind's own alerts (a GAN winner that has
+    collapsed)."""
     data = {"run": config.to_dict(), "best": best, **_worth(Path(run_dir), config, best)}
     lines = baseline_lines(data)
     budget = budget_sentence(data).strip()
@@ -131,6 +132,8 @@ def judged(run_dir: str | Path, config: SearchConfig, best: dict[str, Any]) -> l
     )
     if contradiction:
         lines.append(f"warning: {contradiction['text']}")
+    for alert in get_kind(config.kind).alerts(data):  # the report's, on its first screen too
+        lines.append(f"{'warning' if alert.get('level') != 'info' else 'note'}: {alert['text']}")
     return lines
 
 

@@ -16,6 +16,7 @@ from nas.cost import Cost
 from nas.data.taskdata import TaskData
 from nas.errors import NasError
 from nas.gan import finalize
+from nas.gan.health import collapse_alert
 from nas.gan.search import (
     GanObjective,
     check_gan_data,
@@ -136,6 +137,11 @@ class GanKind(SearchKind):
 
         return gan_metric_label(name)
 
+    def alerts(self, data: Mapping[str, Any]) -> list[dict[str, str]]:
+        """A winner that has collapsed (recall ~0, or samples that ignore the noise)."""
+        alert = collapse_alert(data.get("best"))
+        return [alert] if alert is not None else []
+
     def verdict(self, data: Mapping[str, Any]) -> str | None:
         best, run = data.get("best"), data["run"]
         if not best:
@@ -156,11 +162,15 @@ class GanKind(SearchKind):
                 f" The real-data classifier labels {cond:.1%} of its samples with the class "
                 "they were generated for."
             )
+        collapsed = ""
+        if collapse_alert(best) is not None:  # the alert above the verdict says what and why
+            collapsed = (" But it has collapsed (see the warning above): its samples miss most "
+                         "of the real data's variety, which these scores do not show.")  # fmt: skip
         return (
             f"Of {n} trials, the best is a GAN whose generator has {cost.get('params', 0):,} "
             f"parameters and {cost.get('flops', 0) / 1e6:.3g} MFLOPs per sample; it scores test "
             f"FCD {test_txt} on {run['data_info']['sizes']['test']} held-out examples (lower is "
-            f"better; for reference: {', '.join(refs) or 'n/a'}).{cond_txt}{within}"
+            f"better; for reference: {', '.join(refs) or 'n/a'}).{cond_txt}{collapsed}{within}"
         )
 
     def show_lines(self, best: Mapping[str, Any]) -> list[str]:

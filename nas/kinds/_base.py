@@ -174,5 +174,11 @@ class SearchKind(ABC):
 
         return metric_label(name)
 
+    def alerts(self, data: Mapping[str, Any]) -> list[dict[str, str]]:
+        """This kind's own alerts on the winner (the report's data, or as much of it as the
+        terminal has: ``run`` and ``best``), each ``{"level", "text"}``: the report shows them
+        on its first screen, ``nas search`` and ``nas show`` print them."""
+        return []
+
 
 __all__ = ["FinalModel", "SearchKind", "TrialFunction"]

@@ -1,6 +1,9 @@
 """What nas says of a GAN winner: its precision and recall named as the k-NN manifold scores they
 are (not macro averages) wherever its test scores are shown -- `nas search`'s last lines, `nas
-show`, the report's tiles -- while a classifier's keep their macro names.
+show`, the report's tiles -- while a classifier's keep their macro names; and a winner that has
+collapsed -- it covers almost none of the real data (test recall ~0) or its samples of a class
+barely vary with the noise -- warned of on the report's first screen (an alert above the verdict,
+and the verdict), in the last lines of `nas search` and in `nas show`, a healthy one not.
 
 ``fixtures/run_gan_collapsed`` is the record of a real run, ``nas search --dataset digits --space
 gan --timeout 120 --seed 0``: one trial, whose generator draws each digit as one template (test
@@ -12,17 +15,20 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
 
 import optuna
+import pytest
 import torch
 
 import nas
 from nas.commands import search as search_command
+from nas.gan.health import COLLAPSE_DIVERSITY, COLLAPSE_RECALL, collapse_alert
 from nas.kinds import get_kind
-from nas.reporting import collect
+from nas.reporting import collect, judged
 from search_spaces.gan import GanSpec, build_gan
 
 FIXTURE = Path(__file__).parent / "fixtures" / "run_gan_collapsed"
@@ -97,3 +103,104 @@ def test_a_classifiers_scores_keep_their_macro_names() -> None:
     gan = search_command.test_line(test, None, get_kind("gan"))
     assert gan == ("test: accuracy 0.9000, precision (k-NN manifold) 0.8000, "
                    "recall (k-NN manifold) 0.7000")  # fmt: skip
+    assert get_kind("classifier").alerts({"run": {}, "best": COLLAPSED}) == []
+
+
+# --- a collapsed winner: the rule ---------------------------------------------------------------
+def test_the_fixtures_winner_is_flagged_with_what_it_means_and_what_to_do() -> None:
+    alert = collapse_alert(COLLAPSED)
+    assert alert is not None and alert["level"] == "warn"
+    text = alert["text"]
+    assert text.startswith("Mode collapse: the winning generator's samples cover 0% of the real "
+                           "test data (recall (k-NN manifold) 0.00")  # fmt: skip
+    assert "of one class vary 14% as much as real examples do" in text  # diversity 0.139
+    assert "draws each class as nearly one image and ignores its noise input" in text
+    assert "whatever its FCD and conditional accuracy say" in text
+    assert "search longer (a larger --timeout" in text and "gan.loss" in text
+
+
+def test_a_healthy_winner_is_not_flagged() -> None:
+    assert collapse_alert(healthy(COLLAPSED)) is None
+    assert collapse_alert(None) is None and collapse_alert({"test": {}}) is None  # no scores
+
+
+@pytest.mark.parametrize(
+    ("recall", "diversity", "flagged", "noise_ignored"),
+    [
+        (0.0, 0.6, True, False),  # varied, but far from the real data or on a few modes only
+        (COLLAPSE_RECALL - 0.01, 0.6, True, False),
+        (COLLAPSE_RECALL, 0.6, False, False),
+        (0.5, COLLAPSE_DIVERSITY - 0.01, True, True),  # covers, but each class is one image
+        (0.5, COLLAPSE_DIVERSITY, False, False),
+    ],
+)
+def test_either_sign_flags_the_winner(
+    recall: float, diversity: float, flagged: bool, noise_ignored: bool
+) -> None:
+    metrics = healthy(COLLAPSED)
+    metrics["test"]["recall"] = recall
+    for row in metrics["retrain"]["history"]:
+        row["diversity"] = diversity
+    alert = collapse_alert(metrics)
+    assert (alert is not None) is flagged
+    if alert is not None:
+        assert alert["text"].startswith("Mode collapse: ") is noise_ignored
+        assert ("ignores its noise input" in alert["text"]) is noise_ignored
+        assert ("whole modes of the real data are missing" in alert["text"]) is not noise_ignored
+
+
+def test_the_kept_epochs_diversity_is_judged() -> None:
+    metrics = healthy(COLLAPSED)
+    best = metrics["retrain"]["best_epoch"]
+    metrics["retrain"]["history"][best - 1]["diversity"] = 0.1  # the weights kept
+    assert collapse_alert(metrics) is not None
+    metrics = healthy(COLLAPSED)
+    metrics["retrain"]["history"][0]["diversity"] = 0.1  # an early epoch: not what ships
+    assert collapse_alert(metrics) is None
+
+
+# --- a collapsed winner: where it is said -------------------------------------------------------
+def test_the_reports_first_screen_warns_of_a_collapsed_winner(tmp_path: Path) -> None:
+    from explain.report import render_html
+
+    data = collect(make_run(tmp_path, COLLAPSED))
+    warned = [a for a in data["alerts"] if a["text"].startswith("Mode collapse")]
+    assert len(warned) == 1 and warned[0]["level"] == "warn"
+    assert "But it has collapsed (see the warning above)" in data["verdict"]
+    overview = _overview(render_html(data))
+    said = (r'<div class="alert alert-warn">\s*<strong>warn</strong> Mode collapse: the winning '
+            r"generator&#39;s samples cover 0% of the real test data")  # fmt: skip
+    alert = re.search(said, overview)
+    assert alert is not None
+    assert alert.start() < overview.index('<div class="card verdict">')  # above the verdict
+    assert "ignores its noise input" in overview
+
+
+def test_the_reports_first_screen_is_quiet_for_a_healthy_winner(tmp_path: Path) -> None:
+    from explain.report import render_html
+
+    data = collect(make_run(tmp_path, healthy(COLLAPSED)))
+    assert not [a for a in data["alerts"] if "collapse" in a["text"]]
+    assert "collapsed" not in data["verdict"]
+    overview = _overview(render_html(data))
+    assert "collapse" not in overview and "ignores its noise" not in overview
+
+
+@pytest.mark.parametrize("collapsed", [True, False])
+def test_nas_show_says_it(tmp_path: Path, cli: Any, collapsed: bool) -> None:
+    shown = cli("show", make_run(tmp_path, COLLAPSED if collapsed else healthy(COLLAPSED)))
+    assert shown.exit_code == 0, shown.output
+    flat = " ".join(shown.stdout.split())  # the console wraps long lines
+    assert ("warning: Mode collapse: the winning generator's samples cover 0% of the real "
+            "test data" in flat) is collapsed  # fmt: skip
+    assert ("ignores its noise input" in flat) is collapsed
+
+
+@pytest.mark.parametrize("collapsed", [True, False])
+def test_the_search_ends_by_saying_it(tmp_path: Path, capsys: Any, collapsed: bool) -> None:
+    result = nas.load_run(make_run(tmp_path, COLLAPSED if collapsed else healthy(COLLAPSED)))
+    search_command.render_result(result)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert ("warning: Mode collapse: the winning generator's" in printed) is collapsed
+    lines = judged(result.run_dir, result.config, result.metrics)  # nas show's too
+    assert any(line.startswith("warning: Mode collapse") for line in lines) is collapsed
