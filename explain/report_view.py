@@ -56,6 +56,7 @@ def report_view(exp: Explanations, max_local: int = 4) -> dict[str, Any]:
     att = exp.attributions.get("attention")
     if att is not None and "attention_mean" in att.arrays:
         attention = {
+            "method": "attention",  # the maps the method's rollout reads: its checks are theirs
             "layers": _r(att.arrays["attention_mean"], 4),
             "tokens": list(att.params.get("tokens", [])),
         }

@@ -217,6 +217,27 @@ def _feature_table(
     ]
 
 
+def _attention_panel(
+    attention: Any, figs: Figures, status: Mapping[str, str], exp: Mapping[str, Any]
+) -> Panel | None:
+    """The attention maps under their method's verdict: the maps are what the attention
+    method reads, so when it failed a check they are not drawn, as its other views are not."""
+    method = "attention"
+    if isinstance(attention, Mapping) and attention.get("method"):
+        method = str(attention["method"])
+    title = "Attention maps"
+    help = ("Row = the token attending, column = the token attended to; bright cells carry "
+            "the weight (the menu picks layer and head).")  # fmt: skip
+    if status.get(method) == "fail":
+        why = dropped_methods(exp).get(method) or "it failed a quality check"
+        note = (f"Not drawn: {method}, the method that reads these maps, failed its checks "
+                f"({why}); where the model attends is not shown to be what drives its "
+                "output.")  # fmt: skip
+        return panel(title, "", None, note, badges=badges([method], status))
+    fid = figs.add("attention", attention_figure, attention)
+    return panel(title, help, fid, badges=badges([method], status)) if fid else None
+
+
 def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
     """Everything the explanations section shows, or None when nothing was explained."""
     exp = data.get("explanations")
@@ -225,7 +246,6 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
     status = method_statuses(exp)
     units = feature_units(data, exp)
     attention = exp.get("attention")
-    att_fid = figs.add("attention", attention_figure, attention) if attention else None
     checks = [c for c in exp.get("checks") or [] if isinstance(c, Mapping)]
     agreement = [c for c in exp.get("agreement") or [] if isinstance(c, Mapping)]
     target = lp.TargetUnits.of(data)
@@ -242,15 +262,7 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
         "dropped": [{"method": m, "why": why} for m, why in dropped_methods(exp).items()],
         "units_known": units.known if units else True,
         "global": _global_panels(exp, figs, status, units, target),
-        "attention": panel(
-            "Attention maps",
-            "Row = the token attending, column = the token "
-            "attended to; bright cells carry the weight (the menu picks layer "
-            "and head).",
-            att_fid,
-        )
-        if att_fid
-        else None,
+        "attention": _attention_panel(attention, figs, status, exp) if attention else None,
         "local": local,
         "local_hidden": max(0, n_local - len(local)),
         "agreement": panel(

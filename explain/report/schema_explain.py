@@ -55,6 +55,7 @@ class ExplainedOutput(TypedDict, total=False):
 class Attention(TypedDict, total=False):
     """``explanations.attention``: per layer, heads x tokens x tokens."""
 
+    method: str  # the method whose checks judge the maps ("attention"; absent in older data)
     layers: list[Nested]
     tokens: list[str]
 

@@ -1,0 +1,90 @@
+"""A regression (or sequence) report read by someone deciding whether to ship, with known
+answers: a failed method's attention maps are not drawn, the deletion / insertion curves and
+checks are in the target's units, a sequence's input is plotted in its own units, the Verdict
+card says what the overview says, a float32-stored 52 reads 52, and the long axis title and the
+waterfall's numbers have the room they need."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from explain.report import explain_section as es
+from explain.report import render_html
+from explain.report.sections import Figures
+
+
+def _load(name: str) -> Any:
+    """A helper module beside this file (tests/ is not a package; importlib mode)."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+fx = _load("report_fixtures")
+
+
+def _check(name: str, method: str, status: str, value: float = 0.1, **extra: Any) -> dict:
+    return {"name": name, "method": method, "value": value, "threshold": 0.2, "status": status,
+            "detail": "", "extra": extra}  # fmt: skip
+
+
+def _card(html: str, marker: str) -> str:
+    """The text of the card that opens with ``marker`` (up to the next card)."""
+    start = html.index(marker)
+    end = html.find('<div class="card', start + len(marker))
+    return html[start : end if end > 0 else None]
+
+
+# --- 1. a failed method's attention maps --------------------------------------------------
+
+
+def _with_attention_checks(status: str) -> dict[str, Any]:
+    """mnist1d's transformer with an ``attention`` method (as explain names it) whose
+    infidelity check has ``status``; the maps carry no method name, as older runs stored them."""
+    data = copy.deepcopy(fx.sequence_classification())
+    exp = data["explanations"]
+    exp["global"]["attention"] = copy.deepcopy(exp["global"]["integrated_gradients"])
+    exp["methods"].append({"method": "attention", "chosen": False, "reason": "rollout"})
+    exp["checks"] += [_check("completeness", "attention", "pass"),
+                      _check("infidelity", "attention", status)]  # fmt: skip
+    exp["attention"].pop("method", None)
+    return data
+
+
+def test_a_failed_methods_attention_maps_are_not_drawn() -> None:
+    """The page said 'Not drawn: attention, because infidelity failed' and drew the maps below
+    with no badge, captioned 'bright cells carry the weight'."""
+    data = _with_attention_checks("fail")
+    figs = Figures()
+    view = es.explanations(data, figs)
+    att = view["attention"]
+    assert att["figure"] is None and not any(f.startswith("fig-attention") for f in figs.figures)
+    assert att["badges"] == [{"method": "attention", "status": "fail"}]
+    assert att["note"].startswith("Not drawn: attention, the method that reads these maps, "
+                                  "failed its checks (infidelity failed: the map does not "
+                                  "predict how the output changes")  # fmt: skip
+    html = render_html(data)
+    card = _card(html, "<h3>Attention maps")
+    assert "bright cells carry the weight" not in card and 'class="plot"' not in card
+    assert "attention · fail" in card
+    row = re.search(r"<tr class=\"trust-fail\"><td><code>attention</code>.*?</tr>", html)
+    assert row and "no: dropped" in row.group(0)  # the trust table agrees with the card
+    # a method that passed: the maps are drawn, under its badge
+    data = _with_attention_checks("pass")
+    figs = Figures()
+    att = es.explanations(data, figs)["attention"]
+    assert att["figure"] in figs.figures
+    assert att["badges"] == [{"method": "attention", "status": "pass"}]
+    assert "bright cells carry the weight" in _card(render_html(data), "<h3>Attention maps")
+    # the maps name the method that judges them: another name is honoured
+    data["explanations"]["attention"]["method"] = "attention_rollout"  # failed randomisation
+    assert es.explanations(data, Figures())["attention"]["figure"] is None
