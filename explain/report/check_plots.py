@@ -12,8 +12,62 @@ from explain.report._style import COLORS, Figure, axis, is_number, layout
 AGREEMENT = [[0, "#b2182b"], [0.5, "#f7f7f7"], [1, "#2166ac"]]  # red disagree, blue agree
 
 
-def check_curves_figure(checks: Sequence[Mapping[str, Any]]) -> Figure | None:
-    """Deletion / insertion curves of each method against the random order, side by side."""
+def in_target_units(check: Mapping[str, Any], mean: float, std: float, name: str) -> dict:
+    """A regression's deletion or insertion check in the target's units: the model's output
+    ``z`` is standardized, so its curves, areas (over fractions 0 to 1) and threshold read
+    ``z * std + mean``; a magnitude map's curves are distances, ``z * std``. The gap to the
+    random order is a ratio and keeps its value. Other checks are returned as they are."""
+    extra = check.get("extra") if isinstance(check.get("extra"), Mapping) else {}
+    if check.get("name") not in ("deletion", "insertion") or extra.get("unit"):
+        return dict(check)
+    magnitude = bool(extra.get("magnitude"))
+    shift = 0.0 if magnitude else mean
+
+    def y(v: Any) -> Any:
+        return v * std + shift if is_number(v) else v
+
+    def ys(vs: Any) -> Any:
+        return [y(v) for v in vs] if isinstance(vs, list) else vs
+
+    auc, auc_r = y(check.get("value")), y(extra.get("random_auc"))
+    what = (f"distance of the predicted {name} from its value at the input" if magnitude
+            else f"predicted {name}")  # fmt: skip
+    out = {**check, "value": auc, "threshold": y(check.get("threshold"))}
+    out["extra"] = {**extra, "curve": ys(extra.get("curve")),
+                    "random_curve": ys(extra.get("random_curve")), "random_auc": auc_r,
+                    "span": extra["span"] * std if is_number(extra.get("span")) else None,
+                    "output": what, "unit": f"{name}'s units"}  # fmt: skip
+    if is_number(auc) and is_number(auc_r):
+        up = (check["name"] == "insertion") != magnitude  # faithful: above random
+        verb = "removed" if check["name"] == "deletion" else "restored"
+        out["detail"] = (
+            f"area under the {what} as inputs are {verb} in attribution order: "
+            f"{auc:.4g} vs {auc_r:.4g} in random order (in {name}'s units); a faithful order "
+            f"is clearly {'above' if up else 'below'} random."
+        )
+    return out
+
+
+def curves_axis(checks: Sequence[Mapping[str, Any]], regression: bool, target: str = "") -> str:
+    """What the deletion / insertion curves' y-axis measures: the predicted target in its own
+    units (``target`` named), the standardized output (a regression without its scale), or the
+    probability of the explained class; a magnitude map's curves are distances from f(x)."""
+    curves = [c for c in checks if c.get("name") in ("deletion", "insertion")]
+    extras = [c.get("extra") if isinstance(c.get("extra"), Mapping) else {} for c in curves]
+    dist = [bool(e.get("magnitude")) for e in extras]
+    what = (f"predicted {target}" if target
+            else "model output (standardized target)" if regression
+            else "probability of the explained class")  # fmt: skip
+    if dist and all(dist):
+        return f"|change| of the {what}"
+    return what + (" (|change| where marked)" if any(dist) else "")
+
+
+def check_curves_figure(
+    checks: Sequence[Mapping[str, Any]], y_title: str = "output"
+) -> Figure | None:
+    """Deletion / insertion curves of each method against the random order, side by side;
+    ``y_title`` says what the curves measure, in which units (:func:`curves_axis`)."""
     data: list[dict[str, Any]] = []
     colors: dict[str, str] = {}
     for c in checks:
@@ -60,7 +114,7 @@ def check_curves_figure(checks: Sequence[Mapping[str, Any]]) -> Figure | None:
         "data": data,
         "layout": layout(
             xaxis=axis("fraction removed (deletion)", domain=[0, 0.46]),
-            yaxis=axis("output"),
+            yaxis=axis(plot_text(y_title)),
             xaxis2=axis("fraction restored (insertion)", domain=[0.54, 1]),
             yaxis2=axis("", anchor="x2"),
         ),

@@ -217,6 +217,12 @@ def _feature_table(
     ]
 
 
+def _task(data: ReportData) -> str:
+    run = data.get("run") if isinstance(data.get("run"), Mapping) else {}
+    info = run.get("data_info") if isinstance(run.get("data_info"), Mapping) else {}
+    return str(info.get("task") or run.get("task") or "")
+
+
 def _attention_panel(
     attention: Any, figs: Figures, status: Mapping[str, str], exp: Mapping[str, Any]
 ) -> Panel | None:
@@ -249,6 +255,10 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
     checks = [c for c in exp.get("checks") or [] if isinstance(c, Mapping)]
     agreement = [c for c in exp.get("agreement") or [] if isinstance(c, Mapping)]
     target = lp.TargetUnits.of(data)
+    regression = not exp.get("class_names") and (target is not None or _task(data) == "regression")
+    if regression and target is not None:  # deletion / insertion in the target's units
+        checks = [cp.in_target_units(c, target.mean, target.std, target.name) for c in checks]
+    curves_y = cp.curves_axis(checks, regression, target.name if regression and target else "")
     local = local_cards(exp, figs, status, units, target)
     n_local = len(unique_local([i for i in exp.get("local") or [] if isinstance(i, Mapping)]))
     methods = method_rows(exp, status)
@@ -281,7 +291,7 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
             "Removing inputs in attribution order "
             "should drop the output faster than the dotted random order; restoring"
             " them should raise it faster.",
-            figs.add("check-curves", lambda: cp.check_curves_figure(checks)),
+            figs.add("check-curves", lambda: cp.check_curves_figure(checks, curves_y)),
             "No deletion / insertion curves.",
         ),
         "timing": [(m, fmt_seconds(s)) for m, s in (exp.get("timing") or {}).items()],

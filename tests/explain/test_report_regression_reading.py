@@ -13,6 +13,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from explain.report import check_plots as cp
 from explain.report import explain_section as es
 from explain.report import render_html
 from explain.report.sections import Figures
@@ -88,3 +91,62 @@ def test_a_failed_methods_attention_maps_are_not_drawn() -> None:
     # the maps name the method that judges them: another name is honoured
     data["explanations"]["attention"]["method"] = "attention_rollout"  # failed randomisation
     assert es.explanations(data, Figures())["attention"]["figure"] is None
+
+
+# --- 2. deletion / insertion in the target's units ----------------------------------------
+
+
+def _regression(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The diabetes fixture with y_mean 100 and y_std 20 (the target: 'progression')."""
+    data = copy.deepcopy(fx.regression())
+    data["run"]["data_info"]["preprocessing"].update({"y_mean": [100.0], "y_std": [20.0]})
+    data["explanations"]["checks"] = checks
+    return data
+
+
+def test_deletion_and_insertion_are_in_the_targets_units() -> None:
+    """Known answer: a standardized curve 0.5, 0, -0.5 reads 110, 100, 90 (z * 20 + 100); its
+    area over fractions 0 to 1 (0) reads 100, the random order's 0.1 reads 102 and the
+    threshold 0.05 reads 101. A magnitude map's distances scale only: 0.5 reads 10. The axis
+    had said 'output' over standardized values beside a report in the target's units."""
+    frac = [0.0, 0.5, 1.0]
+    plain = _check("deletion", "integrated_gradients", "pass", 0.0, fractions=frac,
+                   curve=[0.5, 0.0, -0.5], random_curve=[0.5, 0.1, -0.3], random_auc=0.1,
+                   span=1.0, magnitude=False)  # fmt: skip
+    plain["threshold"] = 0.05
+    dist = _check("insertion", "saliency", "pass", 0.25, fractions=frac, curve=[0.5, 0.25, 0.0],
+                  random_curve=[0.5, 0.4, 0.0], random_auc=0.325, span=0.5,
+                  magnitude=True)  # fmt: skip
+    data = _regression([plain, dist, _check("completeness", "integrated_gradients", "pass")])
+    figs = Figures()
+    view = es.explanations(data, figs)
+    fig = figs.figures[view["curves"]["figure"]]
+    lines = {t["name"]: t["y"] for t in fig["data"]}
+    assert lines["integrated_gradients"] == pytest.approx([110.0, 100.0, 90.0])
+    assert lines["integrated_gradients (random order)"] == pytest.approx([110.0, 102.0, 94.0])
+    assert lines["saliency (|change|)"] == pytest.approx([10.0, 5.0, 0.0])  # distances: x 20
+    axis = fig["layout"]["yaxis"]["title"]["text"]
+    assert axis == "predicted progression (|change| where marked)"
+    rows = {(c["name"], c["method"]): c for c in view["checks"]}
+    deletion = rows[("deletion", "integrated_gradients")]
+    assert (deletion["value"], deletion["threshold"]) == ("100", "101")
+    assert deletion["detail"] == (
+        "area under the predicted progression as inputs are removed in attribution order: 100 vs "
+        "102 in random order (in progression's units); a faithful order is clearly below random."
+    )
+    assert rows[("insertion", "saliency")]["value"] == "5"  # 0.25 x 20
+    assert "clearly below random" in rows[("insertion", "saliency")]["detail"]  # distance back
+    assert rows[("completeness", "integrated_gradients")]["value"] == "0.1"  # untouched
+    html = render_html(data)
+    assert "100 vs 102 in random order (in progression&#39;s units)" in html
+
+
+def test_the_curves_axis_says_what_it_measures_without_the_targets_scale() -> None:
+    check = _check("deletion", "ig", "pass", fractions=[0, 1], curve=[1, 0], magnitude=False)
+    assert cp.curves_axis([check], regression=False) == "probability of the explained class"
+    assert cp.curves_axis([check], True) == "model output (standardized target)"
+    assert cp.curves_axis([check], True, "price") == "predicted price"
+    data = copy.deepcopy(fx.tabular_classification())
+    figs = Figures()
+    fig = figs.figures[es.explanations(data, figs)["curves"]["figure"]]
+    assert fig["layout"]["yaxis"]["title"]["text"] == "probability of the explained class"
