@@ -270,7 +270,7 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
         "n_computed": methods["n_computed"],
         "trust": trust_table(exp, status),
         "dropped": [{"method": m, "why": why} for m, why in dropped_methods(exp).items()],
-        "units_known": units.known if units else True,
+        "units_known": units.known if units and exp.get("modality") != "sequence" else True,
         "global": _global_panels(exp, figs, status, units, target),
         "attention": _attention_panel(attention, figs, status, exp) if attention else None,
         "local": local,

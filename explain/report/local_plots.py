@@ -334,14 +334,25 @@ def image_local_figure(item: Mapping[str, Any]) -> Figure | None:
     return fig
 
 
-def sequence_local_figure(item: Mapping[str, Any], names: Sequence[str]) -> Figure | None:
-    """The input signal (top) over each method's contribution per time step (bottom)."""
+def sequence_local_figure(
+    item: Mapping[str, Any], names: Sequence[str], units: FeatureUnits | None = None
+) -> Figure | None:
+    """The input signal (top) over each method's contribution per time step (bottom); the
+    signal in the data's own units where ``units`` knows every channel's scale (as the true
+    and predicted values beside it), else labelled as the model saw it."""
     attrs = {m: step_profile(as_array(v)) for m, v in (item.get("attributions") or {}).items()}
     attrs = {m: v for m, v in attrs.items() if v.size}
     if not attrs:
         return None
     x_in = as_array(item.get("input"))
     x_in = x_in.reshape(len(x_in), -1) if x_in.size else np.zeros((0, 0))  # no input: no line
+    own = units is not None and units.known and len(units.names) == x_in.shape[1]
+    if own and units is not None:
+        x_in = np.column_stack(
+            [[units.value(j, v) for v in x_in[:, j]] for j in range(x_in.shape[1])]
+        ).astype(np.float64)
+    # short: the title must fit the upper panel's height (about 115 px) beside the lower one's
+    y_title = "input" if units is None else "input (own units)" if own else "input" + units.suffix
     data: list[dict[str, Any]] = []
     for j in range(min(x_in.shape[1], 3)):  # more channels than three do not read as lines
         data.append(
@@ -371,16 +382,21 @@ def sequence_local_figure(item: Mapping[str, Any], names: Sequence[str]) -> Figu
             barmode="group",
             height=380,
             xaxis=axis("time step", anchor="y2"),
-            yaxis=axis("input", domain=[0.58, 1]),
+            yaxis=axis(plot_text(y_title), domain=[0.58, 1]),
             yaxis2=axis("contribution (scaled)", domain=[0, 0.48]),
         ),
     }
 
 
-def local_figure(item: Mapping[str, Any], modality: str, names: Sequence[str]) -> Figure | None:
-    """The figure for one local explanation, by modality."""
+def local_figure(
+    item: Mapping[str, Any],
+    modality: str,
+    names: Sequence[str],
+    units: FeatureUnits | None = None,
+) -> Figure | None:
+    """The figure for one local explanation, by modality (``units``: the inputs' scale)."""
     if modality == "image":
         return image_local_figure(item)
     if modality == "sequence":
-        return sequence_local_figure(item, names)
-    return tabular_local_figure(item, names)
+        return sequence_local_figure(item, names, units)
+    return tabular_local_figure(item, names, units)

@@ -127,7 +127,7 @@ def local_cards(
         elif modality == "tabular":
             figure = figs.add("local", lp.tabular_local_figure, shown, names, units)
         else:
-            figure = figs.add("local", lp.local_figure, shown, modality, names)
+            figure = figs.add("local", lp.local_figure, shown, modality, names, units)
         prob = item.get("probability")
         categories = list(item.get("categories") or [])
         wrong = classification and str(item.get("label")) != str(item.get("predicted"))
@@ -162,8 +162,9 @@ def _in_units(shown: Any, target: lp.TargetUnits | None) -> Any:
 
 
 def feature_units(data: ReportData, exp: Mapping[str, Any]) -> lp.FeatureUnits | None:
-    """Feature values in the user's units (tabular), from run.json's preprocessing record."""
-    if (exp.get("modality") or "tabular") != "tabular":
+    """Feature values in the user's units (tabular features, a sequence's channels), from
+    run.json's preprocessing record."""
+    if (exp.get("modality") or "tabular") not in ("tabular", "sequence"):
         return None
     run = data.get("run") if isinstance(data.get("run"), Mapping) else {}
     info = run.get("data_info") if isinstance(run.get("data_info"), Mapping) else {}

@@ -150,3 +150,31 @@ def test_the_curves_axis_says_what_it_measures_without_the_targets_scale() -> No
     figs = Figures()
     fig = figs.figures[es.explanations(data, figs)["curves"]["figure"]]
     assert fig["layout"]["yaxis"]["title"]["text"] == "probability of the explained class"
+
+
+# --- 3. a sequence's input in its own units -----------------------------------------------
+
+
+def test_a_sequences_input_is_plotted_in_its_own_units() -> None:
+    """sine_forecast's example 78 ends at a raw -0.735, standardized -1.136 (mean -0.00167,
+    std 0.6458): the panel had plotted -1.136 beside a next value of -0.4593 in raw units."""
+    data = copy.deepcopy(fx.sequence_classification())
+    prep = data["run"]["data_info"]["preprocessing"]
+    prep["inputs"] = {"method": "standardize", "fitted_on": "train", "per": "feature",
+                      "mean": [-0.0016742419549620484], "std": [0.645776985778291]}  # fmt: skip
+    exp = data["explanations"]
+    z = -1.13589
+    for item in exp["local"]:
+        item["input"][-1][0] = z
+    figs = Figures()
+    card = es.explanations(data, figs)["local"][0]
+    fig = figs.figures[card["figure"]]
+    assert fig["data"][0]["y"][-1] == pytest.approx(-0.7352, abs=1e-4)
+    assert fig["layout"]["yaxis"]["title"]["text"] == "input (own units)"
+    # without the statistics the axis says the values are standardized
+    prep["inputs"] = {"method": "standardize", "fitted_on": "train"}
+    figs = Figures()
+    card = es.explanations(data, figs)["local"][0]
+    fig = figs.figures[card["figure"]]
+    assert fig["data"][0]["y"][-1] == pytest.approx(z)
+    assert fig["layout"]["yaxis"]["title"]["text"] == "input (standardized)"
