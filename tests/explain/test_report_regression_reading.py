@@ -178,3 +178,24 @@ def test_a_sequences_input_is_plotted_in_its_own_units() -> None:
     fig = figs.figures[card["figure"]]
     assert fig["data"][0]["y"][-1] == pytest.approx(z)
     assert fig["layout"]["yaxis"]["title"]["text"] == "input (standardized)"
+
+
+# --- 4. the Verdict card ------------------------------------------------------------------
+
+
+def test_the_verdict_card_says_when_a_baseline_beats_the_winner() -> None:
+    """lin.csv: ridge 0.09824 against the winner's 0.1056; the overview said 'ship it
+    instead' and the card headed Verdict only gave the network's test score."""
+    data = copy.deepcopy(fx.regression())  # test rmse 54.66, interval 50.05-59.27
+    data["baselines"] = {"metric": "rmse", "baselines": [
+        {"name": "mean predictor", "kind": "trivial", "metrics": {"rmse": 77.0}},
+        {"name": "ridge regression", "kind": "classical", "metrics": {"rmse": 45.0}},
+    ]}  # fmt: skip
+    card = _card(render_html(data), '<div class="card verdict">')
+    said = ("The ridge regression beats the winner on this test split (rmse 45 against 54.66, "
+            "beyond the winner&#39;s 95% interval): ship it instead")  # fmt: skip
+    assert said in card and 'class="bad"' in card
+    assert data["verdict"] in card  # the paragraph stays, after the decision
+    data["baselines"]["baselines"][1]["metrics"]["rmse"] = 60.0  # worse than the winner
+    card = _card(render_html(data), '<div class="card verdict">')
+    assert "ship it instead" not in card and data["verdict"] in card
