@@ -22,11 +22,13 @@ def report_view(exp: Explanations, max_local: int = 4) -> dict[str, Any]:
     views = exp.global_views()
     names = exp.class_names or []
 
-    def label(v: Any) -> str:
+    def label(v: Any) -> str | float:
+        """A class's name, or a regression's standardized value unrounded: the report shows it
+        in the target's units, and 4 digits of z had read 51.99 for a target of 52."""
         if exp.task == "classification":
             i = int(v)
             return names[i] if i < len(names) else str(i)
-        return f"{float(np.ravel(v)[0]):.4g}"
+        return float(np.ravel(v)[0])
 
     glob = {}
     for m, g in views.items():

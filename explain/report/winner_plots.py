@@ -182,7 +182,8 @@ def residual_figure(
                 "y": p,
                 "marker": marker,
                 "name": "test example",
-                "hovertemplate": "true %{x}<br>predicted %{y}<extra></extra>",
+                # 6 significant digits: a float32-stored 52 reads 52, not 51.99999
+                "hovertemplate": "true %{x:,.6~r}<br>predicted %{y:,.6~r}<extra></extra>",
             },
             {
                 "type": "scatter",
@@ -202,7 +203,7 @@ def residual_figure(
                 "yaxis": "y2",
                 "marker": {**marker, "color": COLORS[1]},
                 "name": "residual",
-                "hovertemplate": "predicted %{x}<br>residual %{y}<extra></extra>",
+                "hovertemplate": "predicted %{x:,.6~r}<br>residual %{y:,.6~r}<extra></extra>",
             },
         ],
         "layout": layout(

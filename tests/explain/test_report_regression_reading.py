@@ -13,12 +13,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from explain.record import Explanations
 from explain.report import check_plots as cp
 from explain.report import explain_section as es
 from explain.report import render_html
 from explain.report.sections import Figures
+from explain.types import Attribution, MethodChoice
 
 
 def _load(name: str) -> Any:
@@ -199,3 +202,38 @@ def test_the_verdict_card_says_when_a_baseline_beats_the_winner() -> None:
     data["baselines"]["baselines"][1]["metrics"]["rmse"] = 60.0  # worse than the winner
     card = _card(render_html(data), '<div class="card verdict">')
     assert "ship it instead" not in card and data["verdict"] in card
+
+
+# --- 5. a float32 target that is a whole number -------------------------------------------
+
+
+def test_a_whole_number_target_stored_in_float32_reads_whole() -> None:
+    """diabetes' example 8: y = 52, stored standardized in float32 (mean 153.32, std 77.53);
+    the card read 'true 51.99' (4 digits of z, then unstandardized)."""
+    mean, std = 153.32142857142858, 77.52880413508358
+    y = np.float32((np.array([52.0, 174.0, 302.0]) - mean) / std)
+    X = np.zeros((3, 2), dtype=np.float32)
+    ig = np.ones((3, 2), dtype=np.float32)
+    exp = Explanations(
+        task="regression", modality="tabular", input_shape=(2,), feature_names=["a", "b"],
+        class_names=[], X=X, y=y, predicted=y, probability=np.full(3, np.nan),
+        attributions={"integrated_gradients": Attribution(
+            "integrated_gradients", ig, np.zeros(3, dtype=np.int64), "zeros")},
+        choices=[MethodChoice("integrated_gradients", True, "")], checks=[],
+        samples={"low_error": [0, 1, 2]},
+    )  # fmt: skip
+    from explain.report_view import report_view
+
+    view = report_view(exp)
+    data = copy.deepcopy(fx.regression())
+    data["run"]["data_info"]["preprocessing"].update({"y_mean": [mean], "y_std": [std]})
+    data["run"]["data_info"]["feature_names"] = ["a", "b"]
+    cards = es.explanations({**data, "explanations": view}, Figures())["local"]
+    assert [c["label"] for c in cards] == ["52", "174", "302"]
+
+
+def test_the_residual_plots_hover_rounds_away_float32_noise() -> None:
+    from explain.report.winner_plots import residual_figure
+
+    fig = residual_figure([51.99999, 174.0], [50.0, 170.0], "y")  # shown in the browser test
+    assert fig is not None and "true %{x:,.6~r}" in fig["data"][0]["hovertemplate"]
