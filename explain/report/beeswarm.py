@@ -4,6 +4,7 @@ colour (the feature's value) can be read against the direction."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,8 @@ from explain.report.explain_plots import as_array, names_for, top_features
 from explain.report.local_plots import FeatureUnits, TargetUnits
 
 BEESWARM_FEATURES = 15
+#: An x-axis title wraps at this many characters: about 250 px of a half-width card.
+TITLE_CHARS = 40
 BEESWARM_POINTS = 300  # per feature: enough to see the shape, small in the file
 CLIP = (5.0, 95.0)  # colour range: these percentiles of each feature (outliers saturate)
 
@@ -175,10 +178,13 @@ def beeswarm_figure(
         if not class_names
         else f"SHAP value: effect on the selected class's {kind}"
     )
+    # the title centres on the plot, which the feature names and the colour bar narrow: a
+    # long one ran off the card's left edge ("HAP value: ..."), so it wraps onto lines
+    lines = textwrap.wrap(title, TITLE_CHARS) or [""]
     return {
         "data": data,
         "layout": layout(
-            xaxis=axis(title),
+            xaxis=axis("<br>".join(plot_texts(lines))),
             yaxis=axis(
                 tickvals=list(range(len(labels))),
                 ticktext=plot_texts(labels),
@@ -186,7 +192,7 @@ def beeswarm_figure(
                 automargin=True,
                 zeroline=False,
             ),
-            height=30 * len(labels) + 110,
-            margin={"l": 20, "r": 20, "t": 20, "b": 50},
+            height=30 * len(labels) + 110 + 16 * (len(lines) - 1),
+            margin={"l": 20, "r": 20, "t": 20, "b": 50 + 16 * (len(lines) - 1)},
         ),
     }

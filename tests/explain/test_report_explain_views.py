@@ -336,7 +336,7 @@ def test_a_regressions_cards_waterfalls_and_beeswarm_are_in_the_targets_units() 
         assert end == pytest.approx(item["output_value"] * 20 + 100, abs=1e-6)
         assert fig["layout"]["xaxis"]["title"]["text"] == "predicted progression"
     swarm = next(f for k, f in figs.figures.items() if k.startswith("fig-beeswarm"))
-    assert swarm["layout"]["xaxis"]["title"]["text"].startswith(
+    assert swarm["layout"]["xaxis"]["title"]["text"].replace("<br>", " ").startswith(
         "SHAP value: effect on the predicted progression")  # fmt: skip
     table = next(p for p in view["global"] if p.get("features"))
     assert table["features_unit"] == "mean |attribution|, in progression's units"

@@ -19,7 +19,9 @@ import pytest
 from explain.record import Explanations
 from explain.report import check_plots as cp
 from explain.report import explain_section as es
+from explain.report import local_plots as lp
 from explain.report import render_html
+from explain.report.beeswarm import TITLE_CHARS, beeswarm_figure
 from explain.report.sections import Figures
 from explain.types import Attribution, MethodChoice
 
@@ -237,3 +239,22 @@ def test_the_residual_plots_hover_rounds_away_float32_noise() -> None:
 
     fig = residual_figure([51.99999, 174.0], [50.0, 170.0], "y")  # shown in the browser test
     assert fig is not None and "true %{x:,.6~r}" in fig["data"][0]["hovertemplate"]
+
+
+# --- 6. room for the beeswarm's title ----------------------------------------------------
+
+
+def test_a_long_beeswarm_title_wraps_instead_of_running_off_the_card() -> None:
+    """'SHAP value: effect on the predicted disease progression (its units)', 67 characters,
+    had lost its 'S' at the card's left edge in a half-width card."""
+    target = lp.TargetUnits(153.3, 77.5, "disease progression")
+    rng = np.random.default_rng(0)
+    shap = {"method": "shap_exact", "values": rng.normal(size=(20, 3)).tolist(),
+            "inputs": rng.normal(size=(20, 3)).tolist(), "base_value": 0.0}  # fmt: skip
+    fig = beeswarm_figure(shap, ["age", "bmi", "s5"], (), None, target)
+    assert fig is not None
+    title = fig["layout"]["xaxis"]["title"]["text"]
+    lines = title.split("<br>")
+    assert " ".join(lines) == "SHAP value: effect on the predicted disease progression (its units)"
+    assert len(lines) == 2 and all(len(line) <= TITLE_CHARS for line in lines)
+    assert fig["layout"]["margin"]["b"] == 50 + 16  # room below for the second line
