@@ -24,6 +24,9 @@ from explain.report.explain_plots import (
 #: Local examples shown at most: each is a figure, and readers look at a handful, not hundreds.
 MAX_LOCAL = 12
 LOCAL_FEATURES = 10
+#: A waterfall's plot is assumed this narrow (a half-width card less its feature labels), and
+#: a digit this wide at the figures' 12 px font, to leave room for the numbers by the bars.
+PLOT_PX, CHAR_PX = 240, 7
 
 
 def pick_local(local: Sequence[Mapping[str, Any]], k: int = MAX_LOCAL) -> list[Mapping[str, Any]]:
@@ -209,6 +212,16 @@ def waterfall_steps(
     return out, end
 
 
+def bar_number(v: float, sign: bool = False) -> str:
+    """A number beside a bar, 3 significant digits and short: ``+4.58M`` and ``-2.57k`` as the
+    axis ticks write them (``-3.23e+06`` had been too wide for the room beside a bar)."""
+    rounded = float(f"{abs(v):.3g}")  # 999.6 rounds to 1k, not "1e+03"
+    for power, suffix in ((12, "T"), (9, "G"), (6, "M"), (3, "k")):
+        if rounded >= 10**power:
+            return f"{v / 10**power:{'+' if sign else ''}.3g}{suffix}"
+    return f"{v:{'+' if sign else ''}.3g}"
+
+
 def waterfall_figure(
     steps: Sequence[tuple[str, float, float]],
     base: float,
@@ -231,7 +244,7 @@ def waterfall_figure(
             "x": [r[2] for r in rows],
             "base": [r[1] for r in rows],
             "marker": {"color": color},
-            "text": [f"{r[2]:+.3g}" for r in rows],
+            "text": [bar_number(r[2], sign=True) for r in rows],
             "textposition": "outside",
             "cliponaxis": False,  # the numbers beside the bars may run into the margin
             "hovertemplate": "%{y}: %{x:+.4g}<extra></extra>",
@@ -240,15 +253,19 @@ def waterfall_figure(
     ends = [(base_label, 0.0, float(base)), ("prediction", 0.0, float(prediction))]
     data = [
         {**bars("base value and prediction", ends, MUTED),
-         "text": [f"{base:.3g}", f"{prediction:.3g}"],
+         "text": [bar_number(base), bar_number(prediction)],
          "hovertemplate": "%{y}: %{x:.4g}<extra></extra>"},
         bars("raises the output", [s for s in steps if s[2] >= 0], DIVERGING[-1][1]),
         bars("lowers the output", [s for s in steps if s[2] < 0], DIVERGING[0][1]),
     ]  # fmt: skip
-    # room either side for the numbers printed beside the bars
+    # room either side for the numbers printed beside the bars: a negative bar's number sits
+    # left of it, where too little room had run it into the feature's label ("x3 = -0.08697
+    # -0.00663"); each side gets the widest number's share of a narrow plot (PLOT_PX)
     edges = [0.0, float(base), float(prediction)] + [v for s in steps for v in (s[1], s[1] + s[2])]
     lo, hi = min(edges), max(edges)
-    pad = 0.3 * (hi - lo or 1.0)
+    texts = [t for d in data for t in d["text"]]
+    share = min(0.4, (CHAR_PX * max(map(len, texts)) + 12) / PLOT_PX)
+    pad = (hi - lo or 1.0) * share / (1 - 2 * share)
     return {
         "data": [d for d in data if d["y"]],
         "layout": layout(

@@ -241,7 +241,7 @@ def test_the_residual_plots_hover_rounds_away_float32_noise() -> None:
     assert fig is not None and "true %{x:,.6~r}" in fig["data"][0]["hovertemplate"]
 
 
-# --- 6. room for the beeswarm's title ----------------------------------------------------
+# --- 6. and 7. room for the beeswarm's title and the waterfall's numbers -------------------
 
 
 def test_a_long_beeswarm_title_wraps_instead_of_running_off_the_card() -> None:
@@ -258,3 +258,18 @@ def test_a_long_beeswarm_title_wraps_instead_of_running_off_the_card() -> None:
     assert " ".join(lines) == "SHAP value: effect on the predicted disease progression (its units)"
     assert len(lines) == 2 and all(len(line) <= TITLE_CHARS for line in lines)
     assert fig["layout"]["margin"]["b"] == 50 + 16  # room below for the second line
+
+
+def test_the_waterfalls_numbers_are_short_and_have_room_beside_the_bars() -> None:
+    """lin.csv's example 89: base 0.103, then -1.25, -0.82, -0.00663 to -1.97; the -0.00663
+    sat left of a bar at the plot's edge and ran into 'x3 = -0.08697'. big.csv's -3.23e+06
+    now reads -3.23M."""
+    assert lp.bar_number(-3.23e6, sign=True) == "-3.23M" and lp.bar_number(5.11e6) == "5.11M"
+    assert lp.bar_number(999.6) == "1k" and lp.bar_number(-0.00663, True) == "-0.00663"
+    steps, end = lp.waterfall_steps([-1.25, -0.82, -0.00663], ["x2", "x1", "x3"], 0.103)
+    fig = lp.waterfall_figure(steps, 0.103, end, "base value", "predicted y")
+    lo, hi = fig["layout"]["xaxis"]["range"]
+    widest = max(len(t) for d in fig["data"] for t in d["text"])  # "-0.00663": 8
+    left_edge = min(s[1] + s[2] for s in steps)  # the x3 bar ends at -1.97
+    room_px = (left_edge - lo) / (hi - lo) * lp.PLOT_PX
+    assert room_px >= lp.CHAR_PX * widest  # its number fits left of it in a 240-px plot
