@@ -259,8 +259,8 @@ def show(path: str | PathLike[str]) -> dict[str, Any]:
                            "best": None, "judged": []}  # fmt: skip
     if (run_dir / "leaderboard.csv").is_file():
         out["leaderboard"] = rundir.read_leaderboard(run_dir / "leaderboard.csv")
-    if (run_dir / "best" / "metrics.json").is_file():
-        out["best"] = rundir.read_metrics(run_dir / "best" / "metrics.json")
+    out["best"] = rundir.best_metrics(run_dir / "best")
+    if out["best"] is not None:
         from nas.reporting import judged
 
         out["judged"] = judged(run_dir, config, out["best"])

@@ -127,6 +127,24 @@ def read_metrics(path: str | Path) -> dict[str, Any]:
     return metrics
 
 
+def best_metrics(best_dir: str | Path) -> dict[str, Any] | None:
+    """The winner's ``metrics.json`` in ``best_dir``; None when the run has no winner yet (no
+    best/ files), a NasError naming the file when the winner's other files are there without
+    it: a report had said "none completed, no winner yet" of a finished run that lost it."""
+    folder = Path(best_dir)
+    path = folder / "metrics.json"
+    if path.is_file():
+        return read_metrics(path)
+    left = [n for n in ("spec.json", "model.pt") if (folder / n).is_file()]
+    if path.exists() or left:
+        what = "is not a file" if path.exists() else "does not exist"
+        raise NasError(
+            f"{path} {what} though {folder} holds the winner's {' and '.join(left) or 'files'}: "
+            f"its scores were lost or deleted; {RETRAIN}."
+        )
+    return None
+
+
 def top_metrics(run_dir: str | Path) -> list[dict[str, Any]]:
     """The ``metrics.json`` of each ``top/<k>/`` model, in the order of k, each checked."""
 

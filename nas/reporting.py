@@ -46,8 +46,8 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     data["counts"] = dict(Counter(t["state"] for t in trials))
     best_dir = run_dir / "best"
     contradiction = None
-    if (best_dir / "metrics.json").is_file():
-        best = rundir.read_metrics(best_dir / "metrics.json")
+    best = rundir.best_metrics(best_dir)
+    if best is not None:
         data["best"] = best
         spec = rundir.load_spec(best_dir)
         data["spec"] = spec.to_dict()

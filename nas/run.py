@@ -34,6 +34,7 @@ from nas.reading import (  # noqa: F401 (re-exported: nas.run is the run directo
     RETRAIN,
     SUMMED,
     SUMS,
+    best_metrics,
     check_sums,
     check_weights,
     file_sha256,

@@ -625,3 +625,25 @@ def test_the_live_view_and_the_top_table_name_a_macro_average_so() -> None:
     trial.set_user_attr("family", "fnn")
     study.tell(trial, 0.4963)
     assert best_line(study, "f1").startswith("best: val macro f1 0.4963 (trial 0, fnn")
+
+
+def test_a_run_that_lost_its_winners_metrics_names_the_file(
+    cli: Cli, finished_run, tmp_path: Path
+) -> None:
+    """best/metrics.json deleted, its spec and weights kept: `nas report` had said "4 trials
+    ran and none completed, so there is no winner yet" beside "trials 2 complete", and `nas
+    show` "no winner yet", both exit 0; both now name the lost file and the fix."""
+    run = copy_finished_run(finished_run, tmp_path)
+    (run / "best" / "metrics.json").unlink()
+    for args in (("show", run), ("report", run, "-o", tmp_path / "r.html")):
+        line = assert_one_line_error(cli(*args), "metrics.json does not exist though",
+                                     "holds the winner's spec.json and model.pt",
+                                     "lost or deleted", "run the same `nas search`")  # fmt: skip
+        assert "no winner yet" not in line
+    assert not (tmp_path / "r.html").exists()
+    # a run with no best/ at all has no winner yet: said, not an error
+    import shutil
+
+    shutil.rmtree(run / "best")
+    shown = cli("show", run)
+    assert shown.exit_code == 0 and "no winner yet" in shown.stdout
