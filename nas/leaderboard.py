@@ -66,7 +66,8 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
         if t.state == optuna.trial.TrialState.FAIL and not reason and t.number in retried_as:
             reason = f"worker died (no heartbeat); retried as trial {retried_as[t.number]}"
         elif reason and t.number in run_again and str(reason).startswith("interrupted"):
-            reason = f"interrupted (Ctrl-C); run again as trial {run_again[t.number]}"
+            how = str(reason).split(";")[0]  # "interrupted (Ctrl-C)" or "(SIGTERM)"
+            reason = f"{how}; run again as trial {run_again[t.number]}"
         elif t.state == optuna.trial.TrialState.FAIL and not reason:
             reason = "failed (worker died or an unexpected error; see the Optuna log)"
         row = {

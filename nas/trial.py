@@ -138,6 +138,12 @@ def time_limit(limit: float | None, start: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _stopped_by() -> str:
+    from nas import deadline  # nas.deadline imports this module
+
+    return deadline.STOPPED_BY
+
+
 @contextlib.contextmanager
 def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
     """Record on the trial how it ended when it ends by an exception (which goes on up):
@@ -146,7 +152,7 @@ def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         trial.set_user_attr("status", "failed")
-        trial.set_user_attr("reason", "interrupted (Ctrl-C); a re-run runs it again")
+        trial.set_user_attr("reason", f"interrupted ({_stopped_by()}); a re-run runs it again")
         trial.set_user_attr("seconds", time.perf_counter() - start)
         raise
     except optuna.TrialPruned:

@@ -52,7 +52,7 @@ CATCH = (NasError, RuntimeError, ValueError)  # a trial failing this way never e
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)  # fmt: skip
 RUNNING = optuna.trial.TrialState.RUNNING
-INTERRUPTED = "interrupted (Ctrl-C)"  # how a trial Ctrl-C stopped begins its reason
+INTERRUPTED = "interrupted ("  # how a trial Ctrl-C or SIGTERM stopped begins its reason
 RETRY_OF = "retry_of"  # user attr of a trial that runs an interrupted one's params again
 
 
@@ -79,7 +79,7 @@ def counted_trials(study: optuna.Study) -> int:
 
 
 def interrupted(trial: optuna.trial.FrozenTrial) -> bool:
-    """Whether ``trial`` failed because Ctrl-C stopped it (nas.trial.trial_outcome)."""
+    """Whether ``trial`` failed because Ctrl-C or SIGTERM stopped it (nas.trial.trial_outcome)."""
     reason = trial.user_attrs.get("reason")
     return trial.state == optuna.trial.TrialState.FAIL and str(reason).startswith(INTERRUPTED)
 

@@ -116,16 +116,17 @@ def friendly(fn: F) -> F:
             print_error(str(e))
             raise typer.Exit(2) from None
         except KeyboardInterrupt as e:
+            from nas import deadline
+
             said = str(e) if isinstance(e, Interrupted) else ""
-            err.print(
-                Text(
-                    said
-                    or "interrupted: completed trials are kept in the study; run the "
-                    "same command again to continue."
-                ),
-                soft_wrap=True,  # one line, however narrow the terminal (or a pipe: 80)
-            )
-            raise typer.Exit(130) from None
+            text = said or ("interrupted: completed trials are kept in the study; run the "
+                            "same command again to continue.")  # fmt: skip
+            term = deadline.STOPPED_BY == "SIGTERM"  # nas.cli.stop_on_sigterm
+            if term and text.startswith("interrupted"):
+                text = "terminated (SIGTERM)" + text.removeprefix("interrupted")
+            # one line, however narrow the terminal (or a pipe: 80)
+            err.print(Text(text), soft_wrap=True)
+            raise typer.Exit(143 if term else 130) from None
 
     return wrapper  # type: ignore[return-value]
 

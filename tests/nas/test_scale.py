@@ -440,6 +440,42 @@ def test_ctrl_c_with_a_forked_worker_fails_both_trials_and_says_one_line(
 
 @pytest.mark.slow
 @pytest.mark.timeout(400)
+def test_sigterm_takes_ctrl_cs_path_and_leaves_no_trial_running(
+    tmp_path: Path, make_space: Callable[..., Path], procs: Procs
+) -> None:
+    """SIGTERM (timeout, docker stop, a batch scheduler) had ended the search at once: exit 143
+    with no word, its trial left RUNNING until the heartbeat ran out. It now fails the trial as
+    interrupted, to run again, and says one line; the exit code stays 143."""
+    n, out, name = 6, tmp_path / "run", "sigterm"
+    url = f"sqlite:///{out / 'study.db'}"
+    leader = procs.start(search_args(make_space(SLOW_SPACE), out, name, n), "leader")
+    wait_until(lambda: (out / "run.json").is_file(), procs, [leader], 120, "run.json")
+    watch = StudyWatch(url, name)
+
+    def mid_trial() -> list[optuna.trial.FrozenTrial] | None:
+        running = [t for t in watch.trials() if t.state == TrialState.RUNNING
+                   and 1 <= len(t.intermediate_values) < EPOCHS - 1]  # fmt: skip
+        return running or None
+
+    try:
+        running = wait_until(mid_trial, procs, [leader], 240, "a trial mid-way")
+        leader.send_signal(signal.SIGTERM)
+        assert procs.wait(leader, 60) == 143, procs.logs()
+        after = {t.number: t for t in watch.trials()}
+    finally:
+        watch.close()
+    stderr = procs.err(leader)
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    said = [line for line in stderr.splitlines() if line.startswith("terminated (SIGTERM): ")]
+    assert said and "run the same command again" in said[0], stderr
+    assert not [t for t in after.values() if t.state == TrialState.RUNNING], after
+    for t in running:
+        assert after[t.number].state == TrialState.FAIL, after[t.number]
+        assert after[t.number].user_attrs["reason"].startswith("interrupted (SIGTERM)")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(400)
 def test_a_worker_killed_mid_trial_is_failed_retried_and_the_search_finishes(
     tmp_path: Path, make_space: Callable[..., Path], procs: Procs
 ) -> None:
