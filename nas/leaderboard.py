@@ -44,6 +44,21 @@ def status_of(t: optuna.trial.FrozenTrial) -> str:
     return "running"
 
 
+def queued_retries(study: optuna.Study) -> list[str]:
+    """A line for each retry of a dead worker's trial still queued (it did not run: the study
+    reached its trial total first), saying how to run it."""
+    lines = []
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+        history = t.system_attrs.get("retry_history")
+        if history:
+            lines.append(
+                f"trial {t.number}, the retry of trial {history[-1]} (its worker died), is still "
+                "queued: the search reached its --trials total first; run the same command "
+                "with a larger --trials to run it."
+            )
+    return lines
+
+
 def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dict[str, Any]]:
     """One dict per trial, in trial order (the rows of leaderboard.csv); ``metric`` in the
     units the test metrics are shown in (``metric_scale``)."""
@@ -57,6 +72,7 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
     # an architecture Ctrl-C interrupted -> the trial of the re-run that ran it again
     run_again = {t.user_attrs["retry_of"]: t.number for t in trials
                  if isinstance(t.user_attrs.get("retry_of"), int)}  # fmt: skip
+    queued = {t.number for t in trials if t.state == waiting}
     for t in trials:
         if t.state == waiting:
             continue
@@ -64,7 +80,10 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
         values = t.values or []
         reason = a.get("reason")
         if t.state == optuna.trial.TrialState.FAIL and not reason and t.number in retried_as:
-            reason = f"worker died (no heartbeat); retried as trial {retried_as[t.number]}"
+            k = retried_as[t.number]
+            reason = (f"worker died (no heartbeat); its retry, trial {k}, is queued and has not "
+                      "run (the search's trial total was reached first)" if k in queued
+                      else f"worker died (no heartbeat); retried as trial {k}")  # fmt: skip
         elif reason and t.number in run_again and str(reason).startswith("interrupted"):
             how = str(reason).split(";")[0]  # "interrupted (Ctrl-C)" or "(SIGTERM)"
             reason = f"{how}; run again as trial {run_again[t.number]}"
@@ -252,6 +271,7 @@ __all__ = [
     "is_feasible",
     "check_impossible_budget",
     "leaderboard_rows",
+    "queued_retries",
     "metric_scale",
     "make_stop_on_impossible",
     "pick_winners",

@@ -29,6 +29,7 @@ from nas.leaderboard import (
     check_impossible_budget,
     leaderboard_rows,
     make_stop_on_impossible,
+    queued_retries,
 )
 from nas.result import SearchResult
 from nas.study import (
@@ -226,6 +227,7 @@ def _run_search(
             _optimize(st, objective, settings, run_dir, n_trials, timeout, options.progress)
             if counted_trials(st) <= before:
                 break  # nothing more could run (the deadline)
+        notes += queued_retries(st)  # a dead worker's retry the total left unrun
         result = SearchResult(run_dir, st, write_leaderboard(st, names, run_dir), data=td,
                               config=config, warnings=notes,
                               said=len(notes) if options.progress else 0)  # fmt: skip

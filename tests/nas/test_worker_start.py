@@ -249,6 +249,36 @@ def test_an_interrupted_trial_is_queued_again_once_and_not_counted() -> None:
     assert rows[1] == "diverged: loss became nan"
 
 
+def test_a_dead_workers_retry_left_queued_is_said_not_claimed_as_run() -> None:
+    """A re-run that reached its --trials before a dead worker's retry ran had written
+    "retried as trial 8" of a retry that never ran, and said nothing of it."""
+    import optuna
+
+    from nas.leaderboard import leaderboard_rows, queued_retries
+
+    st = optuna.create_study()
+    lost = st.ask({"x": optuna.distributions.FloatDistribution(0, 1)})
+    st.tell(lost, state=optuna.trial.TrialState.FAIL)  # failed by the heartbeat, no reason
+    retry = optuna.trial.create_trial(  # what Optuna's retry callback queues
+        state=optuna.trial.TrialState.WAITING, params=lost.params,
+        distributions=lost.distributions, system_attrs={"retry_history": [0]},
+    )  # fmt: skip
+    st.add_trial(retry)
+    states = [t.state for t in st.trials]
+    assert states == [optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING], states
+    rows = {r["number"]: r["reason"] for r in leaderboard_rows(st, ["accuracy"])}
+    assert rows[0] == ("worker died (no heartbeat); its retry, trial 1, is queued and has not "
+                       "run (the search's trial total was reached first)")  # fmt: skip
+    (line,) = queued_retries(st)
+    assert line.startswith("trial 1, the retry of trial 0 (its worker died), is still queued")
+    assert "larger --trials" in line
+    again = st.ask()  # the retry runs: then it is said to have been retried
+    st.tell(again, 0.5)
+    rows = {r["number"]: r["reason"] for r in leaderboard_rows(st, ["accuracy"])}
+    assert rows[0] == "worker died (no heartbeat); retried as trial 1"
+    assert queued_retries(st) == []
+
+
 def test_a_database_lost_mid_search_is_one_line_and_keeps_the_trials(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
