@@ -108,8 +108,16 @@ def open_storage(
             f"The driver for {redact(given)!r} is not installed ({e}); {fix}."
         ) from None
     except Exception as e:  # sqlalchemy raises many kinds: bad host, auth, missing db
+        first = str(e).splitlines()[0]
+        db = Path(url.split("///", 1)[1].split("?")[0]) if url.startswith("sqlite:///") else None
+        if db is not None and not _in_memory(url) and db.is_file():  # there, but unreadable
+            cause = re.sub(r"^\(\w+(\.\w+)*\) ", "", first.split(" [SQL:")[0])
+            raise StorageError(
+                f"{db} is not a readable Optuna study ({cause}); restore it from a copy, or "
+                "re-run the search into a new --out folder."
+            ) from None
         raise StorageError(
-            f"Cannot open storage {redact(given)!r}: {str(e).splitlines()[0]}. "
+            f"Cannot open storage {redact(given)!r}: {first}. "
             "Check the URL, that the server runs and the database exists."
         ) from None
     if url.startswith("sqlite") and not _in_memory(url):

@@ -117,6 +117,26 @@ def test_a_storage_that_does_not_open_leaves_nothing_behind(
     assert not journal.exists()  # was created, empty
 
 
+def test_a_damaged_study_file_is_named_as_damaged_not_as_a_server_to_check(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    """nas search on a run whose study.db is garbage had said "Check the URL, that the server
+    runs and the database exists" of a file that exists, with no server (nas report said it
+    right): both now say the file is not a readable study and how to mend it."""
+    from tests.conftest import LEAN, invoke
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(bytes(range(256)) * 20)
+    result = invoke("search", "--dataset", "iris", "--space", tiny_space, "--trials", "1",
+                    "--storage", f"sqlite:///{bad}", "--out", tmp_path / "r", *LEAN)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert line == (
+        f"error: {bad} is not a readable Optuna study (file is not a database); restore it "
+        "from a copy, or re-run the search into a new --out folder."
+    )
+
+
 def test_a_killed_trial_failed_during_the_rerun_is_made_up_within_the_total(
     tmp_path: Path, tiny_space: Path
 ) -> None:
