@@ -18,17 +18,19 @@ runs its code, and a run.json is data.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from search_spaces.errors import NasError, UnknownNameError
 
+V = TypeVar("V")
 GROUP = "nas.extensions"  # the entry-point group installed extensions declare
 ENV = "NAS_EXTENSIONS"  # comma-separated module names or .py paths
 _PROJECT = ("search_spaces", "nas", "explain")  # nas's own packages: never extensions
@@ -201,6 +203,25 @@ def load_installed() -> bool:
     return count > 0
 
 
+def look_up(table: Mapping[str, V], name: Any, registry: str, error: type[UnknownNameError],
+            known: str = "") -> V:  # fmt: skip
+    """``table[name]`` of a registry (``registry``: "block", "space", "kind", "dataset"),
+    loading the installed extensions once when it is not there; else ``error`` naming the
+    closest known name, the known ones (``known``: how to list them, default all, comma
+    separated) and how to load an extension that may register it."""
+    found = table.get(name) if isinstance(name, str) else None
+    if found is None and isinstance(name, str) and load_installed():
+        found = table.get(name)  # an installed extension registered it
+    if found is not None:
+        return found
+    word = WORDS.get(registry, registry)
+    close = difflib.get_close_matches(str(name), list(table), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    listed = known or f"Known {word.split()[-1]}s: {', '.join(table)}."
+    raise error(f"Unknown {word} {name!r}.{hint} {listed}" + unknown_hint(word),
+                registry=registry, name=str(name))  # fmt: skip
+
+
 def unknown_hint(registry: str) -> str:
     """The sentence an unknown-name error ends with: how to load the extension that may
     register it."""
@@ -256,6 +277,7 @@ __all__ = [
     "load_extension",
     "load_extensions",
     "load_installed",
+    "look_up",
     "loaded",
     "missing_message",
     "not_loaded",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
-
 from nas.errors import NasError, UnknownNameError
 from nas.kinds._base import SearchKind
 from search_spaces import extensions
@@ -35,19 +33,7 @@ def known_kinds() -> list[str]:
 
 def get_kind(name: str) -> SearchKind:
     """The registered kind ``name``, or NasError listing the known ones."""
-    kind = _KINDS.get(name) if isinstance(name, str) else None
-    if kind is None and isinstance(name, str) and extensions.load_installed():
-        kind = _KINDS.get(name)  # an installed extension registered it
-    if kind is not None:
-        return kind
-    close = difflib.get_close_matches(str(name), list(_KINDS), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UnknownNameError(
-        f"Unknown search kind {name!r}.{hint} Known kinds: {', '.join(_KINDS)}."
-        + extensions.unknown_hint("search kind"),
-        registry="kind",
-        name=str(name),
-    )
+    return extensions.look_up(_KINDS, name, "kind", UnknownNameError)
 
 
 def kind_for_space(space_name: str) -> SearchKind:

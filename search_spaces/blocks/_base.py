@@ -168,19 +168,8 @@ def register(
 
 def get_block(name: str) -> BlockKind:
     """The registered kind ``name``; an unknown name is a SpecError that lists the known ones."""
-    kind = _REGISTRY.get(name) if isinstance(name, str) else None
-    if kind is None and isinstance(name, str) and extensions.load_installed():
-        kind = _REGISTRY.get(name)  # an installed extension registered it
-    if kind is not None:
-        return kind
-    close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UnknownBlockError(
-        f"Unknown block kind {name!r}.{hint} Known kinds: {', '.join(sorted(_REGISTRY))}."
-        + extensions.unknown_hint("block kind"),
-        registry="block",
-        name=str(name),
-    )
+    known = f"Known kinds: {', '.join(sorted(_REGISTRY))}."
+    return extensions.look_up(_REGISTRY, name, "block", UnknownBlockError, known)
 
 
 def known_kinds(family: str | None = None) -> list[str]:

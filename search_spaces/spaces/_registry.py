@@ -9,7 +9,6 @@ this registry. This module is a leaf: it imports no space module, so a space mod
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -121,19 +120,8 @@ def registered_space(name: str, sample: SpaceFn, **kwargs: Any) -> Iterator[Spac
 
 def space_info(name: str) -> SpaceInfo:
     """The registered space ``name``; an unknown name is an error that lists the known ones."""
-    info = _SPACES.get(name) if isinstance(name, str) else None
-    if info is None and isinstance(name, str) and extensions.load_installed():
-        info = _SPACES.get(name)  # an installed extension registered it
-    if info is not None:
-        return info
-    close = difflib.get_close_matches(str(name), list(_SPACES), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise UnknownSpaceError(
-        f"Unknown space {name!r}.{hint} Known spaces: {', '.join(_SPACES)}; "
-        "or pass a .toml file that declares one." + extensions.unknown_hint("space"),
-        registry="space",
-        name=str(name),
-    )
+    known = f"Known spaces: {', '.join(_SPACES)}; or pass a .toml file that declares one."
+    return extensions.look_up(_SPACES, name, "space", UnknownSpaceError, known)
 
 
 def registered_spaces() -> list[SpaceInfo]:
