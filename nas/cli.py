@@ -31,11 +31,11 @@ def stop_on_sigterm() -> None:
     that cleanup is ignored (SIGKILL still ends it)."""
     import signal
 
-    from nas import deadline
+    import nas.trial
 
     def on_term(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        deadline.STOPPED_BY = "SIGTERM"
+        nas.trial.STOPPED_BY = "SIGTERM"
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)

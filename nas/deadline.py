@@ -34,7 +34,6 @@ from nas.trial import recorded_best_epoch
 COMPLETE = optuna.trial.TrialState.COMPLETE
 IMPORTED = time.time()  # when nas.deadline was imported: the fallback start of a process
 COMMAND_STARTED: float | None = None  # set by the console script (nas.cli.main)
-STOPPED_BY = "Ctrl-C"  # what interrupts this process: "SIGTERM" once that arrived (nas.cli)
 
 
 def process_started() -> float:

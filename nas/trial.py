@@ -40,6 +40,8 @@ from search_spaces import Space, SpaceContext
 
 COST_KEYS = ("params", "flops", "latency_ms", "latency_ms_batch", "memory_mb", "energy_mj")
 
+STOPPED_BY = "Ctrl-C"  # what interrupts this process: "SIGTERM" once that arrived (nas.cli)
+
 
 @dataclass(frozen=True)
 class SearchSettings:
@@ -138,12 +140,6 @@ def time_limit(limit: float | None, start: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _stopped_by() -> str:
-    from nas import deadline  # nas.deadline imports this module
-
-    return deadline.STOPPED_BY
-
-
 @contextlib.contextmanager
 def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
     """Record on the trial how it ended when it ends by an exception (which goes on up):
@@ -152,7 +148,7 @@ def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         trial.set_user_attr("status", "failed")
-        trial.set_user_attr("reason", f"interrupted ({_stopped_by()}); a re-run runs it again")
+        trial.set_user_attr("reason", f"interrupted ({STOPPED_BY}); a re-run runs it again")
         trial.set_user_attr("seconds", time.perf_counter() - start)
         raise
     except optuna.TrialPruned:

@@ -116,12 +116,12 @@ def friendly(fn: F) -> F:
             print_error(str(e))
             raise typer.Exit(2) from None
         except KeyboardInterrupt as e:
-            from nas import deadline
+            import nas.trial
 
             said = str(e) if isinstance(e, Interrupted) else ""
             text = said or ("interrupted: completed trials are kept in the study; run the "
                             "same command again to continue.")  # fmt: skip
-            term = deadline.STOPPED_BY == "SIGTERM"  # nas.cli.stop_on_sigterm
+            term = nas.trial.STOPPED_BY == "SIGTERM"  # nas.cli.stop_on_sigterm
             if term and text.startswith("interrupted"):
                 text = "terminated (SIGTERM)" + text.removeprefix("interrupted")
             # one line, however narrow the terminal (or a pipe: 80)

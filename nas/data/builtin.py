@@ -62,6 +62,7 @@ _INFOS = (
 )  # fmt: skip
 _BY_NAME = {info.name: info for info in _INFOS}
 BUILTIN_DATASETS: tuple[str, ...] = tuple(_BY_NAME)
+registered.reserve(BUILTIN_DATASETS)
 
 _MNIST1D_CACHE_KEY = "mnist1d-v1-default-args"  # change when the generation below changes
 _SINE_SEED = 20240517

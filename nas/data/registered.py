@@ -17,7 +17,7 @@ search's seed, and fingerprinted by their bytes; the function is called once per
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ class _Entry:
 
 
 _DATASETS: dict[str, _Entry] = {}
+_RESERVED: set[str] = set()  # the built-in datasets' names (nas.data.builtin reserves them)
 _ARRAYS: dict[str, dict[str, np.ndarray]] = {}  # each dataset's arrays, once per process
 
 
@@ -52,12 +53,10 @@ def register_dataset(
     returns ``{"X": ..., "y": ...}`` (optionally ``feature_names``, ``class_names``) or a pair
     ``(X, y)``, as an NPZ file holds them. ``task`` fixes classification or regression where
     inference from ``y`` would not (the rule of NPZ files)."""
-    from nas.data.builtin import BUILTIN_DATASETS
-
     if not isinstance(name, str) or not _NAME.match(name):
         raise DataError(f"A dataset name is letters, digits, '_' and '-', starting with a "
                         f"letter; got {name!r}.")  # fmt: skip
-    if name in BUILTIN_DATASETS or name in _DATASETS:
+    if name in _RESERVED or name in _DATASETS:
         raise DataError(f"A dataset named {name!r} exists already; choose another name.")
     if task not in (None, "classification", "regression"):
         raise DataError(f"task must be 'classification', 'regression' or None; got {task!r}.")
@@ -71,6 +70,11 @@ def register_dataset(
         return load
 
     return decorate
+
+
+def reserve(names: Iterable[str]) -> None:
+    """Names no extension may register (the built-in datasets')."""
+    _RESERVED.update(names)
 
 
 def unregister_dataset(name: str) -> None:
