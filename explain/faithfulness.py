@@ -40,13 +40,32 @@ INFIDELITY_PASS_ABS = 0.05  # ... or it explains >= 95% of the output changes on
 DELETION_MARGIN = 0.1  # AUC gap to the random order, in units of |f(x) - f(baseline)|
 
 
-def _small_span(span: float, task: str) -> str:
-    """A caveat when a classifier's probability barely moves between the inputs and the
-    baseline (a model that learnt little): a pass then rests on small differences."""
-    if task != "classification" or span >= 0.05:
-        return ""
-    return (f" The probability moves only {span:.3f} in all: the model barely responds to "
-            "these inputs, so this check says little either way.")  # fmt: skip
+def small_span(span: float, task: str) -> bool:
+    """Whether a classifier's probability barely moves (under 0.05) between the inputs and the
+    baseline: a model that learnt little, whose deletion / insertion pass would rest on small
+    differences (it is a warning instead)."""
+    return task == "classification" and span < 0.05
+
+
+def deletion_detail(name: str, what: str, auc: float, auc_r: float, gap: float, span: float,
+                    up: bool, small: bool, unit: str = "") -> str:  # fmt: skip
+    """The words of a deletion / insertion check: both areas, how far the attribution order is
+    from the random one as a share of ``span`` (how far the output moves from the inputs to
+    the baseline), the rule a pass needs, and the caveat of a ``small`` span. ``up``: a
+    faithful curve lies above the random one; ``unit`` names the units (a regression's)."""
+    word = "above" if up else "below"
+    side = word if gap > 0 else ("below" if up else "above")
+    verb = "removed" if name == "deletion" else "restored"
+    units = f" (in {unit})" if unit else ""
+    text = (f"area under the {what} as inputs are {verb} in attribution order: {auc:.4g} vs "
+            f"{auc_r:.4g} in random order{units}, {side} it by {abs(gap):.0%} of {span:.3g} "
+            f"(how far the output moves from the inputs to the baseline); a pass needs more "
+            f"than {DELETION_MARGIN:.0%} {word}.")  # fmt: skip
+    if small:
+        text += (f" The probability moves only {span:.3f} in all: the model barely "
+                 "responds to these inputs, so this check says little either way and does not "
+                 "pass.")  # fmt: skip
+    return text
 
 
 def _forward_for(model: nn.Module) -> Any:
@@ -278,8 +297,8 @@ def deletion_insertion(
         auc, auc_r = float(trapezoid(curve.mean(0), frac)), float(trapezoid(rnd.mean(0), frac))
         gap = sign * (auc - auc_r) / span  # > 0 when better than random
         status = "pass" if gap > DELETION_MARGIN else "warn" if gap > 0 else "fail"
-        word = "below" if sign < 0 else "above"
-        verb = "removed" if name == "deletion" else "restored"
+        if status == "pass" and small_span(span, task):
+            status = "warn"  # a pass on a model that barely responds would say too much
         checks.append(
             Check(
                 name=name,
@@ -287,14 +306,9 @@ def deletion_insertion(
                 value=finite(auc),
                 threshold=finite(auc_r + sign * DELETION_MARGIN * span),
                 status=status,
-                detail=(
-                    f"area under the {what} as inputs are {verb} in attribution order: "
-                    f"{auc:.3f} vs {auc_r:.3f} in random order, "
-                    f"{word if gap > 0 else ('above' if word == 'below' else 'below')} it by "
-                    f"{abs(gap):.0%} of {span:.3g} (how far the output moves from the inputs "
-                    f"to the baseline); a pass needs more than {DELETION_MARGIN:.0%} {word}."
-                    + _small_span(span, task)
-                ),
+                detail=deletion_detail(
+                    name, what, auc, auc_r, gap, span, sign > 0, small_span(span, task)
+                ),  # fmt: skip
                 extra={
                     "fractions": floats(frac),
                     "curve": floats(curve.mean(0)),

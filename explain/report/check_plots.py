@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from explain.faithfulness import deletion_detail
 from explain.report._format import plot_text, plot_texts
 from explain.report._style import COLORS, Figure, axis, is_number, layout
 
@@ -37,14 +38,16 @@ def in_target_units(check: Mapping[str, Any], mean: float, std: float, name: str
                     "random_curve": ys(extra.get("random_curve")), "random_auc": auc_r,
                     "span": extra["span"] * std if is_number(extra.get("span")) else None,
                     "output": what, "unit": f"{name}'s units"}  # fmt: skip
-    if is_number(auc) and is_number(auc_r):
-        up = (check["name"] == "insertion") != magnitude  # faithful: above random
-        verb = "removed" if check["name"] == "deletion" else "restored"
-        out["detail"] = (
-            f"area under the {what} as inputs are {verb} in attribution order: "
-            f"{auc:.4g} vs {auc_r:.4g} in random order (in {name}'s units); a faithful order "
-            f"is clearly {'above' if up else 'below'} random."
-        )
+    up = (check["name"] == "insertion") != magnitude  # faithful: above random
+    gap, span = extra.get("gap"), extra.get("span")
+    if not is_number(gap) and all(
+        is_number(v) for v in (check.get("value"), extra.get("random_auc"), span)
+    ):
+        # a record without it: the gap from the standardized areas (a ratio: it keeps its value)
+        gap = (1 if up else -1) * (check["value"] - extra["random_auc"]) / span if span else None
+    if is_number(auc) and is_number(auc_r) and is_number(gap) and is_number(span):
+        out["detail"] = deletion_detail(check["name"], what, auc, auc_r, gap, span * std, up,
+                                        False, unit=f"{name}'s units")  # fmt: skip
     return out
 
 

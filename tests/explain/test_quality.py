@@ -260,6 +260,8 @@ def test_deletion_says_its_gap_and_span_and_warns_when_the_probability_barely_mo
         assert "a pass needs more than 10% below" in dele.detail
         assert ("barely responds" in dele.detail) is small, dele.detail
         assert (span < 0.05) is small
+        # the right order, but a model that barely responds: a warning, never a pass
+        assert dele.status == ("warn" if small else "pass"), dele
 
 
 def test_a_magnitude_map_is_judged_by_how_far_the_output_moves_not_by_a_sign() -> None:

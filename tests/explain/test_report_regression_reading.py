@@ -135,15 +135,19 @@ def test_deletion_and_insertion_are_in_the_targets_units() -> None:
     rows = {(c["name"], c["method"]): c for c in view["checks"]}
     deletion = rows[("deletion", "integrated_gradients")]
     assert (deletion["value"], deletion["threshold"]) == ("100", "101")
+    # the gap to random is a share of the span (0.1 of 1 standardized; the span reads 20)
     assert deletion["detail"] == (
         "area under the predicted progression as inputs are removed in attribution order: 100 vs "
-        "102 in random order (in progression's units); a faithful order is clearly below random."
+        "102 in random order (in progression's units), below it by 10% of 20 (how far the output "
+        "moves from the inputs to the baseline); a pass needs more than 10% below."
     )
     assert rows[("insertion", "saliency")]["value"] == "5"  # 0.25 x 20
-    assert "clearly below random" in rows[("insertion", "saliency")]["detail"]  # distance back
+    # a distance back to f(x): below random is faithful; (0.325 - 0.25) / 0.5 = 15% of 0.5 x 20
+    assert "below it by 15% of 10 (how far" in rows[("insertion", "saliency")]["detail"]
+    assert "clearly below random" not in render_html(data)
     assert rows[("completeness", "integrated_gradients")]["value"] == "0.1"  # untouched
     html = render_html(data)
-    assert "100 vs 102 in random order (in progression&#39;s units)" in html
+    assert "100 vs 102 in random order (in progression&#39;s units), below it by 10%" in html
 
 
 def test_the_curves_axis_says_what_it_measures_without_the_targets_scale() -> None:
