@@ -123,7 +123,7 @@ def load_run(
         result.spec = rundir.load_spec(run_dir / "best")
         result.model = rundir.load_model(run_dir)
         metrics = run_dir / "best" / "metrics.json"
-        result.metrics = rundir.read_metrics(metrics)
+        result.metrics = rundir.best_metrics(run_dir / "best") or {}
         try:
             result.cost = Cost.from_dict(result.metrics["cost"])
         except (NasError, TypeError, ValueError) as e:

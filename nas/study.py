@@ -110,8 +110,9 @@ def open_storage(
     except Exception as e:  # sqlalchemy raises many kinds: bad host, auth, missing db
         first = str(e).splitlines()[0]
         db = Path(url.split("///", 1)[1].split("?")[0]) if url.startswith("sqlite:///") else None
-        if db is not None and not _in_memory(url) and db.is_file():  # there, but unreadable
-            cause = re.sub(r"^\(\w+(\.\w+)*\) ", "", first.split(" [SQL:")[0])
+        if db is not None and not _in_memory(url) and db.exists():  # there, but unreadable
+            cause = ("it is a folder" if db.is_dir()
+                     else re.sub(r"^\(\w+(\.\w+)*\) ", "", first.split(" [SQL:")[0]))  # fmt: skip
             raise StorageError(
                 f"{db} is not a readable Optuna study ({cause}); restore it from a copy, or "
                 "re-run the search into a new --out folder."

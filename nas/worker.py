@@ -402,12 +402,16 @@ def _die_with(leader: int) -> None:
 
 
 def stop_workers(procs: list[Any], *, interrupt: bool) -> list[int]:
-    """Wait for the workers (after a Ctrl-C: ask them to stop first); their exit codes."""
+    """Wait for the workers (after a Ctrl-C: ask them to stop first, with the signal that
+    stopped this process, so their trials say which); their exit codes."""
     import signal
 
+    import nas.trial
+
+    stop = signal.SIGTERM if nas.trial.STOPPED_BY == "SIGTERM" else signal.SIGINT
     for p in procs:
         if interrupt and p.poll() is None:
-            p.send_signal(signal.SIGINT)
+            p.send_signal(stop)
     return [p.wait() for p in procs]
 
 

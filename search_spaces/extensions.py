@@ -22,6 +22,7 @@ import difflib
 import importlib
 import importlib.util
 import os
+import shlex
 import sys
 from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
@@ -120,10 +121,20 @@ def load_extension(entry: str) -> str:
             f"Extension {text!r} failed to load (it imports {e.name!r}, which is not "
             "installed); install that, or leave it out."
         ) from None
-    except Exception as e:  # its own code failed: say so, in one line
+    except (Exception, SystemExit) as e:  # its own code failed (or exited): one line
         raise ExtensionError(
             f"Extension {text!r} failed to load ({type(e).__name__}: {e}); fix it, or leave it out."
         ) from None
+
+
+def _loaded_files() -> set[str]:
+    """The resolved .py files of the modules loaded now."""
+    files = set()
+    for module in list(sys.modules.values()):
+        file = getattr(module, "__file__", None)
+        if isinstance(file, str) and file.endswith(".py"):
+            files.add(str(Path(file).resolve()))
+    return files
 
 
 def _load_file(path: Path) -> str:
@@ -134,12 +145,9 @@ def _load_file(path: Path) -> str:
     name = path.stem
     if _FROM_FILE.get(name) == resolved:
         return resolved  # loaded already
+    if resolved in _loaded_files():
+        return resolved  # imported by name already, under any name (its folder is on the path)
     module = sys.modules.get(name)
-    if (
-        module is not None
-        and str(Path(getattr(module, "__file__", "") or "").resolve()) == resolved
-    ):
-        return resolved  # imported by name already (its folder is on the path)
     if module is not None or name in _FROM_FILE:
         raise ExtensionError(
             f"Extension file {str(path)!r} would load as module {name!r}, which is another "
@@ -238,10 +246,11 @@ def missing_message(lead: str, recorded: Iterable[str]) -> str:
     missing = [r for r in recorded if isinstance(r, str) and not loaded(r)]
     if missing:
         named = ", ".join(repr(m) for m in missing)
+        first, every = shlex.quote(missing[0]), shlex.quote(",".join(missing))
         return (
             f"{lead}; the search ran with the extension {named} loaded, and this process has "
-            f"not loaded it. Load it the same way (nas --extension {missing[0]} before the "
-            f"command, {ENV}={','.join(missing)}, nas.load_extensions({missing[0]!r}) in "
+            f"not loaded it. Load it the same way (nas --extension {first} before the "
+            f"command, {ENV}={every}, nas.load_extensions({missing[0]!r}) in "
             f"Python, or an installed '{GROUP}' entry point), then run this again."
         )
     return (

@@ -73,7 +73,16 @@ def list_datasets() -> list[DatasetInfo]:
     """Every dataset's name, task, modality, shapes and size: the built-in ones (from a table,
     loading nothing), then those extensions registered (loaded to be described)."""
     extensions.load_installed()
-    return [*_INFOS, *(dataset_info(n) for n in registered.registered_names())]
+    return [*_INFOS, *(_listed(n) for n in registered.registered_names())]
+
+
+def _listed(name: str) -> DatasetInfo:
+    """A registered dataset's entry for the listing; one that does not load is listed with
+    why, not allowed to hide the others."""
+    try:
+        return dataset_info(name)
+    except DataError as e:
+        return DatasetInfo(name, "?", "?", (), 0, 0, f"does not load: {e}")
 
 
 def dataset_names() -> list[str]:

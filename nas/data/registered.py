@@ -113,7 +113,11 @@ def _arrays(name: str) -> dict[str, np.ndarray]:
                         "{'X': inputs, 'y': targets} or a pair (X, y).")  # fmt: skip
     arrays = {}
     for key, value in got.items():
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except ValueError as e:  # ragged lists: numpy refuses them (an object array before)
+            raise DataError(f"{key} of {where} is not a regular array ({e}); return numeric "
+                            "arrays padded to one shape.") from None  # fmt: skip
         if array.dtype == object:
             raise DataError(f"{key} of {where} is an object array; return numeric arrays (and "
                             "strings for the names), padded to one shape.")  # fmt: skip

@@ -641,6 +641,10 @@ def test_a_run_that_lost_its_winners_metrics_names_the_file(
                                      "lost or deleted", "run the same `nas search`")  # fmt: skip
         assert "no winner yet" not in line
     assert not (tmp_path / "r.html").exists()
+    import nas
+
+    with pytest.raises(nas.NasError, match="metrics.json does not exist though"):
+        nas.load_run(run)  # it had asked "is this a nas run directory?"
     # a run with no best/ at all has no winner yet: said, not an error
     import shutil
 

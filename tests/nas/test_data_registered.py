@@ -65,6 +65,7 @@ def test_a_pair_and_a_fixed_task_are_accepted(registered) -> None:
         (lambda: {"X": X, "y": Y[:10]}, "different lengths (120 vs 10)"),
         (lambda: {"X": np.where(X > 2, np.nan, X), "y": Y}, "NaN/inf values"),
         (lambda: 1 / 0, "failed (ZeroDivisionError: division by zero); fix it"),
+        (lambda: {"X": [[1, 2], [3]], "y": [0, 1]}, "X of dataset 'toy_bad' ("),
     ],
 )
 def test_bad_arrays_are_one_data_error(registered, returned, said: str) -> None:
@@ -89,3 +90,14 @@ def test_an_unknown_dataset_says_how_to_load_an_extension() -> None:
     assert e.value.registry == "dataset" and "If an extension registers this dataset" in str(
         e.value
     )
+
+
+def test_a_dataset_that_does_not_load_is_listed_with_why_and_hides_no_other(registered) -> None:
+    nas.register_dataset("toy_ragged")(lambda: {"X": [[1, 2], [3]], "y": [0, 1]})
+    nas.register_dataset("toy_fine")(lambda: {"X": X, "y": Y})
+    registered.extend(["toy_ragged", "toy_fine"])
+    listed = {i.name: i for i in list_datasets()}
+    assert "digits" in listed and listed["toy_fine"].n_examples == 120
+    bad = listed["toy_ragged"]
+    assert bad.task == "?" and bad.description.startswith("does not load: X of dataset")
+    assert "not a regular array" in bad.description

@@ -125,6 +125,12 @@ def test_a_damaged_study_file_is_named_as_damaged_not_as_a_server_to_check(
     right): both now say the file is not a readable study and how to mend it."""
     from tests.conftest import LEAN, invoke
 
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    result = invoke("search", "--dataset", "iris", "--space", tiny_space, "--trials", "1",
+                    "--storage", f"sqlite:///{folder}", "--out", tmp_path / "f", *LEAN)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert f"{folder} is not a readable Optuna study (it is a folder)" in result.stderr
     bad = tmp_path / "bad.db"
     bad.write_bytes(bytes(range(256)) * 20)
     result = invoke("search", "--dataset", "iris", "--space", tiny_space, "--trials", "1",

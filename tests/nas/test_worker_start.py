@@ -356,3 +356,23 @@ def test_a_worker_that_loses_the_database_says_one_line_and_exits_2(
     assert err.count("\n") == 1 and err.startswith(
         f"worker 1: error: The study's storage '{url}' stopped answering (terminating connection)"
     )
+
+
+@pytest.mark.parametrize(("stopped_by", "sent"), [("Ctrl-C", "SIGINT"), ("SIGTERM", "SIGTERM")])
+def test_workers_are_stopped_with_the_signal_that_stopped_the_leader(
+    monkeypatch: pytest.MonkeyPatch, stopped_by: str, sent: str
+) -> None:
+    """A SIGTERM'd leader had passed Ctrl-C on to its workers, whose trials then read
+    "interrupted (Ctrl-C)" beside its own "interrupted (SIGTERM)"."""
+    import signal
+
+    import nas.trial
+
+    got: list[int] = []
+    proc = SimpleNamespace(poll=lambda: None, send_signal=got.append, wait=lambda: 143)
+    monkeypatch.setattr(nas.trial, "STOPPED_BY", stopped_by)
+    assert worker.stop_workers([proc], interrupt=True) == [143]
+    assert got == [getattr(signal, sent)]
+    got.clear()
+    worker.stop_workers([proc], interrupt=False)  # a search that ended: only waited for
+    assert got == []

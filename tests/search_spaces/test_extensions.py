@@ -139,3 +139,38 @@ def test_the_missing_message_names_the_recorded_extension_that_is_not_loaded() -
     assert "cannot be read here (bad)" in (
         extensions.not_loaded("run.json", ["not_loaded_xyz"], ValueError("bad")) or ""
     )
+
+
+def test_an_extension_that_exits_is_an_error_not_a_silent_exit(tmp_path: Path) -> None:
+    quits = tmp_path / "ext_quits_for_test.py"
+    quits.write_text("import sys\nsys.exit(3)\n")
+    with pytest.raises(extensions.ExtensionError, match=r"failed to load \(SystemExit: 3\)"):
+        extensions.load_extensions(str(quits))
+
+
+def test_a_file_imported_by_name_is_not_loaded_again_by_its_path(
+    tmp_path: Path, monkeypatch
+) -> None:
+    package = tmp_path / "pk_for_test"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "blocks_ext.py").write_text(BLOCK.format(name="extpk.v1"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        extensions.load_extensions("pk_for_test.blocks_ext")
+        # the same file by its path: loaded already (it had registered its block again)
+        assert extensions.load_extensions(str(package / "blocks_ext.py")) == [
+            str((package / "blocks_ext.py").resolve())
+        ]
+    finally:
+        _REGISTRY.pop("extpk.v1", None)
+        extensions.forget("block", "extpk.v1")
+        for name in ("pk_for_test.blocks_ext", "pk_for_test"):
+            sys.modules.pop(name, None)
+
+
+def test_the_command_to_load_a_path_with_spaces_is_quoted() -> None:
+    error = UnknownBlockError("x", registry="block", name="sq.v1")
+    text = extensions.not_loaded("spec.json", ["/tmp/my ext/ext.py"], error) or ""
+    assert "nas --extension '/tmp/my ext/ext.py' before the command" in text
+    assert "NAS_EXTENSIONS='/tmp/my ext/ext.py'" in text
