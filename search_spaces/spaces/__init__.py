@@ -224,6 +224,7 @@ def load_space_toml(path: str | Path) -> Space:
         if unknown:
             raise SpaceError(f"{p.name}: families {unknown} unknown; choose from {known}.")
         config["auto.families"] = Choice(tuple(fams))
+    given: list[str] = []
     for section, table in doc.items():
         if not isinstance(table, dict):
             raise SpaceError(
@@ -240,6 +241,18 @@ def load_space_toml(path: str | Path) -> Space:
                     f"{p.name}: unknown dimension {full!r}.{hint} Known: {', '.join(known)}."
                 )
             config[full] = parse_dim(f"{p.name}: {full}", value, config[full])
+            given.append(full)
+    # a family's space (auto may take any family's dimensions, as families = [...] chooses)
+    read = dimensions_read(base) if base != "auto" else None
+    unread = sorted(set(given) - (read or set(given)))
+    if unread:  # it would be taken without a word, and change nothing
+        one = len(unread) == 1
+        raise SpaceError(
+            f"{p.name}: {', '.join(unread[:3])} {'is a dimension' if one else 'are dimensions'} "
+            f"space {base!r} never reads; remove {'it' if one else 'them'}, or set space to one "
+            f'that reads {"it" if one else "them"} (or "auto"); `nas spaces {base}` lists what '
+            f"{base!r} reads."
+        )
     check_config(config)
     return Space(base, config, source=str(p))
 

@@ -328,3 +328,17 @@ def test_a_byte_order_mark_is_no_syntax_error_and_a_folder_is_named(tmp_path: Pa
     (tmp_path / "x.toml").mkdir()
     with pytest.raises(SpaceError, match="is a folder; give the .toml file in it"):
         load_space_toml(tmp_path / "x.toml")
+
+
+def test_a_dimension_the_space_never_reads_is_refused(tmp_path: Path) -> None:
+    """space = "fnn" with a [cnn] table had been taken without a word and changed nothing."""
+    path = tmp_path / "fam.toml"
+    path.write_text('space = "fnn"\n[cnn]\nkernel = 5\n[fnn]\nunits = 16\n[train]\nlr = 0.01\n')
+    with pytest.raises(SpaceError) as e:
+        get_space(str(path))
+    assert str(e.value) == (
+        "fam.toml: cnn.kernel is a dimension space 'fnn' never reads; remove it, or set space "
+        "to one that reads it (or \"auto\"); `nas spaces fnn` lists what 'fnn' reads."
+    )
+    path.write_text('space = "auto"\nfamilies = ["fnn"]\n[cnn]\nkernel = 5\n')
+    assert get_space(str(path)).config["cnn.kernel"] is not None  # auto may take any family's
