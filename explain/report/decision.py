@@ -172,10 +172,12 @@ def gap_sentence(
     if worse <= 0:
         return f"{head}: test is as good as validation or better; no sign of over-fitting."
     if g.get("within") is None:
-        return (
-            f"{head}: test is worse by {_g(worse)}; the split sizes are not recorded, so "
-            "whether that is noise cannot be said."
-        )
+        nv, nt = as_count(n_val), as_count(n_test)
+        why = ("the split sizes are not recorded" if nv is None or nt is None
+               else f"nas knows no error formula for {metric} on {nv:,} validation and "
+               f"{nt:,} test examples")  # fmt: skip
+        return (f"{head}: test is worse by {_g(worse)}; {why}, so whether that is noise "
+                "cannot be said.")  # fmt: skip
     ci = f"95% interval of the gap {g['lo']:.3g} to {g['hi']:.3g}, {g['method']}"
     sizes = f"{as_count(n_val):,} validation and {as_count(n_test):,} test examples"
     if g["within"]:

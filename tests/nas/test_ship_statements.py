@@ -290,3 +290,18 @@ def test_a_final_cost_over_a_limit_is_said_in_the_terminal_too(tmp_path: Path) -
     assert len(said) == 1 and "OVER the budget's max_latency_ms 0.3 (0.45 ms" in said[0]
     best["cost"]["latency_ms"] = 0.2
     assert not [x for x in judged(tmp_path, config, best) if x.startswith("budget: ")]
+
+
+def test_a_gap_without_an_error_formula_says_so_not_that_sizes_are_missing() -> None:
+    """A GAN's FCD gap had read "the split sizes are not recorded" beside a Data card showing
+    val 270 / test 270: the sizes were there; nas has no error formula for an FCD."""
+    from explain.report.decision import gap, gap_sentence
+
+    g = gap("fcd", 62.42, 71.12, 270, 270, maximize=False)
+    assert g is not None and g["within"] is None
+    assert gap_sentence("fcd", g, 270, 270) == (
+        "Validation fcd 62.42 → test 71.12: test is worse by 8.7; nas knows no error formula "
+        "for fcd on 270 validation and 270 test examples, so whether that is noise cannot be said."
+    )
+    missing = gap("fcd", 62.42, 71.12, None, 270, maximize=False)
+    assert "the split sizes are not recorded" in gap_sentence("fcd", missing, None, 270)
