@@ -5,6 +5,7 @@ and :mod:`nas.reporting` (the report's data)."""
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Sequence
 from os import PathLike
@@ -16,12 +17,13 @@ import pandas as pd
 from nas import run as rundir
 from nas.config import SearchConfig
 from nas.cost import Cost
-from nas.errors import NasError
+from nas.errors import NasError, UnknownNameError
 from nas.kinds import get_kind
 from nas.leaderboard import leaderboard_rows
 from nas.reading import as_path
 from nas.result import SearchResult
 from nas.session import RunOptions, reload_study, run_search
+from search_spaces import extensions
 
 
 def search(
@@ -85,7 +87,11 @@ def search(
                 "the rows to a file first (df.to_csv(path, index=False) or numpy.savez(path, "
                 "X=X, y=y)), or use nas.NASClassifier / nas.NASRegressor, which take arrays."
             )
-        config = SearchConfig.create(dataset, data, **settings)
+        try:
+            config = SearchConfig.create(dataset, data, **settings)
+        except UnknownNameError as e:  # a re-run without the extension its run recorded
+            _recorded_extension(out, e)
+            raise
     explain_samples = _count("explain_samples", explain_samples,
                              "the number of test examples to explain")  # fmt: skip
     options = RunOptions(out=out, storage=storage, progress=progress, finalize=finalize,
@@ -247,6 +253,23 @@ def load_model(path: str | PathLike[str]) -> Any:
     """The trained winner of a run directory (or a model folder), rebuilt from its spec (a
     GanModel for a GAN run)."""
     return rundir.load_model(as_path(path))
+
+
+def _recorded_extension(out: str | PathLike[str] | None, error: UnknownNameError) -> None:
+    """A NasError naming the extension the run in ``out`` was searched with, when it is not
+    loaded now (the unknown space, kind or dataset is likely its)."""
+    record = Path(out) / "run.json" if out is not None else None
+    if record is None or not record.is_file():
+        return
+    try:
+        recorded = json.loads(record.read_text(encoding="utf-8")).get("extensions")
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(recorded, list) or all(extensions.loaded(str(r)) for r in recorded):
+        return
+    message = extensions.not_loaded(str(record), recorded, error)
+    if message is not None:
+        raise NasError(message) from None
 
 
 def show(path: str | PathLike[str]) -> dict[str, Any]:

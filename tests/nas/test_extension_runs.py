@@ -140,3 +140,18 @@ def test_an_installed_entry_point_loads_without_being_named(ext_run, tmp_path: P
     shown = _nas("show", str(run), env={"PYTHONPATH": path}, cwd=run.parent)
     assert shown.returncode == 0, shown.stderr
     assert "winner" in shown.stdout
+
+
+def test_the_search_run_again_without_the_extension_names_it(ext_run) -> None:
+    """It had said "Unknown space 'swishnet'" and how to load some extension, though run.json
+    in its --out names the one the search ran with."""
+    from tests.conftest import invoke
+
+    ext, run = ext_run
+    again = invoke("search", "--dataset", "swish_blobs", "--space", "swishnet", "--trials", "2",
+                   "--out", run)  # fmt: skip
+    assert again.exit_code == 2, again.output
+    assert f"{run / 'run.json'} names the space 'swishnet', which is not registered here" in (
+        again.stderr
+    )
+    assert f"nas --extension {ext.resolve()} before the command" in again.stderr
