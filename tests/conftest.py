@@ -92,6 +92,23 @@ def finished_run(tmp_path_factory: pytest.TempPathFactory) -> FinishedRun:
     return FinishedRun(run_dir, result, args, "iris", 3, "iris-tiny")
 
 
+def explain_helper(name: str) -> Any:
+    """tests/explain/<name>.py as a module, loaded once under the bare ``name`` (tests/ is not
+    a package; importlib mode): every test module and tests/explain/conftest.py that asks for
+    it gets the same module object, so its classes are the same too."""
+    import importlib.util
+    import sys
+
+    if name not in sys.modules:
+        path = Path(__file__).parent / "explain" / f"{name}.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def copy_finished_run(finished_run: FinishedRun, folder: Path) -> Path:
     """``folder/run``: a copy of the finished run to change, its study's -wal merged first (the
     search ran in this process, whose connection may still hold it)."""

@@ -151,20 +151,11 @@ def planted() -> Planted:
 
 
 def _headless_chromium() -> Any:
-    """tests/explain/headless_chromium.py as a module, once (tests/ is not a package; the test
-    modules load it under the same name, so its classes are the same objects)."""
-    import importlib.util
-    import sys
-    from pathlib import Path
+    """tests/explain/headless_chromium.py as a module, once, the same object the test modules
+    get (tests.conftest.explain_helper)."""
+    from tests.conftest import explain_helper
 
-    if "headless_chromium" not in sys.modules:
-        path = Path(__file__).with_name("headless_chromium.py")
-        spec = importlib.util.spec_from_file_location("headless_chromium", path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["headless_chromium"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["headless_chromium"]
+    return explain_helper("headless_chromium")
 
 
 @pytest.fixture(scope="module")

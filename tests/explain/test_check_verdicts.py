@@ -5,12 +5,9 @@ subsample sizes that must not depend on the machine, and the report's words for 
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -400,14 +397,9 @@ def test_blind_flipped_and_noise_explainers_each_fail_a_check(digits_cnn) -> Non
 
 
 def _report_fixtures() -> Any:
-    name = "report_fixtures"  # a helper beside this file (tests/ is not a package)
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    from tests.conftest import explain_helper  # a helper beside this file
+
+    return explain_helper("report_fixtures")
 
 
 def test_the_report_says_what_each_verdict_rests_on() -> None:

@@ -6,10 +6,8 @@ test_report_browser.py.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import warnings
 from html.parser import HTMLParser
 from pathlib import Path
@@ -20,20 +18,9 @@ import pytest
 from explain.report import local_plots as lp
 from explain.report import render_html, render_report
 from explain.report.render import plotly_js
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
+fx = explain_helper("report_fixtures")
 SECTIONS = ("overview", "search", "winner", "explanations", "reproduce")
 MB = 1024 * 1024
 

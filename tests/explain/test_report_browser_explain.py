@@ -4,29 +4,16 @@ switches which output's dots are shown, with no error on the page."""
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from explain.report import render_report
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
-hc = _load("headless_chromium")
+fx = explain_helper("report_fixtures")
+hc = explain_helper("headless_chromium")
 Chromium, Page = hc.Chromium, hc.Page
 
 

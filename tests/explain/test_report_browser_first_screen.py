@@ -4,30 +4,17 @@ visible without scrolling."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from explain.report import render_report
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
-hc = _load("headless_chromium")
-decision = _load("test_report_decision")
+fx = explain_helper("report_fixtures")
+hc = explain_helper("headless_chromium")
+decision = explain_helper("test_report_decision")
 WIDTH, HEIGHT = 1400, 900
 FIRST_SCREEN = ("dec-interval", "dec-baselines", "dec-gap", "dec-explanations", "dec-why")
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import copy
 import csv
-import importlib.util
 import io
-import sys
 import time
 import urllib.parse
 from collections.abc import Iterator
@@ -19,21 +17,10 @@ import pytest
 
 from explain.report import render_report
 from explain.report.search_section import COLUMNS, hparams_text
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
-hc = _load("headless_chromium")
+fx = explain_helper("report_fixtures")
+hc = explain_helper("headless_chromium")
 Chromium, Page = hc.Chromium, hc.Page
 
 # Every text of a cell in the search tables, word by word: a word drawn on two lines, or wider

@@ -6,7 +6,6 @@ version."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import re
 import sys
@@ -19,6 +18,7 @@ import pytest
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
 from explain.report import render, render_html
+from tests.conftest import explain_helper
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -26,19 +26,8 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
-hc = _load("headless_chromium")
+fx = explain_helper("report_fixtures")
+hc = explain_helper("headless_chromium")
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDOR = ROOT / "explain" / "report" / "vendor"

@@ -5,30 +5,17 @@ without a comparison, only a note when stale, and every user string escaped."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from explain.report import render_html
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
+fx = explain_helper("report_fixtures")
 
 
 def comparison(modality: str = "tabular", family: str = "fnn", feature: str = "f0") -> dict:
@@ -149,7 +136,7 @@ def test_the_section_fits_a_printed_page(tmp_path: Path) -> None:
     with five models of three methods each (the badges wrap), and the page draws cleanly."""
     from explain.report import render_report
 
-    hc = _load("headless_chromium")
+    hc = explain_helper("headless_chromium")
     binary = hc.find_chromium()
     if binary is None:
         pytest.skip("Chromium is not installed: run scripts/install-chromium.sh to run this.")

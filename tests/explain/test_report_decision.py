@@ -5,10 +5,7 @@ run renders."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import math
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,20 +14,9 @@ from explain.report import decision as d
 from explain.report import render_html
 from explain.report.decision_view import decision_view
 from nas.findings import alerts, verdict
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
+fx = explain_helper("report_fixtures")
 
 
 def breast_cancer(baselines: bool = True) -> dict[str, Any]:

@@ -6,9 +6,6 @@ example, the per-class beeswarm (clipped colours, both signs), the waterfall and
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,20 +20,9 @@ from explain.report.beeswarm import beeswarm_figure, beeswarm_outputs
 from explain.report.sections import Figures
 from explain.types import Attribution, Check, MethodChoice
 from nas.explaining import add_outputs
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
+fx = explain_helper("report_fixtures")
 
 
 def _check(name: str, method: str, status: str, **extra: Any) -> dict[str, Any]:

@@ -4,9 +4,7 @@ otherwise, self-contained, escaped, tolerant of GAN metrics in ``best``, and cle
 from __future__ import annotations
 
 import base64
-import importlib.util
 import re
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -17,21 +15,10 @@ import pytest
 from explain.report import render_html, render_report
 from explain.report.gan_section import gan as gan_section
 from explain.report.sections import Figures
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
-hc = _load("headless_chromium")
+fx = explain_helper("report_fixtures")
+hc = explain_helper("headless_chromium")
 XSS = "<script>alert(1)</script>"
 MODALITIES = ("image", "sequence", "tabular")
 

@@ -7,10 +7,7 @@ waterfall's numbers have the room they need."""
 from __future__ import annotations
 
 import copy
-import importlib.util
 import re
-import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,20 +21,9 @@ from explain.report import render_html
 from explain.report.beeswarm import TITLE_CHARS, beeswarm_figure
 from explain.report.sections import Figures
 from explain.types import Attribution, MethodChoice
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
+fx = explain_helper("report_fixtures")
 
 
 def _check(name: str, method: str, status: str, value: float = 0.1, **extra: Any) -> dict:

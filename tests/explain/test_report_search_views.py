@@ -6,10 +6,8 @@ searched hyperparameters and the winner first. Known answers from a hand-made tr
 from __future__ import annotations
 
 import copy
-import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,20 +19,10 @@ from explain.report.search_section import (
     search,
 )
 from explain.report.sections import Figures
+from tests.conftest import explain_helper
 
 RUN = {"metric": "accuracy", "directions": ["maximize"]}
 OVER = "params 250,112 > max_params 200,000"
-
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def t(number: int, state: str, family: str, **kw: Any) -> dict[str, Any]:
@@ -231,7 +219,7 @@ def test_leaderboard_puts_the_winner_first_with_its_hparams_and_depth() -> None:
 
 
 def test_rendered_leaderboard_marks_the_winner_and_escapes_hparams(tmp_path: Path) -> None:
-    fx = _load("report_fixtures")
+    fx = explain_helper("report_fixtures")
     data = copy.deepcopy(fx.tabular_classification(n_local=2))
     win = data["best"]["trial"]
     for r in data["trials"]:

@@ -4,10 +4,8 @@ that fails becomes a note while the other sections still render."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
-import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,20 +17,9 @@ from explain.report import Section, register_section, render_html, unregister_se
 from explain.report import registry as reg
 from explain.report.schema import ReportData
 from explain.report.sections import Figures, panel
+from tests.conftest import explain_helper
 
-
-def _load(name: str) -> Any:
-    """A helper module beside this file (tests/ is not a package; importlib mode)."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-fx = _load("report_fixtures")
+fx = explain_helper("report_fixtures")
 BUILTIN = ("overview", "search", "winner", "explanations", "reproduce")
 TOY_TEMPLATE = """{% from "_macros.html.j2" import card with context %}
 <section id="toy">

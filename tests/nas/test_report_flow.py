@@ -5,11 +5,9 @@ safe with hostile column names, and never lost to a failed explanation."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import re
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ import pytest
 import torch
 
 from nas.reporting import collect
+from tests.conftest import explain_helper
 
 TINY_FNN = """\
 space = "fnn"
@@ -83,22 +82,10 @@ def searched(tmp_path_factory: pytest.TempPathFactory) -> Searched:
     return search_in(tmp_path_factory.mktemp("report-flow"), "--dataset", "iris")
 
 
-def _load_helper(name: str) -> Any:
-    """A module of tests/explain/ (tests is not a package: importlib mode)."""
-    if name not in sys.modules:
-        path = Path(__file__).parents[1] / "explain" / f"{name}.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec and spec.loader
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Headless Chromium (see tests/explain/headless_chromium.py); skips without one."""
-    hc = _load_helper("headless_chromium")
+    hc = explain_helper("headless_chromium")
     binary = hc.find_chromium()
     if binary is None:
         pytest.skip("Chromium is not installed: run scripts/install-chromium.sh (as root).")
@@ -118,7 +105,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def open_page(browser: Any, path: Path) -> Any:
-    return _load_helper("headless_chromium").Page(browser, path)
+    return explain_helper("headless_chromium").Page(browser, path)
 
 
 # --- nas search: explained and reported by default ------------------------------------------
