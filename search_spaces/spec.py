@@ -241,11 +241,12 @@ class ArchSpec:
         """A copy with some training hyperparameters changed."""
         return replace(self, train=replace(self.train, **changes))
 
-    def summary(self) -> str:
-        """One line, e.g. ``cnn: conv2d(32,k3) > classify(10) | adamw lr=0.001 bs=64``."""
+    def summary(self, details: bool = True) -> str:
+        """One line, e.g. ``cnn: conv2d(32,k3,relu,bn) > classify(10) | adamw lr=0.001 bs=64``
+        (``details=False``: each block's label alone, as older runs recorded it)."""
         from search_spaces.blocks import describe_block  # local: blocks import spec
 
-        parts = [describe_block(b) for b in self.blocks] + [describe_block(self.head)]
+        parts = [describe_block(b, details) for b in (*self.blocks, self.head)]
         t = self.train
         moved = "" if t.augment == "none" else f" {t.augment}"
         return (

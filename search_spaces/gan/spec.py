@@ -259,11 +259,12 @@ class GanSpec:
     def from_json(cls, text: str) -> GanSpec:
         return cls.from_dict(_loads(text))
 
-    def summary(self) -> str:
-        """One line: ``gan: G dense(128,relu) > ... > gen_out(sigmoid) | D ... | hinge cond``."""
+    def summary(self, details: bool = True) -> str:
+        """One line: ``gan: G dense(128,relu) > ... > gen_out(sigmoid) | D ... | hinge cond``
+        (``details=False``: each block's label alone, as older runs recorded it)."""
 
         def chain(spec: ArchSpec) -> str:
-            return " > ".join(describe_block(b) for b in (*spec.blocks, spec.head))
+            return " > ".join(describe_block(b, details) for b in (*spec.blocks, spec.head))
 
         t = self.train
         flags = "".join([" cond" if self.conditional else "", " sn" if self.spectral_norm else ""])

@@ -611,6 +611,26 @@ def test_a_report_of_a_spec_json_from_another_model_says_so_in_red(here: Path) -
         "again (same --out) to retrain the winner and rewrite it.")}  # fmt: skip
 
 
+def test_a_run_saved_before_summaries_named_norm_and_dropout_is_not_called_swapped(
+    here: Path,
+) -> None:
+    """Runs saved before 2026-12-07 recorded each block's label alone ("dense(16,relu)", where
+    the summary now reads "dense(16,relu,bn)"): the same spec, said shorter, is no alert; a
+    short summary of another spec still is."""
+    from nas.reporting import collect
+    from search_spaces.spec import ArchSpec
+
+    run = here / RUN
+    spec = ArchSpec.from_json((run / "best" / "spec.json").read_text())
+    short = spec.summary(details=False)
+    assert short != spec.summary()  # the winner has dropout or a norm the old label hid
+    edit_json(f"{RUN}/best/metrics.json", lambda m: m.update(summary=short))(here)
+    assert not [a for a in collect(run)["alerts"] if "disagree" in a["text"]]
+    other = short.replace("dense(", "dense(9", 1)
+    edit_json(f"{RUN}/best/metrics.json", lambda m: m.update(summary=other))(here)
+    assert "disagree" in collect(run)["alerts"][0]["text"]
+
+
 # ---------------------------------------------------------------- the command line itself
 
 

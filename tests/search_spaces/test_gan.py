@@ -200,11 +200,13 @@ def test_starting_point_is_a_dcgan_like_design(ctx_name: str) -> None:
     assert spec.conditional and spec.spectral_norm
     text = spec.summary()
     expected = {
-        "digits": "G to_grid(64,4x4) > upconv2d(32,up) > gen_out(sigmoid) | "
-        "D conv2d(32,k5) > conv2d(64,k5,avgpool) > regress(1)",
-        "mnist1d": "G dense(256,relu) > to_grid(64,L5) > upconv1d(32) > upconv1d(16) > "
-        "upconv1d(8) > gen_out(none) | D conv1d(32,k5) > conv1d(64,k5,avgpool) > regress(1)",
-        "tabular": "G dense(256,relu) > dense(256,relu) > gen_out(none) | "
+        # batch norm in the generator, none in the discriminator: the summary says so
+        "digits": "G to_grid(64,4x4,relu,bn) > upconv2d(32,up,relu,bn) > gen_out(sigmoid) | "
+        "D conv2d(32,k5,leaky_relu) > conv2d(64,k5,avgpool,leaky_relu) > regress(1)",
+        "mnist1d": "G dense(256,relu,bn) > to_grid(64,L5,relu,bn) > upconv1d(32,relu,bn) > "
+        "upconv1d(16,relu,bn) > upconv1d(8,relu,bn) > gen_out(none) | "
+        "D conv1d(32,k5,leaky_relu) > conv1d(64,k5,avgpool,leaky_relu) > regress(1)",
+        "tabular": "G dense(256,relu,bn) > dense(256,relu,bn) > gen_out(none) | "
         "D dense(256,leaky_relu) > dense(128,leaky_relu) > regress(1)",
     }[ctx_name]
     assert expected in text, text
@@ -356,7 +358,9 @@ def test_spec_from_dict_tells_the_two_specs_apart() -> None:
 
 def test_summary_is_one_line() -> None:
     text = digits_spec().summary()
-    assert "\n" not in text and text.startswith("gan: G to_grid(64,4x4) > upconv2d(32,up)")
+    assert "\n" not in text and text.startswith("gan: G to_grid(64,4x4,relu,bn) > upconv2d(32,up,")
+    short = digits_spec().summary(details=False)  # as runs before 2026-12-07 recorded it
+    assert short.startswith("gan: G to_grid(64,4x4) > upconv2d(32,up) > gen_out(sigmoid)")
     assert "| hinge cond sn z=32 lr=0.00065/0.0017 bs=64" in text
 
 

@@ -119,14 +119,17 @@ def test_with_train_and_replace_revalidate() -> None:
 
 def test_summary_reads_like_the_model() -> None:
     text = fnn_spec().summary()
-    assert text.startswith("fnn: dense(8,relu) > classify(3) | sgd lr=0.01 bs=16")
+    assert text.startswith("fnn: dense(8,relu,drop0.1) > classify(3) | sgd lr=0.01 bs=16")
+    assert fnn_spec().summary(details=False).startswith("fnn: dense(8,relu) > classify(3) | sgd")
     # a head with a hidden layer says so: its parts add up to the model's parameters
     # (4x8+8, 8x64+64, 64x3+3 = 811; the summary had read as 4x8+8 + 8x3+3 = 67)
     from search_spaces import build_model
 
     head = BlockSpec("classify.v1", {"outputs": 3, "hidden": 64, "activation": "gelu"})
     spec = fnn_spec(head=head)
-    assert spec.summary().startswith("fnn: dense(8,relu) > dense(64,gelu) > classify(3) | sgd")
+    assert spec.summary().startswith(
+        "fnn: dense(8,relu,drop0.1) > dense(64,gelu) > classify(3) | sgd"
+    )
     assert sum(p.numel() for p in build_model(spec).parameters()) == 40 + 576 + 195 == 811
 
 
@@ -272,3 +275,27 @@ def test_to_json_is_strict_json() -> None:
 
     data = json.loads(text, parse_constant=refuse)
     assert all(math.isfinite(v) for v in data["train"].values() if isinstance(v, float))
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "label"),
+    [
+        # what a reader rebuilding the model by hand needs: norm, activation, dropout
+        ("dense.v1", {"units": 256, "norm": "batch"}, "dense(256,relu,bn)"),
+        ("dense.v1", {"units": 16, "norm": "layer", "dropout": 0.25}, "dense(16,relu,ln,drop0.25)"),
+        ("dense.v1", {"units": 16, "activation": "gelu", "residual": True}, "dense(16,gelu,res)"),
+        ("conv2d.v1", {"channels": 32, "kernel": 3}, "conv2d(32,k3,relu,bn)"),
+        ("conv1d.v1", {"channels": 8, "kernel": 5, "batch_norm": False, "activation": "elu",
+                       "pool": "max", "dropout": 0.1234}, "conv1d(8,k5,maxpool,elu,drop0.12)"),
+        ("lstm.v1", {"hidden": 64, "layers": 2, "dropout": 0.3}, "lstm(64x2,last,drop0.3)"),
+        ("lstm.v1", {"hidden": 64}, "lstm(64,last)"),
+        # a head without a hidden layer has no activation to name; its dropout is named
+        ("classify.v1", {"outputs": 3, "dropout": 0.5}, "classify(3,drop0.5)"),
+        ("classify.v1", {"outputs": 3, "hidden": 8, "activation": "gelu"},
+         "dense(8,gelu) > classify(3)"),
+    ],
+)  # fmt: skip
+def test_block_labels_name_norm_activation_and_dropout(kind: str, params: dict, label: str) -> None:
+    from search_spaces.blocks import describe_block
+
+    assert describe_block(BlockSpec(kind, params)) == label
