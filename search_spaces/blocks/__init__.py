@@ -33,8 +33,9 @@ def describe_block(block: Any, details: bool = True) -> str:
 
     With ``details`` the label also names what the block's own label leaves out and a reader
     rebuilding it by hand would miss: its normalisation (``bn`` / ``ln``), an activation the
-    label does not show, and dropout (``drop0.1``, two significant figures). ``details=False`` gives the label alone, as
-    nas wrote summaries before 2026-12-07 (``best/metrics.json`` of older runs records that)."""
+    label does not show, and dropout (``drop0.1``, two significant figures). ``details=False``
+    gives the label alone, as nas wrote summaries before 2026-12-07 (``best/metrics.json`` of
+    older runs records that)."""
     kind = get_block(block.kind)
     params: Mapping[str, Any] = block.params
     try:
