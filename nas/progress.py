@@ -3,6 +3,7 @@ so far with its family and cost, and counts of complete / pruned / failed / over
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from typing import Any
@@ -35,7 +36,8 @@ class SearchProgress:
         self.metric = metric
         self.timeout = timeout
         self.console = console or Console(stderr=True)
-        self.start = time.monotonic()
+        self.start = self.last_tick = time.monotonic()
+        self.pid = os.getpid()
         # n_trials is what this call runs; the bar shows the study's total, so that a resumed
         # search starts at the trials already finished instead of overflowing its total.
         self.done_before = _finished(study)
@@ -63,7 +65,24 @@ class SearchProgress:
         self.live.__exit__(*exc)
         self.console.print()
 
+    TICK_SECONDS = 2.0  # the fewest seconds between two refreshes from inside a trial
+
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        self._update(study)
+
+    def tick(self) -> None:
+        """A refresh from inside this process's running trial (after an epoch), at most every
+        ``TICK_SECONDS``: trials of other workers (``--jobs``) that end meanwhile are counted
+        then, not only when this process's own trial ends. Run in the thread that runs the
+        trials (Optuna's storage is not read from the live view's thread), and only in the
+        process that made the view (a forked worker has no live view to draw)."""
+        now = time.monotonic()
+        if now - self.last_tick < self.TICK_SECONDS or os.getpid() != self.pid:
+            return
+        self.last_tick = now
+        self._update(self.study)
+
+    def _update(self, study: optuna.Study) -> None:
         if self.by_time:
             self.progress.update(
                 self.task, completed=min(time.monotonic() - self.start, self.timeout or 0)

@@ -433,7 +433,11 @@ def _optimize(
 
             with SearchProgress(st, settings.metric, remaining, timeout,
                                 deadline=deadline) as view:  # fmt: skip
-                run([*callbacks, view])
+                objective.on_epoch = view.tick
+                try:
+                    run([*callbacks, view])
+                finally:
+                    objective.on_epoch = None
         else:
             run(callbacks)
     finally:

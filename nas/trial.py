@@ -35,7 +35,7 @@ from nas.errors import (
 )
 from nas.pareto_pruner import ParetoPruningCallback
 from nas.study import COST_OBJECTIVES, MIN_FAITHFULNESS, QUALITY_OBJECTIVES
-from nas.train import Callback
+from nas.train import Callback, LambdaCallback
 from search_spaces import Space, SpaceContext
 
 COST_KEYS = ("params", "flops", "latency_ms", "latency_ms_batch", "memory_mb", "energy_mj")
@@ -245,6 +245,9 @@ class TrialObjective(ABC):
         # one objective: Optuna's report / should_prune; several: nas.pareto_pruner's callback
         self.prune = len(settings.objectives) == 1
         self.deadline: Any = None  # a nas.deadline.Deadline when the search has a --timeout
+        # called after each epoch (the live view's refresh, while it shows): other workers'
+        # trials end during this one's, and the view should count them without waiting for it
+        self.on_epoch: Any = None
 
     # --- what a kind fills in ------------------------------------------------------------
     @abstractmethod
@@ -331,6 +334,8 @@ class TrialObjective(ABC):
                 callbacks.append(DeadlineCallback(start, self.s.trial_timeout))
             if self.deadline is not None:
                 callbacks.append(self.deadline.stopper(trial))
+            if self.on_epoch is not None:
+                callbacks.append(LambdaCallback(lambda epoch, logs: self.on_epoch()))
             with time_limit(self.s.trial_timeout, start):
                 result = self.train(model, spec, trial, callbacks)
             if self.s.scores_faithfulness:

@@ -608,6 +608,54 @@ def test_ctrl_c_in_nas_explain_or_nas_report_says_nothing_was_stored(
     assert not (tmp_path / "r.html").exists()
 
 
+def test_the_live_view_counts_other_workers_trials_during_its_own(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With --jobs 2 the view had counted the other worker's trials only when the leader's own
+    trial ended. The leader's trial now refreshes it after its epochs (at most every
+    TICK_SECONDS), in the leader's process only, and a real search calls it once per epoch."""
+    import io
+    import os
+
+    import optuna
+    from rich.console import Console
+
+    import nas.progress
+    from nas.progress import SearchProgress
+
+    study = optuna.create_study(direction="maximize")
+    view = SearchProgress(study, "accuracy", 4, None, console=Console(file=io.StringIO()))
+    task = view.progress.tasks[0]
+    clock = [1000.0]
+    monkeypatch.setattr(nas.progress.time, "monotonic", lambda: clock[0])
+    view.last_tick = clock[0]
+    attrs = {"family": "fnn", "params": 10, "flops": 20, "latency_ms": 0.1}
+    study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs=attrs))  # another worker's
+    view.tick()
+    assert task.completed == 0  # within TICK_SECONDS of the last refresh: not read yet
+    clock[0] += SearchProgress.TICK_SECONDS
+    view.tick()
+    assert task.completed == 1
+    study.add_trial(optuna.trial.create_trial(value=0.6, user_attrs=attrs))
+    clock[0] += 10
+    monkeypatch.setattr(os, "getpid", lambda: view.pid + 1)  # a forked worker's copy
+    view.tick()
+    assert task.completed == 1
+    monkeypatch.undo()
+
+    calls: list[int] = []
+
+    class Counting(SearchProgress):
+        def tick(self) -> None:
+            calls.append(1)
+
+    monkeypatch.setattr(nas.progress, "SearchProgress", Counting)
+    result = nas.search(dataset="iris", space="fnn", n_trials=1, epochs=3, seed=0, patience=10,
+                        pruner="none", progress=True, out=str(tmp_path / "run"),
+                        reports_dir=None)  # fmt: skip
+    assert len(calls) == result.study.trials[0].user_attrs["epochs"] == 3
+
+
 def test_the_live_view_and_the_top_table_name_a_macro_average_so() -> None:
     import optuna
     import pandas as pd
