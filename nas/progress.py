@@ -16,7 +16,7 @@ from rich.text import Text
 
 from explain.report.decision import metric_label
 from nas.leaderboard import metric_scale, pick_winners, status_of
-from nas.warm_start import fitted_from
+from nas.warm_start import fitted_words
 
 
 class SearchProgress:
@@ -143,10 +143,8 @@ def best_line(study: optuna.Study, metric: str) -> str:
     a = best.user_attrs
     start = ""
     if a.get("warm_start"):
-        before = fitted_from(a)
-        start = ", a starting point" + (
-            f" fitted to the budget from {before:,} params" if before is not None else ""
-        )
+        words = fitted_words(a)
+        start = ", a starting point" + (f" {words}" if words else "")
     return (
         f"best: val {metric_label(metric)} {best.values[0] * metric_scale(study):.4f} "
         f"(trial {best.number}, "

@@ -26,7 +26,7 @@ from nas.kinds import get_kind
 from nas.leaderboard import is_feasible, metric_scale, status_of
 from nas.metrics import METRICS, metric_direction
 from nas.pareto_pruner import intermediate_of
-from nas.warm_start import fitted_from
+from nas.warm_start import fitted_from, fitted_words
 
 _MAX_ROC_POINTS = 200
 
@@ -214,6 +214,7 @@ def _study_data(
             # before it was fitted to the budget (nas.warm_start)
             "warm_start": bool(a.get("warm_start")),
             "fitted_from": fitted_from(a),
+            "fitted": fitted_words(a),  # "fitted to the budget from 1.93 MFLOPs"
         })  # fmt: skip
     importances = None
     complete = [t for t in all_trials if t.state == optuna.trial.TrialState.COMPLETE]

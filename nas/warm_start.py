@@ -82,7 +82,7 @@ def _size_params(
 
 def fit_starts(
     points: list[dict[str, Any]], objective: Any
-) -> list[tuple[dict[str, Any], dict[str, int] | None]]:
+) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     """Each starting point fitted to the budget by its numbers; only when none of them then
     meets the budget are choices that carry parameters switched too (a space's only start, an
     FNN with batch norm under ``--max-params 1100``): a start whose design the search already
@@ -107,9 +107,11 @@ def _meets(point: dict[str, Any], objective: Any) -> bool:
 
 def fit_to_budget(
     point: dict[str, Any], objective: Any, *, switch: bool = True
-) -> tuple[dict[str, Any], dict[str, int] | None]:
-    """``point``, or the largest smaller version of it that meets the objective's budget
-    (latency aside), with a note ``{"params_before": ..., "params": ...}`` when it was shrunk.
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """``point``, or the largest version of it with lower sizing numbers that meets the
+    objective's budget (latency aside), with a note when it was fitted:
+    ``{"params_before": ..., "params": ..., "over": {cost: value}}`` (``over``: the costs the
+    point was over, as they were).
 
     ``objective`` is the search kind's ``TrialObjective`` (its space, context, ``build``,
     ``cost`` and budget are what a trial of the point would use)."""
@@ -137,7 +139,14 @@ def fit_to_budget(
         return point, None
     candidate, n = found
     kept = replayed(candidate, info.sample, ctx, config)
-    return kept, {"params_before": int(cost.params), "params": n}
+    # the costs the start was over, as they were: a start fitted to --max-flops can have more
+    # parameters than before (an earlier pooling leaves more channels), so the note says what
+    # it was fitted from in the limit's own terms
+    limits = budget.to_dict()
+    over = {key: float(getattr(cost, key)) for key in ("params", "flops", "memory_mb")
+            if limits.get(f"max_{key}") is not None and getattr(cost, key) is not None
+            and getattr(cost, key) > limits[f"max_{key}"]}  # fmt: skip
+    return kept, {"params_before": int(cost.params), "params": n, "over": over}
 
 
 def _lighter_choices(
@@ -194,4 +203,28 @@ def fitted_from(attrs: dict[str, Any]) -> int | None:
     return before if isinstance(before, int) else None
 
 
-__all__ = ["fit_starts", "fit_to_budget", "fitted_from"]
+def fitted_words(attrs: dict[str, Any]) -> str | None:
+    """ "fitted to the budget from 21,290 params" (or "from 1.93 MFLOPs", "from 3.1 MiB"): what
+    a starting point was, in the terms of the first limit it was over, before it was fitted
+    (``fitted_to_budget``); None when it was not fitted. Runs saved before the note named the
+    limits (2026-12-07) say the parameters, and "grew" where the fitted start has more."""
+    note = attrs.get("fitted_to_budget")
+    if not isinstance(note, dict):
+        return None
+    over = note.get("over")
+    if isinstance(over, dict):
+        for key, words in (("params", lambda v: f"{v:,.0f} params"),
+                           ("flops", lambda v: f"{v / 1e6:.3g} MFLOPs"),
+                           ("memory_mb", lambda v: f"{v:.3g} MiB of memory")):  # fmt: skip
+            value = over.get(key)
+            if isinstance(value, int | float):
+                return f"fitted to the budget from {words(value)}"
+    before, now = note.get("params_before"), note.get("params")
+    if not isinstance(before, int):
+        return None
+    if isinstance(now, int) and now > before:
+        return f"fitted to the budget (it grew from {before:,} to {now:,} params)"
+    return f"fitted to the budget from {before:,} params"
+
+
+__all__ = ["fit_starts", "fit_to_budget", "fitted_from", "fitted_words"]

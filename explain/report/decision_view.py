@@ -340,8 +340,11 @@ def _why_among(
         f"{n_done} complete trial{'s' if n_done != 1 else ''}{among}"
     )
     if t["winner"].get("warm_start"):  # the search has not beaten the point it started from
-        before = d.as_number(t["winner"].get("fitted_from"))
-        fitted = f", shrunk to the budget from {fmt_si(before)} parameters" if before else ""
+        words, before = t["winner"].get("fitted"), d.as_number(t["winner"].get("fitted_from"))
+        if isinstance(words, str) and words:  # in the limit's terms: a start can grow
+            fitted = f", {words}"
+        else:  # a report collected before "fitted" was recorded
+            fitted = f", fitted to the budget from {fmt_si(before)} parameters" if before else ""
         text += f" (a starting point nas tries before sampling{fitted})"
     ru = t["runner_up"]
     if ru is None:

@@ -296,12 +296,16 @@ def test_a_winning_starting_point_is_named_as_one() -> None:
     win.update(warm_start=True)
     text = _decision_text(render_html(data))
     assert " complete trials (a starting point nas tries before sampling); the runner-up" in text
-    win.update(fitted_from=21_290)
+    win.update(fitted_from=21_290)  # a report collected before "fitted" was added
     text = _decision_text(render_html(data))
     assert (
-        "(a starting point nas tries before sampling, shrunk to the budget from 21.3 k "
+        "(a starting point nas tries before sampling, fitted to the budget from 21.3 k "
         "parameters); the runner-up" in text
     )
+    # a start fitted to --max-flops may have grown in parameters: said in the limit's terms
+    win.update(fitted="fitted to the budget from 1.93 MFLOPs")
+    text = _decision_text(render_html(data))
+    assert "sampling, fitted to the budget from 1.93 MFLOPs); the runner-up" in text
 
 
 def test_explanations_of_a_model_no_better_than_the_majority_class_say_so() -> None:

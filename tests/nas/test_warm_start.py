@@ -66,7 +66,7 @@ def test_the_cnn_start_shrinks_to_the_largest_version_under_5000() -> None:
     best = max((n, key) for key, n in sizes.items() if n <= 5000)
     assert best == (4218, (4, 16, 5))
     assert (fitted["cnn.n_blocks"], fitted["cnn.channels"], fitted["cnn.kernel"]) == (4, 16, 5)
-    assert note == {"params_before": 21_290, "params": 4218}
+    assert note == {"params_before": 21_290, "params": 4218, "over": {"params": 21_290.0}}
     assert sum(p.numel() for p in _build(obj, fitted).parameters()) == 4218
     # the design is kept: only the sizing numbers changed
     changed = {k for k in point if fitted.get(k) != point[k]}
@@ -156,7 +156,8 @@ def test_a_gan_start_fits_its_generator_and_keeps_its_discriminator() -> None:
     fitted, note = fit_to_budget(point, obj)
     before, after = _build(obj, point), _build(obj, fitted)
     g = obj.cost(after, latency=False).params
-    assert note == {"params_before": obj.cost(before, latency=False).params, "params": g}
+    assert note == {"params_before": obj.cost(before, latency=False).params, "params": g,
+                    "over": {"params": float(note["params_before"])}}  # fmt: skip
     assert g <= 50_000 < note["params_before"]
 
     def d_params(m: torch.nn.Module) -> int:
@@ -177,7 +178,7 @@ def test_too_many_combinations_keep_each_dimensions_nearest_values(monkeypatch) 
     # n_blocks 5..1, channels 32/16, kernel 5/3 (20 combinations) -> n_blocks trimmed to 5, 4
     assert size == {"cnn.n_blocks": [5, 4], "cnn.channels": [32, 16], "cnn.kernel": [5, 3]}
     fitted, note = fit_to_budget(point, obj)
-    assert note == {"params_before": 21_290, "params": 4218}  # 4 x 16 x k5 is still among them
+    assert note["params"] == 4218  # 4 x 16 x k5 is still among them
 
 
 def test_fitted_from_reads_the_size_before_fitting_and_nothing_else() -> None:
@@ -188,6 +189,56 @@ def test_fitted_from_reads_the_size_before_fitting_and_nothing_else() -> None:
                   {"fitted_to_budget": {"params": 4218}},
                   {"fitted_to_budget": {"params_before": "many"}}):  # fmt: skip
         assert fitted_from(attrs) is None
+
+
+def test_fitted_words_say_what_the_start_was_in_the_limits_own_terms() -> None:
+    """A start fitted to --max-flops can grow in parameters (/tmp/oG item 1: the cnn_rnn start
+    of 61,802 params became 65,034 under --max-flops 1500000, and was said to be "shrunk ...
+    from 61.8 k parameters")."""
+    from nas.warm_start import fitted_words
+
+    def words(note: object) -> str | None:
+        return fitted_words({"fitted_to_budget": note})
+
+    grew = {"params_before": 61_802, "params": 65_034}
+    assert words({**grew, "over": {"flops": 1_934_000.0}}) == (
+        "fitted to the budget from 1.93 MFLOPs"
+    )
+    assert words({**grew, "over": {"flops": 2e6, "params": 61_802.0}}) == (
+        "fitted to the budget from 61,802 params"
+    )  # the parameters first
+    assert words({**grew, "over": {"memory_mb": 3.14159}}) == (
+        "fitted to the budget from 3.14 MiB of memory"
+    )
+    # a run saved before the note named its limits
+    assert words(grew) == "fitted to the budget (it grew from 61,802 to 65,034 params)"
+    assert words({"params_before": 21_290, "params": 4218}) == (
+        "fitted to the budget from 21,290 params"
+    )
+    assert fitted_words({}) is None and words("x") is None and words({"params": 1}) is None
+
+
+def test_a_flops_fit_that_adds_parameters_is_said_in_flops() -> None:
+    """The mnist1d cnn_rnn start under --max-flops 1,500,000, by hand: 61,802 parameters
+    (224 + 10,368 + 49,920 + 1,290); its fitted version has more, and the note keeps the
+    FLOPs it was over."""
+    from nas.warm_start import fitted_words
+
+    data = _sequence_data()
+    kind = get_kind("classifier")
+    s = SearchSettings(space=Space("cnn_rnn"), metric="accuracy", objectives=("accuracy",),
+                       budget=Budget(max_flops=1_500_000))  # fmt: skip
+    obj = kind.objective(data, s, kind.prepare(data, s, {}, leader=True))
+    point = _start(obj, "cnn_rnn")
+    before = obj.cost(_build(obj, point), latency=False)
+    fitted, note = fit_to_budget(point, obj)
+    after = obj.cost(_build(obj, fitted), latency=False)
+    assert before.flops > 1_500_000 >= after.flops
+    assert note is not None and note["over"] == {"flops": float(before.flops)}
+    assert note["params_before"] == before.params and note["params"] == after.params
+    assert fitted_words({"fitted_to_budget": note}) == (
+        f"fitted to the budget from {before.flops / 1e6:.3g} MFLOPs"
+    )
 
 
 def gru_params(hidden: int, inputs: int = 1, classes: int = 10) -> int:
@@ -217,8 +268,9 @@ def test_a_start_outside_a_narrowed_space_takes_the_nearest_size_and_still_fits(
         fitted, note = fit_to_budget(point, obj)
         assert fitted["rnn.hidden"] == hidden
         assert sum(p.numel() for p in _build(obj, fitted).parameters()) == gru_params(hidden)
-    assert note == {"params_before": gru_params(32), "params": gru_params(16)} == {
-        "params_before": 7370, "params": 2154}  # fmt: skip
+    assert note == {"params_before": gru_params(32), "params": gru_params(16),
+                    "over": {"params": 7370.0}} == {
+        "params_before": 7370, "params": 2154, "over": {"params": 7370.0}}  # fmt: skip
 
 
 def _table_data(n: int = 90, features: int = 30) -> TaskData:
@@ -268,7 +320,11 @@ def test_choices_are_switched_only_when_no_start_of_the_space_fits_by_its_number
     points = starting_points(obj.s.space, SpaceContext.of(obj.data))
     fitted = dict(zip((p["family"] for p in points), fit_starts(points, obj), strict=True))
     assert fitted["rnn"][1] is None and fitted["cnn_rnn"][1] is None
-    assert fitted["cnn"][1] == {"params_before": 21_290, "params": 4_218}
+    assert fitted["cnn"][1] == {
+        "params_before": 21_290,
+        "params": 4_218,
+        "over": {"params": 21_290.0},
+    }
     alone = _objective("fnn", Budget(max_params=1_100), _table_data())
     [(point, note)] = fit_starts([_start(alone, "fnn")], alone)
     assert note["params"] == 1_058 and {v for k, v in point.items() if k.endswith("norm")} == {
