@@ -74,8 +74,9 @@ def search(
     max_latency_ms: Annotated[
         float | None,
         typer.Option(
-            help="Budget: latency at batch 1, 1 thread, ms (<=): the lower quartile of 5-20 "
-            "timed runs after 2 warm-ups (README, Cost)."
+            help="Budget: latency at batch 1, ms (<=), on the search's torch threads (1 "
+            "unless --threads): the lower quartile of 5-20 timed runs after 2 warm-ups "
+            "(README, Cost)."
         ),
     ] = None,
     max_memory_mb: Annotated[
@@ -220,9 +221,11 @@ def top_table(
 
 def cost_line(c: Any, label: str) -> str:
     """The winner's cost in one line (a Cost, or its recorded dict)."""
-    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k)
+    get = c.get if isinstance(c, dict) else lambda k: getattr(c, k, None)
+    n = get("threads")  # the torch threads it was timed on (--threads), where recorded
+    on = f", {n} thread{'s' if n != 1 else ''}" if isinstance(n, int) and n > 0 else ""
     return (f"cost{label}: {get('params'):,} params, {get('flops') / 1e6:.3f} MFLOPs, "
-            f"{get('latency_ms'):.3f} ms (batch 1), {get('memory_mb'):.2f} MiB")  # fmt: skip
+            f"{get('latency_ms'):.3f} ms (batch 1{on}), {get('memory_mb'):.2f} MiB")  # fmt: skip
 
 
 def test_line(test: dict[str, Any], units: str | None, kind: Any = None) -> str:

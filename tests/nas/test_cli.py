@@ -699,3 +699,16 @@ def test_a_run_that_lost_its_winners_metrics_names_the_file(
     shutil.rmtree(run / "best")
     shown = cli("show", run)
     assert shown.exit_code == 0 and "no winner yet" in shown.stdout
+
+
+def test_the_cost_line_says_the_threads_its_latency_was_timed_on() -> None:
+    """`--threads 2` times latency on 2 threads; the help and the cost line had said batch 1
+    at "1 thread" whatever the search ran with (/tmp/oG item 2)."""
+    from nas.commands.search import cost_line
+
+    cost = {"params": 1234, "flops": 2_000_000, "latency_ms": 0.0764, "memory_mb": 0.5}
+    assert cost_line({**cost, "threads": 2}, "") == (
+        "cost: 1,234 params, 2.000 MFLOPs, 0.076 ms (batch 1, 2 threads), 0.50 MiB"
+    )
+    assert "(batch 1, 1 thread)," in cost_line({**cost, "threads": 1}, "")
+    assert "(batch 1)," in cost_line(cost, "")  # a run that did not record them
