@@ -291,6 +291,8 @@ class Predictor:
             if self.task == "classification":
                 y = np.asarray(self.class_names)[y]
             table = pd.DataFrame({self.target_name: list(y) if np.ndim(y) == 1 else y[:, 0]})
+            if data.test.rows is not None:  # which example each prediction is of
+                table.insert(0, "row", data.test.rows)
             return _fill(self, table, outputs)
         file = Path(path)
         X, y = self.read_file(file)

@@ -156,7 +156,7 @@ def assemble(
     def part(idx: np.ndarray) -> Split:
         units = None if y_units is None else y_units[idx].copy()
         return Split(X=torch.from_numpy(X[idx].copy()), y=torch.from_numpy(y[idx].copy()),
-                     y_units=units)  # fmt: skip
+                     y_units=units, rows=np.asarray(idx, dtype=np.int64).copy())  # fmt: skip
 
     train, val, test = indices
     return TaskData(

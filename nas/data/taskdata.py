@@ -27,6 +27,9 @@ class Split:
     X: torch.Tensor
     y: torch.Tensor
     y_units: np.ndarray | None = None
+    # each example's row number (0-based) in the data as read, before the split: a prediction
+    # of the test split can be matched to its row (None where the split was made otherwise)
+    rows: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.X.shape[0])

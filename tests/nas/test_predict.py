@@ -319,6 +319,12 @@ def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> Non
     assert again.exit_code == 0, again.output
     expected = predictor.predict(rows.to_numpy(dtype=np.float32)).tolist()
     assert pd.read_csv(tmp_path / "i2.csv")["prediction"].tolist() == expected
+    # the test split's predictions name each example's row in the dataset as scikit-learn
+    # orders it (they had no column to match a prediction to its flower: /tmp/oK item 3)
+    assert table.columns[0] == "row" and len(set(table["row"])) == len(table) == 23
+    assert table["prediction"].tolist() == [expected[r] for r in table["row"]]
+    species = load_iris().target_names[load_iris().target]
+    assert table[predictor.target_name].tolist() == [species[r] for r in table["row"]]
     first = predictor.feature_names[0]  # a DataFrame from Python: named, as a CSV's columns
     with pytest.raises(DataError, match=f"lacks feature column.s. '{re.escape(first)}'"):
         predictor.predict(rows.drop(columns=first))  # was pandas' KeyError
