@@ -34,8 +34,18 @@ from nas.errors import NasError
 FOLDER = "explain-new"  # in the run directory, one folder per explained file
 TASKS = ("classification", "regression")
 MAX_DEFAULT_ROWS = 20  # a file of more rows needs --rows
-NO_CHECKS = ("quality checks were not run for new rows (they need many examples); the test-set "
-             "explanations in RUN/explain/ have them")  # fmt: skip
+NO_CHECKS = "quality checks were not run for new rows (they need many examples)"
+
+
+def no_checks(run: str | Path) -> str:
+    """:data:`NO_CHECKS`, and where the checks of this run's test-set explanations are: in
+    ``RUN/explain/``, or (a run searched with --no-explain) made by `nas explain RUN`."""
+    if (Path(run) / "explain").is_dir():
+        return f"{NO_CHECKS}; the test-set explanations in {Path(run) / 'explain'} have them"
+    return (f"{NO_CHECKS}; this run has no test-set explanations yet: `nas explain {run}` "
+            "makes them, with their checks")  # fmt: skip
+
+
 _ROWS_SYNTAX = "--rows takes row numbers of the file counted from 0, e.g. --rows 0,5 or --rows 0-9"
 
 
@@ -151,7 +161,7 @@ def explain_rows(
         "run": str(run), "file": str(file), "rows": wanted, "task": task,
         "target": predictor.target_name, "feature_names": names,
         "methods": {m: a.meta() for m, a in exp.attributions.items()},
-        "checks": NO_CHECKS, "notes": notes, "explanations": records,
+        "checks": no_checks(run), "notes": notes, "explanations": records,
     }  # fmt: skip
     folder = _store(run, file, _plain(meta), table)
     return RowExplanations(wanted, list(exp.attributions), table, folder, notes,
@@ -253,4 +263,4 @@ def _plain(value: Any) -> Any:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-__all__ = ["FOLDER", "NO_CHECKS", "RowExplanations", "explain_rows", "parse_rows"]
+__all__ = ["FOLDER", "NO_CHECKS", "RowExplanations", "explain_rows", "no_checks", "parse_rows"]

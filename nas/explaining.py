@@ -223,6 +223,19 @@ def explain_top(
     config = SearchConfig.read(run_dir)
     folders = top_folders(run_dir)[:top]
     if not folders:
+        from nas.findings import search_warnings
+
+        alone = any(w.startswith("--top ") and "all kept; best/ holds it" in w
+                    for w in search_warnings(run_dir))  # fmt: skip
+        if alone and (run_dir / "best" / "spec.json").is_file():
+            # searched for a front of several, which held one trial (the search warned so)
+            front = "its Pareto front" if len(config.objectives) > 1 else "the search"
+            raise NasError(
+                f"{str(run_dir)!r} was searched with --top {config.top}, but {front} held one "
+                "trial, kept in best/ alone, so there is nothing to compare; explain it with "
+                f"`nas explain {run_dir}`, or run the same search again with a longer --timeout "
+                "or more --trials (same --out) for a larger front."
+            )
         raise NasError(
             f"{str(run_dir)!r} has no top/ folder of Pareto-optimal models to compare; search "
             "with several objectives and --top K (e.g. --objectives accuracy,params --top 3), "

@@ -151,7 +151,7 @@ def top_features(line: Any, features: list[str], k: int = 3) -> str:
 
 
 def _explain_rows(result: Any, data: Path | None) -> None:
-    from nas.explain_rows import NO_CHECKS
+    from nas.explain_rows import no_checks
 
     for note in result.notes:
         out.print(f"note: {note}", markup=False, soft_wrap=True)
@@ -169,7 +169,8 @@ def _explain_rows(result: Any, data: Path | None) -> None:
         table.add_row(*map(escape, cells), escape(shown))
     if len(first):
         out.print(table)
-    out.print(f"methods: {', '.join(result.methods)}; {NO_CHECKS}", markup=False, soft_wrap=True)
+    checks = no_checks(result.folder.parent.parent)  # RUN/explain-new/<file>/
+    out.print(f"methods: {', '.join(result.methods)}; {checks}", markup=False, soft_wrap=True)
     out.print(f"stored in {result.folder} (attributions.csv, explanations.json)", markup=False,
               soft_wrap=True)  # fmt: skip
 

@@ -46,7 +46,13 @@ def search(
         ),
     ] = None,
     timeout: Annotated[
-        float | None, typer.Option(min=1, help="Stop starting trials after this many seconds.")
+        float | None,
+        typer.Option(
+            min=1,
+            help="The time you wait, in seconds: the search and the winner's retrain end "
+            "within it (no trial starts that would not fit; the trial in flight ends at the "
+            "deadline); the explanations and the report follow.",
+        ),
     ] = None,
     epochs: Annotated[int, typer.Option(min=1, help="The most epochs a trial may train.")] = 20,
     metric: Annotated[

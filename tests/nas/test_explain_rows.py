@@ -86,6 +86,8 @@ def test_new_rows_are_explained_completely_and_stored_beside_the_test_set(
     result = invoke("explain", run, "--data", new_csv, "--rows", "0,5")
     assert result.exit_code == 0, result.output
     assert "quality checks were not run for new rows" in result.output
+    flat = " ".join(result.output.split())
+    assert f"the test-set explanations in {run / 'explain'} have them" in flat
     assert "'note'" in result.output  # the predictor's note on the extra column
     folder = run / FOLDER / "new"
     assert f"stored in {folder}" in result.output
@@ -235,3 +237,16 @@ def test_the_cli_says_which_top_feature_was_filled_in(run: Path, tmp_path: Path)
     result = invoke("explain", run, "--data", tmp_path / "gaps.csv", "--methods",
                     "integrated_gradients")  # fmt: skip
     assert result.exit_code == 0 and "(empty," in result.output, result.output  # the table
+
+
+def test_a_run_without_test_set_explanations_is_not_said_to_have_them(tmp_path: Path) -> None:
+    """A run searched with --no-explain has no RUN/explain/: the note had pointed there
+    (/tmp/oK item 7)."""
+    from nas.explain_rows import no_checks
+
+    said = no_checks(tmp_path)
+    assert "have them" not in said and f"`nas explain {tmp_path}` makes them" in said
+    (tmp_path / "explain").mkdir()
+    assert no_checks(tmp_path).endswith(
+        f"the test-set explanations in {tmp_path / 'explain'} have them"
+    )

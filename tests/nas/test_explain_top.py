@@ -192,3 +192,23 @@ def test_a_wrong_top_is_one_line_and_exit_2(
     assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
     assert message in result.stderr and "Traceback" not in result.output + result.stderr
     assert not (run / "explain-top").exists()
+
+
+def test_explain_top_on_a_front_of_one_says_the_front_held_one(front: Path, tmp_path: Path) -> None:
+    """The README's Pareto commands on a short search: --top 3 kept one model (the search
+    warned "the Pareto front holds 1 trial, all kept; best/ holds it"), and `nas explain RUN
+    --top 3` told the user to search with --top 3, which they had (/tmp/oK item 1)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("run.json", "study.db", "leaderboard.csv"):
+        shutil.copy(front / name, run / name)
+    shutil.copytree(front / "best", run / "best")
+    summary = json.loads((front / "summary.json").read_text())
+    summary["warnings"] = ["--top 3: the Pareto front holds 1 trial, all kept; best/ holds it."]
+    (run / "summary.json").write_text(json.dumps(summary))
+    result = nas_cli("explain", run, "--top", "3")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1, result.stderr
+    top = json.loads((run / "run.json").read_text())["top"]
+    assert (f"was searched with --top {top}, but its Pareto front held one trial, kept in best/ "
+            f"alone, so there is nothing to compare; explain it with `nas explain {run}`"
+            ) in result.stderr  # fmt: skip
