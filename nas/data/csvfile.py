@@ -48,6 +48,20 @@ def read_table(path: Path, text: Collection[str] = ()) -> tuple[pd.DataFrame, st
             f"Cannot parse {path} as a {_DELIMITER_NAMES[delimiter]}-separated file: {message}. "
             "Check that every row has as many fields as the header."
         ) from err
+    if not isinstance(frame.index, pd.RangeIndex) and len(frame.columns):
+        # data rows with one field more than the header: pandas made the first column the
+        # index and shifted every column one place left (a row ending in a delimiter, as some
+        # exports write them, had lost its first column and emptied its last, silently)
+        extra = frame.iloc[:, -1]
+        if extra.notna().any():
+            line = int(np.flatnonzero(extra.notna().to_numpy())[0]) + 2
+            raise DataError(
+                f"{path} line {line} has {len(frame.columns) + 1} fields where the header names "
+                f"{len(frame.columns)} (a value after its last column, {str(frame.columns[-1])!r}); "
+                "name that column in the header, or remove the extra field."
+            )
+        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True,
+                            na_values=_NA_TOKENS, index_col=False)  # fmt: skip
     names = _column_names(path, decoded, delimiter, [str(c) for c in frame.columns])
     frame.columns = names
     if frame.empty:
@@ -55,7 +69,8 @@ def read_table(path: Path, text: Collection[str] = ()) -> tuple[pd.DataFrame, st
     again = [i for i, c in enumerate(names) if c in text and not _is_text(frame.iloc[:, i])]
     if again:  # the same cells, as written (usecols keeps the file's order)
         cells = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True,
-                            na_values=_NA_TOKENS, usecols=again, dtype=str)  # fmt: skip
+                            na_values=_NA_TOKENS, usecols=again, dtype=str,
+                            index_col=False)  # fmt: skip
         for j, i in enumerate(again):
             frame[names[i]] = cells.iloc[:, j].to_numpy(dtype=object)
     return _tidy(frame, delimiter), delimiter
@@ -79,7 +94,8 @@ def column_as_written(path: Path, delimiter: str, position: int) -> pd.Series:
     with path.open("rb") as handle:
         _, encoding = _decode(handle.read(_SNIFF_BYTES))
     frame = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True,
-                        na_values=_NA_TOKENS, usecols=[position], dtype=str)  # fmt: skip
+                        na_values=_NA_TOKENS, usecols=[position], dtype=str,
+                        index_col=False)  # fmt: skip
     return frame.iloc[:, 0].str.strip().replace("", pd.NA)
 
 

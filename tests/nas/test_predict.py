@@ -105,6 +105,38 @@ def test_cli_writes_the_predictions_and_scores_a_present_target(
     assert ", macro f1 " in scored and ", f1 " not in scored  # averages of the classes' scores
 
 
+def test_rows_ending_in_a_delimiter_predict_as_without_it(
+    classify_run: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Some exports end every row with a delimiter: pandas made the first column the index
+    and shifted the others one place left, so predictions were silently wrong, with only a
+    note that the last column was filled in (/tmp/oH item 1: RMSE 8.70 became 153.1). A
+    value after the last column is refused, naming the line."""
+    run, data = classify_run
+    rows = test_rows(data, "churned", classify=True)
+    rows[["a", "b", "color"]].to_csv(tmp_path / "plain.csv", index=False)
+    lines = (tmp_path / "plain.csv").read_text().splitlines()
+    trailing = [lines[0], *(line + "," for line in lines[1:])]
+    (tmp_path / "trailing.csv").write_text("\n".join(trailing) + "\n")
+    predictor = nas.load_predictor(run)
+    plain, _ = read_table(tmp_path / "plain.csv")
+    again, _ = read_table(tmp_path / "trailing.csv")
+    pd.testing.assert_frame_equal(again, plain)
+    result = invoke("predict", run, "--data", tmp_path / "trailing.csv", "-o", tmp_path / "t.csv")
+    assert result.exit_code == 0 and "filled" not in result.output, result.output
+    saved = np.load(run / "best" / "predictions.npz")
+    expected = np.array(["no", "yes"])[saved["outputs"].argmax(1)]
+    assert list(pd.read_csv(tmp_path / "t.csv")["prediction"]) == list(expected)
+    assert list(predictor.predict(again)) == list(expected)
+    trailing[2] += "7"  # a value after the last column: whose column is it?
+    (tmp_path / "extra.csv").write_text("\n".join(trailing) + "\n")
+    failed = invoke("predict", run, "--data", tmp_path / "extra.csv", "-o", tmp_path / "x.csv")
+    assert failed.exit_code == 2 and len(failed.stderr.strip().splitlines()) == 1
+    assert "extra.csv line 3 has 4 fields where the header names 3 (a value after its last " \
+        "column, 'color'); name that column in the header, or remove the extra field." in \
+        " ".join(failed.stderr.split())  # fmt: skip
+
+
 def test_metrics_on_the_searched_file_itself_say_they_are_no_test_score(
     classify_run: tuple[Path, Path], tmp_path: Path
 ) -> None:
