@@ -58,7 +58,8 @@ def read_table(path: Path, text: Collection[str] = ()) -> tuple[pd.DataFrame, st
             raise DataError(
                 f"{path} line {line} has {len(frame.columns) + 1} fields where the header names "
                 f"{len(frame.columns)} (a value after its last column, "
-                f"{str(frame.columns[-1])!r}); name that column in the header, or remove the extra field."
+                f"{str(frame.columns[-1])!r}); name that column in the header, or remove the "
+                "extra field."
             )
         frame = pd.read_csv(path, sep=delimiter, encoding=encoding, skipinitialspace=True,
                             na_values=_NA_TOKENS, index_col=False)  # fmt: skip
