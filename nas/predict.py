@@ -120,20 +120,23 @@ class Predictor:
             X = numbers
         arr = np.asarray(X)
         shape = tuple(self.config.data_info.get("input_shape") or ())
+        if arr.ndim == 0:  # np.float32(3) saved as X: len() of it had been a traceback
+            raise DataError(f"{source}'s inputs are a single value ({arr.item()!r}); the model "
+                            f"takes examples of shape {shape}: give an array of them, one "
+                            "per row.")  # fmt: skip
+        if arr.dtype.kind not in "biuf":  # before the shape: text is not a shape problem
+            what = "text" if arr.dtype.kind in "USO" else f"dtype {arr.dtype}"
+            raise DataError(f"{source} holds {what} where the model takes numbers; give numeric "
+                            "inputs.")  # fmt: skip
         if shape and arr.shape == shape:  # one example
             arr = arr[None]
             self.notes.append(f"{source} has the shape of one example, {shape}, and was read "
                               "as one (stack several along a first axis).")  # fmt: skip
         if tuple(arr.shape[1:]) != shape:
-            lacks = len(shape) > 1 and shape[0] == 1 and tuple(arr.shape[1:]) == shape[1:]
-            hint = (f"; these look like {len(arr)} examples without the channel axis: add it "
-                    "(X[:, None])" if lacks else "")  # fmt: skip
             raise DataError(
                 f"{source} has {len(arr)} example(s) of shape {tuple(arr.shape[1:])}; the model "
-                f"takes {shape} (as the run's data had){hint}. Reshape the inputs."
+                f"takes {shape} (as the run's data had); {_reshape_hint(arr.shape[1:], shape)}"
             )
-        if arr.dtype.kind not in "biuf":
-            raise DataError(f"{source} has dtype {arr.dtype}; the model takes numbers.")
         if not np.isfinite(arr).all():
             raise DataError(f"{source} holds NaN/inf values; impute or remove them first.")
         return arr
@@ -209,9 +212,8 @@ class Predictor:
         """The rows of ``X`` (a DataFrame keeps its columns) with ``prediction`` and, for
         classification, ``proba_<class>`` columns; metrics when targets ``y`` (or ``X``'s
         target column) are given, regression in the target's own units."""
-        if y is not None and len(np.asarray(y)) != len(X):
-            raise DataError(f"{source} has {len(X)} rows of inputs but {len(np.asarray(y))} "
-                            "targets; give a target for every row, or none.")  # fmt: skip
+        if y is not None:
+            self._check_targets(np.asarray(y), len(X), source)
         outputs = self.outputs(X, source)
         if isinstance(X, pd.DataFrame):
             table = X.reset_index(drop=True).copy()
@@ -240,6 +242,24 @@ class Predictor:
             warnings.simplefilter("ignore", UserWarning)
             metrics = self._metrics(outputs, y) if y is not None else None
         return Prediction(table, metrics, list(self.notes))
+
+    def _check_targets(self, y: np.ndarray, rows: int, source: str) -> None:
+        """Targets given with the rows: one per row, of the width the model predicts."""
+        if y.ndim == 0:
+            raise DataError(f"{source}'s targets are a single value ({y.item()!r}); give one "
+                            "per row, or leave them out to only predict.")  # fmt: skip
+        if len(y) != rows:
+            raise DataError(f"{source} has {rows} rows of inputs but {len(y)} targets; give a "
+                            "target for every row, or none.")  # fmt: skip
+        width = int(np.prod(y.shape[1:], dtype=np.int64)) if y.ndim > 1 else 1
+        wanted = int(self.config.data_info.get("output_size") or 1)
+        if self.task == "classification" and width != 1:
+            raise DataError(f"{source}'s targets have shape {y.shape}; give one label per row "
+                            f"(shape ({rows},)), or leave them out to only predict.")  # fmt: skip
+        if self.task == "regression" and width != wanted:
+            raise DataError(f"{source}'s targets have {width} value(s) per row; the model "
+                            f"predicts {wanted}: give them as shape ({rows}, {wanted}), or leave "
+                            "them out to only predict.")  # fmt: skip
 
     def _metrics(self, outputs: np.ndarray, y: Any) -> dict[str, Any] | None:
         y = np.asarray(y)
@@ -363,6 +383,22 @@ def row_outputs(model: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
     pad = (-len(inputs)) % BATCH
     padded = torch.cat([inputs, inputs.new_zeros((pad, *inputs.shape[1:]))]) if pad else inputs
     return model_outputs(model, padded, batch_size=BATCH).numpy()[: len(inputs)]
+
+
+def _reshape_hint(got: tuple[int, ...], shape: tuple[int, ...]) -> str:
+    """What to do with examples of shape ``got`` for a model that takes ``shape``: the axes in
+    another order are transposed (a reshape would scramble them silently), a missing channel
+    axis added."""
+    got = tuple(got)
+    if len(shape) > 1 and shape[0] == 1 and got == shape[1:]:
+        return "these look like examples without the channel axis: add it (X[:, None])."
+    if len(got) == 2 and got == shape[::-1] and got != shape:
+        return ("these look like sequences with their steps and features swapped: transpose "
+                "them (X.transpose(0, 2, 1)), do not reshape.")  # fmt: skip
+    if len(got) == 3 and got == (shape[1], shape[2], shape[0]):
+        return ("these look like images with their channels last: move the channels first "
+                "(X.transpose(0, 3, 1, 2)), do not reshape.")  # fmt: skip
+    return "give inputs of that shape."
 
 
 def _fill(predictor: Predictor, table: pd.DataFrame, outputs: np.ndarray) -> Prediction:

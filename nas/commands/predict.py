@@ -78,6 +78,10 @@ def predict(
         shown = ", ".join(f"{metric_label(k)} {v:.4g}" for k, v in scalars.items())
         out.print(f"against {predictor.target_name!r}: {shown}{units}", markup=False,
                   soft_wrap=True)  # fmt: skip
+        for each in result.metrics.get("per_output") or []:  # outputs of their own scales
+            own = ", ".join(f"{metric_label(k)} {v:.4g}" for k, v in each.items()
+                            if k != "output" and isinstance(v, float | int))  # fmt: skip
+            out.print(f"  output {each.get('output')}: {own}", markup=False, soft_wrap=True)
     if result.caveat:
         out.print(f"note: {result.caveat}", markup=False, soft_wrap=True)
 

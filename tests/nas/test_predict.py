@@ -331,6 +331,21 @@ def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> Non
                         ("text.npz", "text.npz is not an NPZ archive")):  # fmt: skip
         failed = cli("predict", run, "--data", tmp_path / name, "-o", tmp_path / "z.csv")
         assert failed.exit_code == 2 and words in failed.stderr, failed.output
+    # hostile arrays are one line each (/tmp/oH items 2, 7, 8): a 0-d X or y had been a
+    # traceback, text X was called a shape problem, a y of two labels per row an internal one
+    for name, arrays, words in (
+        ("scalar.npz", {"X": np.float32(3)}, "inputs are a single value (3.0); the model takes "
+         "examples of shape (4,): give an array of them, one per row."),
+        ("scalar_y.npz", {"X": X[:5], "y": np.int64(1)}, "targets are a single value (1); give "
+         "one per row, or leave them out to only predict."),
+        ("text.npz", {"X": np.array(["a", "b"])}, "holds text where the model takes numbers"),
+        ("wide_y.npz", {"X": X[:5], "y": np.zeros((5, 2))}, "targets have shape (5, 2); give "
+         "one label per row (shape (5,)), or leave them out to only predict."),
+    ):  # fmt: skip
+        np.savez(tmp_path / name, **arrays)
+        failed = cli("predict", run, "--data", tmp_path / name, "-o", tmp_path / "z.csv")
+        assert failed.exit_code == 2 and failed.stderr.count("\n") == 1, failed.output
+        assert words in " ".join(failed.stderr.split()), failed.stderr
     np.savez(tmp_path / "huge.npz", X=np.full((2, 4), 1e41))  # inf once scaled (std ~50)
     failed = cli("predict", run, "--data", tmp_path / "huge.npz", "-o", tmp_path / "h.csv")
     assert failed.exit_code == 2 and "float32 inputs hold once scaled" in failed.stderr
@@ -564,3 +579,54 @@ def test_rows_without_a_label_are_not_called_unseen_labels(
     predicted = nas.load_predictor(run).predict_table(rows)
     assert predicted.metrics is None and len(predicted.notes) == 1
     assert predicted.notes[0].startswith(f"{len(rows)} row(s) have no label (empty target cell)")
+
+
+def test_inputs_with_their_axes_in_another_order_are_told_to_transpose() -> None:
+    """A reshape of (N, 2, 40) into (N, 40, 2) scrambles the steps silently; the message had
+    said "Reshape the inputs" (/tmp/oH item 7)."""
+    from nas.predict import _reshape_hint
+
+    assert "transpose them (X.transpose(0, 2, 1)), do not reshape" in _reshape_hint(
+        (2, 40), (40, 2)
+    )
+    assert "X.transpose(0, 3, 1, 2)" in _reshape_hint((8, 8, 3), (3, 8, 8))
+    assert "(X[:, None])" in _reshape_hint((8, 8), (1, 8, 8))
+    assert _reshape_hint((5,), (4,)) == "give inputs of that shape."
+    assert (
+        _reshape_hint((4, 4), (4, 4)) == "give inputs of that shape."
+    )  # (only called on a mismatch)
+
+
+def test_a_multi_output_regression_prints_each_outputs_own_scores(
+    tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """Outputs of scales 100, 0.01 and 1000: the averaged line alone hid each one's error
+    (/tmp/oH item 9); each is printed in its own units, as scikit-learn scores it from the
+    written predictions. A y of the wrong width names the shape to give (item 8)."""
+    from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(240, 3)).astype(np.float32)
+    y = np.stack([100 * X[:, 0], 0.01 * X[:, 1], 1000 * X[:, 2]], axis=1) + rng.normal(
+        scale=[5, 0.001, 20], size=(240, 3)
+    )
+    np.savez(tmp_path / "mo.npz", X=X, y=y)
+    run = tmp_path / "run-mo"
+    args = ("--trials", "1", "--epochs", "2", "--space", write_space(tmp_path), *LEAN)
+    assert cli("search", "--data", tmp_path / "mo.npz", "--out", run, *args).exit_code == 0
+    np.savez(tmp_path / "new.npz", X=X[:60], y=y[:60])
+    result = cli("predict", run, "--data", tmp_path / "new.npz", "-o", tmp_path / "p.csv")
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "p.csv")
+    lines = [line.strip() for line in result.output.splitlines()]
+    for j in range(3):
+        predicted = written[f"prediction_{j}"].to_numpy()
+        mae = mean_absolute_error(y[:60, j], predicted)
+        rmse = root_mean_squared_error(y[:60, j], predicted)
+        line = next(ln for ln in lines if ln.startswith(f"output {j}: "))
+        assert f"mae {mae:.4g}," in line and f"rmse {rmse:.4g}," in line, (line, mae, rmse)
+    np.savez(tmp_path / "y2.npz", X=X[:60], y=y[:60, :2])
+    failed = cli("predict", run, "--data", tmp_path / "y2.npz", "-o", tmp_path / "q.csv")
+    assert failed.exit_code == 2 and failed.stderr.count("\n") == 1
+    assert "targets have 2 value(s) per row; the model predicts 3: give them as shape (60, 3)" \
+        in " ".join(failed.stderr.split())  # fmt: skip
