@@ -29,7 +29,7 @@ import torch
 
 from nas import run as rundir
 from nas.config import SearchConfig
-from nas.errors import NasError
+from nas.errors import NasError, StorageError
 
 FOLDER = "explain-new"  # in the run directory, one folder per explained file
 TASKS = ("classification", "regression")
@@ -122,6 +122,7 @@ def explain_rows(
             "and regressors only. Run `nas explain RUN` without --data for its own views."
         )
     predictor = load_predictor(run)
+    _check_writable(run)  # before the work: the explanations are stored in the run
     file = Path(data)
     raw, _ = predictor.read_file(file, to="explain")
     n = len(raw)
@@ -238,6 +239,19 @@ def _table(records: list[dict], names: list[str]) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
+def _check_writable(run: Path) -> None:
+    """Refuse, in one line, a run directory the explanations cannot be stored in (read-only:
+    it had been a traceback after the work was done)."""
+    import os
+
+    folder = run / FOLDER
+    where = folder if folder.is_dir() else run
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise StorageError(f"Cannot store the explanations in {folder}: {where} is not "
+                           "writable; make the run directory writable, or copy the run "
+                           "somewhere you can write (cp -r RUN COPY) and explain the copy.")  # fmt: skip
+
+
 def _store(run: Path, file: Path, meta: dict[str, Any], table: pd.DataFrame) -> Path:
     """``attributions.csv`` + ``explanations.json`` into a fresh folder, swapped in whole."""
 
@@ -246,8 +260,13 @@ def _store(run: Path, file: Path, meta: dict[str, Any], table: pd.DataFrame) -> 
         text = json.dumps(meta, indent=2, default=_plain, allow_nan=False)
         (tmp / "explanations.json").write_text(text, encoding="utf-8")
 
-    (run / FOLDER).mkdir(parents=True, exist_ok=True)
-    return rundir.replace_dir(run / FOLDER / file.stem, fill)
+    try:
+        (run / FOLDER).mkdir(parents=True, exist_ok=True)
+        return rundir.replace_dir(run / FOLDER / file.stem, fill)
+    except OSError as e:  # a folder that became unwritable meanwhile, a full disk
+        raise StorageError(f"Cannot store the explanations in {run / FOLDER} ({e.strerror or e}); "
+                           "make the run directory writable, or copy the run somewhere you can "
+                           "write and explain the copy.") from None  # fmt: skip
 
 
 def _plain(value: Any) -> Any:

@@ -250,3 +250,34 @@ def test_a_run_without_test_set_explanations_is_not_said_to_have_them(tmp_path: 
     assert no_checks(tmp_path).endswith(
         f"the test-set explanations in {tmp_path / 'explain'} have them"
     )
+
+
+def test_a_run_directory_that_cannot_store_them_is_one_line_before_the_work(
+    run: Path, new_csv: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only run directory had been a traceback (OSError: Read-only file system) after
+    the explaining was done (/tmp/oH item 3): refused first, in one line, with exit 2."""
+    import os
+
+    import explain.explanations
+    import nas.explain_rows as rows_module
+
+    def explained(*args: object, **kwargs: object) -> None:
+        raise AssertionError("explained before the run directory was checked")
+
+    real = os.access
+    monkeypatch.setattr(explain.explanations, "explain_model", explained)
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode & os.W_OK and Path(p)
+                        in (run, run / FOLDER) else real(p, mode, **kw))  # fmt: skip
+    result = invoke("explain", run, "--data", new_csv, "--rows", "0")
+    one_line_error(result, f"Cannot store the explanations in {run / FOLDER}")
+    assert "cp -r RUN COPY" in " ".join(result.stderr.split())
+    monkeypatch.undo()
+
+    def read_only(*args: object, **kwargs: object) -> None:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(rows_module.rundir, "replace_dir", read_only)  # became so meanwhile
+    result = invoke("explain", run, "--data", new_csv, "--rows", "0")
+    one_line_error(result, f"Cannot store the explanations in {run / FOLDER} (Read-only file "
+                   "system); make the run directory writable")  # fmt: skip
