@@ -247,9 +247,11 @@ def _check_writable(run: Path) -> None:
     folder = run / FOLDER
     where = folder if folder.is_dir() else run
     if not os.access(where, os.W_OK | os.X_OK):
-        raise StorageError(f"Cannot store the explanations in {folder}: {where} is not "
-                           "writable; make the run directory writable, or copy the run "
-                           "somewhere you can write (cp -r RUN COPY) and explain the copy.")  # fmt: skip
+        raise StorageError(
+            f"Cannot store the explanations in {folder}: {where} is not writable; make the run "
+            "directory writable, or copy the run somewhere you can write (cp -r RUN COPY) and "
+            "explain the copy."
+        )
 
 
 def _store(run: Path, file: Path, meta: dict[str, Any], table: pd.DataFrame) -> Path:
