@@ -15,6 +15,7 @@ processes (``--augment none`` and ``--augment shift``) can share a 2-core machin
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -61,23 +62,46 @@ ARCHITECTURES = {
 }  # fmt: skip
 
 
-def option(args: list[str], flag: str, default: str) -> str:
-    """The value after ``flag`` in ``args`` (both removed), or ``default``."""
-    if flag not in args:
-        return default
-    i = args.index(flag)
-    value = args[i + 1]
-    del args[i : i + 2]
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (an argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    seeds = int(option(args, "--seeds", "8"))
-    augments = option(args, "--augment", "none,shift").split(",")
-    if len(args) != 1:
-        sys.exit(__doc__)
-    tag = args[0]
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Writes benchmarks/results/augment-digits-TAG.json (see the module docstring).",
+    )
+    p.add_argument("tag", metavar="TAG", help="names the result file augment-digits-TAG.json")
+    p.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=8,
+        metavar="SEEDS",
+        help="retrain seeds per architecture, split and setting (default: 8)",
+    )
+    p.add_argument(
+        "--augment",
+        default="none,shift",
+        metavar="A[,A...]",
+        help="the train.augment settings to compare, comma-separated (default: none,shift)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = parser()
+    args = p.parse_args(argv)
+    seeds, tag = args.seeds, args.tag
+    augments = args.augment.split(",")
+    from search_spaces.spec import AUGMENTS
+
+    unknown = [a for a in augments if a not in AUGMENTS]
+    if unknown:
+        p.error(f"argument --augment: {', '.join(map(repr, unknown))} not among {AUGMENTS}")
 
     import optuna
 

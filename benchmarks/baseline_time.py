@@ -12,14 +12,13 @@ process's CPU seconds for the trees alone; writes benchmarks/results/baseline_ti
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
-from nas.baselines import fit_baselines
-from nas.data.taskdata import Split, TaskData
+if TYPE_CHECKING:
+    from nas.data.taskdata import TaskData
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 5000  # train + validation, the classical baseline's row cap
@@ -40,6 +39,11 @@ CASES = [
 def data(task: str, k: int, width: int, seed: int = 0) -> TaskData:
     """ROWS rows (80 % train, 20 % validation) whose target depends on an interaction of the
     first inputs, with noise: trees have something to find."""
+    import numpy as np
+    import torch
+
+    from nas.data.taskdata import Split, TaskData
+
     rng = np.random.default_rng(seed)
     n = ROWS + 500  # and 500 test rows
     X = rng.normal(size=(n, width)).astype(np.float32)
@@ -57,7 +61,17 @@ def data(task: str, k: int, width: int, seed: int = 0) -> TaskData:
                     preprocessing={"y_mean": [0.0] * k, "y_std": [1.0] * k})  # fmt: skip
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Takes no arguments. Writes (overwrites) benchmarks/results/baseline_time.json.",
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser().parse_args(argv)
+    from nas.baselines import fit_baselines
+
     out = []
     for name, task, k, width, metric in CASES:
         td = data(task, k, width)

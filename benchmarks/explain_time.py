@@ -11,21 +11,54 @@ benchmarks/results/explain_time.json.
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 from pathlib import Path
-
-import torch
-
-from nas.explaining import explain_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main() -> None:
-    run_dir = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "runs" / "bench-mnist1d"
-    threads = int(sys.argv[2]) if len(sys.argv) > 2 else None  # default: nas's, one thread
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (an argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Writes benchmarks/results/explain_time.json (see the module docstring).",
+    )
+    p.add_argument(
+        "run_dir",
+        metavar="RUN_DIR",
+        type=Path,
+        nargs="?",
+        default=ROOT / "runs" / "bench-mnist1d",
+        help="the finished run whose winner is explained (default: runs/bench-mnist1d, "
+        "which `benchmarks/search_accuracy.py mnist1d` makes)",
+    )
+    p.add_argument(
+        "threads",
+        metavar="THREADS",
+        type=positive_int,
+        nargs="?",
+        default=None,
+        help="torch threads (default: nas's, one thread)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    run_dir, threads = args.run_dir, args.threads  # threads None: nas's default, one thread
+    import torch
+
+    from nas.explaining import explain_run
+
     start = time.perf_counter()
     exp = explain_run(
         run_dir, samples=200, methods=["integrated_gradients", "shap"], threads=threads

@@ -13,6 +13,7 @@ written to benchmarks/results/gan_digits.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -22,15 +23,47 @@ import sys
 import time
 from pathlib import Path
 
-from nas.run import is_run_dir
-
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_COND_ACCURACY = 0.80
 
 
-def main() -> None:
-    timeout = sys.argv[1] if len(sys.argv) > 1 else "600"
-    out = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "runs" / "bench-gan-digits"
+def seconds(text: str) -> str:
+    """At least 1 (second), passed on to ``nas search --timeout`` as written (an argparse type)."""
+    if not float(text) >= 1:  # nas search's own minimum
+        raise argparse.ArgumentTypeError(f"must be at least 1 (second), not {text}")
+    return text
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Replaces the run directory OUT (only ever an earlier nas run) and writes "
+        "benchmarks/results/gan_digits.json (see the module docstring).",
+    )
+    p.add_argument(
+        "timeout",
+        metavar="TIMEOUT",
+        type=seconds,
+        nargs="?",
+        default="600",
+        help="nas search --timeout, in seconds (default: 600)",
+    )
+    p.add_argument(
+        "out",
+        metavar="OUT",
+        type=Path,
+        nargs="?",
+        default=ROOT / "runs" / "bench-gan-digits",
+        help="the run directory (default: runs/bench-gan-digits)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    timeout, out = args.timeout, args.out
+    from nas.run import is_run_dir
+
     if out.exists() and not is_run_dir(out):  # only ever delete an earlier nas run
         sys.exit(f"{out} exists and is not a nas run directory; refusing to delete it.")
     shutil.rmtree(out, ignore_errors=True)

@@ -15,6 +15,7 @@ benchmarks/results/kernel_cache.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
@@ -72,8 +73,38 @@ def child(n: int) -> None:
                       "seconds": round(time.perf_counter() - start, 1)}))  # fmt: skip
 
 
-def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 40
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (an argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Writes benchmarks/results/kernel_cache.json (see the module docstring).",
+    )
+    p.add_argument(
+        "n",
+        metavar="N",
+        type=positive_int,
+        nargs="?",
+        default=40,
+        help="random cnn architectures sampled for MNIST-1D (default: 40)",
+    )
+    # internal: main() runs this script again with --child N, once per cache setting
+    p.add_argument("--child", type=positive_int, metavar="N", help=argparse.SUPPRESS)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    if args.child is not None:  # one setting's models, in the process main() started for it
+        child(args.child)
+        return
+    n = args.n
     results = {}
     for label, value in SETTINGS.items():
         env = {**os.environ, "ONEDNN_PRIMITIVE_CACHE_CAPACITY": value}
@@ -94,7 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--child":
-        child(int(sys.argv[2]))
-    else:
-        main()
+    main()

@@ -19,6 +19,7 @@ Linux only (it reads /proc).
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import statistics
@@ -82,10 +83,42 @@ def annotate(result: dict[str, Any], run_dir: Path) -> None:
     result["trials_in_micro_batches"] = sum("micro_batch" in t.user_attrs for t in trials)
 
 
-def main() -> None:
-    if len(sys.argv) < 3 or sys.argv[2] != "--":
-        sys.exit(__doc__)
-    tag, args = sys.argv[1], sys.argv[3:]
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        usage="%(prog)s [-h] TAG -- SEARCH_ARGS...",
+        epilog="e.g. %(prog)s mnist1d-s0 -- --dataset mnist1d --timeout 600 --seed 0 "
+        "--no-report --no-explain. Writes benchmarks/results/memory-trace-TAG.json (see the "
+        "module docstring).",
+    )
+    p.add_argument("tag", metavar="TAG", help="names the result file memory-trace-TAG.json")
+    p.add_argument(
+        "search_args",
+        metavar="-- SEARCH_ARGS",
+        nargs="*",
+        help="after --: the arguments of nas search, run in this process (--out "
+        "defaults to runs/bench-memory-TAG)",
+    )
+    return p
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    """TAG from the arguments before the first ``--``, SEARCH_ARGS all those after it."""
+    argv = sys.argv[1:] if argv is None else argv
+    p = parser()
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = p.parse_args(argv[:cut])
+    if args.search_args:
+        p.error(f"unrecognized arguments before --: {' '.join(args.search_args)}")
+    if cut == len(argv):
+        p.error("the arguments of nas search must follow --: TAG -- SEARCH_ARGS...")
+    args.search_args = argv[cut + 1 :]
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    parsed = parse(argv)
+    tag, args = parsed.tag, parsed.search_args
     if "--out" not in args:
         out = ROOT / "runs" / f"bench-memory-{tag}"
         from nas.run import is_run_dir

@@ -19,10 +19,10 @@ benchmarks/results/overhead.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -116,9 +116,41 @@ def reject_time(data: Any, space: Space) -> float:
     return seconds
 
 
-def main() -> None:
-    epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 10
-    repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (an argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Writes benchmarks/results/overhead.json (see the module docstring).",
+    )
+    p.add_argument(
+        "epochs",
+        metavar="EPOCHS",
+        type=positive_int,
+        nargs="?",
+        default=10,
+        help="training epochs of each timed run (default: 10)",
+    )
+    p.add_argument(
+        "repeats",
+        metavar="REPEATS",
+        type=positive_int,
+        nargs="?",
+        default=3,
+        help="timed runs of each kind per model size; the median is reported (default: 3)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    epochs, repeats = args.epochs, args.repeats
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     data = load_data(dataset="mnist1d", seed=0)

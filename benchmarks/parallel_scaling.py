@@ -24,6 +24,7 @@ benchmarks/results/parallel_scaling.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -34,8 +35,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-
-from nas.run import is_run_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +68,8 @@ def run_once(
 ) -> dict[str, Any]:
     """One ``nas search --jobs JOBS [--threads THREADS]`` in a fresh run directory; its rates."""
     import optuna
+
+    from nas.run import is_run_dir
 
     study = f"bench-parallel-jobs{jobs}" + (f"-threads{threads}" if threads else "")
     out = ROOT / "runs" / study
@@ -120,16 +121,56 @@ def run_once(
     }
 
 
-def main() -> None:
-    trials = int(sys.argv[1]) if len(sys.argv) > 1 else 16
-    epochs = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+def positive_int(text: str) -> int:
+    """An integer of at least 1 (an argparse type)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Replaces the run directories runs/bench-parallel-* and writes "
+        "benchmarks/results/parallel_scaling.json (see the module docstring).",
+    )
+    p.add_argument(
+        "trials",
+        metavar="TRIALS",
+        type=positive_int,
+        nargs="?",
+        default=16,
+        help="nas search --trials of every run (default: 16)",
+    )
+    p.add_argument(
+        "epochs",
+        metavar="EPOCHS",
+        type=positive_int,
+        nargs="?",
+        default=3,
+        help="nas search --epochs of every run (default: 3)",
+    )
+    p.add_argument(
+        "repeats",
+        metavar="REPEATS",
+        type=positive_int,
+        nargs="?",
+        default=3,
+        help="--jobs 1 / --jobs 2 pairs; the median pair ratio is the result (default: 3)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    trials, epochs, repeats = args.trials, args.epochs, args.repeats
     dest = ROOT / "benchmarks" / "results"
     dest.mkdir(parents=True, exist_ok=True)
     space = ROOT / "runs" / "bench-parallel-space.toml"
     space.parent.mkdir(parents=True, exist_ok=True)
     space.write_text(SPACE, encoding="utf-8")
 
-    repeats = int(sys.argv[3]) if len(sys.argv) > 3 else 3
     load_before = round(os.getloadavg()[0], 2)
     pairs = []
     for r in range(repeats):

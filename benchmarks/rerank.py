@@ -28,6 +28,7 @@ search. Writes benchmarks/results/rerank-BY-TAG.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -65,16 +66,33 @@ def ranking(by: str, sign: float) -> Any:
     return key
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    by = "last-epoch"
-    if "--by" in args:
-        i = args.index("--by")
-        by = args[i + 1] if i + 1 < len(args) else ""
-        del args[i : i + 2]
-    if len(args) < 2 or by not in RULES:
-        sys.exit(__doc__)
-    tag, runs = args[0], [Path(a) for a in args[1:]]
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Writes benchmarks/results/rerank-BY-TAG.json (see the module docstring).",
+    )
+    p.add_argument("tag", metavar="TAG", help="names the result file rerank-BY-TAG.json")
+    p.add_argument(
+        "runs",
+        metavar="RUN_DIR",
+        type=Path,
+        nargs="+",
+        help="a finished classification run directory (nas search)",
+    )
+    p.add_argument(
+        "--by",
+        choices=RULES,
+        default="last-epoch",
+        help="last-epoch: rank by the last epoch's validation accuracy; val-loss: "
+        "nas's ranking, ties broken by the best epoch's validation loss "
+        "(default: last-epoch)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_intermixed_args(argv)
+    tag, runs, by = args.tag, args.runs, args.by
 
     import optuna
 

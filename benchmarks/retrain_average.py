@@ -17,6 +17,7 @@ benchmarks/results/retrain-average-TAG.json.
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -28,17 +29,53 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from augment_digits import ARCHITECTURES, option  # noqa: E402
+from augment_digits import ARCHITECTURES, positive_int  # noqa: E402
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    seeds = int(option(args, "--seeds", "8"))
-    splits = [int(s) for s in option(args, "--splits", "0,1,2").split(",")]
-    last = float(option(args, "--last", "0.25"))
-    if len(args) != 1:
-        sys.exit(__doc__)
-    tag = args[0]
+def splits_list(text: str) -> list[int]:
+    """Comma-separated split seeds, e.g. ``0,1,2`` (an argparse type)."""
+    return [int(s) for s in text.split(",")]
+
+
+def share(text: str) -> float:
+    """A share of the epochs, above 0 and at most 1 (an argparse type)."""
+    value = float(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1, not {value}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Writes benchmarks/results/retrain-average-TAG.json (see the module docstring).",
+    )
+    p.add_argument("tag", metavar="TAG", help="names the result file retrain-average-TAG.json")
+    p.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=8,
+        help="retrain seeds per architecture and split (default: 8)",
+    )
+    p.add_argument(
+        "--splits",
+        type=splits_list,
+        default="0,1,2",
+        metavar="S[,S...]",
+        help="the digits splits (nas search --seed S), comma-separated (default: 0,1,2)",
+    )
+    p.add_argument(
+        "--last",
+        type=share,
+        default=0.25,
+        help="the share of each retrain's last epochs whose weights are averaged (default: 0.25)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    tag, seeds, splits, last = args.tag, args.seeds, args.splits, args.last
 
     import optuna
     import torch

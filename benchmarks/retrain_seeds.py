@@ -25,6 +25,7 @@ searched on accuracy).
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 import sys
@@ -36,14 +37,49 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def option(args: list[str], flag: str, default: int) -> int:
-    """The integer after ``flag`` in ``args`` (both removed), or ``default``."""
-    if flag not in args:
-        return default
-    i = args.index(flag)
-    value = int(args[i + 1])
-    del args[i : i + 2]
-    return value
+def count(minimum: int) -> Any:
+    """An argparse type: an integer of at least ``minimum``."""
+
+    def integer(text: str) -> int:
+        value = int(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, not {value}")
+        return value
+
+    integer.__name__ = "int"  # argparse names the type in its "invalid int value" error
+    return integer
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog="Writes benchmarks/results/retrain-seeds-TAG.json (see the module docstring).",
+    )
+    p.add_argument("tag", metavar="TAG", help="names the result file retrain-seeds-TAG.json")
+    p.add_argument(
+        "runs", metavar="RUN_DIR", type=Path, nargs="+", help="a finished nas search run directory"
+    )
+    p.add_argument(
+        "--seeds",
+        type=count(1),
+        default=5,
+        help="retrains per run, seeds the run's + 1000 k (default: 5)",
+    )
+    p.add_argument(
+        "--ensemble",
+        type=count(0),
+        default=0,
+        metavar="E",
+        help="also score the retrains E at a time as ensembles (classifiers only; "
+        "default: 0, none)",
+    )
+    p.add_argument(
+        "--best-epoch-from-curve",
+        action="store_true",
+        help="read the winner's best epoch again from its learning curve under "
+        "today's rule instead of the recorded one",
+    )
+    return p
 
 
 def best_epoch_from_curve(curve: list[dict]) -> int:
@@ -65,14 +101,10 @@ def open_run(run: Path) -> tuple[Any, Any, Any]:
     return data, settings, read_study(run, study, None, recorded)
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    from_curve = "--best-epoch-from-curve" in args
-    args = [a for a in args if a != "--best-epoch-from-curve"]
-    seeds, ensemble = option(args, "--seeds", 5), option(args, "--ensemble", 0)
-    if len(args) < 2:
-        sys.exit(__doc__)
-    tag, runs = args[0], [Path(a) for a in args[1:]]
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_intermixed_args(argv)
+    tag, runs, seeds, ensemble = args.tag, args.runs, args.seeds, args.ensemble
+    from_curve = args.best_epoch_from_curve
 
     import optuna
     import torch
