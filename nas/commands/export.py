@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from nas.commands._app import app, friendly, out
-from nas.exporting import CHECK_ROWS, FORMATS, PREPROCESSING, read_exports
-from nas.exporting import export as export_run
+from nas.exporting import CHECK_ROWS, FORMATS, PREPROCESSING, export_run
 
 FormatName = Enum("FormatName", {f: f for f in FORMATS}, type=str)  # type: ignore[misc]
 
@@ -46,8 +45,8 @@ def export(
     Example: nas export runs/iris-auto --format onnx
     """
     name = format.value
-    path = export_run(run_dir, name, output, threads=threads)
-    record = read_exports(run_dir)[name]
+    done = export_run(run_dir, name, output, threads=threads)
+    path, record = done.path, done.record
     fmt = FORMATS[name]
     how = f"opset {record['opset']}, " if "opset" in record else ""
     out.print(f"wrote {path} ({fmt.title}, {how}dynamic batch) and {path.parent / PREPROCESSING}"
@@ -56,6 +55,8 @@ def export(
     out.print(f"checked with {record['runtime']}: max abs difference from PyTorch "
               f"{check['max_abs_diff']:.2g} on {check['examples']} {check['rows']} "
               f"(tolerance {check['tolerance']:g})", markup=False, soft_wrap=True)  # fmt: skip
+    for note in done.notes:  # the check's rows were not the run's validation examples, and why
+        out.print(f"note: {note}", markup=False, soft_wrap=True)
     latency = record["latency_ms"]
     n = latency["threads"]
     table = Table(title=f"latency, lower-quartile ms ({n} thread{'s' if n > 1 else ''})")

@@ -1,7 +1,8 @@
 """The found model, exported: ``nas.export(RUN, format="onnx" | "torchscript")``.
 
-- :mod:`nas.exporting._run`: :func:`export` (a run directory's winner) and :func:`read_exports`
-  (its record, ``RUN/export/export.json``).
+- :mod:`nas.exporting._run`: :func:`export` (a run directory's winner; :func:`export_run`
+  returns its record and notes too) and :func:`read_exports` (its record,
+  ``RUN/export/export.json``).
 - :mod:`nas.exporting._export`: :func:`export_model` (one built model: write, check, time),
   :data:`FORMATS` and :class:`ExportReport`.
 - :mod:`nas.exporting._target`: :func:`exportable`, what is exported and checked (a GAN: its
@@ -19,7 +20,7 @@ from __future__ import annotations
 from nas.exporting._check import TOLERANCE
 from nas.exporting._export import FORMATS, ExportReport, export_model, get_format
 from nas.exporting._onnx import OPSET
-from nas.exporting._run import PREPROCESSING, export, read_exports
+from nas.exporting._run import PREPROCESSING, RunExport, export, export_run, read_exports
 from nas.exporting._target import CHECK_ROWS, Exportable, exportable
 
 __all__ = [
@@ -30,8 +31,10 @@ __all__ = [
     "TOLERANCE",
     "ExportReport",
     "Exportable",
+    "RunExport",
     "export",
     "export_model",
+    "export_run",
     "exportable",
     "get_format",
     "read_exports",

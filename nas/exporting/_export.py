@@ -46,6 +46,7 @@ class ExportReport:
     max_abs_diff: float
     threads: int
     latency_ms: dict[str, dict[str, float]] = field(default_factory=dict)  # runner -> batch
+    note: str = ""  # why the rows are not the usual ones (the run's validation examples)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class ExportReport:
                 "rows": self.rows,
                 "tolerance": TOLERANCE,
                 "max_abs_diff": self.max_abs_diff,
+                **({"note": self.note} if self.note else {}),
             },
             "latency_ms": {
                 "threads": self.threads,
@@ -139,6 +141,7 @@ def _export(fmt: Format, target: Exportable, path: Path, tmp: Path) -> ExportRep
         max_abs_diff=diff,
         threads=threads,
         latency_ms=times,
+        note=str(target.notes.get("note", "")),
     )
 
 

@@ -6,14 +6,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from nas.config import SearchConfig
+from nas.data.fingerprint import file_fingerprint, short
 from nas.errors import NasError, StorageError
 from nas.exporting._base import Format
 from nas.exporting._describe import KIND, describe
 from nas.exporting._export import export_model, get_format
+from nas.exporting._target import RANDOM, random_rows
 from nas.kinds import get_kind
 from nas.reading import load_model, read_json, readable_run_dir
 from nas.run import json_safe, write_json
@@ -21,6 +27,16 @@ from nas.run import json_safe, write_json
 FOLDER = "export"  # in the run directory: the default output, and the record
 RECORD = "export.json"  # {format: ExportReport.to_dict() + where its preprocessing.json is}
 PREPROCESSING = "preprocessing.json"  # beside the exported model
+
+
+@dataclass(frozen=True)
+class RunExport:
+    """What :func:`export_run` wrote: the model's path, its record (``export.json``'s entry for
+    the format) and the notes to show (the check's other rows, and why)."""
+
+    path: Path
+    record: dict[str, Any]
+    notes: tuple[str, ...] = ()
 
 
 def export(
@@ -35,12 +51,30 @@ def export(
 
     The file is written only if its runtime (onnxruntime, ``torch.jit.load``) reproduces
     PyTorch within 1e-5 (max abs) on the run's first 256 validation examples (a GAN: its
-    generator, on seeded latents and every class); otherwise one NasError says why. Beside the
+    generator, on seeded latents and every class); otherwise one NasError says why. Where the
+    search's data cannot be loaded (a run moved without its data file) or is not the data the
+    run searched (its fingerprint differs), the check runs on 256 seeded N(0, 1) inputs of the
+    model's input shape instead, and a UserWarning and the record say so and why. Beside the
     file, ``preprocessing.json`` says how to prepare inputs (the run's train-fitted
     preprocessing, not folded into the graph) and read the output; the check and the latencies
     at batch 1 and 256 (PyTorch and the runtime, on ``threads`` threads; default torch's
     setting) go to ``RUN/export/export.json``.
     """
+    done = export_run(run, format, path, threads=threads)
+    for note in done.notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
+    return done.path
+
+
+def export_run(
+    run: str | os.PathLike[str],
+    format: str = "onnx",
+    path: str | os.PathLike[str] | None = None,
+    *,
+    threads: int | None = None,
+) -> RunExport:
+    """:func:`export`, returning what it wrote and its notes instead of warning them (for
+    ``nas export``, which prints them)."""
     fmt = get_format(format)
     fmt.require()  # before anything is loaded: a missing extra is the first thing to fix
     run_dir = readable_run_dir(run)
@@ -50,7 +84,13 @@ def export(
     beside = out.parent / PREPROCESSING
     existing = _check_overwritable(beside)  # before the data loads: a wrong -o fails fast
     kind = get_kind(config.kind)
-    target = kind.exportable(model, lambda: config.load_data().val.X, seed=config.seed)
+    rows = _CheckRows(config, model)
+    target = kind.exportable(model, rows, seed=config.seed)
+    if rows.why is not None:  # the kind checked on the rows made in their place
+        note = f"checked on random inputs, not the search's validation examples: {rows.why}"
+        target = dataclasses.replace(
+            target, notes={**target.notes, "rows": RANDOM.format(seed=config.seed), "note": note}
+        )
     prep = (config.data_info or {}).get("preprocessing") or {}
     if target.task == "regression" and "y_mean" in prep:  # the graph ends before the target's
         # scaling is undone: its name says so, where a consumer reads only the graph
@@ -70,10 +110,62 @@ def export(
                            "directory writable.") from None  # fmt: skip
     report = export_model(target, fmt.name, out, threads=threads)
     write_json(beside, described)
+    record = {**report.to_dict(), "preprocessing": str(beside.resolve())}
     records = read_exports(run_dir)
-    records[fmt.name] = {**report.to_dict(), "preprocessing": str(beside.resolve())}
+    records[fmt.name] = record
     write_json(record_dir / RECORD, records)
-    return out
+    return RunExport(out, record, (report.note,) if report.note else ())
+
+
+class _CheckRows:
+    """The rows a model's export is checked on, made when its kind asks for them (a GAN's never
+    does): the search's validation inputs when its data loads and is the data the run searched;
+    else seeded N(0, 1) rows of the model's input shape, and ``why`` says why."""
+
+    def __init__(self, config: SearchConfig, model: torch.nn.Module):
+        self.config, self.model = config, model
+        self.why: str | None = None
+
+    def __call__(self) -> torch.Tensor:
+        rows, self.why = _validation_rows(self.config)
+        spec = getattr(self.model, "spec", None)
+        shape = tuple(spec.input_shape) if spec is not None else None
+        if rows is not None and shape is not None and tuple(rows.shape[1:]) != shape:
+            given = tuple(rows.shape[1:])
+            rows, self.why = None, f"the search's data has rows of {given}, the model takes {shape}"
+        if rows is not None:
+            return rows
+        if shape is None:
+            raise NasError(f"Cannot check the export: {self.why}.")
+        return random_rows(shape, self.config.seed)
+
+
+def _validation_rows(config: SearchConfig) -> tuple[torch.Tensor | None, str | None]:
+    """The search's validation inputs, or None and why they are not to be had: its data file
+    is missing, cannot be loaded, or holds other data than the run searched (a file is
+    fingerprinted before it is loaded)."""
+    recorded = config.data_fingerprint
+    what = (f"data file {str(config.data)!r}" if config.data is not None
+            else f"data {config.dataset!r}")  # fmt: skip
+    if config.data is not None:
+        file = Path(config.data).expanduser()
+        if not file.exists():
+            return None, f"the search's {what} is missing"
+        try:
+            now = file_fingerprint(file) if recorded is not None and file.is_file() else recorded
+        except OSError as e:
+            return None, f"the search's {what} cannot be read ({e.strerror or e})"
+        if now != recorded:
+            return None, (f"the search's {what} changed since the search (fingerprint "
+                          f"{short(recorded)} then, {short(now)} now)")  # fmt: skip
+    try:
+        data = config.load_data()
+    except NasError as e:
+        return None, f"the search's {what} cannot be loaded ({str(e).rstrip('.')})"
+    if recorded is not None and data.fingerprint != recorded:
+        return None, (f"the search's {what} changed since the search (fingerprint "
+                      f"{short(recorded)} then, {short(data.fingerprint)} now)")  # fmt: skip
+    return data.val.X, None
 
 
 def read_exports(run: str | os.PathLike[str]) -> dict[str, Any]:
@@ -135,4 +227,4 @@ def _check_overwritable(path: Path) -> dict[str, Any] | None:
     return existing
 
 
-__all__ = ["FOLDER", "PREPROCESSING", "RECORD", "export", "read_exports"]
+__all__ = ["FOLDER", "PREPROCESSING", "RECORD", "RunExport", "export", "export_run", "read_exports"]

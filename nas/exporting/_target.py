@@ -14,6 +14,7 @@ from nas.errors import NasError
 from search_spaces import NasModel
 
 CHECK_ROWS = 256  # the examples every export is checked on (and the large latency batch)
+RANDOM = "random inputs (N(0, 1), seeded {seed})"  # what random_rows gives, for the record
 
 
 @dataclass(frozen=True)
@@ -80,4 +81,13 @@ def exportable(
     )
 
 
-__all__ = ["CHECK_ROWS", "Exportable", "exportable"]
+def random_rows(input_shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """CHECK_ROWS seeded N(0, 1) rows of ``input_shape``, for a check that cannot have the run's
+    validation examples (:data:`RANDOM` names them): the space most of nas's preprocessed inputs
+    lie in (standardized), and any finite rows of the model's shape compare the exported graph
+    with PyTorch."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(CHECK_ROWS, *input_shape, generator=generator)
+
+
+__all__ = ["CHECK_ROWS", "RANDOM", "Exportable", "exportable", "random_rows"]

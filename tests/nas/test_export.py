@@ -503,3 +503,93 @@ def test_a_regression_exports_its_output_named_as_standardized(tmp_path: Path) -
     prep = about["preprocessing"]
     units = raw[:, 0].astype(np.float64) * prep["y_std"][0] + prep["y_mean"][0]
     np.testing.assert_allclose(units, predictor.predict(new), rtol=1e-5)
+
+
+# --- a CSV run exported from the run directory alone ------------------------------------------
+
+#: A semicolon file as spreadsheets in many locales save one: decimal commas, and text cells
+#: with spaces around them (nas strips them: ' red' is the category 'red').
+_COLORS = (" red", "blue ", " green ")
+
+
+def _semicolon_csv(path: Path, n: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    size = rng.normal(size=n) * 3
+    color = np.array(_COLORS)[rng.integers(0, 3, n)]
+    label = np.where(size + (color == " red") > 0.2, "yes", "no")
+    lines = ["size;color;y"] + [f"{s:.2f}".replace(".", ",") + f";{c};{t}"
+                                for s, c, t in zip(size, color, label)]  # fmt: skip
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def csv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-trial, one-epoch search of a semicolon CSV (shared: tests that move its data file
+    put it back)."""
+    threads = torch.get_num_threads()
+    root = tmp_path_factory.mktemp("csv-run")
+    data = _semicolon_csv(root / "cls.csv", 120, seed=5)
+    space = root / "s.toml"
+    space.write_text('space = "fnn"\n[fnn]\nn_blocks = 1\nunits = 8\n', encoding="utf-8")
+    searched = invoke("search", "--data", data, "--target", "y", "--space", space, "--trials",
+                      "1", "--epochs", "1", "--out", root / "run", "--no-explain", "--no-report",
+                      "--threads", "1")  # fmt: skip
+    torch.set_num_threads(threads)
+    assert searched.exit_code == 0, searched.output
+    return root / "run"
+
+
+def _check_of(run: Path, out: Path) -> dict[str, Any]:
+    """The run's torchscript record, after its model at ``out`` was checked against the run's
+    own model on fresh rows (known answer: load_model's outputs, within the tolerance)."""
+    model = load_model(run)
+    rows = torch.randn(9, *model.spec.input_shape, generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        expected = model(rows).numpy()
+    np.testing.assert_allclose(run_file("torchscript", out, {"x": rows}), expected, atol=TOLERANCE)
+    return read_exports(run)["torchscript"]["check"]
+
+
+def test_a_moved_run_exports_without_its_data_file(csv_run: Path, tmp_path: Path) -> None:
+    """A run moved to where its training CSV is not (or where the file at that path changed)
+    exports from the run directory alone: the check runs on seeded N(0, 1) inputs of the
+    model's input shape, and the record and the terminal say so and why. It had failed with
+    'Data file ... does not exist' (exit 2), and checked a changed file's rows silently."""
+    import nas
+
+    moved = Path(shutil.copytree(csv_run, tmp_path / "moved" / "cls2"))
+    data = Path(SearchConfig.read(moved).data or "")
+    aside = data.with_name("cls.csv.bak")
+    args = ("-f", "torchscript", "--threads", "1")
+    data.rename(aside)
+    try:
+        result = invoke("export", moved, *args, "-o", tmp_path / "ts/")
+        assert result.exit_code == 0, result.output
+        check = _check_of(moved, tmp_path / "ts" / "model.torchscript.pt")
+        assert check["examples"] == CHECK_ROWS and check["max_abs_diff"] <= TOLERANCE
+        assert check["rows"] == "random inputs (N(0, 1), seeded 0)"
+        why = f"the search's data file {str(data)!r} is missing"
+        assert check["note"] == ("checked on random inputs, not the search's validation "
+                                 f"examples: {why}")  # fmt: skip
+        assert f"on {CHECK_ROWS} random inputs (N(0, 1), seeded 0)" in result.stdout
+        assert f"note: checked on random inputs, not the search's validation examples: {why}" \
+            in result.stdout  # fmt: skip
+        with pytest.warns(UserWarning, match="is missing"):  # nas.export() says so too
+            nas.export(moved, "torchscript", tmp_path / "api/", threads=1)
+
+        _semicolon_csv(data, 120, seed=6)  # another file at the recorded path
+        result = invoke("export", moved, *args, "-o", tmp_path / "ts/")
+        assert result.exit_code == 0, result.output
+        check = _check_of(moved, tmp_path / "ts" / "model.torchscript.pt")
+        assert check["rows"] == "random inputs (N(0, 1), seeded 0)"
+        assert f"the search's data file {str(data)!r} changed since the search (fingerprint " \
+            in check["note"]  # fmt: skip
+    finally:
+        aside.replace(data)
+    result = invoke("export", moved, *args, "-o", tmp_path / "ts/")  # its data back: its rows
+    assert result.exit_code == 0, result.output
+    check = _check_of(moved, tmp_path / "ts" / "model.torchscript.pt")
+    assert check["rows"] == "validation examples" and "note" not in check
+    assert check["examples"] == len(SearchConfig.read(moved).load_data().val.X)
+    assert "note:" not in result.stdout
