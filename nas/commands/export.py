@@ -55,8 +55,8 @@ def export(
     out.print(f"checked with {record['runtime']}: max abs difference from PyTorch "
               f"{check['max_abs_diff']:.2g} on {check['examples']} {check['rows']} "
               f"(tolerance {check['tolerance']:g})", markup=False, soft_wrap=True)  # fmt: skip
-    for note in done.notes:  # the check's rows were not the run's validation examples, and why
-        out.print(f"note: {note}", markup=False, soft_wrap=True)
+    if check.get("note"):  # not the run's validation examples, and why
+        out.print(f"note: {check['note']}", markup=False, soft_wrap=True)
     latency = record["latency_ms"]
     n = latency["threads"]
     table = Table(title=f"latency, lower-quartile ms ({n} thread{'s' if n > 1 else ''})")
@@ -66,4 +66,8 @@ def export(
         if isinstance(times, dict):
             table.add_row(runtime, f"{times['1']:.3f}", f"{times[str(CHECK_ROWS)]:.3f}")
     out.print(table)
-    out.print(f"recorded in {Path(run_dir) / 'export' / 'export.json'}", markup=False)
+    for note in done.notes:  # a record not written (a read-only run)
+        if note != check.get("note"):
+            out.print(f"note: {note}", markup=False, soft_wrap=True)
+    if done.recorded:
+        out.print(f"recorded in {Path(run_dir) / 'export' / 'export.json'}", markup=False)

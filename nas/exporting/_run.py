@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +33,13 @@ PREPROCESSING = "preprocessing.json"  # beside the exported model
 @dataclass(frozen=True)
 class RunExport:
     """What :func:`export_run` wrote: the model's path, its record (``export.json``'s entry for
-    the format) and the notes to show (the check's other rows, and why)."""
+    the format, unless the run is read-only) and the notes to show (the check's other rows, and
+    why; a record not written)."""
 
     path: Path
     record: dict[str, Any]
     notes: tuple[str, ...] = ()
+    recorded: bool = True  # in RUN/export/export.json (not where the run is read-only)
 
 
 def export(
@@ -58,7 +61,8 @@ def export(
     file, ``preprocessing.json`` says how to prepare inputs (the run's train-fitted
     preprocessing, not folded into the graph) and read the output; the check and the latencies
     at batch 1 and 256 (PyTorch and the runtime, on ``threads`` threads; default torch's
-    setting) go to ``RUN/export/export.json``.
+    setting) go to ``RUN/export/export.json``; where the run directory is read-only, ``path``
+    outside it is written all the same and a UserWarning says the record was not.
     """
     done = export_run(run, format, path, threads=threads)
     for note in done.notes:
@@ -83,6 +87,11 @@ def export_run(
     out = _output_path(run_dir, fmt, path)
     beside = out.parent / PREPROCESSING
     existing = _check_overwritable(beside)  # before the data loads: a wrong -o fails fast
+    record_dir = run_dir / FOLDER
+    unwritable = _unwritable(record_dir)  # a read-only run: exported elsewhere, not recorded
+    if unwritable is not None and out.resolve().is_relative_to(record_dir.resolve()):
+        raise StorageError(f"Cannot write to {record_dir} ({unwritable}); make the run "
+                           "directory writable.")  # fmt: skip
     kind = get_kind(config.kind)
     rows = _CheckRows(config, model)
     target = kind.exportable(model, rows, seed=config.seed)
@@ -102,19 +111,21 @@ def export_run(
             "export this one into another folder (-o), so that each model keeps its own "
             f"{PREPROCESSING}."
         )
-    record_dir = run_dir / FOLDER
-    try:
-        record_dir.mkdir(exist_ok=True)
-    except OSError as e:
-        raise StorageError(f"Cannot write to {record_dir} ({e.strerror or e}); make the run "
-                           "directory writable.") from None  # fmt: skip
     report = export_model(target, fmt.name, out, threads=threads)
     write_json(beside, described)
     record = {**report.to_dict(), "preprocessing": str(beside.resolve())}
-    records = read_exports(run_dir)
-    records[fmt.name] = record
-    write_json(record_dir / RECORD, records)
-    return RunExport(out, record, (report.note,) if report.note else ())
+    notes = [report.note] if report.note else []
+    if unwritable is None:
+        records = read_exports(run_dir)
+        records[fmt.name] = record
+        try:
+            write_json(record_dir / RECORD, records)
+        except OSError as e:  # writable a moment ago: the file system changed under us
+            unwritable = e.strerror or str(e)
+    if unwritable is not None:
+        notes.append(f"not recorded in {record_dir / RECORD}: the run directory is read-only "
+                     f"({unwritable})")  # fmt: skip
+    return RunExport(out, record, tuple(notes), unwritable is None)
 
 
 class _CheckRows:
@@ -166,6 +177,19 @@ def _validation_rows(config: SearchConfig) -> tuple[torch.Tensor | None, str | N
         return None, (f"the search's {what} changed since the search (fingerprint "
                       f"{short(recorded)} then, {short(data.fingerprint)} now)")  # fmt: skip
     return data.val.X, None
+
+
+def _unwritable(folder: Path) -> str | None:
+    """Why nothing can be written in ``folder`` (made if missing), e.g. "Read-only file
+    system"; None when a file can be made there (and is removed again)."""
+    try:
+        folder.mkdir(exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=folder, prefix=".probe.", suffix=".tmp")
+    except OSError as e:
+        return e.strerror or str(e)
+    os.close(fd)
+    Path(name).unlink(missing_ok=True)
+    return None
 
 
 def read_exports(run: str | os.PathLike[str]) -> dict[str, Any]:

@@ -540,14 +540,19 @@ def csv_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "run"
 
 
-def _check_of(run: Path, out: Path) -> dict[str, Any]:
-    """The run's torchscript record, after its model at ``out`` was checked against the run's
-    own model on fresh rows (known answer: load_model's outputs, within the tolerance)."""
+def _check_of_file(run: Path, out: Path) -> None:
+    """The TorchScript model at ``out`` gives the run's own model's outputs (load_model's) on
+    fresh rows, within the tolerance."""
     model = load_model(run)
     rows = torch.randn(9, *model.spec.input_shape, generator=torch.Generator().manual_seed(4))
     with torch.no_grad():
         expected = model(rows).numpy()
     np.testing.assert_allclose(run_file("torchscript", out, {"x": rows}), expected, atol=TOLERANCE)
+
+
+def _check_of(run: Path, out: Path) -> dict[str, Any]:
+    """The run's torchscript record, after :func:`_check_of_file`."""
+    _check_of_file(run, out)
     return read_exports(run)["torchscript"]["check"]
 
 
@@ -593,3 +598,67 @@ def test_a_moved_run_exports_without_its_data_file(csv_run: Path, tmp_path: Path
     assert check["rows"] == "validation examples" and "note" not in check
     assert check["examples"] == len(SearchConfig.read(moved).load_data().val.X)
     assert "note:" not in result.stdout
+
+
+def _read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Writes under ``folder`` fail as on a read-only file system (tests may run as root, whom a
+    chmod does not stop): a new folder or file there is EROFS."""
+    import errno
+    import os
+    import tempfile
+
+    def refused(where: Any) -> OSError:
+        return OSError(errno.EROFS, os.strerror(errno.EROFS), str(where))
+
+    def inside(where: Any) -> bool:
+        return where is not None and Path(where).resolve().is_relative_to(folder.resolve())
+
+    mkdir, mkstemp = Path.mkdir, tempfile.mkstemp
+
+    def no_mkdir(self: Path, mode: int = 0o777, parents: bool = False, exist_ok: bool = False):
+        if inside(self) and not (exist_ok and self.is_dir()):
+            raise refused(self)
+        return mkdir(self, mode, parents, exist_ok)
+
+    def no_mkstemp(*args: Any, **kwargs: Any) -> Any:
+        if inside(kwargs.get("dir")):
+            raise refused(kwargs["dir"])
+        return mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", no_mkdir)
+    monkeypatch.setattr(tempfile, "mkstemp", no_mkstemp)
+
+
+@pytest.mark.parametrize("exported_before", [False, True])
+def test_a_read_only_run_exports_to_a_writable_place(
+    run_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exported_before: bool
+) -> None:
+    """-o in a writable place gets the model and its preprocessing.json from a read-only run;
+    the record is skipped with a one-line note (exit 0). It had failed with 'Cannot write to
+    RUN/export (Read-only file system)'. Without -o the output is the run's: one error line."""
+    import nas
+
+    args = ("-f", "torchscript", "--threads", "1")
+    if exported_before:  # RUN/export/ exists: its record stays as it was
+        assert invoke("export", run_copy, *args).exit_code == 0
+    before = {p.name: p.read_bytes() for p in (run_copy / "export").glob("*")}
+    _read_only(monkeypatch, run_copy)
+    result = invoke("export", run_copy, *args, "-o", tmp_path / "out/")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "model.torchscript.pt", "preprocessing.json"]  # fmt: skip
+    _check_of_file(run_copy, tmp_path / "out" / "model.torchscript.pt")
+    record = run_copy / "export" / "export.json"
+    note = f"not recorded in {record}: the run directory is read-only (Read-only file system)"
+    assert [ln for ln in result.stdout.splitlines() if ln.startswith("note:")] == [f"note: {note}"]
+    assert "recorded in" not in result.stdout.replace(note, "")
+    assert {p.name: p.read_bytes() for p in (run_copy / "export").glob("*")} == before
+    with pytest.warns(UserWarning, match="not recorded in .*: the run directory is read-only"):
+        nas.export(run_copy, "torchscript", tmp_path / "api/", threads=1)
+    assert (tmp_path / "api" / "model.torchscript.pt").is_file()
+
+    result = invoke("export", run_copy, *args)  # the default output is in the run
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.strip() == (f"error: Cannot write to {run_copy / 'export'} (Read-only "
+                                     "file system); make the run directory writable.")  # fmt: skip
+    assert {p.name: p.read_bytes() for p in (run_copy / "export").glob("*")} == before
