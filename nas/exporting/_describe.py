@@ -59,8 +59,13 @@ def _input_steps(prep: Mapping[str, Any]) -> list[str]:
     if "transform" in prep:  # a CSV's columns: the one record every reader of new rows applies
         return [
             "Build the model's input from the columns preprocessing.transform.columns names, "
-            "in that order. A cell is missing when it is empty or holds '?' or one of pandas' "
-            "missing-value words (NA, NaN, N/A, null, ...: pandas.read_csv's defaults). A "
+            "in that order, their cells read as nas reads a CSV/TSV file. A cell is missing "
+            "when it holds '?' or one of pandas' missing-value words (NA, NaN, N/A, null, ...: "
+            "pandas.read_csv's defaults) with nothing else but spaces before it ('NA ' with a "
+            "trailing space is the text 'NA'), or when nothing is left once the white space "
+            "around it is stripped; any other cell is read stripped of the white space around "
+            "it (' red ' is 'red'). In a file not separated by commas (semicolons, tabs, "
+            "pipes), a numeric column's decimal comma is a point ('1,5' is 1.5). A "
             "numeric column (preprocessing.transform.numeric[column]): fill a "
             "missing value with its median, then (value - mean) / std. A text column "
             "(preprocessing.transform.categorical[column]): fill a missing value with its "

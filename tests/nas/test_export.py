@@ -662,3 +662,65 @@ def test_a_read_only_run_exports_to_a_writable_place(
     assert result.stderr.strip() == (f"error: Cannot write to {run_copy / 'export'} (Read-only "
                                      "file system); make the run directory writable.")  # fmt: skip
     assert {p.name: p.read_bytes() for p in (run_copy / "export").glob("*")} == before
+
+
+#: pandas.read_csv's missing-value words (its defaults), and nas's '?'
+_NA_WORDS = {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND",
+             "1.#QNAN", "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+             "?"}  # fmt: skip
+
+
+def _cells_as_the_steps_say(path: Path, delimiter: str, about: Mapping[str, Any]) -> Any:
+    """A CSV's cells read as preprocessing.json's steps say, with the csv module (no pandas
+    parsing, no nas): missing words, the white space around cells, decimal commas."""
+    import csv
+
+    import pandas as pd
+
+    numeric = about["preprocessing"]["transform"]["numeric"]
+    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines(), delimiter=delimiter))
+    header, body = [h.strip() for h in rows[0]], rows[1:]
+    columns: dict[str, list[Any]] = {}
+    for i, name in enumerate(header):
+        cells = []
+        for row in body:
+            cell = row[i]
+            if cell.lstrip(" ") in _NA_WORDS or not cell.strip():
+                cells.append(None)
+                continue
+            cell = cell.strip()
+            if name in numeric and delimiter != ",":
+                cell = cell.replace(",", ".")
+            cells.append(cell)
+        columns[name] = cells
+    return pd.DataFrame(columns)
+
+
+def test_preprocessing_json_says_how_nas_reads_csv_cells(csv_run: Path, tmp_path: Path) -> None:
+    """nas strips the white space around CSV cells and, in a file not separated by commas,
+    reads a numeric column's decimal comma as a point: the steps say so, and followed without
+    nas they give what nas feeds the model. They had not: ' red' gave all zeros for color, where
+    nas reads 'red'."""
+    import nas
+
+    model = load_model(csv_run)
+    config = SearchConfig.read(csv_run)
+    target = get_kind("classifier").exportable(model, torch.zeros(2, *model.spec.input_shape))
+    about = json.loads(json.dumps(describe(target, config.data_info)))
+    assert about["preprocessing"]["source"]["delimiter"] == ";"
+    step = about["steps"][0]
+    assert "stripped of the white space around it (' red ' is 'red')" in step
+    assert "a numeric column's decimal comma is a point ('1,5' is 1.5)" in step
+    assert "'NA ' with a trailing space is the text 'NA'" in step
+    new = tmp_path / "new.csv"
+    new.write_text("size;color;y\n1,5; red;yes\n -2,25 ;blue  ;no\n;\tgreen;no\n0,5; ? ;no\n"
+                   " 3 ;NA;yes\n4,75;   ;yes\n", encoding="utf-8")  # fmt: skip
+    mine = _rows_as_the_steps_say(about, _cells_as_the_steps_say(new, ";", about))
+    predictor = nas.load_predictor(csv_run)
+    theirs = predictor.inputs(predictor.read_csv(new)).numpy()
+    np.testing.assert_allclose(mine, theirs, atol=1e-6)
+    names = about["inputs"][0]["feature_names"]
+    assert mine[0, names.index("color=red")] == 1.0  # ' red' is red
+    assert mine[0, names.index("size")] == pytest.approx(
+        (1.5 - about["preprocessing"]["transform"]["numeric"]["size"]["mean"])
+        / about["preprocessing"]["transform"]["numeric"]["size"]["std"])  # fmt: skip
