@@ -74,7 +74,7 @@ def read_table(path: Path, text: Collection[str] = ()) -> tuple[pd.DataFrame, st
                             index_col=False)  # fmt: skip
         for j, i in enumerate(again):
             frame[names[i]] = cells.iloc[:, j].to_numpy(dtype=object)
-    return _tidy(frame, delimiter), delimiter
+    return _tidy(frame, delimiter, text), delimiter
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -149,15 +149,17 @@ def _sniff_delimiter(text: str) -> str:
         return best if counts[best] else ","
 
 
-def _tidy(frame: pd.DataFrame, delimiter: str) -> pd.DataFrame:
-    """Strip text cells, make blank cells missing, read "1,5" as 1.5 in non-comma files."""
+def _tidy(frame: pd.DataFrame, delimiter: str, keep: Collection[str] = ()) -> pd.DataFrame:
+    """Strip text cells, make blank cells missing, read "1,5" as 1.5 in non-comma files (not in
+    the columns named in ``keep``, which stay text: codes "01" had become 1.0 in a semicolon
+    file, a category the run never saw)."""
     frame = frame.copy()
     for column in frame.columns:
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
         text = series.astype("string").str.strip().replace("", pd.NA)
-        if delimiter != ",":
+        if delimiter != "," and column not in keep:
             numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
             if numbers.notna().sum() == text.notna().sum() and text.notna().any():
                 frame[column] = numbers.astype(float)

@@ -465,6 +465,11 @@ def test_codes_written_with_leading_zeros_stay_text_in_new_rows(
     predictor = nas.load_predictor(run)
     expected = predictor.predict(digits.drop(columns="label"))  # the codes as text
     assert written["prediction"].tolist() == expected.tolist()
+    # the same rows in a semicolon file: its decimal-comma reading had made '01' the number 1.0
+    digits.to_csv(tmp_path / "digits_semi.csv", index=False, sep=";")
+    semi = cli("predict", run, "--data", tmp_path / "digits_semi.csv", "-o", tmp_path / "q.csv")
+    assert semi.exit_code == 0 and "never seen" not in semi.output, semi.output
+    assert pd.read_csv(tmp_path / "q.csv")["prediction"].tolist() == expected.tolist()
 
 
 @pytest.mark.parametrize(
