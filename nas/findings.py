@@ -53,7 +53,7 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
     best, run = data.get("best"), data["run"]
     counts = data.get("counts", {})
     if best is None:
-        out.append({"level": "error", "text": "No trial completed: there is no winner yet."})
+        out.append({"level": "error", "text": _no_winner(data, counts)})
     else:
         interval = data.get("test_interval")
         over = _overfit(best, run, interval if isinstance(interval, dict) else None)
@@ -181,12 +181,33 @@ def search_warnings(run_dir: Any) -> list[str]:
     return [str(w) for w in found if w] if isinstance(found, list) else []
 
 
+def _no_winner(data: dict[str, Any], counts: dict[str, int]) -> str:
+    """Why a run has no winner: its search is running, stopped after trials completed (the
+    retrain is what is missing), or no trial completed."""
+    done = counts.get("complete", 0)
+    if data.get("running"):
+        return (f"A nas search is running in this folder ({done} trial(s) complete so far): "
+                "there is no winner until it ends; make the report again then.")  # fmt: skip
+    if done:
+        return (f"{done} trial(s) completed, but the search stopped before it retrained and "
+                "tested the winner, so there is no winner yet; run the same `nas search` "
+                "command again (same --out) to finish it.")  # fmt: skip
+    return "No trial completed: there is no winner yet."
+
+
 def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
     """One paragraph, in words, on what the search found (the kind's own words if it has
     them)."""
     best, run = data.get("best"), data["run"]
     n = len(data.get("trials", []))
     if best is None:
+        done = data.get("counts", {}).get("complete", 0)
+        if data.get("running"):
+            return (f"A search is running in this folder: {n} trials so far, {done} complete; "
+                    "the winner is retrained and tested when it ends.")  # fmt: skip
+        if done:
+            return (f"{n} trials ran and {done} completed, but the search stopped before it "
+                    "retrained and tested the winner, so there is no winner yet.")  # fmt: skip
         return f"{n} trials ran and none completed, so there is no winner yet."
     own = kind.verdict(data) if kind is not None else None
     if own is not None:

@@ -194,6 +194,13 @@ def load_spec(folder: Path) -> ArchSpec | GanSpec:
                     f"{path} does not exist though {path.parent} does: the run has no saved "
                     f"winner (its spec.json was lost or deleted); {RETRAIN}."
                 )
+            from nas.run import search_running
+
+            if search_running(path.parent.parent):
+                raise NasError(
+                    f"{path} does not exist yet: a nas search is running in "
+                    f"{path.parent.parent} now, and saves its winner when it ends; wait for it."
+                )
             raise NasError(
                 f"{path} does not exist: the run has no saved winner (interrupted before it "
                 f"was retrained, or best/ was removed); {RETRAIN}."

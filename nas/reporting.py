@@ -44,6 +44,7 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     trials, importances, pareto = _study_data(run_dir, config, storage)
     data["trials"], data["importances"], data["pareto"] = trials, importances, pareto
     data["counts"] = dict(Counter(t["state"] for t in trials))
+    data["running"] = rundir.search_running(run_dir)  # no winner may mean: not finished yet
     best_dir = run_dir / "best"
     contradiction = None
     best = rundir.best_metrics(best_dir)

@@ -202,6 +202,27 @@ LOCK_FILE = ".nas.lock"  # held by the search running in a run directory (nas.se
 _STORAGE_LEFTOVERS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm", LOCK_FILE)
 
 
+def search_running(path: str | Path) -> bool:
+    """Whether a nas search holds ``path``'s lock now (``LOCK_FILE``, ``flock``: nas.session):
+    a folder without a winner may be one still being searched, not one that was stopped. The
+    lock is tried shared and released at once; the file is not created."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: searches take no lock there
+        return False
+    try:
+        fd = os.open(Path(path) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken here
+    return False
+
+
 def is_run_dir(path: str | Path) -> bool:
     """Whether ``path`` holds a nas run record: a ``run.json`` object with ``schema_version``
     and ``kind`` (schema 2), or the ``study`` and ``space`` of a version-1 record."""

@@ -132,6 +132,7 @@ def spaces(
 def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> None:
     """Print a run's summary: what was searched, trial counts, and the winner."""
     import nas
+    from nas import run as rundir
     from nas.kinds import get_kind
 
     info = nas.show(run_dir)
@@ -188,5 +189,8 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         if top:
             out.print(f"kept: {len(top)} Pareto-optimal models in {run_dir}/top/"
                       f"{{{','.join(top)}}}", markup=False)  # fmt: skip
+    elif rundir.search_running(run_dir):
+        out.print("no winner yet: a nas search is running in this folder now; it retrains and "
+                  "tests the winner when it ends.", markup=False)  # fmt: skip
     else:
         out.print("no winner yet: run the same `nas search` command to finish the search.")

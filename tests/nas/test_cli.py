@@ -712,3 +712,45 @@ def test_the_cost_line_says_the_threads_its_latency_was_timed_on() -> None:
     )
     assert "(batch 1, 1 thread)," in cost_line({**cost, "threads": 1}, "")
     assert "(batch 1)," in cost_line(cost, "")  # a run that did not record them
+
+
+def test_a_run_without_a_winner_says_whether_its_search_runs_or_stopped(
+    cli: Cli, finished_run, tmp_path: Path
+) -> None:
+    """A search stopped (SIGTERM) after trials completed, before the retrain: the report had
+    said "No trial completed" and "N trials ran and none completed" beside its own leaderboard
+    of complete trials; during a running search `nas show` and `nas predict` told the user to
+    re-run the search, which the lock then refused (/tmp/oM items 1, 2)."""
+    import shutil
+
+    import nas
+    from nas.reporting import collect
+    from nas.run import search_running
+    from nas.session import search_lock
+
+    run = copy_finished_run(finished_run, tmp_path)
+    for folder in ("best", "explain"):  # as a search stopped before its retrain leaves it
+        shutil.rmtree(run / folder, ignore_errors=True)
+    done = sum(t.state.name == "COMPLETE" for t in nas.load_run(run).study.trials)
+    assert done >= 1 and not search_running(run)
+    data = collect(run)
+    assert data["alerts"][0]["text"] == (
+        f"{done} trial(s) completed, but the search stopped before it retrained and tested the "
+        "winner, so there is no winner yet; run the same `nas search` command again (same "
+        "--out) to finish it.")  # fmt: skip
+    assert f"and {done} completed, but the search stopped before it retrained" in data["verdict"]
+    with search_lock(run):  # as a running search holds it (another open file: flock conflicts)
+        assert search_running(run)
+        data = collect(run)
+        assert data["alerts"][0]["text"].startswith(
+            f"A nas search is running in this folder ({done} trial(s) complete so far)"
+        )
+        assert data["verdict"].startswith("A search is running in this folder:")
+        shown = cli("show", run)
+        assert shown.exit_code == 0 and "a nas search is running in this folder now" in " ".join(
+            shown.stdout.split()
+        )
+        predicted = cli("predict", run, "-o", tmp_path / "p.csv")
+        assert_one_line_error(predicted, "a nas search is running in", "wait for it")
+    assert not search_running(run)  # released; the check itself took no lasting lock
+    assert "run the same `nas search` command" in cli("show", run).stdout
