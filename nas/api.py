@@ -17,13 +17,32 @@ import pandas as pd
 from nas import run as rundir
 from nas.config import SearchConfig
 from nas.cost import Cost
-from nas.errors import NasError, UnknownNameError
+from nas.errors import NasError, SettingsError, UnknownNameError
 from nas.kinds import get_kind
 from nas.leaderboard import leaderboard_rows
 from nas.reading import as_path
 from nas.result import SearchResult
 from nas.session import RunOptions, reload_study, run_search
 from search_spaces import extensions
+
+
+def _check_keywords(settings: dict[str, Any]) -> None:
+    """A keyword nas.search does not take is a SettingsError naming the nearest one it does
+    (a misspelt ``n_trial=3`` had been Python's TypeError about ``SearchConfig.create()``)."""
+    import difflib
+    import inspect
+
+    known = [n for n in inspect.signature(SearchConfig.create).parameters
+             if n not in ("cls", "dataset", "data")]  # fmt: skip
+    known += [n for n in inspect.signature(search).parameters if n not in ("settings",)]
+    for name in settings:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise SettingsError(
+                f"nas.search takes no keyword {name!r}; {hint}see help(nas.search) and "
+                "help(nas.SearchConfig.create) for the settings it takes."
+            )
 
 
 def search(
@@ -87,6 +106,7 @@ def search(
                 "the rows to a file first (df.to_csv(path, index=False) or numpy.savez(path, "
                 "X=X, y=y)), or use nas.NASClassifier / nas.NASRegressor, which take arrays."
             )
+        _check_keywords(settings)
         try:
             config = SearchConfig.create(dataset, data, **settings)
         except UnknownNameError as e:  # a re-run without the extension its run recorded

@@ -14,8 +14,10 @@ retrained on the other 85 % (train + validation).
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -194,6 +196,21 @@ class _NASEstimator(BaseEstimator):
         self.metrics_ = dict(result.metrics)
         self.run_dir_ = keep
 
+    @contextlib.contextmanager
+    def _fitting(self) -> Iterator[None]:
+        """A fit that fails leaves the estimator as it was (a fitted one still predicts): the
+        check of ``X`` sets ``n_features_in_`` before the search can refuse a setting, and a
+        refused refit had left 30 features beside a model of 4 and the old ``classes_``."""
+        before = {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
+        try:
+            yield
+        except BaseException:
+            for k in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+                if k not in before:
+                    delattr(self, k)
+            vars(self).update(before)
+            raise
+
     def _validate(self, *args: Any, **kwargs: Any) -> Any:
         """scikit-learn's ``validate_data``, its (few) two-line messages made one line."""
         try:
@@ -251,16 +268,17 @@ class NASClassifier(ClassifierMixin, _NASEstimator):
 
     def fit(self, X: Any, y: Any) -> NASClassifier:
         """Search for the best classifier of ``X`` (n_samples, n_features) for labels ``y``."""
-        X, y = self._validate(X, y, ensure_min_samples=MIN_ROWS)
-        check_classification_targets(y)
-        classes, encoded = np.unique(y, return_inverse=True)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs at least two classes in y; it holds one "
-                f"({classes[0].item()!r}). Give labels of two or more classes."
-            )
-        self._search(X, encoded.astype(np.int64), classes)
-        self.classes_ = classes
+        with self._fitting():
+            X, y = self._validate(X, y, ensure_min_samples=MIN_ROWS)
+            check_classification_targets(y)
+            classes, encoded = np.unique(y, return_inverse=True)
+            if len(classes) < 2:
+                raise ValueError(
+                    f"{type(self).__name__} needs at least two classes in y; it holds one "
+                    f"({classes[0].item()!r}). Give labels of two or more classes."
+                )
+            self._search(X, encoded.astype(np.int64), classes)
+            self.classes_ = classes
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -286,8 +304,9 @@ class NASRegressor(RegressorMixin, _NASEstimator):
 
     def fit(self, X: Any, y: Any) -> NASRegressor:
         """Search for the best regressor of ``X`` (n_samples, n_features) for targets ``y``."""
-        X, y = self._validate(X, y, y_numeric=True, ensure_min_samples=MIN_ROWS)
-        self._search(X, np.asarray(y, dtype=np.float64))
+        with self._fitting():
+            X, y = self._validate(X, y, y_numeric=True, ensure_min_samples=MIN_ROWS)
+            self._search(X, np.asarray(y, dtype=np.float64))
         return self
 
     def predict(self, X: Any) -> np.ndarray:

@@ -221,6 +221,10 @@ def test_search_result_and_show(tmp_path: Path, tiny_space: Path) -> None:
         ({"objectives": ["accuracy", 1]}, "objectives are names"),
         ({"explain_samples": -1}, "explain_samples is the number of test examples"),
         ({"explain_samples": "x"}, "a whole number >= 1; got 'x'"),
+        # a misspelt keyword had been Python's TypeError about SearchConfig.create() (/tmp/oM 4)
+        ({"n_trial": 3}, "nas.search takes no keyword 'n_trial'; did you mean 'n_trials'?"),
+        ({"outdir": "x"}, "takes no keyword 'outdir'; did you mean 'out'?"),
+        ({"zzz": 1}, "takes no keyword 'zzz'; see help"),
     ],
 )
 def test_search_arguments_are_checked_before_any_work(

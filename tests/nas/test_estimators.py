@@ -107,6 +107,29 @@ def test_clone_is_unfitted_and_refits_to_the_same_model(fitted: NASClassifier) -
     np.testing.assert_array_equal(copy.predict_proba(X), fitted.predict_proba(X))
 
 
+def test_a_refit_that_fails_leaves_the_fitted_estimator_as_it_was(fitted: NASClassifier) -> None:
+    """A refused refit on other data had set n_features_in_ to 30 beside a model of 4 inputs
+    and iris's classes_, so the estimator predicted nothing (/tmp/oM item 3); scikit-learn's own
+    LogisticRegression(C=-1) keeps its fit too."""
+    from sklearn.datasets import load_breast_cancer
+
+    X, _ = iris_frame()
+    expected = fitted.predict_proba(X)
+    before = {k: v for k, v in vars(fitted).items() if k.endswith("_")}
+    copy = pickle.loads(pickle.dumps(fitted))  # the module's fixture stays untouched
+    cancer = load_breast_cancer()
+    copy.set_params(n_trials=0)
+    with pytest.raises(ValueError, match="n_trials"):
+        copy.fit(cancer.data[:100], cancer.target[:100])
+    assert copy.n_features_in_ == 4 and list(copy.feature_names_in_) == list(X.columns)
+    assert list(copy.classes_) == list(before["classes_"])
+    np.testing.assert_array_equal(copy.predict_proba(X), expected)
+    unfitted = NASClassifier(n_trials=0)
+    with pytest.raises(ValueError, match="n_trials"):
+        unfitted.fit(cancer.data[:100], cancer.target[:100])
+    assert not hasattr(unfitted, "n_features_in_")  # a first fit that failed: still unfitted
+
+
 def test_pickle_round_trip_needs_no_run_directory(fitted: NASClassifier) -> None:
     X, _ = iris_frame()
     assert not Path(fitted.predictor_.config.data).exists()  # the temporary run is gone
