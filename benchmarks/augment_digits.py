@@ -23,6 +23,8 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import _cli  # benchmarks/_cli.py (a script's own folder is first on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -62,23 +64,12 @@ ARCHITECTURES = {
 }  # fmt: skip
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1 (an argparse type)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Writes benchmarks/results/augment-digits-TAG.json (see the module docstring).",
-    )
+    p = _cli.parser(__doc__, "augment-digits-TAG.json")
     p.add_argument("tag", metavar="TAG", help="names the result file augment-digits-TAG.json")
     p.add_argument(
         "--seeds",
-        type=positive_int,
+        type=_cli.positive_int,
         default=8,
         metavar="SEEDS",
         help="retrain seeds per architecture, split and setting (default: 8)",

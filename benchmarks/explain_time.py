@@ -16,22 +16,13 @@ import json
 import time
 from pathlib import Path
 
+import _cli  # benchmarks/_cli.py (a script's own folder is first on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1 (an argparse type)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Writes benchmarks/results/explain_time.json (see the module docstring).",
-    )
+    p = _cli.parser(__doc__, "explain_time.json")
     p.add_argument(
         "run_dir",
         metavar="RUN_DIR",
@@ -44,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "threads",
         metavar="THREADS",
-        type=positive_int,
+        type=_cli.positive_int,
         nargs="?",
         default=None,
         help="torch threads (default: nas's, one thread)",

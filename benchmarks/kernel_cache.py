@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import _cli  # benchmarks/_cli.py (a script's own folder is first on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = {"1024 (oneDNN's default)": "1024", "64 (nas)": "64", "0 (no cache)": "0"}
 
@@ -73,29 +75,18 @@ def child(n: int) -> None:
                       "seconds": round(time.perf_counter() - start, 1)}))  # fmt: skip
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1 (an argparse type)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Writes benchmarks/results/kernel_cache.json (see the module docstring).",
-    )
+    p = _cli.parser(__doc__, "kernel_cache.json")
     p.add_argument(
         "n",
         metavar="N",
-        type=positive_int,
+        type=_cli.positive_int,
         nargs="?",
         default=40,
         help="random cnn architectures sampled for MNIST-1D (default: 40)",
     )
     # internal: main() runs this script again with --child N, once per cache setting
-    p.add_argument("--child", type=positive_int, metavar="N", help=argparse.SUPPRESS)
+    p.add_argument("--child", type=_cli.positive_int, metavar="N", help=argparse.SUPPRESS)
     return p
 
 

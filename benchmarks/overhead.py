@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _cli  # benchmarks/_cli.py (a script's own folder is first on sys.path)
 import optuna
 import torch
 from torch.nn import functional as F
@@ -116,23 +117,12 @@ def reject_time(data: Any, space: Space) -> float:
     return seconds
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1 (an argparse type)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Writes benchmarks/results/overhead.json (see the module docstring).",
-    )
+    p = _cli.parser(__doc__, "overhead.json")
     p.add_argument(
         "epochs",
         metavar="EPOCHS",
-        type=positive_int,
+        type=_cli.positive_int,
         nargs="?",
         default=10,
         help="training epochs of each timed run (default: 10)",
@@ -140,7 +130,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "repeats",
         metavar="REPEATS",
-        type=positive_int,
+        type=_cli.positive_int,
         nargs="?",
         default=3,
         help="timed runs of each kind per model size; the median is reported (default: 3)",

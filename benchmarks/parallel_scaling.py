@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import _cli  # benchmarks/_cli.py (a script's own folder is first on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 #: A fixed two-block CNN for 8x8 digits; only the learning rate varies between trials.
@@ -121,14 +123,6 @@ def run_once(
     }
 
 
-def positive_int(text: str) -> int:
-    """An integer of at least 1 (an argparse type)."""
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
@@ -138,7 +132,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "trials",
         metavar="TRIALS",
-        type=positive_int,
+        type=_cli.positive_int,
         nargs="?",
         default=16,
         help="nas search --trials of every run (default: 16)",
@@ -146,7 +140,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "epochs",
         metavar="EPOCHS",
-        type=positive_int,
+        type=_cli.positive_int,
         nargs="?",
         default=3,
         help="nas search --epochs of every run (default: 3)",
@@ -154,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "repeats",
         metavar="REPEATS",
-        type=positive_int,
+        type=_cli.positive_int,
         nargs="?",
         default=3,
         help="--jobs 1 / --jobs 2 pairs; the median pair ratio is the result (default: 3)",

@@ -39,6 +39,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _cli  # noqa: E402  (benchmarks/_cli.py: a script's own folder is first on sys.path)
 from retrain_seeds import open_run  # noqa: E402
 
 RULES = ("last-epoch", "val-loss")
@@ -67,10 +68,7 @@ def ranking(by: str, sign: float) -> Any:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Writes benchmarks/results/rerank-BY-TAG.json (see the module docstring).",
-    )
+    p = _cli.parser(__doc__, "rerank-BY-TAG.json")
     p.add_argument("tag", metavar="TAG", help="names the result file rerank-BY-TAG.json")
     p.add_argument(
         "runs",

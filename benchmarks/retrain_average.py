@@ -29,7 +29,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from augment_digits import ARCHITECTURES, positive_int  # noqa: E402
+import _cli  # noqa: E402  (benchmarks/_cli.py: a script's own folder is first on sys.path)
+from augment_digits import ARCHITECTURES  # noqa: E402
 
 
 def splits_list(text: str) -> list[int]:
@@ -46,14 +47,11 @@ def share(text: str) -> float:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Writes benchmarks/results/retrain-average-TAG.json (see the module docstring).",
-    )
+    p = _cli.parser(__doc__, "retrain-average-TAG.json")
     p.add_argument("tag", metavar="TAG", help="names the result file retrain-average-TAG.json")
     p.add_argument(
         "--seeds",
-        type=positive_int,
+        type=_cli.positive_int,
         default=8,
         help="retrain seeds per architecture and split (default: 8)",
     )

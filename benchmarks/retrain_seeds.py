@@ -34,6 +34,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import _cli  # benchmarks/_cli.py (a script's own folder is first on sys.path)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -51,10 +53,7 @@ def count(minimum: int) -> Any:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        epilog="Writes benchmarks/results/retrain-seeds-TAG.json (see the module docstring).",
-    )
+    p = _cli.parser(__doc__, "retrain-seeds-TAG.json")
     p.add_argument("tag", metavar="TAG", help="names the result file retrain-seeds-TAG.json")
     p.add_argument(
         "runs", metavar="RUN_DIR", type=Path, nargs="+", help="a finished nas search run directory"

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = sorted((ROOT / "benchmarks").glob("*.py"))
+SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
 WATCHED = (ROOT / "benchmarks" / "results", ROOT / "runs")
 TIMEOUT = 120  # seconds a process may take: the slowest only imports torch and nas
 
