@@ -338,6 +338,8 @@ class TrialObjective(ABC):
                 callbacks.append(LambdaCallback(lambda epoch, logs: self.on_epoch()))
             with time_limit(self.s.trial_timeout, start):
                 result = self.train(model, spec, trial, callbacks)
+            if "latency" in self.s.objectives[1:]:
+                self.retime(trial, model)
             if self.s.scores_faithfulness:
                 self.score_quality(trial, model)
         return self.finish(trial, result, start)
@@ -389,6 +391,21 @@ class TrialObjective(ABC):
             float(trial.user_attrs[COST_OBJECTIVES.get(o, o)]) for o in self.s.objectives[1:]
         ]  # a cost measured before training, or a quality scored after it
         return float(value) if not extra else (float(value), *extra)
+
+    def retime(self, trial: optuna.Trial, model: torch.nn.Module) -> None:
+        """Time a trained model once more when latency is an objective, and keep the lower of
+        the two measurements: a burst of load on the machine only adds time, and one timing
+        under it (1.7-2.4x the model's own, /tmp/oG) had decided which trials made the Pareto
+        front. Both are recorded (``latency_timings``)."""
+        first = trial.user_attrs.get("latency_ms")
+        again = self.cost(
+            model, latency=True, warmup=2, repeats=self.s.latency_repeats, device=self.device
+        ).latency_ms
+        if not isinstance(first, int | float) or again is None:
+            return
+        trial.set_user_attr("latency_timings", [float(first), float(again)])
+        if again < first:
+            trial.set_user_attr("latency_ms", float(again))
 
     def measure(self, model: torch.nn.Module) -> tuple[Cost, list[str]]:
         """The model's cost and budget violations; latency is timed only for a model that

@@ -538,3 +538,39 @@ def test_a_resumed_search_proposes_new_architectures_and_is_reproducible(tmp_pat
     assert len(first) == 10 and first == second  # one seed per history
     keys = [tuple(sorted(p.items())) for p in first]
     assert len(set(keys)) == 10, [i for i, k in enumerate(keys) if keys.index(k) != i]
+
+
+def test_a_latency_objective_keeps_the_lower_of_two_timings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under load one batch-1 timing read 1.7-2.4x the model's own and decided the Pareto
+    front of --objectives accuracy,latency (/tmp/oG item 3). A trained trial is timed once
+    more, and the lower timing is the objective; both are recorded. Here the first timing of
+    each model is made 3x the second, as a burst of load would."""
+    from dataclasses import replace
+
+    from nas.kinds.classifier import Objective
+
+    real = Objective.cost
+    seen: set[int] = set()
+
+    def burst(self: Objective, model: Any, **kwargs: Any) -> Any:
+        cost = real(self, model, **kwargs)
+        if kwargs.get("latency") and id(model) not in seen:
+            seen.add(id(model))
+            return replace(cost, latency_ms=3 * cost.latency_ms)
+        return cost
+
+    monkeypatch.setattr(Objective, "cost", burst)
+    result = nas.search(dataset="iris", space="fnn", objectives="accuracy,latency", n_trials=2,
+                        epochs=2, seed=0, finalize=False, threads=1,
+                        out=tmp_path / "run")  # fmt: skip
+    done = [t for t in result.study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert done
+    for t in done:
+        first, again = t.user_attrs["latency_timings"]
+        assert first > 2 * again  # the burst, then the model's own (a little noise either way)
+        assert t.user_attrs["latency_ms"] == again == t.values[1]
+    plain = nas.search(dataset="iris", space="fnn", n_trials=1, epochs=1, seed=0, finalize=False,
+                       threads=1, out=tmp_path / "plain")  # fmt: skip
+    assert "latency_timings" not in plain.study.trials[0].user_attrs  # timed once without it
