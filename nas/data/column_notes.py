@@ -12,6 +12,7 @@ knows what it means.
 from __future__ import annotations
 
 import re
+import shlex
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -100,7 +101,7 @@ def _skewed_target(y: pd.Series, task: str, target: str) -> list[str]:
 
 
 def _drop(c: str) -> str:
-    return f"drop it with --drop {c} (drop=[{c!r}])"
+    return f"drop it with --drop {shlex.quote(c)} (drop=[{c!r}])"
 
 
 def _same_as_target(x: pd.Series, y: pd.Series, task: str, c: str, target: str) -> list[str]:

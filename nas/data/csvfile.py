@@ -65,6 +65,9 @@ def read_table(path: Path, text: Collection[str] = ()) -> tuple[pd.DataFrame, st
                             na_values=_NA_TOKENS, index_col=False)  # fmt: skip
     names = _column_names(path, decoded, delimiter, [str(c) for c in frame.columns])
     frame.columns = names
+    while len(frame.columns) > 1 and _trailing_delimiter(frame, decoded, delimiter):
+        frame = frame.iloc[:, :-1]  # a header and rows that all end in a delimiter
+        names = names[:-1]
     if frame.empty:
         raise DataError(f"{path} has a header but no data rows; add rows to the file.")
     again = [i for i, c in enumerate(names) if c in text and not _is_text(frame.iloc[:, i])]
@@ -75,6 +78,13 @@ def read_table(path: Path, text: Collection[str] = ()) -> tuple[pd.DataFrame, st
         for j, i in enumerate(again):
             frame[names[i]] = cells.iloc[:, j].to_numpy(dtype=object)
     return _tidy(frame, delimiter, text), delimiter
+
+
+def _trailing_delimiter(frame: pd.DataFrame, decoded: str, delimiter: str) -> bool:
+    """Whether the last column is only a delimiter at the end of every line: no name in the
+    header (pandas' "Unnamed: <i>") and no value in any row."""
+    header = next((line for line in decoded.splitlines() if line.strip()), "")
+    return header.rstrip("\r\n ").endswith(delimiter) and bool(frame.iloc[:, -1].isna().all())
 
 
 def _is_text(series: pd.Series) -> bool:
@@ -140,6 +150,14 @@ def clean_name(name: str) -> str:
 
 
 def _sniff_delimiter(text: str) -> str:
+    """The delimiter: the header line's, where it holds one kind of candidate only (a header
+    names columns, so it has no decimal commas: the sniffer had picked ',' for a semicolon file
+    of decimal commas whose rows end in ';'), else csv.Sniffer's."""
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    if '"' not in header:  # quoted names may hold any character: the sniffer reads quotes
+        present = [d for d in _CANDIDATES if d in header]
+        if len(present) == 1:
+            return present[0]
     try:
         return csv.Sniffer().sniff(text, delimiters=_CANDIDATES).delimiter
     except csv.Error:  # irregular rows: trust the header line; one column reads as comma
@@ -147,6 +165,9 @@ def _sniff_delimiter(text: str) -> str:
         counts = {d: header.count(d) for d in _CANDIDATES}
         best = max(counts, key=lambda d: counts[d])
         return best if counts[best] else ","
+
+
+STRAY_SHARE = 0.05  # at most this share of a number column's cells may be other text
 
 
 def _tidy(frame: pd.DataFrame, delimiter: str, keep: Collection[str] = ()) -> pd.DataFrame:
@@ -160,9 +181,16 @@ def _tidy(frame: pd.DataFrame, delimiter: str, keep: Collection[str] = ()) -> pd
             continue
         text = series.astype("string").str.strip().replace("", pd.NA)
         if delimiter != "," and column not in keep:
-            numbers = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-            if numbers.notna().sum() == text.notna().sum() and text.notna().any():
+            dotted = text.str.replace(",", ".", regex=False)
+            numbers = pd.to_numeric(dotted, errors="coerce")
+            given, read = int(text.notna().sum()), int(numbers.notna().sum())
+            if read == given and given:
                 frame[column] = numbers.astype(float)
                 continue
+            if given and given - read <= STRAY_SHARE * given:
+                # numbers with a few cells that are not: written with points, so that the
+                # check of such cells (nas.data.tabular) names them; as "0,5" every number
+                # had been a category of its own, without a word
+                text = dotted.where(numbers.notna(), text)
         frame[column] = text.astype(object).where(text.notna(), np.nan)
     return frame

@@ -4,6 +4,7 @@ train rows only and recorded in ``TaskData.preprocessing``."""
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from nas.data.column_notes import column_notes
-from nas.data.csvfile import clean_name, column_as_written, read_table
+from nas.data.csvfile import STRAY_SHARE, clean_name, column_as_written, read_table
 from nas.data.prepare import (
     TASK_RULE,
     assemble,
@@ -102,7 +103,8 @@ def load_csv(
         if frame[column].isna().all():
             raise DataError(
                 f"Feature column {column!r} of {path.name} has no values (all {len(frame)} "
-                f"missing); drop it with drop=[{column!r}] (--drop {column}) or fill it in."
+                f"missing); drop it with drop=[{column!r}] (--drop {shlex.quote(column)}) or "
+                "fill it in."
             )
 
     for column in [*features, target]:
@@ -177,7 +179,6 @@ def load_csv(
 
 #: A text column whose cells are numbers but for at most this share (and more than
 #: MIN_DISTINCT_NUMBERS distinct numbers) is a numeric column with typos, not categories.
-STRAY_SHARE = 0.05
 MIN_DISTINCT_NUMBERS = 20
 
 
@@ -250,7 +251,8 @@ def _fit_features(
         if frame[column].iloc[train].isna().all():
             raise DataError(
                 f"Feature column {column!r} of {file_name} has no values in the training rows; "
-                f"drop it with drop=[{column!r}] (--drop {column}) or fill it in."
+                f"drop it with drop=[{column!r}] (--drop {shlex.quote(column)}) or fill it "
+                "in."
             )
     transform = TabularTransform.fit(frame, train)
     prep: dict[str, Any] = {"transform": transform.to_dict()}
