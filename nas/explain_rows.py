@@ -122,7 +122,7 @@ def explain_rows(
             "and regressors only. Run `nas explain RUN` without --data for its own views."
         )
     predictor = load_predictor(run)
-    _check_writable(run)  # before the work: the explanations are stored in the run
+    rundir.check_writable(run, run / FOLDER, "the explanations")  # before the work
     file = Path(data)
     raw, _ = predictor.read_file(file, to="explain")
     n = len(raw)
@@ -237,21 +237,6 @@ def _table(records: list[dict], names: list[str]) -> pd.DataFrame:
             cols = [f"feature:{n}" if n in fixed else n for n in names]
             lines.append({**fixed, **dict(zip(cols, m["values"].tolist(), strict=True))})
     return pd.DataFrame(lines)
-
-
-def _check_writable(run: Path) -> None:
-    """Refuse, in one line, a run directory the explanations cannot be stored in (read-only:
-    it had been a traceback after the work was done)."""
-    import os
-
-    folder = run / FOLDER
-    where = folder if folder.is_dir() else run
-    if not os.access(where, os.W_OK | os.X_OK):
-        raise StorageError(
-            f"Cannot store the explanations in {folder}: {where} is not writable; make the run "
-            "directory writable, or copy the run somewhere you can write (cp -r RUN COPY) and "
-            "explain the copy."
-        )
 
 
 def _store(run: Path, file: Path, meta: dict[str, Any], table: pd.DataFrame) -> Path:

@@ -51,11 +51,18 @@ def explain_run(
     if (run_dir / "best").exists() and not (run_dir / "best" / "spec.json").is_file():
         rundir.load_spec(run_dir / "best")  # names best/spec.json (missing, or not a file)
     if not (run_dir / "best" / "spec.json").is_file():
+        if rundir.search_running(run_dir):
+            raise NasError(
+                f"{str(run_dir)!r} has no winner to explain yet: a nas search is running there "
+                "now, and saves (and, unless --no-explain, explains) its winner when it ends; "
+                "wait for it."
+            )
         raise NasError(
             f"{str(run_dir)!r} has no winner to explain (no best/ folder): the search there "
             "has not finished (no trial completed, or it stopped before the final retraining). "
             "Run the same `nas search` again to finish it, then explain."
         )
+    rundir.check_writable(run_dir, run_dir / "explain", "the explanations")  # before the work
     fingerprint = model_fingerprint(run_dir / "best")  # of the files the model is loaded from
     model = rundir.load_model(run_dir)
     data = config.load_data()
@@ -252,6 +259,7 @@ def explain_top(
         rundir.check_weights(folder)
         records.append(_model_record(folder, config))
         models.append(rundir.load_model(folder))
+    rundir.check_writable(run_dir, run_dir / TOP, "the comparison")  # before the work
     data = config.load_data()
     changed = config.data_changed(data.fingerprint)
     if changed:

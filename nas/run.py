@@ -202,6 +202,19 @@ LOCK_FILE = ".nas.lock"  # held by the search running in a run directory (nas.se
 _STORAGE_LEFTOVERS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm", LOCK_FILE)
 
 
+def check_writable(run: Path, folder: Path, what: str) -> None:
+    """A StorageError, in one line, when ``what`` cannot be stored in ``folder`` of run
+    directory ``run`` (read-only): checked before the work, which had ended in a traceback
+    after it."""
+    where = folder if folder.is_dir() else run
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise StorageError(
+            f"Cannot store {what} in {folder}: {where} is not writable; make the run "
+            "directory writable, or copy the run somewhere you can write (cp -r RUN COPY) and "
+            "use the copy."
+        )
+
+
 def search_running(path: str | Path) -> bool:
     """Whether a nas search holds ``path``'s lock now (``LOCK_FILE``, ``flock``: nas.session):
     a folder without a winner may be one still being searched, not one that was stopped. The

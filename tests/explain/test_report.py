@@ -108,9 +108,9 @@ def test_missing_pieces_become_notes(pages: dict[str, str]) -> None:
     assert embedded_figures(html) == {}
     for note in (
         "This run has no explanations",
-        "No trial completed: there is no winner.",
+        "No winner yet: the verdict above says why.",
         "No test metrics were recorded.",
-        "No spec: there is no winner.",
+        "No spec: there is no winner yet.",
     ):
         assert note in html
     data = fx.tabular_classification()

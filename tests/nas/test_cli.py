@@ -752,5 +752,35 @@ def test_a_run_without_a_winner_says_whether_its_search_runs_or_stopped(
         )
         predicted = cli("predict", run, "-o", tmp_path / "p.csv")
         assert_one_line_error(predicted, "a nas search is running in", "wait for it")
+        explained = cli("explain", run)  # had said to run the search again (/tmp/oR item 5)
+        assert_one_line_error(explained, "has no winner to explain yet: a nas search is running")
     assert not search_running(run)  # released; the check itself took no lasting lock
+    from nas.reporting import write_report
+
+    html = write_report(run, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "No trial completed" not in html  # the winner card had said so (/tmp/oR item 4)
+    assert "No winner yet: the verdict above says why." in html
     assert "run the same `nas search` command" in cli("show", run).stdout
+
+
+def test_explain_on_a_read_only_run_is_one_line_before_the_work(
+    cli: Cli, finished_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`nas explain RUN` on a read-only run directory worked for 11 s, then ended in a 56-line
+    traceback (OSError: Read-only file system; /tmp/oR item 3). Tests run as root, whom
+    chmod does not stop: the file system's answer is faked for the run's folders."""
+    import os
+
+    import explain.explanations
+
+    run = copy_finished_run(finished_run, tmp_path)
+
+    def explained(*args: object, **kwargs: object) -> None:
+        raise AssertionError("explained before the run directory was checked")
+
+    real = os.access
+    monkeypatch.setattr(explain.explanations, "explain_model", explained)
+    monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode & os.W_OK and Path(p)
+                        in (run, run / "explain") else real(p, mode, **kw))  # fmt: skip
+    assert_one_line_error(cli("explain", run), f"Cannot store the explanations in {run / 'explain'}",
+                          "is not writable", "cp -r RUN COPY")  # fmt: skip
