@@ -782,5 +782,5 @@ def test_explain_on_a_read_only_run_is_one_line_before_the_work(
     monkeypatch.setattr(explain.explanations, "explain_model", explained)
     monkeypatch.setattr(os, "access", lambda p, mode, **kw: False if mode & os.W_OK and Path(p)
                         in (run, run / "explain") else real(p, mode, **kw))  # fmt: skip
-    assert_one_line_error(cli("explain", run), f"Cannot store the explanations in {run / 'explain'}",
-                          "is not writable", "cp -r RUN COPY")  # fmt: skip
+    where = f"Cannot store the explanations in {run / 'explain'}"
+    assert_one_line_error(cli("explain", run), where, "is not writable", "cp -r RUN COPY")
