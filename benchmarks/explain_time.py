@@ -44,8 +44,12 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
     run_dir, threads = args.run_dir, args.threads  # threads None: nas's default, one thread
+    if not (run_dir / "run.json").is_file():
+        p.error(f"{run_dir} is not a nas run directory (no run.json): search first: "
+                "benchmarks/search_accuracy.py mnist1d makes runs/bench-mnist1d")  # fmt: skip
     import torch
 
     from nas.explaining import explain_run
