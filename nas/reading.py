@@ -182,6 +182,30 @@ def reason(e: BaseException, limit: int = 240) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+LOCK_FILE = ".nas.lock"  # held by the search running in a run directory (nas.session)
+
+
+def search_running(path: str | Path) -> bool:
+    """Whether a nas search holds ``path``'s lock now (``LOCK_FILE``, ``flock``: nas.session):
+    a folder without a winner may be one still being searched, not one that was stopped. The
+    lock is tried shared and released at once; the file is not created."""
+    try:
+        import fcntl
+    except ImportError:  # not on POSIX: searches take no lock there
+        return False
+    try:
+        fd = os.open(Path(path) / LOCK_FILE, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock taken here
+    return False
+
+
 def load_spec(folder: Path) -> ArchSpec | GanSpec:
     """The ArchSpec (or, for a GAN run, the GanSpec) stored in ``folder/spec.json``."""
     path = Path(folder) / "spec.json"
@@ -194,8 +218,6 @@ def load_spec(folder: Path) -> ArchSpec | GanSpec:
                     f"{path} does not exist though {path.parent} does: the run has no saved "
                     f"winner (its spec.json was lost or deleted); {RETRAIN}."
                 )
-            from nas.run import search_running
-
             if search_running(path.parent.parent):
                 raise NasError(
                     f"{path} does not exist yet: a nas search is running in "

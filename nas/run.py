@@ -30,6 +30,7 @@ import torch
 
 from nas.errors import StorageError
 from nas.reading import (  # noqa: F401 (re-exported: nas.run is the run directory's module)
+    LOCK_FILE,
     REDO,
     RETRAIN,
     SUMMED,
@@ -47,6 +48,7 @@ from nas.reading import (  # noqa: F401 (re-exported: nas.run is the run directo
     read_object,
     readable_run_dir,
     reason,
+    search_running,
     top_metrics,
 )
 from search_spaces import ArchSpec
@@ -198,7 +200,6 @@ def save_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
 
 # --- is this folder a run directory? ---------------------------------------------------------
 # What an interrupted first attempt may leave before run.json is written: the SQLite storage.
-LOCK_FILE = ".nas.lock"  # held by the search running in a run directory (nas.session)
 _STORAGE_LEFTOVERS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm", LOCK_FILE)
 
 
@@ -213,27 +214,6 @@ def check_writable(run: Path, folder: Path, what: str) -> None:
             "directory writable, or copy the run somewhere you can write (cp -r RUN COPY) and "
             "use the copy."
         )
-
-
-def search_running(path: str | Path) -> bool:
-    """Whether a nas search holds ``path``'s lock now (``LOCK_FILE``, ``flock``: nas.session):
-    a folder without a winner may be one still being searched, not one that was stopped. The
-    lock is tried shared and released at once; the file is not created."""
-    try:
-        import fcntl
-    except ImportError:  # not on POSIX: searches take no lock there
-        return False
-    try:
-        fd = os.open(Path(path) / LOCK_FILE, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        return True
-    finally:
-        os.close(fd)  # closing releases a lock taken here
-    return False
 
 
 def is_run_dir(path: str | Path) -> bool:
