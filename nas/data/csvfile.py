@@ -16,6 +16,13 @@ from nas.errors import DataError
 
 _SNIFF_BYTES = 64 * 1024
 _NA_TOKENS = ["?"]  # beyond pandas' defaults ("", "NA", "NaN", "null", "N/A", ...)
+# pandas.read_csv's default missing-value words (its documentation's list) and ours: a cell
+# that is one of them once stripped of white space is missing too ("NA " had been the text
+# "NA", and a number column holding it was refused for a stray word)
+MISSING_WORDS = frozenset({
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", *_NA_TOKENS,
+})  # fmt: skip
 _DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 _CANDIDATES = "".join(_DELIMITER_NAMES)
 
@@ -179,9 +186,11 @@ def _tidy(frame: pd.DataFrame, delimiter: str, keep: Collection[str] = ()) -> pd
         series = frame[column]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        text = series.astype("string").str.strip().replace("", pd.NA)
-        if delimiter != "," and column not in keep:
-            dotted = text.str.replace(",", ".", regex=False)
+        text = series.astype("string").str.strip()
+        text = text.mask(text.isin(MISSING_WORDS))
+        if column not in keep:  # numbers pandas left as text: "1,5" in a semicolon file, or
+            # a column whose only words were missing ones written with spaces ("NA ")
+            dotted = text.str.replace(",", ".", regex=False) if delimiter != "," else text
             numbers = pd.to_numeric(dotted, errors="coerce")
             given, read = int(text.notna().sum()), int(numbers.notna().sum())
             if read == given and given:

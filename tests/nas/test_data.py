@@ -705,3 +705,15 @@ def test_the_drop_hint_for_an_empty_column_can_be_pasted(tmp_path: Path) -> None
     (tmp_path / "gap.csv").write_text("\n".join(lines) + "\n")
     with pytest.raises(DataError, match=r"drop it with drop=\['my col'\] \(--drop 'my col'\)"):
         load_file(tmp_path / "gap.csv", target="y")
+
+
+def test_a_missing_word_with_spaces_around_it_is_missing(tmp_path: Path) -> None:
+    """'NA ' (a trailing space) had been the text 'NA': a number column holding one was
+    refused for a stray word, where 'NA' is imputed (/tmp/oR)."""
+    rows = [f"{i * 0.5},{'ab'[i % 2]}" for i in range(40)]
+    rows[3] = "NA ,b"
+    rows[5] = " null ,a"
+    data = load_file(_write(tmp_path, "gaps.csv", "x,y\n" + "\n".join(rows) + "\n"), target="y")
+    assert data.feature_names == ["x"]
+    (imputed,) = data.preprocessing["imputation"]
+    assert (imputed["column"], imputed["missing"], imputed["strategy"]) == ("x", 2, "median")

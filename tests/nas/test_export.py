@@ -388,7 +388,7 @@ def test_preprocessing_json_alone_prepares_new_rows_as_nas_does(tmp_path: Path) 
     about = json.loads((tmp_path / "x" / "preprocessing.json").read_text())
     assert about["preprocessing"]["transform"]["categorical"]["city"]["other"]  # rare ones
     assert "imputation" not in " ".join(about["steps"])
-    assert "holds '?'" in about["steps"][0]  # nas reads '?' as missing, as pandas' NA words
+    assert "when it is '?'" in about["steps"][0]  # nas reads '?' as missing, as pandas' NA words
     assert "infrequent_if_exist" in about["preprocessing"]["encoding"]["method"]
     new = frame.drop(columns="y").head(40).copy()
     new.loc[0, "a"], new.loc[1, "city"], new.loc[2, "city"] = np.nan, None, "never-seen"
@@ -685,7 +685,7 @@ def _cells_as_the_steps_say(path: Path, delimiter: str, about: Mapping[str, Any]
         cells = []
         for row in body:
             cell = row[i]
-            if cell.lstrip(" ") in _NA_WORDS or not cell.strip():
+            if cell.strip() in _NA_WORDS or not cell.strip():
                 cells.append(None)
                 continue
             cell = cell.strip()
@@ -711,10 +711,11 @@ def test_preprocessing_json_says_how_nas_reads_csv_cells(csv_run: Path, tmp_path
     step = about["steps"][0]
     assert "stripped of the white space around it (' red ' is 'red')" in step
     assert "a numeric column's decimal comma is a point ('1,5' is 1.5)" in step
-    assert "'NA ' with a trailing space is the text 'NA'" in step
+    assert "' NA ' is missing too" in step
     new = tmp_path / "new.csv"
     new.write_text("size;color;y\n1,5; red;yes\n -2,25 ;blue  ;no\n;\tgreen;no\n0,5; ? ;no\n"
-                   " 3 ;NA;yes\n4,75;   ;yes\n", encoding="utf-8")  # fmt: skip
+                   " 3 ;NA;yes\n4,75;   ;yes\n2; NA ;no\nNA ;red;no\n",
+                   encoding="utf-8")  # fmt: skip
     mine = _rows_as_the_steps_say(about, _cells_as_the_steps_say(new, ";", about))
     predictor = nas.load_predictor(csv_run)
     theirs = predictor.inputs(predictor.read_csv(new)).numpy()
