@@ -340,7 +340,7 @@ def test_with_driver_leaves_other_urls_as_given() -> None:
 def test_two_processes_share_one_postgresql_study(
     postgres_url: str, tmp_path: Path, make_space: Callable[..., Path], procs: Procs
 ) -> None:
-    n, out, name = 10, tmp_path / "run", "pg-two"
+    n, out, name = 6, tmp_path / "run", "pg-two"
     leader = procs.start(
         search_args(make_space(SLOW_SPACE), out, name, n, "--storage", postgres_url, "--jobs", "2"),
         "leader",
@@ -479,7 +479,7 @@ def test_sigterm_takes_ctrl_cs_path_and_leaves_no_trial_running(
 def test_a_worker_killed_mid_trial_is_failed_retried_and_the_search_finishes(
     tmp_path: Path, make_space: Callable[..., Path], procs: Procs
 ) -> None:
-    n, out, name = 8, tmp_path / "run", "killed-worker"
+    n, out, name = 6, tmp_path / "run", "killed-worker"
     url = f"sqlite:///{out / 'study.db'}"
     leader = procs.start(
         search_args(make_space(SLOW_SPACE), out, name, n, "--heartbeat", "1"), "leader"
