@@ -235,20 +235,22 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
 
 def baseline_lines(data: dict[str, Any]) -> list[str]:
     """The baselines' scores on the winner's test rows and the report's verdict on them
-    (explain.report.decision_view, the same words), as one or two lines; none without
-    baselines."""
+    (explain.report.decision_view, the same words), as one or two lines; without baselines,
+    the verdict alone when there is one (the data notes doubt every score)."""
     from explain.report.decision_view import decision_view
 
     view = decision_view(data)
-    if view is None or not view["baselines"]:
+    if view is None:
         return []
-    rows = f" {view['n']}" if view["n"] else ""
-    scores = ", ".join(
-        f"{b['name']} {b['value_s']}" + (f" ({b['relation']})" if b["relation"] else "")
-        for b in view["baselines"]
-    )
-    lines = [f"baselines on the same{rows} test rows, {view['metric']}: {scores}"]
-    if view["verdict"]:
+    lines = []
+    if view["baselines"]:
+        rows = f" {view['n']}" if view["n"] else ""
+        scores = ", ".join(
+            f"{b['name']} {b['value_s']}" + (f" ({b['relation']})" if b["relation"] else "")
+            for b in view["baselines"]
+        )
+        lines.append(f"baselines on the same{rows} test rows, {view['metric']}: {scores}")
+    if view["verdict"]:  # without baselines, what the data notes doubt
         lines.append(f"verdict: {view['verdict']['text']}")
     return lines
 

@@ -5,6 +5,7 @@ and how the final model was trained (the statistics are in :mod:`explain.report.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -163,6 +164,44 @@ def _tie(
         against = f" of {size:,} parameters against the winner's {w:,}"
         return f"{text}; it is a linear model{against}: consider it."
     return text + "."
+
+
+_NAMED = re.compile(
+    r"""column ('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*") """
+)  # a name as repr() writes it
+
+
+def _leak_caution(leaks: Any, verdict: dict[str, str] | None) -> dict[str, str] | None:
+    """The verdict when the data notes name what can inflate a test score (nas.data.column_notes:
+    a column that gives or nearly gives the target, an ID, test rows copied from training rows):
+    every model here was scored on the same data, so no comparison of them says how one does on
+    new rows; said first, the comparison after it."""
+    leaks = [str(n) for n in leaks or [] if n] if isinstance(leaks, list) else []
+    if not leaks:
+        return verdict
+    columns = [m.group(1) for n in leaks if (m := _NAMED.match(n))]
+    copies = [n for n in leaks if not _NAMED.match(n)]
+    what, act = [], []
+    if columns:
+        one = len(columns) == 1
+        what.append(f"column{'' if one else 's'} {_listed(columns)}, which may give the target "
+                    "away")  # fmt: skip
+        act.append(f"drop {'it' if one else 'them'} (--drop) unless known when you predict")
+    if copies:
+        what.append("test rows that repeat training rows")
+        act.append("remove the duplicate rows")
+    text = (
+        f"Do not ship on these scores yet: the data notes name {', and '.join(what)} (the alerts "
+        "above), so every test score here, the winner's and the baselines' alike, may overstate "
+        f"how a model does on new rows; {', and '.join(act)}, then search again."
+    )
+    if verdict is not None:
+        text += f" On these scores: {verdict['text']}"
+    return {"cls": "bad", "text": text}
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _gan_verdict(test: Mapping[str, Any]) -> dict[str, str] | None:
@@ -510,8 +549,11 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
             "within": g["within"] if g["gap"] > 0 else True,
         },
         "why": _why(data, best, metric, up),
-        "verdict": _baseline_verdict(
-            base, d.as_number(test), up, label, interval, _m(best.get("cost")).get("params")
+        "verdict": _leak_caution(
+            _m(_m(_m(run.get("data_info")).get("preprocessing"))).get("leaks"),
+            _baseline_verdict(
+                base, d.as_number(test), up, label, interval, _m(best.get("cost")).get("params")
+            ),
         )
         if data.get("gan") is None
         else _gan_verdict(_m(best.get("test"))),
