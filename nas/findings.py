@@ -47,6 +47,31 @@ def _overfit(
     return gap_sentence(label, g, sizes.get("val"), sizes.get("test"), _units(best, metric))
 
 
+def _missed_classes(per_class: list[Any]) -> str | None:
+    """The classes the winner never gets right on the test rows (recall 0), and whether it
+    says one class for every row (that class's recall 1 and precision its share of the rows):
+    an accuracy of 0.97 may be a model that says "no" to everything."""
+    rows = [c for c in per_class if isinstance(c, dict) and isinstance(c.get("support"), int)
+            and isinstance(c.get("recall"), int | float)]  # fmt: skip
+    n = sum(c["support"] for c in rows)
+    missed = [c for c in rows if c["support"] > 0 and c["recall"] == 0]
+    if not n or not missed:
+        return None
+    names = ", ".join(f"{c['class']!r} ({c['support']} row{'s' if c['support'] != 1 else ''})"
+                      for c in missed[:5])  # fmt: skip
+    more = f" and {len(missed) - 5} more" if len(missed) > 5 else ""
+    every = [c for c in rows if c["recall"] == 1 and c["support"] > 0
+             and abs(float(c.get("precision") or 0) - c["support"] / n) < 1e-9]  # fmt: skip
+    if every and len(missed) == sum(c["support"] > 0 for c in rows) - 1:
+        said = f"The winner says {every[0]['class']!r} for every one of the {n} test rows"
+    else:
+        said = "The winner never gets these classes right on the test rows"
+    return (
+        f"{said}: recall 0 for {names}{more}. If those classes matter, search again with "
+        "--metric balanced_accuracy (or f1), which counts each class alike."
+    )
+
+
 def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
     """Things a reader should know before trusting the winner."""
     out: list[dict[str, str]] = []
@@ -71,6 +96,9 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
                     "per-class recall, not only accuracy.",
                 }
             )
+        missed = _missed_classes(per_class)
+        if missed:
+            out.append({"level": "warn", "text": missed})
     info = run.get("data_info") if isinstance(run.get("data_info"), dict) else {}
     prep = info.get("preprocessing") if isinstance(info.get("preprocessing"), dict) else {}
     for leak in prep.get("leaks") or []:  # nas.data.column_notes: what can inflate the score

@@ -135,7 +135,8 @@ def judged(run_dir: str | Path, config: SearchConfig, best: dict[str, Any]) -> l
     )
     if contradiction:
         lines.append(f"warning: {contradiction['text']}")
-    for alert in get_kind(config.kind).alerts(data):  # the report's, on its first screen too
+    said = [a for a in alerts(data) if not a["text"].startswith("The data: ")]  # notes said it
+    for alert in [*said, *get_kind(config.kind).alerts(data)]:  # the report's first screen's
         lines.append(f"{'warning' if alert.get('level') != 'info' else 'note'}: {alert['text']}")
     return lines
 

@@ -305,3 +305,50 @@ def test_a_gap_without_an_error_formula_says_so_not_that_sizes_are_missing() -> 
     )
     missing = gap("fcd", 62.42, 71.12, None, 270, maximize=False)
     assert "the split sizes are not recorded" in gap_sentence("fcd", missing, None, 270)
+
+
+def test_the_terminal_says_the_reports_warnings_of_imbalance_a_silent_class_and_overfitting(
+    tmp_path: Path,
+) -> None:
+    """The tester's 97:3 churn run: `nas search` and `nas show` printed accuracy 0.9767 and
+    nothing else, where the report warned of the imbalance and its per-class table showed a
+    recall of 0 for the churners (the model said "no" to all 300 test rows); a noise run's
+    validation → test gap beyond noise was in the report only."""
+    import dataclasses
+
+    from nas.config import SearchConfig
+    from nas.reporting import judged
+    from search_spaces import Space
+
+    sizes = {"sizes": {"train": 1400, "val": 300, "test": 300}}
+    config = SearchConfig(study="s", space=Space("fnn"), metric="accuracy",
+                          task="classification", data_info=sizes)  # fmt: skip
+    per_class = [
+        {"class": "0", "precision": 293 / 300, "recall": 1.0, "f1": 0.988, "support": 293},
+        {"class": "1", "precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 7},
+    ]
+    best = {"trial": 0, "val": {"accuracy": 0.9767}, "cost": {"params": 10},
+            "test": {"accuracy": 293 / 300, "per_class": per_class}}  # fmt: skip
+    lines = judged(tmp_path, config, best)
+    assert (
+        "warning: The classes are imbalanced (test support 7 to 293): read balanced accuracy "
+        "and per-class recall, not only accuracy." in lines
+    )
+    assert (
+        "warning: The winner says '0' for every one of the 300 test rows: recall 0 for '1' (7 "
+        "rows). If those classes matter, search again with --metric balanced_accuracy (or f1), "
+        "which counts each class alike." in lines
+    )
+    # a class missed among others: named, without "every row"
+    b = {"class": "b", "precision": 0.5, "recall": 0.8, "support": 5}
+    three = [dict(per_class[0], recall=0.9, precision=0.95), b, per_class[1]]
+    best["test"]["per_class"] = three
+    (missed,) = [x for x in judged(tmp_path, config, best) if "recall 0 for" in x]
+    assert missed.startswith("warning: The winner never gets these classes right on the test "
+                             "rows: recall 0 for '1' (7 rows).")  # fmt: skip
+    # validation 0.60 -> test 0.42 on 90 and 90 rows: beyond noise, said as the report says it
+    config = dataclasses.replace(config, data_info={"sizes": {"train": 420, "val": 90, "test": 90}})
+    best = {"trial": 0, "val": {"accuracy": 0.6}, "test": {"accuracy": 38 / 90}}
+    (gap,) = [x for x in judged(tmp_path, config, best) if x.startswith("warning: Validation")]
+    assert "is more than the noise of 90 validation and 90 test examples allows" in gap
+    assert not [x for x in judged(tmp_path, config, best) if "recall 0" in x or "imbalanced" in x]
