@@ -6,7 +6,7 @@ SHAP values and the quality checks, gathered in an :class:`~explain.record.Expla
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -83,13 +83,15 @@ def explain_model(
     checks: bool = True,
     seed: int = 0,
     n_local: int = N_LOCAL,
+    rerun_examples: Mapping[str, int] | None = None,
 ) -> Explanations:
     """Explain ``model`` on the first ``samples`` test examples of ``data``.
 
     Targets are the predicted classes (the output for regression), baselines zeros (labelled
     from ``data.preprocessing``, see :func:`~explain.attribution.zero_baseline_label`), and
     every explanation is checked (completeness, infidelity, sensitivity, deletion / insertion,
-    randomisation, agreement).
+    randomisation, agreement). ``rerun_examples`` fixes, per method, how many examples the
+    checks that re-run it use (else they fit a time limit: :func:`explain.quality.run_checks`).
     """
     if samples < 1:
         raise ExplainError(f"samples must be >= 1, got {samples}.")
@@ -147,7 +149,8 @@ def explain_model(
         refs = {m: background.mean(0, keepdim=True) for m in pixel if m.startswith("shap")}
         quality = run_checks(model, X, torch.as_tensor(targets), pixel, fns, baseline=None,
                              references=refs, task=data.task, seed=seed,
-                             seconds_per_example=per_example)  # fmt: skip
+                             seconds_per_example=per_example,
+                             rerun_examples=rerun_examples)  # fmt: skip
     picked = select_samples(model, X, y, data.task, n=n_local)
     return Explanations(
         task=data.task, modality=data.modality, input_shape=tuple(data.input_shape),

@@ -230,6 +230,7 @@ def run_checks(
     seed: int = 0,
     seconds_per_example: Mapping[str, float] | None = None,
     time_budget: float = RERUN_SECONDS,
+    rerun_examples: Mapping[str, int] | None = None,
 ) -> list[Check]:
     """Every applicable check for each explanation in ``attrs`` (all computed on ``X`` against
     ``baseline``, None meaning zeros), then the agreement of every pair.
@@ -242,11 +243,13 @@ def run_checks(
     Completeness, infidelity and deletion / insertion use all examples (forward passes only).
     Sensitivity and randomisation re-run the explainer, so they need ``explain_fns[method]``
     (skipped without one) and use one seeded sample of ``budget_samples`` examples (all of them
-    if fewer), the same for every method: ``extra["n_examples"]`` records it. With
-    ``seconds_per_example`` (per method, as its explanation took) the sample is smaller when
-    re-running would take longer than ``time_budget`` seconds (at least ``RERUN_MIN``
-    examples; ``extra["rerun_limited"]`` and the detail say so): only then does it depend on
-    the machine.
+    if fewer): ``extra["n_examples"]`` records it. With ``seconds_per_example`` (per method,
+    as its explanation took) a method's sample is smaller when its re-runs would not fit in
+    what is left of ``time_budget`` seconds, the cheapest methods served first (at least
+    ``RERUN_MIN`` examples; ``extra["rerun_limited"]`` and the detail say so): only then does
+    it depend on the machine, and only for the slow method (SHAP's kernel explainer), not the
+    gradient methods beside it. ``rerun_examples`` (per method) fixes the sizes instead, as
+    the explanation being made again had them: the same numbers from the same run directory.
     For SHAP, ``explain_fns`` must re-run the explainer with the background and seed of the
     stored values, or these two checks test another explainer.
     """
@@ -257,9 +260,8 @@ def run_checks(
     fns, refs = dict(explain_fns or {}), dict(references or {})
     f_x = outputs(model, Xt, t, task).numpy()  # the raw output: what the methods attribute
     f_b = outputs(model, base, t, task).numpy()
-    n_rerun, limited = _rerun_size(model, Xt.shape[0], budget_samples, n_perturb, fns, attrs,
-                                   seconds_per_example, time_budget)  # fmt: skip
-    idx = subsample(Xt.shape[0], n_rerun, seed)
+    sizes = _rerun_sizes(model, Xt.shape[0], budget_samples, n_perturb, fns, attrs,
+                         seconds_per_example, time_budget, rerun_examples)  # fmt: skip
     checks: list[Check] = []
     for name, attr in attrs.items():
         values = as_numpy(attr.values)
@@ -304,6 +306,8 @@ def run_checks(
             why = "no explain_fn was given for this method, so it cannot be re-run."
             checks += [skipped("sensitivity", name, why), skipped("randomisation", name, why)]
             continue
+        n_rerun, limited = sizes[name]
+        idx = subsample(Xt.shape[0], n_rerun, seed)
         sens = timed(
             "sensitivity",
             name,
@@ -324,7 +328,7 @@ def run_checks(
     return checks
 
 
-def _rerun_size(
+def _rerun_sizes(
     model: nn.Module,
     n: int,
     budget_samples: int,
@@ -333,23 +337,41 @@ def _rerun_size(
     attrs: Mapping[str, Attribution],
     seconds_per_example: Mapping[str, float] | None,
     time_budget: float,
-) -> tuple[int, str]:
-    """How many examples sensitivity and randomisation re-explain, and why fewer than asked
-    (``""`` when not): each re-runs the explainer about ``n_perturb`` + 4 + one per cascade
-    layer times (the perturbations, the noise floor's two draws, the original and its repeat,
-    each re-initialised layer)."""
+    fixed: Mapping[str, int] | None = None,
+) -> dict[str, tuple[int, str]]:
+    """Per method that can be re-run, how many examples sensitivity and randomisation
+    re-explain, and why fewer than asked (``""`` when not). Each re-runs the explainer about
+    ``n_perturb`` + 4 + one per cascade layer times (the perturbations, the noise floor's two
+    draws, the original and its repeat, each re-initialised layer); the cheapest methods take
+    their share of ``time_budget`` first, so a slow one does not shrink a fast one's sample."""
     wanted = min(n, budget_samples)
+    methods = [m for m in attrs if m in fns]
+    if fixed:
+        out = {}
+        for m in methods:
+            k = min(n, max(1, int(fixed.get(m, wanted))))
+            out[m] = (k, f"re-run on {k} of {wanted} examples, as in the explanation this one "
+                         "makes again" if k < wanted else "")  # fmt: skip
+        return out
     if not seconds_per_example or time_budget <= 0:
-        return wanted, ""
+        return dict.fromkeys(methods, (wanted, ""))
     runs = n_perturb + 4 + len(cascade_layers(model))
-    per = sum(seconds_per_example.get(m, 0.0) for m in attrs if m in fns) * runs
-    if per * wanted <= time_budget or wanted <= RERUN_MIN:
-        return wanted, ""
-    fit = max(RERUN_MIN, int(time_budget / per))
-    fewest = f", and {RERUN_MIN} is the fewest they use" if fit == RERUN_MIN else ""
-    return fit, (f"re-run on {fit} of {wanted} examples, about {per * fit:.0f} s on this "
-                 f"machine: all {wanted} would take about {per * wanted:.0f} s, over the "
-                 f"{time_budget:.0f} s these re-runs are given{fewest}")  # fmt: skip
+    out, left = {}, time_budget
+    for m in sorted(methods, key=lambda m: seconds_per_example.get(m, 0.0)):
+        per = seconds_per_example.get(m, 0.0) * runs
+        if per * wanted <= left or wanted <= RERUN_MIN:
+            out[m] = (wanted, "")
+            left -= per * wanted
+            continue
+        fit = max(RERUN_MIN, int(max(left, 0.0) / per))
+        fewest = f", and {RERUN_MIN} is the fewest they use" if fit == RERUN_MIN else ""
+        share = (f"the {time_budget:.0f} s" if left >= time_budget
+                 else f"the {max(left, 0.0):.0f} s left of the {time_budget:.0f} s")  # fmt: skip
+        out[m] = (fit, f"re-run on {fit} of {wanted} examples, about {per * fit:.0f} s on this "
+                       f"machine: all {wanted} would take about {per * wanted:.0f} s, over "
+                       f"{share} these re-runs are given{fewest}")  # fmt: skip
+        left -= per * fit
+    return out
 
 
 __all__ = [

@@ -73,9 +73,31 @@ def explain_run(
             "data to explain the winner, or search again on the new data into another --out "
             "folder."
         )
-    exp = explain_model(model, data, samples=samples, methods=methods, checks=checks, seed=seed)
+    reruns = _stored_reruns(run_dir, min(samples, len(data.test.X)))
+    exp = explain_model(model, data, samples=samples, methods=methods, checks=checks, seed=seed,
+                        rerun_examples=reruns)  # fmt: skip
     _store(exp, run_dir, fingerprint)
     return exp
+
+
+def _stored_reruns(run_dir: Path, samples: int) -> dict[str, int] | None:
+    """How many examples each method's re-run checks used in the winner's stored explanation
+    of as many test examples (``samples``), to use again: their count fits a time limit as
+    measured on the machine that made them, and a re-made explanation gives the same numbers
+    only with the same count. None when there is none to follow (the time limit decides)."""
+    path = run_dir / "explain" / "explanations.json"
+    try:
+        if not path.is_file() or not explains_current_winner(run_dir):
+            return None
+        stored = Explanations.load(run_dir / "explain")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # a damaged folder: measured afresh
+    if len(stored.X) != samples:
+        return None
+    counts = {c.method: int(c.extra["n_examples"]) for c in stored.checks
+              if c.name in ("sensitivity", "randomisation")
+              and isinstance(c.extra.get("n_examples"), int)}  # fmt: skip
+    return counts or None
 
 
 def _store(exp: Explanations, run_dir: Path, fingerprint: str) -> None:

@@ -511,3 +511,38 @@ def test_reruns_shrink_to_the_time_they_are_given(seconds: float | None, expecte
         assert ("8 is the fewest they use" in rerun[0].detail) == (expected == 8)
     else:
         assert not any("rerun_limited" in c.extra for c in rerun)
+
+
+def test_a_slow_method_shrinks_its_own_reruns_not_a_fast_ones() -> None:
+    """Two identical searches had re-run every method on 30 and 28 examples, as the clock
+    allowed SHAP's: the gradient methods' sensitivity and randomisation then differed too. The
+    cheapest methods take their share of the time first; only the slow one is cut."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(40, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+    X = torch.randn(60, 40, 1)
+    t = model(X).argmax(1)
+    a = attribution("integrated_gradients", ig_fn(8)(model, X, t), t)
+    attrs, fns = {"fast": a, "slow": a}, {"fast": ig_fn(8), "slow": ig_fn(8)}
+    per = {"fast": 0.001, "slow": 0.05}  # 10 re-runs an example: 0.32 s for all 32, then 0.5 s
+    checks = run_checks(model, X, t, attrs, fns, seconds_per_example=per, time_budget=5.0)
+    n = {(c.method, c.name): c.extra["n_examples"] for c in checks if "n_examples" in c.extra}
+    assert n[("fast", "sensitivity")] == n[("fast", "randomisation")] == 32
+    assert n[("slow", "sensitivity")] == n[("slow", "randomisation")] == int((5.0 - 0.32) / 0.5)
+    slow = next(c for c in checks if (c.method, c.name) == ("slow", "sensitivity"))
+    assert "over the 5 s left of the 5 s these re-runs are given" in slow.detail
+    assert not any("rerun_limited" in c.extra for c in checks if c.method == "fast")
+
+
+def test_fixed_rerun_sizes_are_used_as_given_and_said() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(40, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+    X = torch.randn(60, 40, 1)
+    t = model(X).argmax(1)
+    attrs = {"integrated_gradients": attribution("integrated_gradients", ig_fn(8)(model, X, t), t)}
+    checks = run_checks(model, X, t, attrs, {"integrated_gradients": ig_fn(8)},
+                        seconds_per_example={"integrated_gradients": 10.0}, time_budget=5.0,
+                        rerun_examples={"integrated_gradients": 12})  # fmt: skip
+    rerun = [c for c in checks if c.name in ("sensitivity", "randomisation")]
+    assert [c.extra["n_examples"] for c in rerun] == [12, 12]
+    assert all(c.extra["rerun_limited"] == "re-run on 12 of 32 examples, as in the "
+               "explanation this one makes again" for c in rerun)  # fmt: skip
