@@ -36,7 +36,8 @@ def _overfit(
     sizes = (run.get("data_info") or {}).get("sizes") or {}
     maximize = (run.get("directions") or ["maximize"])[0] == "maximize"
     g = gap(metric, best.get("val", {}).get(metric), best.get("test", {}).get(metric),
-            sizes.get("val"), sizes.get("test"), maximize, test_interval)  # fmt: skip
+            sizes.get("val"), sizes.get("test"), maximize, test_interval,
+            best.get("test", {}).get("per_class"))  # fmt: skip
     if g is None or g["gap"] <= 0 or g["within"]:
         return None
     if g["within"] is None:

@@ -3,8 +3,10 @@
 Pure functions of the report data (SCHEMA.md), no I/O: the test score's 95% interval (Wilson for
 accuracy, a bootstrap when ``test_interval`` was computed from the predictions, else a normal
 approximation), the validation → test gap judged against the noise of both splits (Newcombe's
-interval for a difference of proportions), the winner's margin over the runner-up and the
-trials tied with it within noise, and the explanations' checks in one line.
+interval for a difference of proportions for accuracy; for balanced accuracy and the macro
+averages the test score's bootstrap spread and, for validation, a standard error from the class
+counts, see :func:`class_recall_se`), the winner's margin over the runner-up and the trials tied
+with it within noise, and the explanations' checks in one line.
 """
 
 from __future__ import annotations
@@ -14,8 +16,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 Z95 = 1.959964  # the two-sided 95% normal quantile
-# metrics that are (or behave like) a proportion of n examples: a binomial standard error
+# metrics on the scale of a proportion, [0, 1] (an interval or an axis is kept within it)
 PROPORTIONS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc")
+# ... of which only accuracy IS a proportion of the n examples (a binomial standard error,
+# Wilson's and Newcombe's intervals). Balanced accuracy and the macro averages average the
+# classes' scores: a class of 7 rows weighs what one of 293 does, and a binomial error on n is
+# far too narrow (balanced accuracy 0.72 on 300 rows, 7 of them the minority: its bootstrap
+# interval was 0.524-0.872, its binomial one ±0.05). ROC AUC is no proportion of n either.
+BINOMIAL = ("accuracy",)
+# the mean of the classes' recalls (nas.metrics: macro recall is balanced accuracy where every
+# class is in the test rows): a standard error from the class counts, class_recall_se
+CLASS_RECALLS = ("balanced_accuracy", "recall")
 # standard error of an error metric estimated on n examples, relative to the metric itself,
 # for normal residuals: sd(RMSE) ~ RMSE / sqrt(2n), sd(MSE) ~ MSE sqrt(2/n),
 # sd(MAE) ~ MAE sqrt(pi/2 - 1) / sqrt(n)
@@ -88,6 +99,106 @@ def standard_error(metric: str, value: float, n: int) -> float | None:
     return None
 
 
+def class_recall_se(value: float, counts: Sequence[int]) -> float | None:
+    """The standard error of a mean of class recalls (balanced accuracy) that is ``value``,
+    the classes holding ``counts`` rows: ``Var = (1/k²) Σ r_c (1 - r_c) / n_c``, at its largest
+    over the class recalls ``r_c`` in [0, 1] that average to ``value`` (only their mean is
+    known for validation), so never narrower than the binomial error of each class's recall
+    (a recall of 0 or 1 keeps the error of one failure or success of ``n_c + 2``).
+    The largest is where ``(1 - 2 r_c) / n_c`` is the same for every class not at 0 or 1
+    (Lagrange): ``r_c = (1 - λ n_c) / 2``, clipped, with λ found by bisection. None without
+    counts or for a value outside [0, 1]."""
+    n = [int(c) for c in counts if as_count(c) is not None]
+    if not n or not 0.0 <= value <= 1.0:
+        return None
+    k, smallest = len(n), min(n)
+
+    def recalls(lam: float) -> list[float]:
+        return [min(1.0, max(0.0, (1.0 - lam * c) / 2.0)) for c in n]
+
+    lo, hi = -1.0 / smallest, 1.0 / smallest  # every recall 1, every recall 0
+    for _ in range(200):  # the mean of the recalls falls as λ grows
+        mid = (lo + hi) / 2.0
+        lo, hi = (mid, hi) if sum(recalls(mid)) / k > value else (lo, mid)
+    r = recalls((lo + hi) / 2.0)
+    # a class's recall of 0 or 1 keeps Agresti's one success and one failure's error, as
+    # standard_error's proportions do: 7 of 7 right is no certainty
+    var = sum(max(x * (1.0 - x), (c + 1) / (c + 2) ** 2) / c for x, c in zip(r, n, strict=True))
+    return math.sqrt(var) / k
+
+
+def class_counts(per_class: Any) -> list[int]:
+    """The test split's rows per class (``best.test.per_class``' supports; classes it lacks
+    left out), or [] when they are not recorded."""
+    if not isinstance(per_class, Sequence) or isinstance(per_class, str):
+        return []
+    found = [as_count(c.get("support")) for c in per_class if isinstance(c, Mapping)]
+    return [c for c in found if c is not None]
+
+
+def val_counts(test_counts: Sequence[int], n_val: int) -> list[int]:
+    """Validation's rows per class, from the test split's class shares (nas stratifies its
+    splits by class), rounded down (at least 1): fewer rows, a wider error, never narrower."""
+    total = sum(test_counts)
+    return [max(1, math.floor(n_val * c / total)) for c in test_counts] if total else []
+
+
+def _bootstrap_se(
+    test_interval: Mapping[str, Any] | None, test: float, toward: float | None
+) -> float | None:
+    """The test score's standard error from its bootstrap interval (``{lo, hi}``, from the
+    test predictions): the half toward ``toward`` (validation's score), else the wider half;
+    None without an interval that holds the score."""
+    ti = test_interval or {}
+    lo, hi = as_number(ti.get("lo")), as_number(ti.get("hi"))
+    if lo is None or hi is None or not lo <= test <= hi:
+        return None
+    if toward is None:
+        return max(test - lo, hi - test) / Z95
+    return ((test - lo) if test >= toward else (hi - test)) / Z95
+
+
+def macro_spread(
+    metric: str,
+    value: float,
+    n: int,
+    *,
+    per_class: Any = None,
+    test_interval: Mapping[str, Any] | None = None,
+    test: Any = None,
+    n_test: Any = None,
+) -> tuple[float | None, str]:
+    """The standard error of a validation score of balanced accuracy or a macro average (a
+    metric of :data:`PROPORTIONS` but accuracy) on ``n`` examples, and how it was found (or,
+    with None, why it could not be): for balanced accuracy and macro recall, from the class
+    counts (:func:`class_recall_se`; validation's counts from the test split's class shares,
+    ``per_class``); else the test score's (``test``) bootstrap spread (``test_interval``, its
+    wider half) scaled by ``sqrt(n_test / n)``. Never a binomial error on ``n``: far too
+    narrow for a mean over classes."""
+    counts = class_counts(per_class)
+    if metric in CLASS_RECALLS and counts:
+        se = class_recall_se(value, val_counts(counts, n))
+        if se is not None:
+            return se, ("validation's standard error from its class counts, as the test "
+                        "split's shares give them, at its widest for the mean recall")  # fmt: skip
+    ti = test_interval or {}
+    nt = as_count(n_test) or as_count(ti.get("n"))
+    lo, hi, t = as_number(ti.get("lo")), as_number(ti.get("hi")), as_number(test)
+    if nt is not None and lo is not None and hi is not None and lo <= hi:
+        half = max(t - lo, hi - t) if t is not None and lo <= t <= hi else (hi - lo) / 2
+        return half / Z95 * math.sqrt(nt / n), (
+            f"validation's standard error from the test score's bootstrap spread, scaled by "
+            f"sqrt({nt:,} / {n:,})"
+        )
+    missing = "no bootstrap interval of the test score is"
+    if metric in CLASS_RECALLS:
+        missing = "neither the class counts nor a bootstrap interval of the test score is"
+    return None, (
+        f"{metric_label(metric)} is no proportion of the examples (a mean over classes), and "
+        f"{missing} recorded"
+    )
+
+
 def score_interval(
     metric: str, value: Any, n: Any, stored: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:
@@ -120,38 +231,62 @@ def gap(
     n_test: Any,
     maximize: bool,
     test_interval: Mapping[str, Any] | None = None,
+    per_class: Any = None,
 ) -> dict[str, Any] | None:
     """How much worse test is than validation (``gap`` > 0: worse), its 95% interval and
-    whether that is within the noise of the two sample sizes (``within``: None if unknown).
+    whether that is within the noise of the two sample sizes (``within``: None if unknown, and
+    ``why`` says why).
 
-    For an error metric the test score's spread comes from its bootstrap interval when one is
-    given (``{"lo", "hi"}``, from the test predictions), the half toward validation: the
-    normal-residual formula, RMSE / sqrt(2n), is far too narrow when a few rows carry most of
-    the error (one test row off by 313 where the rest are off by 13)."""
+    Accuracy, a proportion of n, by Newcombe's interval. The test score's spread comes from
+    its bootstrap interval when one is given (``{"lo", "hi"}``, from the test predictions), the
+    half toward validation: for an error metric the normal-residual formula, RMSE / sqrt(2n),
+    is far too narrow when a few rows carry most of the error (one test row off by 313 where
+    the rest are off by 13); for balanced accuracy and the macro averages a binomial error on
+    n is, when a class has a few rows. Their validation side: :func:`macro_spread` (from
+    the class counts, ``per_class`` of the test split, else the test spread scaled); their
+    test side, without a bootstrap interval, the class counts' for balanced accuracy and
+    macro recall; with neither, the noise is not judged."""
     val, test = as_number(val), as_number(test)
     if val is None or test is None:
         return None
     worse = (val - test) if maximize else (test - val)
     out: dict[str, Any] = {"val": val, "test": test, "gap": worse, "lo": None, "hi": None,
-                           "within": None, "method": None}  # fmt: skip
+                           "within": None, "method": None, "why": None}  # fmt: skip
     n_val, n_test = as_count(n_val), as_count(n_test)
     if n_val is None or n_test is None:
+        out["why"] = "the split sizes are not recorded"
         return out
-    if metric in PROPORTIONS and 0 <= val <= 1 and 0 <= test <= 1:
+    if metric in BINOMIAL and 0 <= val <= 1 and 0 <= test <= 1:
         lo, hi = newcombe(val, n_val, test, n_test)
         if not maximize:
             lo, hi = -hi, -lo
         method = "Newcombe's interval for a difference of proportions"
+    elif metric in PROPORTIONS:
+        se_v, said_v = macro_spread(metric, val, n_val, per_class=per_class,
+                                    test_interval=test_interval, test=test,
+                                    n_test=n_test)  # fmt: skip
+        se_t, said_t = _bootstrap_se(test_interval, test, val), "its bootstrap interval"
+        counts = class_counts(per_class)
+        if se_t is None and metric in CLASS_RECALLS and counts:
+            se_t, said_t = class_recall_se(test, counts), "its class counts"
+        if se_v is None or se_t is None:
+            out["why"] = said_v if se_v is None else (
+                f"{metric_label(metric)} is no proportion of the examples (a mean over classes) "
+                "and no bootstrap interval of the test score is recorded")  # fmt: skip
+            return out
+        half = Z95 * math.hypot(se_v, se_t)
+        lo, hi = worse - half, worse + half
+        method = f"normal approximation: {said_v}; the test score's from {said_t}"
     else:
         se_v, se_t = standard_error(metric, val, n_val), standard_error(metric, test, n_test)
         if se_v is None or se_t is None:
+            out["why"] = (f"nas knows no error formula for {metric} on {n_val:,} validation "
+                          f"and {n_test:,} test examples")  # fmt: skip
             return out
         method = "normal approximation"
-        ti = test_interval or {}
-        lo_t, hi_t = as_number(ti.get("lo")), as_number(ti.get("hi"))
-        if lo_t is not None and hi_t is not None and lo_t <= test <= hi_t:
-            side = (test - lo_t) if test >= val else (hi_t - test)  # the half toward validation
-            se_t = max(se_t, side / Z95)
+        side = _bootstrap_se(test_interval, test, val)
+        if side is not None:  # the half toward validation
+            se_t = max(se_t, side)
             method += ", the test score's spread from its bootstrap interval"
         half = Z95 * math.hypot(se_v, se_t)
         lo, hi = worse - half, worse + half
@@ -174,8 +309,8 @@ def gap_sentence(
     if g.get("within") is None:
         nv, nt = as_count(n_val), as_count(n_test)
         why = ("the split sizes are not recorded" if nv is None or nt is None
-               else f"nas knows no error formula for {metric} on {nv:,} validation and "
-               f"{nt:,} test examples")  # fmt: skip
+               else g.get("why") or f"nas knows no error formula for {metric} on {nv:,} "
+               f"validation and {nt:,} test examples")  # fmt: skip
         return (f"{head}: test is worse by {_g(worse)}; {why}, so whether that is noise "
                 "cannot be said.")  # fmt: skip
     ci = f"95% interval of the gap {g['lo']:.3g} to {g['hi']:.3g}, {g['method']}"
@@ -195,13 +330,20 @@ def ties(
     n_val: Any,
     maximize: bool,
     size: str = "params",
+    *,
+    per_class: Any = None,
+    test_interval: Mapping[str, Any] | None = None,
+    test: Any = None,
+    n_test: Any = None,
 ) -> dict[str, Any] | None:
     """The winner's validation margin over the runner-up and the complete trials whose
-    validation metric is within noise of the winner's (a binomial, or normal-residual,
-    standard error on ``n_val`` examples; each trial against the winner); ``smallest`` is the
-    tied trial lowest in ``size`` (a trial's "params", or the study's own cost: "flops",
-    "latency_ms", "memory_mb"), the better metric first among equals, and the winner itself
-    when it is the smallest."""
+    validation metric is within noise of the winner's (each trial against the winner; a
+    binomial standard error on ``n_val`` examples for accuracy, a normal-residual one for an
+    error metric, :func:`macro_spread`'s for balanced accuracy and the macro averages, from
+    ``per_class``, ``test_interval``, ``test`` and ``n_test``); ``smallest`` is the tied trial
+    lowest in ``size`` (a trial's "params", or the study's own cost: "flops", "latency_ms",
+    "memory_mb"), the better metric first among equals, and the winner itself when it is the
+    smallest. ``known`` is False when the noise cannot be judged, ``why`` says why."""
     done = [
         t for t in trials if t.get("state") == "complete" and as_number(t.get("metric")) is not None
     ]
@@ -213,20 +355,33 @@ def ties(
     w = float(win["metric"])
     out: dict[str, Any] = {"winner": win, "runner_up": others[0] if others else None,
                            "margin": sign * (w - float(others[0]["metric"])) if others else None,
-                           "tied": [], "smallest": None, "known": False}  # fmt: skip
+                           "tied": [], "smallest": None, "known": False,
+                           "why": "the validation size is not recorded",
+                           "method": None}  # fmt: skip
     n = as_count(n_val)
-    se_w = standard_error(metric, w, n) if n else None
-    if se_w is None or n is None:
+    if n is None:
+        return out
+
+    def se(value: float) -> tuple[float | None, str | None]:
+        if metric in PROPORTIONS and metric not in BINOMIAL:
+            return macro_spread(metric, value, n, per_class=per_class,
+                                test_interval=test_interval, test=test,
+                                n_test=n_test)  # fmt: skip
+        return standard_error(metric, value, n), None
+
+    se_w, said = se(w)
+    if se_w is None:
+        out["why"] = said or f"nas knows no error formula for {metric}"
         return out
     tied = []
     for t in others:
-        se_t = standard_error(metric, float(t["metric"]), n) or 0.0
+        se_t = se(float(t["metric"]))[0] or 0.0
         if abs(w - float(t["metric"])) <= Z95 * math.hypot(se_w, se_t):
             tied.append(t)
     sized = [t for t in [win, *tied] if as_number(t.get(size)) is not None]
     smallest = (min(sized, key=lambda t: (t[size], -sign * float(t["metric"]), t.get("number", 0)))
                 if sized else None)  # fmt: skip
-    out.update(tied=tied, smallest=smallest, known=True)
+    out.update(tied=tied, smallest=smallest, known=True, why=None, method=said)
     return out
 
 
@@ -295,20 +450,26 @@ def _listed(names: Sequence[str]) -> str:
 
 
 __all__ = [
+    "BINOMIAL",
+    "CLASS_RECALLS",
     "MANIFOLD_LABELS",
     "PROPORTIONS",
     "as_count",
     "as_number",
     "check_verdict",
+    "class_counts",
+    "class_recall_se",
     "explanation_line",
     "gap",
     "gap_sentence",
+    "macro_spread",
     "gan_metric_label",
     "metric_label",
     "newcombe",
     "score_interval",
     "standard_error",
     "ties",
+    "val_counts",
     "wall_seconds",
     "wilson",
 ]

@@ -367,7 +367,10 @@ def _why_among(
     run = _m(data.get("run"))
     sizes = _m(_m(run.get("data_info")).get("sizes"))
     key, unit = _size(run)
-    t = d.ties(trials, best.get("trial"), metric, sizes.get("val"), up, size=key)
+    test = _m(best.get("test"))
+    t = d.ties(trials, best.get("trial"), metric, sizes.get("val"), up, size=key,
+               per_class=test.get("per_class"), test_interval=_m(data.get("test_interval")),
+               test=test.get(metric), n_test=sizes.get("test"))  # fmt: skip
     if t is None:
         return None
     w = float(t["winner"]["metric"])
@@ -394,7 +397,8 @@ def _why_among(
         f"(a margin of {fmt_num(t['margin'] * scale, 3)})"
     )
     if not t["known"]:
-        return text + "; the validation size is not recorded, so ties cannot be judged."
+        why = t.get("why") or "the validation size is not recorded"
+        return text + f"; {why}, so ties cannot be judged."
     n_val = int(sizes["val"])
     tied, small = t["tied"], t["smallest"]
     if not tied:
@@ -511,7 +515,8 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
     units = _units(best, metric)
     label = d.metric_label(metric)  # the words; ``metric`` the key
     g = d.gap(metric, _m(best.get("val")).get(metric), test, sizes.get("val"),
-              sizes.get("test"), up, _m(data.get("test_interval")))  # fmt: skip
+              sizes.get("test"), up, _m(data.get("test_interval")),
+              _m(best.get("test")).get("per_class"))  # fmt: skip
     version = _m(run.get("versions")).get("nas")
     trivial = next((b for b in base if b["kind"] == "trivial"), None)
     points = [

@@ -540,3 +540,136 @@ def test_a_tie_with_gradient_boosting_is_said_without_calling_it_linear() -> Non
     # both tied: the linear model is named, as before, with its words
     data["baselines"]["baselines"][1]["metrics"]["accuracy"] = 82 / 86
     assert "it is a linear model" in decision_view(data)["verdict"]["text"]  # type: ignore[index]
+
+
+# --- balanced accuracy and the macro averages are no proportions of n --------------------------
+
+# the tester's run: 300 test rows, 7 of them the minority class (and as many validation rows,
+# stratified), balanced accuracy 0.7292 on validation and 0.7189 on test, whose bootstrap
+# interval from the test predictions was 0.524-0.872
+_PER_CLASS = [{"class": "no", "recall": 0.9378, "support": 293},
+              {"class": "yes", "recall": 0.5, "support": 7}]  # fmt: skip
+_BOOT = {"metric": "balanced_accuracy", "lo": 0.524, "hi": 0.872, "n": 300,
+         "method": "percentile bootstrap, 1000 resamples"}  # fmt: skip
+
+
+def _worst_class_variance(v: float, n1: int, n2: int) -> float:
+    """By hand, for two classes: the recalls r1 + r2 = 2v that maximize
+    (r1 (1 - r1) / n1 + r2 (1 - r2) / n2) / 4 satisfy (1 - 2 r1) / n1 = (1 - 2 r2) / n2, so
+    r_c = (1 - mu n_c) / 2 with mu = (1 - 2v) / ((n1 + n2) / 2)."""
+    mu = (1 - 2 * v) / ((n1 + n2) / 2)
+    r1, r2 = (1 - mu * n1) / 2, (1 - mu * n2) / 2
+    return (r1 * (1 - r1) / n1 + r2 * (1 - r2) / n2) / 4
+
+
+def test_the_class_recall_error_is_the_widest_the_mean_recall_allows() -> None:
+    var = _worst_class_variance(0.7292, 7, 293)
+    assert d.class_recall_se(0.7292, [7, 293]) == pytest.approx(math.sqrt(var), rel=1e-9)
+    assert math.sqrt(var) == pytest.approx(0.0947, abs=1e-4)  # a binomial on 300: 0.0256
+    # no pair of recalls averaging 0.7292 gives more (a grid over r1), and the run's own
+    # recalls (0.9378 and 0.5 average 0.7189, the test's) give less at their own mean
+    grid = [r1 / 1000 for r1 in range(458, 1001)]  # r2 = 1.4584 - r1 within [0, 1]
+    widest = max((r * (1 - r) / 7 + (1.4584 - r) * (r - 0.4584) / 293) / 4 for r in grid)
+    assert widest <= var + 1e-12
+    own = (0.5 * 0.5 / 7 + 0.9378 * 0.0622 / 293) / 4
+    assert own <= d.class_recall_se(0.7189, [7, 293]) ** 2
+    # three classes of 10 rows, mean 0.5: every recall 0.5, Var = 3 * 0.25 / 10 / 9
+    assert d.class_recall_se(0.5, [10, 10, 10]) == pytest.approx(math.sqrt(0.75 / 90))
+    # a recall of 1 keeps Agresti's error (1 failure, 1 success of n + 2): no certainty
+    assert d.class_recall_se(1.0, [7, 293]) == pytest.approx(
+        math.sqrt(8 / 81 / 7 + 294 / 295**2 / 293) / 2
+    )
+    assert d.class_recall_se(0.7, []) is None and d.val_counts([293, 7], 301) == [293, 7]
+    assert d.val_counts([290, 10], 150) == [145, 5]
+
+
+def test_the_testers_balanced_accuracy_gap_is_within_noise() -> None:
+    """Newcombe's interval on 300 rows put the gap at -0.061 to 0.081 while the test score's
+    own bootstrap interval was 0.524-0.872: the spread of a mean over a 7-row class."""
+    assert d.newcombe(0.7292, 300, 0.7189, 300) == pytest.approx((-0.0611, 0.0812), abs=1e-4)
+    g = d.gap("balanced_accuracy", 0.7292, 0.7189, 300, 300, True, _BOOT, _PER_CLASS)
+    assert g is not None and g["within"] is True
+    se_v = math.sqrt(_worst_class_variance(0.7292, 7, 293))  # 300 x the test's shares
+    se_t = (0.872 - 0.7189) / d.Z95  # the half of the bootstrap interval toward validation
+    half = d.Z95 * math.hypot(se_v, se_t)
+    assert (g["lo"], g["hi"]) == (pytest.approx(0.0103 - half), pytest.approx(0.0103 + half))
+    assert g["lo"] < -0.2 and "class counts" in g["method"] and "bootstrap" in g["method"]
+    said = d.gap_sentence("balanced accuracy", g, 300, 300)
+    assert "within the noise of 300 validation and 300 test examples" in said
+    assert "validation's standard error from its class counts" in said
+    # without the bootstrap interval, the test side from its class counts too
+    g = d.gap("balanced_accuracy", 0.7292, 0.7189, 300, 300, True, None, _PER_CLASS)
+    half = d.Z95 * math.hypot(se_v, d.class_recall_se(0.7189, [293, 7]))  # type: ignore[arg-type]
+    assert g["hi"] == pytest.approx(0.0103 + half) and "from its class counts" in g["method"]
+
+
+def test_a_balanced_accuracy_drop_a_binomial_error_calls_over_fitting_is_noise() -> None:
+    """0.85 → 0.72 on 300 rows each: Newcombe's interval excludes 0 (the alert fired); with a
+    7-row class it is noise."""
+    lo, _ = d.newcombe(0.85, 300, 0.72, 300)
+    assert lo > 0
+    g = d.gap("balanced_accuracy", 0.85, 0.72, 300, 300, True, _BOOT | {"lo": 0.52}, _PER_CLASS)
+    assert g is not None and g["within"] is True
+    data = breast_cancer()
+    data["run"]["metric"] = "balanced_accuracy"
+    data["run"]["data_info"]["sizes"] = {"train": 1400, "val": 300, "test": 300}
+    data["best"]["val"] = {"balanced_accuracy": 0.85}
+    data["best"]["test"].update(balanced_accuracy=0.72, per_class=_PER_CLASS)
+    data["test_interval"] = _BOOT | {"lo": 0.52}
+    assert not any("over-fitted" in a["text"] for a in alerts(data))
+    data["test_interval"] = None  # the class counts alone say the same
+    assert not any("over-fitted" in a["text"] for a in alerts(data))
+
+
+def test_accuracy_keeps_newcombes_interval_exactly() -> None:
+    g = d.gap("accuracy", 0.7292, 0.7189, 300, 300, True, _BOOT, _PER_CLASS)
+    assert g is not None and (g["lo"], g["hi"]) == d.newcombe(0.7292, 300, 0.7189, 300)
+    assert g["method"] == "Newcombe's interval for a difference of proportions"
+    plain = d.gap("accuracy", 0.99, 0.90, 1000, 1000, True)
+    assert plain is not None and plain["within"] is False
+    assert (plain["lo"], plain["hi"]) == d.newcombe(0.99, 1000, 0.90, 1000)
+
+
+def test_a_macro_f1_gap_uses_the_bootstrap_spread_or_is_not_judged() -> None:
+    boot = {"metric": "f1", "lo": 0.60, "hi": 0.80, "n": 200}
+    g = d.gap("f1", 0.78, 0.70, 100, 200, True, boot, _PER_CLASS)
+    # validation: the wider half of the test's interval, 0.10 / 1.96, x sqrt(200 / 100);
+    # test: the half toward validation, 0.10 / 1.96
+    se_v, se_t = 0.10 / d.Z95 * math.sqrt(2), 0.10 / d.Z95
+    assert g is not None and g["hi"] == pytest.approx(0.08 + d.Z95 * math.hypot(se_v, se_t))
+    assert "scaled by sqrt(200 / 100)" in g["method"] and g["within"] is True
+    blind = d.gap("f1", 0.78, 0.70, 100, 200, True, None, _PER_CLASS)  # no binomial fallback
+    assert blind is not None and blind["within"] is None and blind["lo"] is None
+    said = d.gap_sentence("macro f1", blind, 100, 200)
+    assert "macro f1 is no proportion of the examples" in said and "cannot be said" in said
+    roc = d.gap("roc_auc", 0.95, 0.90, 100, 100, True)
+    assert roc is not None and roc["within"] is None
+
+
+def test_ties_of_balanced_accuracy_are_judged_by_the_class_counts() -> None:
+    """0.7292 against 0.64 on 300 validation rows: 0.089 apart, beyond a binomial band
+    (±0.072) but within that of a mean over a 7-row class."""
+    trials = [
+        {"number": 1, "state": "complete", "metric": 0.7292, "params": 9_000},
+        {"number": 2, "state": "complete", "metric": 0.64, "params": 1_000},
+    ]
+    assert d.ties(trials, 1, "accuracy", 300, True)["tied"] == []  # type: ignore[index]
+    t = d.ties(trials, 1, "balanced_accuracy", 300, True, per_class=_PER_CLASS)
+    assert t is not None and t["known"] and [x["number"] for x in t["tied"]] == [2]
+    band = d.Z95 * math.hypot(
+        math.sqrt(_worst_class_variance(0.7292, 7, 293)),
+        math.sqrt(_worst_class_variance(0.64, 7, 293)),
+    )
+    assert band > 0.7292 - 0.64 and t["smallest"]["number"] == 2
+    blind = d.ties(trials, 1, "f1", 300, True, per_class=_PER_CLASS)
+    assert blind is not None and not blind["known"] and "no proportion" in blind["why"]
+    t = d.ties(trials, 1, "f1", 300, True, test_interval={"lo": 0.6, "hi": 0.8, "n": 300},
+               test=0.7)  # fmt: skip
+    assert t is not None and t["known"] and "bootstrap spread" in t["method"]
+    # on the first screen: the reason, not "the validation size is not recorded"
+    data = breast_cancer()
+    data["run"]["metric"] = "f1"
+    data["run"]["data_info"]["sizes"] = {"train": 1400, "val": 300, "test": 300}
+    data["best"]["val"], data["best"]["test"]["f1"] = {"f1": 1.0}, 0.95
+    why = decision_view(data)["why"]  # type: ignore[index]
+    assert "macro f1 is no proportion of the examples" in why and "cannot be judged" in why, why
