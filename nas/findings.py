@@ -101,6 +101,9 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
         if missed:
             out.append({"level": "warn", "text": missed})
     info = run.get("data_info") if isinstance(run.get("data_info"), dict) else {}
+    small = _small_test(info, data.get("baselines")) if best is not None else None
+    if small is not None:
+        out.append({"level": "warn", "text": small})
     prep = info.get("preprocessing") if isinstance(info.get("preprocessing"), dict) else {}
     for leak in prep.get("leaks") or []:  # nas.data.column_notes: what can inflate the score
         out.append({"level": "warn", "text": f"The data: {leak}"})
@@ -146,6 +149,27 @@ def alerts(data: dict[str, Any]) -> list[dict[str, str]]:
             }
         )
     return out
+
+
+def _small_test(info: dict[str, Any], base: Any) -> str | None:
+    """The alert for a test split of fewer than SMALL_TEST rows (a 40-row CSV leaves 6): its
+    scores' intervals are wide and a bootstrap of a few rows claims differences an exact test
+    does not (the report claims one only where an exact test agrees)."""
+    from explain.report.decision import SMALL_TEST
+
+    sizes = info.get("sizes") if isinstance(info.get("sizes"), dict) else {}
+    n = sizes.get("test")
+    if not isinstance(n, int) or isinstance(n, bool):
+        n = base.get("n_test") if isinstance(base, dict) else None
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 < n < SMALL_TEST:
+        return None
+    return (
+        f"The test split holds only {n} row{'s' if n != 1 else ''}: its scores and their "
+        "comparisons are a rough guide; the report claims a difference from a baseline only "
+        "where an exact test agrees, and on so few rows most cannot be told apart. Add rows "
+        "to the data: nas keeps 15% of a file's rows for the test split, and `nas search` has "
+        "no option for a larger share."
+    )
 
 
 # a budget limit -> the cost it bounds, and how a value of it is written

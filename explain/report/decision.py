@@ -27,6 +27,9 @@ BINOMIAL = ("accuracy",)
 # the mean of the classes' recalls (nas.metrics: macro recall is balanced accuracy where every
 # class is in the test rows): a standard error from the class counts, class_recall_se
 CLASS_RECALLS = ("balanced_accuracy", "recall")
+# a test split smaller than this is a rough guide: a bootstrap of its rows is anti-conservative
+# (the report claims no difference from it alone, and nas.findings.alerts says so)
+SMALL_TEST = 30
 # standard error of an error metric estimated on n examples, relative to the metric itself,
 # for normal residuals: sd(RMSE) ~ RMSE / sqrt(2n), sd(MSE) ~ MSE sqrt(2/n),
 # sd(MAE) ~ MAE sqrt(pi/2 - 1) / sqrt(n)
@@ -454,6 +457,7 @@ __all__ = [
     "CLASS_RECALLS",
     "MANIFOLD_LABELS",
     "PROPORTIONS",
+    "SMALL_TEST",
     "as_count",
     "as_number",
     "check_verdict",

@@ -35,7 +35,15 @@ def _baselines(
 ) -> list[dict]:
     """Each baseline's score and how it stands to the winner's: by the interval of their
     difference on the same test rows where the run stored its outputs (``paired``), else
-    against the winner's own 95% interval (``within``: the two cannot be told apart)."""
+    against the winner's own 95% interval (``within``: the two cannot be told apart).
+
+    A percentile bootstrap of the paired difference is anti-conservative on a few rows, so a
+    difference is claimed from it only where an exact test agrees: for accuracy McNemar's on
+    the rows where the two disagree (``paired``' ``p``, nas.baselines.mcnemar); for another
+    metric on fewer than :data:`SMALL_TEST` test rows, never (the split is too small to tell
+    them apart)."""
+    sizes = _m(_m(_m(data.get("run")).get("data_info")).get("sizes"))
+    n_test = d.as_count(_m(data.get("baselines")).get("n_test")) or d.as_count(sizes.get("test"))
     rows = []
     for b in _m(data.get("baselines")).get("baselines") or []:
         if not isinstance(b, Mapping):
@@ -55,8 +63,15 @@ def _baselines(
         if value is not None and lo is not None and hi is not None:
             # judged by the interval of (baseline - winner) on the same rows
             beats, loses = (lo > 0, hi < 0) if up else (hi < 0, lo > 0)
-            within = not (beats or loses)
             span = f"difference {fmt_num(lo, 3)} to {fmt_num(hi, 3)}, 95%, on the same rows"
+            p, exact = d.as_number(paired.get("p")), _mcnemar(paired)
+            rows_n = d.as_count(paired.get("n")) or n_test
+            unconfirmed = (beats or loses) and p is not None and p >= 0.05
+            small = rows_n is not None and rows_n < d.SMALL_TEST
+            too_few = (beats or loses) and p is None and small
+            if unconfirmed or too_few:
+                beats = loses = False  # the bootstrap alone claims it: not enough
+            within = not (beats or loses)
             same = test is not None and abs(value - test) <= 1e-12 * max(1.0, abs(test))
             how = (
                 "better by a difference"
@@ -65,11 +80,19 @@ def _baselines(
                 if same
                 else "worse by a difference"
             )
-            relation = (f"better than the winner ({span})" if beats
-                        else f"worse than the winner ({span})" if loses
-                        else "the same as the winner on every resample of the same rows "
-                             "(difference 0)" if lo == hi == 0 and same
-                        else f"{how} within noise ({span})")  # fmt: skip
+            detail = f"{span}; {exact}" if exact else span
+            if too_few:
+                relation = (f"{how} within noise: {rows_n:,} test rows are too few to tell "
+                            f"them apart ({span})")  # fmt: skip
+            elif unconfirmed:
+                relation = (f"{how} within noise: the bootstrap interval excludes 0 but the "
+                            f"exact test does not confirm it ({detail})")  # fmt: skip
+            else:
+                relation = (f"better than the winner ({detail})" if beats
+                            else f"worse than the winner ({detail})" if loses
+                            else "the same as the winner on every resample of the same rows "
+                                 "(difference 0)" if lo == hi == 0 and same
+                            else f"{how} within noise ({detail})")  # fmt: skip
         rows.append({
             "name": str(b.get("name") or "baseline"), "kind": str(b.get("kind") or ""),
             "value": value, "value_s": fmt_num(value), "detail": str(b.get("detail") or ""),
@@ -77,6 +100,23 @@ def _baselines(
             "paired": lo is not None and hi is not None, "within": within,
         })  # fmt: skip
     return rows
+
+
+def _mcnemar(paired: Mapping[str, Any]) -> str:
+    """McNemar's exact test of a paired record (accuracy; nas.baselines.mcnemar) in words, ""
+    without one."""
+    p = d.as_number(paired.get("p"))
+    if p is None:
+        return ""
+    said = f"p = {p:.2g}" if p >= 0.001 else "p < 0.001"
+    split = paired.get("discordant")
+    counts = [d.as_number(x) for x in split] if isinstance(split, list) else []
+    if len(counts) != 2 or any(c is None or c < 0 for c in counts):
+        return f"McNemar's exact test: {said}"
+    base, win = int(counts[0]), int(counts[1])  # type: ignore[arg-type]
+    m = base + win
+    return (f"McNemar's exact test on the {m:,} row{'s' if m != 1 else ''} where they "
+            f"disagree ({base} for the baseline, {win} for the winner): {said}")  # fmt: skip
 
 
 def _the(b: Mapping[str, Any]) -> str:

@@ -535,3 +535,95 @@ def test_a_baseline_that_scores_what_the_winner_scores_is_not_called_better() ->
     )
     assert relation(26 / 45, {"lo": -0.05, "hi": 0.1}).startswith("better by a difference")
     assert relation(24 / 45, {"lo": -0.1, "hi": 0.05}).startswith("worse by a difference")
+
+
+def _relation(paired: dict, value: float, test: float, n: int, metric: str = "accuracy") -> dict:
+    from explain.report.decision_view import decision_view
+
+    data = {"run": {"metric": metric, "task": "classification",
+                    "data_info": {"sizes": {"test": n, "val": n}}},
+            "best": {"test": {metric: test}, "val": {metric: test}},
+            "baselines": {"n_test": n, "baselines": [
+                {"name": "majority class", "kind": "trivial", "paired": paired,
+                 "metrics": {metric: value}}]}}  # fmt: skip
+    return decision_view(data)  # type: ignore[return-value]
+
+
+def test_six_test_rows_claim_no_difference_the_exact_test_does_not_confirm(
+    tmp_path: Path,
+) -> None:
+    """A 40-row CSV leaves 6 test rows: the winner right on all 6, the majority class on 3.
+    The paired bootstrap's interval, -0.833 to -0.167, excluded 0 (an all-tie resample has
+    probability 1/64) and the report said "worse than the winner"; McNemar's exact test on the
+    3 rows where they disagree, all for the winner, gives p = 2 / 2^3 = 0.25."""
+    best, probs = _paired_run(tmp_path, wrong_winner=0, wrong_base=3, n=6)
+    paired = baselines.paired_difference(best, "classification", "accuracy", {}, probs.tolist())
+    assert (paired["lo"], paired["hi"]) == (pytest.approx(-5 / 6), pytest.approx(-1 / 6))
+    assert paired["discordant"] == [0, 3] and paired["p"] == pytest.approx(0.25)
+    assert paired["test"].startswith("McNemar's exact test")
+    view = _relation(paired, 0.5, 1.0, 6)
+    row = view["baselines"][0]
+    assert not row["beats"] and row["within"]
+    assert row["relation"].startswith("worse by a difference within noise: the bootstrap")
+    assert "McNemar's exact test on the 3 rows where they disagree (0 for the baseline, 3 for " \
+           "the winner): p = 0.25" in row["relation"]  # fmt: skip
+    assert "worse than the winner" not in row["relation"]
+    assert view["verdict"]["text"].startswith("The winner is not shown to beat the majority class")
+
+
+def test_forty_discordant_rows_35_to_5_keep_the_claim(tmp_path: Path) -> None:
+    """225 rows, the winner wrong on 5 where the baseline is right and the baseline wrong on
+    35 where the winner is right: the bootstrap and McNemar's test (p = 2 P(X <= 5), X ~
+    Bin(40, 1/2), 1.1e-6) agree."""
+    from math import comb
+
+    best = tmp_path / "best"
+    best.mkdir()
+    y = np.arange(225) % 2
+    logits = np.stack([1 - y, y], 1).astype(float) * 4 - 2
+    logits[:5] *= -1  # the winner wrong on rows 0-4
+    np.savez(best / "predictions.npz", y_true=y, outputs=logits)
+    probs = np.stack([1 - y, y], 1).astype(float) * 0.8 + 0.1
+    probs[5:40] = probs[5:40, ::-1]  # the baseline wrong on rows 5-39
+    paired = baselines.paired_difference(best, "classification", "accuracy", {}, probs.tolist())
+    by_hand = 2 * sum(comb(40, i) for i in range(6)) / 2**40
+    assert paired["discordant"] == [5, 35] and paired["p"] == pytest.approx(by_hand, rel=1e-9)
+    assert paired["hi"] < 0
+    row = _relation(paired, 190 / 225, 220 / 225, 225)["baselines"][0]
+    assert row["relation"].startswith("worse than the winner (difference")
+    assert "(5 for the baseline, 35 for the winner): p < 0.001)" in row["relation"]
+    # a baseline better by as much is said to be better, beyond noise
+    flipped = {**paired, "lo": -paired["hi"], "hi": -paired["lo"], "discordant": [35, 5]}
+    row = _relation(flipped, 220 / 225, 190 / 225, 225)["baselines"][0]
+    assert row["beats"] and row["relation"].startswith("better than the winner (")
+
+
+def test_other_metrics_on_a_small_test_split_claim_nothing_from_the_bootstrap() -> None:
+    """No exact test for balanced accuracy or an error: below 30 test rows the bootstrap's
+    interval alone does not tell two models apart; from 30 rows it does, as before."""
+    claim = {"lo": -0.8, "hi": -0.2, "n": 6}
+    row = _relation(claim, 0.5, 1.0, 6, "balanced_accuracy")["baselines"][0]
+    assert row["within"] and not row["beats"]
+    assert row["relation"] == (
+        "worse by a difference within noise: 6 test rows are too few to tell them apart "
+        "(difference -0.8 to -0.2, 95%, on the same rows)"
+    )
+    row = _relation({**claim, "n": 30}, 0.5, 1.0, 30, "balanced_accuracy")["baselines"][0]
+    assert row["relation"].startswith("worse than the winner (difference -0.8 to -0.2")
+    # a run's paired record from before the exact test (no p) on a few rows: the same caution
+    row = _relation({"lo": -0.8, "hi": -0.2}, 0.5, 1.0, 6)["baselines"][0]
+    assert "6 test rows are too few to tell them apart" in row["relation"]
+
+
+def test_a_test_split_under_30_rows_is_an_alert() -> None:
+    from nas.findings import alerts
+
+    def texts(n: int) -> list[str]:
+        data = {"run": {"metric": "accuracy", "data_info": {"sizes": {"test": n, "val": n}}},
+                "best": {"test": {"accuracy": 1.0}, "val": {"accuracy": 1.0}}}  # fmt: skip
+        return [a["text"] for a in alerts(data) if a["level"] == "warn"]
+
+    small = [t for t in texts(6) if t.startswith("The test split holds only 6 rows: its scores")]
+    assert small and "a rough guide" in small[0] and "Add rows to the data" in small[0]
+    assert "`nas search` has no option for a larger share" in small[0]
+    assert not any("test split holds only" in t for t in texts(30))
