@@ -128,7 +128,14 @@ def load_run(
 
     The study is read from the run's own ``study.db`` (read-only), or from ``storage`` when
     the search used another storage: the URL run.json records is never opened on its own,
-    since a run directory may come from anyone.
+    since a run directory may come from anyone. ``spec``, ``model``, ``metrics`` and ``cost``
+    are None (empty) while the search has no winner (no ``best/`` folder yet);
+    ``report_path`` is ``RUN/report.html`` when there is one.
+
+    Raises a :class:`nas.NasError` (one line naming the file and the fix) when the folder is
+    no run directory, its study is missing or another search's, a winner file is missing,
+    damaged or not the one the search saved (``best/sha256.json``), a record is of a newer
+    nas, or (``load_data_too``) the data changed since the search.
     """
     from nas.reporting import check_own_study, check_same_search
 
@@ -145,6 +152,10 @@ def load_run(
         else pd.DataFrame(leaderboard_rows(st, config.objectives))
     )
     result = SearchResult(run_dir, st, board, config=config)
+    if (run_dir / "report.html").is_file():
+        result.report_path = run_dir / "report.html"
+    if (run_dir / "best").exists() and not (run_dir / "best" / "spec.json").is_file():
+        rundir.load_spec(run_dir / "best")  # a winner's folder without its spec: names it
     if (run_dir / "best" / "spec.json").is_file():
         result.spec = rundir.load_spec(run_dir / "best")
         result.model = rundir.load_model(run_dir)
@@ -262,7 +273,11 @@ def report(
     copy_to: str | PathLike[str] | None = None,
 ) -> Path:
     """Write the self-contained HTML report of a run (default ``RUN/report.html``), reading
-    its trials from ``RUN/study.db`` or, when the search used another storage, ``storage``."""
+    its trials from ``RUN/study.db`` or, when the search used another storage, ``storage``;
+    ``copy_to`` (a folder) gets a copy named after the run. Returns the report's path.
+
+    Raises a :class:`nas.NasError` (one line naming the problem and the fix) when the folder is
+    no run directory, its study cannot be read, or the report cannot be written there."""
     from nas.reporting import write_report
 
     run_dir = run.run_dir if isinstance(run, SearchResult) else as_path(run)
@@ -271,7 +286,11 @@ def report(
 
 def load_model(path: str | PathLike[str]) -> Any:
     """The trained winner of a run directory (or a model folder), rebuilt from its spec (a
-    GanModel for a GAN run)."""
+    GanModel for a GAN run), in eval mode; its weights read with ``weights_only=True``.
+
+    Raises a :class:`nas.NasError` (one line naming the file and the fix) when the run has no
+    winner yet, ``spec.json`` or ``model.pt`` is missing or damaged, either is not the file the
+    search saved (``sha256.json``), or a record is of a newer nas."""
     return rundir.load_model(as_path(path))
 
 

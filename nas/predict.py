@@ -466,7 +466,13 @@ def _labels(names: list[str]) -> np.ndarray:
 
 
 def load_predictor(run_dir: str | PathLike[str]) -> Predictor:
-    """The winner of a finished run with its recorded preprocessing, ready for new rows."""
+    """The winner of a finished run with its recorded preprocessing, ready for new rows: a
+    :class:`Predictor` whose ``predict`` / ``predict_proba`` take rows (a DataFrame, or an
+    array shaped as the search's data) and ``predict_file`` a CSV or NPZ file.
+
+    Raises a :class:`nas.NasError` (one line naming the problem and the fix) when the run has no
+    winner, is a GAN's (it generates rather than predicts), or its files are missing or not the
+    ones the search saved."""
     folder = readable_run_dir(run_dir)
     config = SearchConfig.read(folder)
     if config.data_info.get("task") not in ("classification", "regression"):

@@ -266,3 +266,21 @@ def test_explain_arguments_are_checked_before_anything_stored_changes(tmp_path: 
         with pytest.raises(NasError, match=words):
             nas.explain(tmp_path, **kwargs)
     assert stored.read_text() == '{"methods": {"integrated_gradients": {}}}'
+
+
+def test_load_run_names_its_report_and_a_winner_folder_without_its_spec(
+    finished_run: Any, tmp_path: Path
+) -> None:
+    """An outsider's copy of a run: ``report_path`` was None beside RUN/report.html, and a
+    ``best/`` without spec.json loaded as a run with no winner, where load_model named the
+    missing file."""
+    from tests.conftest import copy_finished_run
+
+    run = copy_finished_run(finished_run, tmp_path)
+    (run / "report.html").write_text("<html></html>")
+    assert nas.load_run(run).report_path == run / "report.html"
+    (run / "report.html").unlink()
+    assert nas.load_run(run).report_path is None
+    (run / "best" / "spec.json").unlink()
+    with pytest.raises(NasError, match="spec.json"):
+        nas.load_run(run)
