@@ -5,6 +5,7 @@ and :mod:`nas.reporting` (the report's data)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import operator
 from collections.abc import Sequence
@@ -98,7 +99,9 @@ def search(
     if isinstance(dataset, SearchConfig):
         if data is not None or settings:
             raise NasError("Pass a SearchConfig or keyword settings to nas.search, not both.")
-        config = dataset
+        # a config read from a run keeps the command that started that run, whose --out is
+        # another folder: this run records what started it instead
+        config = dataclasses.replace(dataset, command=None)
     else:
         if data is not None and not isinstance(data, str | PathLike):
             raise NasError(

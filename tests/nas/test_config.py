@@ -156,14 +156,19 @@ def test_a_run_written_before_the_config_had_a_version_opens_everywhere(
 
 @pytest.mark.usefixtures("restore_global_state")
 def test_a_recorded_config_runs_the_same_search_again(finished_run, tmp_path: Path) -> None:
+    import dataclasses
+
     import nas
 
     config = SearchConfig.read(finished_run.run_dir)
+    config = dataclasses.replace(config, command=f"nas search --out {finished_run.run_dir}")
     again = nas.search(config, out=tmp_path / "again", reports_dir=None)
     first = optuna_trials(finished_run.run_dir)
     assert [t.params for t in again.study.trials] == [t.params for t in first]
     new = SearchConfig.read(tmp_path / "again")
     assert new.resume_conflict(config) is None and new.storage != config.storage
+    # the first run's command (its --out) is not recorded as what started this one
+    assert new.command and str(finished_run.run_dir) not in new.command
     with pytest.raises(NasError, match="not both"):
         nas.search(config, n_trials=2)
 
