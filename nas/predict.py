@@ -232,6 +232,15 @@ class Predictor:
             proba = _softmax(outputs)
             for j, name in enumerate(self.class_names):
                 added[f"proba_{name}"] = proba[:, j]
+        if self.task == "classification" and predicted.ndim == 1 and len(predicted) >= 10:
+            said = pd.unique(predicted)
+            if len(said) == 1 and len(self.class_names) > 1:  # e.g. "no" to every churner
+                self.notes.append(
+                    f"the model predicts {label_name(said[0])!r} for every one of the "
+                    f"{len(predicted)} rows: it tells no row from another here; its run's "
+                    "per-class recall (nas show) says whether it ever predicts the other "
+                    "classes."
+                )
         replaced = [c for c in added if c in table.columns]
         if replaced:  # a table predicted before, say: its columns hold the new predictions
             self.notes.append(f"column(s) {', '.join(map(repr, replaced))} of {source} were "

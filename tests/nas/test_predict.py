@@ -438,8 +438,13 @@ def test_a_hundred_thousand_rows_take_time_in_proportion(classify_run: tuple[Pat
         labels = predictor.predict(rows)
         return time.perf_counter() - start, len(labels)
 
-    tenth = min(timed(frame.iloc[: n // 10])[0] for _ in range(3))
-    seconds, count = timed(frame)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # two threads on two busy cores stall each batch's parallel ops
+    try:  # (4-5 s where 0.1 s is usual): the scaling is measured, not the machine's load
+        tenth = min(timed(frame.iloc[: n // 10])[0] for _ in range(3))
+        seconds, count = min(timed(frame) for _ in range(2))
+    finally:
+        torch.set_num_threads(threads)
     assert count == n and seconds <= 25 * tenth, (seconds, tenth)
 
 
@@ -635,3 +640,23 @@ def test_a_multi_output_regression_prints_each_outputs_own_scores(
     assert failed.exit_code == 2 and failed.stderr.count("\n") == 1
     assert "targets have 2 value(s) per row; the model predicts 3: give them as shape (60, 3)" \
         in " ".join(failed.stderr.split())  # fmt: skip
+
+
+def test_one_class_for_every_row_is_noted(classify_run: tuple[Path, Path]) -> None:
+    """An outsider's churn model said "no" for all 3,000 new rows; nas predict printed the
+    metrics and nothing else."""
+    run, data = classify_run
+    rows = test_rows(data, "churned", classify=True).drop(columns="churned")
+    predictor = nas.load_predictor(run)
+    said = predictor.predict(rows)
+    assert len(set(said)) == 2  # this model tells the classes apart on its test rows
+    mixed = predictor.predict_table(rows)
+    assert not [n for n in mixed.notes if "for every one of" in n]
+    label = pd.Series(said).value_counts().index[0]
+    same = pd.concat([rows[said == label]] * 10, ignore_index=True).iloc[:12]
+    table = predictor.predict_table(same)
+    assert set(table.table["prediction"]) == {label}
+    (note,) = [n for n in table.notes if "for every one of" in n]
+    assert note.startswith(f"the model predicts {label!r} for every one of the 12 rows")
+    few = predictor.predict_table(same.iloc[:9])  # a handful of rows: no news
+    assert not [n for n in few.notes if "for every one of" in n]
