@@ -63,7 +63,7 @@ def _baselines(
         if value is not None and lo is not None and hi is not None:
             # judged by the interval of (baseline - winner) on the same rows
             beats, loses = (lo > 0, hi < 0) if up else (hi < 0, lo > 0)
-            span = f"difference {fmt_num(lo, 3)} to {fmt_num(hi, 3)}, 95%, on the same rows"
+            span = f"baseline − winner {fmt_num(lo, 3)} to {fmt_num(hi, 3)}, 95%, on the same rows"
             p, exact = d.as_number(paired.get("p")), _mcnemar(paired)
             rows_n = d.as_count(paired.get("n")) or n_test
             unconfirmed = (beats or loses) and p is not None and p >= 0.05

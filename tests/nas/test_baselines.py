@@ -505,7 +505,7 @@ def test_not_shown_to_beat_the_trivial_baseline_is_judged_on_the_same_rows() -> 
     paired = view({"lo": 14_249.0, "hi": 21_839.0})
     assert paired["verdict"] is None  # it does beat it, beyond noise
     assert paired["baselines"][0]["relation"] == (
-        "worse than the winner (difference 14,249 to 21,839, 95%, on the same rows)"
+        "worse than the winner (baseline − winner 14,249 to 21,839, 95%, on the same rows)"
     )
     noisy = view({"lo": -2_000.0, "hi": 21_839.0})
     assert noisy["verdict"]["text"].endswith("a difference within noise on the same rows).")
@@ -531,7 +531,7 @@ def test_a_baseline_that_scores_what_the_winner_scores_is_not_called_better() ->
         "the same as the winner on every resample of the same rows (difference 0)"
     )
     assert relation(25 / 45, {"lo": -0.1, "hi": 0.1}).startswith(
-        "the same score, a difference within noise (difference -0.1 to 0.1"
+        "the same score, a difference within noise (baseline − winner -0.1 to 0.1"
     )
     assert relation(26 / 45, {"lo": -0.05, "hi": 0.1}).startswith("better by a difference")
     assert relation(24 / 45, {"lo": -0.1, "hi": 0.05}).startswith("worse by a difference")
@@ -590,7 +590,7 @@ def test_forty_discordant_rows_35_to_5_keep_the_claim(tmp_path: Path) -> None:
     assert paired["discordant"] == [5, 35] and paired["p"] == pytest.approx(by_hand, rel=1e-9)
     assert paired["hi"] < 0
     row = _relation(paired, 190 / 225, 220 / 225, 225)["baselines"][0]
-    assert row["relation"].startswith("worse than the winner (difference")
+    assert row["relation"].startswith("worse than the winner (baseline − winner")
     assert "(5 for the baseline, 35 for the winner): p < 0.001)" in row["relation"]
     # a baseline better by as much is said to be better, beyond noise
     flipped = {**paired, "lo": -paired["hi"], "hi": -paired["lo"], "discordant": [35, 5]}
@@ -606,10 +606,10 @@ def test_other_metrics_on_a_small_test_split_claim_nothing_from_the_bootstrap() 
     assert row["within"] and not row["beats"]
     assert row["relation"] == (
         "worse by a difference within noise: 6 test rows are too few to tell them apart "
-        "(difference -0.8 to -0.2, 95%, on the same rows)"
+        "(baseline − winner -0.8 to -0.2, 95%, on the same rows)"
     )
     row = _relation({**claim, "n": 30}, 0.5, 1.0, 30, "balanced_accuracy")["baselines"][0]
-    assert row["relation"].startswith("worse than the winner (difference -0.8 to -0.2")
+    assert row["relation"].startswith("worse than the winner (baseline − winner -0.8 to -0.2")
     # a run's paired record from before the exact test (no p) on a few rows: the same caution
     row = _relation({"lo": -0.8, "hi": -0.2}, 0.5, 1.0, 6)["baselines"][0]
     assert "6 test rows are too few to tell them apart" in row["relation"]
