@@ -368,6 +368,52 @@ def paired_difference(
     return out
 
 
+def unseen_scores(
+    best_dir: Path,
+    task: str,
+    metric: str,
+    info: dict[str, Any],
+    baselines: list[tuple[str, Any]],
+    repeated: Any,
+) -> dict[str, Any] | None:
+    """The winner's and each baseline's test ``metric`` on the test rows that repeat no
+    training or validation row (``repeated``: the positions of those that do, recorded with
+    the data notes): where a third of the test rows were copies, trees that memorise them
+    scored 39 of 39 there and were said to beat the winner, who was within one row of them on
+    the 29 others. ``baselines`` holds (name, outputs per test row); None without repeats, the
+    winner's predictions, or at least 2 other rows."""
+    if not isinstance(repeated, list) or not repeated or metric not in metrics_for(task):
+        return None
+    found = _winner_outputs(best_dir, task, info)
+    if found is None:
+        return None
+    y, win = found
+    keep = np.ones(len(y), dtype=bool)
+    keep[[int(i) for i in repeated if isinstance(i, int) and 0 <= i < len(y)]] = False
+    m = int(keep.sum())
+    if m < 2 or m == len(y):
+        return None
+    rows = np.arange(m)[None, :]
+
+    def score(out: np.ndarray, from_logits: bool) -> float | None:
+        value = float(resampled(metric, task, y[keep], out[keep], rows, from_logits)[0])
+        return value if np.isfinite(value) else None
+
+    out: dict[str, Any] = {"n": m, "of": len(y), "winner": score(win, True), "baselines": []}
+    for name, outputs in baselines:
+        try:
+            arr = np.asarray(outputs, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if len(arr) != len(y) or arr.shape[1:] != win.shape[1:]:
+            continue
+        if task == "regression":  # stored standardized, as the winner's
+            pre = info.get("preprocessing") or {}
+            arr = arr * np.asarray(pre.get("y_std", 1.0)) + np.asarray(pre.get("y_mean", 0.0))
+        out["baselines"].append({"name": name, "value": score(arr, False)})
+    return out if out["winner"] is not None else None
+
+
 def mcnemar(y: np.ndarray, base: np.ndarray, win: np.ndarray) -> dict[str, Any]:
     """McNemar's exact test of two classifiers' accuracy on the same rows: only the rows where
     one is right and the other wrong tell them apart, and under "as accurate" each is the
@@ -477,6 +523,7 @@ def _weighted_auc(score: np.ndarray, positive: np.ndarray, w: np.ndarray) -> np.
 
 __all__ = [
     "mcnemar",
+    "unseen_scores",
     "paired_difference",
     "resampled",
     "FILE",

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from nas import run as rundir
-from nas.baselines import bootstrap_interval, paired_difference, read_baselines
+from nas.baselines import bootstrap_interval, paired_difference, read_baselines, unseen_scores
 from nas.config import SearchConfig
 from nas.errors import NasError, StorageError
 from nas.findings import alerts, baseline_lines, budget_sentence, search_warnings, verdict
@@ -103,8 +103,11 @@ def _worth(run_dir: Path, config: SearchConfig, best: Any) -> dict[str, Any]:
     base = read_baselines(best_dir)
     test = ((best or {}).get("test") or {}).get(metric) if isinstance(best, dict) else None
     up = metric_direction(metric) == "maximize" if metric in METRICS else True
+    kept = []  # (name, outputs): to score on the test rows that repeat no training row
     for b in (base or {}).get("baselines") or []:
         outputs = b.pop("outputs", None) if isinstance(b, dict) else None
+        if outputs is not None:
+            kept.append((str(b.get("name") or "baseline"), outputs))
         value = (b.get("metrics") or {}).get(metric) if isinstance(b, dict) else None
         better = (isinstance(value, int | float) and isinstance(test, int | float)
                   and (value > test if up else value < test))  # fmt: skip
@@ -114,7 +117,9 @@ def _worth(run_dir: Path, config: SearchConfig, best: Any) -> dict[str, Any]:
         if (better or trivial) and outputs is not None:
             b["paired"] = paired_difference(best_dir, config.task, metric, config.data_info,
                                             outputs) or None  # fmt: skip
-    return {"baselines": base, "test_interval": interval or None}
+    repeated = (config.data_info.get("preprocessing") or {}).get("repeated_test_rows")
+    unseen = unseen_scores(best_dir, config.task, metric, config.data_info, kept, repeated)
+    return {"baselines": base, "test_interval": interval or None, "unseen": unseen}
 
 
 def judged(run_dir: str | Path, config: SearchConfig, best: dict[str, Any]) -> list[str]:

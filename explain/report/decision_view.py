@@ -211,7 +211,26 @@ _NAMED = re.compile(
 )  # a name as repr() writes it
 
 
-def _leak_caution(leaks: Any, verdict: dict[str, str] | None) -> dict[str, str] | None:
+def _unseen(unseen: Any, metric: str) -> str:
+    """The models' scores on the test rows that repeat no training row (nas.baselines.
+    unseen_scores), as a sentence; "" without them."""
+    u = _m(unseen)
+    n, of, win = d.as_count(u.get("n")), d.as_count(u.get("of")), d.as_number(u.get("winner"))
+    if n is None or of is None or win is None:
+        return ""
+    others = []
+    for b in u.get("baselines") or []:
+        value = d.as_number(_m(b).get("value"))
+        if value is not None:
+            others.append(f"{_m(b).get('name')} {fmt_num(value)}")
+    scores = "; ".join([f"the winner {fmt_num(win)}", *others])
+    return (f" On the {n:,} of {of:,} test rows that repeat no training row, {metric}: "
+            f"{scores}.")  # fmt: skip
+
+
+def _leak_caution(
+    leaks: Any, verdict: dict[str, str] | None, unseen: str = ""
+) -> dict[str, str] | None:
     """The verdict when the data notes name what can inflate a test score (nas.data.column_notes:
     a column that gives or nearly gives the target, an ID, test rows copied from training rows):
     every model here was scored on the same data, so no comparison of them says how one does on
@@ -234,7 +253,7 @@ def _leak_caution(leaks: Any, verdict: dict[str, str] | None) -> dict[str, str] 
         f"Do not ship on these scores yet: the data notes name {', and '.join(what)} (the alerts "
         "above), so every test score here, the winner's and the baselines' alike, may overstate "
         f"how a model does on new rows; {', and '.join(act)}, then search again."
-    )
+    ) + unseen
     if verdict is not None:
         text += f" On these scores: {verdict['text']}"
     return {"cls": "bad", "text": text}
@@ -599,6 +618,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
             _baseline_verdict(
                 base, d.as_number(test), up, label, interval, _m(best.get("cost")).get("params")
             ),
+            _unseen(data.get("unseen"), label),
         )
         if data.get("gan") is None
         else _gan_verdict(_m(best.get("test"))),

@@ -297,6 +297,21 @@ class Comparison(TypedDict, total=False):
     families: dict[str, Any]  # names, global, local, pairs: F x F
 
 
+class UnseenBaseline(TypedDict):
+    name: str
+    value: float | None
+
+
+class Unseen(TypedDict):
+    """``unseen``: the run's metric on the test rows that repeat no training or validation row
+    (nas.baselines.unseen_scores), when the data notes counted some that do."""
+
+    n: int  # rows that repeat none
+    of: int  # all test rows
+    winner: float
+    baselines: list[UnseenBaseline]
+
+
 # --- the whole report -----------------------------------------------------------------------
 
 
@@ -321,6 +336,7 @@ class ReportData(_ReportRun, total=False):
     residuals: Residuals | None
     baselines: Baselines | None  # null: not measured (a run made before nas measured them)
     test_interval: TestInterval | None  # null: accuracy (Wilson's, from the data) or unknown
+    unseen: Unseen | None  # null: no test row repeats a training row (or no predictions)
     top: list[BestMetrics] | None  # metrics.json of each --top K model
     warnings: list[str] | None  # what the search warned of as it ended (summary.json)
     alerts: list[Alert] | None

@@ -45,14 +45,15 @@ def column_notes(
     task: str,
     indices: tuple[np.ndarray, ...],
     transform: dict[str, Any],
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str], list[int]]:
     """The notes for the feature columns ``features`` of ``frame`` (the rows kept, in the
     file's order), its ``target`` column, the split ``indices`` and the fitted ``transform``
     record (``TabularTransform.to_dict``); and those of them that can make the test score
     overstate the model (a copy of the target, an ID, test rows copied from training rows),
-    which the report's first screen repeats."""
+    which the report's first screen repeats; and the positions in the test split of its rows
+    that repeat a training or validation row (the report scores the models without them)."""
     if len(frame) < MIN_ROWS:
-        return [], []
+        return [], [], []
     notes: list[str] = _skewed_target(frame[target].iloc[indices[0]], task, target)
     for c in features:
         exact = _same_as_target(frame[c], frame[target], task, c, target)
@@ -61,7 +62,8 @@ def column_notes(
             [] if exact else _predicts_target(frame[c], frame[target], task, c, target, indices[0])
         )
         notes += _identifier(frame[c], c)
-    notes += _copies(frame[list(features)], indices)
+    copied, repeated = _copies(frame[list(features)], indices)
+    notes += copied
     leaks = [n for n in notes if not n.startswith("target ")]  # what can inflate the test score
     categorical = transform.get("categorical") or {}
     train = indices[0]
@@ -72,7 +74,7 @@ def column_notes(
         if not said and isinstance(record, dict) and record.get("other"):
             capped.append((c, len(record.get("categories") or []) + len(record["other"])))
         notes += said
-    return notes + _capped(capped, categorical), leaks
+    return notes + _capped(capped, categorical), leaks, repeated
 
 
 def _capped(capped: list[tuple[str, int]], categorical: dict[str, Any]) -> list[str]:
@@ -229,23 +231,25 @@ def _identifier(x: pd.Series, c: str) -> list[str]:
     ]
 
 
-def _copies(features: pd.DataFrame, indices: tuple[np.ndarray, ...]) -> list[str]:
+def _copies(features: pd.DataFrame, indices: tuple[np.ndarray, ...]) -> tuple[list[str], list[int]]:
     """Test rows without gaps whose features repeat a training or validation row's exactly,
-    where most rows are distinct (so a repeat is a copy, not the few values a column takes)."""
+    where most rows are distinct (so a repeat is a copy, not the few values a column takes):
+    the note, and their positions in the test split."""
     rows = pd.util.hash_pandas_object(features, index=False).to_numpy()
     if len(np.unique(rows)) < DISTINCT_SHARE * len(rows):
-        return []
+        return [], []
     whole = features.notna().all(axis=1).to_numpy()  # rows with a gap are alike in their gaps
     train, val, test = indices
     seen = set(rows[np.concatenate([train, val])].tolist())
-    copies = sum(1 for h in rows[test][whole[test]].tolist() if h in seen)
-    if not copies:
-        return []
+    repeated = [k for k, i in enumerate(test.tolist()) if whole[i] and rows[i] in seen]
+    if not repeated:
+        return [], []
     return [
-        f"{copies} of the {len(test)} test rows repeat a training or validation row's "
+        f"{len(repeated)} of the {len(test)} test rows repeat a training or validation row's "
         "features exactly: the test score counts them, so it may overstate how the model does "
-        "on rows it has not seen; remove the duplicate rows from the file to test on new rows."
-    ]
+        "on rows it has not seen (the report also scores the models on the others); remove the "
+        "duplicate rows from the file to test on new rows."
+    ], repeated
 
 
 def _read_as(x: pd.Series, c: str, categorical: Any, train: np.ndarray) -> list[str]:

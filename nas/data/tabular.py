@@ -152,7 +152,10 @@ def load_csv(
     X, feature_names, feature_prep = _fit_features(frame[features], indices, path.name)
     prep.update(feature_prep)
     notes.extend(_imputation_note(prep["imputation"], path.name))
-    said, prep["leaks"] = column_notes(frame, features, target, task, indices, prep["transform"])
+    said, prep["leaks"], repeated = column_notes(frame, features, target, task, indices,
+                                                 prep["transform"])  # fmt: skip
+    if repeated:  # positions in the test split: the report scores the models without them
+        prep["repeated_test_rows"] = repeated
     notes += said
     y_units = None
     if task == "regression":

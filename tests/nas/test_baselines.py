@@ -627,3 +627,39 @@ def test_a_test_split_under_30_rows_is_an_alert() -> None:
     assert small and "a rough guide" in small[0] and "Add rows to the data" in small[0]
     assert "`nas search` has no option for a larger share" in small[0]
     assert not any("test split holds only" in t for t in texts(30))
+
+
+def test_the_models_are_scored_on_the_test_rows_that_repeat_no_training_row(
+    tmp_path: Path,
+) -> None:
+    """An outsider's file with a third of its rows twice: trees that memorised the copies
+    scored 39 of 39 on them and were said to beat the winner, within a row of it on the 29
+    others. Known answers by hand: 6 test rows, the first two repeat training rows."""
+    from explain.report.decision_view import decision_view
+
+    y = np.array([0, 1, 0, 1, 1, 0])
+    winner = np.array([[2, 0], [0, 2], [2, 0], [2, 0], [0, 2], [2, 0]], dtype=float)  # 5 of 6
+    trees = [[1, 0], [0, 1], [0, 1], [1, 0], [1, 0], [1, 0]]  # right on rows 0, 1 and 5 only
+    best = tmp_path / "best"
+    best.mkdir()
+    np.savez(best / "predictions.npz", y_true=y, outputs=winner)
+    got = baselines.unseen_scores(best, "classification", "accuracy", {}, [("trees", trees)],
+                                  [0, 1])  # fmt: skip
+    assert got == {"n": 4, "of": 6, "winner": 3 / 4,
+                   "baselines": [{"name": "trees", "value": 1 / 4}]}  # fmt: skip
+    assert baselines.unseen_scores(best, "classification", "accuracy", {}, [], []) is None
+    # a regression's baselines are stored standardized: scored in the target's units
+    np.savez(best / "predictions.npz", y_true=np.arange(6.0), outputs=np.arange(6.0) + 0.5)
+    info = {"preprocessing": {"y_mean": 10.0, "y_std": 2.0}}  # targets 10, 12, ..., 20
+    std = [[(v - 10.0) / 2.0] for v in (10, 12, 14, 16, 18, 20.0)]  # exactly right
+    got = baselines.unseen_scores(best, "regression", "mae", info,
+                                  [("mean", np.array(std).reshape(-1).tolist())], [5])  # fmt: skip
+    assert got["winner"] == pytest.approx(1.0) and got["baselines"][0]["value"] == pytest.approx(0)
+    data = {"run": {"metric": "accuracy", "data_info": {"sizes": {"test": 6}, "preprocessing": {
+        "leaks": ["2 of the 6 test rows repeat a training or validation row's features"]}}},
+        "best": {"trial": 0, "test": {"accuracy": 5 / 6}, "val": {"accuracy": 1.0}},
+        "unseen": {"n": 4, "of": 6, "winner": 0.75,
+                   "baselines": [{"name": "trees", "value": 0.25}]}}  # fmt: skip
+    said = decision_view(data)["verdict"]["text"]
+    assert ("On the 4 of 6 test rows that repeat no training row, accuracy: the winner 0.75; "
+            "trees 0.25.") in said  # fmt: skip

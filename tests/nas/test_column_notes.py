@@ -179,6 +179,9 @@ def test_test_rows_copied_from_training_rows_are_counted(tmp_path: Path) -> None
     (said,) = [n for n in notes if "test rows repeat" in n]
     assert said.startswith(f"{expected} of the {len(test)} test rows repeat a training or "
                            "validation row's features exactly")  # fmt: skip
+    positions = [k for k, i in enumerate(test) if key[i] in seen]  # where the report drops them
+    recorded = load_data(data=tmp_path / "d.csv", target="y").preprocessing
+    assert recorded["repeated_test_rows"] == positions
 
 
 def test_repeats_of_the_few_values_columns_take_are_not_copies(tmp_path: Path) -> None:
