@@ -296,7 +296,7 @@ def test_the_verdict_says_not_to_ship_on_scores_the_data_notes_doubt() -> None:
     assert said["text"].startswith(
         "Do not ship on these scores yet: the data notes name columns 'refund_amt' and "
         '"it\'s", which may give the target away, and test rows that repeat training rows '
-        "(the alerts above), so every test score here, the winner's and the baselines' alike, "
+        "(the data's alerts say more), so every test score here, the winner's and the baselines' alike, "
         "may overstate how a model does on new rows; drop them (--drop) unless known when you "
         "predict, and remove the duplicate rows, then search again."
     )
