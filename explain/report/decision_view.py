@@ -250,9 +250,10 @@ def _leak_caution(
         what.append("test rows that repeat training rows")
         act.append("remove the duplicate rows")
     text = (
-        f"Do not ship on these scores yet: the data notes name {', and '.join(what)} (the data's "
-        "alerts say more), so every test score here, the winner's and the baselines' alike, may overstate "
-        f"how a model does on new rows; {', and '.join(act)}, then search again."
+        f"Do not ship on these scores yet: the data notes name {', and '.join(what)} (the "
+        "data's alerts say more), so every test score here, the winner's and the baselines' "
+        f"alike, may overstate how a model does on new rows; {', and '.join(act)}, then search "
+        "again."
     ) + unseen
     if verdict is not None:
         text += f" On these scores: {verdict['text']}"

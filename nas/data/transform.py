@@ -146,7 +146,8 @@ class TabularTransform:
             ).fit(imputer.transform(values))
             rare = encoder.infrequent_categories_[0]
             other = [] if rare is None else [str(v) for v in rare]
-            kept = [str(v) for v in encoder.categories_[0] if str(v) not in set(other)]
+            rare_set = set(other)  # once: a set per category made an ID column quadratic
+            kept = [str(v) for v in encoder.categories_[0] if str(v) not in rare_set]
             categorical[c] = Categorical(str(imputer.statistics_[0]), kept, other, True)
         return cls([str(c) for c in frame.columns], numeric, categorical)
 
