@@ -80,6 +80,12 @@ def _physical_memory() -> int | None:
         return None
 
 
+#: The batch latency is timed at ``batch_size`` examples, or as many as fit in this many bytes
+#: of activations (as ``memory_mb`` bounds them per example): a transformer over a 3,000-column
+#: table had asked for 36.9 GB at batch 256, and its trial failed.
+BATCH_TIMING_BYTES = 512 * 1024 * 1024
+
+
 def measure_cost(
     model: nn.Module,
     input_shape: tuple[int, ...],
@@ -108,7 +114,9 @@ def measure_cost(
     layer's gates, step outputs, states and (oneDNN's LSTM) reordered weights, a convolution's
     reordered weight or unfolded input (:mod:`nas.cost.runtime`). Checked against torch's
     allocator peak (torch.profiler) in tests/nas/test_cost_memory.py: 1-2x for recurrent models.
-    ``energy_mj`` is ``flops * ENERGY_PJ_PER_FLOP``, per example.
+    ``energy_mj`` is ``flops * ENERGY_PJ_PER_FLOP``, per example. The batch latency's batch is
+    smaller than ``batch_size`` where that many examples' activations would pass
+    :data:`BATCH_TIMING_BYTES`; ``batch_size`` in the result says which batch was timed.
     """
     shape = _checked_shape(input_shape)
     lows = {"batch_size": (batch_size, 1), "warmup": (warmup, 0), "repeats": (repeats, 1)}
@@ -118,8 +126,12 @@ def measure_cost(
     with _prepared(model, device) as dev:
         one = torch.randn(1, *shape, device=dev)
         flops = _count_flops(model, one)  # also materializes lazy modules before counting params
-        memory = _state_bytes(model) + _tensor_bytes(one, set()) + _activation_bytes(model, one)
+        activations = _activation_bytes(model, one)
+        memory = _state_bytes(model) + _tensor_bytes(one, set()) + activations
         lat = lat_batch = None
+        per_example = activations + _tensor_bytes(one, set())
+        if per_example * batch_size > BATCH_TIMING_BYTES:  # e.g. attention over 3,000 steps
+            batch_size = max(1, BATCH_TIMING_BYTES // max(per_example, 1))
         if latency:
             lat = _latency_ms(model, one, warmup, repeats, dev)
             many = torch.randn(batch_size, *shape, device=dev)
@@ -138,4 +150,4 @@ def measure_cost(
     )
 
 
-__all__ = ["ENERGY_PJ_PER_FLOP", "count_params", "measure_cost"]
+__all__ = ["BATCH_TIMING_BYTES", "ENERGY_PJ_PER_FLOP", "count_params", "measure_cost"]

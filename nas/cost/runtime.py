@@ -98,6 +98,27 @@ def _conv_scratch(m: nn.modules.conv._ConvNd, out: Any) -> int:
     return max(weight, cols) * out.element_size()
 
 
+def _attention_scratch(m: nn.Module, args: tuple[Any, ...]) -> int:
+    """An upper bound on an attention's own temporaries: its scores and their softmax, one
+    ``batch x heads x L x S`` matrix each (a 3,000-feature table read as 3,000 steps by 4 heads
+    makes 144 MB of them per example; nothing else in the model comes near)."""
+    attn = m.self_attn if isinstance(m, nn.TransformerEncoderLayer) else m
+    if not isinstance(attn, nn.MultiheadAttention) or not args:
+        return 0
+    q = args[0]
+    k = args[1] if isinstance(m, nn.MultiheadAttention) and len(args) > 1 else q
+    if not isinstance(q, torch.Tensor) or not isinstance(k, torch.Tensor) or q.dim() < 2:
+        return 0
+    first = bool(getattr(m, "batch_first", getattr(attn, "batch_first", False)))
+    if q.dim() == 2:  # unbatched (L, E)
+        batch, length, keys = 1, q.shape[0], k.shape[0]
+    elif first:
+        batch, length, keys = q.shape[0], q.shape[1], k.shape[1]
+    else:
+        batch, length, keys = q.shape[1], q.shape[0], k.shape[0]
+    return 2 * batch * attn.num_heads * length * keys * q.element_size()
+
+
 def _activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     """Activation bytes of a batch-1 forward pass (CUDA: measured peak; else an upper bound).
 
@@ -105,7 +126,7 @@ def _activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
     plus the largest of the temporaries one module makes inside its forward and frees before it
     returns (only one module runs at a time): recurrent layers' gates, step outputs and states
     (:func:`_rnn_scratch`), convolutions' reordered weights and unfolded inputs
-    (:func:`_conv_scratch`)."""
+    (:func:`_conv_scratch`), attention's scores and softmax (:func:`_attention_scratch`)."""
     dev = x.device
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
@@ -134,6 +155,9 @@ def _activation_bytes(model: nn.Module, x: torch.Tensor) -> int:
             scratch = max(scratch, _rnn_scratch(m, args))
         elif isinstance(m, nn.modules.conv._ConvNd):
             scratch = max(scratch, _conv_scratch(m, out))
+        elif isinstance(m, nn.MultiheadAttention | nn.TransformerEncoderLayer):
+            # the encoder layer's fast path runs its attention without calling the module
+            scratch = max(scratch, _attention_scratch(m, args))
         if not child_ran.pop():
             outputs.append(out)
             total += _tensor_bytes(out, seen)

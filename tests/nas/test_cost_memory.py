@@ -4,11 +4,13 @@ from torch.profiler's memory events (an independent measurement: nas never runs 
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 from torch.profiler import ProfilerActivity, profile
 
 from nas.cost import measure_cost
+from nas.cost.measure import BATCH_TIMING_BYTES
 
 
 class Seq(nn.Module):
@@ -105,3 +107,24 @@ def test_convolution_weight_reorder_is_counted() -> None:
     ours = measure_cost(model, (256, 2, 2), latency=False).memory_mb
     real = allocator_peak_mb(model, (256, 2, 2))
     assert real <= ours <= 3 * real
+
+
+@pytest.mark.parametrize("steps", [40, 800])
+def test_attentions_scores_are_counted_and_cap_the_timed_batch(steps: int) -> None:
+    """A transformer over a table of 800 columns (800 steps) had memory_mb 1.92 MiB beside a
+    3.38 GB process: its scores, heads x steps x steps per example, were not counted; at 3,000
+    columns the batch-256 timing asked for 36.9 GB and the trial failed. Known answer: the
+    scores and their softmax, 2 x 4 x L x L x 4 bytes, bound the allocator's peak from above."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.TransformerEncoderLayer(16, 4, 32, batch_first=True)).eval()
+    cost = measure_cost(model, (steps, 16), repeats=1, warmup=0)
+    real = allocator_peak_mb(model, (steps, 16))
+    scores = 2 * 4 * steps * steps * 4 / 2**20
+    assert real <= cost.memory_mb <= 3 * real + 1, (cost.memory_mb, real)
+    assert cost.memory_mb >= scores
+    per_example = cost.memory_mb * 2**20  # state included: an upper bound on the activations
+    if per_example * 256 > BATCH_TIMING_BYTES:  # 800 steps: about 20 MiB an example
+        assert 1 <= cost.batch_size < 256
+        assert cost.batch_size * (cost.memory_mb - 0.1) * 2**20 <= BATCH_TIMING_BYTES
+    else:
+        assert cost.batch_size == 256
