@@ -26,6 +26,11 @@ def _units(best: Mapping[str, Any], metric: str) -> str:
     return f" {units}" if units and metric in ("mae", "rmse") else ""
 
 
+# nas.baselines._rows's words for a baseline fitted on some of the rows: "(2,238 rows, a random
+# 2,238 of 170,000)", or "...of 170,000; the trees' cap: ...)"
+_SAMPLED = re.compile(r"a random ([\d,]+) of ([\d,]+)[);]")
+
+
 def _baselines(
     data: ReportData,
     metric: str,
@@ -93,6 +98,12 @@ def _baselines(
                             else "the same as the winner on every resample of the same rows "
                                  "(difference 0)" if lo == hi == 0 and same
                             else f"{how} within noise ({detail})")  # fmt: skip
+        few = _SAMPLED.search(str(b.get("detail") or ""))  # nas.baselines._rows's words
+        if few and relation and not beats:
+            k, n = (int(g.replace(",", "")) for g in few.groups())
+            if 2 * k <= n:  # a baseline that saw a sliver of the rows: it may do better
+                relation += (f"; fitted on a random {k:,} of {n:,} training rows, so it may "
+                             "understate what it does with all of them")  # fmt: skip
         rows.append({
             "name": str(b.get("name") or "baseline"), "kind": str(b.get("kind") or ""),
             "value": value, "value_s": fmt_num(value), "detail": str(b.get("detail") or ""),
