@@ -31,6 +31,7 @@ SAME_AS_TARGET_R = 0.999999  # |correlation| of a regression feature with its ta
 NEAR_CLASS = 0.96
 NEAR_R2 = 0.995
 _NEIGHBOURS = (-1, 1, -2, 2)  # the rows either side in the column's order
+NEAR_ROWS = 20_000  # of the training rows at most, drawn at random: enough to judge a column
 DISTINCT_SHARE = 0.5  # duplicates are copies only where most rows are distinct
 NUMBER_SHARE = 0.5  # a text column this share of whose cells are numbers
 DATE_SHARE = 0.9  # a text column this share of whose cells read as dates
@@ -158,8 +159,9 @@ def _predicts_target(
     if n < MIN_ROWS:
         return []
     xs, ys = x.to_numpy()[both], y.to_numpy()[both]
-    shuffled = np.random.default_rng(0).permutation(n)  # ties: no order from the file
+    shuffled = np.random.default_rng(0).permutation(n)[:NEAR_ROWS]  # ties: no order from the file
     xs, ys = xs[shuffled], ys[shuffled]
+    n = len(xs)
     key = xs.astype(np.float64) if is_numeric(x) else pd.factorize(as_text(pd.Series(xs)))[0]
     ys = ys[np.argsort(key, kind="stable")]
     rows = np.arange(n)
