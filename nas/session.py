@@ -155,6 +155,7 @@ def _run_search(
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
     notes += _unused_augment(config, kind, td.modality)
+    notes += _rare_class(config, td)
     notes += _replaced_tokens(config, td)
     config.write(run_dir)
     if options.progress:  # said before the search, while the user can still stop and mend it
@@ -272,6 +273,37 @@ def _session_orphans(
         trial_id = store.get_trial_id_from_study_id_trial_number(study_id, t.number)
         store.record_heartbeat(trial_id)  # type: ignore[attr-defined]
     return []
+
+
+RARE_CLASS = 0.1  # a class under this share of the training rows makes accuracy misleading
+
+
+def _rare_class(config: SearchConfig, td: Any) -> list[str]:
+    """A warning before an accuracy search on classes of very unequal sizes: saying the most
+    frequent class for every row scores its share (0.97 of a 97:3 file), so the trials tie near
+    it and the search chooses nothing (an outsider's 8 trials all scored 0.9767, each saying
+    "no" to every churner)."""
+    if config.metric != "accuracy" or getattr(td, "task", None) != "classification":
+        return []
+    import numpy as np
+
+    from nas.data.transform import label_name
+
+    y = np.asarray(td.train.y).reshape(-1)
+    names = list(getattr(td, "class_names", None) or [])
+    if len(y) == 0 or len(names) < 2:
+        return []
+    counts = np.bincount(y.astype(np.int64), minlength=len(names))
+    rare, common = int(np.argmin(counts)), int(np.argmax(counts))
+    if counts[rare] >= RARE_CLASS * len(y):
+        return []
+    return [
+        f"class {label_name(names[rare])!r} is {counts[rare] / len(y):.1%} of the training rows "
+        f"(the most frequent, {label_name(names[common])!r}, {counts[common] / len(y):.1%}): "
+        "accuracy rewards saying the most frequent class for every row, so trials may tie near "
+        f"{counts[common] / len(y):.2f} and choose nothing; --metric balanced_accuracy (or f1) "
+        "counts each class alike."
+    ]
 
 
 def _unused_augment(config: SearchConfig, kind: Any, modality: str) -> list[str]:

@@ -352,3 +352,30 @@ def test_the_terminal_says_the_reports_warnings_of_imbalance_a_silent_class_and_
     (gap,) = [x for x in judged(tmp_path, config, best) if x.startswith("warning: Validation")]
     assert "is more than the noise of 90 validation and 90 test examples allows" in gap
     assert not [x for x in judged(tmp_path, config, best) if "recall 0" in x or "imbalanced" in x]
+
+
+def test_an_accuracy_search_on_a_rare_class_is_warned_before_it_starts() -> None:
+    """An outsider's 97:3 churn file: 8 trials all scored 0.9767 by saying "no" to every
+    churner, and nothing said so before the search."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    import torch
+
+    from nas.config import SearchConfig
+    from nas.session import _rare_class
+    from search_spaces import Space
+
+    y = torch.tensor([0] * 97 + [1] * 3)
+    td = SimpleNamespace(task="classification", class_names=["no", "yes"],
+                         train=SimpleNamespace(y=y))  # fmt: skip
+    config = SearchConfig(study="s", space=Space("fnn"), metric="accuracy",
+                          task="classification")  # fmt: skip
+    assert _rare_class(config, td) == [
+        "class 'yes' is 3.0% of the training rows (the most frequent, 'no', 97.0%): accuracy "
+        "rewards saying the most frequent class for every row, so trials may tie near 0.97 and "
+        "choose nothing; --metric balanced_accuracy (or f1) counts each class alike."
+    ]
+    assert _rare_class(dataclasses.replace(config, metric="balanced_accuracy"), td) == []
+    td.train.y = torch.tensor([0] * 85 + [1] * 15)  # 15 %: accuracy says enough
+    assert _rare_class(config, td) == []
