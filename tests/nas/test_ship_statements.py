@@ -379,3 +379,7 @@ def test_an_accuracy_search_on_a_rare_class_is_warned_before_it_starts() -> None
     assert _rare_class(dataclasses.replace(config, metric="balanced_accuracy"), td) == []
     td.train.y = torch.tensor([0] * 85 + [1] * 15)  # 15 %: accuracy says enough
     assert _rare_class(config, td) == []
+    # ten classes of about 10 % (digits: '8' is 9.7 %, '1' 10.2 %) are balanced, not rare
+    td.class_names = [str(c) for c in range(10)]
+    td.train.y = torch.tensor([c for c in range(10) for _ in range(97 if c == 8 else 102)])
+    assert _rare_class(config, td) == []
