@@ -20,7 +20,7 @@ import numpy as np
 from nas import run as rundir
 from nas.baselines import bootstrap_interval, paired_difference, read_baselines, unseen_scores
 from nas.config import SearchConfig
-from nas.errors import NasError, StorageError
+from nas.errors import NasError, StorageError, UnknownNameError
 from nas.findings import alerts, baseline_lines, budget_sentence, search_warnings, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import is_feasible, metric_scale, status_of
@@ -77,7 +77,11 @@ def _spec_contradiction(best_dir: Path, best: dict[str, Any], spec: Any) -> dict
     summary, recorded as the winner was saved, differs), or when spec.json or model.pt is not
     the file the search saved (``sha256.json``): one of them was replaced, and the report would
     show one model's architecture beside another's scores."""
-    described, recorded = spec.summary(), best.get("summary")
+    try:
+        described, recorded = spec.summary(), best.get("summary")
+    except UnknownNameError as e:  # a block kind not registered here: named with its file
+        rundir.not_registered(best_dir / "spec.json", e)
+        raise
     # runs saved before summaries named normalisation, activation and dropout recorded the
     # blocks' labels alone: the same spec, said shorter
     if recorded in (described, spec.summary(details=False)):

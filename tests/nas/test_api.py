@@ -284,3 +284,20 @@ def test_load_run_names_its_report_and_a_winner_folder_without_its_spec(
     (run / "best" / "spec.json").unlink()
     with pytest.raises(NasError, match="spec.json"):
         nas.load_run(run)
+
+
+def test_show_names_the_spec_whose_block_kind_is_not_registered(
+    finished_run: Any, tmp_path: Path
+) -> None:
+    """`nas show` had given the registry's bare "Unknown block kind 'dense.v1.v9'" where
+    load_model names best/spec.json and the extension to load."""
+    from tests.conftest import copy_finished_run
+
+    run = copy_finished_run(finished_run, tmp_path)
+    spec = run / "best" / "spec.json"
+    spec.write_text(spec.read_text().replace('"dense.v1"', '"dense.v1.v9"', 1))
+    with pytest.raises(NasError) as caught:
+        nas.show(run)
+    said = str(caught.value)
+    assert said.startswith(f"{spec} names the block kind 'dense.v1.v9', which is not registered")
+    assert "load the extension that registers it" in said
