@@ -434,7 +434,7 @@ def explanation_line(exp: Mapping[str, Any] | None, across_front: bool = False) 
     parts = []
     if v["passed"]:
         ran = " it ran" if any(m in v["broken"] for m in v["passed"]) else ""
-        parts.append(_listed(v["passed"]) + f" passed every check{ran}")
+        parts.append(listed(v["passed"]) + f" passed every check{ran}")
     else:
         parts.append("no method passed every check")
     for verb, by_method in (("warned on", v["warned"]), ("failed", v["failed"]),
@@ -442,11 +442,11 @@ def explanation_line(exp: Mapping[str, Any] | None, across_front: bool = False) 
         grouped: dict[tuple[str, ...], list[str]] = {}
         for m, names in by_method.items():
             grouped.setdefault(tuple(names), []).append(m)
-        parts += [f"{_listed(ms)} {verb} {', '.join(c)}" for c, ms in grouped.items()]
+        parts += [f"{listed(ms)} {verb} {', '.join(c)}" for c, ms in grouped.items()]
     return "Explanations: " + "; ".join(parts) + "."
 
 
-def _listed(names: Sequence[str]) -> str:
+def listed(names: Sequence[str]) -> str:
     """``a``, ``a and b``, ``a, b and c``."""
     names = list(names)
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
@@ -466,6 +466,7 @@ __all__ = [
     "explanation_line",
     "gap",
     "gap_sentence",
+    "listed",
     "macro_spread",
     "gan_metric_label",
     "metric_label",

@@ -254,7 +254,7 @@ def _leak_caution(
     what, act = [], []
     if columns:
         one = len(columns) == 1
-        what.append(f"column{'' if one else 's'} {_listed(columns)}, which may give the target "
+        what.append(f"column{'' if one else 's'} {d.listed(columns)}, which may give the target "
                     "away")  # fmt: skip
         act.append(f"drop {'it' if one else 'them'} (--drop) unless known when you predict")
     if copies:
@@ -269,10 +269,6 @@ def _leak_caution(
     if verdict is not None:
         text += f" On these scores: {verdict['text']}"
     return {"cls": "bad", "text": text}
-
-
-def _listed(names: list[str]) -> str:
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _gan_verdict(test: Mapping[str, Any]) -> dict[str, str] | None:
