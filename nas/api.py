@@ -317,11 +317,12 @@ def _recorded_extension(out: str | PathLike[str] | None, error: UnknownNameError
 def show(path: str | PathLike[str]) -> dict[str, Any]:
     """The run's config (``config``, and as plain data ``run``), its leaderboard, the
     winner's metrics (``best``) and the report's judgement of them against the baselines
-    (``judged``, lines of text)."""
+    (``judged``, lines of text), and ``provenance``: notes on a winner whose files cannot be
+    checked (no ``best/sha256.json``) or a run recorded by a newer nas or another torch."""
     run_dir = as_path(path)
     config = SearchConfig.read(run_dir)
     out: dict[str, Any] = {"run": config.to_dict(), "config": config, "leaderboard": None,
-                           "best": None, "judged": []}  # fmt: skip
+                           "best": None, "judged": [], "provenance": []}  # fmt: skip
     if (run_dir / "leaderboard.csv").is_file():
         out["leaderboard"] = rundir.read_leaderboard(run_dir / "leaderboard.csv")
     out["best"] = rundir.best_metrics(run_dir / "best")
@@ -329,6 +330,9 @@ def show(path: str | PathLike[str]) -> dict[str, Any]:
         from nas.reporting import judged
 
         out["judged"] = judged(run_dir, config, out["best"])
+        unchecked = rundir.unchecked_note(run_dir / "best")
+        out["provenance"] += [unchecked] if unchecked else []
+    out["provenance"] += rundir.version_notes(config.versions)
     return out
 
 

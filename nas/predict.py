@@ -28,7 +28,13 @@ from nas.data.prepare import label_name
 from nas.data.transform import OTHER, ArrayTransform, TabularTransform, fitted_transform
 from nas.errors import DataError, NasError
 from nas.metrics import compute_metrics
-from nas.reading import load_model, read_json, readable_run_dir
+from nas.reading import (
+    load_model,
+    read_json,
+    readable_run_dir,
+    unchecked_note,
+    version_notes,
+)
 from nas.train import predict as model_outputs
 
 # Rows per forward pass, the last pass padded with zeros: every row is computed in a pass of
@@ -62,14 +68,18 @@ class Predictor:
         self.feature_names: list[str] = list(info.get("feature_names") or [])
         self.preprocessing: dict[str, Any] = dict(info.get("preprocessing") or {})
         self.transform = fitted_transform(self.preprocessing, self.modality)
-        self.notes: list[str] = []  # of the last call
+        self.standing: list[str] = [  # said with every prediction: files nothing checks, ...
+            *([note] if (note := unchecked_note(run_dir / "best")) else []),
+            *version_notes(config.versions),  # ... a run of a newer nas, another torch
+        ]
+        self.notes: list[str] = list(self.standing)  # of the last call
         self.filled: dict[str, list[int]] = {}  # of the last call: column -> rows filled in
 
     # --- inputs --------------------------------------------------------------------------
     def inputs(self, X: Any, source: str = "the data") -> torch.Tensor:
         """The model's inputs for raw rows ``X`` (a DataFrame, or an array shaped as the run's
         data was); notes on imputed cells and unseen categories go to ``self.notes``."""
-        self.notes, self.filled = [], {}
+        self.notes, self.filled = list(self.standing), {}
         if isinstance(X, str | PathLike):
             raise DataError(f"{source} is a path ({str(X)!r}); predict takes rows (a DataFrame "
                             "or an array): give a file to predict_file(path).")  # fmt: skip
@@ -314,7 +324,7 @@ class Predictor:
                     "predict with --data <file>."
                 )
             data = self.config.load_data()
-            self.notes = []
+            self.notes = list(self.standing)
             outputs = row_outputs(self.model, data.test.X)
             y = data.targets_in_units(data.test)  # as read: not back from float32
             if self.task == "classification":
@@ -418,7 +428,7 @@ def _fill(predictor: Predictor, table: pd.DataFrame, outputs: np.ndarray) -> Pre
         proba = _softmax(outputs)
         for j, name in enumerate(predictor.class_names):
             table[f"proba_{name}"] = proba[:, j]
-    return Prediction(table, predictor._metrics(outputs, y), [])
+    return Prediction(table, predictor._metrics(outputs, y), list(predictor.notes))
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

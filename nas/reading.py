@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -336,6 +337,48 @@ def check_sums(folder: Path) -> None:
                 f"{path.name}'s): the model it gives is not the one that was trained and "
                 f"tested. Restore the original file, or {RETRAIN}."
             )
+
+
+def unchecked_note(folder: Path) -> str | None:
+    """A note when ``folder`` holds ``spec.json`` and ``model.pt`` without ``sha256.json``:
+    :func:`check_sums` then has nothing to check them against, so an edited spec or replaced
+    weights would load without a word (a folder saved before nas wrote the file has none)."""
+    folder = Path(folder)
+    if (folder / SUMS).is_file() or not all((folder / n).is_file() for n in SUMMED):
+        return None
+    return (f"{folder / SUMS} is missing, so nothing checks that {folder.name}/spec.json and "
+            f"model.pt are the files the search trained and tested; use this model only if you "
+            f"trust where the folder came from, or {RETRAIN}.")  # fmt: skip
+
+
+def _release(text: Any) -> tuple[int, ...] | None:
+    """(major, minor, patch) of a version string such as ``2.13.0+cpu``; None if it has none."""
+    match = re.match(r"\s*(\d+)\.(\d+)(?:\.(\d+))?", text) if isinstance(text, str) else None
+    return tuple(int(g or 0) for g in match.groups()) if match else None
+
+
+def version_notes(recorded: Mapping[str, Any]) -> list[str]:
+    """Notes on a run recorded (``run.json``'s ``versions``) by a newer nas than this one, whose
+    fields this nas may read wrongly or not at all, or trained with another torch release,
+    whose kernels can move its outputs in their last digits."""
+    from nas._version import __version__
+
+    notes: list[str] = []
+    if not isinstance(recorded, Mapping):
+        return notes
+    made = recorded.get("nas")
+    release = _release(made)
+    if made is not None and (release is None or release > _release(__version__)):
+        what = "newer than" if release is not None else "not a version, unlike"
+        notes.append(f"this run was written by nas {str(made)[:40]!r}, {what} this nas "
+                     f"({__version__}): fields it added may be read wrongly or not at all; "
+                     "upgrade nas to read the run as it was written.")  # fmt: skip
+    trained = _release(recorded.get("torch"))
+    if trained is not None and trained[:2] != _release(torch.__version__)[:2]:
+        notes.append(f"the model was trained with torch {recorded['torch']} and runs here on "
+                     f"torch {torch.__version__}: its outputs can differ from the report's in "
+                     f"their last digits.")  # fmt: skip
+    return notes
 
 
 def check_weights(folder: Path) -> Path:

@@ -76,7 +76,8 @@ def _spec_contradiction(best_dir: Path, best: dict[str, Any], spec: Any) -> dict
     """A red alert when best/spec.json is not the architecture best/metrics.json scored (its
     summary, recorded as the winner was saved, differs), or when spec.json or model.pt is not
     the file the search saved (``sha256.json``): one of them was replaced, and the report would
-    show one model's architecture beside another's scores."""
+    show one model's architecture beside another's scores; a warning when no ``sha256.json``
+    is there to check them against."""
     try:
         described, recorded = spec.summary(), best.get("summary")
     except UnknownNameError as e:  # a block kind not registered here: named with its file
@@ -90,7 +91,8 @@ def _spec_contradiction(best_dir: Path, best: dict[str, Any], spec: Any) -> dict
         except NasError as e:
             return {"level": "error", "text": f"{e} The scores shown are of the model the "
                     "search saved, not of these files."}  # fmt: skip
-        return None
+        unchecked = rundir.unchecked_note(best_dir)
+        return {"level": "warn", "text": unchecked} if unchecked else None
     text = (f"The winner's files disagree: {best_dir / 'spec.json'} is {described!r} but "
             f"{best_dir / 'metrics.json'} records {recorded!r} (one was replaced), so the "
             f"architecture shown may not be the model scored; {rundir.RETRAIN}.")  # fmt: skip

@@ -50,6 +50,8 @@ from nas.reading import (  # noqa: F401 (re-exported: nas.run is the run directo
     reason,
     search_running,
     top_metrics,
+    unchecked_note,
+    version_notes,
 )
 from search_spaces import ArchSpec
 from search_spaces.gan import GanSpec

@@ -194,3 +194,5 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
                   "tests the winner when it ends.", markup=False)  # fmt: skip
     else:
         out.print("no winner yet: run the same `nas search` command to finish the search.")
+    for w in info["provenance"]:  # files nothing checks; a run of a newer nas
+        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)

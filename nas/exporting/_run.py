@@ -22,7 +22,13 @@ from nas.exporting._describe import KIND, describe
 from nas.exporting._export import export_model, get_format
 from nas.exporting._target import RANDOM, random_rows
 from nas.kinds import get_kind
-from nas.reading import load_model, read_json, readable_run_dir
+from nas.reading import (
+    load_model,
+    read_json,
+    readable_run_dir,
+    unchecked_note,
+    version_notes,
+)
 from nas.run import json_safe, write_json
 
 FOLDER = "export"  # in the run directory: the default output, and the record
@@ -115,6 +121,8 @@ def export_run(
     write_json(beside, described)
     record = {**report.to_dict(), "preprocessing": str(beside.resolve())}
     notes = [report.note] if report.note else []
+    unchecked = unchecked_note(run_dir / "best")  # exported from files nothing vouches for
+    notes += ([unchecked] if unchecked else []) + version_notes(config.versions)
     if unwritable is None:
         records = read_exports(run_dir)
         records[fmt.name] = record

@@ -718,3 +718,63 @@ def test_a_tampered_best_epoch_in_the_study_gets_one_line_when_the_search_retrai
     assert len(errors) == 1 and errors[0].startswith("error: Trial "), result.stderr
     assert result.stderr.splitlines()[-1] == errors[0]
     assert "best_epoch 'abc'" in errors[0] and "new --out folder" in errors[0]
+
+
+def test_a_winner_without_its_sha256_json_is_said_to_be_unchecked_wherever_it_is_used(
+    here: Path, cli: Callable[..., Any]
+) -> None:
+    """Deleting best/sha256.json had switched the tamper check off without a word: an edited
+    spec or replaced weights then loaded as the model that was trained and tested. Each way
+    in that uses the winner now says that nothing checks its files."""
+    import nas
+    from nas.reporting import collect
+
+    run = here / RUN
+    missing = f"{run / 'best' / 'sha256.json'} is missing, so nothing checks that"
+    assert nas.show(run)["provenance"] == []
+    assert not [a for a in collect(run)["alerts"] if "sha256.json" in a["text"]]
+    clean = cli("predict", run, "-o", here / "clean.csv")
+    assert clean.exit_code == 0 and "sha256" not in clean.stdout + clean.stderr
+    (run / "best" / "sha256.json").unlink()
+    shown = cli("show", run)
+    assert shown.exit_code == 0, (shown.stderr, shown.exception)
+    assert f"warning: {missing} best/spec.json and model.pt" in " ".join(shown.stderr.split())
+    predicted = cli("predict", run, "-o", here / "p.csv")
+    assert predicted.exit_code == 0, (predicted.stderr, predicted.exception)
+    assert f"note: {missing}" in " ".join(predicted.stdout.split())
+    (note,) = nas.show(run)["provenance"]
+    assert note.startswith(missing) and note.endswith("to retrain the winner and rewrite it.")
+    assert {"level": "warn", "text": note} in collect(run)["alerts"]
+    with pytest.warns(UserWarning, match="sha256.json is missing"):
+        nas.load_predictor(run).predict(np.zeros((2, 4), dtype=np.float32))
+    from nas.exporting import export_run
+
+    assert note in export_run(run, "torchscript", here / "model.pt").notes
+
+
+def test_a_run_recorded_by_a_newer_nas_or_another_torch_release_is_noted(
+    here: Path, cli: Callable[..., Any]
+) -> None:
+    """A run.json of nas 9.9.0 had been read by this nas without a note; so had a model
+    trained with another torch release, whose outputs can differ in their last digits."""
+    import nas
+    from nas._version import __version__
+    from nas.run import version_notes
+
+    here_torch = torch.__version__
+    assert version_notes({"nas": __version__, "torch": here_torch}) == []
+    assert version_notes({"nas": "0.0.1", "torch": here_torch.split("+")[0]}) == []  # older
+    assert version_notes({}) == [] and version_notes("junk") == []  # type: ignore[arg-type]
+    edit_json(J, lambda r: r["versions"].update(nas="9.9.0", torch="1.13.1+cu117"))(here)
+    newer, other_torch = nas.show(here / RUN)["provenance"]
+    assert newer == (f"this run was written by nas '9.9.0', newer than this nas ({__version__}): "
+                     "fields it added may be read wrongly or not at all; upgrade nas to read "
+                     "the run as it was written.")  # fmt: skip
+    assert other_torch == (f"the model was trained with torch 1.13.1+cu117 and runs here on "
+                           f"torch {here_torch}: its outputs can differ from the report's in "
+                           "their last digits.")  # fmt: skip
+    shown = cli("show", here / RUN)
+    assert shown.exit_code == 0 and "newer than this nas" in shown.stderr
+    edit_json(J, lambda r: r["versions"].update(nas="<b>dev</b>", torch=here_torch))(here)
+    (odd,) = nas.show(here / RUN)["provenance"]
+    assert odd.startswith("this run was written by nas '<b>dev</b>', not a version, unlike")
