@@ -607,6 +607,60 @@ def test_a_delimiter_is_the_headers_and_a_trailing_one_is_no_column(tmp_path: Pa
         )
 
 
+def test_text_cells_are_cleaned_once_per_distinct_value_as_each_cell_was(tmp_path: Path) -> None:
+    """Cleaning a text column (strip, missing words, decimal commas) cell by cell had taken 8x
+    pandas' own read of a file of category columns (/tmp/oU: 200,000 x 31 in 5.7 s where pandas
+    takes 1.0 s). Each distinct cell is now cleaned once: the same frame, and the cleaning takes
+    less time than one Python ``str.strip`` of each text cell (0.24x measured; the cell-by-cell
+    cleaning took 4.9x), both timed in this run on one thread."""
+    import time
+
+    import pandas as pd
+
+    from nas.data.csvfile import read_table
+
+    rng = np.random.default_rng(0)
+    n = 40_000
+    words = np.array(["red", " green", "blue ", "", " NA", "?"], dtype=object)
+    cells = words[rng.integers(0, len(words), size=(n, 4))]
+    frame = pd.DataFrame(rng.normal(size=(n, 3)).round(3), columns=["a", "b", "c"])
+    for j in range(4):
+        frame[f"c{j}"] = cells[:, j]
+    frame["comma"] = np.where(rng.random(n) < 0.5, "1,5", " 2,25 ")  # decimal commas
+    frame["code"] = np.where(rng.random(n) < 0.5, "01", "7")  # kept as written
+    frame.to_csv(tmp_path / "cat.csv", index=False, sep=";")
+    read, sep = read_table(tmp_path / "cat.csv", text=["code"])
+    assert sep == ";"
+    for j in range(4):  # by hand: stripped, and "", "NA", "?" missing
+        clean = [c.strip() for c in cells[:, j]]
+        expected = [c if c not in ("", "NA", "?") else None for c in clean]
+        got = read[f"c{j}"]
+        assert got.dtype == object
+        assert [None if pd.isna(v) else v for v in got] == expected
+    assert read["comma"].dtype == np.float64
+    assert read["comma"].tolist() == [1.5 if c == "1,5" else 2.25 for c in frame["comma"]]
+    assert read["code"].tolist() == frame["code"].tolist()
+
+    from nas.data.csvfile import _tidy
+
+    parsed = pd.read_csv(tmp_path / "cat.csv", sep=";", skipinitialspace=True, na_values=["?"])
+    texts = [c for c in parsed.columns if not pd.api.types.is_numeric_dtype(parsed[c])]
+    assert len(texts) == 5  # "code" (01, 7) pandas reads as numbers
+
+    def quickest(work: Callable[[pd.DataFrame], object]) -> float:
+        times = []
+        for _ in range(5):
+            copy = parsed.copy()
+            start = time.perf_counter()
+            work(copy)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    per_cell = quickest(lambda f: [[str(v).strip() for v in f[c]] for c in texts])
+    ours = quickest(lambda f: _tidy(f, ";", ["code"]))
+    assert ours <= per_cell, (ours, per_cell)
+
+
 def test_an_npz_whose_examples_are_empty_is_refused_at_load(tmp_path: Path) -> None:
     """X of shape (100, 0) ran the whole --timeout of failing trials before saying so."""
     y = np.arange(100) % 2
