@@ -14,6 +14,7 @@ folder whole.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
@@ -61,6 +62,9 @@ class RowExplanations:
     folder: Path
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # per row (in ``rows``' order): the lowest agreement of two methods' rankings of its
+    # inputs (None: one method, or a constant map); see :func:`row_agreement`
+    agreement: list[float | None] = field(default_factory=list)
 
 
 def parse_rows(rows: str | int | Sequence[int] | None) -> list[int] | None:
@@ -153,6 +157,13 @@ def explain_rows(
                         seed=seed)  # fmt: skip
     names = _names(exp)
     records = _records(exp, predictor, wanted, outputs, filled)
+    from explain.quality import AGREEMENT_WARN
+
+    agreement = [row_agreement(rec, exp.input_shape) for rec in records]
+    disagree = [r for r, rho in zip(wanted, agreement, strict=True)
+                if rho is not None and rho < AGREEMENT_WARN]  # fmt: skip
+    if disagree:
+        notes.append(_disagreement(disagree, len(wanted)))
     table = _table(records, names)
     for rec in records:  # the values by feature name, for a person reading the JSON
         for m in rec["methods"].values():
@@ -166,7 +177,37 @@ def explain_rows(
     }  # fmt: skip
     folder = _store(run, file, _plain(meta), table)
     return RowExplanations(wanted, list(exp.attributions), table, folder, notes,
-                           time.perf_counter() - start)  # fmt: skip
+                           time.perf_counter() - start, agreement)  # fmt: skip
+
+
+def row_agreement(record: dict[str, Any], input_shape: Sequence[int]) -> float | None:
+    """The lowest, over pairs of methods, weighted rank agreement (Spearman's rho, each input
+    unit weighted by its share of the two maps: :func:`explain.compare.rank_agreement`, as the
+    test set's agreement check) of the two methods' |attributions| of one row, per unit
+    (feature, time step or pixel); stored per pair as the record's ``agreement``. None with one
+    method, or where a map is constant (nothing to rank)."""
+    from explain.compare import rank_agreement, unit_maps
+
+    maps = {m: unit_maps(np.asarray(v["values"]).reshape(1, *input_shape))[0]
+            for m, v in record["methods"].items()}  # fmt: skip
+    pairs = {f"{a} vs {b}": rank_agreement(maps[a], maps[b])
+             for a, b in itertools.combinations(maps, 2)}  # fmt: skip
+    record["agreement"] = {k: (round(v, 4) if math.isfinite(v) else None) for k, v in pairs.items()}
+    finite = [v for v in pairs.values() if math.isfinite(v)]
+    return min(finite) if finite else None
+
+
+def _disagreement(rows: list[int], explained: int) -> str:
+    """The note on rows whose methods rank the inputs unrelatedly."""
+    from explain.quality import AGREEMENT_WARN
+
+    listed = ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
+    return (
+        f"the methods disagree on {len(rows)} of {explained} row(s) ({listed}): their rankings "
+        f"of the inputs agree below {AGREEMENT_WARN} (weighted rank agreement, where 1 is the "
+        "same ranking), so which inputs drove those predictions is uncertain; read them as "
+        "two answers, not one (attributions.csv holds each method's values)."
+    )
 
 
 def _run_data(run: Path, config: SearchConfig) -> Any:
@@ -228,7 +269,7 @@ def _table(records: list[dict], names: list[str]) -> pd.DataFrame:
     """One line per row and method; feature columns last (renamed if one is a fixed name)."""
     lines = []
     for rec in records:
-        head = {k: v for k, v in rec.items() if k != "methods"}
+        head = {k: v for k, v in rec.items() if k not in ("methods", "agreement")}
         for method, m in rec["methods"].items():
             if len(m["values"]) != len(names):  # not one value per input element
                 continue

@@ -150,6 +150,20 @@ def top_features(line: Any, features: list[str], k: int = 3) -> str:
     return ", ".join(f"{said(f)} {values[f]:+.3g}" for f in top)
 
 
+def _predicted(line: Any) -> str:
+    """A row's prediction as the table shows it: the class and its probability (the class
+    explained, when another), or the regression outputs."""
+    head = list(line.index)[: list(line.index).index("output")]  # not a feature's column
+    outputs = [str(line[c]) for c in head if str(c).startswith("prediction")]
+    said = ", ".join(outputs)
+    p = line.get("probability")
+    if p is None or p != p:  # a regression (NaN: not a number to show)
+        return said
+    explained = str(line.get("class_explained"))
+    other = f" (explained: {explained})" if explained != said else ""
+    return f"{said}, p {float(p):.3f}{other}"
+
+
 def _explain_rows(result: Any, data: Path | None) -> None:
     from nas.explain_rows import no_checks
 
@@ -157,16 +171,29 @@ def _explain_rows(result: Any, data: Path | None) -> None:
         out.print(f"note: {note}", markup=False, soft_wrap=True)
     name = data.name if data is not None else "the data"
     table = Table(title=f"{len(result.rows)} row(s) of {name} explained ({result.seconds:.1f} s)")
-    fixed = [c for c in ("row", "prediction", "class_explained", "probability")
-             if c in result.table.columns]  # fmt: skip
-    for col in (*fixed, "top features (first method)"):
-        table.add_column(col.replace("_", " "))
-    first = result.table[result.table["method"] == result.methods[0]] if len(result.table) else []
+    methods = [m for m in result.methods if len(result.table)
+               and (result.table["method"] == m).any()]  # fmt: skip
+    several = len(methods) > 1
+    table.add_column("row", justify="right")
+    table.add_column("prediction")
+    table.add_column("method", no_wrap=True)
+    table.add_column("top features", ratio=1)
+    if several:  # each method's answer is shown: where they differ, the row is flagged
+        table.add_column("agree (\u03c1)", justify="right", no_wrap=True)
+    first = result.table[result.table["method"] == methods[0]] if methods else []
     features = list(first.columns[list(first.columns).index("sum") + 1 :]) if len(first) else []
-    for _, line in first.iterrows():
-        shown = top_features(line, features)
-        cells = [f"{line[c]:.3f}" if c == "probability" else str(line[c]) for c in fixed]
-        table.add_row(*map(escape, cells), escape(shown))
+    agreement = dict(zip(result.rows, result.agreement, strict=False))
+    for _, line in first.iterrows() if len(first) else []:
+        cells = [str(line["row"]), _predicted(line)]
+        rho = agreement.get(line["row"])
+        for k, method in enumerate(methods):
+            same = result.table[(result.table["method"] == method)
+                                & (result.table["row"] == line["row"])]  # fmt: skip
+            shown = [method, top_features(same.iloc[0], features) if len(same) else "-"]
+            if several:
+                shown.append(("-" if rho is None else f"{rho:.2f}") if k == 0 else "")
+            table.add_row(*map(escape, cells if k == 0 else ["", ""]), *map(escape, shown),
+                          end_section=k == len(methods) - 1)  # fmt: skip
     if len(first):
         out.print(table)
     checks = no_checks(result.folder.parent.parent)  # RUN/explain-new/<file>/

@@ -125,6 +125,51 @@ def test_new_rows_are_explained_completely_and_stored_beside_the_test_set(
     assert np.allclose(ig["probability"], proba, atol=1e-6)
 
 
+def test_each_methods_answer_is_shown_and_rows_where_they_disagree_are_flagged(
+    run: Path, new_csv: Path
+) -> None:
+    """`nas explain --data` had shown the first method's top features only, and nothing when
+    integrated gradients and SHAP ranked a row's inputs differently (/tmp/oT). Each method's
+    top features are now a line, with the rows' agreement: the lowest weighted rank
+    agreement of two methods' |attributions| (known answer: the weighted rho written out in
+    tests/conftest.py), stored per pair in explanations.json."""
+    from nas.explain_rows import _disagreement, row_agreement
+    from tests.conftest import weighted_rho
+
+    result = invoke("explain", run, "--data", new_csv, "--rows", "0-3")
+    assert result.exit_code == 0, result.output
+    folder = run / FOLDER / "new"
+    stored = pd.read_csv(folder / "attributions.csv")
+    meta = json.loads((folder / "explanations.json").read_text())
+    methods = list(dict.fromkeys(stored["method"]))
+    assert len(methods) >= 2
+    shown = [line.split("\u2502") for line in result.output.splitlines() if "\u2502" in line]
+    named = [cells[3].strip() for cells in shown if len(cells) > 4 and cells[3].strip()]
+    assert named == methods * 4  # every method's line, for each of the 4 rows
+    features = meta["feature_names"]
+    exp = nas.explain(run, data=new_csv, rows="0-3")
+    for i, rec in enumerate(meta["explanations"]):
+        maps = {m: np.abs(stored[(stored["method"] == m) & (stored["row"] == rec["row"])]
+                          [features].to_numpy()[0]) for m in methods}  # fmt: skip
+        pairs = {f"{a} vs {b}": weighted_rho(maps[a], maps[b])
+                 for j, a in enumerate(methods) for b in methods[j + 1 :]}  # fmt: skip
+        assert rec["agreement"].keys() == pairs.keys()
+        for pair, rho in pairs.items():
+            assert rec["agreement"][pair] == pytest.approx(rho, abs=1e-4)
+        assert exp.agreement[i] == pytest.approx(min(pairs.values()), abs=1e-9)
+    # a row two methods rank in opposite orders is flagged; one of agreeing methods is not
+    record = {"methods": {"a": {"values": np.array([3.0, 2.0, 1.0, 0.5])},
+                          "b": {"values": np.array([0.5, 1.0, 2.0, -3.0])},
+                          "c": {"values": np.array([-3.1, 2.2, 0.9, 0.4])}}}  # fmt: skip
+    lowest = row_agreement(record, (4,))
+    assert lowest == pytest.approx(weighted_rho([3, 2, 1, 0.5], [0.5, 1, 2, 3]))
+    assert lowest < -0.9 and record["agreement"]["a vs c"] == pytest.approx(1.0)
+    assert _disagreement([7], 4).startswith(
+        "the methods disagree on 1 of 4 row(s) (7): their rankings of the inputs agree below 0.2"
+    )
+    assert row_agreement({"methods": {"a": {"values": np.ones(4)}}}, (4,)) is None
+
+
 def test_the_python_path_and_the_default_rows(run: Path, new_csv: Path) -> None:
     exp = nas.explain(run, data=new_csv, methods=["integrated_gradients"])
     assert isinstance(exp, RowExplanations)
