@@ -52,16 +52,19 @@ class SearchProgress:
         self.task = self.progress.add_task(
             "search", total=total, completed=0 if self.by_time else self.done_before
         )
-        self.live = Live(
-            self._render(), console=self.console, refresh_per_second=4, transient=False
-        )
+        self._read(study)
+        # drawn 4 times a second from Rich's own thread, between the trial's refreshes: the
+        # clock-driven parts (a --timeout bar, the seconds left) move within a long epoch too;
+        # what the study says is read in the trials' thread only (_read)
+        self.live = Live(console=self.console, refresh_per_second=4, transient=False,
+                         get_renderable=self._render)  # fmt: skip
 
     def __enter__(self) -> SearchProgress:
         self.live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.live.update(self._render())
+        self.live.refresh()
         self.live.__exit__(*exc)
         self.console.print()
 
@@ -83,36 +86,44 @@ class SearchProgress:
         self._update(self.study)
 
     def _update(self, study: optuna.Study) -> None:
-        if self.by_time:
-            self.progress.update(
-                self.task, completed=min(time.monotonic() - self.start, self.timeout or 0)
-            )
-        else:  # from the study, so trials of other workers (--jobs) count too; never past
-            # the total (a killed session's trials, failed and retried as this one runs, had
-            # shown 8/6)
+        if not self.by_time:  # from the study, so trials of other workers (--jobs) count
+            # too; never past the total (a killed session's trials, failed and retried as
+            # this one runs, had shown 8/6)
             total = self.progress.tasks[0].total or 0
             self.progress.update(self.task, completed=min(_finished(study), total))
-        self.live.update(self._render())
+        self._read(study)
+        self.live.refresh()
 
-    def _render(self) -> Group:
-        trials = self.study.get_trials(deepcopy=False)
+    def _read(self, study: optuna.Study) -> None:
+        """What the view shows of the study (counts, the best trial, the retrain's reserve),
+        read now, in the thread that runs the trials."""
+        trials = study.get_trials(deepcopy=False)
         counts = Counter(status_of(t) for t in trials)
-        line = Text.assemble(
+        self._counts = Text.assemble(
             ("complete ", "green"), str(counts["complete"]), "  ",
             ("pruned ", "yellow"), str(counts["pruned"]), "  ",
             ("over budget ", "magenta"), str(counts["over_budget"]), "  ",
             ("failed ", "red"), str(counts["failed"]),
         )  # fmt: skip
-        parts = [self.progress, line, Text(best_line(self.study, self.metric))]
+        self._best = Text(best_line(study, self.metric))
+        self._reserve = self.deadline.reserve(study) if self.deadline is not None else 0.0
+
+    def _render(self) -> Group:
+        """The view now: the study as last read, the clock as it is."""
+        if self.by_time:
+            self.progress.update(
+                self.task, completed=min(time.monotonic() - self.start, self.timeout or 0)
+            )
+        parts = [self.progress, self._counts, self._best]
         if self.deadline is not None:
-            parts.append(Text(deadline_line(self.study, self.deadline), style="dim"))
+            parts.append(Text(deadline_line(self.deadline, self._reserve), style="dim"))
         return Group(*parts)
 
 
-def deadline_line(study: optuna.Study, deadline: Any) -> str:
-    """What the rest of the --timeout holds: the time kept for retraining the winner, and
-    that the explanations and the report come after it."""
-    reserve = deadline.reserve(study)
+def deadline_line(deadline: Any, reserve: float) -> str:
+    """What the rest of the --timeout holds: the time kept for retraining the winner
+    (``reserve``: ``deadline.reserve(study)``), and that the explanations and the report come
+    after it."""
     kept = f"~{reserve:.0f} s kept for retraining the winner" if reserve else (
         "the winner's retrain is kept inside the time")  # fmt: skip
     return (f"--timeout: {max(0.0, deadline.left()):.0f} s left, {kept}; the explanations "

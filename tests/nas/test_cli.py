@@ -656,6 +656,41 @@ def test_the_live_view_counts_other_workers_trials_during_its_own(
     assert len(calls) == result.study.trials[0].user_attrs["epochs"] == 3
 
 
+def test_a_timeout_view_moves_with_the_clock_between_the_trials_refreshes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Within a long first epoch nothing refreshed the view, so a --timeout bar and its
+    "s left" stood still (/tmp/oU). Rich draws it from its own thread; each drawing now reads
+    the clock (not the study, which is read in the trials' thread only)."""
+    import io
+
+    import optuna
+    from rich.console import Console
+
+    import nas.progress
+    from nas.deadline import Deadline
+    from nas.progress import SearchProgress
+
+    clock = [1000.0]
+    monkeypatch.setattr(nas.progress.time, "monotonic", lambda: clock[0])
+    study = optuna.create_study(direction="maximize")
+    deadline = Deadline(100.0, clock=lambda: clock[0])
+    read: list[int] = []
+    monkeypatch.setattr(study, "get_trials", lambda **k: read.append(1) or [])
+    view = SearchProgress(study, "accuracy", None, 100.0, console=Console(file=io.StringIO()),
+                          deadline=deadline)  # fmt: skip
+    task, reads = view.progress.tasks[0], len(read)
+    clock[0] += 37.0  # no trial ended, no tick: Rich's refresh thread draws the view
+    drawn = Console(file=io.StringIO(), width=120)
+    drawn.print(view.live.get_renderable())
+    assert task.completed == pytest.approx(37.0)
+    assert "--timeout: 63 s left" in drawn.file.getvalue()
+    assert len(read) == reads  # the study was not read from the drawing thread
+    clock[0] += 500.0
+    view.live.get_renderable()
+    assert task.completed == pytest.approx(100.0)  # never past the --timeout
+
+
 def test_the_live_view_and_the_top_table_name_a_macro_average_so() -> None:
     import optuna
     import pandas as pd
