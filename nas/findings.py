@@ -21,6 +21,9 @@ def _units(best: dict[str, Any], metric: str) -> str:
     units = best.get("target_units")
     if not units or metric not in ("mae", "rmse", "mse"):
         return ""
+    per = (best.get("test") or {}).get("per_output")
+    if isinstance(per, list) and len(per) > 1:  # several targets, each in its own units
+        return f" (the mean over {len(per)} outputs, each in its own units)"
     return f" (in {units}{'²' if metric == 'mse' else ''})"
 
 

@@ -23,6 +23,9 @@ def _m(x: Any) -> dict[str, Any]:
 
 def _units(best: Mapping[str, Any], metric: str) -> str:
     units = best.get("target_units")
+    per = _m(best.get("test")).get("per_output")
+    if isinstance(per, list) and len(per) > 1:  # several targets: the score is their mean
+        return f" (the mean over {len(per)} outputs, each in its own units)"
     return f" {units}" if units and metric in ("mae", "rmse") else ""
 
 

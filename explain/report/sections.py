@@ -167,6 +167,18 @@ def overview(data: ReportData) -> dict[str, Any]:
             for k, v in test.items()
             if plots.is_number(v)
         ],  # fmt: skip
+        "per_output": [  # a regression of several outputs: each one's own, in its units
+            (
+                f"output {e.get('output')}",
+                [
+                    (str(_METRIC_NAMES.get(k, metric_label(k))), fmt_num(v))
+                    for k, v in e.items()
+                    if k != "output" and plots.is_number(v)
+                ],
+            )
+            for e in test.get("per_output") or []
+            if isinstance(e, Mapping)
+        ],  # fmt: skip
         "metric": metric_label(run.get("metric")),
         "verdict": data.get("verdict"),
         "alerts": [a for a in data.get("alerts") or [] if isinstance(a, Mapping)],

@@ -237,13 +237,23 @@ def cost_line(c: Any, label: str) -> str:
 def test_line(test: dict[str, Any], units: str | None, kind: Any = None) -> str:
     """The winner's test metrics in one line, each named as its search kind names it (a
     classifier's macro averages so, as metrics.json keeps the keys ``precision``, ``recall``,
-    ``f1``; a GAN's precision and recall as k-NN manifold scores)."""
+    ``f1``; a GAN's precision and recall as k-NN manifold scores), then, for a regression of
+    several outputs, a line of each output's own scores."""
     if kind is None:
         from explain.report.decision import metric_label as label
     else:
         label = kind.metric_label
     shown = ", ".join(f"{label(k)} {v:.4f}" for k, v in test.items() if isinstance(v, float))
-    return f"test: {shown}" + (f" (errors in units of {units})" if units else "")
+    each = [e for e in test.get("per_output") or [] if isinstance(e, dict)]
+    if not each:
+        return f"test: {shown}" + (f" (errors in units of {units})" if units else "")
+    # outputs of their own scales: their mean alone had hidden a 28x difference (/tmp/oY)
+    lines = [f"test: {shown} (the mean over {len(each)} outputs, each in its own units)"]
+    for e in each:
+        own = ", ".join(f"{label(k)} {v:.4g}" for k, v in e.items()
+                        if k != "output" and isinstance(v, float))  # fmt: skip
+        lines.append(f"  output {e.get('output')}: {own}")
+    return "\n".join(lines)
 
 
 def render_result(result: Any) -> None:

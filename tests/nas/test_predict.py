@@ -623,7 +623,30 @@ def test_a_multi_output_regression_prints_each_outputs_own_scores(
     np.savez(tmp_path / "mo.npz", X=X, y=y)
     run = tmp_path / "run-mo"
     args = ("--trials", "1", "--epochs", "2", "--space", write_space(tmp_path), *LEAN)
-    assert cli("search", "--data", tmp_path / "mo.npz", "--out", run, *args).exit_code == 0
+    searched = cli("search", "--data", tmp_path / "mo.npz", "--out", run, *args)
+    assert searched.exit_code == 0
+    # the search, nas show and the report give each output's test scores too (/tmp/oY 1):
+    # known answers from the written test predictions, in the target's units
+    stored = np.load(run / "best" / "predictions.npz")
+    prep = json.loads((run / "run.json").read_text())["data_info"]["preprocessing"]
+    scale, shift = np.asarray(prep["y_std"]), np.asarray(prep["y_mean"])
+    truth, said = stored["y_true"] * scale + shift, stored["outputs"] * scale + shift
+    rmses = [root_mean_squared_error(truth[:, j], said[:, j]) for j in range(3)]
+    shown = cli("show", run)
+    for output in (searched.output, shown.output):
+        lines = [line.strip() for line in output.splitlines()]
+        head = next(ln for ln in lines if ln.startswith("test: "))
+        assert head.endswith("(the mean over 3 outputs, each in its own units)"), head
+        for j, rmse in enumerate(rmses):
+            line = next(ln for ln in lines if ln.startswith(f"output {j}: "))
+            assert f"rmse {rmse:.4g}" in line, (line, rmse)
+    page = nas.report(run, tmp_path / "r.html").read_text()
+    table = page[page.index('<table class="per-output"') :].split("</table>")[0]
+    for j, rmse in enumerate(rmses):
+        row = table.split(f"<td>output {j}</td>")[1].split("</tr>")[0]
+        assert f"<td>{rmse:.4g}</td>" in row or f"<td>{rmse:.4f}</td>" in row, (row, rmse)
+    assert "test rmse (the mean over 3 outputs, each in its own units)" in page
+    assert "(in y)" not in page and "units of y" not in searched.output + shown.output
     np.savez(tmp_path / "new.npz", X=X[:60], y=y[:60])
     result = cli("predict", run, "--data", tmp_path / "new.npz", "-o", tmp_path / "p.csv")
     assert result.exit_code == 0, result.output
