@@ -173,16 +173,39 @@ def search(data: ReportData, figs: Figures) -> dict[str, Any]:
         "truncated": max(0, len(trials) - MAX_LEADERBOARD),
         "metric": metric,
         "pareto": isinstance(data.get("pareto"), list),  # a search of several objectives
+        "top_costs": [label for _, label in _top_costs(run)],
         "top": [
             {
                 "rank": t.get("rank"),
                 "trial": t.get("trial"),
                 "family": t.get("family"),
                 "summary": t.get("summary"),
+                "val": fmt_num((t.get("val") or {}).get(metric)),
                 "metric": fmt_num((t.get("test") or {}).get(metric)),
-                "params": fmt_si((t.get("cost") or {}).get("params")),
+                "costs": [
+                    _top_cost(key, (t.get("cost") or {}).get(key)) for key, _ in _top_costs(run)
+                ],
             }
             for t in data.get("top") or []
             if isinstance(t, Mapping)
         ],
     }
+
+
+_COST_LABELS = {"params": "params", "flops": "FLOPs", "latency_ms": "latency ms",
+                "memory_mb": "memory MiB"}  # fmt: skip
+
+
+def _top_costs(run: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The costs the kept models are shown with: those the search optimised (its objectives
+    after the metric: a front on FLOPs is read by its FLOPs, not its parameters, /tmp/oY),
+    then the parameter count."""
+    wanted = [o for o in list(run.get("objectives") or [])[1:] if o in _COST_LABELS]
+    keys = list(dict.fromkeys([*wanted, "params"]))
+    return [(k, _COST_LABELS[k]) for k in keys]
+
+
+def _top_cost(key: str, value: Any) -> str:
+    if key in ("latency_ms", "memory_mb"):
+        return fmt_num(value, 3)
+    return fmt_si(value)

@@ -303,3 +303,34 @@ def test_the_studys_own_front_has_its_own_legend_entry() -> None:
     caption = view["panels"][2]["help"]
     assert "no other is at least as good on both and better on one" in caption
     assert "beats" not in caption and "orange dots are the study's own Pareto front" in caption
+
+
+def test_kept_models_of_a_front_show_the_costs_it_was_chosen_on(tmp_path: Path) -> None:
+    """A front on accuracy and FLOPs listed its kept models by parameters only, where an fnn
+    of 5.6x fewer FLOPs looked bigger than a transformer, and by test accuracy only, while
+    they are ranked by validation (/tmp/oY 2). Both scores and the searched costs are shown,
+    then the parameters."""
+    fx = explain_helper("report_fixtures")
+    data = copy.deepcopy(fx.tabular_classification(n_local=2))
+    data["run"]["objectives"] = ["accuracy", "flops", "latency_ms"]
+    data["top"] = [
+        {"rank": 1, "trial": 1, "family": "transformer", "summary": "t <b>", "val": {
+            "accuracy": 0.98}, "test": {"accuracy": 0.8778},
+         "cost": {"params": 17_700, "flops": 1_412_352, "latency_ms": 0.5384}},
+        {"rank": 2, "trial": 11, "family": "fnn", "summary": "f", "val": {"accuracy": 0.95},
+         "test": {"accuracy": 0.9111}, "cost": {"params": 32_700, "flops": 64_000}},
+    ]  # fmt: skip
+    view = search(data, Figures())
+    assert view["top_costs"] == ["FLOPs", "latency ms", "params"]
+    costs = [r["costs"] for r in view["top"]]
+    assert costs == [["1.41 M", "0.538", "17.7 k"], ["64 k", "–", "32.7 k"]]
+    scores = [(r["val"], r["metric"]) for r in view["top"]]
+    assert scores == [("0.98", "0.8778"), ("0.95", "0.9111")]
+    html = render_report(data, tmp_path / "r.html").read_text(encoding="utf-8")
+    kept = html[html.index("<h3>Top models kept</h3>") :].split("</table>")[0]
+    heads = re.findall(r"<th>(.*?)</th>", kept)
+    assert heads == ["rank", "trial", "family", "validation accuracy", "test accuracy", "FLOPs",
+                     "latency ms", "params", "architecture"]  # fmt: skip
+    assert "<td>1.41 M</td>" in kept and "<code>t &lt;b&gt;</code>" in kept
+    data["run"]["objectives"] = ["accuracy"]  # one objective: the parameters, as before
+    assert search(data, Figures())["top_costs"] == ["params"]
