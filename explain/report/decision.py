@@ -15,6 +15,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from explain.report.method_trust import disagreement_text, disagreements
+
 Z95 = 1.959964  # the two-sided 95% normal quantile
 # metrics on the scale of a proportion, [0, 1] (an interval or an axis is kept within it)
 PROPORTIONS = ("accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc")
@@ -443,6 +445,7 @@ def explanation_line(exp: Mapping[str, Any] | None, across_front: bool = False) 
         for m, names in by_method.items():
             grouped.setdefault(tuple(names), []).append(m)
         parts += [f"{listed(ms)} {verb} {', '.join(c)}" for c, ms in grouped.items()]
+    parts += [disagreement_text(d) for d in disagreements(exp)]
     return "Explanations: " + "; ".join(parts) + "."
 
 

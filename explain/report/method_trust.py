@@ -64,6 +64,33 @@ def method_status(rows: Mapping[str, Mapping[str, Any]]) -> str:
     return "unchecked"
 
 
+def disagreements(exp: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pairs of methods whose agreement check failed or warned (``exp["agreement"]``, or
+    agreement checks among ``exp["checks"]``): ``{methods: (a, b), status, value}``, failures
+    first. Each method may pass its own checks while the two rank the inputs unrelatedly
+    (IG and SHAP at -0.39 on a noise target had read "passed every check")."""
+    rows = [c for c in [*(exp.get("agreement") or []), *(exp.get("checks") or [])]
+            if isinstance(c, Mapping) and c.get("name") == "agreement"
+            and c.get("status") in ("fail", "warn")]  # fmt: skip
+    out, seen = [], set()
+    for c in sorted(rows, key=lambda c: c.get("status") != "fail"):
+        pair = tuple(str(c.get("method") or "").split(" vs "))
+        if len(pair) == 2 and pair not in seen:
+            seen.add(pair)
+            out.append({"methods": pair, "status": c["status"], "value": c.get("value")})
+    return out
+
+
+def disagreement_text(d: Mapping[str, Any]) -> str:
+    """ "integrated_gradients and shap_exact disagree on which inputs matter (rank agreement
+    -0.39)"; "partly disagree" for a warning."""
+    a, b = d["methods"]
+    verb = "disagree" if d["status"] == "fail" else "partly disagree"
+    value = d.get("value")
+    shown = f" (rank agreement {fmt_num(value, 2)})" if isinstance(value, int | float) else ""
+    return f"{a} and {b} {verb} on which inputs matter{shown}"
+
+
 def method_statuses(exp: Mapping[str, Any]) -> dict[str, str]:
     """Every checked method's verdict (:func:`method_status`)."""
     return {m: method_status(rows) for m, rows in method_checks(exp.get("checks")).items()}
@@ -136,6 +163,10 @@ def trust_table(exp: Mapping[str, Any], status: Mapping[str, str]) -> dict[str, 
                 meaning.append(f"{n} failed: {consequence(c, modality)}")
             elif c.get("status") == "warn":
                 meaning.append(f"{n} warned: possibly {consequence(c, modality)}")
+        for d in disagreements(exp):  # its own checks may all hold while another method's
+            # ranking of the inputs contradicts it: one of the two is not what the model uses
+            if m in d["methods"]:
+                meaning.append(disagreement_text(d) + ": one of the two is off")
         rows.append(
             {
                 "method": m,

@@ -182,6 +182,34 @@ def test_the_explanation_verdict_names_who_passed_every_check() -> None:
     assert "saliency could not run" not in line
 
 
+def test_methods_that_disagree_are_named_beside_their_own_passes() -> None:
+    """IG and SHAP each passed their own checks on a noise target while ranking its inputs
+    at -0.39 (agreement: fail): the first screen said "integrated_gradients passed every
+    check" and the trust table "every check held" (/tmp/oW 1). Both now name the pair."""
+    from explain.report.method_trust import trust_table
+
+    checks = [{"name": "completeness", "method": m, "status": "pass"} for m in ("ig", "shap")]
+    agreement = [
+        {"name": "agreement", "method": "ig vs shap", "status": "fail", "value": -0.3857},
+        {"name": "agreement", "method": "ig vs deeplift", "status": "pass", "value": 0.99},
+        {"name": "agreement", "method": "deeplift vs shap", "status": "warn", "value": 0.31},
+    ]
+    exp = {"checks": checks, "agreement": agreement}
+    assert d.explanation_line(exp) == (
+        "Explanations: ig and shap passed every check; ig and shap disagree on which inputs "
+        "matter (rank agreement -0.39); deeplift and shap partly disagree on which inputs "
+        "matter (rank agreement 0.31)."
+    )
+    rows = {r["method"]: r for r in trust_table(exp, {"ig": "pass", "shap": "pass"})["rows"]}
+    said = "ig and shap disagree on which inputs matter (rank agreement -0.39)"
+    assert rows["ig"]["meaning"] == [f"{said}: one of the two is off"]
+    assert len(rows["shap"]["meaning"]) == 2
+    agreeing = {"checks": checks, "agreement": agreement[1:2]}
+    assert d.explanation_line(agreeing) == "Explanations: ig and shap passed every check."
+    # agreement checks kept among the checks (an older explanations.json) count the same
+    assert "ig and shap disagree" in d.explanation_line({"checks": checks + agreement[:1]})
+
+
 def test_the_overfit_alert_fires_only_beyond_noise() -> None:
     data = breast_cancer()
     data["alerts"] = []
