@@ -152,6 +152,26 @@ def judged(run_dir: str | Path, config: SearchConfig, best: dict[str, Any]) -> l
     return lines
 
 
+def explanation_verdict(run_dir: str | Path) -> str | None:
+    """The report's first-screen line on the winner's stored explanations: which methods
+    passed their checks, which disagree, and, where the winner is no better than the trivial
+    baseline, that faithful explanations of it show no learnt pattern. None without a winner
+    or explanations of it. `nas explain RUN` prints it: its table alone had shown mostly
+    passes for a model fitted to shuffled labels (/tmp/oW 4)."""
+    from explain.report.decision_view import decision_view
+
+    run_dir = Path(run_dir)
+    config = SearchConfig.read(run_dir)
+    best = rundir.best_metrics(run_dir / "best")
+    exp, _ = _explanations(run_dir)
+    if best is None or exp is None:
+        return None
+    data = {"run": config.to_dict(), "best": best, **_worth(run_dir, config, best),
+            "explanations": exp}  # fmt: skip
+    view = decision_view(data)
+    return str(view["explanations"]) if view and view.get("explanations") else None
+
+
 def _explanations(run_dir: Path) -> tuple[dict[str, Any] | None, dict[str, str] | None]:
     """The stored explanations of the winner as report data, or None with an alert saying why
     they are left out (they are of an earlier winner, or cannot be read)."""

@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from explain.report.method_trust import disagreement_text, disagreements
+from explain.report.method_trust import MIN_JUDGED, disagreement_text, disagreements
 
 Z95 = 1.959964  # the two-sided 95% normal quantile
 # metrics on the scale of a proportion, [0, 1] (an interval or an axis is kept within it)
@@ -446,7 +446,11 @@ def explanation_line(exp: Mapping[str, Any] | None, across_front: bool = False) 
             grouped.setdefault(tuple(names), []).append(m)
         parts += [f"{listed(ms)} {verb} {', '.join(c)}" for c, ms in grouped.items()]
     parts += [disagreement_text(d) for d in disagreements(exp)]
-    return "Explanations: " + "; ".join(parts) + "."
+    n = exp.get("n_explained")
+    few = (f" (on only {n} example{'s' * (n != 1)}: too few for these verdicts to judge; "
+           f"explain at least {MIN_JUDGED})" if isinstance(n, int) and n < MIN_JUDGED
+           else "")  # fmt: skip
+    return "Explanations: " + "; ".join(parts) + few + "."
 
 
 def listed(names: Sequence[str]) -> str:

@@ -282,9 +282,9 @@ def explanations(data: ReportData, figs: Figures) -> dict[str, Any] | None:
             "near 1 they point at the same inputs, near 0 they do not agree.",
             figs.add("agreement", lambda: cp.agreement_figure(agreement)),
             "Fewer than two methods were compared.",
-            rows=check_rows(agreement),
+            rows=check_rows(agreement, exp.get("n_explained")),
         ),
-        "checks": check_rows(checks),
+        "checks": check_rows(checks, exp.get("n_explained")),
         "check_counts": {s: sum(c.get("status") == s for c in checks) for s in STATUSES},
         "curves": panel(
             "Deletion and insertion curves",

@@ -244,12 +244,15 @@ def _qualifier(c: Mapping[str, Any]) -> str:
     return "; ".join(words)
 
 
-def check_rows(rows: Any) -> list[dict[str, Any]]:
+def check_rows(rows: Any, n_explained: Any = None) -> list[dict[str, Any]]:
+    """The check table's rows; ``n``: the examples a check ran on (a re-running check's own
+    sample, ``extra.n_examples``; the others, every explained example)."""
     out = []
     for c in rows or []:
         if not isinstance(c, Mapping):
             continue
         status = str(c.get("status") or "skipped")
+        n = examples_checked(c, n_explained)
         out.append(
             {
                 "name": c.get("name"),
@@ -258,7 +261,29 @@ def check_rows(rows: Any) -> list[dict[str, Any]]:
                 "value": fmt_num(c.get("value"), 3),
                 "threshold": fmt_num(c.get("threshold"), 3),
                 "status": status if status in STATUSES else "skipped",
-                "qualifier": _qualifier(c),
+                "qualifier": "; ".join(filter(None, (_few(n), _qualifier(c)))),
+                "n": fmt_num(n),
             }
         )
     return out
+
+
+#: Fewer examples than this and a check's verdict is said to be no judgement (the re-running
+#: checks never cut their sample below it; `nas explain --samples 1` had "failed" a method
+#: that passed every check on 180 examples)
+MIN_JUDGED = 8
+
+
+def _few(n: int | None) -> str:
+    return (f"on only {n} example{'s' * (n != 1)}: too few to judge"
+            if n is not None and n < MIN_JUDGED else "")  # fmt: skip
+
+
+def examples_checked(check: Mapping[str, Any], n_explained: Any = None) -> int | None:
+    """How many examples ``check`` ran on: its own re-run sample where it records one
+    (sensitivity, randomisation), else every explained example (``n_explained``)."""
+    extra = check.get("extra") if isinstance(check.get("extra"), Mapping) else {}
+    for n in (extra.get("n_examples"), n_explained):
+        if isinstance(n, int) and not isinstance(n, bool):
+            return n
+    return None

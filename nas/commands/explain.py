@@ -90,19 +90,34 @@ def _explain(
     if isinstance(exp, Path):  # views stored as one file (a GAN's generated-vs-real, latents)
         out.print(f"explanations stored in {exp}", markup=False)
         return
+    from explain.report.method_trust import MIN_JUDGED, examples_checked
+    from nas.reporting import explanation_verdict
+
     table = Table(title=f"explanations of {len(exp.X)} test examples ({exp.seconds:.1f} s)")
-    for col in ("check", "method", "value", "threshold", "verdict"):
-        table.add_column(col)
+    for col in ("check", "method", "value", "threshold", "n", "verdict"):  # n: examples
+        table.add_column(col, justify="right" if col == "n" else "left",
+                         no_wrap=col in ("check", "method"))  # fmt: skip
     colour = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
+    few = False
     for c in exp.checks:
         value = "-" if c.value is None else f"{c.value:.3g}"
         limit = "-" if c.threshold is None else f"{c.threshold:.3g}"
         status = f"[{colour[c.status]}]{c.status}[/]" if c.status in colour else escape(c.status)
-        table.add_row(escape(c.name), escape(c.method), value, limit, status)
+        n = examples_checked({"extra": c.extra}, len(exp.X))
+        few |= n is not None and n < MIN_JUDGED and c.status != "skipped"
+        table.add_row(escape(c.name), escape(c.method), value, limit, "-" if n is None else str(n),
+                      status + ("*" if n is not None and n < MIN_JUDGED else ""))  # fmt: skip
     out.print(table)
     for choice in exp.choices:
         if not choice.chosen:
             out.print(f"[dim]not used: {escape(choice.method)}: {escape(choice.reason)}[/]")
+    if few:
+        out.print(f"note: n is the examples a check ran on; *: fewer than {MIN_JUDGED}, too "
+                  f"few to judge: explain more (--samples {MIN_JUDGED} or more).",
+                  markup=False)  # fmt: skip
+    said = explanation_verdict(run_dir)  # the report's line: disagreeing methods, a model
+    if said:  # no better than the trivial baseline
+        out.print(f"verdict: {said}", markup=False, soft_wrap=True)
     out.print(f"stored in {Path(run_dir) / 'explain'}", markup=False)
 
 

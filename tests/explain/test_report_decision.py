@@ -720,3 +720,24 @@ def test_a_baseline_fitted_on_a_sliver_of_the_rows_says_so_beside_its_score() ->
     trees["detail"] = trees["detail"].replace("a random 240 of 483", "a random 400 of 483")
     row = next(b for b in decision_view(data)["baselines"] if b["kind"] == "trees")
     assert "fitted on a random" not in row["relation"]  # most of the rows: nothing to add
+
+
+def test_each_check_row_says_how_many_examples_it_ran_on_and_too_few_is_no_judgement() -> None:
+    """The report had not said on how many examples a check ran (sensitivity and
+    randomisation re-run on their own sample), nor that a verdict on 1 example is none
+    (/tmp/oW 5, 6)."""
+    from explain.report.method_trust import check_rows
+
+    rows = check_rows([
+        {"name": "completeness", "method": "ig", "status": "pass", "value": 0.01},
+        {"name": "sensitivity", "method": "ig", "status": "pass", "extra": {"n_examples": 32}},
+        {"name": "randomisation", "method": "ig", "status": "fail", "extra": {"n_examples": 3}},
+    ], n_explained=180)  # fmt: skip
+    assert [r["n"] for r in rows] == ["180", "32", "3"]
+    assert [r["qualifier"] for r in rows][:2] == ["", ""]
+    assert rows[2]["qualifier"].startswith("on only 3 examples: too few to judge")
+    assert check_rows([{"name": "deletion", "method": "ig", "status": "pass"}])[0]["n"] == "–"
+    line = d.explanation_line({"checks": [{"name": "completeness", "method": "ig",
+                                           "status": "pass"}], "n_explained": 1})  # fmt: skip
+    assert line == ("Explanations: ig passed every check (on only 1 example: too few for these "
+                    "verdicts to judge; explain at least 8).")  # fmt: skip

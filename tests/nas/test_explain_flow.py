@@ -96,6 +96,35 @@ def test_explain_stores_arrays_and_json_and_prints_the_checks(run_copy: Path) ->
     assert f"storedin{folder}" in "".join(out.split())  # however Rich wrapped it
 
 
+def test_explain_says_how_many_examples_each_check_used_and_the_reports_verdict(
+    run_copy: Path,
+) -> None:
+    """The table had said "explanations of 180 test examples" while sensitivity and
+    randomisation ran on 32, and gave verdicts on 1 example without a word; nor did it say
+    what the report's first screen says of the explanations (/tmp/oW 4, 5, 6)."""
+    import re
+
+    from explain.report.decision_view import decision_view
+    from nas.reporting import collect, explanation_verdict
+
+    result = nas_cli("explain", run_copy, "--samples", "4", "--methods", "integrated_gradients")
+    assert result.exit_code == 0, result.output + result.stderr
+    exp = Explanations.load(run_copy / "explain")
+    lines = [ln for ln in result.stdout.splitlines() if "\u2502" in ln]
+    for check in exp.checks:
+        row = next(ln for ln in lines if re.search(rf"\b{check.name}\b", ln))
+        n = check.extra.get("n_examples", 4)
+        assert f"\u2502 {n} \u2502" in re.sub(r" +", " ", row), row
+        assert n <= 4 and f"{check.status}*" in row
+    flat = " ".join(result.stdout.split())
+    assert "note: n is the examples a check ran on; *: fewer than 8, too few to judge" in flat
+    said = explanation_verdict(run_copy)
+    assert said == decision_view(collect(run_copy))["explanations"]
+    assert ("(on only 4 examples: too few for these verdicts to judge; explain at "
+            "least 8)" in said)  # fmt: skip
+    assert f"verdict: {said}" in flat
+
+
 def test_explain_all_methods(run_copy: Path) -> None:
     result = nas_cli("explain", run_copy, "--samples", "4", "--methods", "all")
     assert result.exit_code == 0, result.output + result.stderr
