@@ -322,8 +322,12 @@ def check_run_dir(path: str | Path) -> Path:
     """``path`` if nas may write there: a new or empty folder, or a run directory (to resume,
     unless its study.db lost the study its trials are recorded in);
     a StorageError naming the folder and the fix otherwise (nas deletes and replaces folders
-    such as ``explain/`` and ``top/`` in a run directory, never in someone else's folder)."""
+    such as ``explain/`` and ``top/`` in a run directory, never in someone else's folder).
+    A path through ``..`` is checked (and returned) as it resolves: ``missing/../theirs`` is
+    no folder until ``missing`` is created, and then it is ``theirs`` (/tmp/oX 1)."""
     folder = Path(path)
+    if ".." in folder.parts:
+        folder = Path(os.path.realpath(folder))
     if folder.is_dir() and is_run_dir(folder):
         _check_study_kept(folder)
         return folder

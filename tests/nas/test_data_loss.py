@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -111,6 +112,27 @@ def test_check_run_dir_allows_new_empty_and_run_folders_only(
             rundir.check_run_dir(folder)
     assert rundir.check_run_dir(tmp_path / "new") == tmp_path / "new"
     assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+def test_an_out_through_dot_dot_is_checked_as_the_folder_it_reaches(
+    tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """`--out missing/../theirs` passed the check (no folder there until `missing` exists),
+    then the search overwrote theirs/leaderboard.csv and deleted theirs/explain/ and top/
+    (/tmp/oX 1, high). It is refused as `--out theirs` is, and nothing is created."""
+    theirs = someones_folder(tmp_path / "theirs")
+    before = tree(theirs)
+    sneaky = tmp_path / "missing" / ".." / "theirs"
+    with pytest.raises(StorageError, match=r"'.*theirs' is not empty and is not a nas run"):
+        rundir.check_run_dir(sneaky)
+    result = cli("search", "--dataset", "iris", "--trials", "1", "--epochs", "1", "--no-explain",
+                 "--no-report", "--out", str(sneaky))  # fmt: skip
+    assert result.exit_code == 2 and "is not empty and is not a nas run directory" in (
+        result.stderr)  # fmt: skip
+    assert tree(theirs) == before and not (tmp_path / "missing").exists()
+    # a new folder reached through .. is that folder, resolved
+    fresh = rundir.check_run_dir(tmp_path / "missing" / ".." / "new")
+    assert fresh == (tmp_path / "new").resolve() and not fresh.exists()
 
 
 def test_a_version_1_run_dir_is_a_run_dir(tmp_path: Path) -> None:
