@@ -288,6 +288,7 @@ def _store(run: Path, file: Path, meta: dict[str, Any], table: pd.DataFrame) -> 
         text = json.dumps(meta, indent=2, default=_plain, allow_nan=False)
         (tmp / "explanations.json").write_text(text, encoding="utf-8")
 
+    rundir.check_inside(run, run / FOLDER / file.stem, "new rows' explanations")
     try:
         (run / FOLDER).mkdir(parents=True, exist_ok=True)
         return rundir.replace_dir(run / FOLDER / file.stem, fill)

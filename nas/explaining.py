@@ -113,6 +113,7 @@ def _store(exp: Explanations, run_dir: Path, fingerprint: str) -> None:
         exp.save(tmp)
         rundir.write_json(tmp / SOURCE, {"model": fingerprint})
 
+    rundir.check_inside(run_dir, run_dir / "explain", "its explanations")
     rundir.replace_dir(run_dir / "explain", fill)
 
 
@@ -307,6 +308,7 @@ def explain_top(
             rundir.write_json(tmp / folder.name / SOURCE, {"model": record["fingerprint"]})
         rundir.write_json(tmp / COMPARISON, comparison)
 
+    rundir.check_inside(run_dir, run_dir / TOP, "its explanations")
     dest = rundir.replace_dir(run_dir / TOP, fill)
     return FrontExplanations(dest, exps, comparison)
 

@@ -271,12 +271,40 @@ def load_model(path: str | Path) -> NasModel | GanModel:
         folder = folder / "best"
     spec = load_spec(folder)
     weights = check_weights(folder)
+    state = _read_state(weights)
+    # the spec's shapes first, on torch's meta device: a spec edited to units = 30,000,000
+    # beside 150 KB of weights had been built in full (1.8 GB, 12 s) before the weights said
+    # it was not theirs (/tmp/oX 2)
+    _check_shapes(_built(folder, spec, meta=True), state, weights, folder)
+    model = _built(folder, spec)
     try:
-        model = build_spec(spec)
+        model.load_state_dict(state)
+    except (RuntimeError, ValueError, TypeError, KeyError) as e:
+        raise NasError(f"{weights} does not hold the weights of {folder / 'spec.json'} "
+                       f"({reason(e)}); {RETRAIN}.") from None  # fmt: skip
+    check_sums(folder)  # files that load, but not the ones trained and tested
+    model.eval()
+    return model
+
+
+def _built(folder: Path, spec: Any, meta: bool = False) -> Any:
+    """``spec``'s model (on the meta device: its shapes only, None where a block cannot be
+    built there), or a NasError naming spec.json."""
+    try:
+        if meta:
+            with torch.device("meta"):
+                return build_spec(spec)
+        return build_spec(spec)
     except (NasError, ValueError, TypeError, KeyError, RuntimeError) as e:
+        if meta and not isinstance(e, NasError) and "overflow" not in str(e):
+            return None  # a block that needs real tensors: built (and checked) for real
         not_registered(folder / "spec.json", e)
         raise NasError(f"{folder / 'spec.json'} describes no model nas can build ({reason(e)}); "
                        f"{RETRAIN}.") from None  # fmt: skip
+
+
+def _read_state(weights: Path) -> Mapping[str, torch.Tensor]:
+    """``model.pt``'s state_dict, read with ``weights_only=True``; a NasError if it is none."""
     try:
         with warnings.catch_warnings():  # torch warns of a plain pickle before refusing it
             warnings.simplefilter("ignore")
@@ -296,14 +324,26 @@ def load_model(path: str | Path) -> NasModel | GanModel:
     ):
         raise NasError(f"{weights} holds a {type(state).__name__}, not a state_dict of tensors; "
                        f"{RETRAIN}.")  # fmt: skip
-    try:
-        model.load_state_dict(state)
-    except (RuntimeError, ValueError, TypeError, KeyError) as e:
-        raise NasError(f"{weights} does not hold the weights of {folder / 'spec.json'} "
-                       f"({reason(e)}); {RETRAIN}.") from None  # fmt: skip
-    check_sums(folder)  # files that load, but not the ones trained and tested
-    model.eval()
-    return model
+    return state
+
+
+def _check_shapes(model: Any, state: Mapping[str, torch.Tensor], weights: Path,
+                  folder: Path) -> None:  # fmt: skip
+    """A NasError when ``model`` (shapes only) and the weights differ in a key or a shape."""
+    if model is None:
+        return
+    wanted = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in state.items()}
+    if wanted == given:
+        return
+    missing = [k for k in wanted if k not in given]
+    extra = [k for k in given if k not in wanted]
+    sized = [k for k in wanted if k in given and wanted[k] != given[k]]
+    what = (f"{sized[0]!r} is {list(given[sized[0]])} in the weights but "
+            f"{list(wanted[sized[0]])} in the spec" if sized
+            else f"missing {missing[0]!r}" if missing else f"unexpected {extra[0]!r}")  # fmt: skip
+    raise NasError(f"{weights} does not hold the weights of {folder / 'spec.json'} ({what}); "
+                   f"{RETRAIN}.")  # fmt: skip
 
 
 SUMS = "sha256.json"  # beside spec.json and model.pt: their digests as the search saved them

@@ -122,6 +122,28 @@ def replace_dir(dest: Path, fill: Callable[[Path], None]) -> Path:
     return dest
 
 
+def check_inside(run_dir: Path, path: Path, what: str) -> None:
+    """A StorageError when ``path``, a path in ``run_dir``, passes through a link (a folder
+    such as ``export/`` or ``predictions/`` of a run received from someone) that leads outside
+    the run: nas would overwrite or delete files there, which are not the run's (/tmp/oX 3).
+    A ``path`` outside ``run_dir`` is the user's own choice (``-o``) and is not checked."""
+    run_dir, path = Path(run_dir), Path(path)
+    try:
+        parts = path.relative_to(run_dir).parts
+    except ValueError:
+        return
+    root, here = run_dir.resolve(), run_dir
+    for part in parts:
+        here = here / part
+        if here.is_symlink() and not here.resolve().is_relative_to(root):
+            raise StorageError(
+                f"{here} is a link to {here.resolve()}, outside the run directory {run_dir}: "
+                f"nas writes {what} inside the run only, and would change files there that are "
+                "not the run's. Remove the link (or copy the run without it), or give -o a "
+                "path of your own."
+            )
+
+
 def write_json(path: Path, data: Any) -> None:
     """Atomically write JSON (NaN and infinities become null)."""
     write_text_atomic(path, json.dumps(json_safe(data), indent=2) + "\n")

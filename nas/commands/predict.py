@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from nas import run as rundir
 from nas.commands._app import app, friendly, out
 from nas.errors import NasError
 from nas.predict import load_predictor
@@ -55,6 +56,7 @@ def predict(
     ):  # run.json, the weights, the study: a run that no longer loads
         raise NasError(f"-o {path} is a file of the run {run_dir}, which nas would overwrite; "
                        "give -o a file outside it (or under its predictions/).")  # fmt: skip
+    rundir.check_inside(run_dir, path, "its predictions")
     sep = _separator(path)
     predictor = load_predictor(run_dir)
     result = predictor.predict_file(data)

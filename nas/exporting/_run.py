@@ -29,7 +29,7 @@ from nas.reading import (
     unchecked_note,
     version_notes,
 )
-from nas.run import json_safe, write_json
+from nas.run import check_inside, json_safe, write_json
 
 FOLDER = "export"  # in the run directory: the default output, and the record
 RECORD = "export.json"  # {format: ExportReport.to_dict() + where its preprocessing.json is}
@@ -91,6 +91,8 @@ def export_run(
     config = SearchConfig.read(run_dir)
     model = load_model(run_dir)
     out = _output_path(run_dir, fmt, path)
+    for written in (out, out.parent / PREPROCESSING, run_dir / FOLDER / RECORD):
+        check_inside(run_dir, written, "its exports")
     beside = out.parent / PREPROCESSING
     existing = _check_overwritable(beside)  # before the data loads: a wrong -o fails fast
     record_dir = run_dir / FOLDER

@@ -778,3 +778,73 @@ def test_a_run_recorded_by_a_newer_nas_or_another_torch_release_is_noted(
     edit_json(J, lambda r: r["versions"].update(nas="<b>dev</b>", torch=here_torch))(here)
     (odd,) = nas.show(here / RUN)["provenance"]
     assert odd.startswith("this run was written by nas '<b>dev</b>', not a version, unlike")
+
+
+def test_a_spec_edited_to_a_huge_layer_is_refused_before_it_is_built(
+    here: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A received spec.json with units = 30,000,000 (sha256.json recomputed to match) beside
+    150 KB of weights had been built in full, 1.8 GB in 12 s, before the weights said it was
+    not theirs; 4e8 units would have asked for 20 GB (/tmp/oX 2). The spec's shapes are now
+    compared with the weights' on torch's meta device first: nothing is allocated."""
+    import nas.reading
+    from nas import run as rundir
+
+    run = here / RUN
+    units = json.loads((run / "best" / "spec.json").read_text())["blocks"][0]["params"]["units"]
+    edit_json(S, lambda r: r["blocks"][0]["params"].update(units=30_000_000))(here)
+    rundir.write_json(run / "best" / rundir.SUMS,
+                      {n: rundir.file_sha256(run / "best" / n) for n in rundir.SUMMED})  # fmt: skip
+    devices: list[str] = []
+    real = nas.reading.build_spec
+
+    def build(spec: Any) -> Any:
+        devices.append(str(torch.get_default_device()))
+        return real(spec)
+
+    monkeypatch.setattr(nas.reading, "build_spec", build)
+    with pytest.raises(nas.reading.NasError) as raised:
+        nas.reading.load_model(run)
+    assert devices == ["meta"]  # never built for real
+    weight = next(k for k in torch.load(run / "best" / "model.pt", weights_only=True)
+                  if k.endswith("weight"))  # fmt: skip
+    message, best = str(raised.value), run / "best"
+    assert message.startswith(f"{best / 'model.pt'} does not hold the weights of "
+                              f"{best / 'spec.json'} ({weight!r} is [{units}, ")  # fmt: skip
+    assert "30000000" in message and message.endswith("to retrain the winner and rewrite it.")
+    shown = cli("predict", run, "-o", here / "p.csv")
+    assert shown.exit_code == 2 and shown.stderr.startswith("error: ")
+    assert shown.stderr.count("\n") == 1 and "does not hold the weights" in shown.stderr
+
+
+def test_a_runs_folder_linked_outside_it_is_not_written_through(
+    here: Path, cli: Callable[..., Any]
+) -> None:
+    """A received run whose export/ and predictions/ were links to another folder: nas
+    export overwrote that folder's model.onnx and nas predict its evil_new.csv (/tmp/oX 3).
+    Each is now one line naming the link; the other folder is unchanged."""
+    run, victim = here / RUN, here / "victim"
+    for name, kept in (("export", "model.torchscript.pt"), ("predictions", "test.csv"),
+                       ("explain-new", "new/attributions.csv")):  # fmt: skip
+        (victim / name / kept).parent.mkdir(parents=True, exist_ok=True)
+        (victim / name / kept).write_text("precious\n")
+        (run / name).symlink_to(victim / name, target_is_directory=True)
+    import pandas as pd
+
+    names = json.loads((run / "run.json").read_text())["data_info"]["feature_names"]
+    pd.DataFrame(np.zeros((3, 4)), columns=names).to_csv(here / "new.csv", index=False)
+    before = tree_hash(victim)
+    for args, link in ((("predict", run), "predictions"),
+                       (("export", run, "--format", "torchscript"), "export"),
+                       (("explain", run, "--data", here / "new.csv"), "explain-new")):  # fmt: skip
+        result = cli(*args)
+        assert result.exit_code == 2, (args, result.output, result.exception)
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert f"{run / link} is a link to {(victim / link).resolve()}, outside the run" in (
+            " ".join(result.stderr.split()))  # fmt: skip
+    assert tree_hash(victim) == before
+    # a link that stays inside the run is the run's own folder: written as before
+    (run / "predictions").unlink()
+    (run / "mine").mkdir()
+    (run / "predictions").symlink_to(run / "mine", target_is_directory=True)
+    assert cli("predict", run).exit_code == 0 and (run / "mine" / "test.csv").is_file()
