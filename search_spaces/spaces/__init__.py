@@ -204,6 +204,11 @@ def load_space_toml(path: str | Path) -> Space:
         doc = tomllib.loads(p.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise SpaceError(f"Space file {p.name} is not valid TOML ({e}); fix the syntax.") from e
+    except RecursionError:  # thousands of nested [ [ [ ...: tomllib recurses per level
+        raise SpaceError(
+            f"Space file {p.name} is not valid TOML for nas (values nested too "
+            "deeply to read); a dimension is a value or a list of them."
+        ) from None
     base = doc.pop("space", "auto")
     if not isinstance(base, str) or base not in space_names():
         raise SpaceError(f"{p.name}: space = {base!r} is unknown; use one of {space_names()}.")

@@ -290,6 +290,11 @@ def test_every_default_dimension_round_trips_through_its_toml_form(key: str) -> 
         pytest.param(
             "[cnn\nchannels = 16\n", ["not valid TOML", "fix the syntax"], id="bad-syntax"
         ),
+        pytest.param(  # tomllib recurses once per level: a RecursionError (/tmp/oX 7)
+            'space = "fnn"\n[fnn]\nunits = ' + "[" * 5000 + "]" * 5000 + "\n",
+            ["not valid TOML for nas (values nested too deeply to read)"],
+            id="nested-5000-deep",
+        ),
         pytest.param(
             "[cnn]\nchannels = \n", ["not valid TOML", "fix the syntax"], id="missing-value"
         ),
