@@ -131,7 +131,10 @@ class TabularTransform:
             scaler = StandardScaler().fit(filled)
             mean, std = mean_std(filled)  # where the scaler's own overflow or underflow
             for j, c in enumerate(numeric_cols):
-                plain = scaler.scale_[j] != 1.0 or std[j] == 1.0  # numbers it got right
+                # numbers it got right (not NaN: a column of +-1e308 overflowed its sums, and
+                # every input scaled to NaN diverged the training, /tmp/oX 8)
+                got = np.isfinite(scaler.scale_[j]) and np.isfinite(scaler.mean_[j])
+                plain = got and (scaler.scale_[j] != 1.0 or std[j] == 1.0)
                 numeric[c] = Numeric(float(imputer.statistics_[j]),
                                      float(scaler.mean_[j] if plain else mean[j]),
                                      float(scaler.scale_[j] if plain else std[j]))  # fmt: skip

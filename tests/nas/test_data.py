@@ -661,6 +661,30 @@ def test_text_cells_are_cleaned_once_per_distinct_value_as_each_cell_was(tmp_pat
     assert ours <= per_cell, (ours, per_cell)
 
 
+def test_a_column_of_plus_and_minus_1e308_is_standardized_not_made_nan(tmp_path: Path) -> None:
+    """scikit-learn's scaler overflows on +-1e308 (mean and scale NaN), and its NaN was kept:
+    every input of the column scaled to NaN, the training diverged, and the message asked to
+    lower the learning rate and check for NaN/inf the file did not hold (/tmp/oX 8). Known
+    answer: the mean and std of the training rows' share of +1e308 and -1e308, by hand."""
+    rng = np.random.default_rng(0)
+    n = 80
+    a = rng.normal(size=n)
+    b = np.where(np.arange(n) % 2 == 0, 1e308, -1e308)
+    rows = [f"{x:.6f},{z:.17g},{int(x > 0)}" for x, z in zip(a, b, strict=True)]
+    (tmp_path / "big.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    data = load_file(tmp_path / "big.csv", target="y")
+    spec = data.preprocessing["transform"]["numeric"]["b"]
+    j = data.feature_names.index("b")
+    train = data.train.X[:, j].numpy().astype(np.float64)
+    assert np.isfinite(train).all() and len(set(train)) == 2
+    share = float(np.mean(train == train.max()))  # of training rows at +1e308
+    # by hand: the mean and population std of a share p of +1e308 and 1 - p of -1e308
+    assert spec["mean"] == pytest.approx((2 * share - 1) * 1e308, rel=1e-9, abs=1e295)
+    assert spec["std"] == pytest.approx(1e308 * (2 * np.sqrt(share * (1 - share))), rel=1e-9)
+    for split in (data.val, data.test):  # +-1e308 land on the training rows' two values
+        assert set(split.X[:, j].numpy().tolist()) <= set(train.astype(np.float32).tolist())
+
+
 def test_an_npz_whose_examples_are_empty_is_refused_at_load(tmp_path: Path) -> None:
     """X of shape (100, 0) ran the whole --timeout of failing trials before saying so."""
     y = np.arange(100) % 2
