@@ -9,6 +9,11 @@ line per row and method, one column per input feature; for a table, ``filled_in`
 columns the file left empty in that row, explained at the value that filled them) and
 ``explanations.json``. Not inside ``RUN/explain/``: re-explaining the test set replaces that
 folder whole.
+
+A regression's values are in the target's own units, as the test set's report shows them
+(:class:`explain.report.local_plots.TargetUnits`): the attributions and their sum are the
+model's standardized ones times the y_std of the output explained, the output and the output at
+the baseline are predicted values (times y_std plus y_mean).
 """
 
 from __future__ import annotations
@@ -65,6 +70,9 @@ class RowExplanations:
     # per row (in ``rows``' order): the lowest agreement of two methods' rankings of its
     # inputs (None: one method, or a constant map); see :func:`row_agreement`
     agreement: list[float | None] = field(default_factory=list)
+    # what the output, baseline output, attributions and sums are in (a regression: the
+    # target's units; a classifier: the explained class's logit)
+    units: str = ""
 
 
 def parse_rows(rows: str | int | Sequence[int] | None) -> list[int] | None:
@@ -156,7 +164,8 @@ def explain_rows(
     exp = explain_model(predictor.model, new, samples=len(X), methods=methods, checks=False,
                         seed=seed)  # fmt: skip
     names = _names(exp)
-    records = _records(exp, predictor, wanted, outputs, filled)
+    scales = target_units(predictor, outputs.shape[1]) if not classify else None
+    records = _records(exp, predictor, wanted, outputs, filled, scales)
     from explain.quality import AGREEMENT_WARN
 
     agreement = [row_agreement(rec, exp.input_shape) for rec in records]
@@ -169,15 +178,54 @@ def explain_rows(
         for m in rec["methods"].values():
             if len(m["values"]) == len(names):
                 m["attributions"] = dict(zip(names, m.pop("values").tolist(), strict=True))
+    units = _units(classify, predictor.target_name, scales)
     meta = {
         "run": str(run), "file": str(file), "rows": wanted, "task": task,
-        "target": predictor.target_name, "feature_names": names,
+        "target": predictor.target_name, "feature_names": names, "units": units,
         "methods": {m: a.meta() for m, a in exp.attributions.items()},
         "checks": no_checks(run), "notes": notes, "explanations": records,
     }  # fmt: skip
     folder = _store(run, file, _plain(meta), table)
     return RowExplanations(wanted, list(exp.attributions), table, folder, notes,
-                           time.perf_counter() - start, agreement)  # fmt: skip
+                           time.perf_counter() - start, agreement, units["said"])  # fmt: skip
+
+
+def target_units(predictor: Any, width: int) -> list[Any]:
+    """A regression's scale per output (:class:`explain.report.local_plots.TargetUnits`, as the
+    test set's report converts its explanations): the model's standardized output ``z`` is
+    ``z * y_std + y_mean`` in the target's units, an attribution ``a`` is ``a * y_std``. A run
+    whose targets were not standardized keeps its outputs (scale 1, shift 0)."""
+    from explain.report.local_plots import TargetUnits
+
+    pre = predictor.preprocessing
+    mean, std = pre.get("y_mean"), pre.get("y_std")
+    if mean is None or std is None:
+        mean, std = [0.0] * width, [1.0] * width
+    mean, std = np.broadcast_to(mean, width), np.broadcast_to(std, width)
+    name = predictor.target_name
+    return [TargetUnits(float(mean[j]), float(std[j]), name if width == 1 else f"{name} {j}")
+            for j in range(width)]  # fmt: skip
+
+
+def _units(classify: bool, target: str, scales: list[Any] | None) -> dict[str, Any]:
+    """explanations.json's ``units``: what the outputs and attributions are in, said."""
+    if classify or not scales:
+        return {"of": "logit", "said": "output, baseline_output, the attributions and their "
+                "sum are the logit of the class explained (the model's output before softmax), "
+                "not a probability"}  # fmt: skip
+    if len(scales) == 1:
+        said = (f"output and baseline_output are the predicted {target}, the attributions and "
+                f"their sum changes in it, in {target}'s own units (the model's standardized "
+                "values times y_std; the outputs plus y_mean)")  # fmt: skip
+    else:
+        said = (f"each row's values are in the own units of the output it explains (units, "
+                f"output_explained j): the predicted {target} j and changes in it (the model's "
+                "standardized values times that output's y_std; the outputs plus its "
+                "y_mean)")  # fmt: skip
+    said += "; the methods' additivity errors (methods) stay standardized"
+    return {"of": [u.name for u in scales] if len(scales) > 1 else target,
+            "y_mean": [u.mean for u in scales], "y_std": [u.std for u in scales],
+            "said": said}  # fmt: skip
 
 
 def row_agreement(record: dict[str, Any], input_shape: Sequence[int]) -> float | None:
@@ -231,12 +279,13 @@ def _names(exp: Any) -> list[str]:
 
 def _records(
     exp: Any, predictor: Any, rows: list[int], outputs: np.ndarray,
-    filled: dict[str, set[int]] | None = None,
+    filled: dict[str, set[int]] | None = None, scales: list[Any] | None = None,
 ) -> list[dict]:  # fmt: skip
     """Per row: the prediction (as `nas predict` writes it), the class explained and its
     probability, the columns the file left empty there (``filled_in``: explained at the
     training median / most frequent category that filled them, not at a value of the file),
-    and per method the output, the output at the baseline and the values."""
+    and per method the output, the output at the baseline and the values; a regression's in
+    the units of the output explained (``scales``: :func:`target_units`)."""
     classify = exp.task == "classification"
     from nas.predict import _softmax
 
@@ -259,7 +308,12 @@ def _records(
             else:
                 rec["output_explained"] = t
             base = np.nan if a.base_values is None else float(a.base_values[i])
-            rec["methods"][method] = {"output": float(outputs[i, t]), "baseline_output": base,
+            output = float(outputs[i, t])
+            if scales is not None:  # standardized -> the target's units, as `nas predict`'s
+                rec["units"] = scales[t].name
+                output, base = scales[t].value(output), scales[t].value(base)
+                values = values * scales[t].std
+            rec["methods"][method] = {"output": output, "baseline_output": base,
                                       "sum": float(values.sum()), "values": values}  # fmt: skip
         records.append(rec)
     return records

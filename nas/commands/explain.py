@@ -211,6 +211,8 @@ def _explain_rows(result: Any, data: Path | None) -> None:
                           end_section=k == len(methods) - 1)  # fmt: skip
     if len(first):
         out.print(table)
+    if result.units:
+        out.print(f"units: {result.units}", markup=False, soft_wrap=True)
     checks = no_checks(result.folder.parent.parent)  # RUN/explain-new/<file>/
     out.print(f"methods: {', '.join(result.methods)}; {checks}", markup=False, soft_wrap=True)
     out.print(f"stored in {result.folder} (attributions.csv, explanations.json)", markup=False,

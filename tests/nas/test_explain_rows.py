@@ -248,23 +248,97 @@ def test_each_bad_input_is_one_line(run: Path, new_csv: Path, tmp_path: Path) ->
 
 
 def test_a_regression_runs_rows_are_explained_in_the_targets_units(tmp_path: Path) -> None:
+    """The attributions, output, baseline_output and sum had been the model's standardized
+    values, unlabelled, beside a prediction in the target's units (/tmp/oW 2: "x0 +1.58" where
+    x0 adds 5.93 to y). Known answers in price's units, from `nas predict` alone: the output is
+    its prediction of the row, the baseline output its prediction at the training means (the
+    zero baseline of standardized inputs), and integrated gradients add up to their gap."""
     rng = np.random.default_rng(1)
     x, z = rng.uniform(-1, 1, 200), rng.uniform(-1, 1, 200)
     data = pd.DataFrame({"x": x, "z": z, "price": 1000 * x - 300 * z + rng.normal(0, 10, 200)})
     data.to_csv(tmp_path / "lin.csv", index=False)
     with contextlib.chdir(tmp_path):
         result = invoke("search", "--data", "lin.csv", "--target", "price", "--space",
-                        write_space(tmp_path, SMOOTH), "--trials", "1", "--epochs", "3",
+                        write_space(tmp_path, SMOOTH), "--trials", "1", "--epochs", "15",
                         "--out", "run", "--no-explain", *LEAN)  # fmt: skip
     assert result.exit_code == 0, result.output
+    run = tmp_path / "run"
     data.iloc[:3, :2].to_csv(tmp_path / "few.csv", index=False)
-    exp = nas.explain(tmp_path / "run", data=tmp_path / "few.csv", methods=["integrated_gradients"])
-    predictor = nas.load_predictor(tmp_path / "run")
-    assert np.allclose(exp.table["prediction"], predictor.predict(data.iloc[:3, :2]), rtol=1e-5)
+    exp = nas.explain(run, data=tmp_path / "few.csv", methods=["integrated_gradients"])
+    predictor = nas.load_predictor(run)
+    predicted = predictor.predict(data.iloc[:3, :2])
+    assert np.allclose(exp.table["prediction"], predicted, rtol=1e-5)
     assert list(exp.table["output_explained"]) == [0, 0, 0]
+    prep = json.loads((run / "run.json").read_text())["data_info"]["preprocessing"]
+    std = prep["y_std"][0]
+    assert std > 100  # standardized values would be hundreds of times smaller
+    means = {c: prep["transform"]["numeric"][c]["mean"] for c in ("x", "z")}
+    at_baseline = predictor.predict(pd.DataFrame([means]))[0]
+    assert np.allclose(exp.table["output"], predicted, rtol=1e-5, atol=1e-4 * std)
+    assert np.allclose(exp.table["baseline_output"], at_baseline, rtol=1e-5, atol=1e-4 * std)
+    # completeness in price's units: the contributions add up to prediction - baseline's
+    total = exp.table[["x", "z"]].sum(axis=1).to_numpy()
+    assert np.allclose(total, predicted - at_baseline, rtol=1e-3, atol=1e-4 * std)
+    assert np.allclose(exp.table["sum"], total, rtol=1e-6)
+    assert list(exp.table["units"]) == ["price"] * 3
+    # the model is near-linear there: x's share is what moving x alone to its training mean
+    # takes off the prediction, and near the truth 1000 * (x - mean); standardized, it had
+    # been 1/std (1/600) of that
+    alone = predictor.predict(data.iloc[:3, :2].assign(x=means["x"]))
+    assert np.allclose(exp.table["x"], predicted - alone, rtol=0.05, atol=0.01 * std)
+    assert np.allclose(exp.table["x"], 1000 * (x[:3] - means["x"]), rtol=0.25, atol=0.02 * std)
+    # stored and said: the CSV, the JSON's units and the CLI's line; the prediction is nas
+    # predict's on the same rows
+    result = invoke("explain", run, "--data", tmp_path / "few.csv", "--methods",
+                    "integrated_gradients")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "in price's own units" in " ".join(result.output.split())
+    stored = pd.read_csv(exp.folder / "attributions.csv")
+    assert np.allclose(stored[["output", "baseline_output", "sum", "x", "z"]],
+                       exp.table[["output", "baseline_output", "sum", "x", "z"]])  # fmt: skip
+    meta = json.loads((exp.folder / "explanations.json").read_text())
+    assert meta["units"]["of"] == "price" and meta["units"]["y_std"] == [std]
+    assert "price's own units" in meta["units"]["said"]
+    record = meta["explanations"][0]
+    assert record["units"] == "price"
+    assert record["methods"]["integrated_gradients"]["attributions"]["x"] == pytest.approx(
+        float(stored.loc[0, "x"]), rel=1e-6
+    )
+    predicted_cli = invoke("predict", run, "--data", tmp_path / "few.csv", "-o", tmp_path / "p.csv")
+    assert predicted_cli.exit_code == 0, predicted_cli.output
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert np.allclose(stored["prediction"], table["prediction"], rtol=1e-6)
+    assert np.allclose(stored["output"], table["prediction"], rtol=1e-5, atol=1e-4 * std)
+    assert not (run / "explain").exists()  # nothing written for the test set
+
+
+def test_a_regression_of_several_outputs_explains_each_in_its_own_units(tmp_path: Path) -> None:
+    """Outputs of scales 100, 0.01 and 1000 (/tmp/oW 2): a row's values are in the units of
+    the output it explains (output_explained, 0), with that output's y_std and y_mean."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(240, 3)).astype(np.float32)
+    y = np.stack([100 * X[:, 0], 0.01 * X[:, 1], 1000 * X[:, 2]], axis=1)
+    np.savez(tmp_path / "mo.npz", X=X, y=y + rng.normal(scale=[5, 0.001, 20], size=(240, 3)))
+    run = tmp_path / "run"
+    result = invoke("search", "--data", tmp_path / "mo.npz", "--space",
+                    write_space(tmp_path, SMOOTH), "--trials", "1", "--epochs", "2", "--out",
+                    run, "--no-explain", *LEAN)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    np.savez(tmp_path / "new.npz", X=X[:2])
+    exp = nas.explain(run, data=tmp_path / "new.npz", methods=["integrated_gradients"])
+    predicted = nas.load_predictor(run).predict(X[:2])
+    assert list(exp.table["output_explained"]) == [0, 0]
+    assert np.allclose(exp.table["output"], predicted[:, 0], rtol=1e-5, atol=1e-2)
+    assert np.allclose(exp.table["prediction_0"], predicted[:, 0], rtol=1e-5)
     gap = exp.table["output"] - exp.table["baseline_output"]
-    assert np.allclose(exp.table[["x", "z"]].sum(axis=1), gap, atol=1e-4, rtol=1e-3)
-    assert not (tmp_path / "run" / "explain").exists()  # nothing written for the test set
+    assert np.allclose(exp.table["sum"], gap, rtol=1e-3, atol=1e-2)  # output 0's std is ~100
+    meta = json.loads((exp.folder / "explanations.json").read_text())
+    prep = json.loads((run / "run.json").read_text())["data_info"]["preprocessing"]
+    assert meta["units"]["y_std"] == prep["y_std"] and len(meta["units"]["of"]) == 3
+    assert [r["units"] for r in meta["explanations"]] == [meta["units"]["of"][0]] * 2
+    zero = nas.load_predictor(run).model.eval()(torch.zeros(1, 3)).detach().numpy()[0, 0]
+    base = zero * prep["y_std"][0] + prep["y_mean"][0]
+    assert np.allclose(exp.table["baseline_output"], base, rtol=1e-5, atol=1e-3)
 
 
 def test_the_cli_says_which_top_feature_was_filled_in(run: Path, tmp_path: Path) -> None:
