@@ -13,7 +13,10 @@ folder whole.
 A regression's values are in the target's own units, as the test set's report shows them
 (:class:`explain.report.local_plots.TargetUnits`): the attributions and their sum are the
 model's standardized ones times the y_std of the output explained, the output and the output at
-the baseline are predicted values (times y_std plus y_mean).
+the baseline are predicted values (times y_std plus y_mean). A SHAP method that scores windows of
+elements (time steps, image patches) splits a window's value equally over its elements: its
+values are kept, said to be so in a note, and summed per window where a row's top inputs are
+told (``RowExplanations.windows``).
 """
 
 from __future__ import annotations
@@ -73,6 +76,9 @@ class RowExplanations:
     # what the output, baseline output, attributions and sums are in (a regression: the
     # target's units; a classifier: the explained class's logit)
     units: str = ""
+    # per method that scores windows of elements and splits each window's value equally over
+    # them: window name -> its elements' columns in ``table`` (a window's total is its value)
+    windows: dict[str, dict[str, list[str]]] = field(default_factory=dict)
 
 
 def parse_rows(rows: str | int | Sequence[int] | None) -> list[int] | None:
@@ -166,6 +172,8 @@ def explain_rows(
     names = _names(exp)
     scales = target_units(predictor, outputs.shape[1]) if not classify else None
     records = _records(exp, predictor, wanted, outputs, filled, scales)
+    windows = _windows(exp, names)
+    notes += [_split_note(m, exp.attributions[m].params, w) for m, w in windows.items()]
     from explain.quality import AGREEMENT_WARN
 
     agreement = [row_agreement(rec, exp.input_shape) for rec in records]
@@ -175,9 +183,13 @@ def explain_rows(
         notes.append(_disagreement(disagree, len(wanted)))
     table = _table(records, names)
     for rec in records:  # the values by feature name, for a person reading the JSON
-        for m in rec["methods"].values():
+        for method, m in rec["methods"].items():
             if len(m["values"]) == len(names):
-                m["attributions"] = dict(zip(names, m.pop("values").tolist(), strict=True))
+                by_name = dict(zip(names, m.pop("values").tolist(), strict=True))
+                m["attributions"] = by_name
+                if method in windows:  # the only values of such a method that mean anything
+                    m["windows"] = {w: math.fsum(by_name[c] for c in cols)
+                                    for w, cols in windows[method].items()}  # fmt: skip
     units = _units(classify, predictor.target_name, scales)
     meta = {
         "run": str(run), "file": str(file), "rows": wanted, "task": task,
@@ -186,8 +198,14 @@ def explain_rows(
         "checks": no_checks(run), "notes": notes, "explanations": records,
     }  # fmt: skip
     folder = _store(run, file, _plain(meta), table)
+    # the windows' elements as the table's columns (a feature named as a fixed column is
+    # "feature:<name>" there); the feature columns come last, in the names' order
+    column = dict(zip(names, table.columns[-len(names) :] if len(table) else names, strict=True))
+    windows = {m: {w: [column[c] for c in cols] for w, cols in by_window.items()}
+               for m, by_window in windows.items()}  # fmt: skip
     return RowExplanations(wanted, list(exp.attributions), table, folder, notes,
-                           time.perf_counter() - start, agreement, units["said"])  # fmt: skip
+                           time.perf_counter() - start, agreement, units["said"],
+                           windows)  # fmt: skip
 
 
 def target_units(predictor: Any, width: int) -> list[Any]:
@@ -317,6 +335,58 @@ def _records(
                                       "sum": float(values.sum()), "values": values}  # fmt: skip
         records.append(rec)
     return records
+
+
+def _windows(exp: Any, names: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Per method whose values are each window's (time steps, an image patch, given groups)
+    value split equally over its elements: window name -> the names of its elements. Not
+    one-hot groups: their value goes to the category the row has, as one feature's would."""
+    from explain.shap_groups import ONE_HOT
+
+    out = {}
+    for method, a in exp.attributions.items():
+        params = a.params or {}
+        ids = params.get("group_ids")
+        if not params.get("spread") or ids is None or str(params.get("groups")).startswith(ONE_HOT):
+            continue
+        ids = np.asarray(ids).reshape(-1)
+        if len(ids) != len(names):
+            continue
+        out[method] = {_window_name(np.flatnonzero(ids == g), exp.input_shape, names): [
+            names[k] for k in np.flatnonzero(ids == g)] for g in np.unique(ids)}  # fmt: skip
+    return out
+
+
+def _window_name(flat: np.ndarray, shape: Sequence[int], names: list[str]) -> str:
+    """A window's elements as an index of the input: ``x[10,:]`` (step 10, every channel),
+    ``x[8:10,:]``, ``x[0,0:4,4:8]`` (a patch); the feature names joined where it is no box."""
+    if len(flat) == 1:
+        return names[int(flat[0])]
+    idx = np.stack(np.unravel_index(flat, tuple(shape)), axis=1)
+    low, high = idx.min(0), idx.max(0) + 1
+    if int(np.prod(high - low)) == len(flat) and len(shape) > 1:  # a box of the input's axes
+        parts = [":" if lo == 0 and hi == n else str(lo) if hi == lo + 1 else f"{lo}:{hi}"
+                 for lo, hi, n in zip(low, high, shape, strict=True)]  # fmt: skip
+        return f"x[{','.join(parts)}]"
+    said = [names[int(k)] for k in flat]
+    return "+".join(said) if len(said) <= 3 else f"{said[0]}+...+{said[-1]} ({len(said)})"
+
+
+def _split_note(method: str, params: dict[str, Any], windows: dict[str, list[str]]) -> str:
+    """The note on a method whose values are its windows' split equally over their elements."""
+    sizes = sorted({len(c) for c in windows.values()})
+    size = str(sizes[0]) if len(sizes) == 1 else f"{sizes[0]}-{sizes[-1]}"
+    window, cols = next(((w, c) for w, c in windows.items() if len(c) > 1),
+                        next(iter(windows.items())))  # fmt: skip
+    example = f"{cols[0]} and {cols[1]}, both in {window}" if len(cols) > 1 else window
+    return (
+        f"{method} scores windows of {size} elements, not single elements "
+        f"({params.get('groups')}), and splits each window's value equally over its "
+        f"elements: the elements of one window (e.g. {example}) get equal values by "
+        "construction, so only a window's total means anything. attributions.csv keeps the "
+        "split values (a window's elements add up to its value); explanations.json gives "
+        "each window's total (windows), and the table shows the windows."
+    )
 
 
 def _table(records: list[dict], names: list[str]) -> pd.DataFrame:

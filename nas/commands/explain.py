@@ -165,6 +165,14 @@ def top_features(line: Any, features: list[str], k: int = 3) -> str:
     return ", ".join(f"{said(f)} {values[f]:+.3g}" for f in top)
 
 
+def top_windows(line: Any, windows: dict[str, list[str]], k: int = 3) -> str:
+    """A row's ``k`` largest window totals, ``name +value``, of a method that splits each
+    window's value equally over its elements (only the totals mean anything)."""
+    totals = {w: float(line[cols].astype(float).sum()) for w, cols in windows.items()}
+    top = sorted(totals, key=lambda w: abs(totals[w]), reverse=True)[:k]
+    return ", ".join(f"{w} {totals[w]:+.3g}" for w in top)
+
+
 def _predicted(line: Any) -> str:
     """A row's prediction as the table shows it: the class and its probability (the class
     explained, when another), or the regression outputs."""
@@ -204,7 +212,10 @@ def _explain_rows(result: Any, data: Path | None) -> None:
         for k, method in enumerate(methods):
             same = result.table[(result.table["method"] == method)
                                 & (result.table["row"] == line["row"])]  # fmt: skip
-            shown = [method, top_features(same.iloc[0], features) if len(same) else "-"]
+            windows = result.windows.get(method)
+            said = (top_windows(same.iloc[0], windows) if windows
+                    else top_features(same.iloc[0], features))  # fmt: skip
+            shown = [f"{method} (per window)" if windows else method, said if len(same) else "-"]
             if several:
                 shown.append(("-" if rho is None else f"{rho:.2f}") if k == 0 else "")
             table.add_row(*map(escape, cells if k == 0 else ["", ""]), *map(escape, shown),

@@ -400,3 +400,84 @@ def test_a_run_directory_that_cannot_store_them_is_one_line_before_the_work(
     result = invoke("explain", run, "--data", new_csv, "--rows", "0")
     one_line_error(result, f"Cannot store the explanations in {run / FOLDER} (Read-only file "
                    "system); make the run directory writable")  # fmt: skip
+
+
+GRU = """\
+space = "rnn"
+[rnn]
+cell = "gru"
+hidden = 8
+layers = 1
+bidirectional = false
+reduce = "last"
+[head]
+hidden = 0
+[train]
+batch_size = 32
+"""
+
+
+def test_shap_split_equally_over_a_window_is_said_and_shown_per_window(tmp_path: Path) -> None:
+    """A recurrent winner's SHAP scores windows of steps (both channels of a step here) and
+    splits each window's value equally over its elements: an irrelevant channel x[10,1] had
+    shown x[10,0]'s value in attributions.csv and in the top features, as if found (/tmp/oW
+    3). The values are kept, but said to be so (notes, the CLI, explanations.json), each
+    window's total is stored, and the CLI's line of that method names windows, not elements.
+    """
+    from nas.explain_rows import _window_name
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(160, 12, 2)).astype(np.float32)
+    np.savez(tmp_path / "seq.npz", X=X, y=(X[:, :, 0].sum(1) > 0).astype(np.int64))
+    run = tmp_path / "run"
+    space = write_space(tmp_path, GRU)
+    result = invoke("search", "--data", tmp_path / "seq.npz", "--space", space, "--trials", "1",
+                    "--epochs", "2", "--out", run, "--no-explain", *LEAN)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    np.savez(tmp_path / "new.npz", X=X[:2])
+    result = invoke("explain", run, "--data", tmp_path / "new.npz")
+    assert result.exit_code == 0, result.output
+    folder = run / FOLDER / "new"
+    meta = json.loads((folder / "explanations.json").read_text())
+    split = [m for m, v in meta["methods"].items() if (v.get("params") or {}).get("spread")]
+    assert split == ["shap_permutation"], meta["methods"].keys()  # the auto choice for a GRU
+    stored = pd.read_csv(folder / "attributions.csv")
+    shap = stored[stored["method"] == "shap_permutation"]
+    steps = [[f"x[{t},0]", f"x[{t},1]"] for t in range(12)]
+    # by construction: both channels of a step hold half of the step's value
+    for a, b in steps:
+        assert np.array_equal(shap[a], shap[b])
+    note = next(n for n in meta["notes"] if n.startswith("shap_permutation scores windows"))
+    assert "windows of 2 elements" in note and "equal values by construction" in note
+    assert "x[0,0] and x[0,1], both in x[0,:]" in note
+    flat = " ".join(result.output.split())
+    assert f"note: {note}" in flat  # printed as stored
+    # explanations.json: each window's total, the sum of its elements (the window's value)
+    for i, record in enumerate(meta["explanations"]):
+        said = record["methods"]["shap_permutation"]
+        row = shap.iloc[i]
+        assert list(said["windows"]) == [f"x[{t},:]" for t in range(12)]
+        for t, (a, b) in enumerate(steps):
+            assert said["windows"][f"x[{t},:]"] == pytest.approx(row[a] + row[b], abs=1e-7)
+        assert sum(said["windows"].values()) == pytest.approx(said["sum"], abs=1e-6)
+        assert "windows" not in record["methods"]["integrated_gradients"]
+    # the CLI: that method's line ranks windows; integrated gradients' ranks elements
+    lines = [ln.split("\u2502") for ln in result.output.splitlines() if "\u2502" in ln]
+    by_method: dict[str, str] = {}
+    method = ""
+    for cells in lines:
+        method = cells[3].strip() or method
+        by_method[method] = by_method.get(method, "") + cells[4].strip()
+    assert set(by_method) == {"integrated_gradients", "shap_permutation (per window)"}
+    assert by_method["shap_permutation (per window)"].count(",:]") == 3 * 2  # 3 windows, 2 rows
+    assert ",0]" not in by_method["shap_permutation (per window)"]
+    assert by_method["integrated_gradients"].count(",:]") == 0
+    # window names: an index of the input where the window is a box
+    names = [f"x[{i},{j}]" for i in range(12) for j in range(2)]
+    assert _window_name(np.array([20, 21]), (12, 2), names) == "x[10,:]"
+    assert _window_name(np.array([16, 17, 18, 19]), (12, 2), names) == "x[8:10,:]"
+    assert _window_name(np.array([20]), (12, 2), names) == "x[10,0]"
+    assert _window_name(np.array([0, 3]), (12, 2), names) == "x[0,0]+x[1,1]"
+    patch = np.ravel_multi_index(np.mgrid[0:1, 0:4, 4:8].reshape(3, -1), (1, 8, 8))
+    image = [f"x[0,{i},{j}]" for i in range(8) for j in range(8)]
+    assert _window_name(np.sort(patch), (1, 8, 8), image) == "x[:,0:4,4:8]"
