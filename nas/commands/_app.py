@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.text import Text
 from typer.core import TyperGroup, TyperOption
 
@@ -26,15 +27,40 @@ from nas.errors import Interrupted, NasError
 from nas.study import PRUNERS, SAMPLERS
 from search_spaces import extensions
 
-out = Console()
-err = Console(stderr=True)
+# control characters a run's files or a user's data may hold: C0 but tab and newline, DEL,
+# C1, and the bidirectional overrides; a study name holding ESC [2J had cleared the screen
+# from `nas show` (/tmp/oX 6)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def plain(text: str) -> str:
+    """``text`` with its control characters shown as escapes (``\\x1b``), not obeyed."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def safe(text: Any) -> str:
+    """User text for a Rich markup string or a table cell: control characters escaped
+    (:func:`plain`), then Rich's markup (``[red]``)."""
+    return escape(plain(str(text)))
+
+
+class _Console(Console):
+    """A Console whose ``print`` shows the control characters of plain strings as escapes
+    (our own text holds none; Rich adds its styles' codes after this)."""
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        super().print(*(plain(o) if isinstance(o, str) else o for o in objects), **kwargs)
+
+
+out = _Console()
+err = _Console(stderr=True)
 # `nas` alone shows the help (an error only since Click 8.2)
 _NO_ARGS = getattr(click_errors, "NoArgsIsHelpError", ())
 
 
 def print_error(message: str) -> None:
     """``error: message`` on stderr as one line (``message`` is plain text, not markup)."""
-    one_line = re.sub(r"\s*[\r\n]+\s*", " ", message.strip())
+    one_line = plain(re.sub(r"\s*[\r\n]+\s*", " ", message.strip()))
     err.print(Text.assemble(("error:", "bold red"), " ", one_line), highlight=False,
               soft_wrap=True)  # fmt: skip
 

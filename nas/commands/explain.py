@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from nas.commands._app import app, friendly, out
+from nas.commands._app import app, friendly, out, safe
 from nas.errors import Interrupted, NasError
 
 
@@ -102,15 +101,15 @@ def _explain(
     for c in exp.checks:
         value = "-" if c.value is None else f"{c.value:.3g}"
         limit = "-" if c.threshold is None else f"{c.threshold:.3g}"
-        status = f"[{colour[c.status]}]{c.status}[/]" if c.status in colour else escape(c.status)
+        status = f"[{colour[c.status]}]{c.status}[/]" if c.status in colour else safe(c.status)
         n = examples_checked({"extra": c.extra}, len(exp.X))
         few |= n is not None and n < MIN_JUDGED and c.status != "skipped"
-        table.add_row(escape(c.name), escape(c.method), value, limit, "-" if n is None else str(n),
+        table.add_row(safe(c.name), safe(c.method), value, limit, "-" if n is None else str(n),
                       status + ("*" if n is not None and n < MIN_JUDGED else ""))  # fmt: skip
     out.print(table)
     for choice in exp.choices:
         if not choice.chosen:
-            out.print(f"[dim]not used: {escape(choice.method)}: {escape(choice.reason)}[/]")
+            out.print(f"[dim]not used: {safe(choice.method)}: {safe(choice.reason)}[/]")
     if few:
         out.print(f"note: n is the examples a check ran on; *: fewer than {MIN_JUDGED}, too "
                   f"few to judge: explain more (--samples {MIN_JUDGED} or more).",
@@ -133,15 +132,15 @@ def _explain_top(front: Any) -> None:
     colour = {"pass": "green", "warn": "yellow", "fail": "red"}
     for i, m in enumerate(models):
         verdicts = ", ".join(
-            f"{escape(k)} [{colour.get(v, 'dim')}]{escape(v)}[/]" for k, v in m["checks"].items()
+            f"{safe(k)} [{colour.get(v, 'dim')}]{safe(v)}[/]" for k, v in m["checks"].items()
         )
         test = "-" if m.get("test") is None else f"{m['metric']} {m['test']:.4g}"
         rhos = [c["agreement"][k][0][i] for k in ("global", "local")]
-        table.add_row(str(m["rank"]), escape(str(m["family"])), str(m.get("params") or "-"),
-                      escape(test), verdicts, *(_rho(r) for r in rhos))  # fmt: skip
+        table.add_row(str(m["rank"]), safe(str(m["family"])), str(m.get("params") or "-"),
+                      safe(test), verdicts, *(_rho(r) for r in rhos))  # fmt: skip
     out.print(table)
     for method, why in (c.get("dropped") or {}).items():
-        out.print(f"[dim]not used: {escape(method)}: {escape(why)}[/]")
+        out.print(f"[dim]not used: {safe(method)}: {safe(why)}[/]")
     said = answer(c)
     if said:
         out.print(said["sentence"], markup=False, soft_wrap=True)
@@ -218,7 +217,7 @@ def _explain_rows(result: Any, data: Path | None) -> None:
             shown = [f"{method} (per window)" if windows else method, said if len(same) else "-"]
             if several:
                 shown.append(("-" if rho is None else f"{rho:.2f}") if k == 0 else "")
-            table.add_row(*map(escape, cells if k == 0 else ["", ""]), *map(escape, shown),
+            table.add_row(*map(safe, cells if k == 0 else ["", ""]), *map(safe, shown),
                           end_section=k == len(methods) - 1)  # fmt: skip
     if len(first):
         out.print(table)

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
-from nas.commands._app import app, err, friendly, out
+from nas.commands._app import app, err, friendly, out, safe
 from nas.errors import NasError
 
 
@@ -34,13 +33,13 @@ def datasets(
         table.add_column(col, overflow="fold", no_wrap=col in ("name", "task", "modality"))
     for i in infos:
         table.add_row(
-            escape(i.name),
+            safe(i.name),
             i.task,
             i.modality,
             str(tuple(i.input_shape)),
             str(i.output_size),
             str(i.n_examples),
-            escape(i.description),
+            safe(i.description),
         )
     out.print(table)
 
@@ -76,7 +75,7 @@ def spaces(
         table.add_column("space")
         table.add_column("what it searches")
         for name, doc in space_list():
-            table.add_row(escape(name), escape(doc))
+            table.add_row(safe(name), safe(doc))
         out.print(table)
         out.print("Sample some: nas spaces SPACE --dataset digits --sample 5")
         return
@@ -85,12 +84,12 @@ def spaces(
         if as_json:
             print(json.dumps(dims))
             return
-        table = Table(title=f"space {escape(space)}: the {len(dims['dims'])} dimensions it reads "
+        table = Table(title=f"space {safe(space)}: the {len(dims['dims'])} dimensions it reads "
                       "(override them in a TOML file)")  # fmt: skip
         table.add_column("dimension")
         table.add_column("values")
         for key, value in dims["dims"].items():
-            table.add_row(escape(key), escape(json.dumps(value)))
+            table.add_row(safe(key), safe(json.dumps(value)))
         out.print(table)
         return
     if dataset is None and data is None:
@@ -105,7 +104,7 @@ def spaces(
         for row in rows:
             print(json.dumps(row))
         return
-    table = Table(title=f"{sample} samples of space {escape(space)} (seed {seed})")
+    table = Table(title=f"{sample} samples of space {safe(space)} (seed {seed})")
     for col in (
         "#",
         "family",
@@ -118,8 +117,8 @@ def spaces(
     for i, r in enumerate(rows):
         table.add_row(
             str(i),
-            escape(r["family"]),
-            escape(r["summary"]),
+            safe(r["family"]),
+            safe(r["summary"]),
             f"{r['params']:,}",
             f"{r['flops'] / 1e6:.3f}",
             f"{r['latency_ms']:.3f}",
@@ -138,8 +137,8 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
     info = nas.show(run_dir)
     config = info["config"]
     out.print(
-        f"[bold]{escape(config.study)}[/]  data: {escape(str(config.dataset or config.data))}  "
-        f"task: {escape(str(config.task))}  space: {escape(config.space_name)}  "
+        f"[bold]{safe(config.study)}[/]  data: {safe(str(config.dataset or config.data))}  "
+        f"task: {safe(str(config.task))}  space: {safe(config.space_name)}  "
         f"seed: {config.seed}"
     )
     limits = {k: v for k, v in config.budget.to_dict().items() if v is not None}
@@ -163,7 +162,7 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         states = board["state"].astype(str).value_counts().sort_index().items()
         out.print("trials: " + ", ".join(f"{k} {v}" for k, v in states), markup=False)
     if best:
-        out.print(f"[bold]winner[/] (trial {best['trial']}): {escape(best['summary'])}")
+        out.print(f"[bold]winner[/] (trial {best['trial']}): {safe(best['summary'])}")
         from nas.commands.search import test_line
 
         kind = get_kind(config.kind)
@@ -184,7 +183,7 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
         from nas.findings import search_warnings
 
         for w in search_warnings(run_dir):  # what the search warned of as it ended
-            err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+            err.print(f"[yellow]warning:[/] {safe(w)}", highlight=False, soft_wrap=True)
         top = sorted(p.parent.name for p in Path(run_dir, "top").glob("*/metrics.json"))
         if top:
             out.print(f"kept: {len(top)} Pareto-optimal models in {run_dir}/top/"
@@ -195,4 +194,4 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
     else:
         out.print("no winner yet: run the same `nas search` command to finish the search.")
     for w in info["provenance"]:  # files nothing checks; a run of a newer nas
-        err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {safe(w)}", highlight=False, soft_wrap=True)

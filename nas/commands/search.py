@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from nas import deadline
-from nas.commands._app import PrunerName, SamplerName, app, err, friendly, out
+from nas.commands._app import PrunerName, SamplerName, app, err, friendly, out, safe
 from search_spaces.spaces import space_help
 
 _PRUNER_HELP = (
@@ -215,7 +214,7 @@ def top_table(
         table.add_row(
             *(["★" if int(r["number"]) in front else ""] if front else []),
             str(r["number"]),
-            escape(str(r["family"])),
+            safe(str(r["family"])),
             f"{r['metric']:.4f}",
             f"{int(r['params']):,}",
             f"{r['flops'] / 1e6:.3f}",
@@ -268,7 +267,7 @@ def render_result(result: Any) -> None:
     out.print("trials: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), markup=False)
     if result.spec is not None:
         out.print(
-            f"[bold]winner[/] (trial {result.metrics['trial']}): {escape(result.spec.summary())}"
+            f"[bold]winner[/] (trial {result.metrics['trial']}): {safe(result.spec.summary())}"
         )
         units = result.metrics.get("target_units")
         test = test_line(result.metrics["test"], units, _kind(result))
@@ -277,7 +276,7 @@ def render_result(result: Any) -> None:
             out.print(line, markup=False, soft_wrap=True)
         out.print(cost_line(result.cost, _kind(result).cost_label), markup=False)
     for w in getattr(result, "warnings", [])[getattr(result, "said", 0) :]:  # not said yet
-        err.print(f"[yellow]warning:[/] {escape(str(w))}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]warning:[/] {safe(str(w))}", highlight=False, soft_wrap=True)
     if getattr(result, "report_path", None) is not None:
         out.print(f"report: {result.report_path}", markup=False)
     d = result.run_dir

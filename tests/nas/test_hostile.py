@@ -848,3 +848,23 @@ def test_a_runs_folder_linked_outside_it_is_not_written_through(
     (run / "mine").mkdir()
     (run / "predictions").symlink_to(run / "mine", target_is_directory=True)
     assert cli("predict", run).exit_code == 0 and (run / "mine" / "test.csv").is_file()
+
+
+def test_control_characters_in_a_runs_text_are_shown_not_obeyed(
+    here: Path, cli: Callable[..., Any]
+) -> None:
+    """run.json's study holding ESC ] 0; (retitle the terminal) and a data note ESC [2J (clear
+    the screen) reached the terminal raw from `nas show` (/tmp/oX 6): they are shown as escapes,
+    as a note already showed them; Rich markup stays literal too."""
+    set_key(J, "study", "iris\x1b]0;owned\x07 [b]x")(here)
+    edit_json(J, lambda r: r["data_info"].update(notes=["d\x1b[2J.csv\u202e"]))(here)
+    result = cli("show", here / RUN)
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    printed = result.stdout + result.stderr
+    assert "\x1b" not in printed and "\x07" not in printed and "\u202e" not in printed
+    assert result.stdout.startswith("iris\\x1b]0;owned\\x07 [b]x  data: ")
+    assert "note: d\\x1b[2J.csv\\u202e" in result.stdout
+    from nas.commands._app import plain, safe
+
+    assert plain("a\tb\nc\x1b[0m\x9b") == "a\tb\nc\\x1b[0m\\x9b"
+    assert safe("[red]\x1b") == "\\[red]\\x1b"
