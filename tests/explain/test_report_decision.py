@@ -741,3 +741,17 @@ def test_each_check_row_says_how_many_examples_it_ran_on_and_too_few_is_no_judge
                                            "status": "pass"}], "n_explained": 1})  # fmt: skip
     assert line == ("Explanations: ig passed every check (on only 1 example: too few for these "
                     "verdicts to judge; explain at least 8).")  # fmt: skip
+
+
+def test_an_infidelity_warning_names_inputs_that_copy_each_other_as_a_cause() -> None:
+    """Three copies of one input in a saturating model: an exact IG (completeness error 2e-7)
+    warned on infidelity at 0.362, worded as a fault of the map alone (/tmp/oW 7)."""
+    from explain.report.method_trust import consequence
+
+    said = consequence({"name": "infidelity", "status": "warn"})
+    assert said == (
+        "the map does not predict how the output changes when inputs are removed "
+        "(as also when inputs copy each other: removing one then changes little)"
+    )
+    flipped = {"name": "infidelity", "extra": {"scale": -0.5, "scale_judged": True}}
+    assert consequence(flipped) == "the map points the wrong way"
