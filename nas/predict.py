@@ -8,9 +8,11 @@ own units.
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
 from pathlib import Path
@@ -29,6 +31,7 @@ from nas.data.transform import OTHER, ArrayTransform, TabularTransform, fitted_t
 from nas.errors import DataError, NasError
 from nas.metrics import compute_metrics
 from nas.reading import (
+    REDO,
     load_model,
     read_json,
     readable_run_dir,
@@ -36,6 +39,7 @@ from nas.reading import (
     version_notes,
 )
 from nas.train import predict as model_outputs
+from search_spaces import ArchSpec
 
 # Rows per forward pass, the last pass padded with zeros: every row is computed in a pass of
 # the same shape, so its output does not depend on which other rows came with it (float32
@@ -61,13 +65,13 @@ class Predictor:
     def __init__(self, run_dir: Path, config: SearchConfig, model: torch.nn.Module) -> None:
         info = dict(config.data_info)
         self.run_dir, self.config, self.model = run_dir, config, model
+        self.transform = checked_transform(run_dir, info, model)  # first: checks info's kinds
         self.task: str = info.get("task", "")
         self.modality: str = info.get("modality", "tabular")
         self.class_names: list[str] = list(info.get("class_names") or [])
         self.target_name: str = info.get("target_name") or "target"
         self.feature_names: list[str] = list(info.get("feature_names") or [])
         self.preprocessing: dict[str, Any] = dict(info.get("preprocessing") or {})
-        self.transform = fitted_transform(self.preprocessing, self.modality)
         self.standing: list[str] = [  # said with every prediction: files nothing checks, ...
             *([note] if (note := unchecked_note(run_dir / "best")) else []),
             *version_notes(config.versions),  # ... a run of a newer nas, another torch
@@ -396,6 +400,117 @@ class Predictor:
         return read_table(file, text=text)[0]
 
 
+# data_info's values a Predictor reads, by the kind each must be (absent or null: a default)
+_INFO_KINDS: dict[str, tuple[type, str]] = {
+    "task": (str, "a string"),
+    "modality": (str, "a string"),
+    "class_names": (list, "a list of strings"),
+    "feature_names": (list, "a list of strings"),
+    "target_name": (str, "a string"),
+    "preprocessing": (dict, "a JSON object"),
+    "input_shape": (list, "a list of integers"),
+    "output_size": (int, "an integer"),
+}
+_AXIS = {"tabular": 0, "sequence": 1, "image": 0}  # where the per-feature / channel scales go
+_PER = {"tabular": "feature", "sequence": "feature", "image": "channel"}
+
+
+def checked_transform(
+    run_dir: Path, info: Mapping[str, Any], model: torch.nn.Module
+) -> TabularTransform | ArrayTransform:
+    """The input transform ``run_dir``'s run.json records (its ``data_info``), rebuilt, once
+    that record is checked against ``model`` (the winner, its spec.json and model.pt checked
+    against each other as they load): the values a Predictor reads of the kinds the search
+    writes; as many class names as outputs; the preprocessing giving the inputs the model
+    takes; the same task, modality and shapes; a regression's target scale. Else a NasError
+    naming run.json, the key and the fix: a damaged record had been a TypeError, an IndexError
+    of the probabilities, a matrix product of the wrong shapes, or an error blaming the rows."""
+    record = str(run_dir / "run.json")
+    for key, (kind, words) in _INFO_KINDS.items():
+        value = info.get(key)
+        if value is None:
+            continue
+        ok = isinstance(value, kind) and not isinstance(value, bool)
+        if ok and key in ("class_names", "feature_names"):
+            ok = all(isinstance(v, str) for v in value)
+        if ok and key == "input_shape":
+            ok = all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        if not ok:
+            raise NasError(f"{record}: its data_info.{key} should be {words}, not "
+                           f"{_shown(value)}; {REDO}.")  # fmt: skip
+    prep = dict(info.get("preprocessing") or {})
+    transform = fitted_transform(prep, info.get("modality", "tabular"), record, REDO)
+    spec = getattr(model, "spec", None)
+    if not isinstance(spec, ArchSpec):  # a GAN's: nothing it predicts to check
+        return transform
+
+    def mismatch(what: str) -> NasError:
+        return NasError(f"{record} does not fit the model ({run_dir / 'best'}): {what}; {REDO}.")
+
+    for key, model_has in (("task", spec.task), ("modality", spec.modality)):
+        if info.get(key, model_has) != model_has:
+            raise mismatch(f"its data_info.{key} is {info.get(key)!r} where the model's is "
+                           f"{model_has!r}")  # fmt: skip
+    shape, outputs = tuple(spec.input_shape), spec.output_size
+    if info.get("input_shape") is not None and tuple(info["input_shape"]) != shape:
+        raise mismatch(f"its data_info.input_shape is {tuple(info['input_shape'])} where the "
+                       f"model takes {shape}")  # fmt: skip
+    if info.get("output_size") is not None and info["output_size"] != outputs:
+        raise mismatch(f"its data_info.output_size is {info['output_size']} where the model "
+                       f"gives {outputs} outputs")  # fmt: skip
+    classes = list(info.get("class_names") or [])
+    if spec.task == "classification" and len(classes) != outputs:
+        raise mismatch(f"its data_info.class_names name {len(classes)} class(es) where the "
+                       f"model gives {outputs} outputs, one per class")  # fmt: skip
+    if isinstance(transform, TabularTransform):
+        width = len(transform.feature_names)
+        if (width,) != shape:
+            raise mismatch(f"its recorded preprocessing (data_info.preprocessing.transform) "
+                           f"gives {width} inputs per row where the model takes "
+                           f"{int(np.prod(shape))}")  # fmt: skip
+    elif transform.divisor is None:
+        axis = _AXIS.get(spec.modality, 0)
+        has = shape[axis] if len(shape) > axis else 0
+        for key, scales in (("mean", transform.mean), ("std", transform.std)):
+            if len(scales or []) != has:
+                per = _PER.get(spec.modality, "feature")
+                raise mismatch(f"its recorded preprocessing (data_info.preprocessing.inputs."
+                               f"{key}) scales {len(scales or [])} {per}(s) where the model's "
+                               f"inputs, of shape {shape}, have {has}")  # fmt: skip
+    named = list(info.get("feature_names") or [])
+    if spec.modality == "tabular" and named and (len(named),) != shape:
+        raise mismatch(f"its data_info.feature_names name {len(named)} feature(s) where the "
+                       f"model takes {int(np.prod(shape))} inputs per row")  # fmt: skip
+    if spec.task == "regression":
+        _check_target_scale(prep, outputs, record)
+    return transform
+
+
+def _shown(value: Any) -> str:
+    """A recorded value as JSON, cut to 60 characters."""
+    shown = json.dumps(value, default=str)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _check_target_scale(prep: dict[str, Any], outputs: int, record: str) -> None:
+    """A regression's recorded y_mean and y_std (no y_mean: the outputs are in the target's
+    own units): finite numbers, one per output (or one for all), the std positive."""
+    if prep.get("y_mean") is None:
+        return
+    for key in ("y_mean", "y_std"):
+        value = prep.get(key)
+        values = value if isinstance(value, list) else [value]
+        real = all(isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
+                   for v in values)  # fmt: skip
+        ok = real and len(values) in (1, outputs) and (
+            key == "y_mean" or all(v > 0 for v in values))  # fmt: skip
+        if not ok:
+            what = "positive number(s) (scales)" if key == "y_std" else "number(s)"
+            raise NasError(f"{record}: its data_info.preprocessing.{key} should be "
+                           f"{outputs} {what}, one per output, not {_shown(value)}; "
+                           f"{REDO}.")  # fmt: skip
+
+
 def row_outputs(model: torch.nn.Module, inputs: torch.Tensor) -> np.ndarray:
     """The model's outputs for ``inputs`` in passes of exactly :data:`BATCH` rows (the last
     padded with zeros): a row's output is the same whichever rows come with it."""
@@ -506,4 +621,4 @@ def load_predictor(run_dir: str | PathLike[str]) -> Predictor:
     return Predictor(folder, config, model)
 
 
-__all__ = ["Prediction", "Predictor", "load_predictor"]
+__all__ = ["Prediction", "Predictor", "checked_transform", "load_predictor"]

@@ -11,13 +11,15 @@ zeros). Arrays (NPZ, built-ins): the recorded scaling of ``inputs``.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+import json
+import math
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from nas.errors import DataError
+from nas.errors import DataError, NasError
 
 MAX_CATEGORIES = 50  # rarer categories of a text column share one "<other>" feature
 OTHER = "<other>"
@@ -326,17 +328,106 @@ class ArrayTransform:
 
 
 def fitted_transform(
-    preprocessing: dict[str, Any], modality: str
+    preprocessing: dict[str, Any],
+    modality: str,
+    source: str = "the run's record",
+    fix: str = "re-run the search into a new --out folder",
 ) -> TabularTransform | ArrayTransform:
-    """The input transform a run recorded (``TaskData.preprocessing``), rebuilt."""
+    """The input transform a run recorded (``TaskData.preprocessing``), rebuilt. A record that
+    is not of the kinds :meth:`TabularTransform.to_dict` or a loader writes (a hand-edited or
+    damaged run.json: a column list that is a number, a category list that is not text, a
+    scale of 0) is a NasError naming ``source``, the key and ``fix``: not a TypeError here, or
+    an error later that blames the rows given to predict."""
+    check = _RecordCheck(source, fix)
     if "transform" in preprocessing:
-        return TabularTransform.from_dict(preprocessing["transform"])
+        return TabularTransform.from_dict(check.tabular(preprocessing["transform"]))
     if "inputs" in preprocessing:
-        return ArrayTransform.from_inputs(preprocessing["inputs"], modality)
+        return ArrayTransform.from_inputs(check.inputs(preprocessing["inputs"]), modality)
     raise DataError(
         "The run records no input preprocessing (it predates the record, or its data was a CSV "
         "read by an older nas); search again to predict new rows."
     )
+
+
+class _RecordCheck:
+    """The checks of a recorded transform, each a NasError naming the key under
+    ``data_info.preprocessing`` of ``source``."""
+
+    KEY = "data_info.preprocessing"
+
+    def __init__(self, source: str, fix: str) -> None:
+        self.source, self.fix = source, fix
+
+    def error(self, key: str, should: str, value: Any) -> NasError:
+        shown = "absent" if value is _ABSENT else json.dumps(value, default=str)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return NasError(f"{self.source}: its {self.KEY}.{key} should be {should}, not "
+                        f"{shown}; {self.fix}.")  # fmt: skip
+
+    def mapping(self, key: str, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.error(key, "a JSON object", value)
+        return value
+
+    def texts(self, key: str, value: Any) -> list[str]:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.error(key, "a list of strings", value)
+        return value
+
+    def number(self, key: str, value: Any, scale: bool = False) -> float:
+        """A finite number; a scale (a std, a divisor) a positive one too."""
+        real = isinstance(value, int | float) and not isinstance(value, bool)
+        if not real or not math.isfinite(value) or (scale and value <= 0):
+            raise self.error(key, "a positive number (a scale)" if scale else "a number", value)
+        return float(value)
+
+    def tabular(self, record: Any) -> dict[str, Any]:
+        record = self.mapping("transform", record)
+        columns = self.texts("transform.columns", record.get("columns", _ABSENT))
+        numeric = self.mapping("transform.numeric", record.get("numeric", _ABSENT))
+        categorical = self.mapping("transform.categorical", record.get("categorical", _ABSENT))
+        for c, spec in numeric.items():
+            key = f"transform.numeric[{c!r}]"
+            spec = self.mapping(key, spec)
+            if set(spec) != {"median", "mean", "std"}:
+                raise self.error(key, "an object of median, mean and std", spec)
+            for name in ("median", "mean", "std"):
+                self.number(f"{key}.{name}", spec[name], scale=name == "std")
+        for c, spec in categorical.items():
+            key = f"transform.categorical[{c!r}]"
+            spec = self.mapping(key, spec)
+            if not {"fill", "categories"} <= set(spec) <= {f.name for f in fields(Categorical)}:
+                raise self.error(key, "an object of fill, categories, other and unseen_to_other",
+                                 spec)  # fmt: skip
+            if not isinstance(spec["fill"], str):
+                raise self.error(f"{key}.fill", "a string", spec["fill"])
+            self.texts(f"{key}.categories", spec["categories"])
+            self.texts(f"{key}.other", spec.get("other", []))
+            if not isinstance(spec.get("unseen_to_other", False), bool):
+                raise self.error(f"{key}.unseen_to_other", "true or false",
+                                 spec["unseen_to_other"])  # fmt: skip
+        unknown = [c for c in columns if c not in numeric and c not in categorical]
+        if unknown:
+            raise NasError(f"{self.source}: its {self.KEY}.transform.columns names {unknown[0]!r}, "
+                           "which neither transform.numeric nor transform.categorical "
+                           f"describes; {self.fix}.")  # fmt: skip
+        return record
+
+    def inputs(self, record: Any) -> dict[str, Any]:
+        record = self.mapping("inputs", record)
+        if record.get("method") == "scale":
+            self.number("inputs.divisor", record.get("divisor", _ABSENT), scale=True)
+            return record
+        for key in ("mean", "std"):  # as many as the model's features: checked with it
+            values = record.get(key, _ABSENT)
+            if not isinstance(values, list) or not values:
+                raise self.error(f"inputs.{key}", "a list of numbers", values)
+            for i, v in enumerate(values):
+                self.number(f"inputs.{key}[{i}]", v, scale=key == "std")
+        return record
+
+
+_ABSENT = object()  # a key the record lacks
 
 
 __all__ = [

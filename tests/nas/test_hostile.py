@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import json
 import pickle
+import re
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -182,8 +183,24 @@ def foreign_study(rel: str) -> Callable[[Path], None]:
     return damage
 
 
+def data_info(**values: Any) -> Callable[[Path], None]:
+    """run.json's data_info with ``values`` set."""
+    return edit_json(f"{RUN}/run.json", lambda r: r["data_info"].update(values))
+
+
+def scaling(key: str, value: Any) -> Callable[[Path], None]:
+    """run.json's recorded input scaling (data_info.preprocessing.inputs) with ``key`` set."""
+
+    def change(record: dict[str, Any]) -> None:
+        record["data_info"]["preprocessing"]["inputs"][key] = value
+
+    return edit_json(f"{RUN}/run.json", change)
+
+
 BAD_TOML = 'space = "fnn"\nlr = 0.1\n'  # a top-level key that is not a section
 CSV = "age,heart_rate,label\n1,60,a\n2,70,b\n3,80,a\n4,90,b\n"
+IRIS = ("sepal length (cm),sepal width (cm),petal length (cm),petal width (cm)\n"
+        "5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")  # fmt: skip
 
 # ---------------------------------------------------------------- the battery
 
@@ -315,6 +332,59 @@ CASES: dict[str, Case] = {
     "explain/samples 0": case("explain <run> --samples 0", "--samples"),
     "explain/samples text": case("explain <run> --samples many", "--samples", "many"),
     "explain/markup in a method": case("explain <run> --methods ig[/x]", "ig[/x]"),
+    # -------- run.json's data_info against the model (predict, explain --data): /tmp/oX 4
+    "predict/run.json one class name": case(
+        "predict <run> -o <here>/p.csv", "<run>/run.json does not fit the model (<run>/best): "
+        "its data_info.class_names name 1 class(es) where the model gives 3 outputs, one per "
+        "class; the run's record is damaged; re-run the search into a new --out folder",
+        damage=data_info(class_names=["only"])),
+    "predict/run.json 100000 class names": case(
+        "predict <run> --data <here>/new.csv -o <here>/p.csv", "<run>/run.json",
+        "class_names name 100000 class(es) where the model gives 3 outputs",
+        damage=several(write("new.csv", IRIS), data_info(class_names=["a"] * 100_000))),
+    "predict/run.json scales 100000 features": case(
+        "predict <run> --data <here>/new.csv -o <here>/p.csv", "<run>/run.json does not fit",
+        "(data_info.preprocessing.inputs.mean) scales 100000 feature(s) where the model's "
+        "inputs, of shape (4,), have 4", "re-run the search",
+        damage=several(write("new.csv", IRIS), scaling("mean", list(range(100_000))))),
+    "predict/run.json std 0": case(  # not "new.csv holds 0.1 beyond what float32 holds"
+        "predict <run> --data <here>/new.csv -o <here>/p.csv", "<run>/run.json: its "
+        "data_info.preprocessing.inputs.std[1] should be a positive number (a scale), not 0; "
+        "the run's record is damaged", damage=several(write("new.csv", IRIS),
+                                                      scaling("std", [1.0, 0, 1.0, 1.0]))),
+    "predict/run.json std text": case(
+        "predict <run> -o <here>/p.csv", "<run>/run.json", "inputs.std[0] should be a positive "
+        "number", 'not "x"', damage=scaling("std", ["x", 1.0, 1.0, 1.0])),
+    "predict/run.json divisor 0": case(
+        "predict <run> -o <here>/p.csv", "<run>/run.json", "inputs.divisor should be a "
+        "positive number", damage=scaling("method", "scale")),
+    "predict/run.json preprocessing 42": case(
+        "predict <run> -o <here>/p.csv", "<run>/run.json: its data_info.preprocessing should "
+        "be a JSON object, not 42", damage=data_info(preprocessing=42)),
+    "predict/run.json feature_names 42": case(
+        "predict <run> -o <here>/p.csv", "<run>/run.json: its data_info.feature_names should "
+        "be a list of strings, not 42", damage=data_info(feature_names=42)),
+    "predict/run.json class_names 42": case(
+        "predict <run> -o <here>/p.csv", "<run>/run.json", "data_info.class_names should be a "
+        "list of strings", damage=data_info(class_names=42)),
+    "predict/run.json two feature names": case(
+        "predict <run> --data <here>/new.csv -o <here>/p.csv", "<run>/run.json", "its "
+        "data_info.feature_names name 2 feature(s) where the model takes 4 inputs per row",
+        damage=several(write("new.csv", IRIS), data_info(feature_names=["a", "b"]))),
+    "predict/run.json another input shape": case(
+        "predict <run> -o <here>/p.csv", "<run>/run.json", "data_info.input_shape is (5,) "
+        "where the model takes (4,)", damage=data_info(input_shape=[5])),
+    "predict/run.json regression": case(
+        "predict <run> -o <here>/p.csv", "<run>/run.json", "data_info.task is 'regression' "
+        "where the model's is 'classification'", damage=data_info(task="regression")),
+    "explain/--data, run.json one class name": case(
+        "explain <run> --data <here>/new.csv", "<run>/run.json does not fit the model",
+        "class_names name 1 class(es)", "re-run the search",
+        damage=several(write("new.csv", IRIS), data_info(class_names=["only"]))),
+    "explain/--data, run.json std 0": case(
+        "explain <run> --data <here>/new.csv", "<run>/run.json", "inputs.std[3] should be a "
+        "positive number", damage=several(write("new.csv", IRIS),
+                                          scaling("std", [1.0, 1.0, 1.0, 0.0]))),
     # -------- nas report: study.db, predictions.npz, metrics, spec, -o, --storage
     "report/no study.db": case("report <run>", "<run>/study.db does not exist, so the run's "
                                "trials cannot be read (nas reads them from <run>/study.db); "
@@ -495,6 +565,36 @@ def test_a_hostile_input_gets_one_line(here: Path, cli: Callable[..., Any], name
         assert expand(word, here) in lines[0], (expand(word, here), lines[0])
     assert "the payload ran" not in result.stdout + result.stderr
     assert tree_hash(here) == before  # nothing created, changed or removed
+
+
+# ---------------------------------------------------------------- the same, from Python
+
+
+def test_a_damaged_data_info_is_a_nas_error_of_load_predictor(here: Path) -> None:
+    """nas.load_predictor had taken run.json's data_info as it found it: 42 for a list of names
+    was a bare TypeError, and one class name for a model of three outputs an IndexError only
+    when probabilities were asked for (/tmp/oX 4). Each is now a NasError as it loads."""
+    import nas
+    from nas.errors import NasError
+
+    run = here / RUN
+    intact = (run / "run.json").read_text()
+    damages = {
+        r"class_names name 1 class\(es\) where the model gives 3 outputs": data_info(
+            class_names=["only"]),
+        "data_info.feature_names should be a list of strings, not 42": data_info(
+            feature_names=42),
+        r"inputs\.std\[2\] should be a positive number \(a scale\), not 0": scaling(
+            "std", [1.0, 1.0, 0, 1.0]),
+        r"inputs\.mean\) scales 5 feature\(s\)": scaling("mean", [0.0] * 5),
+    }  # fmt: skip
+    for words, damage in damages.items():
+        damage(here)
+        with pytest.raises(NasError, match=rf"^{re.escape(str(run / 'run.json'))}.*{words}.*"
+                           "re-run the search into a new --out folder"):  # fmt: skip
+            nas.load_predictor(run)
+        (run / "run.json").write_text(intact)
+    assert nas.load_predictor(run).predict(np.zeros((2, 4), dtype=np.float32)).shape == (2,)
 
 
 # ---------------------------------------------------------------- reading creates nothing

@@ -297,6 +297,12 @@ def test_regression_predictions_are_in_the_targets_units(tmp_path: Path) -> None
     ]
     rmse = float(np.sqrt(np.mean((expected[3:] - rows["price"][3:].astype(float)) ** 2)))
     assert table.metrics is not None and table.metrics["rmse"] == pytest.approx(rmse, rel=1e-4)
+    record = json.loads((run / "run.json").read_text())  # a target scale of 0: damaged
+    record["data_info"]["preprocessing"]["y_std"] = [0.0]
+    (run / "run.json").write_text(json.dumps(record))
+    scale = r"data_info\.preprocessing\.y_std should be 1 positive number\(s\) \(scales\)"
+    with pytest.raises(nas.NasError, match=rf"run\.json: its {scale}, one per output, not \["):
+        nas.load_predictor(run)
 
 
 def test_npz_and_builtin_runs(tmp_path: Path, cli: Callable[..., Result]) -> None:
@@ -683,3 +689,68 @@ def test_one_class_for_every_row_is_noted(classify_run: tuple[Path, Path]) -> No
     assert note.startswith(f"the model predicts {label!r} for every one of the 12 rows")
     few = predictor.predict_table(same.iloc[:9])  # a handful of rows: no news
     assert not [n for n in few.notes if "for every one of" in n]
+
+
+def _transform(change: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:
+    """A change of run.json's recorded CSV transform (data_info.preprocessing.transform)."""
+    return lambda record: change(record["data_info"]["preprocessing"]["transform"])
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (_transform(lambda t: t.update(columns=42)),
+         "its data_info.preprocessing.transform.columns should be a list of strings, not 42"),
+        (_transform(lambda t: t["categorical"]["color"].update(categories=list(range(100_000)))),
+         "transform.categorical['color'].categories should be a list of strings, not [0, 1,"),
+        (_transform(lambda t: t["categorical"]["color"].update(
+            categories=[str(i) for i in range(100_000)])),
+         "does not fit the model ({run}/best): its recorded preprocessing (data_info."
+         "preprocessing.transform) gives 100002 inputs per row where the model takes 5"),
+        (_transform(lambda t: t["numeric"]["a"].update(std=0)),  # not "new.csv holds ... beyond"
+         "transform.numeric['a'].std should be a positive number (a scale), not 0"),
+        (_transform(lambda t: t["numeric"]["b"].pop("median")),
+         "transform.numeric['b'] should be an object of median, mean and std"),
+        (_transform(lambda t: t.update(columns=["a", "colour", "b"])),
+         "transform.columns names 'colour', which neither transform.numeric nor"),
+        (_transform(lambda t: t["categorical"]["color"].update(unseen_to_other="yes")),
+         "transform.categorical['color'].unseen_to_other should be true or false"),
+        (lambda r: r["data_info"].update(class_names=["only"]),
+         "does not fit the model ({run}/best): its data_info.class_names name 1 class(es) "
+         "where the model gives 2 outputs"),
+    ],
+    ids=["columns 42", "int categories", "100000 categories", "std 0", "no median",
+         "unknown column", "unseen_to_other text", "one class name"],
+)  # fmt: skip
+def test_a_damaged_record_of_a_csv_run_is_one_line_naming_run_json(
+    classify_run: tuple[Path, Path],
+    tmp_path: Path,
+    change: Callable[[dict[str, Any]], Any],
+    words: str,
+) -> None:
+    """/tmp/oX 4: run.json's recorded transform is checked as the predictor is built, and
+    against the model: a TypeError, a matrix product of the wrong shapes, or an error blaming
+    the user's CSV had come instead of one line naming run.json and the fix."""
+    import shutil
+
+    source, data = classify_run
+    run = tmp_path / "run"
+    shutil.copytree(source, run)
+    record = json.loads((run / "run.json").read_text())
+    change(record)
+    (run / "run.json").write_text(json.dumps(record))
+    head = "".join(data.read_text().splitlines(keepends=True)[:6])
+    (tmp_path / "new.csv").write_text(head)
+    expected = f"{run / 'run.json'}" + ("" if words.startswith("does") else ": ")
+    for command in (("predict", run, "--data", tmp_path / "new.csv", "-o", tmp_path / "p.csv"),
+                    ("explain", run, "--data", tmp_path / "new.csv")):  # fmt: skip
+        result = invoke(*command)
+        assert result.exit_code == 2, (result.stdout, result.stderr, result.exception)
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"error: {expected}"), line
+        assert words.format(run=run) in line, line
+        assert line.endswith("the run's record is damaged; re-run the search into a new --out "
+                             "folder."), line  # fmt: skip
+    assert not (tmp_path / "p.csv").exists() and not (run / "explain-new").exists()
+    with pytest.raises(nas.NasError, match=re.escape(words.format(run=run))):
+        nas.load_predictor(run)
