@@ -18,6 +18,7 @@ import json
 import time
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -281,8 +282,9 @@ def _winner_outputs(
     try:
         with np.load(path, allow_pickle=False) as z:
             y, out = np.asarray(z["y_true"]), np.asarray(z["outputs"])
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
-        return None
+    except (OSError, ValueError, KeyError, EOFError, NotImplementedError, zipfile.BadZipFile,
+            zlib.error):  # fmt: skip
+        return None  # garbage, 0 bytes (EOFError), a damaged deflate stream (zlib.error)
     if y.dtype.kind not in "biuf" or out.dtype.kind not in "biuf" or len(y) != len(out):
         return None
     if len(y) < 2:

@@ -12,6 +12,7 @@ import json
 import re
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from os import PathLike
@@ -553,7 +554,9 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as stored:
             arrays = {key: stored[key] for key in stored.files}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError,
+            zlib.error) as e:  # fmt: skip
+        # zlib.error: a damaged member of a compressed one (numpy.savez_compressed)
         raise DataError(f"Cannot read {path.name} as an NPZ of plain arrays ({e}); save it with "
                         "numpy.savez(path, X=inputs).") from None  # fmt: skip
     if "X" not in arrays:

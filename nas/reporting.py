@@ -11,6 +11,7 @@ import os
 import time
 import warnings
 import zipfile
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -371,10 +372,13 @@ def _prediction_views(best_dir: Path, config: SearchConfig) -> dict[str, Any]:
         if len(y_true) != len(outputs):
             raise ValueError(f"{len(y_true)} targets but {len(outputs)} outputs")
         return _views(y_true, outputs, config)
-    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as e:
-        # numpy's words for a pickle suggest loading it unsafely: never repeat them
+    except (OSError, ValueError, KeyError, IndexError, TypeError, EOFError, NotImplementedError,
+            zipfile.BadZipFile, zlib.error) as e:  # fmt: skip
+        # numpy's words for a pickle suggest loading it unsafely: never repeat them; a file of
+        # 0 bytes or cut short is an EOFError ("No data left in file")
         why = ("it is damaged, or holds pickled Python objects, which nas never loads"
-               if "pickle" in str(e) else None)  # fmt: skip
+               if "pickle" in str(e) else "it is damaged: empty or cut short"
+               if isinstance(e, EOFError) else None)  # fmt: skip
         raise NasError(f"{path} is not the test predictions of this run "
                        f"({why or rundir.reason(e)}); {rundir.RETRAIN}.") from None  # fmt: skip
 
