@@ -90,6 +90,10 @@ def export_run(
     run_dir = readable_run_dir(run)
     config = SearchConfig.read(run_dir)
     model = load_model(run_dir)
+    if config.data_info.get("task") in ("classification", "regression"):
+        from nas.predict import checked_transform  # preprocessing.json is written from it
+
+        checked_transform(run_dir, config.data_info, model)  # a damaged record: one line
     out = _output_path(run_dir, fmt, path)
     for written in (out, out.parent / PREPROCESSING, run_dir / FOLDER / RECORD):
         check_inside(run_dir, written, "its exports")

@@ -397,6 +397,12 @@ CASES: dict[str, Case] = {
     "predict/run.json regression": case(
         "predict <run> -o <here>/p.csv", "<run>/run.json", "data_info.task is 'regression' "
         "where the model's is 'classification'", damage=data_info(task="regression")),
+    "export/run.json class_names 42": case(  # preprocessing.json had been written from it
+        "export <run> --format torchscript -o <here>/m.pt", "<run>/run.json",
+        "data_info.class_names should be a list of strings", damage=data_info(class_names=42)),
+    "export/run.json one class name": case(
+        "export <run> --format torchscript -o <here>/m.pt", "<run>/run.json does not fit the "
+        "model", "class_names name 1 class(es)", damage=data_info(class_names=["only"])),
     "explain/--data, run.json one class name": case(
         "explain <run> --data <here>/new.csv", "<run>/run.json does not fit the model",
         "class_names name 1 class(es)", "re-run the search",
