@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from os import PathLike
 from pathlib import Path
@@ -259,8 +260,8 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
             return {key: stored[key] for key in present}
     except DataError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError) as err:
-        raise DataError(
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as err:
+        raise DataError(  # zlib.error: a compressed member cut short or corrupted
             f"Cannot read {path.name} as an NPZ archive ({err}); save it with numpy.savez."
         ) from err
     except ValueError as err:  # object arrays need pickle, which is refused for safety

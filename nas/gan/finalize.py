@@ -11,6 +11,8 @@ CPU; the test split is then scored once.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -204,8 +206,15 @@ def report_data(run_dir: Path, best: dict[str, Any] | None) -> dict[str, Any] | 
             out.update(views)  # modality, data_shape, grid, traversals, discriminator, ...
     samples = Path(run_dir) / "best" / "samples.npz"
     if samples.is_file():
-        with np.load(samples, allow_pickle=False) as z:
-            out["samples"] = {k: _plain(z[k]) for k in z.files}
+        try:
+            with np.load(samples, allow_pickle=False) as z:
+                out["samples"] = {k: _plain(z[k]) for k in z.files}
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error,
+                NotImplementedError):  # fmt: skip
+            # damaged (0 bytes, cut short): the report shows the scores without the grid,
+            # rather than ending in "error: aborted." (/tmp/oX 5)
+            out["samples_damaged"] = (f"{samples} is damaged (empty or cut short), so the "
+                                      f"samples are not shown; {rundir.RETRAIN}.")  # fmt: skip
     return out
 
 

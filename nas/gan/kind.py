@@ -138,9 +138,12 @@ class GanKind(SearchKind):
         return gan_metric_label(name)
 
     def alerts(self, data: Mapping[str, Any]) -> list[dict[str, str]]:
-        """A winner that has collapsed (recall ~0, or samples that ignore the noise)."""
+        """A winner that has collapsed (recall ~0, or samples that ignore the noise); a
+        ``best/samples.npz`` that cannot be read."""
         alert = collapse_alert(data.get("best"))
-        return [alert] if alert is not None else []
+        damaged = (data.get("gan") or {}).get("samples_damaged")  # best/samples.npz unreadable
+        return ([alert] if alert is not None else []) + (
+            [{"level": "warn", "text": damaged}] if damaged else [])  # fmt: skip
 
     def verdict(self, data: Mapping[str, Any]) -> str | None:
         best, run = data.get("best"), data["run"]

@@ -204,3 +204,25 @@ def test_the_search_ends_by_saying_it(tmp_path: Path, capsys: Any, collapsed: bo
     assert ("warning: Mode collapse: the winning generator's" in printed) is collapsed
     lines = judged(result.run_dir, result.config, result.metrics)  # nas show's too
     assert any(line.startswith("warning: Mode collapse") for line in lines) is collapsed
+
+
+def test_a_damaged_samples_npz_is_an_alert_not_an_abort(tmp_path: Path, cli: Any) -> None:
+    """A 0-byte best/samples.npz had escaped the report as an EOFError, which the command line
+    turns into "error: aborted." and exit 1 (/tmp/oX 5): the report is written without the
+    grid and its first screen says the file is damaged; so does a file cut short."""
+    import numpy as np
+
+    run = make_run(tmp_path, healthy(COLLAPSED))
+    good = tmp_path / "good.npz"
+    np.savez_compressed(good, grid=np.zeros((4, 8, 8), np.float32), labels=np.arange(4))
+    for content in (b"", good.read_bytes()[: len(good.read_bytes()) // 2]):
+        (run / "best" / "samples.npz").write_bytes(content)
+        data = collect(run)
+        said = [a for a in data["alerts"] if "samples.npz is damaged" in a["text"]]
+        assert said == [{"level": "warn", "text": (
+            f"{run / 'best' / 'samples.npz'} is damaged (empty or cut short), so the samples are "
+            "not shown; run the same `nas search` command again (same --out) to retrain the "
+            "winner and rewrite it.")}]  # fmt: skip
+        assert "samples" not in data["gan"]
+        result = cli("report", run, "-o", tmp_path / "r.html")
+        assert result.exit_code == 0, (result.output, result.exception)

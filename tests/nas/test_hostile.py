@@ -137,6 +137,16 @@ def npz(rel: str, **arrays: Any) -> Callable[[Path], None]:
     return damage
 
 
+def compressed(rel: str) -> Callable[[Path], None]:
+    """A compressed NPZ of 200 rows of 3 features and a 0/1 target at ``here/rel``."""
+
+    def damage(here: Path) -> None:
+        X = np.arange(600, dtype=np.float32).reshape(200, 3)
+        np.savez_compressed(here / rel, X=X, y=np.arange(200) % 2)
+
+    return damage
+
+
 def user_sqlite(rel: str) -> Callable[[Path], None]:
     """A user's own SQLite database at ``here/rel`` (a table of customers, no Optuna)."""
 
@@ -397,6 +407,9 @@ CASES: dict[str, Case] = {
     "predict/run.json regression": case(
         "predict <run> -o <here>/p.csv", "<run>/run.json", "data_info.task is 'regression' "
         "where the model's is 'classification'", damage=data_info(task="regression")),
+    "search/--data npz deflate damaged": case(  # zlib.error had been a traceback
+        "search --data <here>/d.npz --trials 1", "Cannot read d.npz as an NPZ archive",
+        "save it with numpy.savez", damage=several(compressed("d.npz"), deflate_damaged("d.npz"))),
     "export/run.json class_names 42": case(  # preprocessing.json had been written from it
         "export <run> --format torchscript -o <here>/m.pt", "<run>/run.json",
         "data_info.class_names should be a list of strings", damage=data_info(class_names=42)),
