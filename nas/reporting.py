@@ -334,9 +334,21 @@ def _depth(spec: Any) -> int | None:
 
 
 def _stages(spec: Any) -> tuple[list[dict[str, Any]], str]:
+    """The winner's stages (shapes, parameter counts) and its printed modules, from a model
+    built on torch's meta device: shapes without storage. A received spec.json of a huge layer
+    had been built in full here (16.8 GB, 79 s) to report that it is not the model's (/tmp/oZ
+    D1)."""
+    import torch
+
     from search_spaces import build_model
 
-    model = build_model(spec)
+    try:
+        with torch.device("meta"):
+            model = build_model(spec)
+    except Exception as e:  # noqa: BLE001 -- a block that needs real tensors to build
+        if "overflow" in str(e):  # larger than a tensor can hold: nothing to show
+            return [], ""
+        model = build_model(spec)
     modules = dict(model.features.named_children())
     modules["head"] = model.head
     block_params = [b.params for b in spec.blocks] + [spec.head.params]

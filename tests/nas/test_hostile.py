@@ -978,6 +978,21 @@ def test_a_spec_edited_to_a_huge_layer_is_refused_before_it_is_built(
     shown = cli("predict", run, "-o", here / "p.csv")
     assert shown.exit_code == 2 and shown.stderr.startswith("error: ")
     assert shown.stderr.count("\n") == 1 and "does not hold the weights" in shown.stderr
+    # the report shows the spec's stages from a meta-device build too (it had built 16.8 GB
+    # to say the files disagree, /tmp/oZ D1)
+    import search_spaces
+    from nas.reporting import collect
+
+    built: list[str] = []
+    whole = search_spaces.build_model
+    monkeypatch.setattr(
+        search_spaces,
+        "build_model",
+        lambda spec: built.append(str(torch.get_default_device())) or whole(spec),
+    )
+    data = collect(run)
+    assert built == ["meta"]  # its linear layer alone: 4 x 30,000,000 weights and the biases
+    assert data["stages"][0]["n_params"] >= 5 * 30_000_000
 
 
 def test_a_runs_folder_linked_outside_it_is_not_written_through(
