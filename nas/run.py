@@ -122,11 +122,12 @@ def replace_dir(dest: Path, fill: Callable[[Path], None]) -> Path:
     return dest
 
 
-def check_inside(run_dir: Path, path: Path, what: str) -> None:
+def check_inside(run_dir: Path, path: Path, what: str, elsewhere: str = "") -> None:
     """A StorageError when ``path``, a path in ``run_dir``, passes through a link (a folder
     such as ``export/`` or ``predictions/`` of a run received from someone) that leads outside
     the run: nas would overwrite or delete files there, which are not the run's (/tmp/oX 3).
-    A ``path`` outside ``run_dir`` is the user's own choice (``-o``) and is not checked."""
+    A ``path`` outside ``run_dir`` is the user's own choice (``-o``) and is not checked;
+    ``elsewhere`` names how to write there instead (", or give -o a path of your own")."""
     run_dir, path = Path(run_dir), Path(path)
     try:
         parts = path.relative_to(run_dir).parts
@@ -139,8 +140,7 @@ def check_inside(run_dir: Path, path: Path, what: str) -> None:
             raise StorageError(
                 f"{here} is a link to {here.resolve()}, outside the run directory {run_dir}: "
                 f"nas writes {what} inside the run only, and would change files there that are "
-                "not the run's. Remove the link (or copy the run without it), or give -o a "
-                "path of your own."
+                f"not the run's. Remove the link (or copy the run without it){elsewhere}."
             )
 
 
@@ -224,6 +224,8 @@ def save_arrays(path: Path, arrays: Mapping[str, Any]) -> None:
 
 # --- is this folder a run directory? ---------------------------------------------------------
 # What an interrupted first attempt may leave before run.json is written: the SQLite storage.
+# the folders a search (and its explanations) writes whole in a run directory
+SEARCH_FOLDERS = ("best", "top", "explain", "explain-top")
 _STORAGE_LEFTOVERS = ("study.db", "study.db-journal", "study.db-wal", "study.db-shm", LOCK_FILE)
 
 
@@ -352,6 +354,9 @@ def check_run_dir(path: str | Path) -> Path:
         folder = Path(os.path.realpath(folder))
     if folder.is_dir() and is_run_dir(folder):
         _check_study_kept(folder)
+        for name in SEARCH_FOLDERS:  # a resumed search rewrites them: a link out of the run
+            # had had best/'s six files rewritten in another folder (/tmp/oZ D2, D3)
+            check_inside(folder, folder / name, "a search's results")
         return folder
     if not folder.is_dir():
         return folder  # a new folder, or not a folder (creating it names that problem)

@@ -56,7 +56,7 @@ def predict(
     ):  # run.json, the weights, the study: a run that no longer loads
         raise NasError(f"-o {path} is a file of the run {run_dir}, which nas would overwrite; "
                        "give -o a file outside it (or under its predictions/).")  # fmt: skip
-    rundir.check_inside(run_dir, path, "its predictions")
+    rundir.check_inside(run_dir, path, "its predictions", ", or give -o a path of your own")
     sep = _separator(path)
     predictor = load_predictor(run_dir)
     result = predictor.predict_file(data)

@@ -96,7 +96,7 @@ def export_run(
         checked_transform(run_dir, config.data_info, model)  # a damaged record: one line
     out = _output_path(run_dir, fmt, path)
     for written in (out, out.parent / PREPROCESSING, run_dir / FOLDER / RECORD):
-        check_inside(run_dir, written, "its exports")
+        check_inside(run_dir, written, "its exports", ", or give -o a path of your own")
     beside = out.parent / PREPROCESSING
     existing = _check_overwritable(beside)  # before the data loads: a wrong -o fails fast
     record_dir = run_dir / FOLDER

@@ -1021,6 +1021,26 @@ def test_a_runs_folder_linked_outside_it_is_not_written_through(
         assert f"{run / link} is a link to {(victim / link).resolve()}, outside the run" in (
             " ".join(result.stderr.split()))  # fmt: skip
     assert tree_hash(victim) == before
+    # a resumed search rewrites best/ and top/: linked outside, it is refused before it runs
+    # (best/'s six files had been rewritten in the other folder, /tmp/oZ D2, D3)
+    for link in ("best", "top"):
+        moved = here / f"theirs-{link}"
+        if (run / link).is_dir():
+            shutil.move(run / link, moved)
+        else:
+            moved.mkdir()
+        (moved / "mine.txt").write_text("mine\n")
+        (run / link).symlink_to(moved, target_is_directory=True)
+        kept = tree_hash(moved)
+        space = _FINISHED[0].parent / "space.toml"  # the finished run's own space file
+        args = f"--space {space} --trials 4 --epochs 2 --seed 3 --study iris-tiny --out {run}"
+        result = cli("search", "--dataset", "iris", *args.split())
+        assert result.exit_code == 2, (result.output, result.exception)
+        assert f"{run / link} is a link to {moved.resolve()}, outside the run directory" in (
+            " ".join(result.stderr.split()))  # fmt: skip
+        assert "give -o" not in result.stderr and tree_hash(moved) == kept
+        (run / link).unlink()
+        shutil.move(moved, run / link) if link == "best" else shutil.rmtree(moved)
     # a link that stays inside the run is the run's own folder: written as before
     (run / "predictions").unlink()
     (run / "mine").mkdir()
