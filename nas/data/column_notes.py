@@ -188,6 +188,9 @@ def _predicts_target(
         # through them where the column's values differ (a smooth relation is followed, not
         # blurred), else their mean; a row at either end from its one neighbour
         k = np.sort(key)
+        top = float(np.max(np.abs(k))) if n else 0.0
+        if 0 < top < np.inf:  # shares of the gaps, not the gaps: +-1e308 had overflowed them
+            k = k / top
         left, right = np.r_[v[1], v[:-1]], np.r_[v[1:], v[-2]]
         kl, kr = np.r_[k[1], k[:-1]], np.r_[k[1:], k[-2]]
         apart = kr != kl
@@ -195,7 +198,7 @@ def _predicts_target(
         guess = left + (right - left) * share
         spread = float(np.sum((v - v.mean()) ** 2))
         r2 = 1 - float(np.sum((v - guess) ** 2)) / spread if spread > 0 else 0.0
-        if r2 < NEAR_R2:
+        if not r2 >= NEAR_R2:  # NaN is no evidence (it had flagged a column of +-1e308)
             return []
         how = f"the rows either side of each training row in it give {target!r} with R² {r2:.4f}"
     return [

@@ -129,7 +129,14 @@ class TabularTransform:
         if numeric_cols:
             values = frame[numeric_cols].to_numpy(dtype=np.float64)[train]
             imputer = SimpleImputer(strategy="median").fit(values)
-            filled = imputer.transform(values)
+            medians = np.asarray(imputer.statistics_, dtype=np.float64)
+            off = ~np.isfinite(medians)  # the two middle values' mean overflowed (1e308 twice):
+            # recorded as null, the run could not predict (/tmp/oZ D5)
+            if off.any():
+                top = np.nanmax(np.abs(values[:, off]), axis=0)
+                medians[off] = np.nanmedian(values[:, off] / top, axis=0) * top
+            filled = (np.where(np.isnan(values), medians, values) if off.any()
+                      else imputer.transform(values))  # fmt: skip
             scaler = StandardScaler().fit(filled)
             mean, std = mean_std(filled)  # where the scaler's own overflow or underflow
             for j, c in enumerate(numeric_cols):
@@ -137,7 +144,7 @@ class TabularTransform:
                 # every input scaled to NaN diverged the training, /tmp/oX 8)
                 got = np.isfinite(scaler.scale_[j]) and np.isfinite(scaler.mean_[j])
                 plain = got and (scaler.scale_[j] != 1.0 or std[j] == 1.0)
-                numeric[c] = Numeric(float(imputer.statistics_[j]),
+                numeric[c] = Numeric(float(medians[j]),
                                      float(scaler.mean_[j] if plain else mean[j]),
                                      float(scaler.scale_[j] if plain else std[j]))  # fmt: skip
         categorical: dict[str, Categorical] = {}

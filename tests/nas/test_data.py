@@ -685,6 +685,26 @@ def test_a_column_of_plus_and_minus_1e308_is_standardized_not_made_nan(tmp_path:
         assert set(split.X[:, j].numpy().tolist()) <= set(train.astype(np.float32).tolist())
 
 
+def test_a_median_whose_middle_values_are_1e308_is_1e308_and_such_a_column_no_leak(
+    tmp_path: Path,
+) -> None:
+    """The median of a column whose two middle training values are 1e308 overflowed to inf
+    (their mean) and was recorded as null, so the finished run could not predict; and a column
+    of +-1e308 beside a regression target was "a column that alone predicts the target" at
+    R² NaN (/tmp/oZ D5). Known answers: the median is 1e308; no such note."""
+    rng = np.random.default_rng(1)
+    n = 80
+    a = rng.normal(size=n)
+    b = np.where(np.arange(n) % 4 == 0, -1e308, 1e308)  # three quarters at +1e308
+    rows = [f"{x:.6f},{z:.17g},{2 * x:.6f}" for x, z in zip(a, b, strict=True)]
+    (tmp_path / "big.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    data = load_file(tmp_path / "big.csv", target="y")
+    assert data.task == "regression"
+    assert data.preprocessing["transform"]["numeric"]["b"]["median"] == 1e308
+    notes = " ".join(data.preprocessing.get("notes") or []) + " ".join(data.notes)
+    assert "'b' alone predicts" not in notes
+
+
 def test_an_npz_whose_examples_are_empty_is_refused_at_load(tmp_path: Path) -> None:
     """X of shape (100, 0) ran the whole --timeout of failing trials before saying so."""
     y = np.arange(100) % 2
