@@ -14,6 +14,7 @@ session warns) and records the fingerprint from then on.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -305,6 +306,7 @@ class SearchConfig:
         from nas.reading import check_fields  # the type of each value, by its field's
 
         check_fields(cls, record, source, fix)
+        _check_target_scale(record.get("data_info"), source, fix)
         known = {f.name for f in fields(cls)} | {"space_name"}
         parts = {}
         for name, parse in (("space", Space.from_dict), ("budget", Budget.from_dict)):
@@ -374,6 +376,30 @@ class SearchConfig:
         path = Path(run_dir) / RECORD
         rundir.write_json(path, self.to_dict())
         return path
+
+
+def _check_target_scale(info: Any, source: str, fix: str) -> None:
+    """A NasError when a regression's recorded target scale (``data_info.preprocessing``'s
+    ``y_mean`` and ``y_std``) is not finite numbers, the std positive: every reader turns the
+    stored outputs into the target's units with them. A y_std of 0 had made every interval
+    "0 to 0" and turned `nas show`'s verdict over without a word; one of "abc" had been a
+    traceback (/tmp/oZ D4)."""
+    prep = info.get("preprocessing") if isinstance(info, Mapping) else None
+    if not isinstance(prep, Mapping):
+        return
+    for key in ("y_mean", "y_std"):
+        if key not in prep or prep[key] is None:
+            continue
+        value = prep[key]
+        values = value if isinstance(value, list) else [value]
+        good = bool(values) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            and (key == "y_mean" or v > 0) for v in values)  # fmt: skip
+        if not good:
+            what = "positive numbers (the target's scale)" if key == "y_std" else "numbers"
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            raise NasError(f"{source}: its data_info.preprocessing.{key} should be {what}, not "
+                           f"{shown}; the run's record is damaged; {fix}.")  # fmt: skip
 
 
 def _not_loaded(source: str, record: Mapping[str, Any], error: BaseException) -> None:

@@ -404,6 +404,15 @@ CASES: dict[str, Case] = {
     "predict/run.json another input shape": case(
         "predict <run> -o <here>/p.csv", "<run>/run.json", "data_info.input_shape is (5,) "
         "where the model takes (4,)", damage=data_info(input_shape=[5])),
+    "show/run.json y_std 0": case(  # every interval had read "0 to 0", the verdict turned
+        "show <run>", "<run>/run.json: its data_info.preprocessing.y_std should be positive "
+        "numbers (the target's scale), not [0]; the run's record is damaged",
+        damage=edit_json(J, lambda r: r["data_info"]["preprocessing"].update(
+            y_mean=[1.0], y_std=[0]))),  # fmt: skip
+    "report/run.json y_mean text": case(  # a traceback from nas show, the wrong file named here
+        "report <run> -o <here>/r.html", "<run>/run.json: its data_info.preprocessing.y_mean "
+        "should be numbers", damage=edit_json(J, lambda r: r["data_info"]["preprocessing"].update(
+            y_mean=["abc"], y_std=[2.0]))),  # fmt: skip
     "predict/run.json regression": case(
         "predict <run> -o <here>/p.csv", "<run>/run.json", "data_info.task is 'regression' "
         "where the model's is 'classification'", damage=data_info(task="regression")),

@@ -300,6 +300,11 @@ def test_regression_predictions_are_in_the_targets_units(tmp_path: Path) -> None
     record = json.loads((run / "run.json").read_text())  # a target scale of 0: damaged
     record["data_info"]["preprocessing"]["y_std"] = [0.0]
     (run / "run.json").write_text(json.dumps(record))
+    scale = r"data_info\.preprocessing\.y_std should be positive numbers \(the target's scale\)"
+    with pytest.raises(nas.NasError, match=rf"run\.json: its {scale}, not \[0\.0\]; the run's"):
+        nas.load_predictor(run)
+    record["data_info"]["preprocessing"]["y_std"] = [1.0, 2.0]  # two scales, one output
+    (run / "run.json").write_text(json.dumps(record))
     scale = r"data_info\.preprocessing\.y_std should be 1 positive number\(s\) \(scales\)"
     with pytest.raises(nas.NasError, match=rf"run\.json: its {scale}, one per output, not \["):
         nas.load_predictor(run)
