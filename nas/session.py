@@ -42,6 +42,7 @@ from nas.study import (
     storage_kept,
     storage_url,
 )
+from nas.terminal import plain
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 from nas.warm_start import fit_starts
@@ -480,7 +481,7 @@ def _optimize(
 
 
 def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
+    print(plain(text), file=sys.stderr, flush=True)  # a column name's ESC [2J shown, not obeyed
 
 
 def _wait_for_other_machines(

@@ -25,17 +25,8 @@ except ImportError:  # pragma: no cover (an older Typer, on the click package)
 
 from nas.errors import Interrupted, NasError
 from nas.study import PRUNERS, SAMPLERS
+from nas.terminal import plain
 from search_spaces import extensions
-
-# control characters a run's files or a user's data may hold: C0 but tab and newline, DEL,
-# C1, and the bidirectional overrides; a study name holding ESC [2J had cleared the screen
-# from `nas show` (/tmp/oX 6)
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def plain(text: str) -> str:
-    """``text`` with its control characters shown as escapes (``\\x1b``), not obeyed."""
-    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
 def safe(text: Any) -> str:

@@ -1071,7 +1071,16 @@ def test_control_characters_in_a_runs_text_are_shown_not_obeyed(
     assert "\x1b" not in printed and "\x07" not in printed and "\u202e" not in printed
     assert result.stdout.startswith("iris\\x1b]0;owned\\x07 [b]x  data: ")
     assert "note: d\\x1b[2J.csv\\u202e" in result.stdout
-    from nas.commands._app import plain, safe
+    from nas.commands._app import safe
+    from nas.terminal import plain
 
     assert plain("a\tb\nc\x1b[0m\x9b") == "a\tb\nc\\x1b[0m\\x9b"
     assert safe("[red]\x1b") == "\\[red]\\x1b"
+    # a column name's ESC in the notes a search prints as it starts (/tmp/oZ D6)
+    rows = ["a\x1b[2Jx,b,y"] + [f"{'' if i % 5 == 0 else i % 7},{i},{i % 2}" for i in range(60)]
+    (here / "ctl.csv").write_text("\n".join(rows) + "\n")
+    args = f"--target y --trials 1 --epochs 1 --no-explain --no-report --out {here / 'ctl'}"
+    searched = cli("search", "--data", here / "ctl.csv", *args.split())
+    assert searched.exit_code == 0, (searched.stderr, searched.exception)
+    assert "note: " in searched.stderr and "a\\x1b[2Jx" in searched.stderr
+    assert "\x1b" not in searched.stdout + searched.stderr
