@@ -68,7 +68,9 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
     data["comparison"] = _comparison(run_dir)
     data.update(kind.report_data(run_dir, data.get("best")))
     data["warnings"] = search_warnings(run_dir)  # what the search warned of as it ended
-    data["alerts"] = [a for a in (contradiction, note) if a] + kind.alerts(data) + alerts(data)
+    versions = [{"level": "warn", "text": n} for n in rundir.version_notes(config.versions)]
+    data["alerts"] = ([a for a in (contradiction, note) if a] + versions + kind.alerts(data)
+                      + alerts(data))  # fmt: skip
     data["verdict"] = verdict(data, kind)
     return data
 

@@ -95,7 +95,8 @@ def _explain(
     table = Table(title=f"explanations of {len(exp.X)} test examples ({exp.seconds:.1f} s)")
     for col in ("check", "method", "value", "threshold", "n", "verdict"):  # n: examples
         table.add_column(col, justify="right" if col == "n" else "left",
-                         no_wrap=col in ("check", "method"))  # fmt: skip
+                         no_wrap=col in ("check", "verdict"), min_width=6 if col == "verdict"
+                         else None)  # fmt: skip
     colour = {"pass": "green", "warn": "yellow", "fail": "red", "skipped": "dim"}
     few = False
     for c in exp.checks:
@@ -114,6 +115,13 @@ def _explain(
         out.print(f"note: n is the examples a check ran on; *: fewer than {MIN_JUDGED}, too "
                   f"few to judge: explain more (--samples {MIN_JUDGED} or more).",
                   markup=False)  # fmt: skip
+    from nas import run as rundir
+    from nas.config import SearchConfig
+
+    unchecked = rundir.unchecked_note(Path(run_dir) / "best")  # as nas show and the report
+    versions = rundir.version_notes(SearchConfig.read(run_dir).versions)
+    for w in ([unchecked] if unchecked else []) + versions:
+        out.print(f"warning: {w}", markup=False, soft_wrap=True)
     said = explanation_verdict(run_dir)  # the report's line: disagreeing methods, a model
     if said:  # no better than the trivial baseline
         out.print(f"verdict: {said}", markup=False, soft_wrap=True)

@@ -194,4 +194,5 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
     else:
         out.print("no winner yet: run the same `nas search` command to finish the search.")
     for w in info["provenance"]:  # files nothing checks; a run of a newer nas
-        err.print(f"[yellow]warning:[/] {safe(w)}", highlight=False, soft_wrap=True)
+        if not any(w in line for line in info["judged"]):  # said once (the report's alert)
+            err.print(f"[yellow]warning:[/] {safe(w)}", highlight=False, soft_wrap=True)

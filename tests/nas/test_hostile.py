@@ -910,7 +910,11 @@ def test_a_winner_without_its_sha256_json_is_said_to_be_unchecked_wherever_it_is
     (run / "best" / "sha256.json").unlink()
     shown = cli("show", run)
     assert shown.exit_code == 0, (shown.stderr, shown.exception)
-    assert f"warning: {missing} best/spec.json and model.pt" in " ".join(shown.stderr.split())
+    said = " ".join((shown.stdout + shown.stderr).split())
+    assert said.count(f"warning: {missing} best/spec.json and model.pt") == 1  # once
+    explained = cli("explain", run, "--samples", "8", "--methods", "integrated_gradients")
+    assert explained.exit_code == 0, (explained.stderr, explained.exception)
+    assert f"warning: {missing}" in " ".join(explained.stdout.split())
     predicted = cli("predict", run, "-o", here / "p.csv")
     assert predicted.exit_code == 0, (predicted.stderr, predicted.exception)
     assert f"note: {missing}" in " ".join(predicted.stdout.split())
@@ -947,6 +951,10 @@ def test_a_run_recorded_by_a_newer_nas_or_another_torch_release_is_noted(
                            "their last digits.")  # fmt: skip
     shown = cli("show", here / RUN)
     assert shown.exit_code == 0 and "newer than this nas" in shown.stderr
+    from nas.reporting import collect
+
+    alerts = [a["text"] for a in collect(here / RUN)["alerts"] if a["level"] == "warn"]
+    assert newer in alerts and other_torch in alerts  # the report says so too (/tmp/oZ D7)
     edit_json(J, lambda r: r["versions"].update(nas="<b>dev</b>", torch=here_torch))(here)
     (odd,) = nas.show(here / RUN)["provenance"]
     assert odd.startswith("this run was written by nas '<b>dev</b>', not a version, unlike")
