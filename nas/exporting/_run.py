@@ -117,6 +117,14 @@ def export_run(
         # scaling is undone: its name says so, where a consumer reads only the graph
         target = dataclasses.replace(target, output="prediction_standardized")
     described = describe(target, config.data_info)
+    earlier = None
+    if (existing is not None and existing != json.loads(json.dumps(json_safe(described)))
+            and beside.resolve() == (record_dir / PREPROCESSING).resolve()):  # fmt: skip
+        # the run's own export/ holds an earlier winner's (a resumed search changed it): the
+        # folder is the run's, so that model's files go and the current winner is exported
+        # (a refusal had left the earlier model there for good, /tmp/oR2 1)
+        earlier = str(existing.get("architecture"))
+        existing = None
     if existing is not None and existing != json.loads(json.dumps(json_safe(described))):
         raise NasError(
             f"{beside} describes another exported model ({existing.get('architecture')}); "
@@ -124,9 +132,14 @@ def export_run(
             f"{PREPROCESSING}."
         )
     report = export_model(target, fmt.name, out, threads=threads)
+    if earlier is not None:  # once this winner's file is written and checked
+        _clear_earlier(run_dir, keep=out)
     write_json(beside, described)
     record = {**report.to_dict(), "preprocessing": str(beside.resolve())}
     notes = [report.note] if report.note else []
+    if earlier is not None:
+        notes.append(f"{record_dir} held the export of an earlier winner ({earlier}); it is "
+                     "replaced by the current winner's")  # fmt: skip
     unchecked = unchecked_note(run_dir / "best")  # exported from files nothing vouches for
     notes += ([unchecked] if unchecked else []) + version_notes(config.versions)
     if unwritable is None:
@@ -204,6 +217,22 @@ def _unwritable(folder: Path) -> str | None:
     os.close(fd)
     Path(name).unlink(missing_ok=True)
     return None
+
+
+def _clear_earlier(run_dir: Path, keep: Path) -> None:
+    """Remove the run's own exports of an earlier winner: the model files its record names
+    inside ``RUN/export/`` (but ``keep``, the current winner's, just written there) and their
+    records; exports written elsewhere with -o keep theirs."""
+    folder = (run_dir / FOLDER).resolve()
+    kept = {}
+    for name, record in read_exports(run_dir).items():
+        path = Path(str(record.get("path") or "")) if isinstance(record, dict) else None
+        if path is not None and path.resolve().parent == folder:
+            if path.resolve() != keep.resolve():
+                path.unlink(missing_ok=True)
+        else:
+            kept[name] = record
+    write_json(run_dir / FOLDER / RECORD, kept)
 
 
 def read_exports(run: str | os.PathLike[str]) -> dict[str, Any]:

@@ -335,6 +335,35 @@ def test_a_folder_keeps_one_models_preprocessing(run_copy: Path, tmp_path: Path)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
+def test_the_runs_own_export_folder_takes_the_current_winner(
+    run_copy: Path, tmp_path: Path
+) -> None:
+    """A resumed search changed the winner: `nas export RUN` was refused for good ("describes
+    another exported model ... -o"), and RUN/export/ kept the earlier winner's model
+    (/tmp/oR2 1). The run's own folder now takes the current winner, and says so; an export
+    written elsewhere (-o) is kept, as is another folder's refusal."""
+    args = ("--threads", "1")
+    elsewhere = tmp_path / "kept" / "m.pt"
+    assert invoke("export", run_copy, "-f", "torchscript", *args).exit_code == 0
+    assert invoke("export", run_copy, "-f", "torchscript", *args, "-o", elsewhere).exit_code == 0
+    folder = run_copy / "export"
+    about = json.loads((folder / "preprocessing.json").read_text())
+    about["architecture"] = "the earlier winner"  # as the export before the resume wrote it
+    (folder / "preprocessing.json").write_text(json.dumps(about))
+    (folder / "model.torchscript.pt").write_bytes(b"the earlier winner's weights")
+    kept = elsewhere.read_bytes()
+    result = invoke("export", run_copy, "-f", "torchscript", *args)
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert (f"note: {folder} held the export of an earlier winner (the earlier winner); it "
+            "is replaced by the current winner's") in " ".join(result.output.split())  # fmt: skip
+    model = torch.jit.load(str(folder / "model.torchscript.pt"))
+    x = torch.zeros(2, 4)
+    assert torch.allclose(model(x), nas.load_model(run_copy)(x), atol=1e-6)
+    assert json.loads((folder / "preprocessing.json").read_text())["architecture"] != (
+        "the earlier winner")  # fmt: skip
+    assert elsewhere.read_bytes() == kept  # the -o copy is the user's: untouched
+
+
 def _rows_as_the_steps_say(about: Mapping[str, Any], frame: Any) -> np.ndarray:
     """What preprocessing.json's steps say, done with numpy alone (no nas): the input a user
     builds from raw rows to feed the exported model."""
