@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from nas.errors import NasError, UnknownNameError
+from nas.errors import ModelTooLargeError, NasError, UnknownNameError
 from search_spaces import ArchSpec, NasModel, extensions
 from search_spaces.gan import GanModel, GanSpec
 from search_spaces.rebuild import build_spec, spec_from_json
@@ -275,7 +275,7 @@ def load_model(path: str | Path) -> NasModel | GanModel:
     # the spec's shapes first, on torch's meta device: a spec edited to units = 30,000,000
     # beside 150 KB of weights had been built in full (1.8 GB, 12 s) before the weights said
     # it was not theirs (/tmp/oX 2)
-    _check_shapes(_built(folder, spec, meta=True), state, weights, folder)
+    _check_shapes(_shapes_only(folder, spec), state, weights, folder)
     model = _built(folder, spec)
     try:
         model.load_state_dict(state)
@@ -287,17 +287,24 @@ def load_model(path: str | Path) -> NasModel | GanModel:
     return model
 
 
-def _built(folder: Path, spec: Any, meta: bool = False) -> Any:
-    """``spec``'s model (on the meta device: its shapes only, None where a block cannot be
-    built there), or a NasError naming spec.json."""
+def _shapes_only(folder: Path, spec: Any) -> Any:
+    """``spec``'s model built on torch's meta device (:func:`nas.cost.params_before_building`:
+    shapes without storage; None where a block needs real tensors), or a NasError naming
+    spec.json when a layer is larger than a tensor can hold."""
+    from nas.cost.measure import params_before_building
+
     try:
-        if meta:
-            with torch.device("meta"):
-                return build_spec(spec)
+        return params_before_building(build_spec, spec)
+    except ModelTooLargeError as e:
+        raise NasError(f"{folder / 'spec.json'} describes no model nas can build ({e}); "
+                       f"{RETRAIN}.") from None  # fmt: skip
+
+
+def _built(folder: Path, spec: Any) -> Any:
+    """``spec``'s model, or a NasError naming spec.json (and the extension to load)."""
+    try:
         return build_spec(spec)
     except (NasError, ValueError, TypeError, KeyError, RuntimeError) as e:
-        if meta and not isinstance(e, NasError) and "overflow" not in str(e):
-            return None  # a block that needs real tensors: built (and checked) for real
         not_registered(folder / "spec.json", e)
         raise NasError(f"{folder / 'spec.json'} describes no model nas can build ({reason(e)}); "
                        f"{RETRAIN}.") from None  # fmt: skip

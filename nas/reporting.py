@@ -21,7 +21,7 @@ import numpy as np
 from nas import run as rundir
 from nas.baselines import bootstrap_interval, paired_difference, read_baselines, unseen_scores
 from nas.config import SearchConfig
-from nas.errors import NasError, StorageError, UnknownNameError
+from nas.errors import ModelTooLargeError, NasError, StorageError, UnknownNameError
 from nas.findings import alerts, baseline_lines, budget_sentence, search_warnings, verdict
 from nas.kinds import get_kind
 from nas.leaderboard import is_feasible, metric_scale, status_of
@@ -340,17 +340,13 @@ def _stages(spec: Any) -> tuple[list[dict[str, Any]], str]:
     built on torch's meta device: shapes without storage. A received spec.json of a huge layer
     had been built in full here (16.8 GB, 79 s) to report that it is not the model's (/tmp/oZ
     D1)."""
-    import torch
-
+    from nas.cost.measure import params_before_building
     from search_spaces import build_model
 
-    try:
-        with torch.device("meta"):
-            model = build_model(spec)
-    except Exception as e:  # noqa: BLE001 -- a block that needs real tensors to build
-        if "overflow" in str(e):  # larger than a tensor can hold: nothing to show
-            return [], ""
-        model = build_model(spec)
+    try:  # a block that needs real tensors to build is built for real
+        model = params_before_building(build_model, spec) or build_model(spec)
+    except ModelTooLargeError:  # larger than a tensor can hold: nothing to show
+        return [], ""
     modules = dict(model.features.named_children())
     modules["head"] = model.head
     block_params = [b.params for b in spec.blocks] + [spec.head.params]
