@@ -318,11 +318,14 @@ def show(path: str | PathLike[str]) -> dict[str, Any]:
     """The run's config (``config``, and as plain data ``run``), its leaderboard, the
     winner's metrics (``best``) and the report's judgement of them against the baselines
     (``judged``, lines of text), and ``provenance``: notes on a winner whose files cannot be
-    checked (no ``best/sha256.json``) or a run recorded by a newer nas or another torch."""
+    checked (no ``best/sha256.json``) or a run recorded by a newer nas or another torch; and
+    ``exports``, ``(usable, line)`` per recorded ``nas export`` (false where its file is
+    missing, changed since, or of an earlier winner)."""
     run_dir = as_path(path)
     config = SearchConfig.read(run_dir)
     out: dict[str, Any] = {"run": config.to_dict(), "config": config, "leaderboard": None,
-                           "best": None, "judged": [], "provenance": []}  # fmt: skip
+                           "best": None, "judged": [], "provenance": [],
+                           "exports": []}  # fmt: skip
     if (run_dir / "leaderboard.csv").is_file():
         out["leaderboard"] = rundir.read_leaderboard(run_dir / "leaderboard.csv")
     out["best"] = rundir.best_metrics(run_dir / "best")
@@ -333,6 +336,9 @@ def show(path: str | PathLike[str]) -> dict[str, Any]:
         unchecked = rundir.unchecked_note(run_dir / "best")
         out["provenance"] += [unchecked] if unchecked else []
     out["provenance"] += rundir.version_notes(config.versions)
+    from nas.exporting import export_notes
+
+    out["exports"] = export_notes(run_dir) if out["best"] is not None else []
     return out
 
 

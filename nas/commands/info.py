@@ -184,6 +184,11 @@ def show(run_dir: Annotated[Path, typer.Argument(help="A run directory.")]) -> N
 
         for w in search_warnings(run_dir):  # what the search warned of as it ended
             err.print(f"[yellow]warning:[/] {safe(w)}", highlight=False, soft_wrap=True)
+        for usable, line in info["exports"]:  # nas export's record: of this winner, unchanged?
+            if usable:
+                out.print(line, markup=False, soft_wrap=True)
+            else:
+                err.print(f"[yellow]warning:[/] {safe(line)}", highlight=False, soft_wrap=True)
         top = sorted(p.parent.name for p in Path(run_dir, "top").glob("*/metrics.json"))
         if top:
             out.print(f"kept: {len(top)} Pareto-optimal models in {run_dir}/top/"

@@ -20,7 +20,14 @@ from __future__ import annotations
 from nas.exporting._check import TOLERANCE
 from nas.exporting._export import FORMATS, ExportReport, export_model, get_format
 from nas.exporting._onnx import OPSET
-from nas.exporting._run import PREPROCESSING, RunExport, export, export_run, read_exports
+from nas.exporting._run import (
+    PREPROCESSING,
+    RunExport,
+    export,
+    export_notes,
+    export_run,
+    read_exports,
+)
 from nas.exporting._target import CHECK_ROWS, Exportable, exportable
 
 __all__ = [
@@ -34,6 +41,7 @@ __all__ = [
     "RunExport",
     "export",
     "export_model",
+    "export_notes",
     "export_run",
     "exportable",
     "get_format",

@@ -23,6 +23,7 @@ from nas.exporting._export import export_model, get_format
 from nas.exporting._target import RANDOM, random_rows
 from nas.kinds import get_kind
 from nas.reading import (
+    file_sha256,
     load_model,
     read_json,
     readable_run_dir,
@@ -135,7 +136,8 @@ def export_run(
     if earlier is not None:  # once this winner's file is written and checked
         _clear_earlier(run_dir, keep=out)
     write_json(beside, described)
-    record = {**report.to_dict(), "preprocessing": str(beside.resolve())}
+    record = {**report.to_dict(), "preprocessing": str(beside.resolve()),
+              "sha256": file_sha256(out), "winner_sha256": _winner_sha256(run_dir)}  # fmt: skip
     notes = [report.note] if report.note else []
     if earlier is not None:
         notes.append(f"{record_dir} held the export of an earlier winner ({earlier}); it is "
@@ -233,6 +235,60 @@ def _clear_earlier(run_dir: Path, keep: Path) -> None:
         else:
             kept[name] = record
     write_json(run_dir / FOLDER / RECORD, kept)
+
+
+def _winner_sha256(run_dir: Path) -> str | None:
+    """The digest of the winner's weights (``best/model.pt``) an export is made from: what
+    :func:`export_notes` compares with the winner of the day."""
+    weights = run_dir / "best" / "model.pt"
+    return file_sha256(weights) if weights.is_file() else None
+
+
+def export_notes(run: str | os.PathLike[str]) -> list[tuple[bool, str]]:
+    """``(usable, line)`` per recorded export of the run (``RUN/export/export.json``): where it
+    is and how it was checked, or why it is not to be used as the run's model: its file is
+    missing or changed since it was exported and checked, or it is of an earlier winner (a
+    resumed search changed the winner; exports written before nas recorded the winner's digest
+    are compared by architecture)."""
+    run_dir = Path(run)
+    records = read_exports(run_dir)
+    if not records:
+        return []
+    winner = _winner_sha256(run_dir)
+    summary = None
+    if (run_dir / "best" / "metrics.json").is_file():
+        try:
+            summary = read_json(run_dir / "best" / "metrics.json").get("summary")
+        except (NasError, AttributeError):
+            summary = None
+    lines = []
+    for name, record in sorted(records.items()):
+        if not isinstance(record, dict):
+            continue
+        path = Path(str(record.get("path") or ""))
+        again = f"run `nas export {run_dir} --format {name}` again"
+        recorded, made_from = record.get("sha256"), record.get("winner_sha256")
+        if not path.is_file():
+            lines.append((False, f"{name} export {path} is missing; {again}."))
+        elif (made_from is not None and winner is not None and made_from != winner) or (
+            made_from is None and summary is not None and record.get("architecture") != summary
+        ):
+            earlier = record.get("architecture")
+            lines.append((False, f"{name} export {path} is of an earlier winner ({earlier}), "
+                                 f"not of this run's; {again}."))  # fmt: skip
+        elif isinstance(recorded, str) and file_sha256(path) != recorded:
+            lines.append((False, f"{name} export {path} changed since it was exported and "
+                                 f"checked (its SHA-256 differs from {FOLDER}/{RECORD}'s); "
+                                 f"{again}."))  # fmt: skip
+        else:
+            check = record.get("check") or {}
+            diff = check.get("max_abs_diff")
+            checked = ""
+            if isinstance(diff, int | float):
+                checked = (f", checked on {check.get('examples')} {check.get('rows')} "
+                           f"(max abs diff {diff:.2g})")  # fmt: skip
+            lines.append((True, f"exported: {name} {path}{checked}"))
+    return lines
 
 
 def read_exports(run: str | os.PathLike[str]) -> dict[str, Any]:

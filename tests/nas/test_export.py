@@ -364,6 +364,54 @@ def test_the_runs_own_export_folder_takes_the_current_winner(
     assert elsewhere.read_bytes() == kept  # the -o copy is the user's: untouched
 
 
+def test_nas_show_says_which_exports_are_of_this_winner(run_copy: Path, tmp_path: Path) -> None:
+    """`nas show` had said nothing of a run's exports: a model.onnx of an earlier winner (a
+    resumed search changed it), or one replaced after its check, read as the run's model.
+    Each recorded export is now listed with its check, or flagged with what to run."""
+    import nas
+
+    args = ("-f", "torchscript", "--threads", "1")
+    elsewhere = tmp_path / "mine" / "m.pt"
+    assert invoke("export", run_copy, *args).exit_code == 0
+    own = run_copy / "export" / "model.torchscript.pt"
+    rows = len(SearchConfig.read(run_copy).load_data().val.X[:CHECK_ROWS])  # iris: 23
+    checked = f"checked on {rows} validation examples (max abs diff 0)"
+    assert nas.show(run_copy)["exports"] == [(True, f"exported: torchscript {own}, {checked}")]
+    shown = invoke("show", run_copy)
+    assert shown.exit_code == 0 and f"exported: torchscript {own}" in shown.output
+    again = f"run `nas export {run_copy} --format torchscript` again"
+
+    elsewhere.parent.mkdir()
+    assert invoke("export", run_copy, *args, "-o", elsewhere).exit_code == 0
+    elsewhere.write_bytes(elsewhere.read_bytes() + b"!")  # replaced after its check
+    (usable, line), *_ = nas.show(run_copy)["exports"]
+    assert not usable and line == (f"torchscript export {elsewhere} changed since it was exported "
+                                   f"and checked (its SHA-256 differs from export/export.json's); "
+                                   f"{again}.")  # fmt: skip
+    shown = invoke("show", run_copy)
+    assert shown.exit_code == 0 and "warning: torchscript export" in " ".join(shown.output.split())
+
+    record_file = run_copy / "export" / "export.json"
+    assert invoke("export", run_copy, *args).exit_code == 0  # the run's own again, recorded
+    record = json.loads(record_file.read_text())
+    assert record["torchscript"]["winner_sha256"] == json.loads(
+        (run_copy / "best" / "sha256.json").read_text())["model.pt"]  # fmt: skip
+    record["torchscript"]["winner_sha256"] = "0" * 64  # as if exported before a resume
+    record_file.write_text(json.dumps(record))
+    earlier = record["torchscript"]["architecture"]
+    stale = f"torchscript export {own} is of an earlier winner ({earlier}), not of this run's"
+    assert nas.show(run_copy)["exports"] == [(False, f"{stale}; {again}.")]
+    del record["torchscript"]["winner_sha256"]  # a record of before the digest: by architecture
+    record_file.write_text(json.dumps(record))
+    assert nas.show(run_copy)["exports"][0][0] is True
+    record["torchscript"]["architecture"] = "fnn: dense(9) > classify(3)"
+    record_file.write_text(json.dumps(record))
+    assert "of an earlier winner (fnn: dense(9)" in nas.show(run_copy)["exports"][0][1]
+    own.unlink()
+    assert nas.show(run_copy)["exports"] == [(False, f"torchscript export {own} is missing; "
+                                              f"{again}.")]  # fmt: skip
+
+
 def _rows_as_the_steps_say(about: Mapping[str, Any], frame: Any) -> np.ndarray:
     """What preprocessing.json's steps say, done with numpy alone (no nas): the input a user
     builds from raw rows to feed the exported model."""
