@@ -57,6 +57,7 @@ def origin_of_trials(run: Path) -> dict[str, Any]:
 
     return {"best_warm_start": best(warm), "best_sampled": best(sampled),
             "warm_start_trials": len(warm), "sampled_trials": len(sampled),
+            "warm_start_numbers": sorted(t.number for t in warm),
             **faithfulness_cost(done)}  # fmt: skip
 
 
@@ -113,7 +114,13 @@ def run_one(dataset: str, timeout: str, seed: int, tag: str, extra: list[str]) -
 
 def row(r: dict[str, Any]) -> str:
     warm, sampled = r["best_warm_start"], r["best_sampled"]
-    won = "sampled" if sampled and r["winner_trial"] == sampled["trial"] else "warm start"
+    if "warm_start_numbers" in r:  # the winner's origin; with --min-faithfulness it is the best
+        # feasible trial, not always the best sampled one (/tmp/oA4 F2)
+        won = "warm start" if r["winner_trial"] in r["warm_start_numbers"] else "sampled"
+    else:  # a result recorded before the numbers were: only the best of each is known
+        won = ("sampled" if sampled and r["winner_trial"] == sampled["trial"]
+               else "warm start" if warm and r["winner_trial"] == warm["trial"]
+               else f"not the best of either (#{r['winner_trial']})")  # fmt: skip
     counts = ", ".join(f"{k} {v}" for k, v in sorted(r["counts"].items()))
     fmt = lambda b: f"{b['val']:.4f} (#{b['trial']} {b['family']})" if b else "-"  # noqa: E731
     return (f"| {r['seed']} | **{r['test_accuracy']:.4f}** | {fmt(warm)} | {fmt(sampled)} | "
@@ -125,7 +132,11 @@ def main() -> None:
     argv = sys.argv[1:]
     extra = argv[argv.index("--") + 1 :] if "--" in argv else []
     argv = argv[: argv.index("--")] if "--" in argv else argv
-    p = argparse.ArgumentParser()
+    p = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        usage="%(prog)s DATASET [--timeout S] [--seeds 0,1,2] [--tag NAME] [-- EXTRA ...]",
+    )
     p.add_argument("dataset")
     p.add_argument("--timeout", default="600")
     p.add_argument("--seeds", default="0,1,2")
