@@ -5,6 +5,7 @@ for the workers of other machines, then finalize (retrain, test, explain, report
 from __future__ import annotations
 
 import contextlib
+import shlex
 import sys
 import time
 import warnings
@@ -150,7 +151,7 @@ def _run_search(
     config = replace(
         config,
         storage=redact(url),
-        command=redact(config.command or " ".join(sys.argv)),
+        command=redact(config.command or shlex.join(sys.argv)),  # pasteable: quoted
         versions=_versions(),
         extensions=extension_modules(),
         extras={**config.extras, **kind.record_extras(run_dir)},

@@ -7,6 +7,7 @@ referred to by id, so the page embeds them once, as JSON, after Plotly's script.
 
 from __future__ import annotations
 
+import shlex
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -192,7 +193,10 @@ def _threads(cost: Mapping[str, Any], run: Mapping[str, Any]) -> int | None:
     a search) when the command is a `nas search`; None when unknown."""
     if is_number(cost.get("threads")):
         return int(cost["threads"])
-    words = str(run.get("command") or "").split()
+    try:  # recorded quoted as a shell reads it (an older run's: words joined by spaces)
+        words = shlex.split(str(run.get("command") or ""))
+    except ValueError:
+        words = str(run.get("command") or "").split()
     for i, w in enumerate(words):
         value = w.removeprefix("--threads=") if w.startswith("--threads=") else (
             words[i + 1] if w == "--threads" and i + 1 < len(words) else None)  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -168,7 +169,7 @@ def search(
         study=study, storage=storage, patience=patience, threads=threads, progress=True,
         jobs=jobs, heartbeat=heartbeat or None, trial_timeout=trial_timeout,
         min_faithfulness=min_faithfulness, explain=explain, report=report, explain_samples=samples,
-        warm_start=warm_start, command="nas " + " ".join(sys.argv[1:]),
+        warm_start=warm_start, command=shlex.join(["nas", *sys.argv[1:]]),
         started=deadline.COMMAND_STARTED,  # the console script's start: its wait, imports included
     )  # fmt: skip
     render_result(result)  # the data's notes were said as the search began (nas.session)

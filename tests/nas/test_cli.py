@@ -309,6 +309,32 @@ def test_the_drop_hint_fixes_an_all_missing_column(cli: Cli, tmp_path: Path) -> 
     assert_one_line_error(result, "Malformed --storage URL")
 
 
+def test_the_recorded_command_pastes_back_as_the_same_words(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run.json's command (the report's "Reproduce") had been the words joined by spaces: a
+    target named `目标 <target>` pasted into bash became a redirection, and a name holding
+    `a>b` would truncate a file b (/tmp/oB4 F3). It is quoted as a shell reads it now."""
+    import shlex
+
+    import nas
+    from nas.errors import NasError
+
+    seen: dict[str, str] = {}
+
+    def record(**kwargs: object) -> None:
+        seen["command"] = str(kwargs["command"])
+        raise NasError("stopped by the test")
+
+    monkeypatch.setattr(nas, "search", record)
+    words = ["search", "--data", "my data.csv", "--target", "目标 <target>", "--drop", "a>b;rm x",
+             "--trials", "1"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", ["/somewhere/bin/nas", *words])
+    assert cli(*words).exit_code == 2
+    assert shlex.split(seen["command"]) == ["nas", *words]
+    assert seen["command"].startswith("nas search --data 'my data.csv' --target '目标 <target>'")
+
+
 @pytest.mark.timeout(240)
 def test_an_impossible_budget_stops_after_a_bounded_number_of_samples(
     cli: Cli, tmp_path: Path

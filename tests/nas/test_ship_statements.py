@@ -243,6 +243,10 @@ def test_the_winner_card_says_batch_1_latency_on_its_threads_and_the_batch_figur
     assert dict(overview(data)["winner"])["latency"].startswith(  # type: ignore[arg-type]
         "0.0457 ms batch-1 latency (4 threads, cpu)"
     )
+    run["command"] = "nas search --data 'my data.csv' --target 'y <1>' --threads 3"  # quoted
+    assert dict(overview(data)["winner"])["latency"].startswith(  # type: ignore[arg-type]
+        "0.0457 ms batch-1 latency (3 threads, cpu)"
+    )
     cost["threads"] = 2  # recorded: it wins
     del cost["latency_ms_batch"]
     assert dict(overview(data)["winner"])["latency"] == (  # type: ignore[arg-type]
