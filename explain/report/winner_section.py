@@ -87,6 +87,14 @@ def winner(data: ReportData, figs: Figures) -> dict[str, Any]:
             "class": c.get("class"),
             **{k: fmt_num(c.get(k), 3) for k in ("precision", "recall", "f1", "support")},
         }
+        if c.get("support") != 0
+        else {  # not in the test split: untested, not "never right" (scikit-learn's 0s)
+            "class": c.get("class"),
+            "precision": "–",
+            "recall": "–",
+            "f1": "–",
+            "support": "0: untested",
+        }  # fmt: skip
         for c in test.get("per_class") or []
         if isinstance(c, Mapping)
     ]

@@ -335,8 +335,8 @@ def test_the_terminal_says_the_reports_warnings_of_imbalance_a_silent_class_and_
             "test": {"accuracy": 293 / 300, "per_class": per_class}}  # fmt: skip
     lines = judged(tmp_path, config, best)
     assert (
-        "warning: The classes are imbalanced (test support 7 to 293): read balanced accuracy "
-        "and per-class recall, not only accuracy." in lines
+        "warning: The classes are imbalanced (test support 7 to 293 rows): read balanced "
+        "accuracy and per-class recall, not only accuracy." in lines
     )
     assert (
         "warning: The winner says '0' for every one of the 300 test rows: recall 0 for '1' (7 "
@@ -356,6 +356,55 @@ def test_the_terminal_says_the_reports_warnings_of_imbalance_a_silent_class_and_
     (gap,) = [x for x in judged(tmp_path, config, best) if x.startswith("warning: Validation")]
     assert "is more than the noise of 90 validation and 90 test examples allows" in gap
     assert not [x for x in judged(tmp_path, config, best) if "recall 0" in x or "imbalanced" in x]
+
+
+def test_untested_classes_and_the_most_missed_class_are_said(tmp_path: Path) -> None:
+    """/tmp/oB4 F1: 2 of 40 classes had no test rows; the per-class table showed them at
+    precision, recall and F1 0 ("never right"), the alert said "test support 1 to 9", and
+    nothing said the headline 1.0 was over 38 classes. F4: at 2 % positives the first screen
+    read 0.988 and never said that 8 of the 16 positives were missed."""
+    from explain.report.sections import Figures
+    from explain.report.winner_section import winner
+    from nas.config import SearchConfig
+    from nas.reporting import judged
+    from search_spaces import Space
+
+    sizes = {"sizes": {"train": 1000, "val": 200, "test": 46}}
+    config = SearchConfig(study="s", space=Space("fnn"), metric="accuracy",
+                          task="classification", data_info=sizes)  # fmt: skip
+
+    def row(name: str, recall: float, support: int) -> dict[str, object]:
+        return {"class": name, "precision": 1.0 if support else 0.0, "recall": recall,
+                "f1": recall, "support": support}  # fmt: skip
+
+    # scikit-learn gives 0s to a class with no test rows
+    per_class = [row("a", 0.0, 0), row("b", 0.0, 0), row("c", 1.0, 9), row("d", 1.0, 1),
+                 row("e", 1.0, 36)]  # fmt: skip
+    best = {"trial": 0, "val": {"accuracy": 1.0}, "cost": {"params": 10},
+            "test": {"accuracy": 1.0, "roc_auc": None, "per_class": per_class}}  # fmt: skip
+    lines = judged(tmp_path, config, best)
+    assert (
+        "warning: 2 of 5 classes have no rows in the test split ('a', 'b'): how the winner "
+        "does on them is untested, and the macro scores (balanced accuracy, precision, recall, "
+        "F1) are over the other 3. ROC AUC is undefined without them. Add rows of those "
+        "classes to the data if they matter." in lines
+    )
+    assert (
+        "warning: The classes are imbalanced (test support 1 to 36 rows among the tested "
+        "classes): read balanced accuracy and per-class recall, not only accuracy." in lines
+    )
+    rows = winner({"best": best, "run": {}}, Figures())["per_class"]  # type: ignore[arg-type]
+    assert [r["recall"] for r in rows] == ["–", "–", "1", "1", "1"]
+    assert rows[0] == {"class": "a", "precision": "–", "recall": "–", "f1": "–",
+                       "support": "0: untested"}  # fmt: skip
+
+    # 2 % positives: half of them missed, said with the counts
+    best["test"] = {"accuracy": 0.988, "per_class": [row("no", 0.998, 784), row("yes", 0.5, 16)]}
+    assert (
+        "warning: The classes are imbalanced (test support 16 to 784 rows): read balanced "
+        "accuracy and per-class recall, not only accuracy. The winner finds 8 of the 16 'yes' "
+        "test rows (recall 0.50)." in judged(tmp_path, config, best)
+    )
 
 
 def test_an_accuracy_search_on_a_rare_class_is_warned_before_it_starts() -> None:
@@ -387,3 +436,14 @@ def test_an_accuracy_search_on_a_rare_class_is_warned_before_it_starts() -> None
     td.class_names = [str(c) for c in range(10)]
     td.train.y = torch.tensor([c for c in range(10) for _ in range(97 if c == 8 else 102)])
     assert _rare_class(config, td) == []
+    # 40 classes, the largest 3.9 %: no tie near 0.04 to warn of (/tmp/oB4 F10), but the
+    # rare class is still cheap to miss
+    td.class_names = [f"c{c}" for c in range(40)]
+    td.train.y = torch.tensor(
+        [0] * 2 + [c for c in range(1, 40) for _ in range(20 if c < 30 else 37)]
+    )
+    assert _rare_class(config, td) == [
+        "class 'c0' is 0.2% of the training rows (the most frequent, 'c30', 3.9%): accuracy "
+        "counts a class by its rows, so a model may miss every row of 'c0' at a cost of 0.002 of "
+        "accuracy; --metric balanced_accuracy (or f1) counts each class alike."
+    ]
