@@ -546,3 +546,43 @@ def test_fixed_rerun_sizes_are_used_as_given_and_said() -> None:
     assert [c.extra["n_examples"] for c in rerun] == [12, 12]
     assert all(c.extra["rerun_limited"] == "re-run on 12 of 32 examples, as in the "
                "explanation this one makes again" for c in rerun)  # fmt: skip
+
+
+def test_rerun_seconds_are_timed_on_the_reruns_not_taken_from_the_main_pass() -> None:
+    """/tmp/oC4 F1: SHAP's main pass (every output) had given 0.1 s an example, so 32
+    examples' re-runs were estimated at 197 s on a busy machine and cut to 8, where all 32
+    took 3.5 s: the checks' values then followed the machine's load. A method whose main-pass
+    figure could cut its sample is timed on RERUN_MIN examples; a cheap one is not timed."""
+    import numpy as np
+
+    from explain.explanations import _rerun_seconds
+    from explain.quality import RERUN_MIN
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(40, 16), nn.ReLU(), nn.Linear(16, 3)).eval()
+    X = torch.randn(60, 40, 1)
+    t = model(X).argmax(1)
+    calls: list[int] = []
+
+    def counted(model: nn.Module, X: torch.Tensor, targets: torch.Tensor) -> np.ndarray:
+        calls.append(len(X))
+        torch.rand(5)  # draws: the probe must not move what the checks draw next
+        np.random.rand(5)
+        return ig_fn(8)(model, X, targets)
+
+    fns = {"slow_main": counted, "cheap": counted}
+    np.random.seed(3)
+    torch.manual_seed(3)
+    got = _rerun_seconds(model, X, t, fns, {"slow_main": 1.0, "cheap": 1e-6})
+    assert calls == [RERUN_MIN]  # the cheap one is not timed: nothing of it could be cut
+    assert got["cheap"] == 1e-6 and 0 < got["slow_main"] < 0.05  # an 8-row IG: milliseconds
+    after = (np.random.rand(), torch.rand(1).item())
+    np.random.seed(3)
+    torch.manual_seed(3)
+    assert after == (np.random.rand(), torch.rand(1).item())
+    # with the timed figure, the checks keep all 32 examples within 5 s
+    attrs = {"slow_main": attribution("integrated_gradients", ig_fn(8)(model, X, t), t)}
+    timed = {"slow_main": got["slow_main"]}
+    checks = run_checks(model, X, t, attrs, {"slow_main": ig_fn(8)}, seconds_per_example=timed,
+                        time_budget=5.0)  # fmt: skip
+    assert {c.extra["n_examples"] for c in checks if "n_examples" in c.extra} == {32}
