@@ -71,8 +71,9 @@ def _input_steps(prep: Mapping[str, Any]) -> list[str]:
             "fill, then one 0/1 feature per entry of its categories, in that order, and when "
             "its other list is not empty one more, last, set to 1 for any value that list "
             f"holds ('{OTHER}', rare categories); a value in neither list sets that last "
-            "feature to 1 too when the column's unseen_to_other is true, and otherwise all its "
-            "features to 0. inputs[0].feature_names names the features this gives, in order."
+            "feature to 1 too when there is one (the other list is not empty) and the column's "
+            "unseen_to_other is true, and otherwise sets all its features to 0. "
+            "inputs[0].feature_names names the features this gives, in order."
         ]
     steps = []
     if "imputation" in prep:

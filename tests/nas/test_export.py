@@ -466,6 +466,13 @@ def test_preprocessing_json_alone_prepares_new_rows_as_nas_does(tmp_path: Path) 
     assert about["preprocessing"]["transform"]["categorical"]["city"]["other"]  # rare ones
     assert "imputation" not in " ".join(about["steps"])
     assert "when it is '?'" in about["steps"][0]  # nas reads '?' as missing, as pandas' NA words
+    # an unseen value with no '<other>' feature sets nothing, whatever unseen_to_other says: the
+    # steps had read as if it set the last existing feature (/tmp/oC4 F3)
+    said = (
+        "1 too when there is one (the other list is not empty) and the column's "
+        "unseen_to_other is true, and otherwise sets all its features to 0"
+    )
+    assert said in about["steps"][0]
     assert "infrequent_if_exist" in about["preprocessing"]["encoding"]["method"]
     new = frame.drop(columns="y").head(40).copy()
     new.loc[0, "a"], new.loc[1, "city"], new.loc[2, "city"] = np.nan, None, "never-seen"
