@@ -165,6 +165,10 @@ def _run_search(
             _say(f"note: {note}")
         for warning in notes:
             _say(f"warning: {warning}")
+        if config.jobs > 1:  # the README says so in its --seed row only (/tmp/oC4 F2)
+            _say(f"note: with --jobs {config.jobs} the processes take trials as they free up, so "
+                 "the same command gives another trial history each time; one process (--jobs "
+                 "1) and --seed repeat a search exactly.")  # fmt: skip
     state = kind.prepare(td, settings, config.extras, leader=True)
 
     configure_threads(options.threads, workers=config.jobs)

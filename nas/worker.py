@@ -36,7 +36,7 @@ from nas.study import (
     storage_kept,
 )
 from nas.train import configure_threads, limit_kernel_cache
-from nas.trial import SearchSettings
+from nas.trial import SEED_OF, SearchSettings, seed_number
 from search_spaces import extensions
 
 RUN_ATTR = "nas_run"  # the study user attribute holding the run settings
@@ -92,6 +92,7 @@ def requeue_interrupted(study: optuna.Study) -> list[int]:
     again = [t for t in trials if interrupted(t) and t.number not in queued]
     for t in again:
         attrs = {k: v for k, v in t.user_attrs.items() if k in ("warm_start", "fitted_to_budget")}
+        attrs[SEED_OF] = seed_number(t)  # the re-run trains as the first attempt would have
         study.enqueue_trial(t.params, user_attrs={**attrs, RETRY_OF: t.number})
     return [t.number for t in again]
 

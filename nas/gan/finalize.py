@@ -29,7 +29,7 @@ from nas.gan.search import curve_row as _curve_row
 from nas.gan.search import generator_cost
 from nas.gan.train import train_gan
 from nas.kinds._base import FinalModel
-from nas.trial import SearchSettings, recorded_best_epoch, seeded, trial_seed
+from nas.trial import SearchSettings, recorded_best_epoch, seed_number, seeded, trial_seed
 from search_spaces.gan import GanModel, GanSpec, build_gan
 
 SAMPLES_PER_CLASS = 8  # in best/samples.npz
@@ -97,7 +97,7 @@ def retrain_and_score(
     validation weights), then score it once on the test split. Returns the final model and the
     sample grid of ``best/samples.npz``."""
     spec = GanSpec.from_dict(trial.user_attrs["spec"])
-    seed = trial_seed(settings.seed, trial.number)
+    seed = trial_seed(settings.seed, seed_number(trial))
     model = seeded(build_gan, spec, seed)
     epochs = max(1, recorded_best_epoch(trial, settings.epochs))
     scorer = GanScorer(classifier, data.val.X, data.val.y, seed=settings.seed)

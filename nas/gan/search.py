@@ -29,7 +29,7 @@ from nas.gan.score import GanScorer
 from nas.gan.train import train_gan
 from nas.study import COST_OBJECTIVES
 from nas.train import Callback, StopTraining
-from nas.trial import SearchSettings, TrialObjective, trial_seed
+from nas.trial import SearchSettings, TrialObjective, seed_number, trial_seed
 from search_spaces.gan import GanModel, GanSpec, build_gan
 
 GAN_METRICS = ("fcd",)  # validation scores a GAN search can optimise (lower is better)
@@ -191,7 +191,7 @@ class GanObjective(TrialObjective):
             self.data,
             epochs=self.s.epochs,
             callbacks=callbacks,
-            seed=trial_seed(self.s.seed, trial.number),
+            seed=trial_seed(self.s.seed, seed_number(trial)),
             device=self.device,
             scorer=self.scorer,
         )

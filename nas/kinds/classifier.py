@@ -20,7 +20,14 @@ from nas.kinds.registry import register_kind
 from nas.metrics import check_metric, compute_metrics, default_metric
 from nas.study import parse_objectives
 from nas.train import Callback, predict, train_model
-from nas.trial import SearchSettings, TrialObjective, recorded_best_epoch, seeded, trial_seed
+from nas.trial import (
+    SearchSettings,
+    TrialObjective,
+    recorded_best_epoch,
+    seed_number,
+    seeded,
+    trial_seed,
+)
 from search_spaces import ArchSpec, NasModel, build_model
 
 _CURVE_KEYS = ("epoch", "train_loss", "val_loss", "val_metric", "lr", "seconds")
@@ -55,7 +62,7 @@ class Objective(TrialObjective):
             # at its high learning rates, keeps a half-trained model (the pruner cuts bad
             # trials instead); patience applies to trials without a schedule.
             patience=self.s.patience if spec.train.schedule == "none" else None,
-            seed=trial_seed(self.s.seed, trial.number),
+            seed=trial_seed(self.s.seed, seed_number(trial)),
             metric=self.s.metric,
             monitor="val_metric",
             device=self.device,
@@ -96,7 +103,7 @@ def retrain_and_test(
     proxies do: the 5-block MNIST-1D CNN retrained for 40 epochs instead of 20 tested 0.993,
     0.993, 0.994 over seeds 0-2 instead of 0.989, 0.992, 0.991 (issue 11)."""
     spec = ArchSpec.from_dict(trial.user_attrs["spec"])
-    seed = trial_seed(settings.seed, trial.number)
+    seed = trial_seed(settings.seed, seed_number(trial))
     model = seeded(build_model, spec, seed)
     best = max(1, recorded_best_epoch(trial, settings.epochs))
     epochs = RETRAIN_FACTOR * best
