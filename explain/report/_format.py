@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import json
 import math
+import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -38,6 +40,66 @@ def plot_text(value: Any) -> str:
 def plot_texts(values: Sequence[Any]) -> list[str]:
     """:func:`plot_text` over a sequence."""
     return [plot_text(v) for v in values]
+
+
+#: Characters of a user label (a feature, class or target name) that a figure draws; a longer
+#: one is cut in the middle with an ellipsis, and the hover shows it whole.
+LABEL_CHARS = 32
+#: The same for labels across an x axis, which Plotly turns upright when they do not fit: each
+#: character then takes height from the plot.
+XLABEL_CHARS = 14
+#: Pixels added to a figure's height when its x-axis labels are long enough to be shortened
+#: (upright, they need about 7 px a character).
+XLABEL_PX = 7 * XLABEL_CHARS
+# "name = value" / "column ≠ category": the last separator splits the name from the value
+_NAME_VALUE = re.compile(r"^(.*)( [=≠] )(.*)$", re.S)
+FSI, PDI = "\u2068", "\u2069"  # first-strong isolate, pop directional isolate
+
+
+def short(value: Any, limit: int = LABEL_CHARS) -> str:
+    """``value`` as text of at most ``limit`` characters: a longer one keeps its start and its
+    end (where names made of a shared prefix and a suffix differ) around an ellipsis. Not
+    escaped: pass the result through :func:`plot_text`."""
+    text = str(value)
+    if len(text) <= limit:
+        return text
+    tail = max(1, limit // 3)
+    return text[: max(1, limit - 1 - tail)] + "…" + text[-tail:]
+
+
+def short_label(value: Any, limit: int = LABEL_CHARS) -> str:
+    """A tick label shortened: in ``name = value`` the name and the value are shortened each,
+    so the value stays readable beside a long name."""
+    m = _NAME_VALUE.match(str(value))
+    if m is None:
+        return short(value, limit)
+    return short(m[1], limit) + m[2] + short(m[3], limit)
+
+
+def label_alias(raw: Sequence[Any], limit: int = LABEL_CHARS) -> dict[str, str]:
+    """Plotly's ``labelalias`` for the category labels ``raw`` (unescaped): each escaped label
+    longer than ``limit`` to its escaped short form. The categories keep their full text (two
+    long names that shorten alike stay two rows); the hover must show it from ``customdata``,
+    as Plotly applies the alias to ``%{x}`` / ``%{y}`` too."""
+    out = {}
+    for value in raw:
+        cut = short_label(value, limit)
+        if cut != str(value):
+            out[plot_text(value)] = plot_text(cut)
+    return out
+
+
+def is_rtl(text: str) -> bool:
+    """Whether ``text`` holds a right-to-left letter (Arabic, Hebrew, ...)."""
+    return any(unicodedata.bidirectional(ch) in ("R", "AL") for ch in text)
+
+
+def isolate(name: Any) -> str:
+    """``name`` between Unicode isolates (FSI ... PDI) when it holds right-to-left letters, so
+    that ``name = value`` reads in that order beside left-to-right labels instead of the
+    bidirectional algorithm putting the value first; other names are returned unchanged."""
+    text = str(name)
+    return f"{FSI}{text}{PDI}" if is_rtl(text) else text
 
 
 def round_sig(x: float, digits: int = SIG_DIGITS) -> float | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from explain.report._format import plot_text, plot_texts
+from explain.report._format import isolate, plot_text, plot_texts, short
 from explain.report._style import Figure, axis, layout
 from explain.report.explain_plots import as_array, names_for, top_features
 from explain.report.local_plots import FeatureUnits, TargetUnits
@@ -147,11 +147,13 @@ def beeswarm_figure(
                     at = o["positions"]
                     custom = plot_texts(units.label(j, x_in[n, j], int(at[n])) for n in r["rows"])
             # "name = value" on every dot: the name once, in the template (a third of the size)
-            shared = plot_text(f"{r['name']} = ")
+            shared = plot_text(f"{isolate(r['name'])} = ")
             if custom and all(c.startswith(shared) for c in custom):
                 custom = [c[len(shared) :] for c in custom]
             else:
                 shared = ""
+            # the tick shows a long name shortened: the hover names it whole
+            named = "" if shared or short(r["name"]) == r["name"] else plot_text(r["name"]) + "<br>"
             data.append(
                 {
                     "type": "scatter",
@@ -164,7 +166,8 @@ def beeswarm_figure(
                     "meta": k,
                     "name": plot_text(r["name"]),
                     **({"customdata": custom} if custom else {}),
-                    "hovertemplate": (shared + "%{customdata}<br>" if custom else "")
+                    "hovertemplate": named
+                    + (shared + "%{customdata}<br>" if custom else "")
                     + "SHAP %{x:.4g}<extra>"
                     + plot_text(f"{o['label']}: {r['name']}")
                     + "</extra>",
@@ -172,7 +175,7 @@ def beeswarm_figure(
             )
     kind = shap.get("output_kind") or "output"
     title = (
-        f"SHAP value: effect on the predicted {target.name} (its units)"
+        f"SHAP value: effect on the predicted {short(target.name)} (its units)"
         if target is not None
         else "SHAP value: effect on the prediction (standardized)"
         if not class_names
@@ -187,7 +190,7 @@ def beeswarm_figure(
             xaxis=axis("<br>".join(plot_texts(lines))),
             yaxis=axis(
                 tickvals=list(range(len(labels))),
-                ticktext=plot_texts(labels),
+                ticktext=plot_texts(short(n) for n in labels),
                 autorange="reversed",
                 automargin=True,
                 zeroline=False,

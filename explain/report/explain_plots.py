@@ -8,10 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from explain.report._format import plot_text, plot_texts
+from explain.report._format import XLABEL_CHARS, XLABEL_PX, label_alias, plot_text, plot_texts
 from explain.report._style import COLORS, DIVERGING, SEQUENTIAL, Figure, axis, layout
 
-TOP_FEATURES = 20  # bars beyond this are unreadable; the table below the chart lists the rest
+#: Features drawn at most: bars beyond this are unreadable. The figure's card says "top 20 of
+#: N"; its table lists the same top features, and explain/global.json (every method's
+#: importance of every feature) and explain/shap.npz hold them all.
+TOP_FEATURES = 20
 
 
 def as_array(nested: Any) -> np.ndarray:
@@ -61,7 +64,8 @@ def tabular_global_figure(
     size = min(v.size for v in vecs.values())
     scaled = {m: normalised(v[:size]) for m, v in vecs.items()}
     order = top_features(np.mean(list(scaled.values()), axis=0), k)[::-1]
-    labels = plot_texts(names_for(names, size)[i] for i in order)
+    raw = [names_for(names, size)[i] for i in order]
+    labels = plot_texts(raw)
     data = [
         {
             "type": "bar",
@@ -69,8 +73,11 @@ def tabular_global_figure(
             "name": plot_text(m),
             "y": labels,
             "x": [float(v[i]) for i in order],
-            "customdata": [float(vecs[m][i]) for i in order],
-            "hovertemplate": "%{y}: %{customdata:.4g}<extra>" + plot_text(m) + "</extra>",
+            # the full name: the axis shows long ones shortened (labelalias, also on %{y})
+            "customdata": [[labels[n], float(vecs[m][i])] for n, i in enumerate(order)],
+            "hovertemplate": "%{customdata[0]}: %{customdata[1]:.4g}<extra>"
+            + plot_text(m)
+            + "</extra>",
         }
         for m, v in scaled.items()
     ]
@@ -79,7 +86,7 @@ def tabular_global_figure(
         "layout": layout(
             barmode="group",
             xaxis=axis("importance (1 = the method's largest)"),
-            yaxis=axis(type="category", automargin=True),
+            yaxis=axis(type="category", automargin=True, labelalias=label_alias(raw)),
             height=max(260, (8 + 8 * len(data)) * len(order) + 90),
             margin={"l": 20, "r": 20, "t": 20, "b": 60},
         ),
@@ -96,22 +103,31 @@ def class_heatmap_figure(
     size = min(v.size for v in rows.values())
     z = np.array([v[:size] for v in rows.values()])
     order = top_features(z.mean(axis=0), k)
+    classes, features = list(rows), [names_for(names, size)[i] for i in order]
+    x, y = plot_texts(classes), plot_texts(features)
+    cx, cy = label_alias(classes, XLABEL_CHARS), label_alias(features)
+    hover = "class %{x}<br>%{y}: %{z:.4g}<extra></extra>"
+    custom = None
+    if cx or cy:  # full names on hover: the alias shortens %{x} / %{y} as it does the ticks
+        custom = [[f"class {c}<br>{f}" for c in x] for f in y]
+        hover = "%{customdata}: %{z:.4g}<extra></extra>"
     # Features down (their names stay horizontal and readable), classes across.
     return {
         "data": [
             {
                 "type": "heatmap",
                 "z": z[:, order].T,
-                "x": plot_texts(rows),
-                "y": plot_texts(names_for(names, size)[i] for i in order),
+                "x": x,
+                "y": y,
                 "colorscale": SEQUENTIAL,
-                "hovertemplate": "class %{x}<br>%{y}: %{z:.4g}<extra></extra>",
+                **({"customdata": custom} if custom else {}),
+                "hovertemplate": hover,
             }
         ],
         "layout": layout(
-            xaxis=axis("class", type="category", automargin=True),
-            yaxis=axis(type="category", autorange="reversed", automargin=True),
-            height=max(260, 22 * len(order) + 120),
+            xaxis=axis("class", type="category", automargin=True, labelalias=cx),
+            yaxis=axis(type="category", autorange="reversed", automargin=True, labelalias=cy),
+            height=max(260, 22 * len(order) + 120) + (XLABEL_PX if cx else 0),
             margin={"l": 20, "r": 20, "t": 20, "b": 50},
         ),
     }
@@ -250,12 +266,18 @@ def sequence_class_figure(per_class: Mapping[str, Any]) -> Figure | None:
                 "colorscale": SEQUENTIAL,
                 "zmin": 0,
                 "zmax": 1,
-                "hovertemplate": "class %{y}, step %{x}: %{z:.3f}<extra></extra>",
+                "customdata": [[plot_text(c)] * size for c in rows],
+                "hovertemplate": "class %{customdata}, step %{x}: %{z:.3f}<extra></extra>",
             }
         ],
         "layout": layout(
             xaxis=axis("time step"),
-            yaxis=axis(type="category", automargin=True, autorange="reversed"),
+            yaxis=axis(
+                type="category",
+                automargin=True,
+                autorange="reversed",
+                labelalias=label_alias(list(rows)),
+            ),
             height=max(240, 24 * len(rows) + 110),
             margin={"l": 20, "r": 20, "t": 20, "b": 50},
         ),

@@ -15,7 +15,7 @@ from explain.report import local_plots as lp
 from explain.report._format import fmt_num, fmt_seconds
 from explain.report._style import Figure
 from explain.report.attention_plots import attention_figure
-from explain.report.beeswarm import beeswarm_figure, beeswarm_outputs
+from explain.report.beeswarm import BEESWARM_FEATURES, beeswarm_figure, beeswarm_outputs
 from explain.report.local_section import feature_units, local_cards, unique_local
 from explain.report.method_trust import (
     STATUSES,
@@ -104,10 +104,12 @@ def _global_panels(
                 panel(
                     "Global importance per channel",
                     "Which input channel the model relies on (mean |attribution| summed over "
-                    f"time steps); each method scaled to its own maximum.{left}",
+                    f"time steps); each method scaled to its own maximum.{left}"
+                    + top_of(ep.TOP_FEATURES, _width(channels), "channels"),
                     fid,
                     features=_feature_table(channels, names, scale) if fid in figs.figures else [],
                     features_unit=unit,
+                    features_of=_width(channels),
                     badges=badges(list(channels), status),
                 )
             )
@@ -134,16 +136,18 @@ def _global_panels(
                 )
             )
     else:
+        n_feat = _width(overall)
         fid = figs.add("global-tab", ep.tabular_global_figure, overall, names)
         out.append(
             panel(
                 "Global feature importance",
                 "Longer bars matter more to the model "
                 "(mean |attribution| over the explained examples); each method is "
-                "scaled to its own maximum.",
+                f"scaled to its own maximum.{top_of(ep.TOP_FEATURES, n_feat, every=True)}",
                 fid,
                 features=_feature_table(overall, names, scale) if fid in figs.figures else [],
                 features_unit=unit,
+                features_of=n_feat,
                 badges=shown,
             )
         )
@@ -151,7 +155,8 @@ def _global_panels(
             out.append(
                 panel(
                     f"Importance per class ({method})",
-                    "Darker cells: the feature matters more for that class.",
+                    "Darker cells: the feature matters more for that class."
+                    + top_of(ep.TOP_FEATURES, _width(per_class)),
                     figs.add("global-class", lambda: ep.class_heatmap_figure(per_class, names)),
                     badges=own,
                 )
@@ -176,7 +181,8 @@ def _global_panels(
             panel(
                 f"SHAP beeswarm ({shap_m})",
                 "Each dot is one example: right of 0 pushes the output up; red dots have a "
-                f"high value of that feature (5th to 95th percentile); {which}.",
+                f"high value of that feature (5th to 95th percentile); {which}."
+                + top_of(BEESWARM_FEATURES, _shap_width(shap), every=True, by="mean |SHAP value|"),
                 figs.add(
                     "beeswarm",
                     lambda: beeswarm_figure(
@@ -193,6 +199,36 @@ def _global_panels(
     for p in out:
         p["note"] = p["note"] or "No values to draw."
     return out
+
+
+def top_of(
+    k: int, n: int, unit: str = "features", every: bool = False, by: str = "mean |attribution|"
+) -> str:
+    """A caption's note that a figure draws the top ``k`` of ``n`` (empty when all fit):
+    " Top 20 of 300 features, ..." and, with ``every``, where the run keeps every feature's
+    attributions (explain/record.py writes them)."""
+    if n <= k:
+        return ""
+    where = (
+        " Every feature's attributions are in the run's explain/attributions.npz (one array "
+        "per method, examples × features), their names in explain/explanations.json."
+        if every
+        else ""
+    )
+    return f" Top {k} of {n:,} {unit}, by {by}.{where}"
+
+
+def _width(vectors: Mapping[str, Any]) -> int:
+    """How many features the importance vectors share (the figures draw their top ones)."""
+    sizes = [ep.as_array(v).reshape(-1).size for v in vectors.values() if v is not None]
+    sizes = [n for n in sizes if n]
+    return min(sizes) if sizes else 0
+
+
+def _shap_width(shap: Mapping[str, Any]) -> int:
+    """Features in the SHAP values (the last axis of ``values``)."""
+    v = ep.as_array(shap.get("values"))
+    return int(v.shape[-1]) if v.ndim >= 2 else 0
 
 
 def _feature_table(

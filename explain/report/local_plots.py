@@ -3,13 +3,14 @@ agreement are drawn in :mod:`check_plots`."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from explain.report._format import plot_text, plot_texts
+from explain.report._format import isolate, label_alias, plot_text, plot_texts, short
 from explain.report._style import COLORS, DIVERGING, MUTED, Figure, axis, is_number, layout
 from explain.report.explain_plots import (
     as_array,
@@ -21,6 +22,9 @@ from explain.report.explain_plots import (
     top_features,
 )
 
+#: The input image's grey scale: its lowest value black, its highest white, as a photo or an
+#: X-ray is seen (Plotly's "Greys" runs the other way; reversed, it had drawn bright as black).
+INPUT_GREYS = [[0, "#000000"], [1, "#ffffff"]]
 #: Local examples shown at most: each is a figure, and readers look at a handful, not hundreds.
 MAX_LOCAL = 12
 LOCAL_FEATURES = 10
@@ -131,12 +135,17 @@ class FeatureUnits:
         name = self.names[j] if j < len(self.names) else f"x{j}"
         if not np.isfinite(x):
             return name
+        # a right-to-left name is isolated, so "name = value" does not read "value = name"
         if j in self.onehot:
             col, cat = self.onehot[j]
-            shown = f"{col} = {cat}" if x >= 0.5 else f"{col} ≠ {cat}"
+            shown = (
+                f"{isolate(col)} = {isolate(cat)}"
+                if x >= 0.5
+                else f"{isolate(col)} ≠ {isolate(cat)}"
+            )
         else:
-            col, v = name, self.value(j, x)
-            shown = f"{name} = {v:.4g}" if v is not None else f"{name} = {x:.3g}{self.suffix}"
+            col, v, iso = name, self.value(j, x), isolate(name)
+            shown = f"{iso} = {v:.4g}" if v is not None else f"{iso} = {x:.3g}{self.suffix}"
         rows = self.filled.get(col)
         return f"{shown} (missing, filled in)" if rows and row in rows else shown
 
@@ -177,8 +186,20 @@ def output_axis(item: Mapping[str, Any], classification: bool) -> str:
     """The explained output as a short axis title: "logit of class 7" or "model output"."""
     out = item.get("output") if isinstance(item.get("output"), Mapping) else {}
     if (out.get("kind") or ("logit" if classification else "output")) == "logit":
-        return f"logit of class {out.get('label', item.get('predicted'))}"
+        # shortened: an axis title is not hovered, and a long class name pushed it off the
+        # card; the card's "Explains ..." line above the figure names the class in full
+        return f"logit of class {short(out.get('label', item.get('predicted')), 20)}"
     return "model output (standardized target)"
+
+
+UNEXPLAINED = "not explained (the method's error)"
+_OTHERS = re.compile(r"\d+ other features")
+
+
+def own_step(label: str) -> bool:
+    """Whether a waterfall step's label is the report's own ("290 other features", "not
+    explained ..."), which is never shortened as a feature's name is."""
+    return label == UNEXPLAINED or _OTHERS.fullmatch(label) is not None
 
 
 def waterfall_steps(
@@ -203,7 +224,7 @@ def waterfall_steps(
     # a gap under 1% of the contributions is rounding (of the stored values), not worth a bar
     tol = max(1e-6 * max(1.0, abs(prediction or 0.0)), 0.01 * float(np.abs(c).sum()))
     if prediction is not None and abs(prediction - end) > tol:
-        steps.append(("not explained (the method's error)", float(prediction) - end))
+        steps.append((UNEXPLAINED, float(prediction) - end))
         end = float(prediction)
     out, at = [], float(base)
     for label, change in steps:
@@ -247,14 +268,16 @@ def waterfall_figure(
             "text": [bar_number(r[2], sign=True) for r in rows],
             "textposition": "outside",
             "cliponaxis": False,  # the numbers beside the bars may run into the margin
-            "hovertemplate": "%{y}: %{x:+.4g}<extra></extra>",
+            # the whole label: the axis shortens long ones (labelalias, on %{y} as well)
+            "customdata": plot_texts(r[0] for r in rows),
+            "hovertemplate": "%{customdata}: %{x:+.4g}<extra></extra>",
         }
 
     ends = [(base_label, 0.0, float(base)), ("prediction", 0.0, float(prediction))]
     data = [
         {**bars("base value and prediction", ends, MUTED),
          "text": [bar_number(base), bar_number(prediction)],
-         "hovertemplate": "%{y}: %{x:.4g}<extra></extra>"},
+         "hovertemplate": "%{customdata}: %{x:.4g}<extra></extra>"},
         bars("raises the output", [s for s in steps if s[2] >= 0], DIVERGING[-1][1]),
         bars("lowers the output", [s for s in steps if s[2] < 0], DIVERGING[0][1]),
     ]  # fmt: skip
@@ -278,6 +301,9 @@ def waterfall_figure(
                 categoryarray=cats,
                 autorange="reversed",
                 automargin=True,
+                # only the features' labels: the report's own ("base value (output at the
+                # baseline)", "not explained (the method's error)") stay whole
+                labelalias=label_alias([s[0] for s in steps if not own_step(s[0])]),
             ),  # fmt: skip
             height=max(220, 22 * len(order) + 110),
             margin={"l": 20, "r": 20, "t": 30, "b": 50},
@@ -299,7 +325,11 @@ def tabular_local_figure(
     x_in = as_array(item.get("input")).reshape(-1)
     labels = names_for(names, size)
     ticks = [
-        (units.label(i, x_in[i], item.get("index")) if units else f"{labels[i]} = {x_in[i]:.3g}")
+        (
+            units.label(i, x_in[i], item.get("index"))
+            if units
+            else f"{isolate(labels[i])} = {x_in[i]:.3g}"
+        )
         if i < x_in.size and np.isfinite(x_in[i])
         else labels[i]
         for i in order
@@ -311,7 +341,8 @@ def tabular_local_figure(
             "name": plot_text(m),
             "y": plot_texts(ticks),
             "x": [float(v[i]) for i in order],
-            "hovertemplate": "%{y}: %{x:.4g}<extra>" + plot_text(m) + "</extra>",
+            "customdata": plot_texts(ticks),  # whole: the axis shortens long ones
+            "hovertemplate": "%{customdata}: %{x:.4g}<extra>" + plot_text(m) + "</extra>",
         }
         for m, v in attrs.items()
     ]
@@ -320,7 +351,7 @@ def tabular_local_figure(
         "layout": layout(
             barmode="group",
             xaxis=axis("contribution to the explained output"),
-            yaxis=axis(type="category", automargin=True),
+            yaxis=axis(type="category", automargin=True, labelalias=label_alias(ticks)),
             height=max(240, (8 + 8 * len(data)) * len(order) + 90),
             margin={"l": 20, "r": 20, "t": 10, "b": 60},
         ),
@@ -343,11 +374,7 @@ def image_local_figure(item: Mapping[str, Any]) -> Figure | None:
     fig["layout"]["coloraxis"].update(colorscale=DIVERGING, cmin=-1, cmax=1)
     if picture is not None:  # the input keeps its own values, on a grey scale of its own
         fig["data"][0].update(coloraxis="coloraxis2", z=picture)
-        fig["layout"]["coloraxis2"] = {
-            "colorscale": "Greys",
-            "reversescale": True,
-            "showscale": False,
-        }
+        fig["layout"]["coloraxis2"] = {"colorscale": INPUT_GREYS, "showscale": False}
     return fig
 
 

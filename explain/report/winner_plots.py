@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from explain.report._format import plot_text, plot_texts
+from explain.report._format import (
+    XLABEL_CHARS,
+    XLABEL_PX,
+    label_alias,
+    plot_text,
+    plot_texts,
+    short,
+)
 from explain.report._style import COLORS, MUTED, SEQUENTIAL, Figure, axis, is_number, layout
 from explain.report.plots import integer_ticks, value_range
 
@@ -84,8 +91,15 @@ def confusion_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str]
     n = len(rows)
     names = list(class_names)[:n] + [str(i) for i in range(len(class_names), n)]
     labels = plot_texts(names)
+    alias, xalias = label_alias(names), label_alias(names, XLABEL_CHARS)
     share = [[c / max(sum(r), 1) for c in r] for r in rows]
-    side = min(640, max(300, 34 * n + 140))
+    # upright x labels take their height from the matrix unless the figure grows by it
+    side = min(640, max(300, 34 * n + 140)) + (XLABEL_PX if xalias else 0)
+    hover = "true %{y}<br>predicted %{x}<br>%{text} examples (%{z:.1%} of the row)<extra></extra>"
+    custom = None
+    if xalias:  # the ticks shorten long names, and so would %{x} / %{y}: the hover says them whole
+        custom = [[f"true {t}<br>predicted {p}" for p in labels] for t in labels]
+        hover = "%{customdata}<br>%{text} examples (%{z:.1%} of the row)<extra></extra>"
     return {
         "data": [
             {
@@ -99,13 +113,19 @@ def confusion_figure(matrix: Sequence[Sequence[int]], class_names: Sequence[str]
                 "zmin": 0,
                 "zmax": 1,
                 "colorbar": {"title": {"text": "share of row"}},
-                "hovertemplate": "true %{y}<br>predicted %{x}<br>%{text} examples"
-                " (%{z:.1%} of the row)<extra></extra>",
+                **({"customdata": custom} if custom else {}),
+                "hovertemplate": hover,
             }
         ],
         "layout": layout(
-            xaxis=axis("predicted", type="category", side="bottom"),
-            yaxis=axis("true", type="category", autorange="reversed"),
+            # automargin: the margins grow with the (shortened) tick labels, so that neither
+            # they nor the axis titles are cut or drawn over each other
+            xaxis=axis(
+                "predicted", type="category", side="bottom", automargin=True, labelalias=xalias
+            ),
+            yaxis=axis(
+                "true", type="category", autorange="reversed", automargin=True, labelalias=alias
+            ),
             height=side,
             margin={"l": 80, "r": 20, "t": 20, "b": 70},
         ),
@@ -131,13 +151,20 @@ def roc_figure(roc: Sequence[Mapping[str, Any]] | None) -> Figure | None:
     for c in curves:
         auc = c.get("auc")
         auc_text = f" (AUC {auc:.3f})" if is_number(auc) else ""
+        name = c.get("class", "?")
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines",
                 "x": c["fpr"],
                 "y": c["tpr"],
-                "name": plot_text(c.get("class", "?")) + auc_text,
+                # a long class name shortened in the legend (it had covered the plot), whole
+                # on hover
+                "name": plot_text(short(name)) + auc_text,
+                "hovertemplate": plot_text(name)
+                + auc_text
+                + "<br>false positive rate %{x:.3f}<br>true positive rate %{y:.3f}"
+                "<extra></extra>",
                 "line": {"shape": "hv", "width": 2},
             }
         )
@@ -171,7 +198,7 @@ def residual_figure(
     t, p = [a for a, _ in pairs], [b for _, b in pairs]
     res = [b - a for a, b in pairs]
     lo, hi = min(t + p), max(t + p)
-    name = plot_text(target)
+    name = plot_text(short(target))  # in axis titles, which are not hovered
     marker = {"size": 5, "color": COLORS[0], "opacity": 0.6}
     return {
         "data": [

@@ -342,6 +342,42 @@ def hostile() -> dict[str, Any]:
     return data
 
 
+LONG_FEATURE = "A" * 190 + "_long_col"
+LONG_CLASS = "🔥" + "L" * 200
+RTL_FEATURE = "الدخل_السنوي"
+
+
+def long_names(n_features: int = 30) -> dict[str, Any]:
+    """The tabular run with a 199-character feature name, a 201-character class label and an
+    Arabic feature name (/tmp/oB4's names.csv), and ``n_features`` features in all."""
+    data = copy.deepcopy(tabular_classification(n_local=4))
+    names = [LONG_FEATURE, RTL_FEATURE] + [f"f{i:03d}" for i in range(2, n_features)]
+    classes = [LONG_CLASS, "benign"]
+    data["run"]["data_info"].update(feature_names=names, class_names=classes)
+    exp = data["explanations"]
+    exp.update(feature_names=names, class_names=classes)
+    rng = np.random.default_rng(5)
+    for m in exp["global"].values():
+        m["overall"] = r(np.abs(rng.normal(0, 1, n_features)) + np.linspace(2, 0, n_features))
+        m["per_class"] = {c: r(np.abs(rng.normal(0, 1, n_features))) for c in classes}
+    for item in exp["local"]:
+        item["input"] = r(rng.normal(0, 1, n_features), 3)
+        item["attributions"] = {m: r(rng.normal(0, 1, n_features) * np.linspace(3, 0.1, n_features))
+                                for m in item["attributions"]}
+        item.update(label=classes[item["index"] % 2], predicted=classes[item["index"] % 2])
+        item["base_values"] = {m: 0.1 for m in item["attributions"]}
+        item["output_value"] = 1.5
+    inputs = rng.normal(0, 1, (60, n_features))
+    exp["shap"] = {"method": "shap_permutation", "base_value": 0.37, "inputs": r(inputs, 3),
+                   "values": r(inputs * np.linspace(1, 0.05, n_features))}
+    exp["methods"][0]["reason"] = "x" * 300  # one long word in the Methods table
+    for c in exp["checks"]:  # the SHAP method passes, so that its beeswarm is drawn
+        c["status"] = "pass" if c["method"] == "shap_permutation" else c["status"]
+    data["best"]["test"]["per_class"][0]["class"] = LONG_CLASS
+    data["roc"][0]["class"] = LONG_CLASS
+    return data
+
+
 def _gan_sample(rng: np.random.Generator, modality: str, shape: list[int], c: int,
                 noise: float) -> np.ndarray:
     if modality == "image":  # a blob whose position depends on the class

@@ -1,0 +1,217 @@
+"""Long names and narrow windows (/tmp/oB4 F2, F5, F6): a 200-character class label or feature
+name is shortened in the figures (whole on hover), every wide table scrolls in its own box, and
+the page is never wider than the window, at 1400 px nor at a phone's 390 px."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from explain.report import beeswarm as bw
+from explain.report import explain_plots as ep
+from explain.report import local_plots as lp
+from explain.report import render_html, render_report
+from explain.report import winner_plots as wp
+from explain.report._format import (
+    FSI,
+    LABEL_CHARS,
+    PDI,
+    XLABEL_CHARS,
+    isolate,
+    label_alias,
+    plot_text,
+    short,
+    short_label,
+)
+from tests.conftest import explain_helper
+
+fx = explain_helper("report_fixtures")
+hc = explain_helper("headless_chromium")
+LONG, CLASS, RTL = fx.LONG_FEATURE, fx.LONG_CLASS, fx.RTL_FEATURE
+
+
+# --- shortening and isolating ------------------------------------------------------------------
+
+
+def test_short_keeps_both_ends_and_leaves_short_text_alone() -> None:
+    assert short("mean radius") == "mean radius"
+    cut = short(LONG)
+    assert len(cut) == LABEL_CHARS and "…" in cut
+    assert cut.startswith("AAAA") and cut.endswith("_long_col")  # the part that tells it apart
+    assert short_label(f"{LONG} = 0.8121").endswith(" = 0.8121")  # the value stays whole
+    assert short_label(f"{LONG} = 0.8121").startswith(short(LONG))
+
+
+def test_label_alias_maps_escaped_long_labels_only() -> None:
+    alias = label_alias(["<b>" + "x" * 60, "short"])
+    assert list(alias) == [plot_text("<b>" + "x" * 60)]  # keys as Plotly sees the categories
+    assert alias[plot_text("<b>" + "x" * 60)] == plot_text(short("<b>" + "x" * 60))
+
+
+def test_rtl_names_are_isolated_and_others_unchanged() -> None:
+    assert isolate("mean radius") == "mean radius"
+    assert isolate(RTL) == f"{FSI}{RTL}{PDI}"
+    units = lp.FeatureUnits({"inputs": {"method": "standardize"}}, [RTL, "age"])
+    assert units.label(0, 1.5).startswith(f"{FSI}{RTL}{PDI} = ")
+    assert units.label(1, 1.5).startswith("age = ")
+
+
+# --- figures ---------------------------------------------------------------------------------
+
+
+def _alias_ok(alias: dict[str, str], full: str, limit: int = LABEL_CHARS) -> None:
+    assert plot_text(full) in alias, f"{full[:20]}... is not shortened"
+    assert len(alias[plot_text(full)]) <= limit + 8  # (+ the escapes of < > &)
+
+
+def test_importance_bars_shorten_long_names_and_hover_them_whole() -> None:
+    names = [LONG, "b", "c"]
+    fig = ep.tabular_global_figure({"ig": [3.0, 2.0, 1.0]}, names)
+    assert fig is not None
+    _alias_ok(fig["layout"]["yaxis"]["labelalias"], LONG)
+    bar = fig["data"][0]
+    assert plot_text(LONG) in bar["y"]  # the category keeps its whole name
+    assert [c[0] for c in bar["customdata"]] == bar["y"]
+    assert "%{customdata[0]}" in bar["hovertemplate"] and "%{y}" not in bar["hovertemplate"]
+
+
+def test_class_heatmap_shortens_both_axes() -> None:
+    fig = ep.class_heatmap_figure({CLASS: [1.0, 2.0], "benign": [2.0, 1.0]}, [LONG, "b"])
+    assert fig is not None
+    _alias_ok(fig["layout"]["xaxis"]["labelalias"], CLASS, XLABEL_CHARS)
+    _alias_ok(fig["layout"]["yaxis"]["labelalias"], LONG)
+    trace = fig["data"][0]
+    assert any(plot_text(CLASS) in c and plot_text(LONG) in c for row in trace["customdata"]
+               for c in row)  # fmt: skip
+    assert "%{customdata}" in trace["hovertemplate"]
+
+
+def test_confusion_matrix_shortens_ticks_and_makes_room_for_them() -> None:
+    fig = wp.confusion_figure([[5, 1], [2, 7]], [CLASS, "benign"])
+    assert fig is not None
+    lay = fig["layout"]
+    assert lay["xaxis"]["automargin"] and lay["yaxis"]["automargin"]
+    _alias_ok(lay["xaxis"]["labelalias"], CLASS, XLABEL_CHARS)
+    _alias_ok(lay["yaxis"]["labelalias"], CLASS)
+    assert plot_text(CLASS) in fig["data"][0]["customdata"][0][0]
+    short_fig = wp.confusion_figure([[5, 1], [2, 7]], ["malignant", "benign"])
+    assert short_fig is not None and not short_fig["layout"]["xaxis"]["labelalias"]
+    assert "customdata" not in short_fig["data"][0]  # nothing to add when nothing is cut
+
+
+def test_roc_legend_is_short_and_the_hover_whole() -> None:
+    fig = wp.roc_figure([{"class": CLASS, "fpr": [0, 1], "tpr": [0, 1], "auc": 0.5}])
+    assert fig is not None
+    curve = fig["data"][1]
+    assert CLASS not in curve["name"] and curve["name"].startswith(plot_text(short(CLASS)))
+    assert plot_text(CLASS) in curve["hovertemplate"] and "AUC 0.500" in curve["name"]
+
+
+def test_waterfall_shortens_feature_labels_but_not_its_own() -> None:
+    labels = [f"{LONG} = 0.81", f"{isolate(RTL)} = 1.867", "c = 1"]
+    steps, end = lp.waterfall_steps([3.0, -1.0, 0.5], labels, 0.1, k=3)
+    base = "base value (output at the baseline)"
+    fig = lp.waterfall_figure(steps, 0.1, end, base, "logit of class " + short(CLASS, 20))
+    alias = fig["layout"]["yaxis"]["labelalias"]
+    assert list(alias) == [plot_text(labels[0])]  # the base value's label stays whole
+    assert alias[plot_text(labels[0])].endswith(" = 0.81")
+    hovers = [c for d in fig["data"] for c in d["customdata"]]
+    assert plot_text(labels[0]) in hovers and base in hovers
+    assert len(fig["layout"]["xaxis"]["title"]["text"]) < 40
+
+
+def test_local_axis_title_shortens_the_class() -> None:
+    title = lp.output_axis({"predicted": CLASS}, classification=True)
+    assert title.startswith("logit of class 🔥") and len(title) <= len("logit of class ") + 20
+
+
+def test_beeswarm_ticks_are_short_and_the_hover_whole() -> None:
+    shap = {"values": [[1.0, 0.5], [-1.0, 0.2]], "inputs": [[0.0, 1.0], [1.0, 0.0]]}
+    fig = bw.beeswarm_figure(shap, [LONG, "b"])
+    assert fig is not None
+    assert all(len(t) <= LABEL_CHARS for t in fig["layout"]["yaxis"]["ticktext"])
+    first = next(d for d in fig["data"] if d["name"] == plot_text(LONG))
+    assert first["hovertemplate"].startswith(plot_text(LONG))
+
+
+# --- tables in scroll boxes ------------------------------------------------------------------
+
+
+def _in_scroll(html: str, marker: str) -> bool:
+    """Whether the first table after ``marker`` opens inside a ``<div class="scroll">``."""
+    at = html.index(marker)
+    table = html.index("<table", at)
+    return re.search(r'<div class="scroll[^"]*">\s*$', html[at:table]) is not None
+
+
+def test_wide_tables_sit_in_scroll_boxes() -> None:
+    html = render_html(fx.long_names())
+    assert _in_scroll(html, "<h3>Per-class metrics</h3>")
+    assert _in_scroll(html, "<h3>Methods</h3>")
+    assert _in_scroll(html, "Top 20 of 30 features as numbers")
+
+
+# --- in a browser ----------------------------------------------------------------------------
+
+OVERFLOW = (
+    "({doc: document.documentElement.scrollWidth, vw: window.innerWidth,"
+    " over: Array.from(document.querySelectorAll('main *')).filter(e => {"
+    " const r = e.getBoundingClientRect(); return r.width > 0 && r.right > window.innerWidth + 1"
+    " && !e.closest('.scroll, pre, .js-plotly-plot'); }).slice(0, 5)"
+    ".map(e => e.tagName + ' ' + (e.textContent || '').slice(0, 50))})"
+)
+
+
+def _at(browser: Any, path: Path, width: int) -> Any:
+    """The report laid out at ``width`` px (set before a reload, so media queries apply)."""
+    p = hc.Page(browser, path)
+    p.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+    )
+    p.evaluate("window.__before_reload = 1")
+    p.send("Page.reload")
+    deadline = time.monotonic() + 45
+    ready = "!window.__before_reload && document.body && document.body.hasAttribute("
+    while not p.evaluate(ready + "'data-plots-ready')"):
+        assert time.monotonic() < deadline, "the reloaded report never drew its plots"
+        time.sleep(0.1)
+    return p
+
+
+@pytest.mark.parametrize("width", [1400, 800, 390])
+def test_long_names_never_widen_the_page(browser: Any, tmp_path: Path, width: int) -> None:
+    path = render_report(fx.long_names(), tmp_path / "long.html")
+    page = _at(browser, path, width)
+    try:
+        assert page.problems() == {}
+        got = page.evaluate(OVERFLOW)
+        page.screenshot(tmp_path / f"long-{width}.png")
+    finally:
+        page.close()
+    assert got["vw"] == width
+    assert got["doc"] <= width, f"the page is {got['doc']} px wide at {width}: {got['over']}"
+    assert got["over"] == []
+
+
+# --- top K of N (F5) ---------------------------------------------------------------------------
+
+
+def test_captions_say_how_many_features_are_left_out() -> None:
+    html = render_html(fx.long_names(n_features=300))
+    assert "Top 20 of 300 features, by mean |attribution|." in html  # the importance bars
+    assert "Top 15 of 300 features, by mean |SHAP value|." in html  # the beeswarm
+    assert html.count("Top 20 of 300 features") >= 3  # bars, per-class heatmap, the table
+    assert "Top 20 of 300 features as numbers" in html
+    assert "The other 280 features are not listed here" in html
+    assert "explain/attributions.npz" in html  # where every feature's attributions are
+
+
+def test_no_top_k_note_when_every_feature_is_drawn() -> None:
+    html = render_html(fx.long_names(n_features=12))
+    assert "Top 20 of" not in html and "Top 15 of" not in html
+    assert "Top features as numbers" in html
