@@ -21,7 +21,9 @@ MIN_IMPORTANCE_TRIALS = 20
 COLUMNS = ("#", "state", "family", None, "params", "FLOPs", "latency ms", "time", "depth",
            "hyperparameters", "reason")  # fmt: skip
 #: The class of the cells whose text may wrap (at spaces only); every other cell stays on one line.
-WRAPPED = {"hyperparameters": "wrap hp", "reason": "wrap"}
+#: The hyperparameters stay on one line too, cut with an ellipsis (their title and a click show
+#: them whole): wrapped, they had made each row ~100 px tall, 4 rows in the 440 px box.
+WRAPPED = {"hyperparameters": "hp", "reason": "wrap"}
 
 
 def hparam_value(v: Any) -> str:

@@ -25,10 +25,12 @@ Chromium, Page = hc.Chromium, hc.Page
 
 # Every text of a cell in the search tables, word by word: a word drawn on two lines, or wider
 # than its cell's content box, is a word broken (or cut) by a squeezed column; a one-line cell
-# must not overflow its box.
+# must not overflow its box. The leaderboard's hyperparameters are cut with an ellipsis on
+# purpose (their title holds them whole): skipped.
 BROKEN_WORDS = """(function (selector) {
   var out = [];
   document.querySelectorAll(selector || "#search table td").forEach(function (td) {
+    if (td.matches("#leaderboard td.hp:not(.open)")) { return; }
     var cs = getComputedStyle(td);
     var box = td.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight);
     var walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT), node;

@@ -215,3 +215,40 @@ def test_no_top_k_note_when_every_feature_is_drawn() -> None:
     html = render_html(fx.long_names(n_features=12))
     assert "Top 20 of" not in html and "Top 15 of" not in html
     assert "Top features as numbers" in html
+
+
+# --- the leaderboard's hyperparameters (F7) ----------------------------------------------------
+
+search = explain_helper("test_report_browser_search")
+
+
+def test_leaderboard_hyperparameters_one_line_with_the_whole_text(
+    browser: Any, tmp_path: Path
+) -> None:
+    data = search.search_data()
+    for t in data["trials"]:  # many hyperparameters: wrapped, they had made rows ~100 px tall
+        t["hparams"].update({f"extra.setting_{i}": 0.001 * (i + 1) for i in range(12)})
+    page = _at(browser, render_report(data, tmp_path / "lb.html"), 1400)
+    try:
+        facts = page.evaluate(
+            "(function () { var rows = document.querySelectorAll('#leaderboard tbody tr');"
+            " var cells = document.querySelectorAll('#leaderboard td.hp');"
+            " var box = document.getElementById('leaderboard').parentElement;"
+            " var hs = Array.from(rows).map(r => r.getBoundingClientRect().height);"
+            " var c = cells[0]; var lines = c.getClientRects().length;"
+            " var before = c.getBoundingClientRect().height; c.click();"
+            " var after = c.getBoundingClientRect().height;"
+            " hs.sort((a, b) => a - b);"
+            " return {max: hs[Math.floor(hs.length / 2)], n: rows.length,"
+            " box: box.getBoundingClientRect().height, ws: getComputedStyle(c).whiteSpace,"
+            " titled: Array.from(cells).every(t => t.title === t.textContent),"
+            " cut: Array.from(cells).some(t => t.scrollWidth > t.clientWidth),"
+            " opened: after > before * 1.5, wsOpen: getComputedStyle(c).whiteSpace}; })()"
+        )
+    finally:
+        page.close()
+    # the median row (a long failure reason may still wrap its own row)
+    assert facts["max"] < 40, f"a leaderboard row is {facts['max']} px tall"
+    assert facts["box"] <= 441 and facts["box"] / facts["max"] >= 10  # 10+ rows in view
+    assert facts["titled"] and facts["cut"]  # long ones cut, every one whole in its title
+    assert facts["opened"] and facts["wsOpen"] == "normal"  # a click opens it

@@ -25,6 +25,12 @@
     }
     if (empty) { empty.hidden = shown !== 0; }
   }
+  // A hyperparameters cell is one line cut with an ellipsis: a click opens it whole (again
+  // to close); its title shows it on hover.
+  body.addEventListener("click", function (e) {
+    var td = e.target.closest ? e.target.closest("td.hp") : null;
+    if (td) { td.classList.toggle("open"); }
+  });
   if (input) {
     input.addEventListener("input", filter);
     if (input.value) { filter(); }  // a value the browser restored on reload
