@@ -252,3 +252,26 @@ def test_leaderboard_hyperparameters_one_line_with_the_whole_text(
     assert facts["box"] <= 441 and facts["box"] / facts["max"] >= 10  # 10+ rows in view
     assert facts["titled"] and facts["cut"]  # long ones cut, every one whole in its title
     assert facts["opened"] and facts["wsOpen"] == "normal"  # a click opens it
+
+
+# --- input images light where high (F8), relative tags (F9) ------------------------------------
+
+
+def test_input_image_is_drawn_high_light_and_the_caption_says_so() -> None:
+    picture = [[0.0, 1.0], [2.0, 3.0]]
+    fig = lp.image_local_figure({"input": picture, "attributions": {"ig": picture}})
+    assert fig is not None
+    greys = fig["layout"]["coloraxis2"]
+    assert not greys.get("reversescale")  # reversed "Greys" had drawn the bright patch black
+    scale = greys["colorscale"]
+    assert scale[0] == [0, "#000000"] and scale[-1] == [1, "#ffffff"]  # low black, high white
+    html = render_html(fx.image_classification(n_local=2))
+    assert "from its lowest value (black) to its highest (white)" in html
+    assert "from its lowest value" not in render_html(fx.tabular_classification(n_local=2))
+
+
+def test_uncertain_tag_says_it_is_relative() -> None:
+    html = render_html(fx.tabular_classification(n_local=8))
+    tags = re.findall(r'<span class="tag cat-uncertain"[^>]*>([^<]*)</span>', html)
+    assert tags and set(tags) == {"least confident of these examples"}
+    assert re.search(r'class="tag cat-uncertain" title="[^"]*not a threshold', html)
