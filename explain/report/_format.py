@@ -137,14 +137,23 @@ def script_json(obj: Any) -> Markup:
 
 
 def fmt_num(value: Any, digits: int = 4) -> str:
-    """A number for people: ``0.9731``, ``1.2e-05``, ``12,345``; ``–`` when missing."""
+    """A number for people: ``0.9731``, ``1.2e-05``, ``12,345``, ``52,599`` (not ``5.26e+04``:
+    from 1,000 to a billion the whole number, grouped, which keeps at least four significant
+    digits); ``–`` when missing."""
     if value is None or isinstance(value, bool) or not isinstance(value, int | float):
         return "–" if value is None else str(value)
     if isinstance(value, int) or (float(value).is_integer() and abs(value) < 1e15):
         return f"{int(value):,}"
     if not math.isfinite(value):
         return str(value)
+    if GROUPED[0] <= abs(value) < GROUPED[1] and round(value) != 0:
+        return f"{round(value):,}"
     return f"{value:.{digits}g}"
+
+
+#: The range of magnitudes :func:`fmt_num` writes as a grouped whole number (an RMSE of 52,599
+#: in a price's units, not 5.26e+04); larger ones stay in scientific notation.
+GROUPED = (1e3, 1e9)
 
 
 def fmt_prob(value: Any) -> str:

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from explain.report._format import fmt_num
 from explain.report.method_trust import MIN_JUDGED, disagreement_text, disagreements
 
 Z95 = 1.959964  # the two-sided 95% normal quantile
@@ -300,7 +301,7 @@ def gap(
 
 
 def _g(x: float) -> str:
-    return f"{x:.4g}"
+    return fmt_num(float(x))  # 4 significant digits; 52,599 rather than 5.26e+04
 
 
 def gap_sentence(

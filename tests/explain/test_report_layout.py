@@ -275,3 +275,24 @@ def test_uncertain_tag_says_it_is_relative() -> None:
     tags = re.findall(r'<span class="tag cat-uncertain"[^>]*>([^<]*)</span>', html)
     assert tags and set(tags) == {"least confident of these examples"}
     assert re.search(r'class="tag cat-uncertain" title="[^"]*not a threshold', html)
+
+
+# --- formatting (F10) ----------------------------------------------------------------------------
+
+
+def test_large_values_are_grouped_not_scientific() -> None:
+    from explain.report._format import fmt_num
+
+    assert fmt_num(52598.6) == "52,599"  # a price's RMSE: had read 5.26e+04
+    assert fmt_num(-336912.3) == "-336,912"
+    assert fmt_num(1234.5678) == "1,235"
+    assert fmt_num(2.7671e9 + 0.5) == "2.767e+09"  # beyond a billion: scientific
+    assert fmt_num(0.97314) == "0.9731" and fmt_num(1.2e-5) == "1.2e-05"  # as before
+
+
+def test_a_probability_bound_reads_p_greater_than() -> None:
+    data = fx.tabular_classification(n_local=4)
+    data["explanations"]["local"][0]["probability"] = 0.99993
+    html = render_html(data)
+    assert "p &gt; 0.999" in html and "p = &gt;" not in html
+    assert re.search(r"p = 0\.\d{3}", html)  # the others keep "p = 0.702"
