@@ -308,13 +308,16 @@ def verdict(data: dict[str, Any], kind: SearchKind | None = None) -> str:
     own = kind.verdict(data) if kind is not None else None
     if own is not None:
         return own
+    from explain.report._format import fmt_num
     from explain.report.decision import metric_label
 
     metric = run["metric"]
     test = best.get("test", {}).get(metric)
     cost = best.get("cost", {})
     within = budget_sentence(data)
-    test_txt = f"{test:.4g}{_units(best, metric)}" if isinstance(test, (int, float)) else "n/a"
+    # 52,599 as the tiles above it say, not 5.26e+04 (/tmp/oB4 F10)
+    test_txt = (f"{fmt_num(float(test))}{_units(best, metric)}" if isinstance(test, int | float)
+                else "n/a")  # fmt: skip
     sizes = (run.get("data_info") or {}).get("sizes") or {}
     params, flops = cost.get("params"), cost.get("flops")
     params_txt = f"{params:,}" if isinstance(params, (int, float)) else "?"

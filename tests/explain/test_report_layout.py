@@ -288,6 +288,11 @@ def test_large_values_are_grouped_not_scientific() -> None:
     assert fmt_num(1234.5678) == "1,235"
     assert fmt_num(2.7671e9 + 0.5) == "2.767e+09"  # beyond a billion: scientific
     assert fmt_num(0.97314) == "0.9731" and fmt_num(1.2e-5) == "1.2e-05"  # as before
+    from nas.findings import verdict
+
+    data = fx.regression()  # the verdict's sentence says it as the tiles do
+    data["best"]["test"]["rmse"] = 52598.6
+    assert "scores test rmse 52,599" in verdict(data)
 
 
 def test_a_probability_bound_reads_p_greater_than() -> None:
