@@ -198,6 +198,28 @@ def test_long_names_never_widen_the_page(browser: Any, tmp_path: Path, width: in
     assert got["over"] == []
 
 
+decision = explain_helper("test_report_decision")
+BOX = "(() => {{ const r = document.querySelector('{}').getBoundingClientRect(); return [r.top, r.bottom]; }})()"  # fmt: skip  # noqa: E501
+
+
+def test_at_800_px_the_strip_sits_under_the_score_not_under_the_baselines(
+    browser: Any, tmp_path: Path
+) -> None:
+    """Two columns at 800 px: the score's strip had waited below a tall baselines column,
+    leaving a 400 px gap that pushed the verdict below a laptop's fold (/tmp/oB4 F6)."""
+    data = decision.breast_cancer()
+    for b in data["baselines"]["baselines"]:
+        b["detail"] = "fitted on train + validation with a long account of how " * 8
+    page = _at(browser, render_report(data, tmp_path / "tall.html"), 800)
+    try:
+        strip, score, base = (page.evaluate(BOX.format(c))
+                              for c in (".dec-strip", ".dec-score", ".dec-base"))  # fmt: skip
+    finally:
+        page.close()
+    assert base[1] > strip[1] + 100  # the baselines are the tall column here
+    assert 0 <= strip[0] - score[1] < 40, (strip, score)
+
+
 # --- top K of N (F5) ---------------------------------------------------------------------------
 
 
