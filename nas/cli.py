@@ -31,11 +31,13 @@ def stop_on_sigterm() -> None:
     that cleanup is ignored (SIGKILL still ends it)."""
     import signal
 
+    import nas.train.loop
     import nas.trial
 
     def on_term(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         nas.trial.STOPPED_BY = "SIGTERM"
+        nas.train.loop.stop_pending = True  # raised again by training if this one is lost
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)

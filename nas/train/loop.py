@@ -201,6 +201,13 @@ def _diverged(
     )
 
 
+#: Set by nas.cli's SIGTERM handler with the KeyboardInterrupt it raises: raised while Python
+#: runs a finalizer (a SQLAlchemy weakref callback), that exception is printed as "Exception
+#: ignored" and dropped, and the search ran on to exit 0 with SIGTERM ignored (/tmp/oD4 F4, 1
+#: in 11 tries). Training, where a search spends its time, raises it again at the next batch.
+stop_pending = False
+
+
 def train_model(
     model: nn.Module,
     data: TaskData,
@@ -358,6 +365,8 @@ def _fit(
         model.train()
         perm = torch.randperm(n, generator=gen).to(dev)
         for b in range(spe):
+            if stop_pending:  # a stop whose KeyboardInterrupt was lost (see stop_pending)
+                raise KeyboardInterrupt
             idx = perm[b * bs : (n if b == spe - 1 else (b + 1) * bs)]
             lr = float(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad(set_to_none=True)

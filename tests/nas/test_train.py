@@ -404,3 +404,38 @@ def test_patience_counts_epochs_without_a_better_metric_and_keeps_the_tie_of_low
     tied = [r for r in result.history if r["val_metric"] == best]
     assert len(tied) >= 2  # the case this is about: the first tied epoch is not the kept one
     assert result.best_epoch == min(tied, key=lambda r: r["val_loss"])["epoch"] != tied[0]["epoch"]
+
+
+def test_a_lost_stop_is_raised_again_at_the_next_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/tmp/oD4 F4: SIGTERM's KeyboardInterrupt, raised while Python ran a finalizer, was
+    dropped ("Exception ignored"), and the search ran on to exit 0 with SIGTERM ignored. The
+    handler also sets ``stop_pending``; training raises it at its next batch."""
+    import nas.train.loop as loop
+
+    model = mlp()
+    before = [p.detach().clone() for p in model.parameters()]
+    monkeypatch.setattr(loop, "stop_pending", True)
+    with pytest.raises(KeyboardInterrupt):
+        train_model(model, blob_data(), TrainSpec(lr=0.02, batch_size=32), epochs=5, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # no step taken
+
+
+def test_sigterm_sets_the_stop_that_training_raises_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import signal
+
+    import nas.train.loop as loop
+    import nas.trial
+    from nas.cli import stop_on_sigterm
+
+    monkeypatch.setattr(loop, "stop_pending", False)
+    monkeypatch.setattr(nas.trial, "STOPPED_BY", "Ctrl-C")
+    old = signal.getsignal(signal.SIGTERM)
+    try:
+        stop_on_sigterm()
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.sigtimedwait([], 0.5)  # let the handler run if not yet
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert loop.stop_pending is True and nas.trial.STOPPED_BY == "SIGTERM"
