@@ -6,6 +6,7 @@ exit code 2, with no traceback. The commands live in :mod:`nas.commands`, one mo
 
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 from nas.commands import explain, export, info, predict, search, worker  # noqa: F401 (register the commands)
@@ -20,7 +21,45 @@ def main() -> None:
     # included); an app called in-process (tests, notebooks) counts from the command instead
     deadline.COMMAND_STARTED = deadline.process_started()
     stop_on_sigterm()
+    plain_where_not_unicode()
     app(prog_name="nas")
+
+
+#: What nas prints beyond ASCII, as ASCII, for a terminal or log that cannot encode it.
+ASCII_FOR = {"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2026": "...", "\u2192": "->",
+             "\u2190": "<-", "\u2264": "<=", "\u2265": ">=", "\u2260": "!=", "\u00d7": "x",
+             "\u00b1": "+/-", "\u2248": "~", "\u2605": "*", "\u2713": "ok", "\u00b2": "^2",
+             "\u03c1": "rho", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+             "\u2022": "*", "\u00b7": "."}  # fmt: skip
+
+
+def _as_ascii(error: UnicodeError) -> tuple[str, int]:
+    """A codec error handler: each character the stream cannot encode as its ASCII stand-in
+    (ASCII_FOR), else '?'."""
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    return "".join(ASCII_FOR.get(c, "?") for c in text), error.end
+
+
+codecs.register_error("nas-ascii", _as_ascii)
+
+
+def plain_where_not_unicode() -> None:
+    """Standard output and error that cannot encode Unicode (PYTHONIOENCODING=ascii, a
+    latin-1 locale, some CI log collectors) write what they cannot encode as ASCII: the
+    summary's "baseline − winner" had ended `nas search` in a UnicodeEncodeError traceback,
+    exit 1, after its files were written, and `nas show` could not show the run (/tmp/oD4 F1)."""
+    import sys
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        try:
+            unicode = codecs.lookup(encoding).name.startswith("utf") if encoding else True
+        except LookupError:
+            unicode = False
+        if not unicode and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="nas-ascii")
 
 
 def stop_on_sigterm() -> None:
@@ -46,4 +85,4 @@ def stop_on_sigterm() -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["app", "err", "friendly", "main", "out"]
+__all__ = ["app", "err", "friendly", "main", "out", "plain_where_not_unicode"]

@@ -20,7 +20,7 @@ from nas.cost import count_params
 from nas.data import BUILTIN_DATASETS
 from nas.errors import StorageError
 from search_spaces import SPACES, ArchSpec, build_model, get_space
-from tests.conftest import copy_finished_run
+from tests.conftest import FinishedRun, copy_finished_run
 
 pytestmark = pytest.mark.usefixtures("restore_global_state")
 
@@ -845,3 +845,28 @@ def test_explain_on_a_read_only_run_is_one_line_before_the_work(
                         in (run, run / "explain") else real(p, mode, **kw))  # fmt: skip
     where = f"Cannot store the explanations in {run / 'explain'}"
     assert_one_line_error(cli("explain", run), where, "is not writable", "cp -r RUN COPY")
+
+
+def test_a_terminal_without_unicode_gets_ascii_not_a_traceback(
+    finished_run: FinishedRun, tmp_path: Path
+) -> None:
+    """/tmp/oD4 F1: with PYTHONIOENCODING=ascii (or latin-1), the summary's "baseline − winner"
+    ended `nas search` in a UnicodeEncodeError traceback, exit 1, and `nas show` of the run
+    failed the same way. What the stream cannot encode is written as ASCII now."""
+    import os
+
+    from nas.cli import _as_ascii
+
+    run = copy_finished_run(finished_run, tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    code = "import sys; from nas.cli import main; sys.argv[0] = 'nas'; main()"
+    for encoding in ("ascii", "latin-1"):
+        env = {**os.environ, "PYTHONIOENCODING": encoding, "PYTHONPATH": str(root)}
+        done = subprocess.run([sys.executable, "-c", code, "show", str(run)], env=env,
+                              capture_output=True, timeout=120)  # fmt: skip
+        text = (done.stdout + done.stderr).decode(encoding)
+        assert done.returncode == 0 and "Traceback" not in text, text
+        assert "baseline - winner" in text and "winner (trial" in text
+    assert "a − b … c → d ≤ e 日".encode("ascii", "nas-ascii") == b"a - b ... c -> d <= e ?"
+    with pytest.raises(UnicodeDecodeError):
+        _as_ascii(UnicodeDecodeError("ascii", b"\xff", 0, 1, "no"))
