@@ -5,6 +5,7 @@ search."""
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -140,12 +141,20 @@ def save_baselines(
         result.warnings.append(f"the baselines could not be measured ({rundir.reason(e)}).")
 
 
+def _say(text: str) -> None:
+    """A stage's line on stderr, as the search's notes are said (nas.session._say)."""
+    print(text, file=sys.stderr, flush=True)
+
+
 def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> None:
     """Explain the winner (``options.explain``), then write the report (``options.report``).
     A Ctrl-C here is an :class:`Interrupted` that names `nas explain` / `nas report`: the
     search and its winner are kept, and running the search again would retrain the winner."""
     run = result.run_dir
+    say = _say if getattr(options, "progress", False) else lambda text: None
     if options.explain and result.model is not None:
+        say(f"explaining the winner on up to {options.explain_samples} test examples, with its "
+            "quality checks ...")  # fmt: skip
         try:
             result.explanations = kind.explain(
                 Path(run),
@@ -168,6 +177,7 @@ def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> 
     if options.report:
         from nas.reporting import write_report
 
+        say("writing the report ...")
         try:
             result.report_path = write_report(run, storage=options.storage)
         except KeyboardInterrupt:

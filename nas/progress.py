@@ -52,6 +52,11 @@ class SearchProgress:
         self.task = self.progress.add_task(
             "search", total=total, completed=0 if self.by_time else self.done_before
         )
+        # not a terminal (a log file, nohup, CI): Rich draws a live view only once, at its end,
+        # so the log stayed empty for the whole search (/tmp/oD4 F2); one plain line per
+        # trial that ends instead
+        self.plain = not self.console.is_terminal
+        self._said = self.done_before
         self._read(study)
         # drawn 4 times a second from Rich's own thread, between the trial's refreshes: the
         # clock-driven parts (a --timeout bar, the seconds left) move within a long epoch too;
@@ -60,12 +65,16 @@ class SearchProgress:
                          get_renderable=self._render)  # fmt: skip
 
     def __enter__(self) -> SearchProgress:
-        self.live.__enter__()
+        if not self.plain:
+            self.live.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.live.refresh()
-        self.live.__exit__(*exc)
+        if self.plain:
+            self.console.print(self._render())  # the bar once, at the end, as before
+        else:
+            self.live.refresh()
+            self.live.__exit__(*exc)
         self.console.print()
 
     TICK_SECONDS = 2.0  # the fewest seconds between two refreshes from inside a trial
@@ -92,7 +101,24 @@ class SearchProgress:
             total = self.progress.tasks[0].total or 0
             self.progress.update(self.task, completed=min(_finished(study), total))
         self._read(study)
-        self.live.refresh()
+        if self.plain:
+            self._say_line(study)
+        else:
+            self.live.refresh()
+
+    def _say_line(self, study: optuna.Study) -> None:
+        """'trial 3/8 ended (complete 2, pruned 1, ...); best: ...', once per trial that ends
+        (and not in a forked worker, which has no view)."""
+        done = _finished(study)
+        if done == self._said or os.getpid() != self.pid:
+            return
+        self._said = done
+        if self.by_time:
+            where = f"{done} trials ended, {time.monotonic() - self.start:.0f}/{self.timeout:g} s"
+        else:
+            where = f"trial {done}/{self.progress.tasks[0].total:.0f} ended"
+        line = f"search: {where} ({self._counts.plain.replace('  ', ', ')}); {self._best.plain}"
+        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
     def _read(self, study: optuna.Study) -> None:
         """What the view shows of the study (counts, the best trial, the retrain's reserve),

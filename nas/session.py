@@ -239,6 +239,9 @@ def _run_search(
                               config=config, warnings=notes,
                               said=len(notes) if options.progress else 0)  # fmt: skip
         if options.finalize:
+            if options.progress:  # it had been silent here for as long as the search (/tmp/oD4 F3)
+                which = "winner" if config.top <= 1 else f"{config.top} kept models"
+                _say(f"retraining the {which} on train + validation, then testing once ...")
             finalize_run(result, st, td, settings, config.top, kind, state)
             result.warnings += _overran(timeout, time.time() - started)
             explain_and_report(result, kind, options)

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from nas.commands._app import app, friendly, out, safe
+from nas.commands._app import app, err, friendly, out, safe
 from nas.errors import Interrupted, NasError
 
 
@@ -74,9 +75,28 @@ def _explain(
     rows: str | None,
     top: int | None,
 ) -> None:
-    import nas
 
     wanted = [m.strip() for m in methods.split(",") if m.strip()] if methods else None
+    what = (f"the first {top} models of the front" if top is not None
+            else f"the rows of {data}" if data is not None
+            else f"{samples or 'up to 200'} test examples")  # fmt: skip
+    # it had been silent for its whole run, 20-40 s on digits (/tmp/oD4 F3): a spinner on a
+    # terminal, gone when the work ends (an error then stands alone, in one line)
+    doing = Text(f"explaining {what} of {run_dir}: attributions, SHAP values and their checks")
+    with err.status(doing):
+        _explain_now(run_dir, samples, wanted, data, rows, top)
+
+
+def _explain_now(
+    run_dir: Path,
+    samples: int | None,
+    wanted: list[str] | None,
+    data: Path | None,
+    rows: str | None,
+    top: int | None,
+) -> None:
+    import nas
+
     if top is not None:
         if data is not None or rows is not None:
             raise NasError("--top explains each model's test examples; drop --data and --rows.")

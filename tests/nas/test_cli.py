@@ -435,6 +435,42 @@ def test_journal_file_storage(cli: Cli, tmp_path: Path, tiny_space: Path) -> Non
 # ---------------------------------------------------------------- the live view
 
 
+def test_a_log_file_gets_a_line_per_trial_as_it_ends() -> None:
+    """/tmp/oD4 F2: with stderr a file (nohup, CI) Rich drew the live view once, at the end: the
+    log stayed empty for the whole search. Not a terminal, the view says one plain line per
+    trial that ends (none for a refresh within a trial), then the bar once, as before."""
+    import io
+
+    import optuna
+    from rich.console import Console
+
+    from nas.progress import SearchProgress
+
+    study = optuna.create_study(direction="maximize")
+    attrs = {"family": "fnn", "params": 1234, "flops": 2_000_000, "latency_ms": 0.5}
+    log = io.StringIO()
+    with SearchProgress(study, "accuracy", 2, None, console=Console(file=log, width=100)) as view:
+        study.add_trial(optuna.trial.create_trial(value=0.75, user_attrs=attrs))
+        view(study, study.trials[-1])
+        assert log.getvalue() == (
+            "search: trial 1/2 ended (complete 1, pruned 0, over budget 0, failed 0); best: val "
+            "accuracy 0.7500 (trial 0, fnn, 1,234 params, 2.00 MFLOPs, 0.50 ms)\n"
+        )  # at once, not at the end
+        view._update(study)  # a refresh within the next trial: nothing new to say
+        study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+        view(study, study.trials[-1])
+    lines = log.getvalue().splitlines()
+    assert lines[1].startswith("search: trial 2/2 ended (complete 1, pruned 0, over budget 0, "
+                               "failed 1); best: val accuracy 0.7500")  # fmt: skip
+    assert len([x for x in lines if x.startswith("search: trial")]) == 2 and "2/2" in lines[2]
+    screen = io.StringIO()  # a terminal: the live view, no lines
+    terminal = Console(file=screen, width=100, force_terminal=True)
+    with SearchProgress(study, "accuracy", 1, None, console=terminal) as view:
+        study.add_trial(optuna.trial.create_trial(value=0.5, user_attrs=attrs))
+        view(study, study.trials[-1])
+    assert "search: trial" not in screen.getvalue() and "3/3" in screen.getvalue()
+
+
 def test_the_progress_view_counts_a_resumed_study_from_its_finished_trials() -> None:
     import io
 
@@ -870,3 +906,59 @@ def test_a_terminal_without_unicode_gets_ascii_not_a_traceback(
     assert "a − b … c → d ≤ e 日".encode("ascii", "nas-ascii") == b"a - b ... c -> d <= e ?"
     with pytest.raises(UnicodeDecodeError):
         _as_ascii(UnicodeDecodeError("ascii", b"\xff", 0, 1, "no"))
+
+
+def test_each_stage_after_the_search_says_it_is_running(finished_run: FinishedRun) -> None:
+    """/tmp/oD4 F2, F3: the retrain, the explanations and the report ran for ~27 s with
+    nothing said after the search's bar, and a log file had nothing until the end."""
+    said = [" ".join(line.split()) for line in finished_run.result.output.splitlines()]
+    trials = [line for line in said if line.startswith("search: trial ")]
+    assert [line.split(" ended")[0] for line in trials] == [
+        "search: trial 1/3", "search: trial 2/3", "search: trial 3/3"]  # fmt: skip
+    stages = ["retraining the winner on train + validation, then testing once ...",
+              "explaining the winner on up to 200 test examples, with its quality checks ...",
+              "writing the report ..."]  # fmt: skip
+    at = [said.index(s) for s in stages]
+    assert at == sorted(at) and at[0] > said.index(trials[-1])
+
+
+def test_nas_spaces_bounds_its_sample_and_its_interrupt_speaks_of_itself(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp/oD4 F8: `nas spaces cnn --sample 1e12` was taken and then ran silent for ever, and
+    Ctrl-C said "completed trials are kept in the study" of a command that has none."""
+    import nas.explore
+
+    result = cli("spaces", "cnn", "--dataset", "digits", "--sample", "20000")
+    assert result.exit_code == 2 and "20000" in result.output
+
+    def stopped(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nas.explore, "sample_architectures", stopped)
+    result = cli("spaces", "cnn", "--dataset", "digits", "--sample", "3")
+    assert result.exit_code == 130
+    assert (
+        " ".join(result.output.split()) == "interrupted: `nas spaces` stopped before it finished."
+    )
+
+
+def test_a_closed_pipe_does_not_end_the_command() -> None:
+    """/tmp/oD4 F10: `nas search ... 2>&1 | head -3` had ended the search at its next line, in
+    a BrokenPipeError, before the winner was retrained; `nas show | head` exited 1. The console
+    script's streams go quiet instead once their reader is gone."""
+    import os
+
+    from nas.cli import _Tolerant
+
+    read, write = os.pipe()
+    stream = _Tolerant(os.fdopen(write, "w", buffering=1))
+    assert stream.write("one\n") == 4
+    assert os.read(read, 4) == b"one\n"
+    os.close(read)  # the reader goes (head -3 has its lines)
+    for _ in range(3):
+        assert stream.write("more\n") == 5  # no BrokenPipeError, now or later
+    stream.flush()
+    assert os.path.samestat(os.fstat(stream.fileno()), os.stat(os.devnull))
+    assert stream.encoding and stream.isatty() is False  # the rest is the stream's own
+    stream.close()
