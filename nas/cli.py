@@ -22,7 +22,52 @@ def main() -> None:
     deadline.COMMAND_STARTED = deadline.process_started()
     stop_on_sigterm()
     plain_where_not_unicode()
+    quiet_when_the_reader_goes()
     app(prog_name="nas")
+
+
+class _Tolerant:
+    """A standard stream whose reader may go away (``nas show | head -3``, a search piped to a
+    pager that was closed): the first write that finds the pipe closed points the stream's file
+    descriptor at /dev/null, so the command finishes its work (a search, its retrain and its
+    files) instead of ending in a BrokenPipeError at its next line (/tmp/oD4 F10)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._to_null()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._to_null()
+
+    def _to_null(self) -> None:
+        import os
+
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, self._stream.fileno())
+        os.close(null)
+
+    def __getattr__(self, name: str) -> Any:  # encoding, isatty, fileno, reconfigure, ...
+        return getattr(self._stream, name)
+
+
+def quiet_when_the_reader_goes() -> None:
+    """Standard output and error as :class:`_Tolerant` streams (the console script only: an
+    app called in-process keeps its streams)."""
+    import sys
+
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if not isinstance(stream, _Tolerant) and hasattr(stream, "fileno"):
+            setattr(sys, name, _Tolerant(stream))
 
 
 #: What nas prints beyond ASCII, as ASCII, for a terminal or log that cannot encode it.
@@ -85,4 +130,12 @@ def stop_on_sigterm() -> None:
 if __name__ == "__main__":
     main()
 
-__all__ = ["app", "err", "friendly", "main", "out", "plain_where_not_unicode"]
+__all__ = [
+    "app",
+    "err",
+    "friendly",
+    "main",
+    "out",
+    "plain_where_not_unicode",
+    "quiet_when_the_reader_goes",
+]

@@ -136,8 +136,11 @@ def friendly(fn: F) -> F:
             import nas.trial
 
             said = str(e) if isinstance(e, Interrupted) else ""
+            searching = fn.__name__ in ("search", "worker")  # `nas spaces` has no study to keep
             text = said or ("interrupted: completed trials are kept in the study; run the "
-                            "same command again to continue.")  # fmt: skip
+                            "same command again to continue." if searching
+                            else f"interrupted: `nas {fn.__name__}` stopped before it "
+                                 "finished.")  # fmt: skip
             term = nas.trial.STOPPED_BY == "SIGTERM"  # nas.cli.stop_on_sigterm
             if term and text.startswith("interrupted"):
                 text = "terminated (SIGTERM)" + text.removeprefix("interrupted")

@@ -57,6 +57,7 @@ def spaces(
         int,
         typer.Option(
             min=0,
+            max=10_000,  # 1e12 had been taken, then ran silent for ever (/tmp/oD4 F8)
             help="How many architectures to sample, with their cost (latency: batch 1, 1 "
             "thread, as the search measures it).",
         ),
