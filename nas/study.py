@@ -97,7 +97,8 @@ def open_storage(
         with warnings.catch_warnings():
             # heartbeats are "experimental" in Optuna: not worth a warning on every run
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(url, **kwargs)
+            rdb = QueueSafeSQLite if url.startswith("sqlite") else optuna.storages.RDBStorage
+            storage = rdb(url, **kwargs)
     except ImportError as e:
         fix = (
             "run `pip install 'nas[postgres]'`"
@@ -124,6 +125,47 @@ def open_storage(
     if url.startswith("sqlite") and not _in_memory(url):
         _fast_sqlite(storage.engine)
     return storage
+
+
+class QueueSafeSQLite(optuna.storages.RDBStorage):
+    """Optuna's RDBStorage for SQLite, whose taking of a queued (WAITING) trial is atomic.
+
+    ``Study.ask`` takes a queued trial by reading its state and then writing RUNNING, relying on
+    ``SELECT ... FOR UPDATE``, which SQLite does not have: two processes that asked together
+    both read WAITING, both wrote RUNNING and both trained the same starting design; the
+    second one's result was refused with "ValueError: Cannot tell a COMPLETE trial" (a worker's
+    traceback), and each such double counted once while taking two processes' time, so the
+    study ended past its --trials (/tmp/oD4 F7). Here the state changes in one conditional
+    UPDATE (WAITING -> RUNNING): of processes racing for a trial, one takes it and the others
+    go on to the next queued trial or a new one, as Optuna's queue means them to."""
+
+    def set_trial_state_values(
+        self, trial_id: int, state: optuna.trial.TrialState, values: Sequence[float] | None = None
+    ) -> bool:
+        if state != optuna.trial.TrialState.RUNNING or values is not None:
+            return super().set_trial_state_values(trial_id, state, values)
+        from datetime import datetime
+
+        from optuna.storages._rdb.models import TrialModel
+
+        session = self.scoped_session()
+        try:
+            taken = (
+                session.query(TrialModel)
+                .filter(TrialModel.trial_id == trial_id,
+                        TrialModel.state == optuna.trial.TrialState.WAITING)
+                .update({TrialModel.state: optuna.trial.TrialState.RUNNING},
+                        synchronize_session=False)
+            )  # fmt: skip
+            if taken == 1:  # this transaction holds SQLite's write lock until the commit
+                trial = session.get(TrialModel, trial_id)
+                if trial is not None:
+                    trial.datetime_start = datetime.now()
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return taken == 1
 
 
 def with_driver(url: str) -> str:

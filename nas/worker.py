@@ -53,6 +53,7 @@ FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)  # fmt: skip
 RUNNING = optuna.trial.TrialState.RUNNING
 INTERRUPTED = "interrupted ("  # how a trial Ctrl-C or SIGTERM stopped begins its reason
+TOLD_TWICE = "Cannot tell a "  # Optuna's ValueError for a result of a trial already finished
 RETRY_OF = "retry_of"  # user attr of a trial that runs an interrupted one's params again
 
 
@@ -215,7 +216,26 @@ def work(
         )
         callbacks.append(objective.deadline.callback)
     with storage_kept(storage):  # a database lost: one line, as the search says it
-        st.optimize(objective, timeout=timeout, callbacks=callbacks, catch=CATCH)
+        began = time.time()  # optimize's timeout counts from its start, as before
+        while True:
+            left = None if timeout is None else timeout - (time.time() - began)
+            if left is not None and left <= 0:
+                break
+            try:
+                st.optimize(objective, timeout=left, callbacks=callbacks, catch=CATCH)
+                break
+            except ValueError as e:
+                if not str(e).startswith(TOLD_TWICE):
+                    raise
+                # the trial was also run, and finished first, by another process: a storage
+                # that let two processes take one queued trial (nas.study.QueueSafeSQLite
+                # closes that for SQLite; /tmp/oD4 F7). Its result stands; this one is dropped.
+                said = str(e).rstrip(".")
+                print(f"worker {index}: another process ran the same trial and finished it "
+                      f"first ({said}); this worker's result of it is dropped, and it goes on.",
+                      file=sys.stderr)  # fmt: skip
+                if total is not None and counted_trials(st) >= total:
+                    break
     return len(ran)
 
 

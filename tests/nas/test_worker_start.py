@@ -409,3 +409,84 @@ def test_a_rerun_trains_with_its_first_attempts_seed() -> None:
     lost = st.ask()
     assert lost.number == 6 and seed_number(lost) == 3
     assert trial_seed(0, seed_number(lost)) == trial_seed(0, 3) != trial_seed(0, 6)
+
+
+def _ask_once(url: str, go: Any, taken: Any) -> None:
+    import optuna
+
+    st = optuna.load_study(study_name="s", storage=_open(url))
+    go.wait()
+    taken.put(st.ask().number)
+
+
+def _open(url: str) -> Any:
+    from nas.study import open_storage
+
+    return open_storage(url)
+
+
+def test_processes_asking_together_never_take_the_same_queued_trial(tmp_path: Path) -> None:
+    """/tmp/oD4 F7: Optuna takes a queued trial with SELECT ... FOR UPDATE, which SQLite
+    ignores: 8 processes asking at once had taken the 3 queued trials as [0, 0, 0, 0, 1, 1, 1,
+    2]; with --jobs the second to finish one said "ValueError: Cannot tell a COMPLETE trial" in
+    a traceback, and the study ran past its --trials."""
+    import multiprocessing
+
+    import optuna
+
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    st = optuna.create_study(storage=_open(url), study_name="s")
+    for x in range(3):
+        st.enqueue_trial({"x": float(x)})
+    context = multiprocessing.get_context("fork")
+    go, taken = context.Event(), context.Queue()
+    procs = [context.Process(target=_ask_once, args=(url, go, taken)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    import time
+
+    time.sleep(1.5)  # every process has opened the study and waits at the line
+    go.set()
+    for p in procs:
+        p.join(60)
+    numbers = sorted(taken.get(timeout=10) for _ in procs)
+    assert numbers == list(range(8))  # each queued trial once, then new ones
+    running = st.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+    assert len(running) == 8 and all(t.datetime_start is not None for t in running)
+    assert len(st.get_trials(states=(optuna.trial.TrialState.WAITING,))) == 0
+
+
+def test_a_worker_whose_trial_another_process_finished_first_says_one_line_and_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/tmp/oD4 F7: the worker's optimize ended in Optuna's "ValueError: Cannot tell a COMPLETE
+    trial" (a traceback of the forked process); now one plain line, and the worker runs on."""
+    import optuna
+
+    import nas
+
+    nas.search(dataset="iris", space="fnn", n_trials=1, epochs=1, out=tmp_path / "run",
+               threads=1, finalize=False)  # fmt: skip
+    url = f"sqlite:///{tmp_path / 'run' / 'study.db'}"
+    calls = []
+
+    def optimize(self: Any, *args: Any, **kwargs: Any) -> None:
+        calls.append(kwargs.get("timeout"))
+        if len(calls) == 1:
+            raise ValueError("Cannot tell a COMPLETE trial.")
+
+    monkeypatch.setattr(optuna.Study, "optimize", optimize)
+    study = optuna.get_all_study_names(url)[0]
+    with pytest.raises(SystemExit) as stop:
+        worker._forked_worker(url, study, 2, None, 3, None, None, 0)  # type: ignore[arg-type]
+    assert stop.value.code == 0 and len(calls) == 2  # it went on after the refused result
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.splitlines() == [
+        "worker 2: another process ran the same trial and finished it first (Cannot tell a "
+        "COMPLETE trial); this worker's result of it is dropped, and it goes on.",
+        "worker 2: ran 0 trial(s) of study 'iris-fnn'.",
+    ]
+    monkeypatch.setattr(optuna.Study, "optimize",
+                        lambda *a, **k: (_ for _ in ()).throw(ValueError("other")))  # fmt: skip
+    with pytest.raises(ValueError, match="other"):  # any other ValueError is not hidden
+        worker.work(url, study, n_trials=3, threads=1, index=2, heartbeat=None)
