@@ -490,3 +490,30 @@ def test_a_worker_whose_trial_another_process_finished_first_says_one_line_and_g
                         lambda *a, **k: (_ for _ in ()).throw(ValueError("other")))  # fmt: skip
     with pytest.raises(ValueError, match="other"):  # any other ValueError is not hidden
         worker.work(url, study, n_trials=3, threads=1, index=2, heartbeat=None)
+
+
+def test_no_more_workers_start_than_the_trials_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp/oD4 F7: every process that starts runs a trial before any counts the others', so
+    --jobs 8 --trials 3 had ended with 6 trials; the workers are as many as the trials left
+    beside the leader's."""
+    import optuna
+
+    started: list[list[str]] = []
+    monkeypatch.setattr(worker, "can_fork", lambda: False)
+    monkeypatch.setattr(subprocess, "Popen", lambda cmd, **kw: started.append(cmd))
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    store = _open(url)
+    st = optuna.create_study(storage=store, study_name="s")
+    st.tell(st.ask(), 1.0)  # one trial done of the total
+    st.enqueue_trial({})  # a queued starting design is not done
+    start = worker.start_workers
+    assert len(start(url, "s", 7, data=None, n_trials=3, timeout=None, heartbeat=None,  # type: ignore[arg-type]
+                     store=store)) == 1  # fmt: skip
+    assert len(start(url, "s", 7, data=None, n_trials=2, timeout=None, heartbeat=None,  # type: ignore[arg-type]
+                     store=store)) == 0  # fmt: skip
+    assert len(start(url, "s", 3, data=None, n_trials=None, timeout=9.0, heartbeat=None,  # type: ignore[arg-type]
+                     store=store)) == 3  # fmt: skip
+    assert len(start(url, "new", 7, data=None, n_trials=3, timeout=None, heartbeat=None,  # type: ignore[arg-type]
+                     store=store)) == 2  # fmt: skip
