@@ -18,6 +18,7 @@ import pandas as pd
 from nas import run as rundir
 from nas.config import SearchConfig
 from nas.cost import Cost
+from nas.deadline import LONGEST_HEARTBEAT
 from nas.errors import NasError, SettingsError, UnknownNameError
 from nas.kinds import get_kind
 from nas.leaderboard import leaderboard_rows
@@ -115,6 +116,12 @@ def search(
         except UnknownNameError as e:  # a re-run without the extension its run recorded
             _recorded_extension(out, e)
             raise
+    if heartbeat is not None and (isinstance(heartbeat, bool)
+                                  or not isinstance(heartbeat, int | float)
+                                  or not 0 <= heartbeat <= LONGEST_HEARTBEAT):  # fmt: skip
+        raise NasError(f"heartbeat is the seconds between a worker's heartbeats, at most "
+                       f"{LONGEST_HEARTBEAT:,} (a day), or None to turn them off; got "
+                       f"{heartbeat!r}.")  # fmt: skip
     explain_samples = _count("explain_samples", explain_samples,
                              "the number of test examples to explain")  # fmt: skip
     options = RunOptions(out=out, storage=storage, progress=progress, finalize=finalize,

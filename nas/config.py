@@ -25,6 +25,7 @@ from typing import Any
 from nas.cost import Budget
 from nas.data import TaskData, load_data
 from nas.data.fingerprint import short
+from nas.deadline import LONGEST
 from nas.errors import NasError, UnknownNameError
 from nas.kinds.registry import get_kind, kind_for_space
 from nas.trial import SearchSettings
@@ -135,6 +136,10 @@ class SearchConfig:
                                         or not seconds > 0):  # fmt: skip
                 raise NasError(f"{name} must be a number of seconds > 0 (or None for no "
                                f"limit), got {seconds!r}.")  # fmt: skip
+            if seconds is not None and not seconds <= LONGEST:  # inf: /tmp/oD4 F5
+                raise NasError(f"{name} must be a finite number of seconds, at most "
+                               f"{LONGEST:,} (365 days), got {seconds!r}; None is no "
+                               "limit.")  # fmt: skip
         if budget is not None and not isinstance(budget, Budget):
             raise NasError(f"budget must be a nas.Budget (e.g. nas.Budget(max_params=5000)), got "
                            f"{type(budget).__name__} {budget!r}.")  # fmt: skip

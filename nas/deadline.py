@@ -34,6 +34,30 @@ from nas.trial import recorded_best_epoch
 COMPLETE = optuna.trial.TrialState.COMPLETE
 IMPORTED = time.time()  # when nas.deadline was imported: the fallback start of a process
 COMMAND_STARTED: float | None = None  # set by the console script (nas.cli.main)
+# The longest --timeout and --trial-timeout nas takes: a year. Longer ones (inf, 1e12) had
+# overflowed the clocks they are handed to (the live view's int, SIGALRM's timer, which takes
+# less than ~1e10 s) in tracebacks, after run.json was written (/tmp/oD4 F5).
+LONGEST = 365 * 24 * 3600
+# The longest --heartbeat: a day (a dead worker's trial is retried after 3 missed beats); 1e12
+# had killed the heartbeat thread with a traceback, and stale trials were never failed (F6).
+LONGEST_HEARTBEAT = 24 * 3600
+
+
+def check_limits(
+    timeout: float | None = None, trial_timeout: float | None = None, heartbeat: float = 0
+) -> None:
+    """A NasError naming the option (``--timeout``, ``--trial-timeout``, ``--heartbeat``) whose
+    seconds are more than nas takes, or not finite; their lower bounds are the options' own."""
+    from nas.errors import NasError
+
+    for flag, seconds in (("--timeout", timeout), ("--trial-timeout", trial_timeout)):
+        if seconds is not None and not seconds <= LONGEST:  # inf, nan, 1e12
+            raise NasError(f"{flag} must be a finite number of seconds, at most {LONGEST:,} (365 "
+                           f"days), got {seconds:g}; leave it out for no limit.")  # fmt: skip
+    if not heartbeat <= LONGEST_HEARTBEAT:
+        raise NasError(f"--heartbeat is the seconds between a worker's heartbeats, at most "
+                       f"{LONGEST_HEARTBEAT:,} (a day), got {heartbeat:g}; 0 turns them "
+                       "off.")  # fmt: skip
 
 
 def process_started() -> float:

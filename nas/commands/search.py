@@ -152,6 +152,7 @@ def search(
 
     Example: nas search --dataset digits --space cnn --trials 30 --max-params 50000
     """
+    deadline.check_limits(timeout, trial_timeout, heartbeat)  # before anything is written
     import nas
     from nas.cost import Budget
 

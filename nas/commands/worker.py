@@ -29,7 +29,10 @@ def worker(
     Start the study with `nas search ... --storage URL --study NAME` on one machine (it retrains
     and reports once at the end); run `nas worker --storage URL --study NAME` on the others.
     """
+    from nas.deadline import check_limits
     from nas.worker import interrupt_once, work
+
+    check_limits(timeout, heartbeat=heartbeat)
 
     with interrupt_once():  # Ctrl-C reaches it from the terminal and from a leader here
         n = work(storage, study, n_trials=trials, timeout=timeout, threads=threads,

@@ -221,6 +221,10 @@ def test_search_result_and_show(tmp_path: Path, tiny_space: Path) -> None:
         ({"objectives": ["accuracy", 1]}, "objectives are names"),
         ({"explain_samples": -1}, "explain_samples is the number of test examples"),
         ({"explain_samples": "x"}, "a whole number >= 1; got 'x'"),
+        # a killed heartbeat thread, inf an OverflowError after run.json (/tmp/oD4 F5, F6)
+        ({"heartbeat": 10**12}, "heartbeat is the seconds .* at most 86,400"),
+        ({"heartbeat": float("nan")}, "heartbeat is the seconds"),
+        ({"timeout": float("inf")}, "timeout must be a finite number of seconds"),
         # a misspelt keyword had been Python's TypeError about SearchConfig.create() (/tmp/oM 4)
         ({"n_trial": 3}, "nas.search takes no keyword 'n_trial'; did you mean 'n_trials'?"),
         ({"outdir": "x"}, "takes no keyword 'outdir'; did you mean 'out'?"),

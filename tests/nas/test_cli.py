@@ -251,6 +251,34 @@ def test_unknown_space_is_one_line(cli: Cli, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- one-line errors, exit 2
 
 
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--timeout", "inf"), ("--timeout must be a finite number of seconds", "no limit")),
+        (("--trial-timeout", "inf"), ("--trial-timeout must be a finite", "31,536,000")),
+        (("--trial-timeout", "1e12"), ("--trial-timeout", "got 1e+12", "no limit")),
+        (("--heartbeat", "1000000000000"), ("--heartbeat", "at most 86,400", "0 turns")),
+        (("--timeout", "nan"), ("--timeout",)),  # refused as before
+    ],
+)
+def test_seconds_past_what_the_clocks_take_are_one_line_before_anything_is_written(
+    cli: Cli, tmp_path: Path, args: tuple[str, ...], words: tuple[str, ...]
+) -> None:
+    """/tmp/oD4 F5, F6: --timeout inf and --trial-timeout inf / 1e12 had been OverflowError
+    tracebacks after run.json was written (a re-run crashed again); --heartbeat 1e12 killed
+    the heartbeat thread in a traceback and left stale trials unfailed."""
+    out = tmp_path / "run"
+    result = cli("search", "--dataset", "iris", "--trials", "1", "--epochs", "1", *args,
+                 "--out", out, *LEAN)  # fmt: skip
+    assert_one_line_error(result, *words)
+    assert not out.exists()  # nothing recorded of a search that never ran
+    if args[0] != "--trial-timeout":  # nas worker takes --timeout and --heartbeat too
+        db = tmp_path / "none.db"
+        worker = cli("worker", "--storage", f"sqlite:///{db}", "--study", "s", *args)
+        assert_one_line_error(worker, *words)
+        assert not db.exists()
+
+
 def _csv(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path

@@ -92,6 +92,11 @@ def test_create_checks_its_arguments_and_names_the_study() -> None:
                 {"trial_timeout": 0}, {"trial_timeout": "abc"}):  # fmt: skip
         with pytest.raises(NasError, match=r"timeout must be a number of seconds > 0"):
             SearchConfig.create("iris", **bad)
+    for bad in ({"timeout": float("inf")}, {"trial_timeout": float("inf")},
+                {"trial_timeout": 1e12}, {"timeout": float("nan")}):  # fmt: skip
+        with pytest.raises(NasError, match=r"timeout must be a .*seconds"):  # /tmp/oD4 F5
+            SearchConfig.create("iris", **bad)
+    assert SearchConfig.create("iris", timeout=365 * 24 * 3600.0).timeout == 31_536_000
     for patience in (0, -1, 2.5, True):  # had failed every trial without a schedule, mid-search
         with pytest.raises(NasError, match="patience must be an integer >= 1"):
             SearchConfig.create("iris", patience=patience)
