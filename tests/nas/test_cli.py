@@ -251,6 +251,35 @@ def test_unknown_space_is_one_line(cli: Cli, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- one-line errors, exit 2
 
 
+def test_more_jobs_than_cores_is_one_warning_before_the_search(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp/oD4 F7: --jobs 64 on 2 cores had started 64 processes without a word."""
+    import os
+
+    import nas
+    from nas.errors import NasError
+
+    began: list[int] = []
+
+    def search(**kwargs: object) -> None:  # the search itself is not this test's
+        began.append(1)
+        raise NasError("stopped here")
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(nas, "search", search)
+    result = cli("search", "--dataset", "iris", "--jobs", "64", "--out", tmp_path / "r")
+    warning, error = result.stderr.splitlines()
+    assert warning == (
+        "warning: --jobs 64 asks for 64 processes on a machine of 2 CPU cores (os.cpu_count()): "
+        "each process loads torch (~300 MB of memory) and they share the cores, so each trial "
+        "runs slower; --jobs 2 or fewer fits this machine."
+    )
+    assert error == "error: stopped here" and began  # said before the search began
+    for jobs in ("2", "1"):
+        assert_one_line_error(cli("search", "--dataset", "iris", "--jobs", jobs), "stopped here")
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
