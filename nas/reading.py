@@ -46,7 +46,11 @@ def readable_run_dir(path: str | Path) -> Path:
     """``path`` if it is a folder with a ``run.json``; else a NasError saying what it is."""
     folder = as_path(path)
     where = "the folder `nas search` wrote: its --out, runs/<study> by default"
-    if not folder.exists():
+    try:
+        there = folder.exists()  # a name over 255 bytes is an OSError here (/tmp/oD4 F11)
+    except OSError as e:
+        raise NasError(f"Cannot read {folder} ({e.strerror or e}); pass {where}.") from None
+    if not there:
         raise NasError(f"{folder} does not exist; is this a nas run directory? Pass {where}.")
     if not folder.is_dir():
         raise NasError(f"{folder} is a file, not a nas run directory; pass {where}.")

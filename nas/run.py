@@ -352,13 +352,20 @@ def check_run_dir(path: str | Path) -> Path:
     folder = Path(path)
     if ".." in folder.parts:
         folder = Path(os.path.realpath(folder))
-    if folder.is_dir() and is_run_dir(folder):
+    try:
+        is_dir = folder.is_dir()  # a name over 255 bytes is an OSError here (/tmp/oD4 F11)
+    except OSError as e:
+        raise StorageError(
+            f"Cannot write to output folder {str(folder)!r} ({e.strerror or e}); choose a "
+            "writable folder with --out."
+        ) from None
+    if is_dir and is_run_dir(folder):
         _check_study_kept(folder)
         for name in SEARCH_FOLDERS:  # a resumed search rewrites them: a link out of the run
             # had had best/'s six files rewritten in another folder (/tmp/oZ D2, D3)
             check_inside(folder, folder / name, "a search's results")
         return folder
-    if not folder.is_dir():
+    if not is_dir:
         return folder  # a new folder, or not a folder (creating it names that problem)
     try:
         entries = [p.name for p in folder.iterdir()]

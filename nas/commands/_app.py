@@ -5,6 +5,7 @@ exit code 2. User text in them is printed as it is, never read as Rich markup.""
 
 from __future__ import annotations
 
+import errno
 import functools
 import re
 import sys
@@ -131,6 +132,12 @@ def friendly(fn: F) -> F:
             return fn(*args, **kwargs)
         except NasError as e:
             print_error(str(e))
+            raise typer.Exit(2) from None
+        except OSError as e:  # a path the checks above did not meet: one line, as theirs
+            if e.errno != errno.ENAMETOOLONG:
+                raise
+            print_error(f"A file or folder name in {e.filename!r} is longer than the file "
+                        f"system allows ({e.strerror}); give a shorter one.")  # fmt: skip
             raise typer.Exit(2) from None
         except KeyboardInterrupt as e:
             import nas.trial

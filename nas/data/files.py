@@ -51,7 +51,12 @@ def load_file(
     overrides the inferred one (rule: ``nas.data.prepare.TASK_RULE``).
     """
     file = Path(path).expanduser()
-    if not file.exists():
+    try:
+        there = file.exists()  # a name over 255 bytes is an OSError here (/tmp/oD4 F11)
+    except OSError as e:
+        raise DataError(f"Cannot read data file {str(file)!r} ({e.strerror or e}); check "
+                        "the path.") from None  # fmt: skip
+    if not there:
         raise DataError(f"Data file {str(file)!r} does not exist; check the path.")
     if file.is_dir():
         raise DataError(

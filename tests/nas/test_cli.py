@@ -251,6 +251,38 @@ def test_unknown_space_is_one_line(cli: Cli, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- one-line errors, exit 2
 
 
+def test_a_name_longer_than_the_file_system_takes_is_one_line(cli: Cli, tmp_path: Path) -> None:
+    """/tmp/oD4 F11: a 300-character name (ENAMETOOLONG from Path.exists / is_dir) had been a
+    traceback for --out, --data and a run directory, where --study already got one line."""
+    long = "L" * 300
+    ok = _csv(tmp_path / "ok.csv", "a,b,y\n1,2,x\n3,4,y\n5,6,x\n")
+    search = ("search", "--trials", "1", "--epochs", "1", "--no-explain", "--no-report", *LEAN)
+    line = assert_one_line_error(
+        cli(*search, "--dataset", "iris", "--out", tmp_path / long),
+        "Cannot write to output folder",
+        "File name too long",
+        "--out",
+    )
+    assert long in line
+    assert_one_line_error(
+        cli(
+            *search, "--data", tmp_path / f"{long}.csv", "--target", "y", "--out", tmp_path / "run"
+        ),
+        "Cannot read data file",
+        "File name too long",
+        "check the path",
+    )
+    assert not (tmp_path / "run").exists()
+    for command in ("show", "explain", "report", "export"):
+        assert_one_line_error(cli(command, tmp_path / long), "Cannot read", "File name too long")
+    # a path no check of its own meets (predict's default output under the run directory)
+    assert_one_line_error(
+        cli("predict", tmp_path / long, "--data", ok),
+        "is longer than the file system allows",
+        "give a shorter one",
+    )
+
+
 def test_more_jobs_than_cores_is_one_warning_before_the_search(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
