@@ -22,7 +22,7 @@ from nas.deadline import LONGEST_HEARTBEAT
 from nas.errors import NasError, SettingsError, UnknownNameError
 from nas.kinds import get_kind
 from nas.leaderboard import leaderboard_rows
-from nas.reading import as_path
+from nas.reading import as_path, home
 from nas.result import SearchResult
 from nas.session import RunOptions, reload_study, run_search
 from search_spaces import extensions
@@ -122,6 +122,8 @@ def search(
         raise NasError(f"heartbeat is the seconds between a worker's heartbeats, at most "
                        f"{LONGEST_HEARTBEAT:,} (a day), or None to turn them off; got "
                        f"{heartbeat!r}.")  # fmt: skip
+    if isinstance(out, str | PathLike):  # ~ expanded, as the data's path is (/tmp/oD4 F12)
+        out = home(Path(out))
     explain_samples = _count("explain_samples", explain_samples,
                              "the number of test examples to explain")  # fmt: skip
     options = RunOptions(out=out, storage=storage, progress=progress, finalize=finalize,

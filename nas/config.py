@@ -28,6 +28,7 @@ from nas.data.fingerprint import short
 from nas.deadline import LONGEST
 from nas.errors import NasError, UnknownNameError
 from nas.kinds.registry import get_kind, kind_for_space
+from nas.reading import home
 from nas.trial import SearchSettings
 from search_spaces import Space, extensions, get_space
 
@@ -175,7 +176,7 @@ class SearchConfig:
             space=sp,
             kind=get_kind(kind).name if kind else kind_for_space(sp.name).name,
             dataset=dataset,
-            data=str(Path(data).resolve()) if data is not None else None,
+            data=str(home(Path(data)).resolve()) if data is not None else None,
             target=target,
             drop=tuple(drop),
             task=task,

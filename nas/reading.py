@@ -34,12 +34,23 @@ REDO = "the run's record is damaged; re-run the search into a new --out folder"
 
 
 def as_path(path: Any) -> Path:
-    """A run directory's path from a str or os.PathLike; a NasError for anything else (None,
-    a number, bytes had been TypeErrors from pathlib)."""
+    """A run directory's path from a str or os.PathLike, ``~`` expanded (:func:`home`); a
+    NasError for anything else (None, a number, bytes had been TypeErrors from pathlib)."""
     if not isinstance(path, str | os.PathLike):
         raise NasError(f"a run directory is a path (str or pathlib.Path), got "
                        f"{type(path).__name__} {path!r}.")  # fmt: skip
-    return Path(path)
+    return home(Path(path))
+
+
+def home(path: Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded, as a shell does to one it sees
+    unquoted: ``--out '~/x'`` and ``--data=~/a.csv`` had made a folder named ``~`` in the
+    working directory and looked for ``./~/a.csv`` (/tmp/oD4 F12). As given where there is no
+    home to expand to."""
+    try:
+        return path.expanduser()
+    except RuntimeError:  # no $HOME and no such user
+        return path
 
 
 def readable_run_dir(path: str | Path) -> Path:

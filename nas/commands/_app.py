@@ -129,7 +129,7 @@ def friendly(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            return fn(*args, **{k: _home(v) for k, v in kwargs.items()})
         except NasError as e:
             print_error(str(e))
             raise typer.Exit(2) from None
@@ -156,6 +156,21 @@ def friendly(fn: F) -> F:
             raise typer.Exit(143 if term else 130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _home(value: Any) -> Any:
+    """A path option or argument (a Path, or a list of them) with ``~`` expanded, the same for
+    every command: the shell leaves a quoted one (``--out '~/x'``, ``--data=~/a.csv``) as it is,
+    and nas had made a folder named ``~`` (/tmp/oD4 F12)."""
+    from pathlib import Path
+
+    from nas.reading import home
+
+    if isinstance(value, Path):
+        return home(value)
+    if isinstance(value, list) and value and all(isinstance(v, Path) for v in value):
+        return [home(v) for v in value]
+    return value
 
 
 @app.callback()

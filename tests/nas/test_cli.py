@@ -283,6 +283,31 @@ def test_a_name_longer_than_the_file_system_takes_is_one_line(cli: Cli, tmp_path
     )
 
 
+def test_a_quoted_tilde_in_a_path_is_the_home_folder(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, finished_run, tiny_space: Path
+) -> None:
+    """/tmp/oD4 F12: the shell leaves ``'~/x'`` and ``--data=~/a.csv`` as they are; nas had
+    looked for ./~/ok.csv and made a folder named ``~`` in the working directory."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    rows = "".join(f"{i % 7},{i % 3},{'xy'[i % 2]}\n" for i in range(40))
+    _csv(home / "ok.csv", "a,b,y\n" + rows)
+    assert_one_line_error(cli("search", "--data=~/nope.csv", "--target", "y", "--out", "~/run"),
+                          f"Data file '{home / 'nope.csv'}' does not exist")  # fmt: skip
+    result = cli("search", "--data=~/ok.csv", "--target", "y", "--out", "~/run", "--space",
+                 tiny_space, "--trials", "1", "--epochs", "1", "--no-explain", "--no-report",
+                 *LEAN)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "~").exists()  # the working directory: no folder named ~
+    record = json.loads((home / "run" / "run.json").read_text())
+    assert record["data"] == str(home / "ok.csv")
+    copy_finished_run(finished_run, home / "done")
+    for command in (("show", "~/done/run"), ("predict", "~/done/run", "-o", "~/p.csv")):
+        assert cli(*command).exit_code == 0, command  # a run-directory argument, an -o
+    assert (home / "p.csv").is_file()
+
+
 def test_more_jobs_than_cores_is_one_warning_before_the_search(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
