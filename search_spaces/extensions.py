@@ -223,8 +223,11 @@ def look_up(table: Mapping[str, V], name: Any, registry: str, error: type[Unknow
     if found is not None:
         return found
     word = WORDS.get(registry, registry)
-    close = difflib.get_close_matches(str(name), list(table), n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    # compared case-blind: --space CNN had got no suggestion, 'CNN' and 'cnn' sharing no
+    # letter to difflib (/tmp/oD4 F15)
+    folded = {str(k).casefold(): k for k in table}
+    close = difflib.get_close_matches(str(name).casefold(), list(folded), n=1)
+    hint = f" Did you mean {folded[close[0]]!r}?" if close else ""
     listed = known or f"Known {word.split()[-1]}s: {', '.join(table)}."
     raise error(f"Unknown {word} {name!r}.{hint} {listed}" + unknown_hint(word),
                 registry=registry, name=str(name))  # fmt: skip

@@ -246,6 +246,8 @@ def test_spaces_sample_without_data_is_one_line(cli: Cli) -> None:
 def test_unknown_space_is_one_line(cli: Cli, tmp_path: Path) -> None:
     result = cli("search", "--dataset", "iris", "--space", "fnnn", "--out", tmp_path / "r")
     assert_one_line_error(result, "Unknown space 'fnnn'", "'fnn'")
+    result = cli("search", "--dataset", "iris", "--space", "CNN", "--out", tmp_path / "r")
+    assert_one_line_error(result, "Unknown space 'CNN'. Did you mean 'cnn'?")  # /tmp/oD4 F15
 
 
 # ---------------------------------------------------------------- one-line errors, exit 2
