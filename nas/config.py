@@ -261,6 +261,8 @@ class SearchConfig:
                 continue  # the bytes decide: the same ones at another path (moved, or another
                 # machine's mount) are the same data, other ones are named as other data
             if _value(self, name) != _value(new, name):
+                if name == "budget":  # as `nas show` says it, not two dicts of Nones
+                    return f"budget {_limits(self.budget)}, not {_limits(new.budget)}"
                 if name == "data_fingerprint":
                     return (
                         f"other data: {self.data or self.dataset} had fingerprint "
@@ -414,6 +416,13 @@ def _not_loaded(source: str, record: Mapping[str, Any], error: BaseException) ->
     message = extensions.not_loaded(source, record.get("extensions"), error)
     if message is not None:
         raise NasError(message) from None
+
+
+def _limits(budget: Budget) -> str:
+    """A budget's limits as `nas show` says them (``params <= 5,000, flops <= 1e+06``), or
+    ``none``: the budget-mismatch error had printed two dicts of Python Nones (/tmp/oD4 F15)."""
+    limits = {k: v for k, v in budget.to_dict().items() if v is not None}
+    return ", ".join(f"{k.removeprefix('max_')} <= {v:,g}" for k, v in limits.items()) or "none"
 
 
 def _value(config: SearchConfig, name: str) -> Any:

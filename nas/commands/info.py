@@ -62,7 +62,9 @@ def spaces(
             "thread, as the search measures it).",
         ),
     ] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the random sampler.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**32 - 1, help="Seed of the random sampler.")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List the search spaces, show one's dimensions, or sample architectures with their cost.

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from nas import deadline
 from nas.commands._app import PrunerName, SamplerName, app, err, friendly, out, safe
+from nas.errors import NasError
 from search_spaces.spaces import space_help
 
 _PRUNER_HELP = (
@@ -90,7 +91,10 @@ def search(
         float | None, typer.Option(help="Budget: batch-1 inference memory, MiB (<=).")
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Keep this many Pareto-optimal models.")] = 1,
-    seed: Annotated[int, typer.Option(help="Seed of the split, the sampler and the weights.")] = 0,
+    seed: Annotated[
+        int,  # bounded here so that the error names --seed, not numpy's [0, 2**32) (/tmp/oD4 F15)
+        typer.Option(min=0, max=2**32 - 1, help="Seed of the split, the sampler and the weights."),
+    ] = 0,
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Run directory (default runs/<study>).")
     ] = None,
@@ -158,12 +162,17 @@ def search(
     import nas
     from nas.cost import Budget
 
-    budget = Budget(
-        max_params=max_params,
-        max_flops=max_flops,
-        max_latency_ms=max_latency_ms,
-        max_memory_mb=max_memory_mb,
-    )
+    limits = {"max_params": max_params, "max_flops": max_flops,
+              "max_latency_ms": max_latency_ms, "max_memory_mb": max_memory_mb}  # fmt: skip
+    for name, value in limits.items():  # named as typed: --max-params, not "max_params ... or
+        # None" (/tmp/oD4 F15)
+        try:
+            Budget(**{name: value})
+        except NasError:
+            what = "whole number" if name in ("max_params", "max_flops") else "number"
+            raise NasError(f"--{name.replace('_', '-')} must be a positive {what}, got "
+                           f"{value:g}; leave it out for no limit.") from None  # fmt: skip
+    budget = Budget(**limits)
     result = nas.search(
         dataset=dataset, data=data, target=target, task=task, drop=drop or (), space=space,
         budget=budget,

@@ -118,7 +118,11 @@ def test_resume_compares_typed_fields_and_says_which_differs() -> None:
     assert base.resume_conflict(other) == "dataset='digits', not 'iris'"
     assert base.resume_conflict(replace(base, drop=("x",))) == "drop=[], not ['x']"
     smaller = replace(base, budget=Budget(max_params=1000))
-    assert base.resume_conflict(smaller).startswith("budget={")
+    assert base.resume_conflict(smaller) == "budget none, not params <= 1,000"  # /tmp/oD4 F15
+    both = replace(base, budget=Budget(max_params=5000, max_latency_ms=2.5))
+    assert both.resume_conflict(smaller) == (
+        "budget params <= 5,000, latency_ms <= 2.5, not params <= 1,000"
+    )
     other_dims = dict(base.space.config)
     other_dims["cnn.kernel"] = other_dims["cnn.n_blocks"]
     changed = replace(base, space=replace(base.space, config=other_dims))
