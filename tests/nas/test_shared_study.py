@@ -41,7 +41,7 @@ def trial_count(url: str, study: str) -> int:
         ({"dataset": "wine"}, "dataset='iris', not 'wine'"),
         ({"seed": 1}, "seed=0, not 1"),
         ({"epochs": 3}, "epochs=2, not 3"),
-        ({"budget": Budget(max_params=2000)}, "budget="),
+        ({"budget": Budget(max_params=2000)}, "budget none, not params <= 2,000"),
     ],
 )
 def test_a_search_with_other_settings_is_refused_by_a_shared_study(
