@@ -122,9 +122,26 @@ def stop_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         nas.trial.STOPPED_BY = "SIGTERM"
         nas.train.loop.stop_pending = True  # raised again by training if this one is lost
+        _quiet_database_cleanup()
+        raise KeyboardInterrupt
+
+    def on_int(signum: int, frame: Any) -> None:  # Python's own, and the same quiet
+        _quiet_database_cleanup()
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, on_int)
+
+
+def _quiet_database_cleanup() -> None:
+    """Once the command is stopping: SQLAlchemy logs "Error closing cursor" with a traceback
+    when the interrupt lands inside a read of the study and the connection is gone before the
+    cursor (a stopped search's stderr had held it above its one line). The exceptions that
+    matter are still raised; only that logger's cleanup noise goes."""
+    import logging
+
+    logging.getLogger("sqlalchemy").setLevel(logging.CRITICAL)
 
 
 if __name__ == "__main__":

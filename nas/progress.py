@@ -109,7 +109,7 @@ class SearchProgress:
     def _say_line(self, study: optuna.Study) -> None:
         """'trial 3/8 ended (complete 2, pruned 1, ...); best: ...', once per trial that ends
         (and not in a forked worker, which has no view)."""
-        done = _finished(study)
+        done = self._done  # as _read counted it just now
         if done == self._said or os.getpid() != self.pid:
             return
         self._said = done
@@ -124,6 +124,7 @@ class SearchProgress:
         """What the view shows of the study (counts, the best trial, the retrain's reserve),
         read now, in the thread that runs the trials."""
         trials = study.get_trials(deepcopy=False)
+        self._done = _finished(study, trials)  # one read of the study for all the view says
         counts = Counter(status_of(t) for t in trials)
         self._counts = Text.assemble(
             ("complete ", "green"), str(counts["complete"]), "  ",
@@ -156,13 +157,13 @@ def deadline_line(deadline: Any, reserve: float) -> str:
             "and the report follow it")  # fmt: skip
 
 
-def _finished(study: optuna.Study) -> int:
+def _finished(study: optuna.Study, trials: list[Any] | None = None) -> int:
     """Trials that ended (complete, pruned, over budget, failed): not queued, not running, and
     not a dead worker's trial that a retry replaces nor one Ctrl-C interrupted (as the study's
-    total counts them)."""
+    total counts them); of ``trials`` when given (read already)."""
     from nas.worker import interrupted, retry_history
 
-    trials = study.get_trials(deepcopy=False)
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
     retried = {n for t in trials for n in retry_history(t)}
     return sum(status_of(t) not in ("running", "queued") and t.number not in retried
                and not interrupted(t) for t in trials)  # fmt: skip
