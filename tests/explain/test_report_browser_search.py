@@ -201,11 +201,17 @@ def test_the_csv_link_holds_every_row(page: Any) -> None:
 
 
 def _at_800(browser: Chromium, path: Path) -> Any:
-    """A report opened at 800 x 900 (set before a reload, so it is laid out at that width)."""
+    """A report opened at 800 x 900."""
+    return at_width(browser, path, 800)
+
+
+def at_width(browser: Chromium, path: Path, width: int) -> Any:
+    """A report opened at ``width`` x 900 (set before a reload, so it is laid out at that
+    width: media queries apply)."""
     p = Page(browser, path)
     p.send(
         "Emulation.setDeviceMetricsOverride",
-        {"width": 800, "height": 900, "deviceScaleFactor": 1, "mobile": False},
+        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
     )
     p.evaluate("window.__before_reload = 1")
     p.send("Page.reload")

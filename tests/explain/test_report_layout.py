@@ -5,7 +5,6 @@ the page is never wider than the window, at 1400 px nor at a phone's 390 px."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -168,19 +167,7 @@ OVERFLOW = (
 
 def _at(browser: Any, path: Path, width: int) -> Any:
     """The report laid out at ``width`` px (set before a reload, so media queries apply)."""
-    p = hc.Page(browser, path)
-    p.send(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-    )
-    p.evaluate("window.__before_reload = 1")
-    p.send("Page.reload")
-    deadline = time.monotonic() + 45
-    ready = "!window.__before_reload && document.body && document.body.hasAttribute("
-    while not p.evaluate(ready + "'data-plots-ready')"):
-        assert time.monotonic() < deadline, "the reloaded report never drew its plots"
-        time.sleep(0.1)
-    return p
+    return explain_helper("test_report_browser_search").at_width(browser, path, width)
 
 
 @pytest.mark.parametrize("width", [1400, 800, 390])
