@@ -244,6 +244,10 @@ def _run_search(
                 _say(f"retraining the {which} on train + validation, then testing once ...")
             finalize_run(result, st, td, settings, config.top, kind, state)
             result.warnings += _overran(timeout, time.time() - started)
+            from nas.exporting import export_notes  # a resumed search that changed the winner:
+            # its earlier exports said at the end, not only by a later `nas show` (/tmp/oE4 N8)
+
+            result.warnings += [line for usable, line in export_notes(run_dir) if not usable]
             explain_and_report(result, kind, options)
         checkpoint(url)
         return result

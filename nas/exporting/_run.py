@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shlex
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -265,8 +266,11 @@ def export_notes(run: str | os.PathLike[str]) -> list[tuple[bool, str]]:
     for name, record in sorted(records.items()):
         if not isinstance(record, dict):
             continue
-        path = Path(str(record.get("path") or ""))
-        again = f"run `nas export {run_dir} --format {name}` again"
+        path = _moved(Path(str(record.get("path") or "")), run_dir)
+        own = path.resolve().parent == (run_dir / FOLDER).resolve()
+        where = "" if own else f" -o {shlex.quote(str(path))}"  # an export kept elsewhere
+        again = (f"run `nas export {shlex.quote(str(run_dir))} --format {name}{where}` "
+                 "again")  # fmt: skip
         recorded, made_from = record.get("sha256"), record.get("winner_sha256")
         if not path.is_file():
             lines.append((False, f"{name} export {path} is missing; {again}."))
@@ -289,6 +293,22 @@ def export_notes(run: str | os.PathLike[str]) -> list[tuple[bool, str]]:
                            f"(max abs diff {diff:.2g})")  # fmt: skip
             lines.append((True, f"exported: {name} {path}{checked}"))
     return lines
+
+
+def _moved(path: Path, run_dir: Path) -> Path:
+    """Where a recorded export of the run's own ``export/`` is now: the record holds absolute
+    paths, so a copied or moved run had reported the original run's file as its own (or as
+    missing once the original was moved; /tmp/oE4 N4). A path outside the run whose folder is
+    named ``export`` is the run's own export when the run's ``export/`` holds that file, or the
+    folder is another run's (the original, with its run.json) or gone (the run was moved)."""
+    here = run_dir / FOLDER / path.name
+    if path.parent.name != FOLDER or not path.name:
+        return path
+    if path.resolve().is_relative_to(run_dir.resolve()):
+        return path
+    if here.is_file() or (path.parent.parent / "run.json").is_file() or not path.exists():
+        return here
+    return path
 
 
 def read_exports(run: str | os.PathLike[str]) -> dict[str, Any]:

@@ -385,9 +385,10 @@ def test_nas_show_says_which_exports_are_of_this_winner(run_copy: Path, tmp_path
     assert invoke("export", run_copy, *args, "-o", elsewhere).exit_code == 0
     elsewhere.write_bytes(elsewhere.read_bytes() + b"!")  # replaced after its check
     (usable, line), *_ = nas.show(run_copy)["exports"]
+    again_there = again.replace("torchscript`", f"torchscript -o {elsewhere}`")  # kept there
     assert not usable and line == (f"torchscript export {elsewhere} changed since it was exported "
                                    f"and checked (its SHA-256 differs from export/export.json's); "
-                                   f"{again}.")  # fmt: skip
+                                   f"{again_there}.")  # fmt: skip
     shown = invoke("show", run_copy)
     assert shown.exit_code == 0 and "warning: torchscript export" in " ".join(shown.output.split())
 
@@ -410,6 +411,36 @@ def test_nas_show_says_which_exports_are_of_this_winner(run_copy: Path, tmp_path
     own.unlink()
     assert nas.show(run_copy)["exports"] == [(False, f"torchscript export {own} is missing; "
                                               f"{again}.")]  # fmt: skip
+    # a copied run (export.json holds absolute paths) reads its own export/, not the original's
+    # (/tmp/oE4 N4); the command it suggests pastes back, quoted, for a folder with a space
+    assert invoke("export", run_copy, *args).exit_code == 0
+    copy = tmp_path / "my copy"
+    shutil.copytree(run_copy, copy)
+    (run_copy / "export" / "model.torchscript.pt").write_bytes(b"the original, changed")
+    mine = copy / "export" / "model.torchscript.pt"
+    assert nas.show(copy)["exports"] == [(True, f"exported: torchscript {mine}, {checked}")]
+    mine.unlink()
+    (usable, line), *_ = nas.show(copy)["exports"]
+    assert not usable and line.endswith(f"run `nas export '{copy}' --format torchscript` again.")
+
+
+def test_a_resumed_search_says_its_exports_are_of_an_earlier_winner(
+    finished_run: FinishedRun, run_copy: Path
+) -> None:
+    """/tmp/oE4 N8: a resumed search that changed the winner said nothing of the exports now
+    of the earlier one; only a later `nas show` did. Its end says so too."""
+    assert invoke("export", run_copy, "-f", "torchscript", "--threads", "1").exit_code == 0
+    record_file = run_copy / "export" / "export.json"
+    record = json.loads(record_file.read_text())
+    record["torchscript"]["winner_sha256"] = "0" * 64  # as if the winner changed on the resume
+    record_file.write_text(json.dumps(record))
+    args = list(finished_run.args)
+    args[args.index("--out") + 1] = str(run_copy)
+    args[args.index("--trials") + 1] = "4"  # one more trial: the search resumes and ends again
+    result = invoke(*args, "--no-explain", "--no-report")
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "warning: torchscript export" in said and "is of an earlier winner" in said
 
 
 def _rows_as_the_steps_say(about: Mapping[str, Any], frame: Any) -> np.ndarray:
