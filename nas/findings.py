@@ -87,11 +87,25 @@ def _untested_classes(per_class: list[Any], test: dict[str, Any]) -> str | None:
     names = ", ".join(repr(c.get("class")) for c in none[:5])
     more = f" and {len(none) - 5} more" if len(none) > 5 else ""
     auc = " ROC AUC is undefined without them." if test.get("roc_auc") is None else ""
+    said = [c for c in none if isinstance(c.get("predicted"), int) and c["predicted"] > 0]
+    tested = len(rows) - len(none)
+    if said:  # scikit-learn's macro averages span the classes of the rows and of the predictions
+        wrong = ", ".join(f"{c.get('class')!r} ({c['predicted']} row"
+                          f"{'s' if c['predicted'] != 1 else ''})" for c in said[:5])  # fmt: skip
+        over = (
+            f"balanced accuracy is over the other {tested}; macro precision, recall and F1 "
+            f"are over {tested + len(said)}, counting at 0 the untested classes the winner "
+            f"gave test rows to anyway, every one of them wrongly: {wrong}"
+        )
+    else:
+        over = (
+            f"the macro scores (balanced accuracy, precision, recall, F1) are over the other "
+            f"{tested}"
+        )
     return (
         f"{len(none)} of {len(rows)} classes have no rows in the test split ({names}{more}): "
-        f"how the winner does on them is untested, and the macro scores (balanced accuracy, "
-        f"precision, recall, F1) are over the other {len(rows) - len(none)}.{auc} Add rows of "
-        f"those classes to the data if they matter."
+        f"how the winner does on them is untested, and {over}.{auc} Add rows of those classes "
+        f"to the data if they matter."
     )
 
 

@@ -88,12 +88,14 @@ def winner(data: ReportData, figs: Figures) -> dict[str, Any]:
             **{k: fmt_num(c.get(k), 3) for k in ("precision", "recall", "f1", "support")},
         }
         if c.get("support") != 0
-        else {  # not in the test split: untested, not "never right" (scikit-learn's 0s)
+        else {  # not in the test split: untested, not "never right" (scikit-learn's 0s); a
+            # precision is measured where the model gave the class test rows anyway
             "class": c.get("class"),
-            "precision": "–",
+            "precision": fmt_num(c.get("precision"), 3) if (c.get("predicted") or 0) > 0 else "–",
             "recall": "–",
             "f1": "–",
-            "support": "0: untested",
+            "support": "0: untested"
+            + (f" ({c['predicted']} predicted)" if (c.get("predicted") or 0) > 0 else ""),
         }  # fmt: skip
         for c in test.get("per_class") or []
         if isinstance(c, Mapping)

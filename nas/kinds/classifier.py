@@ -194,11 +194,13 @@ def curve_in_units(curve: Any, scale: float) -> list[dict[str, Any]]:
 def per_class_metrics(
     y_true: Any, y_pred: Any, n_classes: int | None, names: list[str]
 ) -> list[dict[str, Any]]:
-    """Precision, recall, F1 and support per class (scikit-learn's), as JSON-able rows."""
+    """Precision, recall, F1 and support per class (scikit-learn's), and how many test rows the
+    model gave each class (``predicted``), as JSON-able rows."""
     from sklearn.metrics import precision_recall_fscore_support
 
     labels = list(range(n_classes or 0))
     p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=labels, zero_division=0)
+    said = np.bincount(np.asarray(y_pred, dtype=np.int64).reshape(-1), minlength=len(labels))
     return [
         {
             "class": names[i] if i < len(names) else str(i),
@@ -206,6 +208,8 @@ def per_class_metrics(
             "recall": float(r[i]),
             "f1": float(f[i]),
             "support": int(n[i]),
+            "predicted": int(said[i]),  # test rows the winner gave this class (a class with no
+            # test rows has a measured precision only when this is above 0)
         }
         for i in labels
     ]

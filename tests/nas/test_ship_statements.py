@@ -399,6 +399,28 @@ def test_untested_classes_and_the_most_missed_class_are_said(tmp_path: Path) -> 
                        "support": "0: untested"}  # fmt: skip
 
     # 2 % positives: half of them missed, said with the counts
+    # /tmp/oE4 N2: an untested class the winner predicted counts in the macro P / R / F1
+    import numpy as np
+
+    from nas.kinds.classifier import per_class_metrics
+    from nas.metrics import compute_metrics
+
+    y, said = np.array([0] * 10 + [1] * 10), np.array([0] * 10 + [1] * 7 + [2] * 3)
+    scored = compute_metrics("classification", y, said, 3)
+    scored["per_class"] = per_class_metrics(y, said, 3, ["a", "b", "c"])
+    assert scored["per_class"][2]["predicted"] == 3 and scored["balanced_accuracy"] == 0.85
+    assert scored["recall"] == pytest.approx((1 + 0.7 + 0) / 3)  # over 3 classes, c at 0
+    lines = judged(tmp_path, config, {**best, "test": scored})
+    assert any("balanced accuracy is over the other 2; macro precision, recall and F1 are over "
+               "3, counting at 0 the untested classes the winner gave test rows to anyway, every "
+               "one of them wrongly: 'c' (3 rows)" in line for line in lines)  # fmt: skip
+    cell = winner({"best": {**best, "test": scored}, "run": {}}, Figures())["per_class"][2]
+    assert (cell["precision"], cell["recall"], cell["support"]) == (
+        "0",
+        "–",
+        "0: untested (3 predicted)",
+    )
+
     best["test"] = {"accuracy": 0.988, "per_class": [row("no", 0.998, 784), row("yes", 0.5, 16)]}
     assert (
         "warning: The classes are imbalanced (test support 16 to 784 rows): read balanced "
