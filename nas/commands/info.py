@@ -57,7 +57,8 @@ def spaces(
         int,
         typer.Option(
             min=0,
-            max=10_000,  # 1e12 had been taken, then ran silent for ever (/tmp/oD4 F8)
+            max=1_000,  # 1e12 had been taken, then ran silent for ever (/tmp/oD4 F8); 10,000
+            # took ~30 min (/tmp/oE4 N3)
             help="How many architectures to sample, with their cost (latency: batch 1, 1 "
             "thread, as the search measures it).",
         ),
@@ -100,9 +101,11 @@ def spaces(
             "--sample needs the data's shape: pass --dataset NAME (see `nas datasets`) "
             "or --data FILE."
         )
-    rows = sample_architectures(
-        space, dataset=dataset, data=data, target=target, n=sample, seed=seed
-    )
+    # each is built and timed (about 0.2 s): a spinner on a terminal meanwhile (/tmp/oE4 N3)
+    with err.status(f"sampling {sample} architectures of {space} and timing each"):
+        rows = sample_architectures(
+            space, dataset=dataset, data=data, target=target, n=sample, seed=seed
+        )
     if as_json:
         for row in rows:
             print(json.dumps(row))

@@ -109,3 +109,13 @@ def test_the_overfit_alert_names_the_unit() -> None:
     }
     texts = [a["text"] for a in alerts(data)]
     assert any("test 20 (in price)" in t for t in texts), texts
+
+
+def test_large_test_scores_read_grouped_in_the_terminal() -> None:
+    """/tmp/oE4 N7: a price's RMSE read 53623.1257 beside a baselines line of 52,300."""
+    from nas.commands.search import test_line
+
+    test = {"rmse": 53623.1257, "mse": 2875439605.4984, "r2": 0.91234}
+    assert test_line(test, "price") == (
+        "test: rmse 53,623.1, mse 2,875,439,605.5, r2 0.9123 (errors in units of price)"
+    )
