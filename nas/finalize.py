@@ -5,7 +5,6 @@ search."""
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 import optuna
 
 from nas import run as rundir
+from nas import terminal
 from nas.data import TaskData
 from nas.errors import Interrupted, NasError
 from nas.kinds._base import SearchKind
@@ -141,17 +141,12 @@ def save_baselines(
         result.warnings.append(f"the baselines could not be measured ({rundir.reason(e)}).")
 
 
-def _say(text: str) -> None:
-    """A stage's line on stderr, as the search's notes are said (nas.session._say)."""
-    print(text, file=sys.stderr, flush=True)
-
-
 def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> None:
     """Explain the winner (``options.explain``), then write the report (``options.report``).
     A Ctrl-C here is an :class:`Interrupted` that names `nas explain` / `nas report`: the
     search and its winner are kept, and running the search again would retrain the winner."""
     run = result.run_dir
-    say = _say if getattr(options, "progress", False) else lambda text: None
+    say = terminal.say if getattr(options, "progress", False) else lambda text: None
     if options.explain and result.model is not None:
         say(f"explaining the winner on up to {options.explain_samples} test examples, with its "
             "quality checks ...")  # fmt: skip

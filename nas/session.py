@@ -43,7 +43,7 @@ from nas.study import (
     storage_kept,
     storage_url,
 )
-from nas.terminal import plain
+from nas.terminal import say
 from nas.train import configure_threads, limit_kernel_cache
 from nas.trial import SearchSettings
 from nas.warm_start import fit_starts
@@ -162,11 +162,11 @@ def _run_search(
     config.write(run_dir)
     if options.progress:  # said before the search, while the user can still stop and mend it
         for note in getattr(td, "notes", []):
-            _say(f"note: {note}")
+            say(f"note: {note}")
         for warning in notes:
-            _say(f"warning: {warning}")
+            say(f"warning: {warning}")
         if config.jobs > 1:  # the README says so in its --seed row only (/tmp/oC4 F2)
-            _say(f"note: with --jobs {config.jobs} the processes take trials as they free up, so "
+            say(f"note: with --jobs {config.jobs} the processes take trials as they free up, so "
                  "the same command gives another trial history each time; one process (--jobs "
                  "1) and --seed repeat a search exactly.")  # fmt: skip
     state = kind.prepare(td, settings, config.extras, leader=True)
@@ -223,9 +223,9 @@ def _run_search(
             write_leaderboard(st, names, run_dir)
             checkpoint(url)  # study.db alone holds every trial, even after an interrupt
         grace = heartbeat_kwargs(url, options.heartbeat).get("grace_period")
-        say = _say if options.progress else None
+        said_by = say if options.progress else None
         while True:
-            _wait_for_other_machines(st, grace=grace, to_total=n_trials is not None, say=say)
+            _wait_for_other_machines(st, grace=grace, to_total=n_trials is not None, say=said_by)
             before = None if n_trials is None else counted_trials(st)
             if before is None or before >= n_trials:
                 break
@@ -241,7 +241,7 @@ def _run_search(
         if options.finalize:
             if options.progress:  # it had been silent here for as long as the search (/tmp/oD4 F3)
                 which = "winner" if config.top <= 1 else f"{config.top} kept models"
-                _say(f"retraining the {which} on train + validation, then testing once ...")
+                say(f"retraining the {which} on train + validation, then testing once ...")
             finalize_run(result, st, td, settings, config.top, kind, state)
             result.warnings += _overran(timeout, time.time() - started)
             from nas.exporting import export_notes  # a resumed search that changed the winner:
@@ -497,10 +497,6 @@ def _optimize(
     finally:
         write_leaderboard(st, names, run_dir)
     check_impossible_budget(st, settings)
-
-
-def _say(text: str) -> None:
-    print(plain(text), file=sys.stderr, flush=True)  # a column name's ESC [2J shown, not obeyed
 
 
 def _wait_for_other_machines(
