@@ -435,6 +435,9 @@ def test_sigterm_sets_the_stop_that_training_raises_again(monkeypatch: pytest.Mo
     monkeypatch.setattr(db_log, "level", logging.NOTSET)
     old, old_int = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     try:
+        # as a terminal starts it (a background job, `nohup`, may start with SIGINT ignored:
+        # nas then leaves it ignored)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         stop_on_sigterm()
         with pytest.raises(KeyboardInterrupt):
             os.kill(os.getpid(), signal.SIGTERM)
