@@ -207,6 +207,12 @@ def _run_search(
         objective.deadline = Deadline.for_data(
             timeout, td, top=config.top, start=started, factor=kind.retrain_factor
         )
+    if timeout is not None and options.progress and objective.deadline.left() <= 0:
+        # said before the search, not only after it (/tmp/oD4 F14: --timeout 1 ran 15 s)
+        spent = timeout - objective.deadline.left()
+        say(f"warning: --timeout {timeout:g} s has passed already: starting and loading the "
+            f"data took {spent:.1f} s. One trial and the winner's retrain still run, so the "
+            "wait will be longer than asked; give a longer --timeout.")  # fmt: skip
     left = None if timeout is None else max(1.0, objective.deadline.left())  # same end
     workers = start_workers(url, config.study, config.jobs - 1, data=td, n_trials=n_trials,
                             timeout=left, heartbeat=options.heartbeat, store=store)  # fmt: skip

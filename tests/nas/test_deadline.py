@@ -159,7 +159,7 @@ def test_a_recorded_best_epoch_is_read_as_it_was_written() -> None:
 
 
 def test_a_timeout_shorter_than_one_trial_and_the_retrain_is_said_to_be_overrun(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """timeout=0.001 took seconds (one trial and the retrain always run) with no word. The
     search is told it started 10 s ago (``started``), so the overrun is certain whatever the
@@ -170,7 +170,14 @@ def test_a_timeout_shorter_than_one_trial_and_the_retrain_is_said_to_be_overrun(
 
     space = write_space(tmp_path)
     result = nas.search("iris", space=str(space), timeout=0.001, epochs=2, threads=1,
-                        out=tmp_path / "run", started=time.time() - 10)  # fmt: skip
+                        out=tmp_path / "run", started=time.time() - 10, progress=True,
+                        reports_dir=None)  # fmt: skip
+    # said before the search too, not only after it (/tmp/oD4 F14: --timeout 1 ran 15 s)
+    lines = [" ".join(line.split()) for line in capsys.readouterr().err.splitlines()]
+    passed = "warning: --timeout 0.001 s has passed already: starting and loading the data took"
+    early = [i for i, line in enumerate(lines) if line.startswith(passed)]
+    first_trial = next(i for i, line in enumerate(lines) if line.startswith("search: "))
+    assert len(early) == 1 and early[0] < first_trial, lines
     said = [w for w in result.warnings if "over the timeout of 0.001 s" in w]
     assert len(said) == 1 and "one trial and the retrain always run" in said[0], result.warnings
     assert float(said[0].split(" took ")[1].split(" s,")[0]) >= 10.0
