@@ -238,8 +238,8 @@ def top_table(
         table = Table(title="top trials (validation)")
     cols = (["front"] if front else []) + ["trial", "family", f"val {label}", "params",
                                            "MFLOPs", "latency ms", "s"]  # fmt: skip
-    for col in cols:
-        table.add_column(col, justify="right")
+    for col in cols:  # folded, never cut: at COLUMNS=40 the numbers had read "0…" (/tmp/oD4 F13)
+        table.add_column(col, justify="right", overflow="fold")
     for _, r in rows.iterrows():
         table.add_row(
             *(["★" if int(r["number"]) in front else ""] if front else []),

@@ -888,6 +888,27 @@ def test_the_live_view_and_the_top_table_name_a_macro_average_so() -> None:
     assert best_line(study, "f1").startswith("best: val macro f1 0.4963 (trial 0, fnn")
 
 
+def test_the_top_table_folds_its_numbers_on_a_narrow_terminal() -> None:
+    """/tmp/oD4 F13: at COLUMNS=40 the table cut its numbers to "0…" and "10…"."""
+    import io
+
+    import pandas as pd
+    from rich.console import Console
+
+    from nas.commands.search import top_table
+
+    row = {"number": 0, "state": "complete", "family": "cnn", "metric": 0.98893, "params": 103850,
+           "flops": 5.22e6, "latency_ms": 0.5981, "seconds": 12.3}  # fmt: skip
+    screen = Console(file=io.StringIO(), width=40)
+    screen.print(top_table(pd.DataFrame([row]), minimize=False, metric="accuracy"))
+    drawn = screen.file.getvalue()
+    assert "…" not in drawn
+    body = drawn.split("┩")[1].split("└")[0].strip().splitlines()
+    columns = zip(*([cell.strip() for cell in line.split("│")[1:-1]] for line in body))
+    folded = ["0", "cnn", "0.9889", "103,850", "5.220", "0.598", "12.3"]  # every digit there
+    assert ["".join(parts) for parts in columns] == folded
+
+
 def test_a_run_that_lost_its_winners_metrics_names_the_file(
     cli: Cli, finished_run, tmp_path: Path
 ) -> None:
