@@ -328,8 +328,11 @@ def render_result(result: Any) -> None:
     config = getattr(result, "config", None)
     storage = getattr(config, "storage", None)  # as recorded: a password is ***
     study = f"{d}/study.db" if (d / "study.db").is_file() or not storage else storage
+    more = [f"{d}/{name}/" for name in ("top", "explain") if (d / name).is_dir()]  # /tmp/oE4 N9
     out.print(
-        f"artifacts: {d}/leaderboard.csv, {d}/best/ ({', '.join(files) or 'none yet'}), {study}",
+        f"artifacts: {d}/leaderboard.csv, {d}/best/ ({', '.join(files) or 'none yet'}), "
+        + "".join(f"{m}, " for m in more)
+        + study,
         markup=False,
     )
 

@@ -1057,6 +1057,8 @@ def test_each_stage_after_the_search_says_it_is_running(finished_run: FinishedRu
               "writing the report ..."]  # fmt: skip
     at = [said.index(s) for s in stages]
     assert at == sorted(at) and at[0] > said.index(trials[-1])
+    text = "".join(finished_run.result.stdout.split())  # the terminal's width folds the line
+    assert f"{finished_run.run_dir}/explain/" in text[text.index("artifacts:") :]  # /tmp/oE4 N9
 
 
 def test_nas_spaces_bounds_its_sample_and_its_interrupt_speaks_of_itself(
