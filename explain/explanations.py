@@ -15,8 +15,7 @@ from torch import nn
 
 from explain.attribution import attribute, choose_methods
 from explain.errors import ExplainError
-from explain.quality import RERUN_MIN, RERUN_SAMPLES, RERUN_SECONDS, run_checks
-from explain.randomisation import cascade_layers
+from explain.quality import RERUN_MIN, RERUN_SAMPLES, RERUN_SECONDS, rerun_calls, run_checks
 from explain.record import Explanations
 from explain.report_view import report_view
 from explain.shap_values import shap_explain
@@ -218,7 +217,7 @@ def _rerun_seconds(
     followed the load. A method whose main-pass figure could shrink its sample is timed on
     ``RERUN_MIN`` examples instead; a cheaper one keeps its figure (nothing to cut)."""
     out = dict(main)
-    runs = 8 + len(cascade_layers(model))  # as quality._rerun_sizes counts them (4 perturbations)
+    runs = rerun_calls(model)  # as quality._rerun_sizes counts them
     for m, fn in fns.items():
         if m not in out or out[m] * runs * RERUN_SAMPLES <= RERUN_SECONDS / max(len(fns), 1):
             continue

@@ -328,6 +328,13 @@ def run_checks(
     return checks
 
 
+def rerun_calls(model: nn.Module, n_perturb: int = 4) -> int:
+    """How many times sensitivity and randomisation re-run an explainer on their sample: the
+    perturbations, the noise floor's two draws, the original and its repeat, and one per
+    cascade layer."""
+    return n_perturb + 4 + len(cascade_layers(model))
+
+
 def _rerun_sizes(
     model: nn.Module,
     n: int,
@@ -355,7 +362,7 @@ def _rerun_sizes(
         return out
     if not seconds_per_example or time_budget <= 0:
         return dict.fromkeys(methods, (wanted, ""))
-    runs = n_perturb + 4 + len(cascade_layers(model))
+    runs = rerun_calls(model, n_perturb)
     out, left = {}, time_budget
     for m in sorted(methods, key=lambda m: seconds_per_example.get(m, 0.0)):
         per = seconds_per_example.get(m, 0.0) * runs
@@ -384,6 +391,7 @@ __all__ = [
     "ExplainFn",
     "agreement",
     "cascade_layers",
+    "rerun_calls",
     "completeness",
     "completeness_basis",
     "deletion_insertion",
