@@ -71,8 +71,12 @@ def search(
             "each trial's explanation quality)."
         ),
     ] = None,
-    sampler: Annotated[SamplerName, typer.Option(help="Optuna sampler.")] = SamplerName("tpe"),
-    pruner: Annotated[PrunerName, typer.Option(help=_PRUNER_HELP)] = PrunerName("hyperband"),
+    sampler: Annotated[
+        SamplerName, typer.Option(case_sensitive=False, help="Optuna sampler.")
+    ] = SamplerName("tpe"),
+    pruner: Annotated[
+        PrunerName, typer.Option(case_sensitive=False, help=_PRUNER_HELP)
+    ] = PrunerName("hyperband"),
     max_params: Annotated[
         float | None, typer.Option(help="Budget: parameters (<= this fits; limits are inclusive).")
     ] = None,

@@ -27,9 +27,15 @@ TASK_RULE = (
 
 
 def did_you_mean(value: str, choices: Sequence[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string."""
-    close = difflib.get_close_matches(value, list(choices), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    """`` (did you mean 'x'?)`` for the closest of ``choices``, or an empty string.
+
+    Compared case-blind, as ``--space`` is: 'IRIS' and 'iris' share no letter to difflib.
+    """
+    folded: dict[str, str] = {}
+    for choice in choices:
+        folded.setdefault(str(choice).casefold(), str(choice))
+    close = difflib.get_close_matches(value.casefold(), list(folded), n=1)
+    return f" (did you mean {folded[close[0]]!r}?)" if close else ""
 
 
 def check_task(task: str | None) -> str | None:

@@ -417,6 +417,16 @@ def test_user_errors_are_one_line_on_stderr(
     assert not (out / "leaderboard.csv").exists()
 
 
+def test_choices_are_case_blind_and_suggested_so(cli: Cli, tmp_path: Path) -> None:
+    # --sampler TPE and --pruner Median had been refused, 'IRIS' got no suggestion (/tmp/oD4 F15)
+    result = cli("search", "--sampler", "TPE", "--pruner", "Median", "--dataset", "IRIS",
+                 "--out", tmp_path / "run", *LEAN)  # fmt: skip
+    # the options parsed: the one error is the dataset's, which suggests its lower-case name
+    assert_one_line_error(result, "Unknown dataset 'IRIS' (did you mean 'iris'?)")
+    bad = cli("search", "--sampler", "TPEE", "--dataset", "iris", "--out", tmp_path / "r2")
+    assert_one_line_error(bad, "--sampler", "'TPEE'", "tpe")
+
+
 def test_the_drop_hint_fixes_an_all_missing_column(cli: Cli, tmp_path: Path) -> None:
     """The error says --drop a; with it the data loads, and the next check (storage) speaks."""
     data = _csv(tmp_path / "gap.csv", ALL_MISSING)
