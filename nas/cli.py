@@ -23,14 +23,29 @@ def main() -> None:
     stop_on_sigterm()
     plain_where_not_unicode()
     quiet_when_the_reader_goes()
-    app(prog_name="nas")
+    try:
+        app(prog_name="nas")
+    except SystemExit as e:
+        # output that could not be written (a full disk) fails a command that otherwise did
+        # its work: what it printed is lost, so exit 0 would say too much
+        if _Tolerant.lost and e.code in (0, None):
+            raise SystemExit(2) from None
+        raise
 
 
 class _Tolerant:
     """A standard stream whose reader may go away (``nas show | head -3``, a search piped to a
     pager that was closed): the first write that finds the pipe closed points the stream's file
     descriptor at /dev/null, so the command finishes its work (a search, its retrain and its
-    files) instead of ending in a BrokenPipeError at its next line (/tmp/oD4 F10)."""
+    files) instead of ending in a BrokenPipeError at its next line (/tmp/oD4 F10).
+
+    A stream that cannot be written for another reason (``> /dev/full``, a full disk, an I/O
+    error) is said once on the other stream, in one line, and then dropped the same way: the
+    command goes on with its work and exits 2 at the end (:func:`main`), where it had ended in
+    an OSError traceback at its first line of output."""
+
+    #: The first write error other than a closed pipe, for :func:`main`'s exit code.
+    lost: str | None = None
 
     def __init__(self, stream: Any) -> None:
         self._stream = stream
@@ -40,13 +55,36 @@ class _Tolerant:
             return self._stream.write(text)
         except BrokenPipeError:
             self._to_null()
-            return len(text)
+        except OSError as e:
+            self._lost(e)
+        return len(text)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except BrokenPipeError:
             self._to_null()
+        except OSError as e:
+            self._lost(e)
+
+    def _lost(self, error: OSError) -> None:
+        import sys
+
+        name = "standard output" if self._stream is sys.__stdout__ else "standard error"
+        self._to_null()  # what is still buffered goes there too, not retried at exit
+        if _Tolerant.lost is None:
+            _Tolerant.lost = name
+            other = sys.__stderr__ if name == "standard output" else None
+            if other is not None:
+                try:
+                    other.write(
+                        f"error: {name} could not be written ({error.strerror}): what "
+                        "nas printed there is lost; the command goes on with its work "
+                        "and its files, and exits 2.\n"
+                    )
+                    other.flush()
+                except OSError:
+                    pass
 
     def _to_null(self) -> None:
         import os

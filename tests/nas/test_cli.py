@@ -1111,3 +1111,22 @@ def test_a_closed_pipe_does_not_end_the_command() -> None:
     assert os.path.samestat(os.fstat(stream.fileno()), os.stat(os.devnull))
     assert stream.encoding and stream.isatty() is False  # the rest is the stream's own
     stream.close()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    """/tmp/oD4 F10: `nas datasets > /dev/full` (a full disk) had ended in an OSError traceback,
+    exit 1. Now one line on stderr says what was lost, the command runs on, and it exits 2."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from nas.cli import main; sys.argv[0] = 'nas'; "
+             "main()", "datasets"],
+            stdout=full, stderr=subprocess.PIPE, text=True, timeout=120,
+        )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "error: standard output could not be written (No space left on device): what nas "
+        "printed there is lost; the command goes on with its work and its files, and exits 2."
+    ]
