@@ -23,6 +23,7 @@ from explain.explanations import report_view as _report_view
 from nas import run as rundir
 from nas.config import SearchConfig
 from nas.errors import NasError
+from nas.train.loop import raise_if_stopped
 from search_spaces import ArchSpec
 
 SOURCE = "source.json"  # in RUN/explain/: which model the explanations are of
@@ -74,6 +75,9 @@ def explain_run(
             "folder."
         )
     reruns = _stored_reruns(run_dir, min(samples, len(data.test.X)))
+    # a SIGTERM whose KeyboardInterrupt Python dropped (nas.train.loop.stop_pending) stops the
+    # explanations at the winner's next forward pass, as it stops training at the next batch
+    model.register_forward_pre_hook(raise_if_stopped)
     exp = explain_model(model, data, samples=samples, methods=methods, checks=checks, seed=seed,
                         rerun_examples=reruns)  # fmt: skip
     _store(exp, run_dir, fingerprint)

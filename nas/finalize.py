@@ -26,6 +26,7 @@ from nas.leaderboard import (
 )
 from nas.result import SearchResult
 from nas.study import redact
+from nas.train.loop import raise_if_stopped
 from nas.trial import SearchSettings
 
 
@@ -68,6 +69,7 @@ def finalize_run(
             )
         shutil.rmtree(top_dir)
     for rank, trial in enumerate(winners, start=1):
+        raise_if_stopped()  # a SIGTERM whose KeyboardInterrupt Python dropped (stop_pending)
         final = kind.finalize(td, trial, settings, state, rank)
         final.metrics["data"] = td.name
         folders = ([result.run_dir / "best"] if rank == 1 else []) + (
@@ -82,6 +84,7 @@ def finalize_run(
             result.metrics = final.metrics
         result.pareto.append(final.metrics)
         result.warnings += latency_note(trial, final.cost, settings, rank)
+    raise_if_stopped()
     save_baselines(result, kind, td, settings, state)
     rundir.write_json(result.run_dir / "summary.json", {
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "counts": result.counts,
@@ -151,6 +154,7 @@ def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> 
         say(f"explaining the winner on up to {options.explain_samples} test examples, with its "
             "quality checks ...")  # fmt: skip
         try:
+            raise_if_stopped()  # explain_run checks again at each forward pass of the winner
             result.explanations = kind.explain(
                 Path(run),
                 result.config,
@@ -174,6 +178,7 @@ def explain_and_report(result: SearchResult, kind: SearchKind, options: Any) -> 
 
         say("writing the report ...")
         try:
+            raise_if_stopped()
             result.report_path = write_report(run, storage=options.storage)
         except KeyboardInterrupt:
             kept = (

@@ -208,6 +208,14 @@ def _diverged(
 stop_pending = False
 
 
+def raise_if_stopped(*_: Any) -> None:
+    """Raise the stop :data:`stop_pending` holds, if there is one: training checks it at every
+    batch; the stages after the search at their start, and explanations at every forward pass
+    of the winner (a forward pre-hook), so a lost SIGTERM stops them too."""
+    if stop_pending:
+        raise KeyboardInterrupt
+
+
 def train_model(
     model: nn.Module,
     data: TaskData,
@@ -365,8 +373,7 @@ def _fit(
         model.train()
         perm = torch.randperm(n, generator=gen).to(dev)
         for b in range(spe):
-            if stop_pending:  # a stop whose KeyboardInterrupt was lost (see stop_pending)
-                raise KeyboardInterrupt
+            raise_if_stopped()  # a stop whose KeyboardInterrupt was lost (see stop_pending)
             idx = perm[b * bs : (n if b == spe - 1 else (b + 1) * bs)]
             lr = float(optimizer.param_groups[0]["lr"])
             optimizer.zero_grad(set_to_none=True)

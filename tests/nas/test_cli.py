@@ -774,6 +774,30 @@ def test_ctrl_c_while_explaining_or_reporting_names_the_command_that_finishes(
     assert (out / "best" / "model.pt").is_file() and not (out / "report.html").exists()
 
 
+def test_a_lost_stop_after_the_explanations_skips_the_report(
+    cli: Cli, tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM whose KeyboardInterrupt Python dropped between two stages (stop_pending) had
+    let the stages after training run on; each stage now starts by raising it."""
+    import nas.finalize
+    import nas.train.loop as loop
+
+    monkeypatch.setattr(loop, "stop_pending", False)
+    saved = nas.finalize.save_warnings
+
+    def lost_here(result: object) -> None:  # the stop arrives, and is lost, as explaining ends
+        monkeypatch.setattr(loop, "stop_pending", True)
+        saved(result)
+
+    monkeypatch.setattr(nas.finalize, "save_warnings", lost_here)
+    out = tmp_path / "run"
+    result = cli("search", "--dataset", "iris", "--space", tiny_space, "--trials", "1",
+                 "--epochs", "1", "--no-explain", "--out", out, *LEAN)  # fmt: skip
+    assert result.exit_code == 130, (result.stderr, result.exception)
+    assert result.stderr.splitlines()[-1].startswith("interrupted while writing the report")
+    assert (out / "best" / "model.pt").is_file() and not (out / "report.html").exists()
+
+
 def test_ctrl_c_in_nas_explain_or_nas_report_says_nothing_was_stored(
     cli: Cli, finished_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -46,3 +46,22 @@ def test_explaining_again_uses_the_stored_rerun_counts(
     (run / "explain" / "attributions.npz").unlink()
     nas.explain(run, methods=methods)  # nothing stored to follow: the time limit decides
     assert {n for n, _ in _reruns(run).values()} == {23}
+
+
+def test_a_lost_stop_ends_the_explanations_at_the_next_forward_pass(
+    finished_run: FinishedRun, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SIGTERM whose KeyboardInterrupt Python dropped (raised in a finalizer) sets
+    ``stop_pending``; training raised it again, but explanations ran on to the end. Now the
+    winner's next forward pass raises it, and the stored explanation is left as it was."""
+    import nas.train.loop as loop
+    from nas.explaining import explain_run
+
+    run = copy_finished_run(finished_run, tmp_path)
+    before = (run / "explain" / "explanations.json").read_bytes()
+    monkeypatch.setattr(loop, "stop_pending", True)
+    with pytest.raises(KeyboardInterrupt):
+        explain_run(run, samples=8, methods=["saliency"], checks=False)
+    assert (run / "explain" / "explanations.json").read_bytes() == before
+    monkeypatch.setattr(loop, "stop_pending", False)
+    assert explain_run(run, samples=8, methods=["saliency"], checks=False).attributions
