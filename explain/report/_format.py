@@ -156,6 +156,33 @@ def fmt_num(value: Any, digits: int = 4) -> str:
 GROUPED = (1e3, 1e9)
 
 
+def fmt_span(lo: Any, hi: Any, digits: int = 3) -> tuple[str, str]:
+    """The two ends of an interval on one scale: ``digits`` significant digits of the larger
+    end, and as many decimals for the other (``-0.0467`` to ``-0.0001``, not ``-8.33e-05``: a
+    bootstrap percentile of a difference counted in 1/300ths falls between them). An end that
+    rounds to zero keeps its sign (``-0.0000``: the interval still excludes 0), and 0 is
+    ``0``; ends too large or too small for decimals are :func:`fmt_num`'s."""
+    ends = [v for v in (lo, hi) if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(ends) < 2 or not all(math.isfinite(v) for v in ends) or max(map(abs, ends)) == 0:
+        return fmt_num(lo, digits), fmt_num(hi, digits)
+    top = max(map(abs, ends))
+    decimals = digits - 1 - math.floor(math.log10(top))
+    if not 0 <= decimals <= 6 or top >= GROUPED[1]:
+        return fmt_num(lo, digits), fmt_num(hi, digits)
+
+    def end(v: float) -> str:
+        if v == 0:
+            return "0"
+        text = f"{v:,.{decimals}f}"
+        return "-" + text if v < 0 and not text.startswith("-") else text
+
+    a, b = end(float(lo)), end(float(hi))
+    # zeros both ends share go ("-0.1 to 0.1", not "-0.100 to 0.100"); "50.0–59.3" keeps its
+    while all("." in t and t.endswith("0") for t in (a, b) if t != "0") and {a, b} != {"0"}:
+        a, b = (t if t == "0" else t[:-1].rstrip(".") for t in (a, b))
+    return a, b
+
+
 def fmt_prob(value: Any) -> str:
     """A probability to three decimals that reads 1 or 0 only when it is: ``0.702``,
     ``> 0.999`` (0.99948), ``< 0.001``."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from explain.report import decision as d
 from explain.report import plots
-from explain.report._format import fmt_num, fmt_seconds, fmt_si
+from explain.report._format import fmt_num, fmt_seconds, fmt_si, fmt_span
 from explain.report.schema import ReportData
 
 _STATES = ("complete", "pruned", "over_budget", "failed", "running")
@@ -71,7 +71,8 @@ def _baselines(
         if value is not None and lo is not None and hi is not None:
             # judged by the interval of (baseline - winner) on the same rows
             beats, loses = (lo > 0, hi < 0) if up else (hi < 0, lo > 0)
-            span = f"baseline − winner {fmt_num(lo, 3)} to {fmt_num(hi, 3)}, 95%, on the same rows"
+            ends = fmt_span(lo, hi)
+            span = f"baseline − winner {ends[0]} to {ends[1]}, 95%, on the same rows"
             p, exact = d.as_number(paired.get("p")), _mcnemar(paired)
             rows_n = d.as_count(paired.get("n")) or n_test
             unconfirmed = (beats or loses) and p is not None and p >= 0.05
@@ -604,7 +605,7 @@ def decision_view(data: ReportData) -> dict[str, Any] | None:
         "score": fmt_num(test),
         "units": units,
         "interval": interval
-        and {**interval, "text": f"{fmt_num(interval['lo'], 3)}–{fmt_num(interval['hi'], 3)}"},
+        and {**interval, "text": "–".join(fmt_span(interval["lo"], interval["hi"]))},
         "n": fmt_num(sizes.get("test")) if sizes.get("test") is not None else None,
         "baselines": base,
         "baselines_note": None

@@ -268,7 +268,9 @@ def test_a_regression_shows_a_bootstrap_interval_when_there_is_one() -> None:
     text = _decision_text(render_html(data))
     # no stored interval: the normal approximation, sd(RMSE) ≈ 54.66 / sqrt(2 · 270)
     half = 1.959964 * 54.66 / math.sqrt(540)
-    assert f"{54.66 - half:.3g}–{54.66 + half:.3g}" in text and "normal approximation" in text
+    # both ends to the decimals of the larger's 3 significant digits ("50.0", not "50")
+    assert f"{54.66 - half:.1f}–{54.66 + half:.1f}" == "50.0–59.3"
+    assert "50.0–59.3" in text and "normal approximation" in text
     data["test_interval"] = {"metric": "rmse", "lo": 49.1, "hi": 60.7, "n": 270,
                              "method": "percentile bootstrap, 1000 resamples"}  # fmt: skip
     text = _decision_text(render_html(data))

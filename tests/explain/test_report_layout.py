@@ -304,6 +304,31 @@ def test_large_values_are_grouped_not_scientific() -> None:
     assert "scores test rmse 52,599" in verdict(data)
 
 
+def test_an_interval_s_ends_share_one_scale() -> None:
+    """/tmp/oB4: a bootstrap interval of a difference in 1/300ths of accuracy had read
+    "-0.0467 to -8.33e-05" (an interpolated percentile): both ends now take the decimals of the
+    larger one's 3 significant digits, the sign kept, shared trailing zeros dropped."""
+    from explain.report._format import fmt_span
+
+    assert fmt_span(-0.046667, -8.333e-05) == ("-0.0467", "-0.0001")
+    assert fmt_span(-1e-7, 0.02) == ("-0.00", "0.02")  # still below 0, as the interval is
+    assert fmt_span(50.0498, 59.2702) == ("50.0", "59.3")  # not "50" beside "59.3"
+    assert fmt_span(-0.1, 0.1) == ("-0.1", "0.1") and fmt_span(0, 0) == ("0", "0")
+    assert fmt_span(-1234.5, 56789.1) == ("-1,234", "56,789")  # whole numbers: fmt_num's
+    assert fmt_span(1e-6, 3e-6) == ("1e-06", "3e-06") and fmt_span(None, 1) == ("–", "1")
+    from explain.report.decision_view import decision_view
+
+    trivial = {"name": "majority class", "kind": "trivial", "metrics": {"accuracy": 0.5},
+               "paired": {"lo": -0.046667, "hi": -8.333e-05}}  # fmt: skip
+    data = {"run": {"metric": "accuracy", "task": "classification",
+                    "data_info": {"sizes": {"test": 300, "val": 300}}},
+            "best": {"test": {"accuracy": 0.52}, "val": {"accuracy": 0.5}},
+            "test_interval": {"metric": "accuracy", "lo": 0.46, "hi": 0.58, "n": 300},
+            "baselines": {"n_test": 300, "baselines": [trivial]}}  # fmt: skip
+    said = decision_view(data)["baselines"][0]["relation"]
+    assert "baseline − winner -0.0467 to -0.0001, 95%, on the same rows" in said, said
+
+
 def test_a_probability_bound_reads_p_greater_than() -> None:
     data = fx.tabular_classification(n_local=4)
     data["explanations"]["local"][0]["probability"] = 0.99993
