@@ -76,8 +76,31 @@ class Figures:
             return fid
         if figure is None:
             return None
+        room_for_the_buttons(figure)
         self.figures[fid] = figure
         return fid
+
+
+#: The height of Plotly's button bar (the modebar) at a figure's top right, in pixels.
+MODEBAR_PX = 26
+
+
+def room_for_the_buttons(figure: Figure) -> None:
+    """What Plotly draws at a figure's edges, kept in view (/tmp/oB4): a marker at an axis'
+    end (accuracy 1 on a 0-1 axis) is no longer cut in half, and a legend above the plot
+    moves down below the button bar that had covered its right end."""
+    traces = figure.get("data", [])
+    for trace in traces:
+        if trace.get("type", "scatter") == "scatter" and "markers" in trace.get("mode", ""):
+            trace.setdefault("cliponaxis", False)
+    lay = figure.get("layout", {})
+    legend = lay.get("legend") or {}
+    entries = [t for t in traces if t.get("showlegend", True) is not False and t.get("name")]
+    shown = lay.get("showlegend", len(entries) > 1)
+    if shown and entries and float(legend.get("y", 1.02)) >= 1:
+        margin = dict(lay.get("margin") or {})
+        margin["t"] = int(margin.get("t", 40)) + MODEBAR_PX
+        lay["margin"] = margin
 
 
 def panel(title: str, help: str, figure: str | None = None, note: str = "", **extra: Any) -> Panel:

@@ -329,6 +329,29 @@ def test_an_interval_s_ends_share_one_scale() -> None:
     assert "baseline − winner -0.0467 to -0.0001, 95%, on the same rows" in said, said
 
 
+def test_figures_keep_their_edges_in_view() -> None:
+    """/tmp/oB4: a marker at accuracy 1 on a 0-1 axis was cut in half, and Plotly's button bar
+    covered the right end of a legend above the search plots."""
+    from explain.report.sections import MODEBAR_PX, Figures
+
+    def fig(legend_y: float, names: tuple[str, ...]) -> dict[str, Any]:
+        return {"data": [{"type": "scatter", "mode": "markers", "name": n, "y": [1.0]}
+                         for n in names] + [{"type": "bar", "y": [1]}],
+                "layout": {"margin": {"t": 40}, "legend": {"y": legend_y}}}  # fmt: skip
+
+    figs = Figures()
+    top, below, alone = (figs.add(n, fig, *a) for n, a in
+                         (("top", (1.02, ("a", "b"))), ("below", (-0.2, ("a", "b"))),
+                          ("alone", (1.02, ("a",)))))  # fmt: skip
+    drawn = figs.figures
+    assert drawn[top]["layout"]["margin"]["t"] == 40 + MODEBAR_PX
+    assert drawn[below]["layout"]["margin"]["t"] == 40  # a legend under the plot: no room
+    assert drawn[alone]["layout"]["margin"]["t"] == 40  # one trace: Plotly shows no legend
+    assert [t.get("cliponaxis") for t in drawn[top]["data"]] == [False, False, None]
+    html = render_html(fx.tabular_classification())
+    assert '"select2d", "lasso2d"' in html  # the shorter button bar
+
+
 def test_a_probability_bound_reads_p_greater_than() -> None:
     data = fx.tabular_classification(n_local=4)
     data["explanations"]["local"][0]["probability"] = 0.99993

@@ -3,7 +3,9 @@
 (function () {
   "use strict";
   var figures = JSON.parse(document.getElementById("report-figures").textContent);
-  var config = { displaylogo: false, responsive: true, typesetMath: false };
+  // the buttons a static report uses (download, zoom, pan, reset): a shorter bar covers less
+  var config = { displaylogo: false, responsive: true, typesetMath: false,
+                 modeBarButtonsToRemove: ["select2d", "lasso2d", "zoomIn2d", "zoomOut2d", "autoScale2d"] };
   var pending = [];
   Object.keys(figures).forEach(function (id) {
     var el = document.getElementById(id);
