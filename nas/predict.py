@@ -329,6 +329,14 @@ class Predictor:
                     "predict with --data <file>."
                 )
             data = self.config.load_data()
+            changed = self.config.data_changed(data.fingerprint)
+            if changed:  # its "test split" is no longer the rows the winner was tested on
+                raise DataError(
+                    f"The data of {str(self.run_dir)!r} changed since its search ({changed}): "
+                    "the rows it would call the test split are not the ones the winner was "
+                    "tested on, nor held out from its training. Restore that data to predict "
+                    "its test split, or predict other rows with --data FILE."
+                )
             self.notes = list(self.standing)
             outputs = row_outputs(self.model, data.test.X)
             y = data.targets_in_units(data.test)  # as read: not back from float32

@@ -22,7 +22,7 @@ from nas.data.csvfile import read_table
 from nas.data.prepare import encode_labels
 from nas.data.split import split_indices
 from nas.errors import DataError
-from tests.conftest import LEAN, invoke, write_space
+from tests.conftest import LEAN, FinishedRun, copy_finished_run, invoke, write_space
 
 pytestmark = pytest.mark.usefixtures("restore_global_state")
 
@@ -759,3 +759,20 @@ def test_a_damaged_record_of_a_csv_run_is_one_line_naming_run_json(
     assert not (tmp_path / "p.csv").exists() and not (run / "explain-new").exists()
     with pytest.raises(nas.NasError, match=re.escape(words.format(run=run))):
         nas.load_predictor(run)
+
+
+def test_the_test_split_of_changed_data_is_refused(
+    finished_run: FinishedRun, tmp_path: Path, cli: Callable[..., Result]
+) -> None:
+    """/tmp/oG5 F6: `nas predict RUN` of a registered dataset whose rows changed since the
+    search had printed metrics "on the test split" of other rows, exit 0; `nas explain` and a
+    resumed search refuse such data, and now predict does too, naming both fingerprints."""
+    run = copy_finished_run(finished_run, tmp_path)
+    record = json.loads((run / "run.json").read_text())
+    record["data_fingerprint"] = "sha256:" + "0" * 64  # as if the search had read other rows
+    (run / "run.json").write_text(json.dumps(record))
+    result = cli("predict", run)
+    assert result.exit_code == 2, result.output
+    line = result.stderr.strip()
+    assert "\n" not in line and "changed since its search (iris: fingerprint 000000000000" in line
+    assert "--data FILE" in line and not (run / "predictions").exists()
