@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from nas import run as rundir
+from nas.caller_state import keeps_caller_state
 from nas.config import SearchConfig
 from nas.cost import Cost
 from nas.deadline import LONGEST_HEARTBEAT
@@ -47,6 +48,7 @@ def _check_keywords(settings: dict[str, Any]) -> None:
             )
 
 
+@keeps_caller_state
 def search(
     dataset: str | SearchConfig | None = None,
     data: str | PathLike[str] | None = None,
@@ -133,6 +135,7 @@ def search(
     return run_search(config, options)
 
 
+@keeps_caller_state
 def load_run(
     path: str | PathLike[str], *, storage: str | None = None, load_data_too: bool = False
 ) -> SearchResult:
@@ -198,6 +201,7 @@ def _count(name: str, value: Any, what: str) -> int:
     return n
 
 
+@keeps_caller_state
 def explain(
     run: str | PathLike[str] | SearchResult,
     *,
@@ -277,6 +281,7 @@ def explain(
     return kind.explain(run_dir, config, samples=samples, methods=methods, checks=checks)
 
 
+@keeps_caller_state
 def report(
     run: str | PathLike[str] | SearchResult,
     path: str | PathLike[str] | None = None,
@@ -296,6 +301,7 @@ def report(
     return write_report(run_dir, path, storage=storage, copy_to=copy_to)
 
 
+@keeps_caller_state
 def load_model(path: str | PathLike[str]) -> Any:
     """The trained winner of a run directory (or a model folder), rebuilt from its spec (a
     GanModel for a GAN run), in eval mode; its weights read with ``weights_only=True``.
@@ -323,6 +329,7 @@ def _recorded_extension(out: str | PathLike[str] | None, error: UnknownNameError
         raise NasError(message) from None
 
 
+@keeps_caller_state
 def show(path: str | PathLike[str]) -> dict[str, Any]:
     """The run's config (``config``, and as plain data ``run``), its leaderboard, the
     winner's metrics (``best``) and the report's judgement of them against the baselines

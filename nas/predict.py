@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from nas.caller_state import keeps_caller_state
 from nas.config import SearchConfig
 from nas.data.csvfile import read_table
 from nas.data.files import SUPPORTED_SUFFIXES
@@ -172,6 +173,7 @@ class Predictor:
                               f"training ({shown}); {how}.")  # fmt: skip
 
     # --- outputs -------------------------------------------------------------------------
+    @keeps_caller_state
     def outputs(self, X: Any, source: str = "the data") -> np.ndarray:
         """The model's raw outputs (logits; standardized regression values), batched. A row
         whose output is not a number (inputs so far from training that the network overflows,
@@ -610,6 +612,7 @@ def _labels(names: list[str]) -> np.ndarray:
     return np.array(names, dtype=object)  # "1_2", "01.5": not as a number prints
 
 
+@keeps_caller_state
 def load_predictor(run_dir: str | PathLike[str]) -> Predictor:
     """The winner of a finished run with its recorded preprocessing, ready for new rows: a
     :class:`Predictor` whose ``predict`` / ``predict_proba`` take rows (a DataFrame, or an

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from nas.caller_state import keeps_caller_state
 from nas.cost._prepare import _checked_shape, _prepared
 from nas.cost.budget import Cost
 from nas.cost.flops import _count_flops
@@ -86,6 +87,7 @@ def _physical_memory() -> int | None:
 BATCH_TIMING_BYTES = 512 * 1024 * 1024
 
 
+@keeps_caller_state
 def measure_cost(
     model: nn.Module,
     input_shape: tuple[int, ...],

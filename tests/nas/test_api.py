@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import optuna
 import pytest
 
@@ -305,3 +306,42 @@ def test_show_names_the_spec_whose_block_kind_is_not_registered(
     said = str(caught.value)
     assert said.startswith(f"{spec} names the block kind 'dense.v1.v9', which is not registered")
     assert "load the extension that registers it" in said
+
+
+def test_a_search_gives_the_caller_its_process_back(tmp_path: Path, tiny_space: Path) -> None:
+    """/tmp/oH5 F1-F2: from a notebook, a search had left torch on one thread, Optuna quiet, the
+    oneDNN variable set and torch's random stream moved; under float64 defaults or inside
+    ``torch.no_grad()`` every trial had failed, blamed on "the budget, the space or the data".
+    Now it runs in float32 with gradients, and the caller's settings come back as they were."""
+    import os
+
+    import torch
+
+    from nas.train.threads import KERNEL_CACHE_VARIABLE
+
+    before = (torch.get_num_threads(), torch.get_default_dtype(), optuna.logging.get_verbosity())
+    cache = os.environ.pop(KERNEL_CACHE_VARIABLE, None)
+    try:
+        torch.set_num_threads(2)
+        torch.set_default_dtype(torch.float64)
+        optuna.logging.set_verbosity(optuna.logging.INFO)
+        torch.manual_seed(0)
+        expected = torch.randn(3)
+        torch.manual_seed(0)
+        with torch.no_grad():
+            result = small(tmp_path / "run", tiny_space, n_trials=1)
+            assert not torch.is_grad_enabled()  # the caller's no_grad, back
+        assert result.counts == {"complete": 1}
+        probs = nas.load_predictor(tmp_path / "run").predict_proba(result.data.test.X.numpy())
+        assert probs.shape == (len(result.data.test.X), 3)
+        assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+        assert torch.get_num_threads() == 2 and torch.get_default_dtype() == torch.float64
+        assert optuna.logging.get_verbosity() == optuna.logging.INFO
+        assert KERNEL_CACHE_VARIABLE not in os.environ
+        assert torch.equal(torch.randn(3), expected)  # the caller's stream, where it was
+    finally:
+        torch.set_num_threads(before[0])
+        torch.set_default_dtype(before[1])
+        optuna.logging.set_verbosity(before[2])
+        if cache is not None:
+            os.environ[KERNEL_CACHE_VARIABLE] = cache
