@@ -18,7 +18,7 @@ import pandas as pd
 from nas import run as rundir
 from nas.caller_state import keeps_caller_state
 from nas.config import SearchConfig
-from nas.cost import Cost
+from nas.cost import Budget, Cost
 from nas.deadline import LONGEST_HEARTBEAT
 from nas.errors import NasError, SettingsError, UnknownNameError
 from nas.kinds import get_kind
@@ -38,10 +38,13 @@ def _check_keywords(settings: dict[str, Any]) -> None:
     known = [n for n in inspect.signature(SearchConfig.create).parameters
              if n not in ("cls", "dataset", "data")]  # fmt: skip
     known += [n for n in inspect.signature(search).parameters if n not in ("settings",)]
+    limits = [f.name for f in dataclasses.fields(Budget)]
     for name in settings:
         if name not in known:
             near = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {near[0]!r}? " if near else ""
+            if name in limits:  # NASClassifier takes max_params=...; nas.search a Budget
+                hint = f"a limit goes in the budget, budget=nas.Budget({name}=...); "
             raise SettingsError(
                 f"nas.search takes no keyword {name!r}; {hint}see help(nas.search) and "
                 "help(nas.SearchConfig.create) for the settings it takes."
@@ -124,6 +127,9 @@ def search(
         raise NasError(f"heartbeat is the seconds between a worker's heartbeats, at most "
                        f"{LONGEST_HEARTBEAT:,} (a day), or None to turn them off; got "
                        f"{heartbeat!r}.")  # fmt: skip
+    if out is not None and not isinstance(out, str | PathLike):
+        raise NasError(f"out is the folder of the run (a str or a path), got "
+                       f"{type(out).__name__}; leave it out for runs/<study>.")  # fmt: skip
     if isinstance(out, str | PathLike):  # ~ expanded, as the data's path is (/tmp/oD4 F12)
         out = home(Path(out))
     explain_samples = _count("explain_samples", explain_samples,

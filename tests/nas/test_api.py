@@ -230,6 +230,8 @@ def test_search_result_and_show(tmp_path: Path, tiny_space: Path) -> None:
         ({"n_trial": 3}, "nas.search takes no keyword 'n_trial'; did you mean 'n_trials'?"),
         ({"outdir": "x"}, "takes no keyword 'outdir'; did you mean 'out'?"),
         ({"zzz": 1}, "takes no keyword 'zzz'; see help"),
+        # NASClassifier takes max_params=..., nas.search a Budget (/tmp/oH5 F6)
+        ({"max_params": 100}, r"budget=nas\.Budget\(max_params=\.\.\.\)"),
     ],
 )
 def test_search_arguments_are_checked_before_any_work(
@@ -240,6 +242,11 @@ def test_search_arguments_are_checked_before_any_work(
     with pytest.raises(NasError, match=words):
         nas.search("iris", out=tmp_path / "run", **kwargs)
     assert not (tmp_path / "run").exists()
+
+
+def test_an_out_that_is_not_a_path_is_named() -> None:
+    with pytest.raises(NasError, match="out is the folder of the run .*got int"):  # a TypeError
+        nas.search("iris", out=5)  # from pathlib had named no argument (/tmp/oH5 F7)
 
 
 def test_an_array_given_as_the_dataset_is_named_not_printed(tmp_path: Path) -> None:
