@@ -15,7 +15,7 @@ from nas.data import TaskData
 from nas.leaderboard import status_of
 
 
-@dataclass
+@dataclass(repr=False)
 class SearchResult:
     """A finished (or reloaded) search: the winner, its test metrics and cost, the record."""
 
@@ -42,6 +42,20 @@ class SearchResult:
     @property
     def test_metrics(self) -> dict[str, Any]:
         return self.metrics.get("test", {})
+
+    def __repr__(self) -> str:
+        """One screen, not the whole record: a notebook cell that ends in ``result`` had
+        printed 16 KB (the space's config, every metric, the model; /tmp/oH5 F9). The fields
+        hold the rest."""
+        metric = getattr(self.config, "metric", None)
+        test = self.test_metrics.get(metric) if metric else None
+        scored = f", test {metric}={test:.4g}" if isinstance(test, int | float) else ""
+        winner = self.spec.summary() if hasattr(self.spec, "summary") else None
+        shown = f", winner={winner!r}" if winner else ", no winner"
+        if winner and len(shown) > 140:
+            shown = shown[:137] + "…'"
+        counts = ", ".join(f"{n} {s}" for s, n in self.counts.items()) or "no trials"
+        return f"SearchResult(run_dir={str(self.run_dir)!r}, trials: {counts}{scored}{shown})"
 
 
 __all__ = ["SearchResult"]

@@ -352,3 +352,13 @@ def test_a_search_gives_the_caller_its_process_back(tmp_path: Path, tiny_space: 
         optuna.logging.set_verbosity(before[2])
         if cache is not None:
             os.environ[KERNEL_CACHE_VARIABLE] = cache
+
+
+def test_a_result_shows_in_one_line(finished_run: Any) -> None:
+    """/tmp/oH5 F9: ``result`` at the end of a notebook cell had printed 16 KB."""
+    result = nas.load_run(finished_run.run_dir)
+    shown = repr(result)
+    assert len(shown) < 400 and "\n" not in shown
+    test = result.metrics["test"]["accuracy"]
+    assert shown.startswith(f"SearchResult(run_dir={str(finished_run.run_dir)!r}, trials: ")
+    assert f"test accuracy={test:.4g}, winner='fnn: " in shown
