@@ -27,8 +27,30 @@ _PG_NO_DRIVER = re.compile(r"^postgres(?:ql)?://")
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (for logs and run.json)."""
-    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", url)
+    """The URL with any password replaced by ``***`` (for logs and run.json): the one in its
+    user part (``user:pass@host``, up to the LAST ``@`` before the host: an unencoded ``@`` in
+    the password had left its end showing) and one given as a query parameter
+    (``?password=...``, as libpq and SQLAlchemy take it: it had been stored and printed in
+    clear; /tmp/oF5 F3)."""
+    text = str(url)
+    scheme = text.find("://")
+    if scheme >= 0:
+        start = scheme + 3
+        end = len(text)
+        for stop in "/?#":  # the authority ends at the path, the query or the fragment
+            at = text.find(stop, start)
+            if at >= 0:
+                end = min(end, at)
+        authority = text[start:end]
+        user, sep, host = authority.rpartition("@")
+        if sep and ":" in user:
+            name = user.split(":", 1)[0]
+            text = f"{text[:start]}{name}:***@{host}{text[end:]}"
+    return _SECRET_PARAM.sub(r"\1***", text)
+
+
+#: Query parameters that carry a password (libpq's and the drivers' names).
+_SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword|secret)=)[^&#\s]*", re.I)
 
 
 def storage_url(storage: str | None, run_dir: Path) -> str:

@@ -96,6 +96,16 @@ def test_storage_urls_and_redaction(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert storage_url("postgresql://u:p@h/db", Path("run")) == "postgresql://u:p@h/db"
     assert redact("postgresql://user:secret@host:5432/db") == "postgresql://user:***@host:5432/db"
     assert redact("sqlite:///a.db") == "sqlite:///a.db"
+    # /tmp/oF5 F3: a password in the query string had been stored and printed in clear, and an
+    # unencoded '@' in one had left its end showing
+    assert redact("postgresql+psycopg2://nas@h:55433/nas?password=Pw-s3&sslmode=require") == (
+        "postgresql+psycopg2://nas@h:55433/nas?password=***&sslmode=require"
+    )
+    assert redact("postgresql:///nas?host=h&user=nas&PASSWORD=Qs77") == (
+        "postgresql:///nas?host=h&user=nas&PASSWORD=***"
+    )
+    assert redact("postgresql://nas:p@ss@h:5432/nas") == "postgresql://nas:***@h:5432/nas"
+    assert redact("postgresql://nas@h/db") == "postgresql://nas@h/db"  # nothing to hide
 
 
 @pytest.mark.parametrize("url", ["", "   ", "foo", "notaurl://x", "/tmp/x.db"])
