@@ -140,14 +140,15 @@ def _run_search(
     if resuming and options.storage is None:
         _check_own_study(run_dir)
     store = open_storage(url, **opening) if options.storage is not None else None
+    new_study = False
     if store is not None:  # a refused join leaves no folder behind
-        _check_joined_study(store, config, url, resuming=resuming)
+        new_study = _check_joined_study(store, config, url, resuming=resuming)
     run_dir = rundir.ensure_writable(run_dir)
     held.enter_context(search_lock(run_dir))
     notes[:] = _check_resume(run_dir, config)  # again, now that no other search can write here
     if store is None:
         store = open_storage(url, **opening)
-        _check_joined_study(store, config, url, resuming=resuming)
+        new_study = _check_joined_study(store, config, url, resuming=resuming)
     config = replace(
         config,
         storage=redact(url),
@@ -173,14 +174,20 @@ def _run_search(
 
     configure_threads(options.threads, workers=config.jobs)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    st = optuna.create_study(
-        storage=store,
-        study_name=config.study,
-        load_if_exists=True,
-        directions=list(config.directions),
-        sampler=optuna_sampler,
-        pruner=optuna_pruner,
-    )
+
+    def create(load_if_exists: bool) -> optuna.Study:
+        return optuna.create_study(storage=store, study_name=config.study,
+                                   load_if_exists=load_if_exists,
+                                   directions=list(config.directions), sampler=optuna_sampler,
+                                   pruner=optuna_pruner)  # fmt: skip
+
+    try:
+        # a study found new is created as new: the storage's unique name then tells two
+        # searches that found it new at the same moment apart (they had mixed their trials)
+        st = create(load_if_exists=not new_study)
+    except optuna.exceptions.DuplicatedStudyError:
+        _await_record(store, config, url)  # the other search's settings, then as any join
+        st = create(load_if_exists=True)
     # a resumed study: a sampler seeded as before would propose the first session's trials again
     st.sampler = make_sampler(config.sampler, session_seed(config.seed, 0, st), multi)
     names = list(config.objectives)
@@ -429,21 +436,28 @@ def _check_resume(run_dir: Path, config: SearchConfig) -> list[str]:
 
 def _check_joined_study(
     store: optuna.storages.BaseStorage, config: SearchConfig, url: str, *, resuming: bool
-) -> None:
+) -> bool:
     """Refuse to add trials to a study of the storage that another search started with other
     settings (a shared --storage, another --out): its trials were scored on other data, another
     split or another budget, and its winner would be picked from both. A study that nas did not
     create, already holding trials, is refused too, unless this run directory is resumed (a run
-    from before nas recorded its settings in the study)."""
+    from before nas recorded its settings in the study). True when the study does not exist
+    yet."""
+    if len(config.study) > MAX_STUDY_NAME and not url.startswith("sqlite"):
+        raise NasError(  # the database's column: a traceback and half a run had followed
+            f"--study is {len(config.study):,} characters long; a study name in "
+            f"{redact(url).split(':', 1)[0]} storage takes at most {MAX_STUDY_NAME}: pass a "
+            "shorter --study."
+        )
     try:
         study_id = store.get_study_id_from_name(config.study)
     except KeyError:
-        return  # a new study
+        return True  # a new study
     where = f"study {config.study!r} in {redact(url)}"
     record = store.get_study_user_attrs(study_id).get(RUN_ATTR)
     if record is None:
         if resuming or not store.get_all_trials(study_id, deepcopy=False):
-            return
+            return False
         raise NasError(
             f"{where} already holds trials that nas did not start (it records no nas settings); "
             "pass another --study name."
@@ -455,6 +469,33 @@ def _check_joined_study(
             "search's. Join it with the same settings (or `nas worker --storage URL --study "
             "NAME`, which reads them from the study), or pass another --study."
         )
+    return False
+
+
+#: Optuna's RDB storage keeps a study's name in a column of this many characters.
+MAX_STUDY_NAME = 512
+
+#: How long a search that found its study new, then lost the race to create it, waits for the
+#: winner of that race to record its settings (it does so within a second of creating it).
+RECORD_WAIT = 15.0
+
+
+def _await_record(store: optuna.storages.BaseStorage, config: SearchConfig, url: str) -> None:
+    """Another search created this study between our check and our creating it (/tmp/oF5 F1:
+    two searches started together on one new study name had both passed the check, and each
+    picked its winner from both's trials). Wait for that search's settings, then judge the
+    join as any other: the same search may join, another is refused."""
+    deadline = time.monotonic() + RECORD_WAIT
+    study_id = store.get_study_id_from_name(config.study)
+    while RUN_ATTR not in store.get_study_user_attrs(study_id):
+        if time.monotonic() > deadline:
+            raise NasError(
+                f"study {config.study!r} in {redact(url)} was created by another process at "
+                "the same moment as this search, which has not recorded its settings; pass "
+                "another --study, or start this search again once that one runs."
+            )
+        time.sleep(0.2)
+    _check_joined_study(store, config, url, resuming=False)
 
 
 def _optimize(

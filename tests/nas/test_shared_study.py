@@ -239,3 +239,44 @@ def test_a_trial_killed_before_its_first_heartbeat_is_failed_and_retried_too(
     assert retried == {killed.number}
     counted = [t for t in trials if t.number not in retried and t.state.is_finished()]
     assert len(counted) == 4
+
+
+@pytest.mark.parametrize("other_epochs", [3, 2])
+def test_two_searches_that_find_a_study_new_at_once_are_judged_as_a_join(
+    tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch, other_epochs: int
+) -> None:
+    """/tmp/oF5 F1: two searches started together on a new study name both found it new, both
+    joined it, and each picked its winner from both's trials. The second to create it now
+    waits for the first's settings and is judged as any join: refused with other settings
+    (epochs 3 against 2), joining with the same."""
+    import nas.session
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    real = nas.session.configure_threads
+
+    def the_other_search_starts_now(*args: Any, **kwargs: Any) -> Any:
+        # between this search's check (the study was new) and its creating the study
+        other = {**nas.SearchConfig.read(tmp_path / "b").to_dict(), "epochs": other_epochs}
+        st = optuna.create_study(storage=url, study_name="shared")
+        st.set_user_attr(RUN_ATTR, other)
+        monkeypatch.setattr(nas.session, "configure_threads", real)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nas.session, "configure_threads", the_other_search_starts_now)
+    if other_epochs != 2:
+        with pytest.raises(NasError, match="holds a search with epochs=3, not 2"):
+            search(tmp_path / "b", tiny_space, url)
+        assert trial_count(url, "shared") == 0  # none of this search's trials joined
+    else:
+        search(tmp_path / "b", tiny_space, url)
+        assert trial_count(url, "shared") == 2
+
+
+def test_a_study_name_longer_than_the_database_takes_is_one_line(tiny_space: Path) -> None:
+    """/tmp/oF5 F6: a 600-character --study in PostgreSQL had ended in a 137-line traceback
+    after run.json was written; SQLite, which does not enforce the column, still takes it."""
+    from nas.session import MAX_STUDY_NAME, _check_joined_study
+
+    config = nas.SearchConfig.create("iris", space=str(tiny_space), study="x" * 600)
+    with pytest.raises(NasError, match=f"600 characters long; .* at most {MAX_STUDY_NAME}"):
+        _check_joined_study(None, config, "postgresql://nas:pw@db/nas", resuming=False)  # type: ignore[arg-type]
