@@ -49,6 +49,7 @@ from nas.trial import SearchSettings
 from nas.warm_start import fit_starts
 from nas.worker import (
     CATCH,
+    DEADLINE_ATTR,
     RUN_ATTR,
     SESSION_ATTR,
     StudyTotal,
@@ -214,6 +215,8 @@ def _run_search(
         objective.deadline = Deadline.for_data(
             timeout, td, top=config.top, start=started, factor=kind.retrain_factor
         )
+    # what a `nas worker` started by hand follows (None: this session has no --timeout)
+    st.set_user_attr(DEADLINE_ATTR, None if timeout is None else objective.deadline.end)
     if timeout is not None and options.progress and objective.deadline.left() <= 0:
         # said before the search, not only after it (/tmp/oD4 F14: --timeout 1 ran 15 s)
         spent = timeout - objective.deadline.left()

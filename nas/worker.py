@@ -55,6 +55,11 @@ RUNNING = optuna.trial.TrialState.RUNNING
 INTERRUPTED = "interrupted ("  # how a trial Ctrl-C or SIGTERM stopped begins its reason
 TOLD_TWICE = "Cannot tell a "  # Optuna's ValueError for a result of a trial already finished
 RETRY_OF = "retry_of"  # user attr of a trial that runs an interrupted one's params again
+# The time (``time.time()``) a --timeout search's latest session ends, its retrain included, or
+# None: a `nas worker` with no --trials or --timeout of its own stops starting trials as the
+# search does. It had read only the trial count, and ran 29 trials after a --timeout 45
+# search had picked its winner; the best of them was never seen (/tmp/oF5 F2).
+DEADLINE_ATTR = "nas_deadline"
 
 
 def session_running(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -178,6 +183,15 @@ def work(
         )
     config = SearchConfig.from_dict(record)
     total = n_trials or config.n_trials
+    end = loaded.user_attrs.get(DEADLINE_ATTR)
+    if n_trials is None and timeout is None and isinstance(end, int | float):
+        timeout = end - started  # the search's own end: its deadline, as its trials keep it
+        if timeout <= 0:
+            print(f"worker {index}: the search of study {study!r} ended its trials at its "
+                  f"--timeout, {time.strftime('%H:%M:%S', time.localtime(end))}; give this "
+                  "worker --trials N or --timeout SECONDS to add trials to it anyway.",
+                  file=sys.stderr)  # fmt: skip
+            return 0
     if total is None and timeout is None:
         raise NasError(
             "This study has no trial count; give the worker --trials N or "
@@ -448,6 +462,7 @@ def stop_workers(procs: list[Any], *, interrupt: bool) -> list[int]:
 
 __all__ = [
     "ForkedWorker",
+    "DEADLINE_ATTR",
     "RUN_ATTR",
     "SESSION_ATTR",
     "STORAGE_ENV",

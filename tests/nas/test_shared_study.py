@@ -280,3 +280,29 @@ def test_a_study_name_longer_than_the_database_takes_is_one_line(tiny_space: Pat
     config = nas.SearchConfig.create("iris", space=str(tiny_space), study="x" * 600)
     with pytest.raises(NasError, match=f"600 characters long; .* at most {MAX_STUDY_NAME}"):
         _check_joined_study(None, config, "postgresql://nas:pw@db/nas", resuming=False)  # type: ignore[arg-type]
+
+
+def test_a_worker_without_limits_of_its_own_keeps_the_searchs_timeout(
+    tmp_path: Path, tiny_space: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/tmp/oF5 F2: `nas worker --storage URL --study NAME` read the search's trial count but
+    not its --timeout, and ran 29 trials after the search had picked its winner. The search
+    records when its session ends; such a worker starts no trial after it."""
+    from nas.worker import DEADLINE_ATTR, work
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    search(tmp_path / "a", tiny_space, url, n_trials=1, timeout=600)
+    storage = optuna.storages.RDBStorage(url)
+    try:
+        st = optuna.load_study(study_name="shared", storage=storage)
+        end = st.user_attrs[DEADLINE_ATTR]
+        assert time.time() < end < time.time() + 600  # the session's end, retrain included
+        st.set_user_attr(RUN_ATTR, {**st.user_attrs[RUN_ATTR], "n_trials": 3})  # room left
+        st.set_user_attr(DEADLINE_ATTR, time.time() - 1)  # ... but the search's time is up
+    finally:
+        storage.engine.dispose()
+    assert work(url, "shared", index=2) == 0
+    assert "ended its trials at its --timeout" in capsys.readouterr().err
+    assert trial_count(url, "shared") == 1
+    assert work(url, "shared", index=2, n_trials=2) == 1  # limits of its own: it adds trials
+    assert trial_count(url, "shared") == 2
