@@ -152,7 +152,27 @@ def work(
 ) -> int:
     """Join ``study`` on ``storage`` (default: ``$NAS_STORAGE_URL``) and run trials; return
     how many this worker ran. ``data``: the leader's loaded data (a worker forked from it),
-    else the data is loaded from the study's record and checked against its fingerprint."""
+    else the data is loaded from the study's record and checked against its fingerprint.
+
+    A database that stops answering while the worker starts (reading the study, counting its
+    trials) is the same one line as during its trials: it had been a 100-line traceback, exit
+    1 (/tmp/oF5 F4)."""
+    with storage_kept(storage or os.environ.get(STORAGE_ENV) or ""):
+        return _work(storage, study, n_trials=n_trials, timeout=timeout, threads=threads,
+                     index=index, heartbeat=heartbeat, data=data)  # fmt: skip
+
+
+def _work(
+    storage: str | None,
+    study: str,
+    *,
+    n_trials: int | None,
+    timeout: float | None,
+    threads: int | None,
+    index: int,
+    heartbeat: int | None,
+    data: TaskData | None,
+) -> int:
     started = time.time()  # --timeout counts from here
     storage = storage or os.environ.get(STORAGE_ENV)
     if not storage:

@@ -306,3 +306,25 @@ def test_a_worker_without_limits_of_its_own_keeps_the_searchs_timeout(
     assert trial_count(url, "shared") == 1
     assert work(url, "shared", index=2, n_trials=2) == 1  # limits of its own: it adds trials
     assert trial_count(url, "shared") == 2
+
+
+def test_a_database_lost_while_a_worker_starts_is_one_line(
+    tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp/oF5 F4: PostgreSQL stopped while `nas worker` counted the study's trials: a
+    100-line traceback, exit 1; during a trial the same loss had been one line."""
+    import sqlalchemy.exc
+
+    import nas.worker
+    from nas.errors import StorageError
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    search(tmp_path / "a", tiny_space, url, n_trials=1)
+
+    def lost(*args: Any) -> int:
+        raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("server closed the "
+                                              "connection unexpectedly"))  # fmt: skip
+
+    monkeypatch.setattr(nas.worker, "counted_trials", lost)
+    with pytest.raises(StorageError, match="stopped answering .*server closed the connection"):
+        nas.worker.work(url, "shared", index=2)
