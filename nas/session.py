@@ -5,6 +5,7 @@ for the workers of other machines, then finalize (retrain, test, explain, report
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import sys
 import time
@@ -50,6 +51,7 @@ from nas.warm_start import fit_starts
 from nas.worker import (
     CATCH,
     DEADLINE_ATTR,
+    QUIET_ENV,
     RUN_ATTR,
     SESSION_ATTR,
     StudyTotal,
@@ -224,8 +226,15 @@ def _run_search(
             f"data took {spent:.1f} s. One trial and the winner's retrain still run, so the "
             "wait will be longer than asked; give a longer --timeout.")  # fmt: skip
     left = None if timeout is None else max(1.0, objective.deadline.left())  # same end
-    workers = start_workers(url, config.study, config.jobs - 1, data=td, n_trials=n_trials,
-                            timeout=left, heartbeat=options.heartbeat, store=store)  # fmt: skip
+    quiet = not options.progress and QUIET_ENV not in os.environ  # workers inherit it
+    if quiet:
+        os.environ[QUIET_ENV] = "1"
+    try:
+        workers = start_workers(url, config.study, config.jobs - 1, data=td, n_trials=n_trials,
+                                timeout=left, heartbeat=options.heartbeat, store=store)  # fmt: skip
+    finally:
+        if quiet:
+            os.environ.pop(QUIET_ENV, None)
     # a database lost mid-search: one line, not Optuna's tracebacks
     with storage_kept(url):
         interrupted = False

@@ -60,6 +60,9 @@ RETRY_OF = "retry_of"  # user attr of a trial that runs an interrupted one's par
 # search does. It had read only the trial count, and ran 29 trials after a --timeout 45
 # search had picked its winner; the best of them was never seen (/tmp/oF5 F2).
 DEADLINE_ATTR = "nas_deadline"
+# Set for the workers of a search that shows no progress (``nas.search(progress=False)``):
+# their closing "worker N: ran K trial(s)" line is left out (/tmp/oH5 F5). Errors are said.
+QUIET_ENV = "NAS_WORKER_QUIET"
 
 
 def session_running(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -440,7 +443,8 @@ def _forked_worker(
             ran = work(storage, study, n_trials=n_trials,
                        timeout=None if timeout is None else max(1.0, timeout),
                        threads=1, index=index, heartbeat=heartbeat, data=data)  # fmt: skip
-        print(f"worker {index}: ran {ran} trial(s) of study {study!r}.", file=sys.stderr)
+        if not os.environ.get(QUIET_ENV):
+            print(f"worker {index}: ran {ran} trial(s) of study {study!r}.", file=sys.stderr)
     except KeyboardInterrupt:
         code = 130
     except NasError as e:
@@ -483,6 +487,7 @@ def stop_workers(procs: list[Any], *, interrupt: bool) -> list[int]:
 __all__ = [
     "ForkedWorker",
     "DEADLINE_ATTR",
+    "QUIET_ENV",
     "RUN_ATTR",
     "SESSION_ATTR",
     "STORAGE_ENV",

@@ -328,3 +328,23 @@ def test_a_database_lost_while_a_worker_starts_is_one_line(
     monkeypatch.setattr(nas.worker, "counted_trials", lost)
     with pytest.raises(StorageError, match="stopped answering .*server closed the connection"):
         nas.worker.work(url, "shared", index=2)
+
+
+def test_nas_worker_takes_its_storage_from_the_environment_and_can_be_quiet(
+    tmp_path: Path, tiny_space: Path, cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp/oF5 F7: `nas worker --help` said --storage was required, and without it the
+    command refused, though $NAS_STORAGE_URL keeps the password off the command line.
+    /tmp/oH5 F5: the workers of a quiet nas.search(progress=False) said "worker N: ran K
+    trial(s)" on stderr."""
+    from nas.worker import QUIET_ENV
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    search(tmp_path / "a", tiny_space, url, n_trials=1)
+    monkeypatch.setenv("NAS_STORAGE_URL", url)
+    said = cli("worker", "--study", "shared", "--index", "2")
+    assert said.exit_code == 0, said.output
+    assert said.stderr.strip() == "worker 2: ran 0 trial(s) of study 'shared'."
+    monkeypatch.setenv(QUIET_ENV, "1")
+    quiet = cli("worker", "--study", "shared", "--index", "2")
+    assert quiet.exit_code == 0 and quiet.stderr == ""
