@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -223,7 +224,15 @@ def _work(
     configure_threads(threads)
     limit_kernel_cache()
     settings = config.settings()
-    data = data if data is not None else config.load_data()
+    if data is None:
+        recorded = Path(config.data) if config.data else None
+        if recorded is not None and not recorded.exists():  # a worker has no --data to fix it
+            raise NasError(
+                f"The search of study {study!r} read its data from {str(recorded)!r}, which "
+                "does not exist on this machine; a worker reads the file at the path the "
+                "search recorded: put the same file there (a shared folder, or a copy)."
+            )
+        data = config.load_data()
     changed = config.data_changed(data.fingerprint, now="here")
     if changed:
         raise NasError(

@@ -348,3 +348,28 @@ def test_nas_worker_takes_its_storage_from_the_environment_and_can_be_quiet(
     monkeypatch.setenv(QUIET_ENV, "1")
     quiet = cli("worker", "--study", "shared", "--index", "2")
     assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_a_worker_that_cannot_find_the_searchs_file_says_where_it_must_be(
+    tmp_path: Path, tiny_space: Path
+) -> None:
+    """/tmp/oF5 F5: on a machine without the file, `nas worker` said "Data file ... does not
+    exist; check the path", and it has no --data: the path is the search's record."""
+    from sklearn.datasets import load_iris
+
+    from nas.worker import work
+
+    frame = load_iris(as_frame=True).frame
+    csv = tmp_path / "iris.csv"
+    frame.to_csv(csv, index=False)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    nas.search(data=str(csv), target="target", space=str(tiny_space), out=tmp_path / "a",
+               storage=url, n_trials=1, epochs=1, threads=1, finalize=False,
+               study="shared")  # fmt: skip
+    csv.unlink()  # another machine, where the file is not at that path
+    with pytest.raises(
+        NasError,
+        match=r"read its data from '.*iris\.csv', which does not exist "
+        r"on this machine; a worker reads the file at the path the search",
+    ):
+        work(url, "shared", index=2, n_trials=2)
