@@ -583,14 +583,42 @@ def _wait_for_other_machines(
     done = st.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     longest = max(((t.datetime_complete - t.datetime_start).total_seconds() for t in done
                    if t.datetime_complete and t.datetime_start), default=0.0)  # fmt: skip
-    deadline = time.monotonic() + grace + max(60.0, 2 * longest)
+    deadline = time.monotonic() + grace + max(ORPHAN_WAIT, 2 * longest)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        while pending and time.monotonic() < deadline:
+        while pending:
+            # the cut-off is for trials that never sent a heartbeat: a live worker's trial
+            # (its heartbeat fresh, else fail_stale_trials fails it) is waited for to its
+            # end, however long (/tmp/oF5: the code had cut those off too)
+            if time.monotonic() >= deadline and not pending & _beating(st):
+                break
             optuna.storages.fail_stale_trials(st)
             time.sleep(1.0)
             running = {t.number for t in session_running(st)}
             pending = running if to_total else pending & running
+
+
+#: The least time the search waits for a running trial that never sent a heartbeat.
+ORPHAN_WAIT = 60.0
+
+
+def _beating(st: optuna.Study) -> set[int]:
+    """The numbers of the study's running trials that have sent a heartbeat (Optuna's RDB
+    storage keeps one row per trial); empty where that cannot be read."""
+    storage = getattr(st._storage, "_backend", st._storage)
+    session_factory = getattr(storage, "scoped_session", None)
+    if session_factory is None:
+        return set()
+    from optuna.storages._rdb import models
+
+    with contextlib.closing(session_factory()) as session:
+        rows = (session.query(models.TrialModel.number)
+                .join(models.TrialHeartbeatModel,
+                      models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
+                .filter(models.TrialModel.study_id == st._study_id,
+                        models.TrialModel.state == optuna.trial.TrialState.RUNNING)
+                .all())  # fmt: skip
+    return {int(number) for (number,) in rows}
 
 
 def write_leaderboard(st: optuna.Study, names: list[str], run_dir: Path) -> pd.DataFrame:

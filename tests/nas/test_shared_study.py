@@ -373,3 +373,43 @@ def test_a_worker_that_cannot_find_the_searchs_file_says_where_it_must_be(
         r"on this machine; a worker reads the file at the path the search",
     ):
         work(url, "shared", index=2, n_trials=2)
+
+
+def test_the_search_waits_for_a_live_workers_trial_past_the_orphan_cut_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp/oF5 (read in the code): the wait for other machines' trials was cut off after
+    grace + max(60 s, 2 x the longest trial) for every running trial, a live worker's (its
+    heartbeat fresh) too, whose result the winner's choice then missed. The cut-off is for
+    trials that never sent a heartbeat."""
+    import threading
+
+    import nas.session
+
+    monkeypatch.setattr(nas.session, "ORPHAN_WAIT", 0.0)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    storage = optuna.storages.RDBStorage(url, heartbeat_interval=1, grace_period=3)
+    try:
+        st = optuna.create_study(storage=storage, study_name="shared")
+        live, orphan = st.ask(), st.ask()  # another machine's trial, and one with no heartbeat
+        storage.record_heartbeat(live._trial_id)
+        stop = threading.Event()
+
+        def worker() -> None:  # beats every 0.3 s, then ends its trial 5 s in
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 5:
+                storage.record_heartbeat(live._trial_id)
+                time.sleep(0.3)
+            if not stop.is_set():
+                st.tell(live, 1.0)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        nas.session._wait_for_other_machines(st, grace=3, to_total=False)
+        stop.set()
+        thread.join()
+        states = {t.number: t.state for t in st.get_trials(deepcopy=False)}
+        assert states[live.number] == optuna.trial.TrialState.COMPLETE  # waited for: it ended
+        assert states[orphan.number] == optuna.trial.TrialState.RUNNING  # not waited for
+    finally:
+        storage.engine.dispose()
