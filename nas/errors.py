@@ -48,6 +48,13 @@ class TrialTimeoutError(NasError, RuntimeError):
     """A trial ran past its per-trial time limit (``--trial-timeout``); it ends as failed."""
 
 
+class TrialError(NasError, RuntimeError):
+    """A trial's own code, most often an extension's block or space, raised an exception of a
+    kind nas does not expect there (AttributeError, KeyError, TypeError, ...): the trial ends as
+    failed with the exception's type, message and place in its reason, and the search goes on;
+    one such exception had ended the whole search with a traceback (/tmp/oG5 F1)."""
+
+
 class Interrupted(KeyboardInterrupt):
     """A Ctrl-C at a step after which running the same command again is not the way on (the
     search's explanations and report: a re-run retrains the winner first). Its message says
@@ -67,6 +74,7 @@ __all__ = [
     "SpecError",
     "StorageError",
     "TrainingError",
+    "TrialError",
     "TrialTimeoutError",
     "UnknownBlockError",
     "UnknownDatasetError",

@@ -88,7 +88,9 @@ def leaderboard_rows(study: optuna.Study, objectives: Sequence[str]) -> list[dic
             how = str(reason).split(";")[0]  # "interrupted (Ctrl-C)" or "(SIGTERM)"
             reason = f"{how}; run again as trial {run_again[t.number]}"
         elif t.state == optuna.trial.TrialState.FAIL and not reason:
-            reason = "failed (worker died or an unexpected error; see the Optuna log)"
+            # (/tmp/oG5 F1: an exception of the trial's own code now records its reason, and
+            # there was no "Optuna log" to see)
+            reason = "failed (its worker died before recording why: killed, or out of memory)"
         row = {
             "number": t.number, "state": status_of(t), "family": a.get("family"),
             "params": a.get("params"), "flops": a.get("flops"),

@@ -308,7 +308,7 @@ def storage_kept(url: str) -> Iterator[None]:
     except NasError:
         raise
     except Exception as e:  # noqa: BLE001 -- only a database failure is turned into words
-        cause = _database_failure(e)
+        cause = database_failure(e)
         if cause is None:
             raise
         detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0][:200]
@@ -318,7 +318,7 @@ def storage_kept(url: str) -> Iterator[None]:
         ) from None
 
 
-def _database_failure(e: BaseException) -> BaseException | None:
+def database_failure(e: BaseException) -> BaseException | None:
     """The database connection error in ``e``'s chain (raised, or being handled when ``e``
     was: Optuna raises its own errors while recovering from one), if any."""
     from sqlalchemy import exc

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import importlib.util
 import math
 import os
 import signal
 import socket
+import sysconfig
 import threading
 import time
+import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -31,10 +35,11 @@ from nas.errors import (
     NasError,
     StorageError,
     TrainingError,
+    TrialError,
     TrialTimeoutError,
 )
 from nas.pareto_pruner import ParetoPruningCallback
-from nas.study import COST_OBJECTIVES, MIN_FAITHFULNESS, QUALITY_OBJECTIVES
+from nas.study import COST_OBJECTIVES, MIN_FAITHFULNESS, QUALITY_OBJECTIVES, database_failure
 from nas.train import Callback, LambdaCallback
 from search_spaces import Space, SpaceContext
 
@@ -152,10 +157,74 @@ def time_limit(limit: float | None, start: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+@functools.cache
+def _library_dirs() -> tuple[str, ...]:
+    """The folders whose code is not the user's: the standard library, the installed packages
+    (torch, Optuna, ...) and nas's own packages (search_spaces, nas, explain)."""
+    paths = sysconfig.get_paths()
+    dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    for name in ("search_spaces", "nas", "explain"):
+        spec = importlib.util.find_spec(name)
+        dirs.update(spec.submodule_search_locations or () if spec else ())
+    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
+
+
+def _users(filename: str) -> bool:
+    """Whether code in ``filename`` (a traceback frame's) is the user's: an extension, a
+    script, a notebook cell; not the standard library, an installed package or nas."""
+    if filename.startswith("<frozen "):
+        return False
+    parts = filename.replace("\\", "/").split("/")
+    if "site-packages" in parts or "dist-packages" in parts:
+        return False
+    return not os.path.realpath(filename).startswith(_library_dirs())
+
+
+def where_raised(error: BaseException) -> str | None:
+    """Where in the user's code ``error`` was raised: the innermost frame of its traceback
+    outside the standard library, the installed packages and nas, as ``file:line in
+    function``; None when it arose in none (/tmp/oG5 F1: a reason that names the line of the
+    extension's block that failed, not torch's)."""
+    for frame in reversed(traceback.extract_tb(error.__traceback__)):
+        if _users(frame.filename):
+            return f"{frame.filename}:{frame.lineno} in {frame.name}"
+    return None
+
+
+def failure_reason(error: BaseException) -> str:
+    """A failed trial's reason: the kind of failure (diverged, time limit, too large, or the
+    exception's type, with where in the user's code it was raised) and the message's first
+    line."""
+    if isinstance(error, TrainingError):
+        kind = "diverged"
+    elif isinstance(error, TrialTimeoutError):
+        kind = "time limit"
+    elif isinstance(error, ModelTooLargeError):
+        kind = "too large"
+    elif isinstance(error, NasError):
+        kind = type(error).__name__
+    else:
+        where = where_raised(error)
+        kind = type(error).__name__ + (f" at {where}" if where else "")
+    lines = str(error).splitlines()
+    return f"{kind}: {lines[0][:300]}" if lines and lines[0].strip() else kind
+
+
+def stops_the_search(error: BaseException) -> bool:
+    """Whether ``error``, raised in a trial, must end the search rather than the trial: the
+    study's database failing (``nas.study.storage_kept`` makes it one line; every later trial
+    would fail to record), or Optuna's own errors about the study."""
+    return database_failure(error) is not None or isinstance(error, optuna.exceptions.OptunaError)
+
+
 @contextlib.contextmanager
 def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
     """Record on the trial how it ended when it ends by an exception (which goes on up):
-    interrupted, pruned, or failed with the reason (diverged, time limit, ...)."""
+    interrupted, pruned, or failed with the reason (diverged, time limit, ...). Any other
+    exception of the trial's code (an extension's block raising AttributeError, a builder's
+    KeyError) fails the trial too, raised on as a TrialError that the search's ``catch``
+    takes; only a database failure or one of Optuna's own errors ends the search (/tmp/oG5
+    F1)."""
     try:
         yield
     except KeyboardInterrupt:
@@ -167,22 +236,25 @@ def trial_outcome(trial: optuna.Trial, start: float) -> Iterator[None]:
         trial.set_user_attr("seconds", time.perf_counter() - start)
         raise
     except (NasError, RuntimeError, ValueError) as e:
-        if isinstance(e, TrainingError):
-            kind = "diverged"
-        elif isinstance(e, TrialTimeoutError):
-            kind = "time limit"
-        elif isinstance(e, ModelTooLargeError):
-            kind = "too large"
-        else:
-            kind = type(e).__name__
-        history = getattr(e, "history", None)  # GAN training keeps the epochs it ran
-        if history:
-            trial.set_user_attr("curve", [dict(h) for h in history])
-            trial.set_user_attr("epochs", len(history))
-        trial.set_user_attr("status", "failed")
-        trial.set_user_attr("reason", f"{kind}: {str(e).splitlines()[0][:300]}")
-        trial.set_user_attr("seconds", time.perf_counter() - start)
+        _record_failure(trial, e, start)
         raise
+    except Exception as e:
+        if stops_the_search(e):
+            raise
+        raise TrialError(_record_failure(trial, e, start)) from e
+
+
+def _record_failure(trial: optuna.Trial, error: BaseException, start: float) -> str:
+    """Record on ``trial`` that ``error`` failed it; returns the reason."""
+    reason = failure_reason(error)
+    history = getattr(error, "history", None)  # GAN training keeps the epochs it ran
+    if history:
+        trial.set_user_attr("curve", [dict(h) for h in history])
+        trial.set_user_attr("epochs", len(history))
+    trial.set_user_attr("status", "failed")
+    trial.set_user_attr("reason", reason)
+    trial.set_user_attr("seconds", time.perf_counter() - start)
+    return reason
 
 
 def recorded_best_epoch(trial: optuna.trial.FrozenTrial, default: int) -> int:
@@ -450,6 +522,7 @@ __all__ = [
     "PruningCallback",
     "SearchSettings",
     "TrialObjective",
+    "failure_reason",
     "record_cost",
     "recorded_best_epoch",
     "release_memory",
@@ -457,4 +530,5 @@ __all__ = [
     "time_limit",
     "trial_outcome",
     "trial_seed",
+    "where_raised",
 ]

@@ -49,7 +49,9 @@ STORAGE_ENV = "NAS_STORAGE_URL"
 # a process that was stopped before and, without heartbeats to fail them, will never finish.
 # (A trial queued before the session, a starting design, runs in it with its old number.)
 SESSION_ATTR = "nas_session_orphans"
-CATCH = (NasError, RuntimeError, ValueError)  # a trial failing this way never ends the search
+# A trial failing this way never ends the search; any other exception of a trial's code reaches
+# it as a TrialError (nas.trial.trial_outcome; /tmp/oG5 F1), a database failure does not.
+CATCH = (NasError, RuntimeError, ValueError)
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED,
             optuna.trial.TrialState.FAIL)  # fmt: skip
 RUNNING = optuna.trial.TrialState.RUNNING

@@ -7,6 +7,7 @@ import csv
 import importlib
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -256,8 +257,12 @@ def test_a_diverging_trial_is_recorded_as_failed(
 @pytest.mark.parametrize(
     ("error", "reason"),
     [
-        (TrainingError("The loss became nan at epoch 1 step 1"), "diverged: The loss became nan"),
-        (RuntimeError("mat1 and mat2 shapes cannot be multiplied"), "RuntimeError: mat1 and"),
+        (TrainingError("The loss became nan at epoch 1 step 1"), r"diverged: The loss became nan"),
+        # where the user's code raised it: here, this file's ``flaky`` (/tmp/oG5 F1)
+        (
+            RuntimeError("mat1 and mat2 shapes cannot be multiplied"),
+            r"RuntimeError at .*test_search\.py:\d+ in flaky: mat1 and",
+        ),
     ],
 )
 def test_the_search_continues_past_a_failed_trial(
@@ -275,7 +280,7 @@ def test_the_search_continues_past_a_failed_trial(
     result = run_search(tmp_path / "run", tiny_space)
     states = [status_of(t) for t in result.study.trials]
     assert states == ["complete", "failed", "complete"]
-    assert result.leaderboard["reason"][1].startswith(reason)
+    assert re.match(reason, result.leaderboard["reason"][1])
     assert result.metrics["trial"] in (0, 2) and (tmp_path / "run" / "best" / "model.pt").is_file()
     assert result.counts == {"complete": 2, "failed": 1}
 
