@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import functools
-import importlib.util
 import math
 import os
 import signal
 import socket
-import sysconfig
 import threading
 import time
-import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -42,6 +38,7 @@ from nas.pareto_pruner import ParetoPruningCallback
 from nas.study import COST_OBJECTIVES, MIN_FAITHFULNESS, QUALITY_OBJECTIVES, database_failure
 from nas.train import Callback, LambdaCallback
 from search_spaces import Space, SpaceContext
+from search_spaces.tracing import where_raised
 
 COST_KEYS = ("params", "flops", "latency_ms", "latency_ms_batch", "memory_mb", "energy_mj")
 
@@ -155,40 +152,6 @@ def time_limit(limit: float | None, start: float) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-@functools.cache
-def _library_dirs() -> tuple[str, ...]:
-    """The folders whose code is not the user's: the standard library, the installed packages
-    (torch, Optuna, ...) and nas's own packages (search_spaces, nas, explain)."""
-    paths = sysconfig.get_paths()
-    dirs = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
-    for name in ("search_spaces", "nas", "explain"):
-        spec = importlib.util.find_spec(name)
-        dirs.update(spec.submodule_search_locations or () if spec else ())
-    return tuple(os.path.join(os.path.realpath(d), "") for d in dirs)
-
-
-def _users(filename: str) -> bool:
-    """Whether code in ``filename`` (a traceback frame's) is the user's: an extension, a
-    script, a notebook cell; not the standard library, an installed package or nas."""
-    if filename.startswith("<frozen "):
-        return False
-    parts = filename.replace("\\", "/").split("/")
-    if "site-packages" in parts or "dist-packages" in parts:
-        return False
-    return not os.path.realpath(filename).startswith(_library_dirs())
-
-
-def where_raised(error: BaseException) -> str | None:
-    """Where in the user's code ``error`` was raised: the innermost frame of its traceback
-    outside the standard library, the installed packages and nas, as ``file:line in
-    function``; None when it arose in none (/tmp/oG5 F1: a reason that names the line of the
-    extension's block that failed, not torch's)."""
-    for frame in reversed(traceback.extract_tb(error.__traceback__)):
-        if _users(frame.filename):
-            return f"{frame.filename}:{frame.lineno} in {frame.name}"
-    return None
 
 
 def failure_reason(error: BaseException) -> str:

@@ -1,16 +1,20 @@
-"""build_model(spec) -> nn.Module, with every shape inferred statically (no forward pass)."""
+"""build_model(spec) -> nn.Module, with every shape inferred statically (no forward pass; an
+extension's block alone is checked by one, /tmp/oG5 F2)."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
+from search_spaces import extensions
 from search_spaces.blocks import Shape, adapter_path, get_block, head_kind
 from search_spaces.errors import ShapeError, SpecError, UnknownBlockError
 from search_spaces.spec import ArchSpec, BlockSpec
+from search_spaces.tracing import where_raised
 
 _INPUT_LAYOUT = {"tabular": "vec", "sequence": "seq", "image": "grid2d"}
 
@@ -67,10 +71,80 @@ def input_shape_of(spec: ArchSpec) -> Shape:
 def _build_one(block: BlockSpec, shape: Shape, label: str) -> tuple[nn.Module, Shape]:
     kind = get_block(block.kind)
     params = kind.validate(block.params, where=f"{label} ")
+    origin = extensions.origin("block", block.kind)
+    if origin is None or not extensions.is_extension(origin):  # nas's own: shapes are tested
+        try:
+            return kind.build(shape, params)
+        except SpecError as e:
+            raise type(e)(f"{label} {e}") from None
+    return _build_extension_block(kind.build, block.kind, origin, shape, params, label)
+
+
+def _build_extension_block(
+    build: Any, kind: str, origin: str, shape: Shape, params: dict[str, Any], label: str
+) -> tuple[nn.Module, Shape]:
+    """An extension's block, checked as nas's own blocks are by their tests: its builder
+    raising, returning something else than ``(module, Shape)``, or declaring an output shape
+    its module does not produce is a SpecError / ShapeError naming the stage, the block kind
+    and the extension's file, not a KeyError traceback or a "mat1 and mat2 shapes cannot be
+    multiplied" in some later block (/tmp/oG5 F2)."""
+    fix = f"fix the extension {origin} that registers it"
     try:
-        return kind.build(shape, params)
+        built = build(shape, params)
     except SpecError as e:
         raise type(e)(f"{label} {e}") from None
+    except Exception as e:
+        where = where_raised(e)
+        detail = f"{type(e).__name__}{f' at {where}' if where else ''}: {e}"
+        raise SpecError(
+            f"{label} {kind}: its builder failed on input {shape} with {params} "
+            f"({detail.splitlines()[0][:300]}); {fix}."
+        ) from e
+    if not (
+        isinstance(built, tuple)
+        and len(built) == 2
+        and isinstance(built[0], nn.Module)
+        and isinstance(built[1], Shape)
+    ):
+        raise SpecError(
+            f"{label} {kind}: its builder returned {type(built).__name__}, not a (module, "
+            f"Shape) pair; {fix}."
+        )
+    module, declared = built
+    actual = _output_dims(module, shape)
+    if actual is not None and actual != declared.dims:
+        raise ShapeError(
+            f"{label} {kind} declares its output {declared} but its forward gives dims "
+            f"{actual} per example (input {shape}); {fix} so that the Shape its builder "
+            "returns is what its forward gives."
+        )
+    return module, declared
+
+
+def _output_dims(module: nn.Module, shape: Shape) -> tuple[int, ...] | None:
+    """The per-example shape ``module`` outputs for a batch of 2 zeros of ``shape`` (eval
+    mode, so that BatchNorm takes any batch and dropout is off; no gradients; torch's random
+    state left as it was, so that the blocks built after it get the weights they got
+    without this check). Floats first, then integers (an embedding's token ids); None when
+    neither runs or the output is not one tensor: training then says what fails."""
+    param = next(module.parameters(), None)
+    device = param.device if param is not None else None
+    modes = [(m, m.training) for m in module.modules()]  # a part kept in eval stays so
+    module.eval()
+    try:
+        for dtype in (torch.get_default_dtype(), torch.long):
+            try:
+                with torch.no_grad(), torch.random.fork_rng(devices=[]):
+                    out = module(torch.zeros((2, *shape.dims), dtype=dtype, device=device))
+            except Exception:  # noqa: BLE001 -- a block that cannot run on zeros is not judged
+                continue
+            if isinstance(out, torch.Tensor) and out.dim() >= 1 and out.shape[0] == 2:
+                return tuple(out.shape[1:])
+            return None
+        return None
+    finally:
+        for part, training in modes:
+            part.training = training
 
 
 def _assemble(spec: ArchSpec) -> tuple[list[tuple[str, nn.Module]], tuple[Stage, ...]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pytest
@@ -15,8 +16,9 @@ from sqlalchemy import exc
 
 from nas.errors import TrialError
 from nas.trial import trial_outcome, where_raised
-from search_spaces import extensions
+from search_spaces import build_model, extensions
 from search_spaces.blocks._base import _REGISTRY
+from search_spaces.errors import ShapeError, SpecError
 from search_spaces.spaces._registry import _SPACES
 
 HEAD = """
@@ -171,7 +173,94 @@ def test_a_search_whose_every_trial_raises_ends_in_one_line(
                  "--no-report", "--out", tmp_path / "run")  # fmt: skip
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+    where = f"{ext.resolve()}:{line(NO_BUILD, 'a typo')} in build"
     assert (
-        f"First reason: KeyError at {ext.resolve()}:{line(NO_BUILD, 'a typo')} in build: 'unit'"
-        in result.stderr
+        "First reason: SpecError: blocks[0] nobuildx.v1: its builder failed on input vec(F=4) "
+        f"with {{'units': 4}} (KeyError at {where}: 'unit'); fix the extension {ext.resolve()}"
+    ) in result.stderr
+
+
+# ---------------------------------------------------------------- F2: a builder that is wrong
+
+LIAR = (
+    HEAD
+    + """
+@register("liarx.v1", family="fnn", accepts=("vec",), params={"units": Param(int, 8, low=1)})
+def build(shape, p):
+    return nn.Linear(shape.dims[0], p["units"] + 3), Shape("vec", (p["units"],))
+
+
+class Tokens(nn.Module):  # needs integer input, and BatchNorm: neither is refused
+    def __init__(self, d):
+        super().__init__()
+        self.emb, self.norm = nn.Embedding(10, 3), nn.BatchNorm1d(d * 3)
+
+    def forward(self, x):
+        return self.norm(self.emb(x).flatten(1))
+
+
+@register("tokensx.v1", family="fnn", accepts=("vec",), params={})
+def build_tokens(shape, p):
+    return Tokens(shape.dims[0]), Shape("vec", (shape.dims[0] * 3,))
+"""
+)
+
+
+def _spec(*blocks: tuple[str, dict]) -> Any:
+    from search_spaces import ArchSpec, BlockSpec
+
+    return ArchSpec(
+        family="fnn", task="classification", modality="tabular", input_shape=(4,),
+        output_size=3, blocks=tuple(BlockSpec(k, p) for k, p in blocks),
+        head=BlockSpec("classify.v1", {}),
+    )  # fmt: skip
+
+
+def test_an_extension_block_whose_shape_lies_is_a_shape_error_naming_it(
+    extension: Callable,
+) -> None:
+    ext = extension("liar_ext", LIAR)
+    extensions.load_extension(str(ext))
+    with pytest.raises(ShapeError) as raised:
+        build_model(_spec(("liarx.v1", {"units": 5})))
+    assert str(raised.value) == (
+        "blocks[0] liarx.v1 declares its output vec(F=5) but its forward gives dims (8,) per "
+        f"example (input vec(F=4)); fix the extension {ext.resolve()} that registers it so "
+        "that the Shape its builder returns is what its forward gives."
     )
+    model = build_model(_spec(("tokensx.v1", {})))  # long input, BatchNorm: built, unjudged
+    assert model.training and model.stages[0].shape_out.dims == (12,)
+
+
+def test_an_extension_builder_that_raises_is_a_spec_error_naming_it(extension: Callable) -> None:
+    ext = extension("nobuild_ext2", NO_BUILD)
+    extensions.load_extension(str(ext))
+    with pytest.raises(SpecError) as raised:
+        build_model(_spec(("nobuildx.v1", {"units": 4})))
+    assert str(raised.value) == (
+        "blocks[0] nobuildx.v1: its builder failed on input vec(F=4) with {'units': 4} "
+        f"(KeyError at {ext.resolve()}:{line(NO_BUILD, 'a typo')} in build: 'unit'); fix the "
+        f"extension {ext.resolve()} that registers it."
+    )
+
+
+def test_spaces_sample_of_a_broken_extension_says_one_line(
+    cli: Callable, extension: Callable
+) -> None:
+    for name, text, space, said in [
+        ("nobuild_ext3", NO_BUILD, "nobuildx", "its builder failed"),
+        ("liar_ext2", LIAR + LIAR_SPACE, "liarx", "declares its output vec(F=4)"),
+    ]:
+        ext = extension(name, text)
+        result = cli("--extension", ext, "spaces", space, "--dataset", "iris", "--sample", "2")
+        assert result.exit_code == 2, result.output
+        (message,) = result.stderr.strip().splitlines()
+        assert said in message and str(ext.resolve()) in message, message
+
+
+LIAR_SPACE = """
+@register_space("liarx", doc="x", defaults={})
+def sample(trial, ctx, config=None):
+    s = Sampler(trial, config or default_config())
+    return assemble("liarx", s, ctx, [BlockSpec("liarx.v1", {"units": 4})])
+"""
