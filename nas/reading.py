@@ -19,6 +19,7 @@ import torch
 
 from nas.errors import ModelTooLargeError, NasError, UnknownNameError
 from search_spaces import ArchSpec, NasModel, extensions
+from search_spaces.errors import ExtensionBlockError
 from search_spaces.gan import GanModel, GanSpec
 from search_spaces.rebuild import build_spec, spec_from_json
 
@@ -253,6 +254,20 @@ def load_spec(folder: Path) -> ArchSpec | GanSpec:
                        f"{RETRAIN}.") from None  # fmt: skip
 
 
+def extension_at_fault(path: Path, error: BaseException) -> None:
+    """A NasError blaming the extension, not the run, when ``path`` (a model folder's
+    spec.json) cannot be built because a block kind an extension registers fails as it is built
+    (its builder raising, its declared shape wrong): the spec is as the search wrote it, and
+    searching again would fail the same way (/tmp/oG5 F3)."""
+    if not isinstance(error, ExtensionBlockError):
+        return
+    raise NasError(
+        f"{path} names the block kind {error.kind!r} of the extension {error.origin}, which "
+        f"fails to build it now ({reason(error.problem, 400)}); fix that extension, or load "
+        "the version of it the search used: the spec is as the search wrote it."
+    ) from None
+
+
 def not_registered(path: Path, error: BaseException) -> None:
     """A NasError naming the extension to load when ``path`` (a model folder's spec.json)
     names a block kind, space or kind this process does not know: an extension's, which the
@@ -321,6 +336,7 @@ def _built(folder: Path, spec: Any) -> Any:
         return build_spec(spec)
     except (NasError, ValueError, TypeError, KeyError, RuntimeError) as e:
         not_registered(folder / "spec.json", e)
+        extension_at_fault(folder / "spec.json", e)
         raise NasError(f"{folder / 'spec.json'} describes no model nas can build ({reason(e)}); "
                        f"{RETRAIN}.") from None  # fmt: skip
 

@@ -59,6 +59,7 @@ def collect(run_dir: str | Path, *, storage: str | None = None) -> dict[str, Any
             data["stages"], data["model_repr"] = _stages(kind.architecture(spec))
         except (NasError, ValueError, TypeError, KeyError, AttributeError, RuntimeError) as e:
             rundir.not_registered(best_dir / "spec.json", e)
+            rundir.extension_at_fault(best_dir / "spec.json", e)
             raise NasError(f"{best_dir / 'spec.json'} describes no model nas can build "
                            f"({rundir.reason(e)}); {rundir.RETRAIN}.") from None  # fmt: skip
         data.update(_prediction_views(best_dir, config))

@@ -38,6 +38,7 @@ from nas.reading import (  # noqa: F401 (re-exported: nas.run is the run directo
     best_metrics,
     check_sums,
     check_weights,
+    extension_at_fault,
     file_sha256,
     load_model,
     load_spec,

@@ -4,6 +4,7 @@ extension's block alone is checked by one, /tmp/oG5 F2)."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +12,14 @@ import torch
 from torch import nn
 
 from search_spaces import extensions
-from search_spaces.blocks import Shape, adapter_path, get_block, head_kind
-from search_spaces.errors import ShapeError, SpecError, UnknownBlockError
+from search_spaces.blocks import BlockKind, Shape, adapter_path, get_block, head_kind
+from search_spaces.errors import (
+    ExtensionBlockError,
+    ExtensionShapeError,
+    ShapeError,
+    SpecError,
+    UnknownBlockError,
+)
 from search_spaces.spec import ArchSpec, BlockSpec
 from search_spaces.tracing import where_raised
 
@@ -70,35 +77,47 @@ def input_shape_of(spec: ArchSpec) -> Shape:
 
 def _build_one(block: BlockSpec, shape: Shape, label: str) -> tuple[nn.Module, Shape]:
     kind = get_block(block.kind)
-    params = kind.validate(block.params, where=f"{label} ")
     origin = extensions.origin("block", block.kind)
-    if origin is None or not extensions.is_extension(origin):  # nas's own: shapes are tested
-        try:
-            return kind.build(shape, params)
-        except SpecError as e:
-            raise type(e)(f"{label} {e}") from None
-    return _build_extension_block(kind.build, block.kind, origin, shape, params, label)
+    if origin is not None and extensions.is_extension(origin):
+        return _build_extension_block(kind, origin, shape, block.params, label)
+    params = kind.validate(block.params, where=f"{label} ")  # nas's own: shapes are tested
+    try:
+        return kind.build(shape, params)
+    except SpecError as e:
+        raise type(e)(f"{label} {e}") from None
 
 
 def _build_extension_block(
-    build: Any, kind: str, origin: str, shape: Shape, params: dict[str, Any], label: str
+    kind: BlockKind, origin: str, shape: Shape, given: Mapping[str, Any], label: str
 ) -> tuple[nn.Module, Shape]:
-    """An extension's block, checked as nas's own blocks are by their tests: its builder
-    raising, returning something else than ``(module, Shape)``, or declaring an output shape
-    its module does not produce is a SpecError / ShapeError naming the stage, the block kind
-    and the extension's file, not a KeyError traceback or a "mat1 and mat2 shapes cannot be
-    multiplied" in some later block (/tmp/oG5 F2)."""
-    fix = f"fix the extension {origin} that registers it"
+    """An extension's block, checked as nas's own blocks are by their tests: its params
+    refused, its builder raising, returning something else than ``(module, Shape)``, or
+    declaring an output shape its module does not produce is an ExtensionBlockError (a
+    SpecError; an ExtensionShapeError for the shape) naming the stage, the block kind and the
+    extension, not a KeyError traceback or a "mat1 and mat2 shapes cannot be multiplied" in
+    some later block (/tmp/oG5 F2)."""
+    params = dict(given)
+
+    def fault(error: type[ExtensionBlockError], problem: str, fix: str = "") -> Exception:
+        return error(
+            f"{problem}; fix the extension {origin} that registers it{fix}.",
+            kind=kind.name, origin=origin, problem=problem,
+        )  # fmt: skip
+
     try:
-        built = build(shape, params)
+        params = kind.validate(given, where=f"{label} ")
+        built = kind.build(shape, params)
     except SpecError as e:
-        raise type(e)(f"{label} {e}") from None
+        said = str(e) if str(e).startswith(label) else f"{label} {e}"
+        raise fault(ExtensionShapeError if isinstance(e, ShapeError) else ExtensionBlockError,
+                    said.rstrip(".")) from None  # fmt: skip
     except Exception as e:
         where = where_raised(e)
-        detail = f"{type(e).__name__}{f' at {where}' if where else ''}: {e}"
-        raise SpecError(
-            f"{label} {kind}: its builder failed on input {shape} with {params} "
-            f"({detail.splitlines()[0][:300]}); {fix}."
+        detail = f"{type(e).__name__}{f' at {where}' if where else ''}: {e}".splitlines()[0]
+        raise fault(
+            ExtensionBlockError,
+            f"{label} {kind.name}: its builder failed on input {shape} with {params} "
+            f"({detail[:300]})",
         ) from e
     if not (
         isinstance(built, tuple)
@@ -106,17 +125,19 @@ def _build_extension_block(
         and isinstance(built[0], nn.Module)
         and isinstance(built[1], Shape)
     ):
-        raise SpecError(
-            f"{label} {kind}: its builder returned {type(built).__name__}, not a (module, "
-            f"Shape) pair; {fix}."
+        raise fault(
+            ExtensionBlockError,
+            f"{label} {kind.name}: its builder returned {type(built).__name__}, not a (module, "
+            "Shape) pair",
         )
     module, declared = built
     actual = _output_dims(module, shape)
     if actual is not None and actual != declared.dims:
-        raise ShapeError(
-            f"{label} {kind} declares its output {declared} but its forward gives dims "
-            f"{actual} per example (input {shape}); {fix} so that the Shape its builder "
-            "returns is what its forward gives."
+        raise fault(
+            ExtensionShapeError,
+            f"{label} {kind.name} declares its output {declared} but its forward gives dims "
+            f"{actual} per example (input {shape})",
+            " so that the Shape its builder returns is what its forward gives",
         )
     return module, declared
 

@@ -20,6 +20,25 @@ class ShapeError(SpecError):
     """A spec is well-formed but a tensor shape cannot flow from one block to the next."""
 
 
+class ExtensionBlockError(SpecError):
+    """A block kind an extension registers failed as it was built: its parameters refused, its
+    builder raising or returning no (module, Shape), or its declared output shape not what its
+    forward gives. ``kind`` names the block kind and ``origin`` the extension (its module name
+    or file), so that reading a run blames that extension, not the run's spec.json, which is as
+    the search wrote it (/tmp/oG5 F2, F3)."""
+
+    def __init__(self, message: str, *, kind: str | None = None, origin: str | None = None,
+                 problem: str | None = None):  # fmt: skip
+        super().__init__(message)
+        self.kind = kind
+        self.origin = origin
+        self.problem = problem or message  # what failed, without the advice
+
+
+class ExtensionShapeError(ExtensionBlockError, ShapeError):
+    """An extension's block declares an output shape its module does not produce."""
+
+
 class SpaceError(NasError, ValueError):
     """A search space or its TOML declaration is malformed."""
 

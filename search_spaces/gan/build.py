@@ -29,8 +29,9 @@ def build_gan(spec: GanSpec) -> GanModel:
     for name in ("generator", "discriminator"):
         try:
             nets.append(build_model(getattr(spec, name)))
-        except SpecError as e:
-            raise type(e)(f"{name}: {e}") from None
+        except SpecError as e:  # its type and attributes kept: an extension's block is named
+            e.args = (f"{name}: {e}", *e.args[1:])  # (/tmp/oG5 F3)
+            raise e from None
     if spec.spectral_norm:
         _spectral_norm(nets[1])
     return GanModel(spec, *nets)

@@ -5,6 +5,7 @@ ended a whole search with a traceback, or blamed the run (/tmp/oG5 F1-F3)."""
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,9 +13,11 @@ from typing import Any
 
 import optuna
 import pytest
+import torch
 from sqlalchemy import exc
 
-from nas.errors import TrialError
+import nas
+from nas.errors import NasError, TrialError
 from nas.trial import trial_outcome, where_raised
 from search_spaces import build_model, extensions
 from search_spaces.blocks._base import _REGISTRY
@@ -175,8 +178,9 @@ def test_a_search_whose_every_trial_raises_ends_in_one_line(
     assert "Traceback" not in result.output
     where = f"{ext.resolve()}:{line(NO_BUILD, 'a typo')} in build"
     assert (
-        "First reason: SpecError: blocks[0] nobuildx.v1: its builder failed on input vec(F=4) "
-        f"with {{'units': 4}} (KeyError at {where}: 'unit'); fix the extension {ext.resolve()}"
+        "First reason: ExtensionBlockError: blocks[0] nobuildx.v1: its builder failed on input "
+        f"vec(F=4) with {{'units': 4}} (KeyError at {where}: 'unit'); fix the extension "
+        f"{ext.resolve()}"
     ) in result.stderr
 
 
@@ -264,3 +268,56 @@ def sample(trial, ctx, config=None):
     s = Sampler(trial, config or default_config())
     return assemble("liarx", s, ctx, [BlockSpec("liarx.v1", {"units": 4})])
 """
+
+
+# ---------------------------------------------------------------- F3: reading a run
+
+
+GROW = (
+    HEAD
+    + """
+class Grow(nn.Module):
+    def __init__(self, d, units):
+        super().__init__()
+        self.lin = nn.Linear(d, units)
+
+    def forward(self, x):
+        return self.lin(x)
+
+
+@register("growx.v1", family="fnn", accepts=("vec",), params={"units": Param(int, 8, low=1)})
+def build(shape, p):
+    return Grow(shape.dims[0], p["units"]), Shape("vec", (p["units"],))
+
+
+def changed(shape, p):  # the builder as the extension was edited after the search
+    return Grow(shape.dims[0], p["units"], 3), Shape("vec", (p["units"],))
+"""
+)
+
+
+def test_a_run_whose_extension_block_no_longer_builds_blames_the_extension(
+    extension: Callable, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ext = extension("grow_ext", GROW)
+    extensions.load_extension(str(ext))
+    module = sys.modules[ext.stem]
+    spec = _spec(("growx.v1", {"units": 5}))
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "spec.json").write_text(spec.to_json())
+    torch.save(build_model(spec).state_dict(), folder / "model.pt")
+    assert isinstance(nas.load_model(folder), torch.nn.Module)
+    monkeypatch.setitem(
+        _REGISTRY, "growx.v1", dataclasses.replace(_REGISTRY["growx.v1"], build=module.changed)
+    )
+    with pytest.raises(NasError) as raised:
+        nas.load_model(folder)
+    where = f"{ext.resolve()}:{line(GROW, ', 3)')} in changed"
+    assert str(raised.value) == (
+        f"{folder / 'spec.json'} names the block kind 'growx.v1' of the extension "
+        f"{ext.resolve()}, which fails to build it now (blocks[0] growx.v1: its builder failed "
+        "on input vec(F=4) with {'units': 5} (TypeError at " + where + ": Grow.__init__() "
+        "takes 3 positional arguments but 4 were given)); fix that extension, or load the "
+        "version of it the search used: the spec is as the search wrote it."
+    )
