@@ -13,7 +13,15 @@ import torch
 
 from nas.errors import NasError, StorageError
 from nas.exporting._base import Format, quiet, why
-from nas.exporting._check import REPEATS, TOLERANCE, WARMUP, check, latency, pytorch_runner
+from nas.exporting._check import (
+    REPEATS,
+    TOLERANCE,
+    WARMUP,
+    check,
+    latency,
+    nondeterminism,
+    pytorch_runner,
+)
 from nas.exporting._onnx import OnnxFormat
 from nas.exporting._target import Exportable
 from nas.exporting._torchscript import TorchScriptFormat
@@ -111,6 +119,10 @@ def _export(fmt: Format, target: Exportable, path: Path, tmp: Path) -> ExportRep
     other = [f for f in FORMATS if f != fmt.name]
     fix = f"nothing was written (--format {other[0]} may work)" if other else "nothing was written"
     what = f"{fmt.title} export of this {target.family} model"
+    with quiet():
+        random = nondeterminism(target)  # PyTorch against itself first (/tmp/oG5 F9)
+    if random:
+        raise NasError(f"Cannot export: {random}; nothing was written.")
     try:
         how = fmt.write(target, tmp)
     except Exception as e:  # any exporter failure means this model cannot take this format

@@ -213,16 +213,27 @@ class Branchy(torch.nn.Module):
         return self.head(x) if x.sum() > 0 else -self.head(x)
 
 
-class Counting(torch.nn.Module):
-    """Adds how often it ran: a trace freezes the count, so the export cannot match."""
+class TracedOtherwise(torch.nn.Module):
+    """Adds 1 when traced: the same in PyTorch at every call, but not what the export runs."""
 
     def __init__(self, head: torch.nn.Module):
         super().__init__()
-        self.head, self.calls = head, 0
+        self.head = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.calls += 1
-        return self.head(x) + self.calls
+        return self.head(x) + 1 if torch.jit.is_tracing() else self.head(x)
+
+
+class Noisy(torch.nn.Module):
+    """Adds noise in eval mode too: PyTorch does not match itself (/tmp/oG5 F9)."""
+
+    def __init__(self, head: torch.nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.head(x)
+        return out + 0.1 * torch.randn_like(out)
 
 
 @NEEDS_ORT
@@ -240,9 +251,29 @@ def test_a_model_that_cannot_export_is_one_line_and_no_file(tmp_path: Path) -> N
 
 def test_an_export_that_differs_from_pytorch_is_refused(tmp_path: Path) -> None:
     model, rows = family_model("fnn-regression")
-    model.head = Counting(model.head)
+    model.head = TracedOtherwise(model.head)
     with pytest.raises(NasError, match=r"differs from PyTorch by ([1-9][\d.]*) \(max abs\)"):
         export_model(exportable(model, rows), "torchscript", tmp_path / "m.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", FORMAT_PARAMS)
+def test_a_model_random_in_eval_mode_is_said_to_be_so_for_every_format(
+    fmt: str, tmp_path: Path
+) -> None:
+    """Each format had said the other may work (/tmp/oG5 F9)."""
+    model, rows = family_model("fnn-regression")
+    model.head = Noisy(model.head)
+    with pytest.raises(NasError) as info:
+        export_model(exportable(model, rows), fmt, tmp_path / "m.out")
+    message = str(info.value)
+    assert message.startswith(
+        "Cannot export: the model is not deterministic in eval mode: PyTorch itself, run twice "
+        f"on the same {len(rows)} examples, differs by "
+    )
+    assert ", first at its stage head (regress.v1). Its forward draws random numbers" in message
+    assert "no export can match it" in message and "may work" not in message
+    assert message.endswith("; nothing was written.") and "\n" not in message
     assert list(tmp_path.iterdir()) == []
 
 
