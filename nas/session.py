@@ -62,7 +62,7 @@ from nas.worker import (
     start_workers,
     stop_workers,
 )
-from search_spaces import SpaceContext
+from search_spaces import SpaceContext, extensions
 from search_spaces.extensions import extension_modules
 from search_spaces.spaces import Choice, Fixed, IntRange, starting_points
 
@@ -160,7 +160,10 @@ def _run_search(
         extensions=extension_modules(),
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
-    notes += _unused_augment(config, kind, td.modality)
+    in_main = extensions.main_warning()  # its run would need code no process can load
+    if in_main and not options.progress:  # a notebook's nas.search says nothing otherwise
+        warnings.warn(in_main, UserWarning, stacklevel=4)  # nas.search(...)'s caller
+    notes += ([in_main] if in_main else []) + _unused_augment(config, kind, td.modality)
     notes += _rare_class(config, td)
     notes += _replaced_tokens(config, td)
     config.write(run_dir)

@@ -43,6 +43,9 @@ HOW = (
 _ORIGINS: dict[tuple[str, str], str] = {}  # (registry, name) -> the module that registered it
 _FROM_FILE: dict[str, str] = {}  # module name -> the .py file it was loaded from by path
 _installed = False  # entry points and NAS_EXTENSIONS loaded in this process
+# what code defined in a notebook, `python -c` or stdin records as its origin: no other process
+# can load it (/tmp/oG5 F7)
+MAIN = "__main__"
 
 
 class ExtensionError(NasError):
@@ -52,14 +55,47 @@ class ExtensionError(NasError):
 def origin_of(obj: Any) -> str:
     """The module that defines ``obj`` (a builder, a sampler, a kind's class), as a later
     process would load it: its name, or its file when it was loaded by path or run as a
-    script (``__main__``, which no other process can import by that name)."""
+    script (``__main__``, which no other process can import by that name). Code defined in a
+    notebook, ``python -c`` or stdin has no file a process could load: its origin is
+    :data:`MAIN` (it had recorded the path of a file named ``<stdin>``: /tmp/oG5 F7)."""
     module = getattr(obj, "__module__", None) or type(obj).__module__
     if module in _FROM_FILE:
         return _FROM_FILE[module]
     if module == "__main__":
         file = getattr(sys.modules.get("__main__"), "__file__", None)
-        return str(Path(file).resolve()) if file else "__main__"
+        path = Path(file) if isinstance(file, str) else None
+        if path is None or path.suffix != ".py" or not path.is_file():
+            return MAIN
+        return str(path.resolve())
     return module
+
+
+def unloadable(entry: str) -> bool:
+    """Whether a recorded extension names code no process can load: :data:`MAIN`, or (runs of
+    earlier versions) the path of a pseudo-file such as ``/somewhere/<stdin>``."""
+    return entry == MAIN or Path(entry).name.startswith("<")
+
+
+def defined_in_main() -> list[str]:
+    """The names registered by code of :data:`MAIN`, as "block kind 'x'", sorted."""
+    return sorted(f"{WORDS.get(registry, registry)} {name!r}"
+                  for (registry, name), o in _ORIGINS.items() if o == MAIN)  # fmt: skip
+
+
+def main_warning() -> str | None:
+    """The warning of a search whose blocks, spaces, kinds or datasets were defined in
+    ``__main__`` (a notebook, ``python -c``, stdin): later commands cannot read its run
+    without that code; None when none were."""
+    names = defined_in_main()
+    if not names:
+        return None
+    return (
+        f"{', '.join(names)} {'is' if len(names) == 1 else 'are'} defined in __main__ (a "
+        "notebook, python -c or stdin), which no other process can load: `nas show`, `nas "
+        "predict` and the other commands cannot read this run's models, nor can --jobs workers "
+        "started afresh. Put that code in a .py file and load it with "
+        "nas.load_extensions('file.py') (or nas --extension file.py)."
+    )
 
 
 def is_extension(origin: str) -> bool:
@@ -90,7 +126,10 @@ def extension_modules() -> tuple[str, ...]:
 
 
 def loaded(entry: str) -> bool:
-    """Whether the recorded extension ``entry`` (a module name or a .py file) is loaded."""
+    """Whether the recorded extension ``entry`` (a module name or a .py file) is loaded; code
+    of ``__main__`` counts as loaded only when this process registered names from it."""
+    if unloadable(entry):
+        return entry == MAIN and bool(defined_in_main())
     if entry.endswith(".py"):
         return entry in _FROM_FILE.values() or entry in _ORIGINS.values()
     return entry in sys.modules
@@ -265,13 +304,18 @@ def missing_message(lead: str, recorded: Iterable[str]) -> str:
 def not_loaded(source: str, recorded: Any, error: BaseException) -> str | None:
     """The message for reading ``source`` (a run's file) that failed with ``error`` when an
     extension is the likely cause: ``error`` names an unknown block, space or kind, or the run
-    recorded an extension (``recorded``, run.json's list) that is not loaded now; else None."""
+    recorded an extension (``recorded``, run.json's list) that is not loaded now; else None.
+    Code the search defined in ``__main__`` is named as such, not as a file to load nor as a
+    damaged run (/tmp/oG5 F7)."""
     listed = recorded if isinstance(recorded, list | tuple) else ()
-    entries = [r for r in listed if isinstance(r, str)]
+    entries = [r for r in listed if isinstance(r, str) and not unloadable(r)]
+    in_main = any(isinstance(r, str) and unloadable(r) and not loaded(r) for r in listed)
     if isinstance(error, UnknownNameError):
         what = f"{WORDS.get(error.registry, error.registry)} {error.name!r}"
-        return missing_message(f"{source} names the {what}, which is not registered here",
-                               entries)  # fmt: skip
+        lead = f"{source} names the {what}, which is not registered here"
+        if in_main and all(loaded(r) for r in entries):
+            return main_message(lead)
+        return missing_message(lead, entries)
     if any(not loaded(r) for r in entries):
         why = " ".join(str(error).split())
         why = why if len(why) <= 160 else why[:159] + "…"
@@ -279,8 +323,22 @@ def not_loaded(source: str, recorded: Any, error: BaseException) -> str | None:
     return None
 
 
+def main_message(lead: str) -> str:
+    """The error for a run that needs code its search defined in ``__main__``."""
+    return (
+        f"{lead}: the search defined it in a notebook, python -c or stdin (__main__), which no "
+        "other process can load; the run is intact. Put that code in a .py file, load it "
+        f"({HOW}), then run this again."
+    )
+
+
 __all__ = [
     "ENV",
+    "MAIN",
+    "defined_in_main",
+    "main_message",
+    "main_warning",
+    "unloadable",
     "GROUP",
     "ExtensionError",
     "extension_modules",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from search_spaces.errors import SpaceError
+from search_spaces.errors import SpaceError, UnknownSpaceError
 from search_spaces.gan import GanSpec
 from search_spaces.spaces._base import (
     HEAD_DEFAULTS,
@@ -89,7 +89,11 @@ class Space:
         """The inverse of :meth:`to_dict` (how a worker on another machine rebuilds a space)."""
         name = data.get("space")
         if name not in space_names():
-            raise SpaceError(f"space {name!r} is unknown; known spaces: {space_names()}.")
+            raise UnknownSpaceError(
+                f"space {name!r} is unknown; known spaces: {space_names()}.",
+                registry="space",
+                name=str(name),
+            )
         config = default_config()
         for key, value in (data.get("dims") or {}).items():
             if key not in config:

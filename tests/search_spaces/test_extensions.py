@@ -174,3 +174,32 @@ def test_the_command_to_load_a_path_with_spaces_is_quoted() -> None:
     text = extensions.not_loaded("spec.json", ["/tmp/my ext/ext.py"], error) or ""
     assert "nas --extension '/tmp/my ext/ext.py' before the command" in text
     assert "NAS_EXTENSIONS='/tmp/my ext/ext.py'" in text
+
+
+# --- code defined in __main__ (/tmp/oG5 F7) ---------------------------------------------------
+
+
+def test_code_of_a_notebook_or_stdin_records_main_and_is_named_as_such(monkeypatch) -> None:
+    main = sys.modules["__main__"]
+    monkeypatch.setattr(main, "__file__", "<stdin>", raising=False)
+
+    def build(shape, p):  # a builder defined in __main__
+        return None
+
+    build.__module__ = "__main__"
+    assert extensions.origin_of(build) == extensions.MAIN  # not '/cwd/<stdin>'
+    extensions.note("block", "nb.v1", build)
+    try:
+        warning = extensions.main_warning() or ""
+        assert warning.startswith("block kind 'nb.v1' is defined in __main__ (a notebook")
+        assert "nas.load_extensions('file.py')" in warning
+    finally:
+        extensions.forget("block", "nb.v1")
+    assert extensions.main_warning() is None
+    error = UnknownBlockError("x", registry="block", name="nb.v1")
+    for recorded in (["__main__"], ["/tmp/x/<stdin>"]):  # this version's, an earlier one's
+        text = extensions.not_loaded("run/best/spec.json", recorded, error) or ""
+        assert text.startswith("run/best/spec.json names the block kind 'nb.v1', which is not "
+                               "registered here: the search defined it in a notebook")  # fmt: skip
+        assert "the run is intact" in text
+        assert "<stdin>" not in text and "damaged" not in text
