@@ -81,6 +81,9 @@ class SearchConfig:
     # the extension modules (names or .py files) that had registered blocks, spaces or kinds
     # when the search started: a later process must load them to read this run
     extensions: tuple[str, ...] = ()
+    # "sha256:<hex>" of each extension's code (see extensions.digest): a resume with other code
+    # is refused, a run read with other code warned of (/tmp/oG5 F4); {} in earlier runs
+    extension_digests: Mapping[str, str] = field(default_factory=dict)
     data_info: Mapping[str, Any] = field(default_factory=dict)  # TaskData.describe()
     extras: Mapping[str, Any] = field(default_factory=dict)  # the kind's own (a GAN's scorer)
     schema_version: int = SCHEMA_VERSION
@@ -358,12 +361,19 @@ class SearchConfig:
         return study, storage if isinstance(storage, str) else None
 
     @classmethod
-    def read(cls, run_dir: str | PathLike[str]) -> SearchConfig:
-        """The config of a run directory (its run.json)."""
+    def read(cls, run_dir: str | PathLike[str], *, warn: bool = True) -> SearchConfig:
+        """The config of a run directory (its run.json). Every command that reads a run comes
+        here: with ``warn``, an extension loaded now whose code is not the one the search ran
+        (its recorded digest) is said in one warning line on stderr, once per process; the
+        models are rebuilt from today's code (/tmp/oG5 F4)."""
         from nas import run as rundir
+        from nas.terminal import say
 
         path = rundir.readable_run_dir(run_dir) / RECORD
         config = cls.from_dict(rundir.read_json(path), source=str(path))
+        if warn:
+            for line in extensions.changed_warning(str(path), config.extension_digests):
+                say(f"warning: {line}")
         return config._moved_with(path.parent)
 
     def _moved_with(self, run_dir: Path) -> SearchConfig:

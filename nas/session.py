@@ -158,6 +158,7 @@ def _run_search(
         command=redact(config.command or shlex.join(sys.argv)),  # pasteable: quoted
         versions=_versions(),
         extensions=extension_modules(),
+        extension_digests=extensions.digests(extension_modules()),
         extras={**config.extras, **kind.record_extras(run_dir)},
     )
     in_main = extensions.main_warning()  # its run would need code no process can load
@@ -410,7 +411,7 @@ def _check_own_study(run_dir: Path) -> None:
     recorded = rundir.trials_recorded(run_dir)
     if db.exists() or recorded is None:
         return
-    earlier = SearchConfig.read(run_dir).storage
+    earlier = SearchConfig.read(run_dir, warn=False).storage
     named = (
         f" (run.json names {earlier})" if earlier and earlier != storage_url(None, run_dir) else ""
     )
@@ -428,7 +429,7 @@ def _check_resume(run_dir: Path, config: SearchConfig) -> list[str]:
     path = run_dir / "run.json"
     if not path.is_file():
         return []
-    earlier = SearchConfig.read(run_dir)
+    earlier = SearchConfig.read(run_dir, warn=False)
     what = earlier.resume_conflict(config)
     if what and what.startswith("other data"):
         raise NasError(
@@ -441,6 +442,10 @@ def _check_resume(run_dir: Path, config: SearchConfig) -> list[str]:
             f"{path.parent} holds a search with {what}; resume it with the same settings, "
             "or pass another --out / --study."
         )
+    # an extension edited in place had run on, mixing trials of two versions (/tmp/oG5 F4)
+    other_code = extensions.changed_refusal(str(path.parent), earlier.extension_digests)
+    if other_code:
+        raise NasError(other_code)
     if earlier.data_fingerprint is None:
         return [
             f"{path} was written before nas recorded a fingerprint of the data, so the data of "

@@ -19,6 +19,7 @@ runs its code, and a run.json is data.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import importlib
 import importlib.util
 import os
@@ -46,6 +47,7 @@ _installed = False  # entry points and NAS_EXTENSIONS loaded in this process
 # what code defined in a notebook, `python -c` or stdin records as its origin: no other process
 # can load it (/tmp/oG5 F7)
 MAIN = "__main__"
+_WARNED: set[str] = set()  # the extensions whose changed code this process has warned of
 
 
 class ExtensionError(NasError):
@@ -133,6 +135,117 @@ def loaded(entry: str) -> bool:
     if entry.endswith(".py"):
         return entry in _FROM_FILE.values() or entry in _ORIGINS.values()
     return entry in sys.modules
+
+
+def digest(entry: str) -> str | None:
+    """``"sha256:<hex>"`` of the code of the extension ``entry`` as it is here: a .py file's
+    bytes; a module's source file; for a package, every .py file under its folders (each
+    relative path, then its bytes, in sorted order), so that an edit in any of its modules
+    counts. None when there is no file to read (``__main__``, a module not loaded, a file
+    gone). run.json records it, and a run read with other code says so (/tmp/oG5 F4)."""
+    files: list[tuple[str, Path]] = []
+    if unloadable(entry):
+        return None
+    if entry.endswith(".py"):
+        files = [("", Path(entry))]
+    else:
+        module = sys.modules.get(entry)
+        folders = getattr(module, "__path__", None)
+        file = getattr(module, "__file__", None)
+        if folders is not None:  # a package: all of its source
+            for folder in map(Path, folders):
+                files += [(str(f.relative_to(folder)), f) for f in sorted(folder.rglob("*.py"))]
+        elif isinstance(file, str):
+            files = [("", Path(file))]
+    if not files:
+        return None
+    h = hashlib.sha256()
+    try:
+        for name, file in files:
+            h.update(name.encode() + b"\0" + file.read_bytes() + b"\0")
+    except OSError:
+        return None
+    return "sha256:" + h.hexdigest()
+
+
+def digests(entries: Iterable[str]) -> dict[str, str]:
+    """The :func:`digest` of each of ``entries`` that has one: run.json's
+    ``extension_digests``."""
+    found = {e: digest(e) for e in entries}
+    return {e: d for e, d in found.items() if d is not None}
+
+
+def _counterpart(entry: str) -> str | None:
+    """The extension loaded now that stands for the recorded ``entry``: itself, or a file of
+    the same name loaded from another folder (moved, or another copy); None when none is."""
+    if unloadable(entry):
+        return None
+    if not entry.endswith(".py"):
+        return entry if entry in sys.modules else None
+    if loaded(entry):
+        return entry
+    name = Path(entry).name
+    now = {*_FROM_FILE.values(), *_ORIGINS.values()}
+    same = sorted(o for o in now if o.endswith(".py") and Path(o).name == name)
+    return same[0] if same else None
+
+
+def changed_code(recorded: Mapping[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The extensions whose code differs from what a run recorded (``recorded``: run.json's
+    ``extension_digests``), each as (recorded entry, the entry loaded now, the digest then,
+    the digest now). One loaded from another path with the same code is not listed; one not
+    loaded now, or recorded without a digest (an earlier version's run), is not compared."""
+    changed = []
+    for entry, then in recorded.items():
+        now_entry = _counterpart(entry) if isinstance(then, str) else None
+        now = digest(now_entry) if now_entry is not None else None
+        if now is not None and now != then:
+            changed.append((entry, now_entry, then, now))
+    return changed
+
+
+def _short(value: str) -> str:
+    return value.removeprefix("sha256:")[:12]
+
+
+def _which(entry: str, now_entry: str) -> str:
+    """The extension named in a changed-code message: the one loaded now, and where the
+    search's was when that was another path."""
+    if entry == now_entry:
+        return f"the extension {entry!r}"
+    return f"the extension {now_entry!r} (the search loaded {entry!r})"
+
+
+def changed_warning(source: str, recorded: Mapping[str, Any]) -> list[str]:
+    """One warning per extension whose code changed since the run ``source`` was searched,
+    each said once per process: its models are rebuilt from today's code."""
+    lines = []
+    for entry, now_entry, then, now in changed_code(recorded):
+        if now_entry in _WARNED:
+            continue
+        _WARNED.add(now_entry)
+        lines.append(
+            f"{_which(entry, now_entry)} is not the code the search ran ({source} records sha256 "
+            f"{_short(then)}, it is {_short(now)} now); models built with it may compute "
+            "otherwise, so predictions and explanations may differ from the search's. Load the "
+            "search's version to reproduce them."
+        )
+    return lines
+
+
+def changed_refusal(run_dir: str, recorded: Mapping[str, Any]) -> str | None:
+    """The error of a resume whose extension code changed since the run was searched (its
+    trials would mix two versions of the code in one study); None when none did."""
+    changed = changed_code(recorded)
+    if not changed:
+        return None
+    entry, now_entry, then, now = changed[0]
+    return (
+        f"{run_dir} was searched with other code of {_which(entry, now_entry)} (sha256 "
+        f"{_short(then)} then, {_short(now)} now); its trials and new ones cannot be mixed in "
+        "one study. Restore that file to resume, or pass --out a new folder to search with "
+        "the new code."
+    )
 
 
 def load_extension(entry: str) -> str:
@@ -335,7 +448,12 @@ def main_message(lead: str) -> str:
 __all__ = [
     "ENV",
     "MAIN",
+    "changed_code",
+    "changed_refusal",
+    "changed_warning",
     "defined_in_main",
+    "digest",
+    "digests",
     "main_message",
     "main_warning",
     "unloadable",

@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 V1_DIGITS = FIXTURES / "run_v1_digits"  # nas search --dataset digits --space auto (before v2)
 V1_GAN = FIXTURES / "run_v1_gan"  # nas search --dataset digits --space gan (before v2)
 NEW_KEYS = {"schema_version", "kind", "warm_start", "extras", "data_fingerprint",
-            "min_faithfulness", "extensions"}  # fmt: skip
+            "min_faithfulness", "extensions", "extension_digests"}  # fmt: skip
 
 
 def v1(folder: Path) -> dict:

@@ -176,6 +176,64 @@ def test_the_command_to_load_a_path_with_spaces_is_quoted() -> None:
     assert "NAS_EXTENSIONS='/tmp/my ext/ext.py'" in text
 
 
+# --- the code of an extension: its digest (/tmp/oG5 F4) ------------------------------------
+
+
+def _sha(*parts: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+def test_the_digest_is_of_the_file_module_or_whole_package(tmp_path: Path, monkeypatch) -> None:
+    one = tmp_path / "one_ext.py"
+    one.write_bytes(b"X = 1\n")
+    assert extensions.digest(str(one)) == _sha(b"\0X = 1\n\0")
+    package = tmp_path / "pkg_digest_for_test"
+    (package / "sub").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "sub" / "blocks.py").write_text("Y = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        __import__("pkg_digest_for_test")
+        before = extensions.digest("pkg_digest_for_test")
+        (package / "sub" / "blocks.py").write_text("Y = 3\n")  # an edit in any of its modules
+        after = extensions.digest("pkg_digest_for_test")
+        assert before is not None and after is not None and before != after
+    finally:
+        sys.modules.pop("pkg_digest_for_test", None)
+    # nothing to read: no digest (a module not loaded, code of __main__)
+    assert extensions.digest("not_loaded_xyz") is None
+    assert extensions.digest(extensions.MAIN) is None
+
+
+def test_changed_code_names_the_file_and_says_once(block_file: Path, tmp_path: Path) -> None:
+    extensions.load_extensions(str(block_file))
+    now = extensions.digest(str(block_file.resolve()))
+    same = {str(block_file.resolve()): now}
+    assert extensions.changed_code(same) == [] and extensions.changed_refusal("run", same) is None
+    # the same code recorded at another path (moved, another machine): the same extension
+    moved = {f"/elsewhere/{block_file.name}": now}
+    assert extensions.changed_code(moved) == [] and extensions.changed_warning("r", moved) == []
+    other = {str(block_file.resolve()): "sha256:" + "ab" * 32}
+    refused = extensions.changed_refusal("runs/x", other) or ""
+    assert refused.startswith(f"runs/x was searched with other code of the extension "
+                              f"'{block_file.resolve()}' (sha256 abababababab then, ")  # fmt: skip
+    assert "Restore that file to resume, or pass --out a new folder" in refused
+    warned = extensions.changed_warning("runs/x/run.json", other)
+    assert len(warned) == 1 and "predictions and explanations may differ" in warned[0]
+    assert extensions.changed_warning("runs/x/run.json", other) == []  # once per process
+    elsewhere = {f"/elsewhere/{block_file.name}": "sha256:" + "cd" * 32}
+    extensions._WARNED.clear()
+    assert (
+        f"(the search loaded '/elsewhere/{block_file.name}')"
+        in (extensions.changed_warning("r", elsewhere)[0])
+    )
+    extensions._WARNED.clear()
+    # a record without digests (an earlier version's run): nothing compared
+    assert extensions.changed_code({}) == []
+
+
 # --- code defined in __main__ (/tmp/oG5 F7) ---------------------------------------------------
 
 
