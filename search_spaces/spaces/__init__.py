@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from search_spaces import extensions
 from search_spaces.errors import SpaceError, UnknownSpaceError
 from search_spaces.gan import GanSpec
 from search_spaces.spaces._base import (
@@ -86,7 +87,12 @@ class Space:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Space:
-        """The inverse of :meth:`to_dict` (how a worker on another machine rebuilds a space)."""
+        """The inverse of :meth:`to_dict` (how a worker on another machine rebuilds a space).
+
+        A recorded dimension of a space this process does not register, other than the run's
+        own (or, for "auto", one of its families), is left out: a search records the defaults
+        of every space registered then, and a run of ``resmlp`` that had another extension's
+        space loaded beside it had been unreadable without that extension (/tmp/oG5 F5)."""
         name = data.get("space")
         if name not in space_names():
             raise UnknownSpaceError(
@@ -95,15 +101,45 @@ class Space:
                 name=str(name),
             )
         config = default_config()
-        for key, value in (data.get("dims") or {}).items():
+        dims = data.get("dims") or {}
+        used = {name} | _recorded_families(dims.get("auto.families")) if name == "auto" else {name}
+        for key, value in dims.items():
             if key not in config:
-                raise SpaceError(
-                    f"space dimension {key!r} is unknown to this nas version; "
-                    "upgrade nas on this machine."
-                )
+                section = str(key).split(".")[0]
+                if section not in used and section not in space_names():
+                    continue  # another space's, never sampled by this run
+                raise SpaceError(_unknown_dimension(str(key), str(name), section))
             config[key] = parse_dim(key, value, config[key])
         check_config(config)
         return cls(name, config, source=str(data.get("source", "built-in")))
+
+
+def _recorded_families(value: Any) -> set[str]:
+    """The families a recorded ``auto.families`` dimension names (any it may choose)."""
+    if isinstance(value, Mapping):
+        value = value.get("choices", value.get("value"))
+    values = value if isinstance(value, list | tuple) else [value]
+    return {v for v in values if isinstance(v, str)}
+
+
+def _unknown_dimension(key: str, space: str, section: str) -> str:
+    """Why a recorded dimension the run uses is unknown here, and the fix: a built-in's is a
+    newer nas's; an extension's space's needs that extension, as the search loaded it (it had
+    said to upgrade nas for those too: /tmp/oG5 F5)."""
+    owner = space if section not in space_names() else section
+    origin = extensions.origin("space", owner)
+    if section not in space_names():
+        return (
+            f"space dimension {key!r} belongs to the space {section!r}, which is not registered "
+            "here; load the extension that registers it, then run this again."
+        )
+    if origin is not None and extensions.is_extension(origin):
+        return (
+            f"space dimension {key!r} is unknown to the space {owner!r} of the extension "
+            f"{origin!r} loaded now; the search ran with another version of it. Load the "
+            "version the search used, then run this again."
+        )
+    return f"space dimension {key!r} is unknown to this nas version; upgrade nas on this machine."
 
 
 class _Reads(dict):

@@ -100,6 +100,20 @@ def test_a_resume_with_other_extension_code_is_refused(
     assert (run / "run.json").read_text() == before  # nothing written
 
 
+def test_another_extension_space_beside_the_search_is_not_needed(
+    finished_run: FinishedRun, tmp_path: Path
+) -> None:
+    """run.json records every registered space's dimensions; one of an extension the search
+    loaded but never sampled had made `nas show` fail ("upgrade nas on this machine")."""
+    run = copy_finished_run(finished_run, tmp_path)
+    record = json.loads((run / "run.json").read_text())
+    record["space"]["dims"]["liarnet.units"] = {"choices": [4, 8]}
+    _edit(run, space=record["space"], extensions=["/nowhere/wrongshape.py"])
+    shown = invoke("show", run)
+    assert shown.exit_code == 0, shown.stderr
+    assert "winner" in shown.stdout
+
+
 @pytest.mark.parametrize("recorded", ["__main__", "/somewhere/<stdin>"])
 def test_a_run_of_code_defined_in_main_says_so(
     finished_run: FinishedRun, tmp_path: Path, recorded: str

@@ -250,3 +250,36 @@ def test_space_modules_import_nothing_back_from_their_package() -> None:
                 bad += [f"{path.name}: import {a.name}" for a in node.names if a.name in (
                     "search_spaces.spaces", "search_spaces")]  # fmt: skip
     assert not bad, bad
+
+
+# --- a run's record of an extension's space (/tmp/oG5 F5, F11) --------------------------------
+
+
+def test_dimensions_of_a_space_the_run_never_samples_are_not_needed_to_read_it(
+    toy: SpaceInfo,
+) -> None:
+    """A search records the defaults of every registered space; another extension's space,
+    loaded beside it but not searched, had made the run unreadable without that extension."""
+    data = get_space("fnn").to_dict()
+    data["dims"]["liarnet.units"] = {"choices": [4, 8]}  # an extension not loaded now
+    assert Space.from_dict(data) == Space("fnn")
+    # the run's own space's dimension is needed: one unknown to its extension says to load
+    # the version the search used, not to upgrade nas
+    toy_data = get_space("toy").to_dict()
+    toy_data["dims"]["toy.gone"] = 3
+    with pytest.raises(SpaceError) as e:
+        Space.from_dict(toy_data)
+    assert "space dimension 'toy.gone' is unknown to the space 'toy' of the extension" in str(
+        e.value
+    )
+    assert "Load the version the search used" in str(e.value) and "upgrade" not in str(e.value)
+    # a built-in space's unknown dimension is a newer nas's
+    data["dims"]["fnn.new_knob"] = 1
+    with pytest.raises(SpaceError, match="'fnn.new_knob' is unknown to this nas version; upg"):
+        Space.from_dict(data)
+    # auto's families are its own: a family registered by no loaded extension is needed
+    auto = get_space("auto").to_dict()
+    auto["dims"]["auto.families"] = {"choices": ["fnn", "ghostnet"]}
+    auto["dims"]["ghostnet.units"] = 4
+    with pytest.raises(SpaceError, match="'ghostnet.units' belongs to the space 'ghostnet', wh"):
+        Space.from_dict(auto)
