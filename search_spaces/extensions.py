@@ -18,6 +18,7 @@ runs its code, and a run.json is data.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import hashlib
 import importlib
@@ -25,7 +26,7 @@ import importlib.util
 import os
 import shlex
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
@@ -257,9 +258,10 @@ def load_extension(entry: str) -> str:
         raise ExtensionError("An extension name is empty; give a module name or a .py file.")
     by_path = text.endswith(".py") or os.sep in text or (os.altsep or os.sep) in text
     try:
-        if by_path:
-            return _load_file(Path(text).expanduser())
-        importlib.import_module(text)
+        with _quiet_stdout():
+            if by_path:
+                return _load_file(Path(text).expanduser())
+            importlib.import_module(text)
         return text
     except ExtensionError:
         raise
@@ -277,6 +279,14 @@ def load_extension(entry: str) -> str:
         raise ExtensionError(
             f"Extension {text!r} failed to load ({type(e).__name__}: {e}); fix it, or leave it out."
         ) from None
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """What an extension prints as it is imported goes to stderr: stdout is the command's
+    output, and a print() there had made `nas datasets --json` invalid JSON (/tmp/oG5 F10)."""
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def _loaded_files() -> set[str]:
@@ -320,18 +330,20 @@ def _load_file(path: Path) -> str:
     return resolved
 
 
-def load_extensions(*entries: str) -> list[str]:
+def load_extensions(*entries: str | os.PathLike[str]) -> list[str]:
     """Load the installed extensions (entry points and ``NAS_EXTENSIONS``, once per process)
     and then each of ``entries`` (module names or .py files); returns what a run records of
     each: ``nas.load_extensions("my_pkg.blocks", "/path/to/my_space.py")``."""
+    texts = []
     for entry in entries:
-        if not isinstance(entry, str):
+        if not isinstance(entry, str | os.PathLike):  # a Path is a file too (/tmp/oG5 F11)
             raise ExtensionError(
                 f"An extension is a module name or the path of a .py file, not "
                 f"{type(entry).__name__}; pass each as its own string."
             )
+        texts.append(os.fspath(entry))
     load_installed()
-    return [load_extension(e) for e in entries]
+    return [load_extension(e) for e in texts]
 
 
 def load_installed() -> bool:
@@ -345,7 +357,8 @@ def load_installed() -> bool:
     count = 0
     for ep in entry_points(group=GROUP):
         try:
-            ep.load()
+            with _quiet_stdout():
+                ep.load()
         except Exception as e:
             package = ep.dist.name if ep.dist is not None else "an installed package"
             raise ExtensionError(

@@ -83,7 +83,7 @@ class OneLineErrors(TyperGroup):
             help_hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             message = e.format_message().replace("Value error, ", "").rstrip(".")
             given = _given(e, message, sys.argv[1:] if args is None else list(args))
-            print_error(f"{message}{given}{help_hint}.")
+            print_error(f"{message}{given}{help_hint}{_global_option(e, ctx)}.")
             sys.exit(2)
         except typer.Abort:
             print_error("aborted.")
@@ -91,6 +91,21 @@ class OneLineErrors(TyperGroup):
         # non-standalone, Click returns the code of an Exit (help, friendly's exit 2) or the
         # command's value (None: success)
         sys.exit(code if isinstance(code, int) else 0)
+
+
+def _global_option(e: Exception, ctx: Any) -> str:
+    """Where an option of ``nas`` itself goes when it was given after a command (``nas show RUN
+    --extension X`` had said only "No such option: --extension": /tmp/oG5 F11)."""
+    name = getattr(e, "option_name", None)
+    if not isinstance(e, click_errors.NoSuchOption) or ctx is None or ctx.parent is None:
+        return ""
+    root = ctx.find_root().command
+    if not any(name in p.opts for p in root.params):
+        return ""
+    return (
+        f"; {name} is an option of nas itself: it goes before the command (nas {name} ... "
+        f"{ctx.info_name} ...)"
+    )
 
 
 def _given(e: Exception, message: str, args: list[str]) -> str:

@@ -71,7 +71,9 @@ class Space:
 
     name: str
     config: Mapping[str, Dim] = field(default_factory=default_config)
-    source: str = "built-in"  # or the TOML file it came from
+    # or "extension <module or file>", or the TOML file it came from; where it came from, not
+    # what it is: two spaces of one name and config are the same space
+    source: str = field(default="built-in", compare=False)
 
     def sample(self, trial: TrialLike, ctx: SpaceContext) -> ArchSpec | GanSpec:
         """An ArchSpec, or a GanSpec for the "gan" space."""
@@ -81,7 +83,7 @@ class Space:
         """The space as TOML-like data (for the run record)."""
         return {
             "space": self.name,
-            "source": self.source,
+            "source": space_source(self.name) if self.source == "built-in" else self.source,
             "dims": {k: dim_to_json(v) for k, v in self.config.items()},
         }
 
@@ -227,6 +229,16 @@ def get_space(name_or_path: str | Path) -> Space:
     return Space(text)
 
 
+def space_source(name: str) -> str:
+    """Where the registered space ``name`` comes from, as run.json and the report say it:
+    "built-in", or "extension <module or file>" (an extension's had said "built-in":
+    /tmp/oG5 F11)."""
+    origin = extensions.origin("space", name)
+    if origin is None or not extensions.is_extension(origin):
+        return "built-in"
+    return f"extension {origin}"
+
+
 def load_space_toml(path: str | Path) -> Space:
     """Read a TOML space declaration: ``space = "auto"``, ``families = [...]`` and one table
     per section (``[cnn]``, ``[train]``, ...) whose keys override dimensions."""
@@ -251,7 +263,10 @@ def load_space_toml(path: str | Path) -> Space:
         ) from None
     base = doc.pop("space", "auto")
     if not isinstance(base, str) or base not in space_names():
-        raise SpaceError(f"{p.name}: space = {base!r} is unknown; use one of {space_names()}.")
+        raise SpaceError(  # with how to load the extension that may register it (/tmp/oG5 F11)
+            f"{p.name}: space = {base!r} is unknown; use one of {space_names()}."
+            + (extensions.unknown_hint("space") if isinstance(base, str) else "")
+        )
     config = default_config()
     if "families" in doc:
         if base != "auto":
@@ -328,6 +343,7 @@ __all__ = [
     "space_help",
     "space_info",
     "space_names",
+    "space_source",
     "starting_points",
     "unregister_space",
 ]

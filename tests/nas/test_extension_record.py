@@ -130,3 +130,12 @@ def test_a_run_of_code_defined_in_main_says_so(
                            "registered here: the search defined it in a notebook")  # fmt: skip
     assert "the run is intact" in said
     assert "damaged" not in said and "re-run" not in said and "<stdin>" not in said
+
+
+def test_a_nas_option_after_the_command_says_where_it_goes(
+    finished_run: FinishedRun, tmp_path: Path
+) -> None:
+    shown = invoke("show", finished_run.run_dir, "--extension", "x.py")
+    assert shown.exit_code == 2
+    assert "No such option: --extension" in shown.stderr
+    assert "--extension is an option of nas itself: it goes before the command" in shown.stderr

@@ -89,6 +89,7 @@ def test_the_run_records_the_extension_it_was_searched_with(ext_run) -> None:
     # and a digest of its code: a resume or a reading with other code says so (/tmp/oG5 F4)
     sha = hashlib.sha256(b"\0" + ext.read_bytes() + b"\0").hexdigest()
     assert record["extension_digests"] == {str(ext.resolve()): f"sha256:{sha}"}
+    assert record["space"]["source"] == f"extension {ext.resolve()}"  # not "built-in" (F11)
     # its own dataset, read as an NPZ file's arrays: 150 rows, 4 features, 3 named classes
     info = record["data_info"]
     assert record["dataset"] == "swish_blobs" and info["class_names"] == ["a", "b", "c"]

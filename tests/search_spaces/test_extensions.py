@@ -261,3 +261,23 @@ def test_code_of_a_notebook_or_stdin_records_main_and_is_named_as_such(monkeypat
                                "registered here: the search defined it in a notebook")  # fmt: skip
         assert "the run is intact" in text
         assert "<stdin>" not in text and "damaged" not in text
+
+
+# --- small ones (/tmp/oG5 F10, F11) -------------------------------------------------------------
+
+
+def test_what_an_extension_prints_goes_to_stderr(tmp_path: Path, capsys) -> None:
+    noisy = tmp_path / "ext_prints_for_test.py"
+    noisy.write_text("import sys\nprint('HELLO')\nsys.stdout.write('more\\n')\n")
+    try:
+        extensions.load_extensions(str(noisy))
+        said = capsys.readouterr()
+        assert said.out == "" and "HELLO" in said.err and "more" in said.err
+    finally:
+        extensions._FROM_FILE.pop(noisy.stem, None)
+        sys.modules.pop(noisy.stem, None)
+
+
+def test_a_path_object_is_a_file_to_load(block_file: Path) -> None:
+    """It had been refused: "not PosixPath; pass each as its own string"."""
+    assert extensions.load_extensions(block_file) == [str(block_file.resolve())]

@@ -283,3 +283,21 @@ def test_dimensions_of_a_space_the_run_never_samples_are_not_needed_to_read_it(
     auto["dims"]["ghostnet.units"] = 4
     with pytest.raises(SpaceError, match="'ghostnet.units' belongs to the space 'ghostnet', wh"):
         Space.from_dict(auto)
+
+
+def test_the_record_names_the_extension_of_an_extension_space(toy: SpaceInfo) -> None:
+    source = get_space("toy").to_dict()["source"]
+    assert source.startswith("extension ") and "test_space_registry" in source
+    assert get_space("fnn").to_dict()["source"] == "built-in"
+    assert Space.from_dict(get_space("toy").to_dict()).source == source
+
+
+def test_a_toml_file_naming_an_unknown_space_says_how_to_load_an_extension(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('space = "resmlp"\n')
+    with pytest.raises(SpaceError) as e:
+        load_space_toml(path)
+    assert "space = 'resmlp' is unknown; use one of" in str(e.value)
+    assert "If an extension registers this space, load it first: nas --extension" in str(e.value)
