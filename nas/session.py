@@ -61,6 +61,7 @@ from nas.worker import (
     session_running,
     start_workers,
     stop_workers,
+    workers_cannot_start,
 )
 from search_spaces import SpaceContext, extensions
 from search_spaces.extensions import extension_modules
@@ -167,6 +168,8 @@ def _run_search(
     notes += ([in_main] if in_main else []) + _unused_augment(config, kind, td.modality)
     notes += _rare_class(config, td)
     notes += _replaced_tokens(config, td)
+    no_workers = workers_cannot_start(config.jobs)
+    notes += [no_workers] if no_workers else []
     config.write(run_dir)
     if options.progress:  # said before the search, while the user can still stop and mend it
         for note in getattr(td, "notes", []):
@@ -234,8 +237,9 @@ def _run_search(
     if quiet:
         os.environ[QUIET_ENV] = "1"
     try:
-        workers = start_workers(url, config.study, config.jobs - 1, data=td, n_trials=n_trials,
-                                timeout=left, heartbeat=options.heartbeat, store=store)  # fmt: skip
+        workers = [] if no_workers else start_workers(
+            url, config.study, config.jobs - 1, data=td, n_trials=n_trials, timeout=left,
+            heartbeat=options.heartbeat, store=store)  # fmt: skip
     finally:
         if quiet:
             os.environ.pop(QUIET_ENV, None)

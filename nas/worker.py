@@ -287,6 +287,54 @@ def _work(
     return len(ran)
 
 
+def workers_cannot_start(jobs: int) -> str | None:
+    """Why this process's ``jobs - 1`` workers cannot run, in words, or None when they can.
+
+    Where they cannot be forked (:func:`can_fork`: a notebook, or any program with other
+    threads alive) they start as new processes and load this process's extensions. Two kinds
+    of those do harm there (/tmp/oH5 F3): code defined in a notebook, ``python -c`` or stdin
+    (``__main__``), which no new process can load (each worker ended "Unknown dataset" and the
+    search ran alone, silently); and the very script that runs the search, without an
+    ``if __name__ == "__main__":`` guard, whose import in a worker ran a second whole search
+    into another folder. The search then runs in this process alone, and says why."""
+    if jobs <= 1 or can_fork():
+        return None
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    script = str(Path(main).resolve()) if isinstance(main, str) and main.endswith(".py") else None
+    bad = [e for e in extensions.extension_modules() if extensions.unloadable(e)
+           or (e == script and not _guarded(Path(e)))]  # fmt: skip
+    if not bad:
+        return None
+    what = ("code defined in __main__ (a notebook, python -c or stdin)" if bad[0] == "__main__"
+            else f"the script {bad[0]!r}, which would run again in each of them (it has no "
+                 "`if __name__ == \"__main__\":` guard)")  # fmt: skip
+    return (
+        f"jobs={jobs}: this process runs other threads, so its workers would start as new "
+        f"processes, and they cannot load {what}: the search runs in this process alone. "
+        "Register your blocks, spaces and datasets in a .py file loaded with "
+        "nas.load_extensions('file.py'), or guard the script's search with "
+        '`if __name__ == "__main__":`.'
+    )
+
+
+def _guarded(script: Path) -> bool:
+    """Whether ``script`` keeps its work under a top-level ``if __name__ == "__main__":``."""
+    import ast
+
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        test = node.test if isinstance(node, ast.If) else None
+        if (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+                and test.left.id == "__name__" and len(test.comparators) == 1
+                and isinstance(test.comparators[0], ast.Constant)
+                and test.comparators[0].value == "__main__"):  # fmt: skip
+            return True
+    return False
+
+
 def spawn_workers(
     storage: str,
     study: str,
@@ -504,6 +552,7 @@ __all__ = [
     "STORAGE_ENV",
     "StudyTotal",
     "counted_trials",
+    "workers_cannot_start",
     "interrupted",
     "requeue_interrupted",
     "heartbeat_kwargs",

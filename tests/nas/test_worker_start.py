@@ -517,3 +517,34 @@ def test_no_more_workers_start_than_the_trials_left(
                      store=store)) == 3  # fmt: skip
     assert len(start(url, "new", 7, data=None, n_trials=3, timeout=None, heartbeat=None,  # type: ignore[arg-type]
                      store=store)) == 2  # fmt: skip
+
+
+def test_workers_that_could_not_load_the_searchs_code_are_not_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp/oH5 F3: from a notebook (threads alive: no fork), jobs=2 started a worker that
+    could not load a dataset registered in the notebook, or (a script without a __main__
+    guard) one whose import of the script ran a second whole search. The search now runs
+    alone and says why; a guarded script's workers start."""
+    import sys
+
+    import nas.worker
+    from search_spaces import extensions
+
+    monkeypatch.setattr(nas.worker, "can_fork", lambda: False)
+    monkeypatch.setattr(extensions, "extension_modules", lambda: ("__main__",))
+    said = nas.worker.workers_cannot_start(2)
+    assert said is not None and "cannot load code defined in __main__" in said
+    assert "runs in this process alone" in said and "nas.load_extensions" in said
+    assert nas.worker.workers_cannot_start(1) is None  # no workers asked for
+    script = tmp_path / "search.py"
+    script.write_text("import nas\nnas.register_dataset('mine')(lambda: None)\nnas.search()\n")
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", str(script), raising=False)
+    monkeypatch.setattr(extensions, "extension_modules", lambda: (str(script.resolve()),))
+    said = nas.worker.workers_cannot_start(3)
+    assert said is not None and "would run again in each of them" in said
+    script.write_text("import nas\nif __name__ == '__main__':\n    nas.search()\n")
+    assert nas.worker.workers_cannot_start(3) is None
+    monkeypatch.setattr(nas.worker, "can_fork", lambda: True)  # forked: they share the code
+    monkeypatch.setattr(extensions, "extension_modules", lambda: ("__main__",))
+    assert nas.worker.workers_cannot_start(2) is None
