@@ -335,6 +335,20 @@ def _guarded(script: Path) -> bool:
     return False
 
 
+#: A spawned worker's program: `nas worker`, quiet when a Ctrl-C reaches it while it still
+#: imports torch (~2 s; /tmp/oH5 F4: its KeyboardInterrupt traceback had reached the terminal
+#: of a search interrupted from Python), as the command is once it runs.
+WORKER_MAIN = (
+    "import sys\n"
+    "try:\n"
+    "    from nas.cli import main\n"
+    "except KeyboardInterrupt:\n"
+    "    sys.exit(130)\n"
+    "sys.argv[0] = 'nas'\n"
+    "main()\n"
+)
+
+
 def spawn_workers(
     storage: str,
     study: str,
@@ -353,8 +367,8 @@ def spawn_workers(
     for i in range(1, n + 1):
         cmd = [
             sys.executable,
-            "-m",
-            "nas.cli",
+            "-c",
+            WORKER_MAIN,
             "worker",
             "--storage",
             "",  # empty: read from the environment

@@ -59,7 +59,7 @@ def test_without_fork_the_workers_are_nas_worker_processes(monkeypatch: pytest.M
                                  timeout=30.0, heartbeat=10)  # fmt: skip
     assert len(procs) == 2 and len(started) == 2
     for i, cmd in enumerate(started, start=1):
-        assert cmd[1:4] == ["-m", "nas.cli", "worker"]
+        assert cmd[1:4] == ["-c", worker.WORKER_MAIN, "worker"]
         assert cmd[cmd.index("--index") + 1] == str(i)
 
 
@@ -548,3 +548,22 @@ def test_workers_that_could_not_load_the_searchs_code_are_not_started(
     monkeypatch.setattr(nas.worker, "can_fork", lambda: True)  # forked: they share the code
     monkeypatch.setattr(extensions, "extension_modules", lambda: ("__main__",))
     assert nas.worker.workers_cannot_start(2) is None
+
+
+def test_a_spawned_worker_stopped_while_it_imports_says_nothing() -> None:
+    """/tmp/oH5 F4: Ctrl-C during a jobs=2 search from Python reached a worker still importing
+    torch, whose KeyboardInterrupt traceback went to the user's terminal."""
+    import signal
+    import time
+
+    def as_a_terminal_starts_it() -> None:  # under nohup, SIGINT comes ignored
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    proc = subprocess.Popen([sys.executable, "-c", worker.WORKER_MAIN, "worker", "--help"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=as_a_terminal_starts_it)  # fmt: skip
+    time.sleep(0.3)  # importing torch takes seconds
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert err == "" and out == ""
