@@ -454,3 +454,28 @@ def test_sigterm_sets_the_stop_that_training_raises_again(monkeypatch: pytest.Mo
     finally:
         signal.signal(signal.SIGTERM, old)
         signal.signal(signal.SIGINT, old_int)
+
+
+def test_a_trials_time_limit_gives_the_caller_its_own_timer_back() -> None:
+    """/tmp/oH5 F1: a search with a trial time limit cancelled the caller's pending
+    signal.alarm / ITIMER_REAL; it now comes back with what is left of it."""
+    import signal
+    import time
+
+    from nas.errors import TrialTimeoutError
+    from nas.trial import time_limit
+
+    rang: list[int] = []
+    before = signal.signal(signal.SIGALRM, lambda *_: rang.append(1))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        with time_limit(5.0, time.perf_counter()):
+            assert 4.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 5.0  # the trial's, now
+        left = signal.getitimer(signal.ITIMER_REAL)[0]
+        assert 29.0 < left <= 30.0 and not rang  # the caller's, with what is left of it
+        with pytest.raises(TrialTimeoutError), time_limit(0.05, time.perf_counter()):
+            time.sleep(1.0)  # the trial's limit still works
+        assert 28.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 30.0
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
