@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from nas.caller_state import keeps_caller_state
 from nas.config import SearchConfig
 from nas.data.fingerprint import file_fingerprint, short
 from nas.errors import NasError, StorageError
@@ -50,6 +51,7 @@ class RunExport:
     recorded: bool = True  # in RUN/export/export.json (not where the run is read-only)
 
 
+@keeps_caller_state
 def export(
     run: str | os.PathLike[str],
     format: str = "onnx",
@@ -68,9 +70,10 @@ def export(
     model's input shape instead, and a UserWarning and the record say so and why. Beside the
     file, ``preprocessing.json`` says how to prepare inputs (the run's train-fitted
     preprocessing, not folded into the graph) and read the output; the check and the latencies
-    at batch 1 and 256 (PyTorch and the runtime, on ``threads`` threads; default torch's
-    setting) go to ``RUN/export/export.json``; where the run directory is read-only, ``path``
-    outside it is written all the same and a UserWarning says the record was not.
+    at batch 1 and 256 (PyTorch and the runtime, on ``threads`` threads; default 1, as a search
+    times latency, whatever torch's setting: /tmp/oH5 F8) go to ``RUN/export/export.json``;
+    where the run directory is read-only, ``path`` outside it is written all the same and a
+    UserWarning says the record was not.
     """
     done = export_run(run, format, path, threads=threads)
     for note in done.notes:
