@@ -563,7 +563,9 @@ CASES: dict[str, Case] = {
         "trial(s))", damage=several(lambda h: shutil.rmtree(h / RUN / "best"), remove(DB),
                                    user_sqlite(DB))),
     # -------- nas worker
-    "worker/no options": case("worker", "--storage"),
+    "worker/no options": case("worker", "--study"),  # --storage may come from the environment
+    "worker/no storage": case("worker --study s", "No storage URL: pass --storage URL (or set "
+                              "NAS_STORAGE_URL)"),
     "worker/no study": case("worker --storage <here>/j.log", "--study"),
     "worker/malformed storage": case("worker --storage notaurl://x --study s", "notaurl://x"),
     "worker/--trials 0": case("worker --storage notaurl://x --study s --trials 0", "--trials"),
