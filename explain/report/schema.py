@@ -247,6 +247,7 @@ class TestInterval(TypedDict, total=False):
     hi: float
     n: int
     method: str  # e.g. "percentile bootstrap, 1000 resamples"
+    largest: dict[str, Any]  # rmse/mse/mae: {rows, of, share} of the largest 1 % of errors
 
 
 class Alert(TypedDict, total=False):

@@ -757,3 +757,29 @@ def test_an_infidelity_warning_names_inputs_that_copy_each_other_as_a_cause() ->
     )
     flipped = {"name": "infidelity", "extra": {"scale": -0.5, "scale_judged": True}}
     assert consequence(flipped) == "the map points the wrong way"
+
+
+def test_a_gap_made_by_a_few_heavy_tailed_rows_is_not_called_over_fitting() -> None:
+    """/tmp/oG6 F1: t(2) noise put 51 % of the test squared error on one row of 258; the true
+    function itself showed a larger validation -> test gap than the winner, which had been
+    said to have over-fitted the validation split."""
+    import numpy as np
+
+    from nas.baselines import largest_errors
+
+    y = np.zeros(100)
+    out = np.r_[np.ones(99), 10.0]  # squared errors 99 x 1 and one 100: the largest holds 100/199
+    assert largest_errors("rmse", y, out) == {"rows": 1, "of": 100, "share": 100 / 199}
+    assert largest_errors("mae", y, out)["share"] == pytest.approx(10 / 109)
+    assert largest_errors("r2", y, out) is None  # no sum of errors to share
+    interval = {"metric": "rmse", "lo": 2.5, "hi": 5.9, "n": 258,
+                "largest": {"rows": 3, "of": 258, "share": 0.51}}  # fmt: skip
+    g = d.gap("rmse", 1.792, 3.627, 257, 258, False, interval)
+    assert g is not None and not g["within"]  # beyond the noise of errors of one size ...
+    said = d.gap_sentence("rmse", g, 257, 258)
+    assert "3 test rows hold 51% of the error of all 258: the errors are heavy-tailed" in said
+    assert "over-fitted" not in said
+    interval["largest"] = {"rows": 3, "of": 258, "share": 0.13}  # Gaussian errors' 99th pct.
+    said = d.gap_sentence("rmse", d.gap("rmse", 1.792, 3.627, 257, 258, False, interval), 257,
+                          258)  # fmt: skip
+    assert "may have over-fitted the validation split" in said
