@@ -44,7 +44,8 @@ def search(
         int | None,
         typer.Option(
             min=1,
-            help="Total trials of the study; a re-run continues to this many (default 20).",
+            help="Total trials of the study; a re-run continues to this many (default 20, "
+            "or as many as --timeout allows when it is given).",
         ),
     ] = None,
     timeout: Annotated[
