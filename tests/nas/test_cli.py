@@ -901,6 +901,16 @@ def test_a_timeout_view_moves_with_the_clock_between_the_trials_refreshes(
     clock[0] += 500.0
     view.live.get_renderable()
     assert task.completed == pytest.approx(100.0)  # never past the --timeout
+    # /tmp/oG6 F3: the bar counts from where the deadline does (the process's start), not
+    # from the first trial: 13 s of start-up had read "9/30 s" beside "8 s left"
+    started = Deadline(30.0, clock=lambda: clock[0], start=clock[0] - 13.0)
+    late = SearchProgress(study, "accuracy", None, 30.0, console=Console(file=io.StringIO()),
+                          deadline=started)  # fmt: skip
+    clock[0] += 9.0
+    drawn = Console(file=io.StringIO(), width=120)
+    drawn.print(late.live.get_renderable())
+    assert late.progress.tasks[0].completed == pytest.approx(22.0)
+    assert "22/30 s" in drawn.file.getvalue() and "--timeout: 8 s left" in drawn.file.getvalue()
 
 
 def test_the_live_view_and_the_top_table_name_a_macro_average_so() -> None:
