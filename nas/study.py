@@ -53,6 +53,41 @@ def redact(url: str) -> str:
 _SECRET_PARAM = re.compile(r"([?&](?:password|passwd|pwd|sslpassword|secret)=)[^&#\s]*", re.I)
 
 
+def _secrets(url: str) -> list[str]:
+    """The passwords in ``url`` (its user part's, its query's), and the pieces of each an
+    unencoded ``@`` or ``&`` splits it into: a driver that misreads such a URL repeats a piece
+    in its error ("could not translate host name "cret9@127.0.0.1""; /tmp/oF6 F3)."""
+    found: list[str] = []
+    scheme = url.find("://")
+    if scheme >= 0:
+        rest = url[scheme + 3 :]
+        authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+        user = authority.rpartition("@")[0]
+        if ":" in user:
+            found.append(user.split(":", 1)[1])
+    for match in re.finditer(r"[?&](?:password|passwd|pwd|sslpassword|secret)=([^#\s]*)", url,
+                             re.I):  # fmt: skip
+        found.append(match.group(1))  # up to the end: an unencoded & cuts it in the driver
+    pieces = {p for secret in found for p in [secret, *re.split(r"[@&]", secret)] if len(p) >= 3}
+    return sorted(pieces, key=len, reverse=True)
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` (a driver's error about ``url``) with every password of ``url``, or piece of
+    one, as ``***``."""
+    for secret in _secrets(url):
+        text = text.replace(secret, "***")
+    return text
+
+
+def _raw_at_hint(url: str) -> str:
+    """Advice for a password written with an unencoded ``@`` (the URL then names a wrong host),
+    or an empty string."""
+    return (" The password seems to hold an '@' written as it is: write it as %40 "
+            "(urllib.parse.quote), or keep it in PGPASSWORD."
+            if any("@" in s for s in _secrets(url)) else "")  # fmt: skip
+
+
 def storage_url(storage: str | None, run_dir: Path) -> str:
     """The storage URL for a run: ``--storage`` as given, or SQLite in the run directory."""
     if storage is None:
@@ -131,7 +166,7 @@ def open_storage(
             f"The driver for {redact(given)!r} is not installed ({e}); {fix}."
         ) from None
     except Exception as e:  # sqlalchemy raises many kinds: bad host, auth, missing db
-        first = str(e).splitlines()[0]
+        first = scrub(str(e).splitlines()[0], given)
         db = Path(url.split("///", 1)[1].split("?")[0]) if url.startswith("sqlite:///") else None
         if db is not None and not _in_memory(url) and db.exists():  # there, but unreadable
             cause = ("it is a folder" if db.is_dir()
@@ -142,7 +177,7 @@ def open_storage(
             ) from None
         raise StorageError(
             f"Cannot open storage {redact(given)!r}: {first}. "
-            "Check the URL, that the server runs and the database exists."
+            "Check the URL, that the server runs and the database exists." + _raw_at_hint(given)
         ) from None
     if url.startswith("sqlite") and not _in_memory(url):
         _fast_sqlite(storage.engine)
@@ -312,6 +347,7 @@ def storage_kept(url: str) -> Iterator[None]:
         if cause is None:
             raise
         detail = str(getattr(cause, "orig", None) or cause).strip().splitlines()[0][:200]
+        detail = scrub(detail, url)
         raise StorageError(
             f"The study's storage {redact(url)!r} stopped answering ({detail}); the trials it "
             "recorded are kept in it: run the same command again once it is reachable."

@@ -106,6 +106,17 @@ def test_storage_urls_and_redaction(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     assert redact("postgresql://nas:p@ss@h:5432/nas") == "postgresql://nas:***@h:5432/nas"
     assert redact("postgresql://nas@h/db") == "postgresql://nas@h/db"  # nothing to hide
+    # /tmp/oF6 F3: a driver that misreads an unencoded '@' repeats the password's end in its
+    # error ("could not translate host name "cret9@127.0.0.1""): scrubbed, and the fix said
+    from nas.study import _raw_at_hint, scrub
+
+    url = "postgresql+psycopg2://nas2:se@cret9@127.0.0.1:5432/nas"
+    said = 'could not translate host name "cret9@127.0.0.1" to address'
+    assert scrub(said, url) == 'could not translate host name "***@127.0.0.1" to address'
+    assert "write it as %40" in _raw_at_hint(url)
+    query = "postgresql://nas@h/nas?password=se@cret9&connect_timeout=5"
+    assert "cret9" not in scrub('host name "cret9&connect_timeout=5"', query)
+    assert _raw_at_hint("postgresql://nas:se%40cret9@h/nas") == ""  # encoded: nothing to say
 
 
 @pytest.mark.parametrize("url", ["", "   ", "foo", "notaurl://x", "/tmp/x.db"])
