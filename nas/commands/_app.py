@@ -154,6 +154,14 @@ def friendly(fn: F) -> F:
             print_error(f"A file or folder name in {e.filename!r} is longer than the file "
                         f"system allows ({e.strerror}); give a shorter one.")  # fmt: skip
             raise typer.Exit(2) from None
+        except (typer.Exit, click_errors.ClickException):
+            raise
+        except Exception as e:  # noqa: BLE001 -- only the user's own code's is turned to words
+            line = users_error(e)
+            if line is None:
+                raise  # nas's own: a bug to see whole
+            print_error(line)
+            raise typer.Exit(2) from None
         except KeyboardInterrupt as e:
             import nas.trial
 
@@ -171,6 +179,22 @@ def friendly(fn: F) -> F:
             raise typer.Exit(143 if term else 130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def users_error(error: BaseException) -> str | None:
+    """One line for an exception raised in the user's own code (an extension's block, space or
+    dataset: its forward, while `nas spaces --sample` counts FLOPs or `nas predict` runs the
+    winner), naming the type, the place and the message; None for an exception of nas or of a
+    library, which stays a traceback. It had been a traceback, exit 1, where the same error in
+    a search's trial is one reason (/tmp/oF6 F4)."""
+    from search_spaces.tracing import where_raised
+
+    where = where_raised(error)
+    if where is None:
+        return None
+    first = next((ln for ln in str(error).splitlines() if ln.strip()), "")
+    return (f"{type(error).__name__} at {where}: {first[:300]}; that is code outside nas (an "
+            "extension's block, space or dataset, or a script): fix it there.")  # fmt: skip
 
 
 def _home(value: Any) -> Any:

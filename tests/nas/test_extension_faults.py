@@ -321,3 +321,20 @@ def test_a_run_whose_extension_block_no_longer_builds_blames_the_extension(
         "takes 3 positional arguments but 4 were given)); fix that extension, or load the "
         "version of it the search used: the spec is as the search wrote it."
     )
+
+
+def test_an_extensions_forward_raising_outside_a_search_is_one_line(
+    cli: Callable, extension: Callable
+) -> None:
+    """/tmp/oF6 F4: the forward that fails one trial's reason in a search had been a traceback,
+    exit 1, in `nas spaces --sample` (which counts each sample's FLOPs), as in `nas predict`."""
+    always = FLAKY.replace("if self.u == 16:", "if True:").replace("flakyx", "alwaysx")
+    ext = extension("always_ext", always)
+    result = cli("--extension", ext, "spaces", "alwaysx", "--dataset", "iris", "--sample", "2")
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.strip() == (
+        f"error: AttributeError at {ext.resolve()}:{line(always, 'unknown_method')} in "
+        "forward: 'Tensor' object has no attribute 'unknown_method'; that is code outside nas "
+        "(an extension's block, space or dataset, or a script): fix it there."
+    )
