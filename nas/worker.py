@@ -325,14 +325,8 @@ def _guarded(script: Path) -> bool:
         tree = ast.parse(script.read_text(encoding="utf-8"))
     except (OSError, SyntaxError, ValueError):
         return False
-    for node in tree.body:
-        test = node.test if isinstance(node, ast.If) else None
-        if (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
-                and test.left.id == "__name__" and len(test.comparators) == 1
-                and isinstance(test.comparators[0], ast.Constant)
-                and test.comparators[0].value == "__main__"):  # fmt: skip
-            return True
-    return False
+    return any(isinstance(node, ast.If) and extensions.is_main_guard(node.test)
+               for node in tree.body)  # fmt: skip
 
 
 #: A spawned worker's program: `nas worker`, quiet when a Ctrl-C reaches it while it still

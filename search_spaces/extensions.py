@@ -407,11 +407,60 @@ def unknown_hint(registry: str) -> str:
 WORDS = {"block": "block kind", "space": "space", "kind": "search kind", "dataset": "dataset"}
 
 
+#: What a script calls to search or train, at its top level (``nas.search(...)``,
+#: ``model.fit(...)``): loading such a script as an extension runs it.
+_RUNS = frozenset({"search", "fit", "fit_transform", "optimize", "main"})
+
+
+def runs_a_search(script: Path) -> bool:
+    """Whether loading ``script`` would run work: a call to ``search``, ``fit``, ``optimize``
+    or ``main`` at its top level, outside an ``if __name__ == "__main__":`` guard (a script
+    that registers a dataset and searches in one file; /tmp/oF6 F2)."""
+    import ast
+
+    try:
+        tree = ast.parse(script.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return False
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            continue
+        if isinstance(node, ast.If) and is_main_guard(node.test):
+            continue
+        for call in ast.walk(node):
+            if isinstance(call, ast.Call):
+                func = call.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                if name in _RUNS:
+                    return True
+    return False
+
+
+def is_main_guard(test: Any) -> bool:
+    """Whether ``test`` is ``__name__ == "__main__"``."""
+    import ast
+
+    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name)
+            and test.left.id == "__name__" and len(test.comparators) == 1
+            and isinstance(test.comparators[0], ast.Constant)
+            and test.comparators[0].value == "__main__")  # fmt: skip
+
+
 def missing_message(lead: str, recorded: Iterable[str]) -> str:
     """The error for a run this process cannot read (``lead`` says what it met): the
     extensions the search recorded that are not loaded now, and how to load them; or, when
     the record names none, how to load the one that registers it."""
     missing = [r for r in recorded if isinstance(r, str) and not loaded(r)]
+    script = next((m for m in missing if m.endswith(".py") and runs_a_search(Path(m))), None)
+    if script is not None:  # loading it would run its search again (/tmp/oF6 F2)
+        return (
+            f"{lead}; the search ran with the script {script!r} loaded: it registered what the "
+            "run needs, and it runs a search when it is loaded (no `if __name__ == "
+            '"__main__":` guard), so loading it here would search again. Move its blocks, '
+            "spaces and datasets into a .py file of their own (or put its search under that "
+            "guard), then load that file (nas --extension FILE before the command, or "
+            "nas.load_extensions('FILE'))."
+        )
     if missing:
         named = ", ".join(repr(m) for m in missing)
         first, every = shlex.quote(missing[0]), shlex.quote(",".join(missing))

@@ -281,3 +281,21 @@ def test_what_an_extension_prints_goes_to_stderr(tmp_path: Path, capsys) -> None
 def test_a_path_object_is_a_file_to_load(block_file: Path) -> None:
     """It had been refused: "not PosixPath; pass each as its own string"."""
     assert extensions.load_extensions(block_file) == [str(block_file.resolve())]
+
+
+def test_a_recorded_script_that_searches_is_not_offered_to_load(tmp_path: Path) -> None:
+    """/tmp/oF6 F2: a run of a script that registered a dataset and searched, unguarded, told
+    the reader to load that script (nas --extension it), which ran the whole search again."""
+    from search_spaces.extensions import missing_message, runs_a_search
+
+    script = tmp_path / "jobs_main.py"
+    script.write_text("import nas\n\n@nas.register_dataset('mine')\ndef mine():\n    ...\n\n"
+                      "result = nas.search(dataset='mine', out='run')\n")  # fmt: skip
+    assert runs_a_search(script)
+    said = missing_message("RUN/run.json names the dataset 'mine'", [str(script)])
+    assert "it runs a search when it is loaded" in said and "--extension" in said
+    assert f"nas --extension {script}" not in said  # not offered as it is
+    script.write_text("import nas\nnas.register_dataset('mine')(print)\n"
+                      "if __name__ == '__main__':\n    nas.search(dataset='mine')\n")  # fmt: skip
+    assert not runs_a_search(script)
+    assert f"nas --extension {script} before the command" in missing_message("x", [str(script)])
