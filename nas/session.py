@@ -176,7 +176,7 @@ def _run_search(
             say(f"note: {note}")
         for warning in notes:
             say(f"warning: {warning}")
-        if config.jobs > 1:  # the README says so in its --seed row only (/tmp/oC4 F2)
+        if config.jobs > 1 and not no_workers:  # the README says so in its --seed row only
             say(f"note: with --jobs {config.jobs} the processes take trials as they free up, so "
                  "the same command gives another trial history each time; one process (--jobs "
                  "1) and --seed repeat a search exactly.")  # fmt: skip

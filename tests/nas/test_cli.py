@@ -339,6 +339,23 @@ def test_more_jobs_than_cores_is_one_warning_before_the_search(
         assert_one_line_error(cli("search", "--dataset", "iris", "--jobs", jobs), "stopped here")
 
 
+def test_a_search_whose_workers_cannot_start_runs_alone_without_contrary_notes(
+    cli: Cli, tmp_path: Path, tiny_space: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/tmp/oF6 F6: a --jobs 2 search that runs alone (its workers could not load its code)
+    said so, then "with --jobs 2 the processes take trials as they free up"."""
+    import nas.session
+
+    monkeypatch.setattr(nas.session, "workers_cannot_start", lambda jobs: "runs alone: why")
+    monkeypatch.setattr(nas.session, "start_workers", lambda *a, **k: pytest.fail("started"))
+    result = cli("search", "--dataset", "iris", "--space", tiny_space, "--trials", "1",
+                 "--epochs", "1", "--jobs", "2", "--no-explain", "--no-report",
+                 "--out", tmp_path / "run", *LEAN)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "warning: runs alone: why" in result.stderr
+    assert "the processes take trials as they free up" not in result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "words"),
     [
